@@ -1,0 +1,15 @@
+//! ospecc's analysis: syntax trees, spanned models, checks and diagnostics. No IO happens
+//! here: files come in as text, and questions about the disk go through [`vfs::FileSystem`].
+//!
+//! The entry point for OSpec files is [`ospec::check`].
+
+pub mod diagnostics;
+pub mod ospec;
+pub mod report;
+pub mod span;
+pub mod syntax;
+pub mod vfs;
+
+pub use diagnostics::{Diagnostic, Severity};
+pub use ospecc_schema::Profile;
+pub use span::{LineIndex, Span};

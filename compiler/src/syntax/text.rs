@@ -1,0 +1,41 @@
+//! Bytes to text: the checks every file passes before a parser sees it.
+//!
+//! Binary content and invalid UTF-8 are reported with a location instead of being decoded
+//! lossily (nothing a user wrote is silently rewritten).
+
+use crate::diagnostics::Diagnostic;
+use crate::span::Span;
+
+/// How many leading bytes are sniffed for NUL to call a file binary (as git does).
+const BINARY_SNIFF_BYTES: usize = 8000;
+
+/// Decodes a file's bytes as UTF-8, or explains why it cannot be checked.
+pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
+    if let Some(pos) = bytes.iter().take(BINARY_SNIFF_BYTES).position(|&b| b == 0) {
+        return Err(Diagnostic::error(
+            "OSP002",
+            Span::new(pos, pos + 1),
+            "this file looks binary (it contains a NUL byte)",
+        )
+        .with_help("spec files are UTF-8 text; exclude this file from the check or pass the right path"));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let start = e.valid_up_to();
+        let end = start + e.error_len().unwrap_or(bytes.len() - start).max(1);
+        Diagnostic::error("OSP003", Span::new(start, end.min(bytes.len())), format!("invalid UTF-8 at byte {start}"))
+            .with_help("save the file as UTF-8; YAML 1.2 and Starlark files are Unicode text")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_and_invalid_utf8_are_located() {
+        assert_eq!(decode(b"a: \x00").unwrap_err().code, "OSP002");
+        let err = decode(b"a: \xff\xfe b").unwrap_err();
+        assert_eq!((err.code, err.span), ("OSP003", Span::new(3, 4)));
+        assert_eq!(decode("é: 1".as_bytes()).ok(), Some("é: 1"));
+    }
+}
