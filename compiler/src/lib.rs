@@ -7,6 +7,7 @@ pub mod diagnostics;
 pub mod ospec;
 pub mod report;
 pub mod span;
+pub mod suggest;
 pub mod syntax;
 pub mod vfs;
 
