@@ -1,0 +1,160 @@
+//! The human format: rustc-style snippets via codespan-reporting, then one summary line.
+//!
+//! Colour is a parameter (the binary decides from `--color`, the TTY and `NO_COLOR`), so the
+//! same function produces the golden-tested plain text and the coloured terminal output.
+
+use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label as CsLabel, Severity as CsSeverity};
+use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::term::{self, termcolor::Buffer, Config};
+
+use super::{plural, FileResult, Summary};
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::span::{clamp_to_char_boundary, Span};
+
+/// Renders every diagnostic of every file (in the given order), then the summary line.
+pub fn render(files: &[FileResult], color: bool) -> String {
+    let mut db = SimpleFiles::new();
+    let ids: Vec<usize> = files.iter().map(|f| db.add(f.path.as_str(), f.text.as_str())).collect();
+    let config = Config::default();
+    let mut out = String::new();
+    for (file, &id) in files.iter().zip(&ids) {
+        for diagnostic in &file.diagnostics {
+            let converted = convert(diagnostic, (id, file.text.as_str()), |path| {
+                files.iter().position(|f| f.path == path).map(|i| (ids[i], files[i].text.as_str()))
+            });
+            let rendered = emit(&db, &config, &converted, color)
+                .or_else(|| emit(&db, &config, &convert_without_labels(diagnostic, &file.path), color));
+            out.push_str(&rendered.unwrap_or_default());
+        }
+    }
+    out.push_str(&summary_line(&Summary::of(files)));
+    out.push('\n');
+    out
+}
+
+/// One diagnostic as text; `None` if codespan rejects it (the caller falls back).
+fn emit(db: &SimpleFiles<&str, &str>, config: &Config, d: &CsDiagnostic<usize>, color: bool) -> Option<String> {
+    let mut buffer = if color { Buffer::ansi() } else { Buffer::no_color() };
+    term::emit_to_write_style(&mut buffer, config, db, d).ok()?;
+    Some(String::from_utf8_lossy(buffer.as_slice()).into_owned())
+}
+
+/// `checked N files: E errors, W warnings`.
+pub fn summary_line(summary: &Summary) -> String {
+    format!(
+        "checked {}: {}, {}",
+        plural(summary.files, "file"),
+        plural(summary.errors, "error"),
+        plural(summary.warnings, "warning")
+    )
+}
+
+fn severity(severity: Severity) -> CsSeverity {
+    match severity {
+        Severity::Error => CsSeverity::Error,
+        Severity::Warning => CsSeverity::Warning,
+        Severity::Note => CsSeverity::Note,
+    }
+}
+
+/// Maps our diagnostic onto codespan's; labels in other files resolve through `file`, and
+/// ones naming a file that is not loaded become notes (their location is still printed).
+fn convert<'t>(
+    d: &Diagnostic,
+    own: (usize, &str),
+    file: impl Fn(&str) -> Option<(usize, &'t str)>,
+) -> CsDiagnostic<usize> {
+    let (id, text) = own;
+    let mut labels = vec![CsLabel::primary(id, clamp(d.span, text))];
+    let mut notes = Vec::new();
+    for label in &d.labels {
+        let target = match label.file.as_deref() {
+            None => Some((id, text)),
+            Some(path) => file(path),
+        };
+        match target {
+            Some((other, other_text)) => {
+                labels.push(CsLabel::secondary(other, clamp(label.span, other_text)).with_message(&label.message))
+            }
+            None => notes.push(format!("{}: {}", label.file.as_deref().unwrap_or_default(), label.message)),
+        }
+    }
+    notes.extend(d.notes.iter().cloned());
+    notes.extend(trailer(d));
+    CsDiagnostic::new(severity(d.severity))
+        .with_code(d.code)
+        .with_message(&d.message)
+        .with_labels(labels)
+        .with_notes(notes)
+}
+
+/// A span codespan accepts: inside the text and on char boundaries.
+fn clamp(span: Span, text: &str) -> std::ops::Range<usize> {
+    clamp_to_char_boundary(text, span.start)..clamp_to_char_boundary(text, span.end)
+}
+
+fn convert_without_labels(d: &Diagnostic, path: &str) -> CsDiagnostic<usize> {
+    let mut notes = vec![format!("at {path}, bytes {}..{}", d.span.start, d.span.end)];
+    notes.extend(d.notes.iter().cloned());
+    notes.extend(trailer(d));
+    CsDiagnostic::new(severity(d.severity)).with_code(d.code).with_message(&d.message).with_notes(notes)
+}
+
+/// The help text and fix titles, which follow the notes.
+fn trailer(d: &Diagnostic) -> Vec<String> {
+    let help = d.help.iter().map(|h| format!("help: {h}"));
+    let fixes = d.fixes.iter().map(|f| format!("fix: {}", f.title));
+    help.chain(fixes).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn sample() -> Vec<FileResult> {
+        let text = "id: x\nnaem: y\n".to_string();
+        let d = Diagnostic::warning("OSP001", Span::new(6, 10), "unknown key `naem`")
+            .with_label(Span::new(0, 2), "the document starts here")
+            .with_note("a note")
+            .with_help("did you mean `name`?")
+            .with_replacement("rename to `name`", Span::new(6, 10), "name");
+        vec![FileResult { path: "dir/a.ospec.yml".into(), text, diagnostics: vec![d] }]
+    }
+
+    #[test]
+    fn plain_output_has_snippet_labels_notes_and_summary() {
+        let out = render(&sample(), false);
+        assert!(out.contains("warning[OSP001]: unknown key `naem`"), "{out}");
+        assert!(out.contains("dir/a.ospec.yml:2:1"), "{out}");
+        assert!(out.contains("naem: y"), "{out}");
+        assert!(out.contains("the document starts here"), "{out}");
+        assert!(out.contains("= help: did you mean `name`?"), "{out}");
+        assert!(out.contains("= fix: rename to `name`"), "{out}");
+        assert!(out.ends_with("checked 1 file: 0 errors, 1 warning\n"), "{out}");
+        assert!(!out.contains('\x1b'));
+    }
+
+    #[test]
+    fn colour_is_controlled_by_the_flag() {
+        assert!(render(&sample(), true).contains('\x1b'));
+    }
+
+    #[test]
+    fn out_of_range_spans_do_not_lose_the_finding() {
+        let d = Diagnostic::error("OSP001", Span::new(50, 60), "far away");
+        let files = vec![FileResult { path: "a".into(), text: "x".into(), diagnostics: vec![d] }];
+        let out = render(&files, false);
+        assert!(out.contains("far away"), "{out}");
+    }
+
+    #[test]
+    fn labels_in_unloaded_files_become_notes() {
+        let mut d = Diagnostic::error("OSP001", Span::new(0, 1), "m");
+        d.labels.push(crate::diagnostics::Label {
+            span: Span::new(0, 1),
+            message: "defined here".into(),
+            file: Some("other.star".into()),
+        });
+        let files = vec![FileResult { path: "a".into(), text: "x".into(), diagnostics: vec![d] }];
+        assert!(render(&files, false).contains("other.star: defined here"));
+    }
+}
