@@ -6,6 +6,7 @@
 pub mod checks;
 pub mod policy;
 pub mod schema;
+pub mod steps;
 
 use std::path::Path;
 
@@ -42,10 +43,6 @@ pub fn check(input: &CheckInput) -> Vec<Diagnostic> {
     for document in &parsed.documents {
         let Some(root) = &document.root else { continue };
         let ctx = checks::Context { path: input.path, text: input.text, fs: input.fs, profile: input.options.profile };
-        if let Some(lost) = checks::indentation::lost_indentation(root, &ctx) {
-            diagnostics.push(lost);
-            continue;
-        }
         diagnostics.extend(schema::validate(root, input.options.profile));
         diagnostics.extend(checks::run(root, &ctx));
     }

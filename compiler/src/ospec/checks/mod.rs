@@ -1,6 +1,16 @@
 //! Semantic checks of OSpec documents: what a schema cannot say.
+//!
+//! Each module is one concern and pushes its findings; [`run`] calls them all. They read the
+//! resolved tree defensively: shapes the schema rejects are skipped here, not reported twice.
 
+pub mod acceptance;
+pub mod files;
+pub mod graph;
 pub mod indentation;
+pub mod placeholders;
+pub mod services;
+pub mod thresholds;
+pub mod versions;
 
 use std::path::Path;
 
@@ -26,6 +36,25 @@ pub fn empty_file(text: &str) -> Diagnostic {
 
 /// Runs every semantic check on one document.
 pub fn run(root: &Node, ctx: &Context) -> Vec<Diagnostic> {
-    let _ = (root, ctx);
-    Vec::new()
+    let mut out = Vec::new();
+    graph::check(root, &mut out);
+    services::check(root, ctx, &mut out);
+    files::check(root, ctx, &mut out);
+    placeholders::check(root, &mut out);
+    thresholds::check(root, &mut out);
+    versions::check(root, &mut out);
+    acceptance::check(root, &mut out);
+    out
+}
+
+/// Every `acceptance` block: the root's, and those of `phases.*` and `environments.*`.
+pub fn acceptance_blocks(root: &Node) -> Vec<&Node> {
+    let mut blocks: Vec<&Node> = root.field("acceptance").into_iter().collect();
+    for group in ["phases", "environments"] {
+        for entry in root.field(group).and_then(Node::as_map).unwrap_or_default() {
+            blocks.extend(entry.value.field("acceptance"));
+        }
+    }
+    blocks.retain(|b| b.as_map().is_some());
+    blocks
 }
