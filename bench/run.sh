@@ -31,7 +31,7 @@ RESULTS_DIR="${RESULTS_DIR:-$ROOT/target/bench/results}"
 SCHEMA="${OSPEC_SCHEMA:-$ROOT/../shared/data/ospec-official/ospec-v1.0.schema.json}"
 BULK_COUNT="${BULK_COUNT:-2000}"
 CJS_BULK_RUNS="${CJS_BULK_RUNS:-3}"
-OSPECC="$ROOT/target/release/ospecc"
+OSPECC="${OSPECC:-$ROOT/target/release/ospecc}"
 if [ "$QUICK" = 1 ]; then
   BULK_MIN_RUNS=3 PC_MIN_RUNS=5 CJS_BULK_RUNS=1 WARMUP=1
 else
@@ -149,7 +149,9 @@ sanity() { # name timeout expect_exit cmd...
     warn "$name: exit $rc (expected $expect) in ${secs}s: left out; output: $out"
     head -3 "$out" | sed 's/^/      /'; return 1
   fi
-  info "$name: exit $rc in ${secs}s $(python3 bench/verdicts.py "$name" "$out" "$BULK/MANIFEST.tsv" 2>/dev/null)"
+  local v; v=$(python3 bench/verdicts.py "$name" "$out" "$BULK/MANIFEST.tsv" 2>/dev/null)
+  info "$name: exit $rc in ${secs}s${v:+; $v}"
+  [ -n "$v" ] && echo "- $name: exit $rc, $v" >>"$RESULTS_DIR/verdicts.txt"
   return 0
 }
 OK_OSPECC_BULK=0 OK_OSPECC_EXT=0 OK_AJV_BULK=0 OK_CJS_BULK=0 OK_OSPECC_PC=0 OK_AJV_PC=0 OK_CJS_PC=0

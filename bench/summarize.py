@@ -69,6 +69,14 @@ def main():
             got = by[peer]["mean"] / base["mean"]
             verdicts.append(f"- {key}: ≥ {want:g}× faster than {peer}: {got:.1f}× "
                             f"{'PASS' if got >= want else 'FAIL'}")
+    vfile = os.path.join(d, "verdicts.txt")
+    if os.path.exists(vfile):
+        text = open(vfile).read().strip()
+        print("### Verdicts on the bulk set (sanity run)\n")
+        print(text + "\n")
+        if "missed" in text or "extra" in text:
+            print("**Warning: a tool's verdicts differ from the injected errors; its time may not be "
+                  "comparable.**\n")
     print("### Goals\n")
     print("\n".join(verdicts) if verdicts else "_nothing measured_")
 

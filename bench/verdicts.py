@@ -81,9 +81,9 @@ def main():
     missed, extra = expected - got, got - expected
     note = "" if not (missed or extra) else f"; missed {len(missed)}, extra {len(extra)}"
     if "ext" in tool:  # the ext profile also warns about things core accepts
-        print(f"- {len(got)} files named in findings")
+        print(f"{len(got)} files named in findings")
     else:
-        print(f"- {len(got)} files flagged, {len(expected)} injected{note}")
+        print(f"{len(got)} files flagged, {len(expected)} injected{note}")
 
 
 if __name__ == "__main__":
