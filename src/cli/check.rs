@@ -1,0 +1,256 @@
+//! `ospecc check`: discover, read and check files in parallel, then render one report.
+//!
+//! Output is deterministic whatever the thread timing: results are sorted by display path and
+//! each file's diagnostics come sorted from the analysis. Paths that cannot be read are reported
+//! on stderr (naming the path) while every other file is still checked; they make the exit
+//! code 2. Machine formats write only their document to stdout.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use ospecc_compiler::ospec::{self, CheckInput, CheckOptions};
+use ospecc_compiler::report::{self, FileResult, Summary};
+use ospecc_compiler::syntax::text::decode;
+use ospecc_compiler::vfs::RealFs;
+use rayon::prelude::*;
+
+use super::config::{self, Overrides};
+use super::discover::{self, describe, Language, PathError, Source};
+use super::{report_error, write_stdout, ProfileArg, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+
+/// The display name of standard input.
+const STDIN_NAME: &str = "<stdin>";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files and directories to check; `-` reads standard input [default: .]
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// When to colour human output (auto: when stdout is a terminal and NO_COLOR is unset).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// OSpec schema profile [default: ext, or the config's]
+    #[arg(long, value_enum)]
+    profile: Option<ProfileArg>,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    strict: bool,
+    /// Report CODE as an error (repeatable).
+    #[arg(long, value_name = "CODE")]
+    deny: Vec<String>,
+    /// Do not report CODE (repeatable).
+    #[arg(long, value_name = "CODE")]
+    allow: Vec<String>,
+    /// Use this config file instead of the nearest ospecc.toml.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    config: Option<PathBuf>,
+    /// Ignore any ospecc.toml.
+    #[arg(long)]
+    no_config: bool,
+    /// The path standard input stands for (display name, and base for the files it references).
+    #[arg(long, value_name = "PATH")]
+    stdin_filename: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Sarif,
+    Junit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+pub fn run(args: CheckArgs) -> u8 {
+    match execute(args) {
+        Ok(code) => code,
+        Err(message) => {
+            report_error(&message);
+            EXIT_USAGE
+        }
+    }
+}
+
+fn execute(args: CheckArgs) -> Result<u8, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {}", describe(&e)))?;
+    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let settings = config::resolve(config_path(&args, &paths, &cwd).as_deref(), overrides(&args))?;
+    let (sources, mut errors) = discover::discover(&paths, &settings.excludes, &cwd);
+    let stdin_name = args.stdin_filename.clone();
+    let checked: Vec<Result<FileResult, PathError>> = dedup(sources)
+        .par_iter()
+        .map(|source| check_source(source, stdin_name.as_deref(), &cwd, &settings.options))
+        .collect();
+    let mut results = Vec::with_capacity(checked.len());
+    for outcome in checked {
+        match outcome {
+            Ok(result) => results.push(result),
+            Err(error) => errors.push(error),
+        }
+    }
+    results.sort_by(|a, b| a.path.cmp(&b.path));
+    errors.sort_by(|a, b| a.path.cmp(&b.path));
+    for error in &errors {
+        report_error(&format!("{}: {}", error.path, error.message));
+    }
+    write_stdout(&render(args.format, args.color, &results));
+    let summary = Summary::of(&results);
+    Ok(exit_code(&summary, errors.len()))
+}
+
+fn overrides(args: &CheckArgs) -> Overrides {
+    Overrides {
+        profile: args.profile.map(Into::into),
+        strict: args.strict,
+        deny: args.deny.clone(),
+        allow: args.allow.clone(),
+    }
+}
+
+/// `--config`, else the nearest `ospecc.toml` above the first path (or the working directory).
+fn config_path(args: &CheckArgs, paths: &[PathBuf], cwd: &Path) -> Option<PathBuf> {
+    if args.no_config {
+        return None;
+    }
+    if let Some(explicit) = &args.config {
+        return Some(explicit.clone());
+    }
+    let first = paths.iter().find(|p| p.as_os_str() != "-").map(|p| cwd.join(p));
+    config::find(&discover::normalize(&first.unwrap_or_else(|| cwd.to_path_buf())))
+}
+
+/// The same file named twice (or found twice) is checked once.
+fn dedup(sources: Vec<Source>) -> Vec<Source> {
+    let mut seen = std::collections::HashSet::new();
+    sources
+        .into_iter()
+        .filter(|s| match s {
+            Source::File { path, .. } => seen.insert(discover::normalize(path)),
+            Source::Stdin => seen.insert(PathBuf::from(STDIN_NAME)),
+        })
+        .collect()
+}
+
+fn check_source(
+    source: &Source,
+    stdin_name: Option<&Path>,
+    cwd: &Path,
+    options: &CheckOptions,
+) -> Result<FileResult, PathError> {
+    let (bytes, path, display, language) = match source {
+        Source::File { path, language } => (read_file(path)?, path.clone(), display_path(path, cwd), *language),
+        Source::Stdin => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map_err(|e| PathError { path: STDIN_NAME.into(), message: describe(&e) })?;
+            let path = stdin_name.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(STDIN_NAME));
+            let display = stdin_name.map(|p| display_path(p, cwd)).unwrap_or_else(|| STDIN_NAME.into());
+            (bytes, path, display, Language::OSpec)
+        }
+    };
+    Ok(check_bytes(bytes, &path, display, language, options))
+}
+
+/// Reads a regular file. Anything else (a FIFO, a device) is refused rather than read, since
+/// reading it could block forever or never end.
+fn read_file(path: &Path) -> Result<Vec<u8>, PathError> {
+    let meta = std::fs::metadata(path).map_err(|e| PathError::new(path, &e))?;
+    if !meta.is_file() {
+        return Err(PathError { path: path.display().to_string(), message: "not a regular file".into() });
+    }
+    std::fs::read(path).map_err(|e| PathError::new(path, &e))
+}
+
+fn check_bytes(bytes: Vec<u8>, path: &Path, display: String, language: Language, options: &CheckOptions) -> FileResult {
+    let text = match decode(&bytes) {
+        Ok(text) => text,
+        Err(diagnostic) => {
+            // Undecodable bytes: show what decodes, so the snippet still points somewhere useful.
+            let text = String::from_utf8_lossy(&bytes[..diagnostic.span.start.min(bytes.len())]).into_owned();
+            let diagnostics = options.policy.apply(vec![diagnostic]);
+            return FileResult { path: display, text, diagnostics };
+        }
+    };
+    let diagnostics = match language {
+        Language::OSpec => ospec::check(&CheckInput { path, text, fs: &RealFs, options }),
+    };
+    FileResult { path: display, text: text.to_string(), diagnostics }
+}
+
+/// A path as the user should read it: relative to the working directory when it is inside it,
+/// without a leading `./`.
+fn display_path(path: &Path, cwd: &Path) -> String {
+    let shown = if path.is_absolute() { path.strip_prefix(cwd).unwrap_or(path) } else { path };
+    let text = shown.display().to_string();
+    text.strip_prefix("./").map(str::to_string).unwrap_or(text)
+}
+
+fn render(format: Format, color: ColorChoice, results: &[FileResult]) -> String {
+    match format {
+        Format::Human => report::human::render(results, use_color(color)),
+        Format::Json => report::json::render(results),
+        Format::Sarif => report::sarif::render(results),
+        Format::Junit => report::junit::render(results),
+    }
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// 2 when a path could not be checked, else 1 when any error remains after policy, else 0.
+fn exit_code(summary: &Summary, path_errors: usize) -> u8 {
+    if path_errors > 0 {
+        EXIT_USAGE
+    } else if summary.errors > 0 {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_paths_are_relative_without_dot_slash() {
+        let cwd = Path::new("/repo");
+        assert_eq!(display_path(Path::new("./a/b.ospec.yml"), cwd), "a/b.ospec.yml");
+        assert_eq!(display_path(Path::new("/repo/a.ospec"), cwd), "a.ospec");
+        assert_eq!(display_path(Path::new("/other/a.ospec"), cwd), "/other/a.ospec");
+    }
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        let clean = Summary { files: 1, errors: 0, warnings: 3 };
+        assert_eq!(exit_code(&clean, 0), EXIT_OK);
+        assert_eq!(exit_code(&Summary { errors: 1, ..clean }, 0), EXIT_FINDINGS);
+        assert_eq!(exit_code(&Summary { errors: 1, ..clean }, 1), EXIT_USAGE);
+    }
+
+    #[test]
+    fn the_same_file_is_checked_once() {
+        let file = |p: &str| Source::File { path: PathBuf::from(p), language: Language::OSpec };
+        let sources = vec![file("a.ospec"), file("./a.ospec"), Source::Stdin, file("b.ospec"), Source::Stdin];
+        assert_eq!(dedup(sources), vec![file("a.ospec"), Source::Stdin, file("b.ospec")]);
+    }
+}

@@ -1,0 +1,136 @@
+//! `ospecc.toml`: project settings for `check`, merged with the command line.
+//!
+//! The file is found by walking up from the first path checked (or the working directory),
+//! or named with `--config`. Every problem in it — unknown keys, wrong types, unknown codes,
+//! bad globs — is a usage error that names the file and the line and column.
+
+use std::path::{Path, PathBuf};
+
+use ospecc_compiler::ospec::{CheckOptions, Policy};
+use ospecc_compiler::LineIndex;
+use ospecc_schema::Profile;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::discover::Excludes;
+use super::known_code;
+
+pub const CONFIG_FILE: &str = "ospecc.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    check: CheckSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckSection {
+    profile: Option<Spanned<String>>,
+    strict: Option<bool>,
+    #[serde(default)]
+    deny: Vec<Spanned<String>>,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+}
+
+/// What the command line says; `None`/empty means "not given".
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub profile: Option<Profile>,
+    pub strict: bool,
+    pub deny: Vec<String>,
+    pub allow: Vec<String>,
+}
+
+/// The effective settings of a check run.
+#[derive(Debug, Default)]
+pub struct Settings {
+    pub options: CheckOptions,
+    pub excludes: Excludes,
+}
+
+/// The nearest `ospecc.toml` in `start` or one of its ancestors.
+pub fn find(start: &Path) -> Option<PathBuf> {
+    let dir = if start.is_dir() { start } else { start.parent()? };
+    dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file())
+}
+
+/// Reads the config at `path` (if any) and applies the command line over it.
+pub fn resolve(path: Option<&Path>, cli: Overrides) -> Result<Settings, String> {
+    let cli = Overrides {
+        deny: cli.deny.iter().map(|c| known_code(c).map(str::to_string)).collect::<Result<_, _>>()?,
+        allow: cli.allow.iter().map(|c| known_code(c).map(str::to_string)).collect::<Result<_, _>>()?,
+        ..cli
+    };
+    let Some(path) = path else { return Ok(merge(FileSettings::default(), cli, Excludes::default())) };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config `{}`: {}", path.display(), super::discover::describe(&e)))?;
+    let at = |span: std::ops::Range<usize>| location(path, &text, Some(span));
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", location(path, &text, e.span()), e.message().trim()))?;
+    let section = file.check;
+    let profile = match &section.profile {
+        None => None,
+        Some(name) => Some(Profile::from_name(name.get_ref()).ok_or_else(|| {
+            format!("{}: unknown profile `{}` (expected `core` or `ext`)", at(name.span()), name.get_ref())
+        })?),
+    };
+    let codes = |list: &[Spanned<String>]| -> Result<Vec<String>, String> {
+        list.iter()
+            .map(|c| known_code(c.get_ref()).map(str::to_string).map_err(|e| format!("{}: {e}", at(c.span()))))
+            .collect()
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    for pattern in &section.exclude {
+        Excludes::new(base.clone(), std::slice::from_ref(pattern.get_ref()))
+            .map_err(|e| format!("{}: {e}", at(pattern.span())))?;
+    }
+    let patterns: Vec<String> = section.exclude.iter().map(|p| p.get_ref().clone()).collect();
+    let excludes = Excludes::new(base, &patterns)?;
+    let file = FileSettings {
+        profile,
+        strict: section.strict.unwrap_or(false),
+        deny: codes(&section.deny)?,
+        allow: codes(&section.allow)?,
+    };
+    Ok(merge(file, cli, excludes))
+}
+
+/// The config file's settings after validation.
+#[derive(Debug, Default)]
+struct FileSettings {
+    profile: Option<Profile>,
+    strict: bool,
+    deny: Vec<String>,
+    allow: Vec<String>,
+}
+
+/// The command line wins: a code the command line allows is no longer denied by the file, and
+/// the other way round.
+fn merge(file: FileSettings, cli: Overrides, excludes: Excludes) -> Settings {
+    let without = |list: Vec<String>, removed: &[String]| -> Vec<String> {
+        list.into_iter().filter(|c| !removed.contains(c)).collect()
+    };
+    let mut deny = without(file.deny, &cli.allow);
+    deny.extend(cli.deny.iter().cloned());
+    let mut allow = without(file.allow, &cli.deny);
+    allow.extend(cli.allow);
+    let policy = Policy { strict: cli.strict || file.strict, deny, allow };
+    let profile = cli.profile.or(file.profile).unwrap_or_default();
+    Settings { options: CheckOptions { profile, policy }, excludes }
+}
+
+/// `path:line:column` of a byte span of the config text (or just the path).
+fn location(path: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let at = LineIndex::new(text).line_col(text, span.start);
+            format!("{}:{}:{}", path.display(), at.line, at.column)
+        }
+        None => path.display().to_string(),
+    }
+}

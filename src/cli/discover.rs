@@ -1,0 +1,219 @@
+//! Which files a check covers: explicit files as named, directories walked recursively.
+//!
+//! Walking honours `.gitignore`/`.ignore` (even outside a git repository) and the `exclude`
+//! globs of `ospecc.toml`; only names in [`PATTERNS`] are picked up in directories, while a file
+//! named on the command line is checked whatever its name. Adding a language (topology `*.star`)
+//! is one row in that table.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use ignore::WalkBuilder;
+
+/// The languages ospecc checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Language {
+    OSpec,
+}
+
+/// How a file name is matched.
+#[derive(Clone, Copy, Debug)]
+enum NameMatch {
+    Suffix(&'static str),
+    Exact(&'static str),
+}
+
+/// File names picked up when walking directories, and the language each is checked as.
+const PATTERNS: &[(NameMatch, Language)] = &[
+    (NameMatch::Suffix(".ospec.yml"), Language::OSpec),
+    (NameMatch::Suffix(".ospec.yaml"), Language::OSpec),
+    (NameMatch::Suffix(".ospec"), Language::OSpec),
+    (NameMatch::Exact("outcome.yml"), Language::OSpec),
+    (NameMatch::Exact("outcome.yaml"), Language::OSpec),
+];
+
+/// The language of a file name, if discovery picks it up.
+pub fn language_of(name: &str) -> Option<Language> {
+    PATTERNS.iter().find(|(pattern, _)| matches(*pattern, name)).map(|&(_, language)| language)
+}
+
+fn matches(pattern: NameMatch, name: &str) -> bool {
+    match pattern {
+        NameMatch::Suffix(suffix) => name.len() > suffix.len() && name.ends_with(suffix),
+        NameMatch::Exact(exact) => name == exact,
+    }
+}
+
+/// One thing to check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    File { path: PathBuf, language: Language },
+    Stdin,
+}
+
+/// A path that could not be used, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathError {
+    pub path: String,
+    pub message: String,
+}
+
+impl PathError {
+    pub fn new(path: &Path, error: &io::Error) -> PathError {
+        PathError { path: path.display().to_string(), message: describe(error) }
+    }
+}
+
+/// An IO error in words a user recognises (without the "(os error 2)" suffix).
+pub fn describe(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let text = error.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_lowercase()
+        }
+    }
+}
+
+/// The `exclude` globs of `ospecc.toml`, matched relative to the config file's directory.
+#[derive(Clone, Debug, Default)]
+pub struct Excludes {
+    base: PathBuf,
+    globs: GlobSet,
+}
+
+impl Excludes {
+    /// Compiles `patterns` (gitignore-like: a pattern without `/` matches a name at any depth).
+    pub fn new(base: PathBuf, patterns: &[String]) -> Result<Excludes, String> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in patterns {
+            let trimmed = pattern.trim_start_matches("./").trim_end_matches('/');
+            let anchored = if trimmed.contains('/') { trimmed.to_string() } else { format!("**/{trimmed}") };
+            let glob = GlobBuilder::new(&anchored)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| format!("invalid exclude pattern `{pattern}`: {}", e.kind()))?;
+            builder.add(glob);
+        }
+        let globs = builder.build().map_err(|e| format!("invalid exclude patterns: {e}"))?;
+        Ok(Excludes { base, globs })
+    }
+
+    /// Whether `path` (as walked, relative to `cwd` or absolute) is excluded.
+    pub fn is_excluded(&self, path: &Path, cwd: &Path) -> bool {
+        if self.globs.is_empty() {
+            return false;
+        }
+        let absolute = normalize(&cwd.join(path));
+        let relative = absolute.strip_prefix(&self.base).unwrap_or(&absolute);
+        self.globs.is_match(relative)
+    }
+}
+
+/// Removes `.` and resolves `..` lexically (no disk access, symlinks untouched).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Everything the given paths cover, and the paths that could not be used.
+pub fn discover(paths: &[PathBuf], excludes: &Excludes, cwd: &Path) -> (Vec<Source>, Vec<PathError>) {
+    let mut sources = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            sources.push(Source::Stdin);
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Err(e) => errors.push(PathError::new(path, &e)),
+            Ok(meta) if meta.is_dir() => walk(path, excludes, cwd, &mut sources, &mut errors),
+            Ok(_) => {
+                let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                let language = language_of(&name).unwrap_or(Language::OSpec);
+                sources.push(Source::File { path: path.clone(), language });
+            }
+        }
+    }
+    (sources, errors)
+}
+
+fn walk(root: &Path, excludes: &Excludes, cwd: &Path, sources: &mut Vec<Source>, errors: &mut Vec<PathError>) {
+    let walker = WalkBuilder::new(root)
+        .require_git(false)
+        .filter_entry({
+            let excludes = excludes.clone();
+            let cwd = cwd.to_path_buf();
+            move |entry| !excludes.is_excluded(entry.path(), &cwd)
+        })
+        .build();
+    for entry in walker {
+        match entry {
+            Ok(entry) => {
+                let is_candidate = entry.file_type().is_some_and(|t| !t.is_dir());
+                let name = entry.file_name().to_string_lossy();
+                if let Some(language) = language_of(&name).filter(|_| is_candidate) {
+                    sources.push(Source::File { path: entry.into_path(), language });
+                }
+            }
+            Err(e) => match walk_error(&e) {
+                Some(error) => errors.push(error),
+                // Not about a path we were asked to check (e.g. a malformed .gitignore line).
+                None => super::report_warning(&e.to_string()),
+            },
+        }
+    }
+}
+
+/// A walk error that concerns a path (unreadable directory, broken entry), as a path error.
+fn walk_error(error: &ignore::Error) -> Option<PathError> {
+    let io = error.io_error()?;
+    let path = error_path(error).unwrap_or_default();
+    Some(PathError { path, message: describe(io) })
+}
+
+fn error_path(error: &ignore::Error) -> Option<String> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path.display().to_string()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        ignore::Error::Partial(errs) => errs.iter().find_map(error_path),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_pick_spec_names_only() {
+        for name in ["a.ospec.yml", "a.ospec.yaml", "a.ospec", "outcome.yml", "outcome.yaml"] {
+            assert_eq!(language_of(name), Some(Language::OSpec), "{name}");
+        }
+        for name in ["a.yml", "ospec.yml", ".ospec", "my-outcome.yml", "a.ospec.yml.bak"] {
+            assert_eq!(language_of(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn excludes_match_relative_to_the_config_directory() {
+        let base = PathBuf::from("/repo");
+        let ex = Excludes::new(base.clone(), &["vendor/**".into(), "*.draft.ospec.yml".into()]).unwrap();
+        assert!(ex.is_excluded(Path::new("vendor/x/a.ospec.yml"), &base));
+        assert!(ex.is_excluded(Path::new("./deep/b.draft.ospec.yml"), &base));
+        assert!(ex.is_excluded(Path::new("/repo/sub/../vendor/a.ospec.yml"), Path::new("/elsewhere")));
+        assert!(!ex.is_excluded(Path::new("src/vendor.ospec.yml"), &base));
+        assert!(Excludes::new(base, &["a[".into()]).is_err());
+    }
+}
