@@ -1,0 +1,229 @@
+//! Unit tests of the schema walker over trees built from JSON values (each node gets its own
+//! span, so tests can check which node a diagnostic marks).
+
+use serde_json::json;
+
+use super::*;
+use crate::diagnostics::Severity;
+use crate::syntax::yaml::{Entry, Style, Value};
+
+/// Builds a tree from JSON; spans are distinct, increasing, one byte wide.
+fn tree(value: &serde_json::Value) -> Node {
+    let mut next = 0;
+    build(value, &mut next)
+}
+
+fn build(value: &serde_json::Value, next: &mut usize) -> Node {
+    use serde_json::Value as J;
+    let span = Span::new(*next, *next + 1);
+    *next += 1;
+    let (value, style) = match value {
+        J::Null => (Value::Null, Style::Plain),
+        J::Bool(b) => (Value::Bool(*b), Style::Plain),
+        J::Number(n) => (n.as_i64().map_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0)), Value::Int), Style::Plain),
+        J::String(s) => (Value::String(s.clone()), Style::Plain),
+        J::Array(items) => (Value::Seq(items.iter().map(|i| build(i, next)).collect()), Style::Collection),
+        J::Object(map) => (
+            Value::Map(
+                map.iter()
+                    .map(|(k, v)| Entry { key: build(&J::String(k.clone()), next), value: build(v, next) })
+                    .collect(),
+            ),
+            Style::Collection,
+        ),
+    };
+    Node { span, value, style, tag: None }
+}
+
+fn minimal() -> serde_json::Value {
+    json!({
+        "ospec_version": "1.0.0",
+        "id": "hello-api",
+        "name": "Hello API",
+        "description": "A tiny API that says hello.",
+        "outcome_type": "api",
+        "acceptance": {"http_endpoints": [{"path": "/hello", "status": 200}]}
+    })
+}
+
+fn with(mut base: serde_json::Value, pointer: &str, value: serde_json::Value) -> serde_json::Value {
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let target = base.pointer_mut(parent).unwrap();
+    match target {
+        serde_json::Value::Object(map) => {
+            map.insert(key.to_string(), value);
+        }
+        serde_json::Value::Array(items) => items[key.parse::<usize>().unwrap()] = value,
+        _ => panic!("bad pointer {pointer}"),
+    }
+    base
+}
+
+fn without(mut base: serde_json::Value, pointer: &str) -> serde_json::Value {
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    base.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(key);
+    base
+}
+
+fn core(value: &serde_json::Value) -> Vec<Finding> {
+    findings(&tree(value), Profile::Core)
+}
+
+fn ext(value: &serde_json::Value) -> Vec<Finding> {
+    findings(&tree(value), Profile::Ext)
+}
+
+/// `(pointer, code)` of every finding, sorted.
+fn summary(found: &[Finding]) -> Vec<(String, &'static str)> {
+    let mut out: Vec<_> = found.iter().map(|f| (f.pointer.clone(), f.diagnostic.code)).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn both_schemas_compile() {
+    for profile in [Profile::Core, Profile::Ext] {
+        let compiled = compiled(profile);
+        assert!(!compiled.nodes.is_empty());
+        assert!(property_names(profile).root.contains("acceptance"));
+    }
+}
+
+#[test]
+fn minimal_document_is_valid() {
+    assert!(core(&minimal()).is_empty(), "{:?}", core(&minimal()));
+    assert!(ext(&minimal()).is_empty(), "{:?}", ext(&minimal()));
+}
+
+#[test]
+fn unknown_key_marks_the_key_and_suggests() {
+    let doc = with(minimal(), "/acceptance/http_endpoints/0/stauts", json!(200));
+    let doc = without(doc, "/acceptance/http_endpoints/0/status");
+    let root = tree(&doc);
+    let found = findings(&root, Profile::Core);
+    assert_eq!(
+        summary(&found),
+        vec![
+            ("/acceptance/http_endpoints/0".to_string(), "OSP101"),
+            ("/acceptance/http_endpoints/0/stauts".to_string(), "OSP100"),
+        ]
+    );
+    let unknown = found.iter().find(|f| f.diagnostic.code == "OSP100").unwrap();
+    let item = &root.field("acceptance").unwrap().field("http_endpoints").unwrap().as_seq().unwrap()[0];
+    let key = &item.get("stauts").unwrap().key;
+    assert_eq!(unknown.diagnostic.span, key.span);
+    assert_eq!(unknown.diagnostic.severity, Severity::Error);
+    assert_eq!(unknown.diagnostic.fixes[0].edits[0].new_text, "status");
+    assert!(unknown.diagnostic.help.as_deref().unwrap().contains("did you mean `status`"));
+}
+
+#[test]
+fn missing_required_names_all_and_marks_the_parent_key() {
+    let doc = json!({"ospec_version": "1.0.0", "acceptance": {"http_endpoints": [{"method": "GET"}]}});
+    let root = tree(&doc);
+    let found = findings(&root, Profile::Core);
+    let missing: Vec<_> = found.iter().filter(|f| f.diagnostic.code == "OSP101").collect();
+    assert_eq!(missing.len(), 2);
+    let top = missing.iter().find(|f| f.pointer.is_empty()).unwrap();
+    assert!(
+        top.diagnostic.message.contains("`id`, `name`, `description`, `outcome_type`"),
+        "{}",
+        top.diagnostic.message
+    );
+    assert_eq!(top.diagnostic.span, root.as_map().unwrap()[0].key.span);
+    let item = missing.iter().find(|f| f.pointer == "/acceptance/http_endpoints/0").unwrap();
+    assert!(item.diagnostic.message.contains("`path`, `status`"));
+}
+
+#[test]
+fn wrong_type_marks_the_value() {
+    let doc = with(minimal(), "/acceptance/http_endpoints/0/status", json!("200"));
+    let root = tree(&doc);
+    let found = core(&doc);
+    assert_eq!(summary(&found), vec![("/acceptance/http_endpoints/0/status".to_string(), "OSP102")]);
+    let value = root.field("acceptance").unwrap().field("http_endpoints").unwrap().as_seq().unwrap()[0].field("status");
+    assert_eq!(found[0].diagnostic.span, value.unwrap().span);
+    assert!(found[0].diagnostic.help.as_deref().unwrap().contains("remove the quotes"));
+}
+
+#[test]
+fn whole_floats_are_integers() {
+    let doc = with(minimal(), "/acceptance/http_endpoints/0/status", json!(200.0));
+    assert!(core(&doc).is_empty());
+    let doc = with(minimal(), "/acceptance/http_endpoints/0/status", json!(200.5));
+    assert_eq!(summary(&core(&doc)), vec![("/acceptance/http_endpoints/0/status".to_string(), "OSP102")]);
+}
+
+#[test]
+fn ascii_digits_only_in_patterns() {
+    let doc = with(minimal(), "/ospec_version", json!("١.٠.٠"));
+    assert_eq!(summary(&core(&doc)), vec![("/ospec_version".to_string(), "OSP104")]);
+}
+
+#[test]
+fn lengths_count_code_points() {
+    // Three code points, six bytes: long enough.
+    let doc = with(minimal(), "/name", json!("日本語"));
+    assert!(core(&doc).is_empty());
+    let doc = with(minimal(), "/name", json!("日本"));
+    assert_eq!(summary(&core(&doc)), vec![("/name".to_string(), "OSP105")]);
+    let doc = with(minimal(), "/name", json!("😀".repeat(100)));
+    assert!(core(&doc).is_empty());
+    let doc = with(minimal(), "/name", json!("😀".repeat(101)));
+    assert_eq!(summary(&core(&doc)), vec![("/name".to_string(), "OSP105")]);
+}
+
+#[test]
+fn enum_suggests_a_replacement() {
+    let doc = with(minimal(), "/outcome_type", json!("web-ap"));
+    let found = core(&doc);
+    assert_eq!(summary(&found), vec![("/outcome_type".to_string(), "OSP103")]);
+    assert_eq!(found[0].diagnostic.fixes[0].edits[0].new_text, "web-app");
+}
+
+#[test]
+fn ranges_and_min_properties() {
+    let doc = with(minimal(), "/acceptance/http_endpoints/0/status", json!(600));
+    assert_eq!(summary(&core(&doc)), vec![("/acceptance/http_endpoints/0/status".to_string(), "OSP106")]);
+    let doc = with(minimal(), "/acceptance", json!({}));
+    assert_eq!(summary(&core(&doc)), vec![("/acceptance".to_string(), "OSP109")]);
+    let doc = with(minimal(), "/guardrails", json!({"min_test_coverage": 80}));
+    assert_eq!(summary(&core(&doc)), vec![("/guardrails/min_test_coverage".to_string(), "OSP106")]);
+}
+
+#[test]
+fn formats_follow_ajv_formats() {
+    let doc = with(
+        minimal(),
+        "/metadata",
+        json!({"created_at": "2025-01-31", "maintainers": [{"name": "Ada", "email": "ada@localhost"}]}),
+    );
+    assert_eq!(
+        summary(&core(&doc)),
+        vec![("/metadata/created_at".to_string(), "OSP110"), ("/metadata/maintainers/0/email".to_string(), "OSP110")]
+    );
+}
+
+#[test]
+fn scripts_one_of_reports_plainly() {
+    let doc =
+        with(minimal(), "/scripts", json!({"a": "#!/run.sh", "b": "npm run build", "c": "#!/bin/sh\necho", "d": 5}));
+    let found = core(&doc);
+    assert_eq!(
+        summary(&found),
+        vec![
+            ("/scripts/a".to_string(), "OSP112"),
+            ("/scripts/b".to_string(), "OSP104"),
+            ("/scripts/d".to_string(), "OSP102")
+        ]
+    );
+    let ambiguous = &found.iter().find(|f| f.pointer == "/scripts/a").unwrap().diagnostic;
+    assert!(ambiguous.message.contains("a script file path and an inline script"), "{}", ambiguous.message);
+    let wrong = &found.iter().find(|f| f.pointer == "/scripts/d").unwrap().diagnostic;
+    assert!(wrong.message.contains("must be a string"), "{}", wrong.message);
+}
+
+#[test]
+fn root_must_be_a_mapping() {
+    assert_eq!(summary(&core(&json!([1, 2]))), vec![(String::new(), "OSP102")]);
+}
