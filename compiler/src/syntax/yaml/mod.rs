@@ -1,6 +1,20 @@
 //! The YAML front end: text to a spanned, resolved tree (see `tree`), with diagnostics.
+//!
+//! saphyr-parser (YAML 1.2, full yaml-test-suite compliance) supplies events; `build` turns
+//! them into the tree (core schema scalars in `scalar`, aliases in `anchors`, duplicate and
+//! merge keys in `keys`), and `recover` re-parses around syntax errors so one bad line does
+//! not hide the rest of the file.
 
+mod anchors;
+mod build;
+mod errors;
+mod keys;
+mod offsets;
+mod recover;
+mod scalar;
 pub mod tree;
+
+pub use build::MAX_DEPTH;
 
 pub use tree::{Document, Entry, Node, Style, Value};
 
@@ -16,6 +30,8 @@ pub struct Parsed {
 /// Parses a YAML stream. Never panics; syntax errors become diagnostics and the rest of the
 /// text is still parsed where recovery allows.
 pub fn parse(text: &str) -> Parsed {
-    let _ = text;
-    Parsed::default()
+    recover::parse(text)
 }
+
+#[cfg(test)]
+mod tests;
