@@ -68,7 +68,7 @@ fn is_domain_label(label: &str) -> bool {
 }
 
 fn is_leap_year(year: u32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
 }
 
 /// Parses exactly `n` ASCII digits at the start of `text`.

@@ -227,3 +227,150 @@ fn scripts_one_of_reports_plainly() {
 fn root_must_be_a_mapping() {
     assert_eq!(summary(&core(&json!([1, 2]))), vec![(String::new(), "OSP102")]);
 }
+
+/// Every property core declares, ext declares at the same place (ext only adds and relaxes).
+#[test]
+fn ext_declares_everything_core_does() {
+    fn resolve(compiled: &Compiled, mut id: model::Id) -> &model::Schema {
+        while let Some(target) = compiled.node(id).reference {
+            id = target;
+        }
+        compiled.node(id)
+    }
+    fn compare(core: &Compiled, ext: &Compiled, c: model::Id, e: model::Id, path: &str, checked: &mut usize) {
+        let (cs, es) = (resolve(core, c), resolve(ext, e));
+        for (name, cid) in &cs.properties {
+            let eid = es.declared(name).unwrap_or_else(|| panic!("ext lacks {path}/{name}"));
+            *checked += 1;
+            compare(core, ext, *cid, eid, &format!("{path}/{name}"), checked);
+        }
+        if let (model::Items::Each(ci), model::Items::Each(ei)) = (&cs.items, &es.items) {
+            compare(core, ext, *ci, *ei, &format!("{path}/[]"), checked);
+        }
+    }
+    let (core, ext) = (compiled(Profile::Core), compiled(Profile::Ext));
+    let mut checked = 0;
+    compare(core, ext, core.root, ext.root, "", &mut checked);
+    assert!(checked > 80, "only {checked} properties compared");
+}
+
+fn codes_and_severities(found: &[Finding]) -> Vec<(String, &'static str, Severity)> {
+    let mut out: Vec<_> = found.iter().map(|f| (f.pointer.clone(), f.diagnostic.code, f.diagnostic.severity)).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn ext_turns_the_nuisance_rules_into_warnings() {
+    let doc = with(minimal(), "/technology_stack", json!({"package_manager": "pnpm@9"}));
+    let doc = with(doc, "/scripts", json!({"build": "npm run build", "run": "#!/run.sh", "ok": "build.sh"}));
+    let doc = with(doc, "/prompts", json!({"system": "You are a helpful agent."}));
+    let doc = with(doc, "/acceptance/tests", json!([{"file": "tests/test_api.py"}]));
+    let w = Severity::Warning;
+    assert_eq!(
+        codes_and_severities(&ext(&doc)),
+        vec![
+            ("/acceptance/tests/0/file".to_string(), "OSP120", w),
+            ("/prompts/system".to_string(), "OSP120", w),
+            ("/scripts/build".to_string(), "OSP120", w),
+            ("/technology_stack/package_manager".to_string(), "OSP120", w),
+        ]
+    );
+    let core_codes: Vec<_> =
+        codes_and_severities(&core(&doc)).into_iter().map(|(p, c, s)| (p, c, s == Severity::Error)).collect();
+    assert_eq!(core_codes.len(), 5, "{core_codes:?}");
+    assert!(core_codes.iter().all(|(_, _, error)| *error));
+    let pm = ext(&doc).into_iter().find(|f| f.pointer.ends_with("package_manager")).unwrap();
+    assert_eq!(pm.diagnostic.fixes[0].edits[0].new_text, "pnpm");
+}
+
+#[test]
+fn ext_unknown_keys_are_warnings_and_x_keys_are_free() {
+    let doc = with(minimal(), "/x-owner", json!({"team": "payments"}));
+    let doc = with(doc, "/acceptance/x-note", json!("free"));
+    let doc = with(doc, "/acceptance/http_endpoints/0/x-probe", json!(true));
+    let doc = with(doc, "/servces", json!({}));
+    let found = ext(&doc);
+    assert_eq!(codes_and_severities(&found), vec![("/servces".to_string(), "OSP100", Severity::Warning)]);
+    assert_eq!(found[0].diagnostic.fixes[0].edits[0].new_text, "services");
+    // Core rejects all of them.
+    assert_eq!(core(&doc).len(), 4);
+}
+
+#[test]
+fn ext_outcome_type_knows_corpus_values_and_warns_on_others() {
+    let doc = with(minimal(), "/outcome_type", json!("distributed-system"));
+    assert!(ext(&doc).is_empty());
+    assert_eq!(summary(&core(&doc)), vec![("/outcome_type".to_string(), "OSP103")]);
+    let doc = with(minimal(), "/outcome_type", json!("microservices"));
+    assert_eq!(codes_and_severities(&ext(&doc)), vec![("/outcome_type".to_string(), "OSP103", Severity::Warning)]);
+    let doc = with(minimal(), "/outcome_type", json!(3));
+    assert_eq!(codes_and_severities(&ext(&doc)), vec![("/outcome_type".to_string(), "OSP102", Severity::Error)]);
+}
+
+#[test]
+fn ext_aliases_warn_and_satisfy_required() {
+    let doc = with(minimal(), "/acceptance/http_endpoints/0", json!({"path": "/health", "expected_status": 200}));
+    let found = ext(&doc);
+    assert_eq!(
+        codes_and_severities(&found),
+        vec![("/acceptance/http_endpoints/0/expected_status".to_string(), "OSP114", Severity::Warning)]
+    );
+    assert_eq!(found[0].diagnostic.fixes[0].edits[0].new_text, "status");
+    let doc = with(minimal(), "/acceptance/http_endpoints/0", json!({"path": "/health"}));
+    let found = ext(&doc);
+    assert_eq!(summary(&found), vec![("/acceptance/http_endpoints/0".to_string(), "OSP101")]);
+    assert!(found[0].diagnostic.message.contains("`status`"), "{}", found[0].diagnostic.message);
+}
+
+#[test]
+fn ext_types_services_flows_and_thresholds() {
+    let doc = with(
+        minimal(),
+        "/services",
+        json!({
+            "auth": {"ports": ["3003:3000", 8080], "dependencies": ["db"]},
+            "db": {"ports": ["54:32:1"], "dependencies": "auth"}
+        }),
+    );
+    let doc = with(
+        doc,
+        "/acceptance/integration_tests",
+        json!([{"name": "signup", "steps": ["POST /auth/register → 201", {"method": "GET", "path": "/me", "expect_status": 200}, {"method": "GET", "path": "me"}]}]),
+    );
+    let doc = with(
+        doc,
+        "/acceptance/performance",
+        json!({"response_time_p95_ms": 200, "api_latency_p99_ms": 300, "respose_time": 5}),
+    );
+    let found = ext(&doc);
+    assert_eq!(
+        codes_and_severities(&found),
+        vec![
+            ("/acceptance/integration_tests/0/steps/2".to_string(), "OSP104", Severity::Error),
+            ("/acceptance/performance/respose_time".to_string(), "OSP100", Severity::Warning),
+            ("/services/db/dependencies".to_string(), "OSP102", Severity::Error),
+            ("/services/db/ports/0".to_string(), "OSP104", Severity::Error),
+        ]
+    );
+    let typo = found.iter().find(|f| f.diagnostic.code == "OSP100").unwrap();
+    assert_eq!(typo.diagnostic.fixes[0].edits[0].new_text, "response_times");
+}
+
+#[test]
+fn ext_descriptive_sections_are_open() {
+    let doc = with(minimal(), "/game", json!({"genre": "puzzle", "modes": ["solo"], "anything": {"deep": 1}}));
+    let doc = with(doc, "/metadata", json!({"optimized_for": ["claude-code"], "version": "1.0.0"}));
+    assert!(ext(&doc).is_empty(), "{:?}", ext(&doc));
+}
+
+#[test]
+fn unknown_key_removal_keeps_the_next_key_in_place() {
+    let doc = with(minimal(), "/acceptance/bogus_section_name", json!(1));
+    let root = tree(&doc);
+    let found = findings(&root, Profile::Core);
+    let edit = &found[0].diagnostic.fixes.last().unwrap().edits[0];
+    let acceptance = root.field("acceptance").unwrap().as_map().unwrap();
+    // `bogus_section_name` is the last entry: the removal starts at the previous value's end.
+    assert_eq!(edit.span, Span::new(acceptance[0].value.span.end, acceptance[1].value.span.end));
+}
