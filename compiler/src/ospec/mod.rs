@@ -11,11 +11,16 @@ pub mod steps;
 use std::path::Path;
 
 use crate::diagnostics::Diagnostic;
-use crate::syntax::yaml;
+use crate::span::Span;
+use crate::syntax::yaml::{self, Node};
 use crate::vfs::FileSystem;
 use ospecc_schema::Profile;
 
 pub use policy::Policy;
+
+/// The YAML front end's syntax-error and duplicate-key codes (codes are a stable API): what a
+/// document that lost its indentation produces besides misplaced keys.
+const FLATTENING_SYMPTOMS: &[&str] = &["OSP010", "OSP012"];
 
 /// What to check one OSpec file with.
 #[derive(Clone, Debug, Default)]
@@ -37,16 +42,41 @@ pub struct CheckInput<'a> {
 pub fn check(input: &CheckInput) -> Vec<Diagnostic> {
     let parsed = yaml::parse(input.text);
     let mut diagnostics = parsed.diagnostics;
-    if parsed.documents.iter().all(|d| d.root.is_none()) && input.text.trim().is_empty() {
+    if parsed.documents.iter().all(|d| d.root.is_none()) && diagnostics.is_empty() {
         diagnostics.push(checks::empty_file(input.text));
     }
+    let ctx = checks::Context { path: input.path, text: input.text, fs: input.fs, profile: input.options.profile };
     for document in &parsed.documents {
         let Some(root) = &document.root else { continue };
-        let ctx = checks::Context { path: input.path, text: input.text, fs: input.fs, profile: input.options.profile };
-        diagnostics.extend(schema::validate(root, input.options.profile));
-        diagnostics.extend(checks::run(root, &ctx));
+        diagnostics = check_document(root, document.span, &ctx, diagnostics);
     }
     let mut diagnostics = input.options.policy.apply(diagnostics);
     crate::diagnostics::sort(&mut diagnostics);
+    diagnostics
+}
+
+/// Schema and semantic checks of one document, added to the file's `diagnostics` so far.
+fn check_document(root: &Node, span: Span, ctx: &checks::Context, mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let names = schema::property_names(ctx.profile);
+    let known = checks::indentation::KnownKeys { root: &names.root, nested: &names.nested };
+    if let Some(lost) = checks::indentation::lost_indentation(root, &known) {
+        // Flattening also produces duplicate keys and misplaced list items: symptoms of one cause.
+        let before = diagnostics.len();
+        diagnostics.retain(|d| {
+            !(FLATTENING_SYMPTOMS.contains(&d.code) && span.start <= d.span.start && d.span.end <= span.end)
+        });
+        let folded = before - diagnostics.len();
+        diagnostics.push(match folded {
+            0 => lost,
+            n => lost.with_note(format!(
+                "{n} duplicate-key and syntax errors caused by the flattening are folded into this one"
+            )),
+        });
+        return diagnostics;
+    }
+    let semantic = checks::run(root, ctx);
+    let superseded = |d: &Diagnostic| semantic.iter().any(|s| s.span == d.span && checks::supersedes(s.code, d.code));
+    diagnostics.extend(schema::validate(root, ctx.profile).into_iter().filter(|d| !superseded(d)));
+    diagnostics.extend(semantic);
     diagnostics
 }

@@ -6,7 +6,10 @@ use crate::syntax::yaml::{Node, Value};
 
 pub fn check(root: &Node, out: &mut Vec<Diagnostic>) {
     if let Some(entry) = root.get("acceptance") {
-        if entry.value.as_map().is_some_and(|criteria| !criteria.iter().any(|c| asserts_something(&c.value))) {
+        // An empty mapping is the schema's `minProperties` finding; this is about hollow content.
+        let hollow =
+            entry.value.as_map().is_some_and(|c| !c.is_empty() && !c.iter().any(|c| asserts_something(&c.value)));
+        if hollow {
             out.push(
                 Diagnostic::warning("OSP213", entry.key.span, "`acceptance` has no non-empty criterion, so it verifies nothing")
                     .with_help("add at least one endpoint, flow, test or threshold; `performance: {}` and empty lists assert nothing"),

@@ -47,6 +47,14 @@ pub fn run(root: &Node, ctx: &Context) -> Vec<Diagnostic> {
     out
 }
 
+/// Whether semantic finding `semantic` explains schema finding `schema` at the same span (an
+/// unfilled `{{placeholder}}` is why the id fails its pattern, a unit-less threshold is why its
+/// key is unknown; saying both is noise).
+pub fn supersedes(semantic: &str, schema: &str) -> bool {
+    const SUPERSEDES: &[(&str, &[&str])] = &[("OSP211", &["OSP104"]), ("OSP204", &["OSP104"]), ("OSP209", &["OSP100"])];
+    SUPERSEDES.iter().any(|(s, hidden)| *s == semantic && hidden.contains(&schema))
+}
+
 /// Every `acceptance` block: the root's, and those of `phases.*` and `environments.*`.
 pub fn acceptance_blocks(root: &Node) -> Vec<&Node> {
     let mut blocks: Vec<&Node> = root.field("acceptance").into_iter().collect();

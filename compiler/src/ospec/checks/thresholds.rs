@@ -83,9 +83,11 @@ fn check_units(thresholds: &Node, out: &mut Vec<Diagnostic>) {
         if entry.value.as_map().is_some() {
             check_units(&entry.value, out);
         } else if is_number(&entry.value) && !words(&key).any(|w| UNIT_WORDS.contains(&w.as_str())) {
+            let renamed = suggest_unit(&key);
             out.push(
                 Diagnostic::warning("OSP209", entry.key.span, format!("threshold `{key}` has no unit"))
-                    .with_help(format!("name the unit in the key, e.g. `{}`", suggest_unit(&key))),
+                    .with_help(format!("name the unit in the key, e.g. `{renamed}`"))
+                    .with_replacement(format!("rename to `{renamed}`"), entry.key.span, renamed),
             );
         }
     }
