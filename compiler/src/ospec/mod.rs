@@ -46,9 +46,11 @@ pub fn check(input: &CheckInput) -> Vec<Diagnostic> {
         diagnostics.push(checks::empty_file(input.text));
     }
     let ctx = checks::Context { path: input.path, text: input.text, fs: input.fs, profile: input.options.profile };
-    for document in &parsed.documents {
+    for (i, document) in parsed.documents.iter().enumerate() {
         let Some(root) = &document.root else { continue };
-        diagnostics = check_document(root, document.span, &ctx, diagnostics);
+        // A document's region runs to the next document (errors after its end are its own).
+        let end = parsed.documents.get(i + 1).map_or(input.text.len(), |next| next.span.start);
+        diagnostics = check_document(root, Span::new(document.span.start, end), &ctx, diagnostics);
     }
     let mut diagnostics = input.options.policy.apply(diagnostics);
     crate::diagnostics::sort(&mut diagnostics);
@@ -56,14 +58,19 @@ pub fn check(input: &CheckInput) -> Vec<Diagnostic> {
 }
 
 /// Schema and semantic checks of one document, added to the file's `diagnostics` so far.
-fn check_document(root: &Node, span: Span, ctx: &checks::Context, mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+fn check_document(
+    root: &Node,
+    region: Span,
+    ctx: &checks::Context,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Vec<Diagnostic> {
     let names = schema::property_names(ctx.profile);
     let known = checks::indentation::KnownKeys { root: &names.root, nested: &names.nested };
     if let Some(lost) = checks::indentation::lost_indentation(root, &known) {
         // Flattening also produces duplicate keys and misplaced list items: symptoms of one cause.
         let before = diagnostics.len();
         diagnostics.retain(|d| {
-            !(FLATTENING_SYMPTOMS.contains(&d.code) && span.start <= d.span.start && d.span.end <= span.end)
+            !(FLATTENING_SYMPTOMS.contains(&d.code) && region.start <= d.span.start && d.span.end <= region.end)
         });
         let folded = before - diagnostics.len();
         diagnostics.push(match folded {

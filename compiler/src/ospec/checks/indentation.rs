@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostics::Diagnostic;
-use crate::syntax::yaml::{Node, Value};
+use crate::syntax::yaml::{Entry, Node, Value};
 
 /// At least this many misplaced keys…
 const MIN_MISPLACED: usize = 4;
@@ -19,41 +19,50 @@ pub struct KnownKeys<'a> {
 }
 
 /// One diagnostic if `root` looks like a flattened document, else `None`.
+///
+/// Two signals, either enough: many top-level keys that the schema knows only as nested keys;
+/// or many unknown top-level keys together with a known section left empty right before one
+/// of them (its children landed at the top level). Descriptive sections are open, so their
+/// children are unknown to the schema, and the second signal catches those.
 pub fn lost_indentation(root: &Node, known: &KnownKeys) -> Option<Diagnostic> {
     let entries = root.as_map()?;
-    let misplaced: Vec<_> = entries
-        .iter()
-        .filter(|e| {
-            let key = e.key_text();
-            !key.starts_with("x-") && !known.root.contains(&key) && known.nested.contains(&key)
-        })
+    let is_unknown = |e: &Entry| {
+        let key = e.key_text();
+        !key.starts_with("x-") && !known.root.contains(&key)
+    };
+    let unknown: Vec<&Entry> = entries.iter().filter(|e| is_unknown(e)).collect();
+    let misplaced = unknown.iter().filter(|e| known.nested.contains(&e.key_text())).count();
+    let emptied: Vec<&Entry> = entries
+        .windows(2)
+        .filter(|pair| pair[0].value.value == Value::Null && !is_unknown(&pair[0]) && is_unknown(&pair[1]))
+        .map(|pair| &pair[0])
         .collect();
-    if misplaced.len() < MIN_MISPLACED || misplaced.len() * 100 < entries.len() * MIN_MISPLACED_PERCENT {
+    let many = |n: usize| n >= MIN_MISPLACED && n * 100 >= entries.len() * MIN_MISPLACED_PERCENT;
+    if !(many(misplaced) || (!emptied.is_empty() && many(unknown.len()))) {
         return None;
     }
-    // The first empty section is where nesting was lost: its children follow it at the top.
-    let anchor = entries.iter().find(|e| e.value.value == Value::Null && known.root.contains(&e.key_text()));
-    let span = anchor.map_or(misplaced[0].key.span, |e| e.key.span);
-    let examples: Vec<String> = misplaced.iter().take(4).map(|e| format!("`{}`", e.key_text())).collect();
+    let span = emptied.first().map_or(unknown[0].key.span, |e| e.key.span);
+    let examples: Vec<String> = unknown.iter().take(4).map(|e| format!("`{}`", e.key_text())).collect();
     let mut diagnostic = Diagnostic::error(
         "OSP212",
         span,
         format!(
             "this document seems to have lost its indentation: {} of its {} top-level keys belong inside sections ({}, …)",
-            misplaced.len(),
+            unknown.len(),
             entries.len(),
             examples.join(", ")
         ),
     );
-    if let Some(anchor) = anchor {
-        diagnostic = diagnostic.with_label(
-            anchor.key.span,
-            format!("`{}` is empty: its children follow it at the top level", anchor.key_text()),
-        );
+    if !emptied.is_empty() {
+        let names: Vec<String> = emptied.iter().take(5).map(|e| format!("`{}`", e.key_text())).collect();
+        let note = match names.len() {
+            1 => format!("{} is empty: its children follow it at the top level", names[0]),
+            _ => format!("{} are empty: their children follow them at the top level", names.join(", ")),
+        };
+        diagnostic = diagnostic.with_note(note);
     }
-    for entry in misplaced.iter().take(3) {
-        diagnostic =
-            diagnostic.with_label(entry.key.span, format!("`{}` is a key of a nested section", entry.key_text()));
+    for entry in unknown.iter().take(3) {
+        diagnostic = diagnostic.with_label(entry.key.span, format!("`{}` is not a top-level key", entry.key_text()));
     }
     Some(
         diagnostic
@@ -66,7 +75,7 @@ pub fn lost_indentation(root: &Node, known: &KnownKeys) -> Option<Diagnostic> {
 mod tests {
     use super::*;
     use crate::span::Span;
-    use crate::syntax::yaml::{Entry, Style};
+    use crate::syntax::yaml::Style;
 
     fn scalar(value: Value) -> Node {
         Node { span: Span::default(), value, style: Style::Plain, tag: None }
