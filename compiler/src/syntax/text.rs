@@ -10,6 +10,8 @@ use crate::span::Span;
 const BINARY_SNIFF_BYTES: usize = 8000;
 
 /// Decodes a file's bytes as UTF-8, or explains why it cannot be checked.
+// One error per file at most: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
 pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
     if let Some(pos) = bytes.iter().take(BINARY_SNIFF_BYTES).position(|&b| b == 0) {
         return Err(Diagnostic::error(
