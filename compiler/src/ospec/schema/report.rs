@@ -84,7 +84,12 @@ fn subject(path: &[Seg]) -> String {
 
 /// A value as quoted in a message, shortened if long.
 fn quote(node: &Node) -> String {
-    match node.scalar_text() {
+    let text = match node.value {
+        // `1.0` and `1` are different to a person reading YAML, though equal as numbers.
+        Value::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 => Some(format!("{f:.1}")),
+        _ => node.scalar_text(),
+    };
+    match text {
         Some(text) => {
             let one_line = text.replace('\n', "\\n");
             match one_line.char_indices().nth(MAX_QUOTED) {
@@ -193,6 +198,7 @@ pub fn diagnostic(compiled: &Compiled, issue: &Issue) -> Diagnostic {
             let message = format!("{what} must {expected}, but it is {}", quote(value));
             (value.span, message, Some(format!("the pattern is `{source}`")))
         }
+        Kind::MinLength { limit: 1, .. } => (value.span, format!("{what} must not be empty"), None),
         Kind::MinLength { limit, actual } => {
             let message =
                 format!("{what} must be at least {} long; it has {actual}", plural(*limit, "character", "characters"));
@@ -214,6 +220,9 @@ pub fn diagnostic(compiled: &Compiled, issue: &Issue) -> Diagnostic {
         Kind::MultipleOf(divisor) => {
             (value.span, format!("{what} must be a multiple of {divisor}, but it is {}", quote(value)), None)
         }
+        Kind::MinItems { limit: 1, actual: 0 } => {
+            (value.span, format!("{what} must not be empty: it needs at least one item"), None)
+        }
         Kind::MinItems { limit, actual } => {
             let message = format!("{what} must have at least {}; it has {actual}", plural(*limit, "item", "items"));
             (value.span, message, None)
@@ -227,6 +236,9 @@ pub fn diagnostic(compiled: &Compiled, issue: &Issue) -> Diagnostic {
             let diagnostic =
                 Diagnostic::new(code, issue.severity, value.span, message).with_label(first.span, "first listed here");
             return finish(diagnostic, issue, None);
+        }
+        Kind::MinProperties { limit: 1, actual: 0 } => {
+            (issue.anchor.cover(value.span), format!("{what} must not be empty"), None)
         }
         Kind::MinProperties { limit, actual } => {
             let message = format!("{what} must have at least {}; it has {actual}", plural(*limit, "key", "keys"));
@@ -258,7 +270,7 @@ pub fn diagnostic(compiled: &Compiled, issue: &Issue) -> Diagnostic {
         }
     };
     if diagnostic_help.is_none() {
-        diagnostic_help = issue.schema.description.as_deref().map(|d| format!("{}: {d}", last_key(&issue.path)));
+        diagnostic_help = issue.schema.description.as_deref().map(|d| format!("`{}`: {d}", last_key(&issue.path)));
     }
     finish(Diagnostic::new(code, issue.severity, span, message), issue, diagnostic_help)
 }
@@ -301,8 +313,19 @@ fn missing_help(compiled: &Compiled, issue: &Issue, names: &[&str]) -> Option<St
     }
 }
 
-/// Help for a type mismatch: quoted numbers and stray quotes are the common cases.
+/// Help for a type mismatch: quoted numbers and unquoted versions are the common cases.
 fn type_help(expected: Types, value: &Node) -> Option<String> {
+    if value.value == Value::Null {
+        return Some("write a value after the colon: an empty value, `~` or `null` is null".to_string());
+    }
+    let scalar = matches!(value.value, Value::Int(_) | Value::Float(_) | Value::Bool(_));
+    if expected.admits(Types::STRING) && scalar && value.style == Style::Plain {
+        return Some(format!(
+            "put the value in quotes (`\"{}\"`): YAML reads it unquoted as {}",
+            quote(value).trim_matches('`'),
+            describe(value)
+        ));
+    }
     let text = value.as_str()?;
     let numeric = expected.admits(Types::INTEGER) || expected.admits(Types::NUMBER);
     if numeric && text.trim().parse::<f64>().is_ok() {

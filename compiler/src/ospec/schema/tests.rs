@@ -330,7 +330,7 @@ fn ext_types_services_flows_and_thresholds() {
         "/services",
         json!({
             "auth": {"ports": ["3003:3000", 8080], "dependencies": ["db"]},
-            "db": {"ports": ["54:32:1"], "dependencies": "auth"}
+            "db": {"ports": [true], "dependencies": "auth"}
         }),
     );
     let doc = with(
@@ -350,7 +350,7 @@ fn ext_types_services_flows_and_thresholds() {
             ("/acceptance/integration_tests/0/steps/2".to_string(), "OSP104", Severity::Error),
             ("/acceptance/performance/respose_time".to_string(), "OSP100", Severity::Warning),
             ("/services/db/dependencies".to_string(), "OSP102", Severity::Error),
-            ("/services/db/ports/0".to_string(), "OSP104", Severity::Error),
+            ("/services/db/ports/0".to_string(), "OSP102", Severity::Error),
         ]
     );
     let typo = found.iter().find(|f| f.diagnostic.code == "OSP100").unwrap();
