@@ -76,8 +76,11 @@ fn human_summary_is_always_printed() {
     let run = ospecc(dir.path(), &["check"]);
     run.expect(0);
     assert_eq!(run.stdout, "checked 1 file: 0 errors, 0 warnings\n");
-    let empty = project(&[]);
-    ospecc(empty.path(), &["check"]).expect(0);
+    let empty = project(&[("notes.yml", b"")]);
+    let run = ospecc(empty.path(), &["check"]);
+    run.expect(0);
+    assert_eq!(run.stdout, "checked 0 files: 0 errors, 0 warnings\n");
+    assert!(run.stderr.contains("warning: no OSpec files found"), "{}", run.stderr);
 }
 
 #[test]
@@ -134,6 +137,10 @@ fn config_is_found_upwards_and_cli_flags_override_it() {
     ospecc(dir.path(), &["check", "specs"]).expect(0);
     ospecc(dir.path(), &["check", "--deny", "OSP001"]).expect(1);
     ospecc(dir.path(), &["check", "--no-config"]).expect(1);
+    // From outside the project, the config is found from the first path.
+    let elsewhere = project(&[]);
+    let inside = dir.path().join("specs/e.ospec.yml");
+    ospecc(elsewhere.path(), &["check", inside.to_str().unwrap()]).expect(0);
     let run = ospecc(dir.path(), &["check", "--format", "json", "specs/drafts/d.ospec.yml"]);
     assert_eq!(paths(&json(&run.stdout)), ["specs/drafts/d.ospec.yml"], "named files are checked even if excluded");
 }

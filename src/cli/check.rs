@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::config::{self, Overrides};
 use super::discover::{self, describe, Language, PathError, Source};
-use super::{report_error, write_stdout, ProfileArg, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::{report_error, report_warning, write_stdout, ProfileArg, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
 /// The display name of standard input.
 const STDIN_NAME: &str = "<stdin>";
@@ -86,6 +86,9 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
     let settings = config::resolve(config_path(&args, &paths, &cwd).as_deref(), overrides(&args))?;
     let (sources, mut errors) = discover::discover(&paths, &settings.excludes, &cwd);
+    if sources.is_empty() && errors.is_empty() {
+        report_warning(&format!("no OSpec files found in {}", shown_list(&paths)));
+    }
     let stdin_name = args.stdin_filename.clone();
     let checked: Vec<Result<FileResult, PathError>> = dedup(sources)
         .par_iter()
@@ -106,6 +109,11 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
     write_stdout(&render(args.format, args.color, &results));
     let summary = Summary::of(&results);
     Ok(exit_code(&summary, errors.len()))
+}
+
+/// `a`, `b`, `c` for a message.
+fn shown_list(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", ")
 }
 
 fn overrides(args: &CheckArgs) -> Overrides {
