@@ -134,3 +134,51 @@ fn location(path: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> St
         None => path.display().to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn command_line_wins_over_the_file() {
+        let file = FileSettings {
+            profile: Some(Profile::Core),
+            strict: true,
+            deny: codes(&["OSP100", "OSP101"]),
+            allow: codes(&["OSP102"]),
+        };
+        let cli = Overrides {
+            profile: Some(Profile::Ext),
+            strict: false,
+            deny: codes(&["OSP102"]),
+            allow: codes(&["OSP101"]),
+        };
+        let settings = merge(file, cli, Excludes::default());
+        assert_eq!(settings.options.profile, Profile::Ext);
+        let policy = settings.options.policy;
+        assert!(policy.strict, "strict in the file stays on");
+        assert_eq!(policy.deny, codes(&["OSP100", "OSP102"]));
+        assert_eq!(policy.allow, codes(&["OSP101"]));
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let settings = resolve(None, Overrides { deny: codes(&["osp001"]), ..Overrides::default() }).unwrap();
+        assert_eq!(settings.options.profile, Profile::Ext);
+        assert_eq!(settings.options.policy.deny, codes(&["OSP001"]), "codes are normalised to the registry's spelling");
+        assert!(resolve(None, Overrides { allow: codes(&["nope"]), ..Overrides::default() }).is_err());
+    }
+
+    #[test]
+    fn config_is_found_in_ancestors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "").unwrap();
+        assert_eq!(find(&dir.path().join("a/b")), Some(dir.path().join(CONFIG_FILE)));
+        assert_eq!(find(&dir.path().join("a/b/missing.ospec.yml")), Some(dir.path().join(CONFIG_FILE)));
+    }
+}
