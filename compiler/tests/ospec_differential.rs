@@ -7,6 +7,8 @@
 //!
 //! The test installs `ajv@8 ajv-formats@3 yaml@2` from the npm registry into
 //! `target/ajv-oracle` once, and runs one node process over all fixtures (`tests/ajv/oracle.js`).
+//! The same oracle also runs `schema/ospec/core.schema.json` (it must agree with the official
+//! file on every fixture) and compiles `ext.schema.json` (it must be valid JSON Schema).
 //! It skips, saying why, when node/npm, the registry or `../shared` is unavailable. Files that
 //! neither side can parse are excluded; a file only one side can parse is a failure.
 
@@ -170,11 +172,22 @@ fn core_profile_agrees_with_ajv_on_every_fixture() {
         .collect();
     let results = run_oracle(&root, &oracle, &official, &files);
     assert_eq!(results.len(), files.len());
+    // Our schema files are JSON Schema for other tools too: ajv must compile both, and running
+    // our core file must give exactly the official file's results.
+    let ours = run_oracle(&root, &oracle, &root.join("schema/ospec/core.schema.json"), &files);
+    run_oracle(&root, &oracle, &root.join("schema/ospec/ext.schema.json"), &files);
 
     let (mut compared, mut invalid) = (0, 0);
     let mut excluded = Vec::new();
     let mut mismatches = Vec::new();
-    for ((path, text), result) in files.iter().zip(&results) {
+    for (((path, text), result), our_schema) in files.iter().zip(&results).zip(&ours) {
+        if oracle_view(result) != oracle_view(our_schema) {
+            mismatches.push(format!(
+                "{path}: ajv gives {:?} with the official schema but {:?} with schema/ospec/core.schema.json",
+                oracle_view(result),
+                oracle_view(our_schema)
+            ));
+        }
         match (ospecc(text), oracle_view(result)) {
             (None, None) => excluded.push(path.as_str()),
             (Some(_), None) => mismatches.push(format!("{path}: ospecc parses it, the npm `yaml` package does not")),

@@ -15,6 +15,9 @@ use regex::Regex;
 pub struct Pattern {
     pub source: Box<str>,
     regex: Regex,
+    /// For `^literal` patterns (such as `^x-`, checked on every key in `ext`): the literal,
+    /// matched with `starts_with` instead of the regex engine.
+    prefix: Option<Box<str>>,
 }
 
 impl Pattern {
@@ -22,12 +25,19 @@ impl Pattern {
     pub fn new(source: &str) -> Result<Pattern, String> {
         let translated = translate(source);
         let regex = Regex::new(&translated).map_err(|e| format!("pattern `{source}`: {e}"))?;
-        Ok(Pattern { source: source.into(), regex })
+        let prefix = source
+            .strip_prefix('^')
+            .filter(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .map(Into::into);
+        Ok(Pattern { source: source.into(), regex, prefix })
     }
 
     /// ECMA `RegExp.prototype.test`: the pattern matches somewhere in `text` (unanchored).
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex.is_match(text)
+        match &self.prefix {
+            Some(prefix) => text.starts_with(&**prefix),
+            None => self.regex.is_match(text),
+        }
     }
 }
 
@@ -178,6 +188,15 @@ mod tests {
         assert!(matches(r"^[^]$", "\n"));
         assert!(matches(r"^[\b]$", "\u{8}"));
         assert!(matches(r"^\u0041$", "A"));
+    }
+
+    #[test]
+    fn literal_prefixes_take_the_fast_path() {
+        let pattern = Pattern::new("^x-").unwrap();
+        assert!(pattern.prefix.is_some());
+        assert!(pattern.is_match("x-owner"));
+        assert!(!pattern.is_match("owner-x-"));
+        assert!(Pattern::new("^x-.+").unwrap().prefix.is_none());
     }
 
     #[test]
