@@ -102,6 +102,7 @@ class Doc:
         self.i = index
         self.err = error
         self.lines = []
+        self.test_files = []  # acceptance.tests[].file, relative to the spec's directory
 
     def w(self, line=""):
         self.lines.append(line)
@@ -199,7 +200,8 @@ class Doc:
                 fields.append(("status", f'"{status}"'))
             elif not (k == bad and self.err == "missing_status"):
                 fields.append(("status", str(status)))
-            if method in ("GET", "POST") and r.random() < 0.6:
+            # a 204/304 response has no body: ospecc rightly warns about response_contains there
+            if method in ("GET", "POST") and status not in (204, 304) and r.random() < 0.6:
                 fields.append(("response_contains",
                                f"[{q(res)}, {q(r.choice(['id', 'created_at', 'items', 'total']))}]"))
             if r.random() < 0.6:
@@ -219,10 +221,13 @@ class Doc:
         self.w("  tests:")
         for t in range(3):
             if t == 0 and self.err == "pytest_file":
-                self.w(f"    - file: tests/test_{noun}.py")
+                self.test_files.append(f"tests/test_{noun}.py")
+                self.w(f"    - file: {self.test_files[-1]}")
             else:
                 ext = r.choice(["ts", "js", "py", "rs"])
-                self.w(f"    - file: {r.choice(['tests', 'src', 'e2e'])}/{r.choice([noun, noun2])}-{t}.{r.choice(['test', 'spec'])}.{ext}")
+                self.test_files.append(f"{r.choice(['tests', 'src', 'e2e'])}/{r.choice([noun, noun2])}-{t}."
+                                       f"{r.choice(['test', 'spec'])}.{ext}")
+                self.w(f"    - file: {self.test_files[-1]}")
             self.lines[-1] += f", type: {r.choice(TEST_TYPES)}, coverage_threshold: {r.choice(['0.8', '0.85', '0.9', '0.75'])} }}"
             self.lines[-1] = self.lines[-1].replace("- file: ", "- { file: ", 1)
         self.w("  performance:")
@@ -306,11 +311,14 @@ def main(argv):
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=20250101)
     ap.add_argument("--error-rate", type=float, default=0.05)
+    ap.add_argument("--no-test-files", action="store_true",
+                    help="do not create the test files the documents name")
     ap.add_argument("--start", type=int, default=0, help="first document index (for disjoint sets)")
     a = ap.parse_args(argv)
     rng = random.Random(a.seed)
     os.makedirs(a.out_dir, exist_ok=True)
     total_bytes = total_lines = invalid = 0
+    test_files = set()
     manifest = ["file\tverdict\terror"]
     for i in range(a.start, a.start + a.count):
         err = rng.choice(ERROR_KINDS) if rng.random() < a.error_rate else None
@@ -322,11 +330,21 @@ def main(argv):
         total_bytes += len(text.encode())
         total_lines += text.count("\n")
         invalid += err is not None
+        test_files.update(doc.test_files)
         manifest.append(f"{name}\t{'invalid' if err else 'valid'}\t{err or '-'}")
+    # A repository whose specs are right has the test files they name: create them (tiny stubs)
+    # so that ospecc's file-existence check (a warning) reports nothing on valid documents.
+    if not a.no_test_files:
+        for rel in sorted(test_files):
+            path = os.path.join(a.out_dir, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write("// test stub written by bench/gen_ospec.py\n")
     with open(os.path.join(a.out_dir, "MANIFEST.tsv"), "w") as f:
         f.write("\n".join(manifest) + "\n")
     print(f"generated {a.count} files, {total_lines} lines ({total_lines / a.count:.0f}/file), "
-          f"{total_bytes / 1e6:.2f} MB, {invalid} with an injected error -> {a.out_dir}")
+          f"{total_bytes / 1e6:.2f} MB, {invalid} with an injected error, "
+          f"{0 if a.no_test_files else len(test_files)} test stubs -> {a.out_dir}")
 
 
 if __name__ == "__main__":
