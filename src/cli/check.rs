@@ -182,19 +182,18 @@ fn read_file(path: &Path) -> Result<Vec<u8>, PathError> {
 }
 
 fn check_bytes(bytes: Vec<u8>, path: &Path, display: String, language: Language, options: &CheckOptions) -> FileResult {
-    let text = match decode(&bytes) {
-        Ok(text) => text,
-        Err(diagnostic) => {
-            // Undecodable bytes: show what decodes, so the snippet still points somewhere useful.
-            let text = String::from_utf8_lossy(&bytes[..diagnostic.span.start.min(bytes.len())]).into_owned();
-            let diagnostics = options.policy.apply(vec![diagnostic]);
-            return FileResult { path: display, text, diagnostics };
-        }
-    };
+    if let Err(diagnostic) = decode(&bytes) {
+        // Undecodable bytes: show what decodes, so the snippet still points somewhere useful.
+        let text = String::from_utf8_lossy(&bytes[..diagnostic.span.start.min(bytes.len())]).into_owned();
+        let diagnostics = options.policy.apply(vec![diagnostic]);
+        return FileResult { path: display, text, diagnostics };
+    }
+    // `decode` accepted the bytes, so this cannot fail; it avoids copying a large file's text.
+    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let diagnostics = match language {
-        Language::OSpec => ospec::check(&CheckInput { path, text, fs: &RealFs, options }),
+        Language::OSpec => ospec::check(&CheckInput { path, text: &text, fs: &RealFs, options }),
     };
-    FileResult { path: display, text: text.to_string(), diagnostics }
+    FileResult { path: display, text, diagnostics }
 }
 
 /// A path as the user should read it: relative to the working directory when it is inside it,

@@ -7,7 +7,7 @@ use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label as CsLabe
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor::Buffer, Config};
 
-use super::{plural, FileResult, Summary};
+use super::{plural, FileResult, Positions, Summary};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::span::{clamp_to_char_boundary, Span};
 
@@ -18,18 +18,39 @@ pub fn render(files: &[FileResult], color: bool) -> String {
     let config = Config::default();
     let mut out = String::new();
     for (file, &id) in files.iter().zip(&ids) {
+        // Built on first need only: most diagnostics are rendered with snippets.
+        let mut positions: Option<Positions> = None;
+        let mut without_snippet = |d: &Diagnostic, why: &str| {
+            let at = positions.get_or_insert_with(|| Positions::new(&file.text)).range(d.span).start;
+            convert_without_labels(d, &format!("{}:{}:{}{why}", file.path, at.line, at.column))
+        };
         for diagnostic in &file.diagnostics {
-            let converted = convert(diagnostic, (id, file.text.as_str()), |path| {
-                files.iter().position(|f| f.path == path).map(|i| (ids[i], files[i].text.as_str()))
-            });
-            let rendered = emit(&db, &config, &converted, color)
-                .or_else(|| emit(&db, &config, &convert_without_labels(diagnostic, &file.path), color));
+            let rendered = if line_too_long(&file.text, diagnostic.span.start) {
+                emit(&db, &config, &without_snippet(diagnostic, " (the line is too long to show)"), color)
+            } else {
+                let converted = convert(diagnostic, (id, file.text.as_str()), |path| {
+                    files.iter().position(|f| f.path == path).map(|i| (ids[i], files[i].text.as_str()))
+                });
+                emit(&db, &config, &converted, color)
+                    .or_else(|| emit(&db, &config, &without_snippet(diagnostic, ""), color))
+            };
             out.push_str(&rendered.unwrap_or_default());
         }
     }
     out.push_str(&summary_line(&Summary::of(files)));
     out.push('\n');
     out
+}
+
+/// Lines longer than this (in bytes) are not shown as snippets: a minified or generated line
+/// would bury the finding.
+const MAX_SNIPPET_LINE: usize = 500;
+
+fn line_too_long(text: &str, offset: usize) -> bool {
+    let offset = clamp_to_char_boundary(text, offset);
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    end - start > MAX_SNIPPET_LINE
 }
 
 /// One diagnostic as text; `None` if codespan rejects it (the caller falls back).
@@ -93,8 +114,9 @@ fn clamp(span: Span, text: &str) -> std::ops::Range<usize> {
     clamp_to_char_boundary(text, span.start)..clamp_to_char_boundary(text, span.end)
 }
 
-fn convert_without_labels(d: &Diagnostic, path: &str) -> CsDiagnostic<usize> {
-    let mut notes = vec![format!("at {path}, bytes {}..{}", d.span.start, d.span.end)];
+/// The diagnostic with its location as text instead of a snippet.
+fn convert_without_labels(d: &Diagnostic, location: &str) -> CsDiagnostic<usize> {
+    let mut notes = vec![format!("at {location}")];
     notes.extend(d.notes.iter().cloned());
     notes.extend(trailer(d));
     CsDiagnostic::new(severity(d.severity)).with_code(d.code).with_message(&d.message).with_notes(notes)
@@ -144,6 +166,16 @@ mod tests {
         let files = vec![FileResult { path: "a".into(), text: "x".into(), diagnostics: vec![d] }];
         let out = render(&files, false);
         assert!(out.contains("far away"), "{out}");
+    }
+
+    #[test]
+    fn very_long_lines_are_not_printed() {
+        let text = format!("a: [{}]\n", "1, ".repeat(1000));
+        let d = Diagnostic::error("OSP001", Span::new(1500, 1501), "deep in a long line");
+        let files = vec![FileResult { path: "long.ospec.yml".into(), text, diagnostics: vec![d] }];
+        let out = render(&files, false);
+        assert!(out.contains("= at long.ospec.yml:1:1501 (the line is too long to show)"), "{out}");
+        assert!(out.len() < 400, "{out}");
     }
 
     #[test]
