@@ -374,3 +374,48 @@ fn unknown_key_removal_keeps_the_next_key_in_place() {
     // `bogus_section_name` is the last entry: the removal starts at the previous value's end.
     assert_eq!(edit.span, Span::new(acceptance[0].value.span.end, acceptance[1].value.span.end));
 }
+
+/// Applies the first edit of the fix titled `title` to `text`.
+fn apply_fix(text: &str, profile: Profile, title_prefix: &str) -> String {
+    let parsed = crate::syntax::yaml::parse(text);
+    let root = parsed.documents[0].root.as_ref().unwrap();
+    let found = findings(root, profile);
+    let fix = found
+        .iter()
+        .flat_map(|f| &f.diagnostic.fixes)
+        .find(|fix| fix.title.starts_with(title_prefix))
+        .unwrap_or_else(|| panic!("no fix `{title_prefix}…` in {found:?}"));
+    let edit = &fix.edits[0];
+    format!("{}{}{}", &text[..edit.span.start], edit.new_text, &text[edit.span.end..])
+}
+
+#[test]
+fn fixes_edit_real_yaml_cleanly() {
+    let text = "acceptance:\n  http_endpoints:\n    - path: /a\n      stauts: 200\n  bogus_thing_here: 1\n  tests:\n    - file: a.test.ts\n";
+    let renamed = apply_fix(text, Profile::Core, "rename");
+    assert!(renamed.contains("      status: 200\n"), "{renamed}");
+    let removed = apply_fix(text, Profile::Core, "remove `bogus");
+    assert_eq!(
+        removed,
+        "acceptance:\n  http_endpoints:\n    - path: /a\n      stauts: 200\n  tests:\n    - file: a.test.ts\n"
+    );
+    let last = "acceptance:\n  http_endpoints: []\n  bogus_thing_here: 1\n";
+    assert_eq!(apply_fix(last, Profile::Core, "remove"), "acceptance:\n  http_endpoints: []\n");
+    let quoted = "outcome_type: 'web-ap'\n";
+    assert_eq!(apply_fix(quoted, Profile::Core, "replace"), "outcome_type: 'web-app'\n");
+}
+
+#[test]
+fn spans_point_into_real_yaml() {
+    let text = "ospec_version: 1.0\nid: x\nname: Xyz\ndescription: A long enough description.\noutcome_type: api\nacceptance:\n  http_endpoints:\n    - path: /a\n";
+    let parsed = crate::syntax::yaml::parse(text);
+    let root = parsed.documents[0].root.as_ref().unwrap();
+    let found = findings(root, Profile::Core);
+    let at = |code: &str| {
+        let span = found.iter().find(|f| f.diagnostic.code == code).unwrap().diagnostic.span;
+        &text[span.start..span.end]
+    };
+    assert_eq!(at("OSP102"), "1.0");
+    // The missing `status` is reported on the item's first key.
+    assert_eq!(at("OSP101"), "path");
+}

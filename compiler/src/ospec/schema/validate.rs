@@ -432,7 +432,8 @@ impl<'s, 'n> Walker<'s, 'n> {
     /// reported; with several matches under `oneOf`, one `Ambiguous` issue.
     fn alternatives(&mut self, schema: &'s Schema, branches: &'s [Id], exclusive: bool, node: &'n Node, ctx: Ctx<'s>) {
         let start = self.issues.len();
-        let mut results: Vec<Vec<Issue<'s, 'n>>> = Vec::with_capacity(branches.len());
+        // Not preallocated: a valid value usually matches the first branch of an `anyOf`.
+        let mut results: Vec<Vec<Issue<'s, 'n>>> = Vec::new();
         for &id in branches {
             self.walk(id, node, ctx);
             let issues = self.issues.split_off(start);
