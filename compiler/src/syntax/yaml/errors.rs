@@ -129,11 +129,14 @@ const KNOWN: &[Known] = &[
 
 /// A syntax error at byte `offset` of `text` with saphyr's message `info`.
 pub(super) fn syntax_error(text: &str, offset: usize, info: &str) -> Diagnostic {
-    let span = char_span(text, offset);
     let Some(known) = KNOWN.iter().find(|k| info.contains(k.fragment)) else {
+        let span = char_span(text, offset);
         return Diagnostic::error(SYNTAX, span, format!("YAML syntax error: {info}"))
             .with_help("fix the YAML syntax here; the rest of the file is still checked");
     };
+    // saphyr reports a tab where it notices it (often just after); point at the tab itself.
+    let offset = if known.code == TABS { last_tab_on_line(text, offset).unwrap_or(offset) } else { offset };
+    let span = char_span(text, offset);
     let message = if known.code == UNKNOWN_ALIAS {
         format!("unknown alias `{}`", alias_name(text, span.start))
     } else {
@@ -147,6 +150,14 @@ pub(super) fn char_span(text: &str, offset: usize) -> Span {
     let start = clamp_to_char_boundary(text, offset);
     let len = text[start..].chars().next().map_or(0, char::len_utf8);
     Span::new(start, start + len)
+}
+
+/// The last tab at or before `offset` on its line.
+fn last_tab_on_line(text: &str, offset: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let offset = offset.min(bytes.len().saturating_sub(1));
+    let line_start = bytes[..offset].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    bytes.get(line_start..=offset)?.iter().rposition(|&b| b == b'\t').map(|p| line_start + p)
 }
 
 /// The `*name` written at `offset`.

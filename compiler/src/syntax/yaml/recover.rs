@@ -52,6 +52,8 @@ pub(super) fn parse(text: &str) -> Parsed {
         let Some(region) = region_to_blank(&work, &error) else { break };
         blanked_end = blanked_end.max(region.end);
         blank(&mut work, region);
+        // Free the previous tree first: on a large file two trees would double peak memory.
+        drop(outcome);
         outcome = attempt(&work);
         let Some(next) = outcome.error.take() else {
             return Parsed { documents: outcome.documents, diagnostics: [syntax, outcome.diagnostics].concat() };
