@@ -66,8 +66,30 @@ pub fn findings(root: &Node, profile: Profile) -> Vec<Finding> {
     let anchor = root.as_map().and_then(|entries| entries.first()).map_or(Span::at(root.span.start), |e| e.key.span);
     validate::walk(compiled, root, anchor)
         .iter()
-        .map(|issue| Finding { pointer: report::pointer(issue), diagnostic: report::diagnostic(compiled, issue) })
+        .map(|issue| {
+            let mut finding =
+                Finding { pointer: report::pointer(issue), diagnostic: report::diagnostic(compiled, issue) };
+            if profile == Profile::Core {
+                note_ext_key(&mut finding);
+            }
+            finding
+        })
         .collect()
+}
+
+/// Under `core`, an unknown key that the `ext` profile knows is most likely not a typo but an
+/// extension: say so, so the user can pick the profile instead of deleting data.
+fn note_ext_key(finding: &mut Finding) {
+    if finding.diagnostic.code != "OSP100" {
+        return;
+    }
+    let key = finding.pointer.rsplit('/').next().unwrap_or_default().replace("~1", "/").replace("~0", "~");
+    let ext = property_names(Profile::Ext);
+    if ext.root.contains(&key) || ext.nested.contains(&key) {
+        finding.diagnostic.notes.push(format!(
+            "`{key}` is an extension the `ext` profile (the default) understands; `--profile core` accepts only the published OSpec v1.0 keys"
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -293,8 +293,15 @@ fn ext_unknown_keys_are_warnings_and_x_keys_are_free() {
     let found = ext(&doc);
     assert_eq!(codes_and_severities(&found), vec![("/servces".to_string(), "OSP100", Severity::Warning)]);
     assert_eq!(found[0].diagnostic.fixes[0].edits[0].new_text, "services");
-    // Core rejects all of them.
-    assert_eq!(core(&doc).len(), 4);
+    // Core rejects all of them, and says which keys are `ext` extensions.
+    let found = core(&doc);
+    assert_eq!(found.len(), 4);
+    assert!(found.iter().all(|f| f.diagnostic.notes.is_empty()), "typos and x- keys are not extensions");
+    let doc = with(minimal(), "/services", json!({}));
+    let doc = with(doc, "/acceptance/service_health", json!([]));
+    let found = core(&doc);
+    assert_eq!(found.len(), 2);
+    assert!(found.iter().all(|f| f.diagnostic.notes[0].contains("`ext` profile")), "{found:?}");
 }
 
 #[test]
