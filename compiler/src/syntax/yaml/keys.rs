@@ -89,13 +89,10 @@ enum Pick {
 
 /// Applies duplicate-key and merge rules to a mapping's entries, in source order.
 pub(super) fn finish_mapping(entries: Vec<Entry>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Entry> {
-    if entries.len() < 2 && !entries.iter().any(|e| is_merge_key(&e.key)) {
+    if !needs_rewrite(&entries) {
         return entries;
     }
     let picks = plan(&entries, diagnostics);
-    if picks.len() == entries.len() && picks.iter().all(|p| matches!(p, Pick::Own(_))) {
-        return entries;
-    }
     let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(picks.len());
     for pick in picks {
@@ -112,6 +109,20 @@ pub(super) fn finish_mapping(entries: Vec<Entry>, diagnostics: &mut Vec<Diagnost
         }
     }
     out
+}
+
+/// Whether any entry is a merge key or repeats a key: the common case allocates nothing.
+fn needs_rewrite(entries: &[Entry]) -> bool {
+    if entries.iter().any(|e| is_merge_key(&e.key)) {
+        return true;
+    }
+    if entries.len() > LINEAR_LIMIT {
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        return !entries.iter().filter_map(|e| key_id(&e.key)).all(|id| seen.insert(id));
+    }
+    let ids: [Option<KeyId>; LINEAR_LIMIT] = std::array::from_fn(|i| entries.get(i).and_then(|e| key_id(&e.key)));
+    let ids = &ids[..entries.len()];
+    ids.iter().enumerate().any(|(i, id)| id.is_some() && ids[..i].contains(id))
 }
 
 /// Decides which entries survive, reporting duplicates and bad merge values.
