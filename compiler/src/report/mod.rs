@@ -17,8 +17,6 @@ use crate::span::{LineCol, LineIndex, Span};
 pub const TOOL_NAME: &str = "ospecc";
 /// The tool's version as reports name it (the workspace version).
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Where users read about the tool and its codes (SARIF `informationUri`).
-pub const INFORMATION_URI: &str = "https://github.com/ospecc/ospecc";
 
 /// One checked file: how it is displayed, its text, and its diagnostics in output order.
 #[derive(Clone, Debug)]

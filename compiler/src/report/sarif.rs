@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::{first_paragraph, FileResult, Positions, Range, INFORMATION_URI, TOOL_NAME, TOOL_VERSION};
+use super::{first_paragraph, FileResult, Positions, Range, TOOL_NAME, TOOL_VERSION};
 use crate::diagnostics::{codes, Diagnostic, Severity};
 
 const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -33,7 +33,6 @@ pub fn render(files: &[FileResult]) -> String {
                 "name": TOOL_NAME,
                 "version": TOOL_VERSION,
                 "semanticVersion": TOOL_VERSION,
-                "informationUri": INFORMATION_URI,
                 "rules": rule_ids.iter().map(|id| rule(id)).collect::<Vec<_>>(),
             }},
             "results": results,

@@ -87,7 +87,11 @@ impl Node {
 
     /// The entry for `key` in a mapping.
     pub fn get(&self, key: &str) -> Option<&Entry> {
-        self.as_map()?.iter().find(|e| e.key.as_str() == Some(key) || e.key_text() == key)
+        // Only non-string keys (rare) need their canonical text built to compare.
+        self.as_map()?.iter().find(|e| match e.key.as_str() {
+            Some(text) => text == key,
+            None => e.key_text() == key,
+        })
     }
 
     /// The value for `key` in a mapping.
