@@ -85,7 +85,7 @@ def main():
     try:
         if tool.startswith("ajv"):
             got = flagged_ajv(text)
-        elif "json" in tool:
+        elif tool.startswith("ospecc-json"):
             got = flagged_json(text, names)
         elif tool.startswith("ospecc"):
             got = flagged_human(text, names)
