@@ -51,7 +51,7 @@ pub fn run(root: &Node, ctx: &Context) -> Vec<Diagnostic> {
 /// unfilled `{{placeholder}}` is why the id fails its pattern, a unit-less threshold is why its
 /// key is unknown; saying both is noise).
 pub fn supersedes(semantic: &str, schema: &str) -> bool {
-    const SUPERSEDES: &[(&str, &[&str])] = &[("OSP211", &["OSP104"]), ("OSP204", &["OSP102"]), ("OSP209", &["OSP100"])];
+    const SUPERSEDES: &[(&str, &[&str])] = &[("OSP211", &["OSP104"]), ("OSP209", &["OSP100"])];
     SUPERSEDES.iter().any(|(s, hidden)| *s == semantic && hidden.contains(&schema))
 }
 

@@ -21,11 +21,11 @@ pub fn check(root: &Node, ctx: &Context, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// A host port and where it was written, parsed from `3001`, `"3001:3000"`, `"3001:3000/tcp"`
+/// The host port of a ports item (`None` for a type the schema reports), parsed from `3001`, `"3001:3000"`, `"3001:3000/tcp"`
 /// or `"127.0.0.1:3001:3000"`.
-fn host_port(item: &Node) -> Result<u16, String> {
+fn host_port(item: &Node) -> Result<Option<u16>, String> {
     match &item.value {
-        Value::Int(n) => port_number(&n.to_string()),
+        Value::Int(n) => port_number(&n.to_string()).map(Some),
         Value::String(s) => {
             let mapping =
                 s.split_once('/').map_or(
@@ -40,15 +40,16 @@ fn host_port(item: &Node) -> Result<u16, String> {
                 );
             let parts: Vec<&str> = mapping.split(':').collect();
             match parts.as_slice() {
-                [single] => port_number(single),
+                [single] => port_number(single).map(Some),
                 [host, container] | [_, host, container] => {
                     port_number(container)?;
-                    port_number(host)
+                    port_number(host).map(Some)
                 }
                 _ => Err(format!("`{s}` is not a port mapping")),
             }
         }
-        _ => Err("a port is a number or a \"HOST:CONTAINER\" string".to_string()),
+        // Other types are the schema's finding (it knows how the value was written).
+        _ => Ok(None),
     }
 }
 
@@ -67,7 +68,8 @@ fn check_ports(services: &[crate::syntax::yaml::Entry], out: &mut Vec<Diagnostic
         let Some(ports) = service.value.field("ports").and_then(Node::as_seq) else { continue };
         for item in ports {
             match host_port(item) {
-                Ok(port) => {
+                Ok(None) => {}
+                Ok(Some(port)) => {
                     if let Some(&(first, first_span)) = used.get(&port) {
                         out.push(
                             Diagnostic::error(
