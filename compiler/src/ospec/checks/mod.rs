@@ -30,7 +30,9 @@ pub struct Context<'a> {
 
 /// The diagnostic for a file with no content.
 pub fn empty_file(text: &str) -> Diagnostic {
-    Diagnostic::error("OSP001", Span::new(0, text.len()), "this OSpec file is empty")
+    // The first line, not the whole file: a span should point somewhere, not cover everything.
+    let first_line = text.find('\n').unwrap_or(text.len());
+    Diagnostic::error("OSP001", Span::new(0, first_line), "this OSpec file is empty")
         .with_help("an OSpec needs at least `ospec_version`, `id`, `name`, `description`, `outcome_type` and `acceptance`; `ospecc explain OSP001` shows a minimal document")
 }
 
