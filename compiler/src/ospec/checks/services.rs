@@ -122,36 +122,33 @@ impl Resolver<'_> {
             None => diagnostic.with_help(format!("declared services: {}", self.names.join(", "))),
         })
     }
+
+    /// Checks the `service:` field of an object (a health check, a flow, a step object).
+    fn check_service_field(&self, object: &Node, role: &str, out: &mut Vec<Diagnostic>) {
+        if let Some(service) = object.field("service") {
+            if let Some(name) = service.as_str() {
+                out.extend(self.unknown(name, service.span, role));
+            }
+        }
+    }
 }
 
 fn check_service_health(acceptance: &Node, resolver: &Resolver, out: &mut Vec<Diagnostic>) {
     let Some(items) = acceptance.field("service_health").and_then(Node::as_seq) else { return };
     for item in items {
-        if let Some(service) = item.field("service") {
-            if let Some(name) = service.as_str() {
-                out.extend(resolver.unknown(name, service.span, "this health check"));
-            }
-        }
+        resolver.check_service_field(item, "this health check", out);
     }
 }
 
 fn check_flows(acceptance: &Node, resolver: &Resolver, out: &mut Vec<Diagnostic>) {
     let Some(flows) = acceptance.field("integration_tests").and_then(Node::as_seq) else { return };
     for flow in flows {
-        if let Some(service) = flow.field("service") {
-            if let Some(name) = service.as_str() {
-                out.extend(resolver.unknown(name, service.span, "this flow"));
-            }
-        }
+        resolver.check_service_field(flow, "this flow", out);
         let Some(steps) = flow.field("steps").and_then(Node::as_seq) else { continue };
         for step in steps {
-            match (&step.value, step.field("service")) {
-                (Value::String(text), _) => check_step_string(text, step, resolver, out),
-                (Value::Map(_), Some(service)) => {
-                    if let Some(name) = service.as_str() {
-                        out.extend(resolver.unknown(name, service.span, "this step"));
-                    }
-                }
+            match &step.value {
+                Value::String(text) => check_step_string(text, step, resolver, out),
+                Value::Map(_) => resolver.check_service_field(step, "this step", out),
                 _ => {}
             }
         }
