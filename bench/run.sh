@@ -126,6 +126,7 @@ fi
 # ---------------------------------------------------------------- commands
 OSPECC_BULK="$OSPECC check --profile core $BULK"
 OSPECC_BULK_EXT="$OSPECC check $BULK"
+OSPECC_BULK_1T="RAYON_NUM_THREADS=1 $OSPECC_BULK"   # one core, like the peers
 AJV_FLAGS="validate --spec=draft7 -c ajv-formats --all-errors --strict=false -s $SCHEMA"
 AJV_BULK="$AJV $AJV_FLAGS -d '$BULK/*.ospec.yml'"     # quoted: ajv-cli expands the glob itself
 CJS_BULK_CMD="$CJS --schemafile $SCHEMA $BULK/*.ospec.yml"   # shell expands the glob
@@ -187,6 +188,7 @@ time_set() {
   for nc in "$@"; do n=${nc%%=*}; c=${nc#*=}; names+=("$n"); args+=("$c"); done
   [ ${#args[@]} -gt 0 ] || return 0
   local json="$RESULTS_DIR/$set.json"
+  echo "loadavg before $set: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/machine.txt"
   if [ -n "$HF" ]; then
     local hf=(hyperfine --style basic --ignore-failure --warmup "$WARMUP" --min-runs "$runs"
               --export-json "$json")
@@ -205,6 +207,7 @@ say "timing: bulk ($BULK_COUNT files), ospecc vs ajv-cli"
 set_args=()
 [ "$OK_OSPECC_BULK" = 1 ] && set_args+=("ospecc=$OSPECC_BULK")
 [ "$OK_OSPECC_EXT" = 1 ] && set_args+=("ospecc-ext=$OSPECC_BULK_EXT")
+[ "$OK_OSPECC_BULK" = 1 ] && set_args+=("ospecc-1-thread=$OSPECC_BULK_1T")
 [ "$OK_AJV_BULK" = 1 ] && set_args+=("ajv-cli=$AJV_BULK")
 time_set bulk "$BULK_MIN_RUNS" 1 900 "${set_args[@]}"
 

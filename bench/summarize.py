@@ -60,15 +60,16 @@ def main():
             continue
         if limit is not None:
             ok = base["mean"] <= limit
-            verdicts.append(f"- {key}: ospecc mean {fmt(base['mean'])} ≤ {fmt(limit)}: "
-                            f"{'PASS' if ok else 'FAIL'}")
+            verdicts.append(f"- {key}: ospecc mean {fmt(base['mean'])} ≤ {fmt(limit)} "
+                            f"(min {fmt(base['min'])}): {'PASS' if ok else 'FAIL'}")
         for peer, want in peers.items():
             if peer not in by:
                 verdicts.append(f"- {key}: ≥ {want:g}× faster than {peer}: n/a ({peer} not measured)")
                 continue
             got = by[peer]["mean"] / base["mean"]
-            verdicts.append(f"- {key}: ≥ {want:g}× faster than {peer}: {got:.1f}× "
-                            f"{'PASS' if got >= want else 'FAIL'}")
+            got_min = by[peer]["min"] / base["min"]
+            verdicts.append(f"- {key}: ≥ {want:g}× faster than {peer}: {got:.1f}× on means "
+                            f"({got_min:.1f}× on minimums) {'PASS' if got >= want else 'FAIL'}")
     vfile = os.path.join(d, "verdicts.txt")
     if os.path.exists(vfile):
         text = open(vfile).read().strip()
