@@ -9,7 +9,8 @@
 #
 # Environment: PEERS_DIR (default target/bench-peers), RESULTS_DIR (default target/bench/results),
 # OSPEC_SCHEMA (default ../shared/data/ospec-official/ospec-v1.0.schema.json),
-# BULK_COUNT (default 2000), CJS_BULK_RUNS (default 3), KEEP_DATA=1 keeps the generated files.
+# BULK_COUNT (default 2000), CJS_BULK_RUNS (default 3), KEEP_DATA=1 keeps the generated files,
+# OSPECC (binary to time), BENCH_NO_HYPERFINE=1 (use the bench/timeit.py loop).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +22,7 @@ for a in "$@"; do
     --quick) QUICK=1 ;;
     --no-build) BUILD=0 ;;
     --no-cjs-bulk) CJS_BULK=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -174,7 +175,8 @@ fi
 
 # ---------------------------------------------------------------- timing
 HF=""
-if command -v hyperfine >/dev/null 2>&1; then HF=hyperfine
+if [ "${BENCH_NO_HYPERFINE:-0}" = 1 ]; then :
+elif command -v hyperfine >/dev/null 2>&1; then HF=hyperfine
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   info "hyperfine missing: apt-get install -y hyperfine ..."
   timeout 300 apt-get install -y -qq hyperfine >/dev/null 2>&1 && HF=hyperfine
@@ -227,4 +229,4 @@ time_set precommit "$PC_MIN_RUNS" 0 600 "${set_args[@]}"
 
 # ---------------------------------------------------------------- summary
 say "summary"
-python3 bench/summarize.py "$RESULTS_DIR" | tee "$RESULTS_DIR/summary.md"
+python3 bench/summarize.py "$RESULTS_DIR" "$BULK_COUNT" | tee "$RESULTS_DIR/summary.md"

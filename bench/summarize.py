@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarise the timing JSON files of bench/run.sh: table, ratios, goals (Markdown on stdout).
 
-Usage: summarize.py RESULTS_DIR
+Usage: summarize.py RESULTS_DIR [BULK_COUNT]
 Reads bulk.json, bulk-cjs.json and precommit.json (hyperfine --export-json format).
 Ratios use the mean wall time: peer mean / ospecc mean.
 """
@@ -31,6 +31,8 @@ def fmt(sec):
 
 def main():
     d = sys.argv[1]
+    if len(sys.argv) > 2:
+        TITLES["bulk"] = f"Bulk: {int(sys.argv[2]):,} files"
     scen = {"bulk": load(d, "bulk.json") + load(d, "bulk-cjs.json"), "precommit": load(d, "precommit.json")}
     machine = os.path.join(d, "machine.txt")
     if os.path.exists(machine):
