@@ -13,7 +13,10 @@ const BINARY_SNIFF_BYTES: usize = 8000;
 // One error per file at most: boxing it would buy nothing.
 #[allow(clippy::result_large_err)]
 pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
-    if let Some(pos) = bytes.iter().take(BINARY_SNIFF_BYTES).position(|&b| b == 0) {
+    let sniffed = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
+    // `contains` on bytes is memchr; only a binary file pays for finding the position.
+    if sniffed.contains(&0) {
+        let pos = sniffed.iter().position(|&b| b == 0).unwrap_or(0);
         return Err(Diagnostic::error(
             "OSP002",
             Span::new(pos, pos + 1),

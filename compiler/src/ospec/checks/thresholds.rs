@@ -109,16 +109,17 @@ fn suggest_unit(key: &str) -> String {
 }
 
 /// Ratio-named numbers above 1 (and at most 100): `cache_hit_ratio: 90` means 0.90.
+/// This walks every node of the document, so the common case (no ratio word) must not allocate.
 fn check_ratios(node: &Node, out: &mut Vec<Diagnostic>) {
     match &node.value {
         Value::Map(entries) => {
             for entry in entries {
-                let key = entry.key_text();
+                let Some(key) = entry.key.as_str() else { continue };
                 if key.starts_with("x-") {
                     continue;
                 }
-                if is_ratio_name(&key) {
-                    if let Some(diagnostic) = ratio_above_one(&key, &entry.value) {
+                if is_ratio_name(key) {
+                    if let Some(diagnostic) = ratio_above_one(key, &entry.value) {
                         out.push(diagnostic);
                     }
                 }
@@ -133,6 +134,10 @@ fn check_ratios(node: &Node, out: &mut Vec<Diagnostic>) {
 /// A ratio word followed only by qualifiers (so `rate_limit` is not a ratio) and no
 /// percentage word anywhere.
 fn is_ratio_name(key: &str) -> bool {
+    // Both ratio words start with "rat": most keys are rejected without splitting them.
+    if !key.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"rat")) {
+        return false;
+    }
     let words: Vec<String> = words(key).collect();
     let Some(last_ratio) = words.iter().rposition(|w| RATIO_WORDS.contains(&w.as_str())) else { return false };
     words[last_ratio + 1..].iter().all(|w| QUALIFIER_WORDS.contains(&w.as_str()))
