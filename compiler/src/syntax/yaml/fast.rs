@@ -1,0 +1,768 @@
+//! A fast path for the YAML that spec files actually contain, exactly equivalent to the slow path.
+//!
+//! saphyr (driven by `recover` into `build`) is the reference: it handles all of YAML 1.2 and
+//! error recovery, but its event stream costs most of a bulk check's time. This module parses
+//! the common subset in one pass over the bytes, without events: block mappings and sequences
+//! (compact `- key: value` included), one-line plain and quoted scalars, `|`/`>` block scalars
+//! with simple content, one-line flow collections, comments, blank lines and a leading `---`.
+//!
+//! It returns `Some` only when its documents are exactly what the slow path would build for the
+//! same text with no diagnostics: same values (resolved by `scalar`, keys finished by `keys`),
+//! styles and spans, including saphyr's span quirks that `build` passes on (a flow collection
+//! followed by blanks or a comment ends at its last child; a block collection at the end of a
+//! text whose last byte is `]` or `}` extends to the end). Anything else (anchors, aliases,
+//! tags, `?` keys, multi-line scalars and flow collections, directives, several documents, tabs,
+//! `\r`, duplicate or `<<` keys, unusual characters, or any construct whose meaning is not
+//! certain) returns `None`, and the caller falls back to the slow path. A wrong `Some` is a
+//! correctness bug; a `None` only costs speed. `tests/yaml_fast_equivalence.rs` holds the two
+//! paths to each other over the YAML test suite, the fixtures, generated specs and mutations.
+
+use super::build::MAX_DEPTH;
+use super::keys::finish_mapping;
+use super::scalar::resolve_plain;
+use super::tree::{Document, Entry, Node, Style, Value};
+use crate::span::Span;
+
+/// Nesting allowed on the fast path: comfortably below the slow path's limit, so depth
+/// diagnostics can never be involved.
+const MAX_FAST_DEPTH: usize = MAX_DEPTH / 2;
+
+/// Longest implicit key accepted: YAML limits implicit keys to 1024 characters, and bytes are
+/// never fewer than characters, so staying below this keeps clear of that rule.
+const MAX_KEY_BYTES: usize = 1000;
+
+/// Parses `text` if it is inside the fast subset; `None` means "use the slow path".
+pub(super) fn parse(text: &str) -> Option<Vec<Document>> {
+    if !printable(text) {
+        return None;
+    }
+    let mut parser = Parser::new(text);
+    parser.run()?;
+    parser.finish()
+}
+
+/// Whether every character is one the fast path knows the meaning of: printable ASCII and line
+/// feeds, and non-ASCII characters other than C1 controls (NEL among them), the Unicode line
+/// and paragraph separators, the byte order mark and the non-characters U+FFFE/U+FFFF. Tabs and
+/// `\r` are left to the slow path (indentation and line-break rules around them are subtle).
+fn printable(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.iter().all(|&b| (b' '..0x7f).contains(&b) || b == b'\n') {
+        return true;
+    }
+    text.chars().all(|c| match c {
+        ' '..='~' | '\n' => true,
+        '\0'..='\u{9f}' => false,
+        '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => false,
+        _ => true,
+    })
+}
+
+/// A block collection being built.
+struct Frame {
+    seq: bool,
+    /// Column of the `-` or of the keys.
+    indent: usize,
+    start: usize,
+    /// End of the furthest child so far (the builder's `frame.end`).
+    end: usize,
+    /// Where this frame's children start in `Parser::items` or `Parser::entries`.
+    base: usize,
+    /// A mapping key waiting for its value.
+    key: Option<Node>,
+    /// Set while the last `-` or `key:` has no value on its line: where saphyr puts the empty
+    /// scalar if no more-indented line supplies one (the `:` of a key; the end of a `-` token).
+    null_at: Option<usize>,
+    /// A sequence at the same column as its parent mapping's keys (`key:\n- item`).
+    indentless: bool,
+}
+
+/// What starts at a position in block context.
+enum Start {
+    Key(Node, usize),
+    Scalar(Node, usize),
+}
+
+struct Parser<'t> {
+    text: &'t str,
+    bytes: &'t [u8],
+    frames: Vec<Frame>,
+    /// Items of every open sequence (block and flow), each frame's from its `base` on.
+    items: Vec<Node>,
+    /// Entries of every open mapping, likewise.
+    entries: Vec<Entry>,
+    root: Option<Node>,
+    doc_start: Option<usize>,
+    /// Start and end (the `\n` or the text's end) of the current line.
+    line_start: usize,
+    line_end: usize,
+}
+
+impl<'t> Parser<'t> {
+    fn new(text: &'t str) -> Parser<'t> {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            frames: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
+            root: None,
+            doc_start: None,
+            line_start: 0,
+            line_end: 0,
+        }
+    }
+
+    /// The byte at `at`, or 0 (never in accepted text) past the end.
+    fn at(&self, at: usize) -> u8 {
+        self.bytes.get(at).copied().unwrap_or(0)
+    }
+
+    /// End of the line starting at `from`: its `\n`, or the end of the text.
+    fn find_line_end(&self, from: usize) -> usize {
+        self.bytes
+            .get(from..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+            .map_or(self.bytes.len(), |p| from + p)
+    }
+
+    /// The first position at or after `from` on the current line that is not a space.
+    fn skip_spaces(&self, from: usize) -> usize {
+        let mut at = from;
+        while at < self.line_end && self.bytes[at] == b' ' {
+            at += 1;
+        }
+        at
+    }
+
+    fn run(&mut self) -> Option<()> {
+        let len = self.bytes.len();
+        let mut pos = 0;
+        while pos < len {
+            self.line_start = pos;
+            self.line_end = self.find_line_end(pos);
+            let content = self.skip_spaces(pos);
+            if content == self.line_end || self.bytes[content] == b'#' {
+                pos = self.line_end + 1;
+                continue;
+            }
+            let indent = content - pos;
+            if indent == 0 && (self.bytes[pos..].starts_with(b"---") || self.bytes[pos..].starts_with(b"...")) {
+                self.document_start(pos)?;
+                pos = self.line_end + 1;
+                continue;
+            }
+            pos = self.line(content, indent)?;
+        }
+        while !self.frames.is_empty() {
+            self.close(true)?;
+        }
+        Some(())
+    }
+
+    fn finish(self) -> Option<Vec<Document>> {
+        let Some(start) = self.doc_start else {
+            // Only comments and blank lines: saphyr reports no document at all.
+            return self.root.is_none().then(Vec::new);
+        };
+        let end = self.root.as_ref().map_or(0, |r| r.span.end).max(self.bytes.len());
+        Some(vec![Document { root: self.root, span: Span::new(start, end) }])
+    }
+
+    /// A `---` line: accepted only as the first thing in the text, alone or with a comment.
+    fn document_start(&mut self, pos: usize) -> Option<()> {
+        if self.doc_start.is_some() || !self.bytes[pos..].starts_with(b"---") {
+            return None;
+        }
+        let after = pos + 3;
+        let rest = self.skip_spaces(after);
+        let alone = after == self.line_end || rest == self.line_end || (rest > after && self.bytes[rest] == b'#');
+        if !alone {
+            return None;
+        }
+        self.doc_start = Some(pos);
+        Some(())
+    }
+
+    /// One content line whose first non-space byte is at `content`; returns where the next
+    /// line starts (after a block scalar, past its content lines).
+    fn line(&mut self, content: usize, indent: usize) -> Option<usize> {
+        while self.frames.last().is_some_and(|top| top.indent > indent) {
+            self.close(false)?;
+        }
+        let dash = self.is_dash(content);
+        let Some(top) = self.frames.last() else {
+            if self.root.is_some() {
+                return None;
+            }
+            self.doc_start.get_or_insert(content);
+            return self.node(content, false);
+        };
+        if top.indent < indent {
+            // Only a `-` or `key:` still waiting for its value may have a deeper line.
+            top.null_at?;
+            return self.node(content, false);
+        }
+        if top.seq {
+            if dash {
+                self.flush()?;
+                return self.seq_entry(content);
+            }
+            if !top.indentless {
+                return None;
+            }
+            // `key:\n- a\nnext:` the indentless sequence ends at the next key of its mapping.
+            self.close(false)?;
+            return self.key_line(content);
+        }
+        let awaiting = top.null_at.is_some();
+        if dash {
+            if !awaiting {
+                return None;
+            }
+            let start = self.dash_token_end(content);
+            self.open(true, indent, start, true)?;
+            return self.seq_entry(content);
+        }
+        self.flush()?;
+        self.key_line(content)
+    }
+
+    /// Whether a `-` block entry indicator is at `at`.
+    fn is_dash(&self, at: usize) -> bool {
+        self.at(at) == b'-' && (at + 1 == self.line_end || self.at(at + 1) == b' ')
+    }
+
+    /// Where saphyr's `-` token ends: it swallows the blanks after it, and a comment.
+    fn dash_token_end(&self, dash: usize) -> usize {
+        let after = self.skip_spaces(dash + 1);
+        if after < self.line_end && self.bytes[after] == b'#' {
+            self.line_end
+        } else {
+            after
+        }
+    }
+
+    /// A node starting at `at`: a block collection opened there, or a complete value.
+    fn node(&mut self, at: usize, block_scalar_allowed: bool) -> Option<usize> {
+        let column = at - self.line_start;
+        if self.is_dash(at) {
+            self.open(true, column, at, false)?;
+            return self.seq_entry(at);
+        }
+        match self.bytes[at] {
+            b'[' | b'{' => {
+                let (node, end) = self.flow(at, self.frames.len() + 1)?;
+                self.push(node);
+                self.rest_of_line(end)
+            }
+            b'|' | b'>' if block_scalar_allowed => self.block_scalar(at),
+            _ => match self.key_or_scalar(at)? {
+                Start::Key(key, colon) => {
+                    self.open(false, column, at, false)?;
+                    self.push(key);
+                    self.value_after_colon(colon)
+                }
+                Start::Scalar(node, end) => {
+                    self.push(node);
+                    self.rest_of_line(end)
+                }
+            },
+        }
+    }
+
+    /// `- ...` in the sequence on top of the stack.
+    fn seq_entry(&mut self, dash: usize) -> Option<usize> {
+        let after = self.skip_spaces(dash + 1);
+        if after == self.line_end || self.bytes[after] == b'#' {
+            let null_at = self.dash_token_end(dash);
+            self.frames.last_mut()?.null_at = Some(null_at);
+            return Some(self.line_end + 1);
+        }
+        self.node(after, true)
+    }
+
+    /// A `key: ...` line in the mapping on top of the stack.
+    fn key_line(&mut self, at: usize) -> Option<usize> {
+        match self.key_or_scalar(at)? {
+            Start::Key(key, colon) => {
+                self.push(key);
+                self.value_after_colon(colon)
+            }
+            Start::Scalar(..) => None,
+        }
+    }
+
+    /// The value of a key whose `:` is at `colon`, on the same line or (if none) later.
+    fn value_after_colon(&mut self, colon: usize) -> Option<usize> {
+        let at = self.skip_spaces(colon + 1);
+        if at == self.line_end || self.bytes[at] == b'#' {
+            self.frames.last_mut()?.null_at = Some(colon);
+            return Some(self.line_end + 1);
+        }
+        match self.bytes[at] {
+            b'[' | b'{' => {
+                let (node, end) = self.flow(at, self.frames.len() + 1)?;
+                self.push(node);
+                self.rest_of_line(end)
+            }
+            b'|' | b'>' => self.block_scalar(at),
+            b'"' | b'\'' => {
+                let (node, end) = self.quoted(at)?;
+                self.push(node);
+                self.rest_of_line(end)
+            }
+            _ => {
+                if !self.plain_start(at) {
+                    return None;
+                }
+                let (stop, colon) = self.scan_plain_block(at);
+                if colon {
+                    return None;
+                }
+                let end = self.trim_spaces(at, stop);
+                let node = self.plain(at, end)?;
+                self.push(node);
+                self.rest_of_line(end)
+            }
+        }
+    }
+
+    /// After a node ending at `end`: only blanks and a comment may follow on the line.
+    fn rest_of_line(&self, end: usize) -> Option<usize> {
+        let at = self.skip_spaces(end);
+        if at == self.line_end || (at > end && self.bytes[at] == b'#') {
+            Some(self.line_end + 1)
+        } else {
+            None
+        }
+    }
+
+    /// A key (`x:`, `"x":`) or else a scalar starting at `at`, in block context.
+    fn key_or_scalar(&self, at: usize) -> Option<Start> {
+        let (node, end) = match self.bytes[at] {
+            b'"' | b'\'' => self.quoted(at)?,
+            _ => {
+                if !self.plain_start(at) {
+                    return None;
+                }
+                let (stop, colon) = self.scan_plain_block(at);
+                let end = self.trim_spaces(at, stop);
+                let node = self.plain(at, end)?;
+                if !colon {
+                    return Some(Start::Scalar(node, end));
+                }
+                // `<<` merges are the slow path's business.
+                if node.as_str() == Some("<<") || end - at > MAX_KEY_BYTES {
+                    return None;
+                }
+                return Some(Start::Key(node, stop));
+            }
+        };
+        let colon = self.skip_spaces(end);
+        if self.at(colon) == b':' && (colon + 1 == self.line_end || self.at(colon + 1) == b' ') {
+            if end - at > MAX_KEY_BYTES {
+                return None;
+            }
+            return Some(Start::Key(node, colon));
+        }
+        Some(Start::Scalar(node, end))
+    }
+
+    /// Whether a plain scalar may start at `at` (no indicator the fast path leaves alone).
+    fn plain_start(&self, at: usize) -> bool {
+        match self.at(at) {
+            // `-1`, `-x`; but not `- `, `--`, `-#`, which mean other things or need care.
+            b'-' => {
+                let next = self.at(at + 1);
+                at + 1 < self.line_end && (next.is_ascii_alphanumeric() || next == b'.')
+            }
+            b'?' | b':' | b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"'
+            | b'%' | b'@' | b'`' | b' ' | 0 => false,
+            _ => true,
+        }
+    }
+
+    /// Scans a block plain scalar from `at` to where it stops on this line: a `: `/`:` at the
+    /// end of the line (then it was a key: `true`), a ` #` comment, or the end of the line.
+    fn scan_plain_block(&self, at: usize) -> (usize, bool) {
+        let mut i = at;
+        while i < self.line_end {
+            match self.bytes[i] {
+                b':' if i + 1 == self.line_end || self.bytes[i + 1] == b' ' => return (i, true),
+                b'#' if i > at && self.bytes[i - 1] == b' ' => return (i, false),
+                _ => i += 1,
+            }
+        }
+        (i, false)
+    }
+
+    /// `end` moved back over spaces, not before `start`.
+    fn trim_spaces(&self, start: usize, end: usize) -> usize {
+        let mut end = end;
+        while end > start && self.bytes[end - 1] == b' ' {
+            end -= 1;
+        }
+        end
+    }
+
+    /// A plain scalar spanning `start..end`, resolved by the core schema.
+    fn plain(&self, start: usize, end: usize) -> Option<Node> {
+        let text = self.text.get(start..end)?;
+        let value = resolve_plain(text).unwrap_or_else(|| Value::String(text.to_owned()));
+        Some(Node { span: Span::new(start, end), value, style: Style::Plain, tag: None })
+    }
+
+    /// A quoted scalar closed on this line; the node and the position after its closing quote.
+    fn quoted(&self, open: usize) -> Option<(Node, usize)> {
+        let quote = self.bytes[open];
+        let mut i = open + 1;
+        let mut escaped = false;
+        let close = loop {
+            if i >= self.line_end {
+                return None;
+            }
+            match self.bytes[i] {
+                b'\\' if quote == b'"' => {
+                    escaped = true;
+                    i += 2;
+                }
+                b'\'' if quote == b'\'' && self.at(i + 1) == b'\'' => {
+                    escaped = true;
+                    i += 2;
+                }
+                b if b == quote => break i,
+                _ => i += 1,
+            }
+        };
+        let raw = self.text.get(open + 1..close)?;
+        let value = match (escaped, quote) {
+            (false, _) => raw.to_owned(),
+            (true, b'"') => unescape(raw)?,
+            (true, _) => raw.replace("''", "'"),
+        };
+        let style = if quote == b'"' { Style::DoubleQuoted } else { Style::SingleQuoted };
+        let node = Node { span: Span::new(open, close + 1), value: Value::String(value), style, tag: None };
+        Some((node, close + 1))
+    }
+
+    /// A `|` or `>` block scalar whose header is at `header` (the value of a key or a `-`):
+    /// no indentation indicator, no keep chomping, no leading blank lines, no trailing blanks
+    /// on content lines, no more-indented lines when folded, and a line break after the last
+    /// content line. Returns where the first line after it starts.
+    fn block_scalar(&mut self, header: usize) -> Option<usize> {
+        let parent_indent = self.frames.last()?.indent;
+        let folded = self.bytes[header] == b'>';
+        let mut after = header + 1;
+        let strip = self.at(after) == b'-';
+        if strip {
+            after += 1;
+        }
+        let rest = self.skip_spaces(after);
+        if rest < self.line_end && (rest == after || self.bytes[rest] != b'#') {
+            return None;
+        }
+        let len = self.bytes.len();
+        let mut pos = self.line_end + 1;
+        let mut indent = None;
+        let mut value = String::new();
+        let mut empty_lines = 0;
+        let mut last_end = None;
+        while pos < len {
+            let end = self.find_line_end(pos);
+            let spaces = self.bytes[pos..end].iter().take_while(|&&b| b == b' ').count();
+            let Some(n) = indent else {
+                // The first line sets the content indentation; it must hold content.
+                if pos + spaces == end || spaces <= parent_indent {
+                    return None;
+                }
+                indent = Some(spaces);
+                continue;
+            };
+            if pos + spaces == end {
+                // An empty line; one with more spaces than the indentation holds content, and
+                // saphyr keeps one more line break for a last line of blanks without a `\n`.
+                if spaces > n || end >= len {
+                    return None;
+                }
+                empty_lines += 1;
+                pos = end + 1;
+                continue;
+            }
+            if spaces < n {
+                break;
+            }
+            let line = self.text.get(pos + n..end)?;
+            if line.ends_with(' ') || (folded && line.starts_with(' ')) {
+                return None;
+            }
+            if last_end.is_some() {
+                // Folding turns a lone line break into a space; a break followed by empty
+                // lines is dropped and each empty line gives one `\n`. Literal keeps them all.
+                match (folded, empty_lines) {
+                    (true, 0) => value.push(' '),
+                    (true, n) => value.extend(std::iter::repeat_n('\n', n)),
+                    (false, n) => value.extend(std::iter::repeat_n('\n', n + 1)),
+                }
+            }
+            value.push_str(line);
+            empty_lines = 0;
+            last_end = Some(end);
+            pos = end + 1;
+        }
+        let last_end = last_end?;
+        if last_end >= len {
+            return None;
+        }
+        if !strip {
+            value.push('\n');
+        }
+        let style = if folded { Style::Folded } else { Style::Literal };
+        self.push(Node { span: Span::new(header, last_end), value: Value::String(value), style, tag: None });
+        Some(pos)
+    }
+
+    /// A one-line flow node at `at`; the node and the position just after it.
+    fn flow(&mut self, at: usize, depth: usize) -> Option<(Node, usize)> {
+        match self.bytes[at] {
+            b'[' | b'{' if depth >= MAX_FAST_DEPTH => None,
+            b'[' => self.flow_seq(at, depth),
+            b'{' => self.flow_map(at, depth),
+            b'"' | b'\'' => self.quoted(at),
+            _ => self.plain_flow(at),
+        }
+    }
+
+    /// A plain scalar inside a flow collection: it ends before `,`, `]` or `}` (or `: `).
+    fn plain_flow(&self, at: usize) -> Option<(Node, usize)> {
+        if !self.plain_start(at) {
+            return None;
+        }
+        let mut i = at;
+        loop {
+            match self.at(i) {
+                // The line (and so the flow collection) ended: multi-line flow is not ours.
+                0 | b'\n' => return None,
+                b',' | b']' | b'}' => break,
+                b'[' | b'{' => return None,
+                b':' if self.at(i + 1) == b' ' => break,
+                b':' => return None,
+                b'#' if self.bytes[i - 1] == b' ' => return None,
+                _ => i += 1,
+            }
+        }
+        let end = self.trim_spaces(at, i);
+        Some((self.plain(at, end)?, end))
+    }
+
+    fn flow_seq(&mut self, open: usize, depth: usize) -> Option<(Node, usize)> {
+        let base = self.items.len();
+        let mut end = open;
+        let mut at = self.skip_spaces(open + 1);
+        loop {
+            match self.at(at) {
+                b']' => break,
+                0 | b'\n' | b',' => return None,
+                _ => {}
+            }
+            let (node, after) = self.flow(at, depth + 1)?;
+            end = end.max(node.span.end);
+            self.items.push(node);
+            at = self.skip_spaces(after);
+            match self.at(at) {
+                b',' => at = self.skip_spaces(at + 1),
+                b']' => break,
+                _ => return None,
+            }
+        }
+        let (span_end, after) = self.flow_end(at, end)?;
+        let items = self.items.drain(base..).collect();
+        Some((
+            Node { span: Span::new(open, span_end), value: Value::Seq(items), style: Style::Collection, tag: None },
+            after,
+        ))
+    }
+
+    fn flow_map(&mut self, open: usize, depth: usize) -> Option<(Node, usize)> {
+        let base = self.entries.len();
+        let mut end = open;
+        let mut at = self.skip_spaces(open + 1);
+        let mut trailing_comma = false;
+        loop {
+            let (key, after) = match self.at(at) {
+                b'}' => break,
+                b'"' | b'\'' => self.quoted(at)?,
+                _ => self.plain_flow(at)?,
+            };
+            if key.as_str() == Some("<<") && key.style == Style::Plain {
+                return None;
+            }
+            end = end.max(key.span.end);
+            let colon = self.skip_spaces(after);
+            if self.at(colon) != b':' || self.at(colon + 1) != b' ' {
+                return None;
+            }
+            at = self.skip_spaces(colon + 1);
+            if matches!(self.at(at), b',' | b'}' | b'\n' | 0) {
+                return None;
+            }
+            let (value, after) = self.flow(at, depth + 1)?;
+            end = end.max(value.span.end);
+            self.entries.push(Entry { key, value });
+            at = self.skip_spaces(after);
+            match self.at(at) {
+                b',' => {
+                    at = self.skip_spaces(at + 1);
+                    trailing_comma = true;
+                }
+                b'}' => {
+                    trailing_comma = false;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        let (mut span_end, after) = self.flow_end(at, end)?;
+        if trailing_comma {
+            // After `, }` saphyr's end event carries the comma's token (`,` and the blanks
+            // after it), which never ends in a bracket: the span ends at the last child.
+            span_end = end;
+        }
+        let mut diagnostics = Vec::new();
+        let entries = finish_mapping(self.entries.drain(base..).collect(), &mut diagnostics);
+        if !diagnostics.is_empty() {
+            return None;
+        }
+        Some((
+            Node { span: Span::new(open, span_end), value: Value::Map(entries), style: Style::Collection, tag: None },
+            after,
+        ))
+    }
+
+    /// The span end of a flow collection whose closing bracket is at `close` and whose last
+    /// child ends at `children_end`, and the position after the bracket. saphyr's end token
+    /// runs on over blanks and a comment; `build` takes it only when its last byte is a
+    /// bracket, else the last child's end (see the module comment).
+    fn flow_end(&self, close: usize, children_end: usize) -> Option<(usize, usize)> {
+        let after = close + 1;
+        let mut token_end = self.skip_spaces(after);
+        if token_end < self.line_end && self.bytes[token_end] == b'#' {
+            if token_end == after {
+                return None;
+            }
+            token_end = self.line_end;
+        }
+        let end =
+            if matches!(self.bytes[token_end - 1], b']' | b'}') { token_end.max(children_end) } else { children_end };
+        Some((end, after))
+    }
+
+    /// Opens a block collection; the one below it (if any) now has its value under way.
+    fn open(&mut self, seq: bool, indent: usize, start: usize, indentless: bool) -> Option<()> {
+        if self.frames.len() + 1 >= MAX_FAST_DEPTH {
+            return None;
+        }
+        if let Some(top) = self.frames.last_mut() {
+            top.null_at = None;
+        }
+        let base = if seq { self.items.len() } else { self.entries.len() };
+        self.frames.push(Frame { seq, indent, start, end: start, base, key: None, null_at: None, indentless });
+        Some(())
+    }
+
+    /// Gives the top frame's `-` or `key:` that got no value its empty scalar.
+    fn flush(&mut self) -> Option<()> {
+        if let Some(at) = self.frames.last_mut()?.null_at.take() {
+            self.push(Node { span: Span::at(at), value: Value::Null, style: Style::Plain, tag: None });
+        }
+        Some(())
+    }
+
+    /// Closes the top block collection, at the end of the text when `eof`.
+    fn close(&mut self, eof: bool) -> Option<()> {
+        self.flush()?;
+        let frame = self.frames.pop()?;
+        if frame.key.is_some() {
+            return None;
+        }
+        let len = self.bytes.len();
+        // At the end, saphyr's end event is at the end of the text; `build` extends the span
+        // to it when the byte before is a bracket (as for a flow collection's end).
+        let end = if eof && matches!(self.bytes.last(), Some(b']' | b'}')) { len.max(frame.end) } else { frame.end };
+        let value = if frame.seq {
+            Value::Seq(self.items.drain(frame.base..).collect())
+        } else {
+            let mut diagnostics = Vec::new();
+            let entries = finish_mapping(self.entries.drain(frame.base..).collect(), &mut diagnostics);
+            if !diagnostics.is_empty() {
+                return None;
+            }
+            Value::Map(entries)
+        };
+        self.push(Node { span: Span::new(frame.start, end), value, style: Style::Collection, tag: None });
+        Some(())
+    }
+
+    /// Adds a finished node to the top block collection (as `build` does), or makes it the root.
+    fn push(&mut self, node: Node) {
+        let Some(frame) = self.frames.last_mut() else {
+            self.root = Some(node);
+            return;
+        };
+        frame.end = frame.end.max(node.span.end);
+        frame.null_at = None;
+        if frame.seq {
+            self.items.push(node);
+        } else if let Some(key) = frame.key.take() {
+            self.entries.push(Entry { key, value: node });
+        } else {
+            frame.key = Some(node);
+        }
+    }
+}
+
+/// The value of a one-line double-quoted scalar's content; `None` on an escape it does not know.
+fn unescape(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let decoded = match chars.next()? {
+            '0' => '\0',
+            'a' => '\u{7}',
+            'b' => '\u{8}',
+            't' => '\t',
+            'n' => '\n',
+            'v' => '\u{b}',
+            'f' => '\u{c}',
+            'r' => '\r',
+            'e' => '\u{1b}',
+            ' ' => ' ',
+            '"' => '"',
+            '/' => '/',
+            '\\' => '\\',
+            'N' => '\u{85}',
+            '_' => '\u{a0}',
+            'L' => '\u{2028}',
+            'P' => '\u{2029}',
+            'x' => hex(&mut chars, 2)?,
+            'u' => hex(&mut chars, 4)?,
+            'U' => hex(&mut chars, 8)?,
+            _ => return None,
+        };
+        out.push(decoded);
+    }
+    Some(out)
+}
+
+/// The character of the next `digits` hex digits (`None` for a surrogate or beyond Unicode).
+fn hex(chars: &mut std::str::Chars<'_>, digits: usize) -> Option<char> {
+    let mut code = 0u32;
+    for _ in 0..digits {
+        code = code * 16 + chars.next()?.to_digit(16)?;
+    }
+    char::from_u32(code)
+}
