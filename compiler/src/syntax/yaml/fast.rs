@@ -46,8 +46,9 @@ pub(super) fn parse(text: &str) -> Option<Vec<Document>> {
 /// and paragraph separators, the byte order mark and the non-characters U+FFFE/U+FFFF. Tabs and
 /// `\r` are left to the slow path (indentation and line-break rules around them are subtle).
 fn printable(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    if bytes.iter().all(|&b| (b' '..0x7f).contains(&b) || b == b'\n') {
+    // Whole chunks without an early exit, so the check compiles to vector instructions.
+    let ascii_ok = |chunk: &[u8]| chunk.iter().fold(true, |ok, &b| ok & ((b' '..0x7f).contains(&b) | (b == b'\n')));
+    if text.as_bytes().chunks(64).all(ascii_ok) {
         return true;
     }
     text.chars().all(|c| match c {
@@ -103,9 +104,10 @@ impl<'t> Parser<'t> {
         Parser {
             text,
             bytes: text.as_bytes(),
-            frames: Vec::new(),
-            items: Vec::new(),
-            entries: Vec::new(),
+            // Sized for a typical spec file, so the stacks rarely grow.
+            frames: Vec::with_capacity(16),
+            items: Vec::with_capacity(32),
+            entries: Vec::with_capacity(64),
             root: None,
             doc_start: None,
             line_start: 0,
@@ -114,19 +116,35 @@ impl<'t> Parser<'t> {
     }
 
     /// The byte at `at`, or 0 (never in accepted text) past the end.
+    #[inline]
     fn at(&self, at: usize) -> u8 {
         self.bytes.get(at).copied().unwrap_or(0)
     }
 
     /// End of the line starting at `from`: its `\n`, or the end of the text.
     fn find_line_end(&self, from: usize) -> usize {
-        self.bytes
-            .get(from..)
-            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-            .map_or(self.bytes.len(), |p| from + p)
+        let rest = self.bytes.get(from..).unwrap_or_default();
+        // Eight bytes at a time: a zero byte in `word ^ 0x0a0a..` marks a `\n` (the classic
+        // has-zero-byte test; its lowest set bit is exact, which is the one used).
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let mut chunks = rest.chunks_exact(8);
+        let mut offset = 0;
+        for chunk in chunks.by_ref() {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let x = u64::from_le_bytes(word) ^ (ONES * u64::from(b'\n'));
+            let found = x.wrapping_sub(ONES) & !x & HIGHS;
+            if found != 0 {
+                return from + offset + (found.trailing_zeros() / 8) as usize;
+            }
+            offset += 8;
+        }
+        chunks.remainder().iter().position(|&b| b == b'\n').map_or(self.bytes.len(), |p| from + offset + p)
     }
 
     /// The first position at or after `from` on the current line that is not a space.
+    #[inline]
     fn skip_spaces(&self, from: usize) -> usize {
         let mut at = from;
         while at < self.line_end && self.bytes[at] == b' ' {
@@ -229,6 +247,7 @@ impl<'t> Parser<'t> {
     }
 
     /// Whether a `-` block entry indicator is at `at`.
+    #[inline]
     fn is_dash(&self, at: usize) -> bool {
         self.at(at) == b'-' && (at + 1 == self.line_end || self.at(at + 1) == b' ')
     }
@@ -370,6 +389,7 @@ impl<'t> Parser<'t> {
     }
 
     /// Whether a plain scalar may start at `at` (no indicator the fast path leaves alone).
+    #[inline]
     fn plain_start(&self, at: usize) -> bool {
         match self.at(at) {
             // `-1`, `-x`; but not `- `, `--`, `-#`, which mean other things or need care.
@@ -398,6 +418,7 @@ impl<'t> Parser<'t> {
     }
 
     /// `end` moved back over spaces, not before `start`.
+    #[inline]
     fn trim_spaces(&self, start: usize, end: usize) -> usize {
         let mut end = end;
         while end > start && self.bytes[end - 1] == b' ' {
@@ -576,7 +597,7 @@ impl<'t> Parser<'t> {
             }
         }
         let (span_end, after) = self.flow_end(at, end)?;
-        let items = self.items.drain(base..).collect();
+        let items = tail(&mut self.items, base);
         Some((
             Node { span: Span::new(open, span_end), value: Value::Seq(items), style: Style::Collection, tag: None },
             after,
@@ -629,7 +650,7 @@ impl<'t> Parser<'t> {
             span_end = end;
         }
         let mut diagnostics = Vec::new();
-        let entries = finish_mapping(self.entries.drain(base..).collect(), &mut diagnostics);
+        let entries = finish_mapping(tail(&mut self.entries, base), &mut diagnostics);
         if !diagnostics.is_empty() {
             return None;
         }
@@ -690,10 +711,10 @@ impl<'t> Parser<'t> {
         // to it when the byte before is a bracket (as for a flow collection's end).
         let end = if eof && matches!(self.bytes.last(), Some(b']' | b'}')) { len.max(frame.end) } else { frame.end };
         let value = if frame.seq {
-            Value::Seq(self.items.drain(frame.base..).collect())
+            Value::Seq(tail(&mut self.items, frame.base))
         } else {
             let mut diagnostics = Vec::new();
-            let entries = finish_mapping(self.entries.drain(frame.base..).collect(), &mut diagnostics);
+            let entries = finish_mapping(tail(&mut self.entries, frame.base), &mut diagnostics);
             if !diagnostics.is_empty() {
                 return None;
             }
@@ -719,6 +740,14 @@ impl<'t> Parser<'t> {
             frame.key = Some(node);
         }
     }
+}
+
+/// The children of a closing collection, `stack[base..]`, moved out with one bulk copy
+/// (`drain().collect()` moves them one by one, measurably slower). When they are the whole
+/// stack (the outermost open collection of their kind), the stack's buffer itself is handed
+/// over and the stack gets a fresh one of the same capacity.
+fn tail<T>(stack: &mut Vec<T>, base: usize) -> Vec<T> {
+    stack.split_off(base)
 }
 
 /// The value of a one-line double-quoted scalar's content; `None` on an escape it does not know.
