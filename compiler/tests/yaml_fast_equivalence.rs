@@ -185,39 +185,202 @@ fn is_yaml(name: &str) -> bool {
     name.ends_with(".yml") || name.ends_with(".yaml")
 }
 
-/// Systematic one-edit mutations of `text`: every `stride`-th character deleted; each line
-/// duplicated, indented and dedented; indicators inserted at every `stride`-th character.
-fn mutations(text: &str, stride: usize) -> Vec<String> {
+/// Strings inserted by the mutations: indicators, escapes, blanks, line breaks, markers and
+/// characters the fast path must either handle or leave to the slow path.
+const INSERTS: &[&str] = &[
+    "#",
+    " #",
+    ":",
+    ": ",
+    "\"",
+    "'",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "&a ",
+    "*a",
+    "|",
+    ">",
+    "\t",
+    "- ",
+    "?",
+    "!",
+    "-",
+    " ",
+    "\n",
+    "\n  ",
+    "---",
+    "...",
+    "~",
+    "%",
+    "@",
+    "`",
+    "\\",
+    "\\u00e9",
+    "\\x4",
+    "''",
+    "\"\"",
+    ".",
+    "é",
+    "\u{85}",
+    "\u{feff}",
+    "\r",
+    "<<",
+    "? ",
+    "1: ",
+    "{a: 1}",
+    "[a, b]",
+    "|-",
+    ">-",
+    "|+",
+    "|2",
+    " #c",
+    "a: b",
+    "- a",
+    "\n- ",
+    "\n#c\n",
+    "]]",
+    "x]",
+    "0x1F",
+    "-.inf",
+    ".nan",
+    "null",
+    "true",
+    "1e3",
+    "\u{a0}",
+    "\u{3000}",
+    "\u{200b}",
+    "\u{fdd0}",
+    "\u{e000}",
+    "\u{10ffff}",
+    "\u{2028}",
+    "\u{7f}",
+    "\u{1}",
+];
+
+/// Systematic one-edit mutations of `text`. At every `stride`-th character: the character
+/// deleted, and `inserts_per_position` of [`INSERTS`] inserted (rotating, so neighbouring
+/// positions get different ones; all of them when it is `INSERTS.len()`). Each line
+/// duplicated, deleted, swapped with the next, indented and dedented. The text without its
+/// last line break, and with a comment ending in a bracket appended to its last line.
+fn mutations(text: &str, stride: usize, inserts_per_position: usize) -> Vec<String> {
     let mut out = Vec::new();
-    let boundaries: Vec<usize> = text.char_indices().map(|(i, _)| i).step_by(stride.max(1)).collect();
-    for &at in &boundaries {
+    let boundaries: Vec<usize> =
+        text.char_indices().map(|(i, _)| i).chain([text.len()]).step_by(stride.max(1)).collect();
+    for (k, &at) in boundaries.iter().enumerate() {
         let next = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
-        out.push(format!("{}{}", &text[..at], &text[next..]));
+        if next > at {
+            out.push(format!("{}{}", &text[..at], &text[next..]));
+        }
+        for j in 0..inserts_per_position.min(INSERTS.len()) {
+            let insert = INSERTS[(k * 7 + j) % INSERTS.len()];
+            out.push(format!("{}{insert}{}", &text[..at], &text[at..]));
+        }
     }
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let rebuilt = |i: usize, replacement: &[&str]| {
+        let mut copy: Vec<&str> = lines[..i].to_vec();
+        copy.extend_from_slice(replacement);
+        copy.extend_from_slice(&lines[(i + 1).min(lines.len())..]);
+        copy.concat()
+    };
     for i in 0..lines.len() {
-        let edit = |line: String| {
-            let mut copy: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-            copy[i] = line;
-            copy.concat()
-        };
-        out.push(edit(format!("{}{}", lines[i], if lines[i].ends_with('\n') { lines[i] } else { "" })));
-        out.push(edit(format!(" {}", lines[i])));
-        out.push(edit(format!("  {}", lines[i])));
-        if let Some(rest) = lines[i].strip_prefix(' ') {
-            out.push(edit(rest.to_string()));
+        let line = lines[i];
+        if line.ends_with('\n') {
+            out.push(rebuilt(i, &[line, line]));
         }
-        if let Some(rest) = lines[i].strip_prefix("  ") {
-            out.push(edit(rest.to_string()));
+        out.push(rebuilt(i, &[]));
+        if let Some(&next) = lines.get(i + 1).filter(|_| line.ends_with('\n')) {
+            let mut copy: Vec<&str> = lines.clone();
+            copy.swap(i, i + 1);
+            if next.ends_with('\n') {
+                out.push(copy.concat());
+            }
+        }
+        out.push(rebuilt(i, &[" ", line]));
+        out.push(rebuilt(i, &["  ", line]));
+        if let Some(rest) = line.strip_prefix(' ') {
+            out.push(rebuilt(i, &[rest]));
+        }
+        if let Some(rest) = line.strip_prefix("  ") {
+            out.push(rebuilt(i, &[rest]));
         }
     }
-    let inserts =
-        ["#", " #", ":", ": ", "\"", "'", "[", "]", "{", "}", ",", "&a ", "*a", "|", ">", "\t", "- ", "?", "!"];
-    for (k, &at) in boundaries.iter().enumerate() {
-        let insert = inserts[k % inserts.len()];
-        out.push(format!("{}{insert}{}", &text[..at], &text[at..]));
+    if let Some(trimmed) = text.strip_suffix('\n') {
+        out.push(trimmed.to_string());
+        out.push(format!("{trimmed} # ]"));
+        out.push(format!("{trimmed} # }}\n"));
     }
     out
+}
+
+/// Hand-written inputs at the edges of the fast path's subset (and just outside it).
+const EDGE_CASES: &[&str] = &[
+    "a: 1\nb:\n  c: x  # y\n  d:\n  e: [1, \"x\", {f: g}]\n\n# trail\n",
+    "--- # c\n- a\n- b: 1\n  c: 2\n-\n- - x\n",
+    "\n\n  a: 1\n  b: 2\n\n",
+    "a: 1 # [x]",
+    "a: [1] # [x]",
+    "a: [1]  \nb: 2",
+    "a: {x: 1}   # c\nb: 1\n",
+    "a:\n- b: 1\n  c: 2\n- x\n",
+    "a:\n-\n- x\n",
+    "a:\n-   # c\n  x\n",
+    "a:\n- >\n  f\n",
+    "a: >\n  x\n  y\n\n  z\n\n# c\nb: 1\n",
+    "a: |-\n  x\n   y\n\n  z\n\n\n  # c\nb: 1\n",
+    "- |\n  x\n- 1\n",
+    "a: > # c >\n  x\n",
+    "- a: |\n   x\n- b: >-\n    y\n    z\n\n",
+    "a:\nb:   # c\nc:",
+    "- \n-   # c\n-",
+    "a :\nb: 1\n",
+    "a: # c\n  b: 1\n",
+    "- - a\n  - b\n",
+    "k: {a: 1, b: [x, y]}\nl: [{a: 1} , 2 ]\n",
+    "k: [ \"a\" ,b ]\nm: []\nn: {}\no: [a, ]\np: {a: 1, }\n",
+    "a: 'it''s'\nb: \"\\x41\\u00e9\\U0001F600\\t\\\"\\/\\\\\"\n",
+    "\"k\": 1\n'l' : 2\n",
+    "a: -1\nb: -x\nd: a:b\ne: a #b\nf: x#y\ng: http://x.y/z?q=1#f\n",
+    "1: a\n\"1\": b\n1.0: c\nnull: d\n~: e\ntrue: f\n",
+    "a: 1\na: 2\n",
+    "a: {x: 1, x: 2}\n",
+    "<<: {a: 1}\nb: 2\n",
+    "a:\n  x\n",
+    "a:\n  [1, 2]\nb:\n  - 1\n",
+    "x\n",
+    "\"x\"\n",
+    "[a, b]\n",
+    "{a: 1}\n",
+    "---\n",
+    "---\n# only a comment\n",
+    "# only a comment\n",
+    "name: \"Café ☕ — ünïcode\"\ntags: [é, ü]\nk: é\n",
+    "a:\n  b:\n    c:\n      - d: [1, [2, [3, {e: f}]]]\n",
+    "seq:\n  - {a: 1, b: \"x, y\", c: 'p: q'}\n  - [\"]\", '}']\n",
+    "a: .inf\nb: -.Inf\nc: .NaN\nd: 0o17\ne: 0x1F\nf: +12\ng: 1e3\nh: 9223372036854775808\n",
+    "a: yes\nb: 2001-12-14\nc: 12:30\nd: 1_000\n",
+];
+
+#[test]
+fn edge_cases_and_all_their_mutations() {
+    let mut tally = Tally::default();
+    for (i, text) in EDGE_CASES.iter().enumerate() {
+        tally.check(&format!("edge case {i}"), text);
+        for (k, mutated) in mutations(text, 1, INSERTS.len()).iter().enumerate() {
+            tally.check(&format!("edge case {i} mutation {k}"), mutated);
+            // Two edits: the same mutations once more, sparser.
+            if k % 97 == 0 {
+                for (j, twice) in mutations(mutated, 5, 2).iter().enumerate() {
+                    tally.check(&format!("edge case {i} mutation {k}.{j}"), twice);
+                }
+            }
+        }
+    }
+    tally.report("edge cases and their mutations");
+    assert_no_failures(&tally);
 }
 
 #[test]
@@ -231,7 +394,7 @@ fn yaml_test_suite_inputs() {
     let mut tally = Tally::default();
     for (name, text) in &inputs {
         tally.check(name, text);
-        for (k, mutated) in mutations(text, 1).iter().enumerate() {
+        for (k, mutated) in mutations(text, 1, 2).iter().enumerate() {
             tally.check(&format!("{name} mutation {k}"), mutated);
         }
     }
@@ -265,7 +428,7 @@ fn fixtures_and_examples() {
 fn fixture_mutations() {
     let mut tally = Tally::default();
     for (name, text) in fixtures().iter().filter(|(n, _)| is_yaml(n)) {
-        for (k, mutated) in mutations(text, 5).iter().enumerate() {
+        for (k, mutated) in mutations(text, 5, 1).iter().enumerate() {
             tally.check(&format!("{name} mutation {k}"), mutated);
         }
     }
@@ -283,7 +446,7 @@ fn generated_documents_and_mutations() {
     assert!(rejected.is_empty(), "generated documents the fast path should accept: {rejected:#?}");
     let mut mutated_tally = Tally::default();
     for (name, text) in docs.iter().step_by(25) {
-        for (k, mutated) in mutations(text, 11).iter().enumerate() {
+        for (k, mutated) in mutations(text, 11, 1).iter().enumerate() {
             mutated_tally.check(&format!("{name} mutation {k}"), mutated);
         }
     }

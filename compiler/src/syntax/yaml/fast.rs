@@ -23,9 +23,10 @@ use super::scalar::resolve_plain;
 use super::tree::{Document, Entry, Node, Style, Value};
 use crate::span::Span;
 
-/// Nesting allowed on the fast path: comfortably below the slow path's limit, so depth
-/// diagnostics can never be involved.
-const MAX_FAST_DEPTH: usize = MAX_DEPTH / 2;
+/// Nesting allowed on the fast path: far below the slow path's limit, so depth diagnostics
+/// are never involved, and shallow enough for the recursion of flow collections to be harmless
+/// on any thread's stack. Spec files nest fewer than 10 levels.
+const MAX_FAST_DEPTH: usize = MAX_DEPTH / 4;
 
 /// Longest implicit key accepted: YAML limits implicit keys to 1024 characters, and bytes are
 /// never fewer than characters, so staying below this keeps clear of that rule.
@@ -568,7 +569,15 @@ impl<'t> Parser<'t> {
                 b'[' | b'{' => return None,
                 b':' if self.at(i + 1) == b' ' => break,
                 b':' => return None,
-                b'#' if self.bytes[i - 1] == b' ' => return None,
+                b'#' if i > at && self.bytes[i - 1] == b' ' => return None,
+                // saphyr rejects a word starting with `-` and a flow indicator inside a flow
+                // plain scalar (`[a -]`).
+                b'-' if i > at
+                    && self.bytes[i - 1] == b' '
+                    && matches!(self.at(i + 1), b',' | b'[' | b']' | b'{' | b'}') =>
+                {
+                    return None
+                }
                 _ => i += 1,
             }
         }
