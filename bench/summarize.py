@@ -29,6 +29,13 @@ def fmt(sec):
     return f"{sec * 1000:.1f} ms" if sec < 1 else f"{sec:.2f} s"
 
 
+def cpu(r):
+    # hyperfine's mean user and system time: less sensitive to a busy machine than wall time
+    if r.get("user") is None or r.get("system") is None:
+        return "–"
+    return fmt(r["user"] + r["system"])
+
+
 def main():
     d = sys.argv[1]
     if len(sys.argv) > 2:
@@ -45,8 +52,8 @@ def main():
             continue
         by = {r["command"]: r for r in rows}
         base = by.get("ospecc")
-        print("| tool | mean ± σ | min | max | runs | vs ospecc |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| tool | mean ± σ | min | max | CPU (user+sys) | runs | vs ospecc |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             ratio = ""
             if base and r is not base:
@@ -54,7 +61,7 @@ def main():
             elif r is base:
                 ratio = "1.0×"
             print(f"| {r['command']} | {fmt(r['mean'])} ± {fmt(r['stddev'] or 0)} | {fmt(r['min'])} | "
-                  f"{fmt(r['max'])} | {len(r.get('times', []))} | {ratio} |")
+                  f"{fmt(r['max'])} | {cpu(r)} | {len(r.get('times', []))} | {ratio} |")
         print()
         limit, peers = GOALS[key]
         if not base:
