@@ -264,7 +264,8 @@ const INSERTS: &[&str] = &[
 /// deleted, and `inserts_per_position` of [`INSERTS`] inserted (rotating, so neighbouring
 /// positions get different ones; all of them when it is `INSERTS.len()`). Each line
 /// duplicated, deleted, swapped with the next, indented and dedented. The text without its
-/// last line break, and with a comment ending in a bracket appended to its last line.
+/// last line break, with a comment ending in a bracket appended to its last line, and with
+/// `\r\n` line breaks.
 fn mutations(text: &str, stride: usize, inserts_per_position: usize) -> Vec<String> {
     let mut out = Vec::new();
     let boundaries: Vec<usize> =
@@ -307,6 +308,9 @@ fn mutations(text: &str, stride: usize, inserts_per_position: usize) -> Vec<Stri
         if let Some(rest) = line.strip_prefix("  ") {
             out.push(rebuilt(i, &[rest]));
         }
+    }
+    if text.contains('\n') && !text.contains('\r') {
+        out.push(text.replace('\n', "\r\n"));
     }
     if let Some(trimmed) = text.strip_suffix('\n') {
         out.push(trimmed.to_string());
@@ -367,7 +371,9 @@ const EDGE_CASES: &[&str] = &[
 #[test]
 fn edge_cases_and_all_their_mutations() {
     let mut tally = Tally::default();
-    for (i, text) in EDGE_CASES.iter().enumerate() {
+    let crlf = EDGE_CASES.iter().map(|text| text.replace('\n', "\r\n"));
+    for (i, text) in EDGE_CASES.iter().map(|t| t.to_string()).chain(crlf).enumerate() {
+        let text = text.as_str();
         tally.check(&format!("edge case {i}"), text);
         for (k, mutated) in mutations(text, 1, INSERTS.len()).iter().enumerate() {
             tally.check(&format!("edge case {i} mutation {k}"), mutated);

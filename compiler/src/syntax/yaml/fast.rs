@@ -4,7 +4,8 @@
 //! error recovery, but its event stream costs most of a bulk check's time. This module parses
 //! the common subset in one pass over the bytes, without events: block mappings and sequences
 //! (compact `- key: value` included), one-line plain and quoted scalars, `|`/`>` block scalars
-//! with simple content, one-line flow collections, comments, blank lines and a leading `---`.
+//! with simple content, one-line flow collections, comments, blank lines and a leading `---`,
+//! with `\n` or `\r\n` line breaks.
 //!
 //! It returns `Some` only when its documents are exactly what the slow path would build for the
 //! same text with no diagnostics: same values (resolved by `scalar`, keys finished by `keys`),
@@ -12,7 +13,7 @@
 //! followed by blanks or a comment ends at its last child; a block collection at the end of a
 //! text whose last byte is `]` or `}` extends to the end). Anything else (anchors, aliases,
 //! tags, `?` keys, multi-line scalars and flow collections, directives, several documents, tabs,
-//! `\r`, duplicate or `<<` keys, unusual characters, or any construct whose meaning is not
+//! a lone `\r`, duplicate or `<<` keys, unusual characters, or any construct whose meaning is not
 //! certain) returns `None`, and the caller falls back to the slow path. A wrong `Some` is a
 //! correctness bug; a `None` only costs speed. `tests/yaml_fast_equivalence.rs` holds the two
 //! paths to each other over the YAML test suite, the fixtures, generated specs and mutations.
@@ -42,18 +43,21 @@ pub(super) fn parse(text: &str) -> Option<Vec<Document>> {
     parser.finish()
 }
 
-/// Whether every character is one the fast path knows the meaning of: printable ASCII and line
-/// feeds, and non-ASCII characters other than C1 controls (NEL among them), the Unicode line
-/// and paragraph separators, the byte order mark and the non-characters U+FFFE/U+FFFF. Tabs and
-/// `\r` are left to the slow path (indentation and line-break rules around them are subtle).
+/// Whether every character is one the fast path knows the meaning of: printable ASCII, line
+/// feeds and `\r\n`, and non-ASCII characters other than C1 controls (NEL among them), the
+/// Unicode line and paragraph separators, the byte order mark and the non-characters
+/// U+FFFE/U+FFFF. Tabs and a `\r` on its own are left to the slow path (the rules for tabs in
+/// indentation and separation are subtle; a lone `\r` is a line break of its own).
 fn printable(text: &str) -> bool {
-    // Whole chunks without an early exit, so the check compiles to vector instructions.
+    // Whole chunks without an early exit, so the common check compiles to vector instructions.
     let ascii_ok = |chunk: &[u8]| chunk.iter().fold(true, |ok, &b| ok & ((b' '..0x7f).contains(&b) | (b == b'\n')));
     if text.as_bytes().chunks(64).all(ascii_ok) {
         return true;
     }
-    text.chars().all(|c| match c {
+    let bytes = text.as_bytes();
+    text.char_indices().all(|(at, c)| match c {
         ' '..='~' | '\n' => true,
+        '\r' => bytes.get(at + 1) == Some(&b'\n'),
         '\0'..='\u{9f}' => false,
         '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => false,
         _ => true,
@@ -95,9 +99,11 @@ struct Parser<'t> {
     entries: Vec<Entry>,
     root: Option<Node>,
     doc_start: Option<usize>,
-    /// Start and end (the `\n` or the text's end) of the current line.
+    /// Start and end (its `\r\n` or `\n`, or the text's end) of the current line, and where
+    /// the next line starts.
     line_start: usize,
     line_end: usize,
+    next_line: usize,
 }
 
 impl<'t> Parser<'t> {
@@ -113,17 +119,30 @@ impl<'t> Parser<'t> {
             doc_start: None,
             line_start: 0,
             line_end: 0,
+            next_line: 0,
         }
     }
 
-    /// The byte at `at`, or 0 (never in accepted text) past the end.
+    /// The byte at `at` on the current line, or 0 (never in accepted text) past its end.
     #[inline]
     fn at(&self, at: usize) -> u8 {
-        self.bytes.get(at).copied().unwrap_or(0)
+        if at < self.line_end {
+            self.bytes[at]
+        } else {
+            0
+        }
     }
 
-    /// End of the line starting at `from`: its `\n`, or the end of the text.
-    fn find_line_end(&self, from: usize) -> usize {
+    /// Where the content of the line starting at `from` ends (before its `\r\n` or `\n`, or
+    /// at the end of the text), and where the next line starts.
+    fn line_bounds(&self, from: usize) -> (usize, usize) {
+        let newline = self.find_newline(from);
+        let end = if newline > from && self.bytes[newline - 1] == b'\r' { newline - 1 } else { newline };
+        (end, newline + 1)
+    }
+
+    /// The first `\n` at or after `from`, or the end of the text.
+    fn find_newline(&self, from: usize) -> usize {
         let rest = self.bytes.get(from..).unwrap_or_default();
         // Eight bytes at a time: a zero byte in `word ^ 0x0a0a..` marks a `\n` (the classic
         // has-zero-byte test; its lowest set bit is exact, which is the one used).
@@ -159,16 +178,16 @@ impl<'t> Parser<'t> {
         let mut pos = 0;
         while pos < len {
             self.line_start = pos;
-            self.line_end = self.find_line_end(pos);
+            (self.line_end, self.next_line) = self.line_bounds(pos);
             let content = self.skip_spaces(pos);
             if content == self.line_end || self.bytes[content] == b'#' {
-                pos = self.line_end + 1;
+                pos = self.next_line;
                 continue;
             }
             let indent = content - pos;
             if indent == 0 && (self.bytes[pos..].starts_with(b"---") || self.bytes[pos..].starts_with(b"...")) {
                 self.document_start(pos)?;
-                pos = self.line_end + 1;
+                pos = self.next_line;
                 continue;
             }
             pos = self.line(content, indent)?;
@@ -297,7 +316,7 @@ impl<'t> Parser<'t> {
         if after == self.line_end || self.bytes[after] == b'#' {
             let null_at = self.dash_token_end(dash);
             self.frames.last_mut()?.null_at = Some(null_at);
-            return Some(self.line_end + 1);
+            return Some(self.next_line);
         }
         self.node(after, true)
     }
@@ -318,7 +337,7 @@ impl<'t> Parser<'t> {
         let at = self.skip_spaces(colon + 1);
         if at == self.line_end || self.bytes[at] == b'#' {
             self.frames.last_mut()?.null_at = Some(colon);
-            return Some(self.line_end + 1);
+            return Some(self.next_line);
         }
         match self.bytes[at] {
             b'[' | b'{' => {
@@ -352,7 +371,7 @@ impl<'t> Parser<'t> {
     fn rest_of_line(&self, end: usize) -> Option<usize> {
         let at = self.skip_spaces(end);
         if at == self.line_end || (at > end && self.bytes[at] == b'#') {
-            Some(self.line_end + 1)
+            Some(self.next_line)
         } else {
             None
         }
@@ -485,13 +504,13 @@ impl<'t> Parser<'t> {
             return None;
         }
         let len = self.bytes.len();
-        let mut pos = self.line_end + 1;
+        let mut pos = self.next_line;
         let mut indent = None;
         let mut value = String::new();
         let mut empty_lines = 0;
         let mut last_end = None;
         while pos < len {
-            let end = self.find_line_end(pos);
+            let (end, next) = self.line_bounds(pos);
             let spaces = self.bytes[pos..end].iter().take_while(|&&b| b == b' ').count();
             let Some(n) = indent else {
                 // The first line sets the content indentation; it must hold content.
@@ -508,7 +527,7 @@ impl<'t> Parser<'t> {
                     return None;
                 }
                 empty_lines += 1;
-                pos = end + 1;
+                pos = next;
                 continue;
             }
             if spaces < n {
@@ -530,7 +549,7 @@ impl<'t> Parser<'t> {
             value.push_str(line);
             empty_lines = 0;
             last_end = Some(end);
-            pos = end + 1;
+            pos = next;
         }
         let last_end = last_end?;
         if last_end >= len {
@@ -564,7 +583,7 @@ impl<'t> Parser<'t> {
         loop {
             match self.at(i) {
                 // The line (and so the flow collection) ended: multi-line flow is not ours.
-                0 | b'\n' => return None,
+                0 => return None,
                 b',' | b']' | b'}' => break,
                 b'[' | b'{' => return None,
                 b':' if self.at(i + 1) == b' ' => break,
@@ -592,7 +611,7 @@ impl<'t> Parser<'t> {
         loop {
             match self.at(at) {
                 b']' => break,
-                0 | b'\n' | b',' => return None,
+                0 | b',' => return None,
                 _ => {}
             }
             let (node, after) = self.flow(at, depth + 1)?;
@@ -633,7 +652,7 @@ impl<'t> Parser<'t> {
                 return None;
             }
             at = self.skip_spaces(colon + 1);
-            if matches!(self.at(at), b',' | b'}' | b'\n' | 0) {
+            if matches!(self.at(at), b',' | b'}' | 0) {
                 return None;
             }
             let (value, after) = self.flow(at, depth + 1)?;
