@@ -93,7 +93,8 @@ fn sarif_has_what_github_code_scanning_requires() {
         assert_eq!(run["columnKind"], "unicodeCodePoints");
         let driver = &run["tool"]["driver"];
         assert_eq!(driver["name"], "ospecc");
-        assert!(driver["informationUri"].as_str().unwrap().starts_with("https://"));
+        // No `informationUri`: the project has no public home yet, and GitHub does not need one.
+        assert!(driver["version"].as_str().is_some_and(|v| !v.is_empty()), "{name}");
         let rules = driver["rules"].as_array().unwrap();
         for rule in rules {
             for key in ["shortDescription", "fullDescription", "help"] {
