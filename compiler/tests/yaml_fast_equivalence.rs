@@ -366,6 +366,17 @@ const EDGE_CASES: &[&str] = &[
     "seq:\n  - {a: 1, b: \"x, y\", c: 'p: q'}\n  - [\"]\", '}']\n",
     "a: .inf\nb: -.Inf\nc: .NaN\nd: 0o17\ne: 0x1F\nf: +12\ng: 1e3\nh: 9223372036854775808\n",
     "a: yes\nb: 2001-12-14\nc: 12:30\nd: 1_000\n",
+    "a: b\n  c\n\n\n  d  \nx: 1\n",
+    "a: b\n c\n",
+    "- a\n  b\n- c\n",
+    "a:\n- x\n y\n",
+    "a:\n  b\n c\nd: 1\n",
+    "- k: a\n   b\n  l: 1\n",
+    "a: b\n  # c\nd: 1\n",
+    "a: b\n  -x\n  1\n",
+    "a: 1\n  2\n",
+    "a: b   \n\n  c   # x\n",
+    "description: A long description that\n  goes on, and on: still\n  #not a comment\n  x # but this is\n",
 ];
 
 #[test]

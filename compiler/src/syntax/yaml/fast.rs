@@ -3,18 +3,18 @@
 //! saphyr (driven by `recover` into `build`) is the reference: it handles all of YAML 1.2 and
 //! error recovery, but its event stream costs most of a bulk check's time. This module parses
 //! the common subset in one pass over the bytes, without events: block mappings and sequences
-//! (compact `- key: value` included), one-line plain and quoted scalars, `|`/`>` block scalars
-//! with simple content, one-line flow collections, comments, blank lines and a leading `---`,
-//! with `\n` or `\r\n` line breaks.
+//! (compact `- key: value` included), plain scalars (continuation lines included), one-line
+//! quoted scalars, `|`/`>` block scalars with simple content, one-line flow collections,
+//! comments, blank lines and a leading `---`, with `\n` or `\r\n` line breaks.
 //!
 //! It returns `Some` only when its documents are exactly what the slow path would build for the
 //! same text with no diagnostics: same values (resolved by `scalar`, keys finished by `keys`),
 //! styles and spans, including saphyr's span quirks that `build` passes on (a flow collection
 //! followed by blanks or a comment ends at its last child; a block collection at the end of a
 //! text whose last byte is `]` or `}` extends to the end). Anything else (anchors, aliases,
-//! tags, `?` keys, multi-line scalars and flow collections, directives, several documents, tabs,
-//! a lone `\r`, duplicate or `<<` keys, unusual characters, or any construct whose meaning is not
-//! certain) returns `None`, and the caller falls back to the slow path. A wrong `Some` is a
+//! tags, `?` keys, multi-line quoted scalars and flow collections, directives, several
+//! documents, tabs, a lone `\r`, duplicate or `<<` keys, unusual characters, or any construct
+//! whose meaning is not certain) returns `None`, and the caller falls back to the slow path. A wrong `Some` is a
 //! correctness bug; a `None` only costs speed. `tests/yaml_fast_equivalence.rs` holds the two
 //! paths to each other over the YAML test suite, the fixtures, generated specs and mutations.
 
@@ -302,7 +302,12 @@ impl<'t> Parser<'t> {
                     self.push(key);
                     self.value_after_colon(colon)
                 }
-                Start::Scalar(node, end) => {
+                Start::Scalar(mut node, mut end) => {
+                    // A root scalar on several lines is left to saphyr.
+                    if node.style == Style::Plain && !self.frames.is_empty() && self.skip_spaces(end) == self.line_end {
+                        node = self.continue_plain(node)?;
+                        end = node.span.end;
+                    }
                     self.push(node);
                     self.rest_of_line(end)
                 }
@@ -360,11 +365,82 @@ impl<'t> Parser<'t> {
                     return None;
                 }
                 let end = self.trim_spaces(at, stop);
-                let node = self.plain(at, end)?;
+                let mut node = self.plain(at, end)?;
+                if stop == self.line_end {
+                    node = self.continue_plain(node)?;
+                }
+                let end = node.span.end;
                 self.push(node);
                 self.rest_of_line(end)
             }
         }
+    }
+
+    /// A block plain scalar whose first line ended with `node` (no comment after it) takes in
+    /// the following lines indented deeper than its collection, as saphyr does: each line
+    /// break becomes a space, or `\n` per empty line when there are empty lines. A continuation
+    /// line must hold plain text (no indicator first, no `: `); one that ends in a comment is the
+    /// last. On return the current line is the last one taken.
+    fn continue_plain(&mut self, node: Node) -> Option<Node> {
+        let parent = self.frames.last()?.indent;
+        let source = self.text;
+        let first = source.get(node.span.start..node.span.end)?;
+        let mut joined: Option<String> = None;
+        let mut end = node.span.end;
+        let mut empty_lines = 0;
+        let mut pos = self.next_line;
+        loop {
+            let mut content = pos;
+            while self.bytes.get(content) == Some(&b' ') {
+                content += 1;
+            }
+            match self.bytes.get(content) {
+                None => break,
+                Some(b'\n') => {
+                    empty_lines += 1;
+                    pos = content + 1;
+                    continue;
+                }
+                // Accepted text has `\r` only in `\r\n`.
+                Some(b'\r') => {
+                    empty_lines += 1;
+                    pos = content + 2;
+                    continue;
+                }
+                // A comment line ends the scalar; a deeper line after it is an error the main
+                // loop leaves to saphyr.
+                Some(b'#') => break,
+                Some(_) if content - pos <= parent => break,
+                Some(_) => {}
+            }
+            (self.line_start, self.line_end, self.next_line) = {
+                let (line_end, next_line) = self.line_bounds(pos);
+                (pos, line_end, next_line)
+            };
+            if !self.plain_start(content) {
+                return None;
+            }
+            let (stop, colon) = self.scan_plain_block(content);
+            if colon {
+                return None;
+            }
+            let line_text_end = self.trim_spaces(content, stop);
+            let text = joined.get_or_insert_with(|| first.to_owned());
+            match empty_lines {
+                0 => text.push(' '),
+                n => text.extend(std::iter::repeat_n('\n', n)),
+            }
+            text.push_str(source.get(content..line_text_end)?);
+            end = line_text_end;
+            empty_lines = 0;
+            pos = self.next_line;
+            if stop < self.line_end {
+                break;
+            }
+        }
+        let Some(text) = joined else { return Some(node) };
+        let value = resolve_plain(&text).unwrap_or(Value::String(text));
+        Some(Node { span: Span::new(node.span.start, end), value, style: Style::Plain, tag: None })
     }
 
     /// After a node ending at `end`: only blanks and a comment may follow on the line.
