@@ -376,6 +376,15 @@ const EDGE_CASES: &[&str] = &[
     "a: b\n  -x\n  1\n",
     "a: 1\n  2\n",
     "a: b   \n\n  c   # x\n",
+    "a: |\n  x  \n  y \nb: 1\n",
+    "a: >\n  x  \n  y \n\n  z  \nb: 1\n",
+    "a: |+\n  x\n\n\nb: 1\n",
+    "a: >+\n  x\n\n# c\nb: 1\n",
+    "- |+\n  x\n\n",
+    "a: |\n\n  x\nb: 1\n",
+    "a: >-\n \n  \n   x\n\n   y\nb: 1\n",
+    "a: >\n  x\n    y\n  z\nb: 1\n",
+    "a: |2\n   x\nb: 1\n",
     "description: A long description that\n  goes on, and on: still\n  #not a comment\n  x # but this is\n",
 ];
 

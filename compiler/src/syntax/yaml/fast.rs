@@ -4,7 +4,7 @@
 //! error recovery, but its event stream costs most of a bulk check's time. This module parses
 //! the common subset in one pass over the bytes, without events: block mappings and sequences
 //! (compact `- key: value` included), plain scalars (continuation lines included), one-line
-//! quoted scalars, `|`/`>` block scalars with simple content, one-line flow collections,
+//! quoted scalars, `|`/`>` block scalars (without indentation indicators), one-line flow collections,
 //! comments, blank lines and a leading `---`, with `\n` or `\r\n` line breaks.
 //!
 //! It returns `Some` only when its documents are exactly what the slow path would build for the
@@ -563,16 +563,17 @@ impl<'t> Parser<'t> {
         Some((node, close + 1))
     }
 
-    /// A `|` or `>` block scalar whose header is at `header` (the value of a key or a `-`):
-    /// no indentation indicator, no keep chomping, no leading blank lines, no trailing blanks
-    /// on content lines, no more-indented lines when folded, and a line break after the last
-    /// content line. Returns where the first line after it starts.
+    /// A `|` or `>` block scalar whose header is at `header` (the value of a key or a `-`), with
+    /// any chomping indicator but no indentation indicator, and no more-indented lines when
+    /// folded. Every line it takes must end in a line break (saphyr differs from the spec on a
+    /// last line without one). Returns where the first line after it starts.
     fn block_scalar(&mut self, header: usize) -> Option<usize> {
         let parent_indent = self.frames.last()?.indent;
         let folded = self.bytes[header] == b'>';
         let mut after = header + 1;
-        let strip = self.at(after) == b'-';
-        if strip {
+        let chomping = self.at(after);
+        let (strip, keep) = (chomping == b'-', chomping == b'+');
+        if strip || keep {
             after += 1;
         }
         let rest = self.skip_spaces(after);
@@ -584,58 +585,64 @@ impl<'t> Parser<'t> {
         let mut indent = None;
         let mut value = String::new();
         let mut empty_lines = 0;
-        let mut last_end = None;
+        // The most spaces on an empty line before the first content line: more than the
+        // content's indentation is an error.
+        let mut leading_spaces = 0;
+        // End of the last content line as it stands, and without its trailing blanks (the span).
+        let mut last = None;
         while pos < len {
             let (end, next) = self.line_bounds(pos);
             let spaces = self.bytes[pos..end].iter().take_while(|&&b| b == b' ').count();
-            let Some(n) = indent else {
-                // The first line sets the content indentation; it must hold content.
-                if pos + spaces == end || spaces <= parent_indent {
-                    return None;
-                }
-                indent = Some(spaces);
-                continue;
-            };
             if pos + spaces == end {
-                // An empty line; one with more spaces than the indentation holds content, and
-                // saphyr keeps one more line break for a last line of blanks without a `\n`.
-                if spaces > n || end >= len {
+                // An empty line. One with more spaces than the indentation holds content.
+                if end >= len || indent.is_some_and(|n| spaces > n) {
                     return None;
                 }
+                leading_spaces = leading_spaces.max(spaces);
                 empty_lines += 1;
                 pos = next;
                 continue;
             }
+            let n = match indent {
+                Some(n) => n,
+                // The first content line sets the indentation.
+                None if spaces <= parent_indent || leading_spaces > spaces => return None,
+                None => *indent.insert(spaces),
+            };
             if spaces < n {
                 break;
             }
             let line = self.text.get(pos + n..end)?;
-            if line.ends_with(' ') || (folded && line.starts_with(' ')) {
+            if folded && line.starts_with(' ') {
                 return None;
             }
-            if last_end.is_some() {
+            match (last.is_some(), folded, empty_lines) {
+                // Empty lines before the first content line are line breaks of the content.
+                (false, _, n) => value.extend(std::iter::repeat_n('\n', n)),
                 // Folding turns a lone line break into a space; a break followed by empty
                 // lines is dropped and each empty line gives one `\n`. Literal keeps them all.
-                match (folded, empty_lines) {
-                    (true, 0) => value.push(' '),
-                    (true, n) => value.extend(std::iter::repeat_n('\n', n)),
-                    (false, n) => value.extend(std::iter::repeat_n('\n', n + 1)),
-                }
+                (true, true, 0) => value.push(' '),
+                (true, true, n) => value.extend(std::iter::repeat_n('\n', n)),
+                (true, false, n) => value.extend(std::iter::repeat_n('\n', n + 1)),
             }
             value.push_str(line);
             empty_lines = 0;
-            last_end = Some(end);
+            last = Some((end, self.trim_spaces(pos + n, end)));
             pos = next;
         }
-        let last_end = last_end?;
+        let (last_end, span_end) = last?;
         if last_end >= len {
             return None;
         }
+        // Chomping: `-` drops the final line break, `+` keeps it and the empty lines after it.
         if !strip {
             value.push('\n');
         }
+        if keep {
+            value.extend(std::iter::repeat_n('\n', empty_lines));
+        }
         let style = if folded { Style::Folded } else { Style::Literal };
-        self.push(Node { span: Span::new(header, last_end), value: Value::String(value), style, tag: None });
+        self.push(Node { span: Span::new(header, span_end), value: Value::String(value), style, tag: None });
         Some(pos)
     }
 
