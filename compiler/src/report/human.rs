@@ -13,8 +13,18 @@ use crate::span::{clamp_to_char_boundary, Span};
 
 /// Renders every diagnostic of every file (in the given order), then the summary line.
 pub fn render(files: &[FileResult], color: bool) -> String {
+    // Only files that are shown (with findings, or named by a cross-file label) enter the
+    // database: a bulk check of clean files should not index every line of every file.
+    let referenced: std::collections::HashSet<&str> =
+        files.iter().flat_map(|f| &f.diagnostics).flat_map(|d| &d.labels).filter_map(|l| l.file.as_deref()).collect();
     let mut db = SimpleFiles::new();
-    let ids: Vec<usize> = files.iter().map(|f| db.add(f.path.as_str(), f.text.as_str())).collect();
+    let ids: Vec<usize> = files
+        .iter()
+        .map(|f| match !f.diagnostics.is_empty() || referenced.contains(f.path.as_str()) {
+            true => db.add(f.path.as_str(), f.text.as_str()),
+            false => usize::MAX,
+        })
+        .collect();
     let config = Config::default();
     let mut out = String::new();
     for (file, &id) in files.iter().zip(&ids) {
