@@ -50,7 +50,8 @@ pub fn check(input: &CheckInput) -> Vec<Diagnostic> {
         let Some(root) = &document.root else { continue };
         // A document's region runs to the next document (errors after its end are its own).
         let end = parsed.documents.get(i + 1).map_or(input.text.len(), |next| next.span.start);
-        diagnostics = check_document(root, Span::new(document.span.start, end), &ctx, diagnostics);
+        let region = Span::new(document.span.start, end);
+        diagnostics = check_document(root, region, &parsed.damaged, &ctx, diagnostics);
     }
     let mut diagnostics = input.options.policy.apply(diagnostics);
     crate::diagnostics::sort(&mut diagnostics);
@@ -61,6 +62,7 @@ pub fn check(input: &CheckInput) -> Vec<Diagnostic> {
 fn check_document(
     root: &Node,
     region: Span,
+    damaged: &[Span],
     ctx: &checks::Context,
     mut diagnostics: Vec<Diagnostic>,
 ) -> Vec<Diagnostic> {
@@ -83,7 +85,34 @@ fn check_document(
     }
     let semantic = checks::run(root, ctx);
     let superseded = |d: &Diagnostic| semantic.iter().any(|s| s.span == d.span && checks::supersedes(s.code, d.code));
-    diagnostics.extend(schema::validate(root, ctx.profile).into_iter().filter(|d| !superseded(d)));
+    let findings = schema::findings(root, ctx.profile).into_iter();
+    let findings = findings.filter(|f| !f.missing.iter().any(|name| blanked_key(ctx.text, damaged, name)));
+    diagnostics.extend(findings.map(|f| f.diagnostic).filter(|d| !superseded(d)));
     diagnostics.extend(semantic);
     diagnostics
+}
+
+/// Whether recovery blanked a line that defines `name` (`name:`, possibly quoted, at the start
+/// of a line): the syntax error is already reported, and "missing `name`" would only repeat it.
+fn blanked_key(text: &str, damaged: &[Span], name: &str) -> bool {
+    let defines = |line: &str| {
+        let key = line.trim_start().trim_start_matches("- ").trim_start_matches(['"', '\'']);
+        key.strip_prefix(name).is_some_and(|rest| rest.trim_start_matches(['"', '\'']).trim_start().starts_with(':'))
+    };
+    damaged.iter().filter_map(|span| text.get(span.start..span.end)).any(|region| region.lines().any(defines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_on_a_blanked_line_is_not_reported_missing() {
+        let text = "id: x\ndescription: \"open\nname: y\n";
+        let damaged = [Span::new(6, 27)];
+        assert!(blanked_key(text, &damaged, "description"));
+        assert!(!blanked_key(text, &damaged, "name"));
+        assert!(!blanked_key(text, &[], "description"));
+        assert!(blanked_key("  'description' : x", &[Span::new(0, 19)], "description"));
+    }
 }

@@ -52,6 +52,9 @@ pub fn property_names(profile: Profile) -> &'static PropertyNames {
 pub struct Finding {
     pub pointer: String,
     pub diagnostic: Diagnostic,
+    /// For a missing-key finding, the missing names (so callers can tell whether recovery
+    /// blanked them out of the text).
+    pub missing: Vec<String>,
 }
 
 /// Every schema diagnostic of one document.
@@ -67,8 +70,12 @@ pub fn findings(root: &Node, profile: Profile) -> Vec<Finding> {
     validate::walk(compiled, root, anchor)
         .iter()
         .map(|issue| {
+            let missing = match &issue.kind {
+                validate::Kind::Missing { names } => names.iter().map(|n| n.to_string()).collect(),
+                _ => Vec::new(),
+            };
             let mut finding =
-                Finding { pointer: report::pointer(issue), diagnostic: report::diagnostic(compiled, issue) };
+                Finding { pointer: report::pointer(issue), diagnostic: report::diagnostic(compiled, issue), missing };
             if profile == Profile::Core {
                 note_ext_key(&mut finding);
             }

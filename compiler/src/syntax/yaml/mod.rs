@@ -21,12 +21,16 @@ pub use build::MAX_DEPTH;
 pub use tree::{Document, Entry, Node, Style, Value};
 
 use crate::diagnostics::Diagnostic;
+use crate::span::Span;
 
 /// The result of parsing one YAML stream.
 #[derive(Clone, Debug, Default)]
 pub struct Parsed {
     pub documents: Vec<Document>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Regions blanked by error recovery: what was written there is missing from the tree,
+    /// so later stages must not report its absence as a separate finding.
+    pub damaged: Vec<Span>,
 }
 
 /// Parses a YAML stream. Never panics; syntax errors become diagnostics and the rest of the
@@ -35,7 +39,7 @@ pub fn parse(text: &str) -> Parsed {
     // The fast path answers only when its result is exactly the slow path's, without
     // diagnostics; everything else (and every error) goes through saphyr.
     if let Some(documents) = fast::parse(text) {
-        return Parsed { documents, diagnostics: Vec::new() };
+        return Parsed { documents, diagnostics: Vec::new(), damaged: Vec::new() };
     }
     recover::parse(text)
 }

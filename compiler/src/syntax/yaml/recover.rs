@@ -17,6 +17,7 @@ use super::errors;
 use super::tree::Document;
 use super::Parsed;
 use crate::diagnostics::Diagnostic;
+use crate::span::Span;
 
 /// Parse attempts for one text, at most.
 const MAX_ATTEMPTS: usize = 32;
@@ -42,21 +43,24 @@ struct Attempt {
 pub(super) fn parse(text: &str) -> Parsed {
     let mut outcome = attempt(text);
     let Some(mut error) = outcome.error.take() else {
-        return Parsed { documents: outcome.documents, diagnostics: outcome.diagnostics };
+        return Parsed { documents: outcome.documents, diagnostics: outcome.diagnostics, damaged: Vec::new() };
     };
     let mut syntax = vec![errors::syntax_error(text, error.offset, &error.info)];
     let mut work = text.to_string();
     let mut blanked_end = 0;
+    let mut damaged = Vec::new();
     let attempts = (REPARSE_BYTES / text.len().max(1)).clamp(2, MAX_ATTEMPTS);
     for _ in 1..attempts {
         let Some(region) = region_to_blank(&work, &error) else { break };
         blanked_end = blanked_end.max(region.end);
+        damaged.push(Span::new(region.start, region.end));
         blank(&mut work, region);
         // Free the previous tree first: on a large file two trees would double peak memory.
         drop(outcome);
         outcome = attempt(&work);
         let Some(next) = outcome.error.take() else {
-            return Parsed { documents: outcome.documents, diagnostics: [syntax, outcome.diagnostics].concat() };
+            let diagnostics = [syntax, outcome.diagnostics].concat();
+            return Parsed { documents: outcome.documents, diagnostics, damaged };
         };
         if next.offset > blanked_end {
             syntax.push(errors::syntax_error(text, next.offset, &next.info));
@@ -66,7 +70,7 @@ pub(super) fn parse(text: &str) -> Parsed {
     if let Some(last) = syntax.last_mut() {
         last.notes.push("error recovery stopped after this error; later syntax errors may be missing".into());
     }
-    Parsed { documents: outcome.documents, diagnostics: [syntax, outcome.diagnostics].concat() }
+    Parsed { documents: outcome.documents, diagnostics: [syntax, outcome.diagnostics].concat(), damaged }
 }
 
 /// One parse of `text`: the documents up to the first error, and that error.
