@@ -26,14 +26,26 @@ pub struct Catalog {
 #[serde(deny_unknown_fields)]
 pub struct Builtin {
     pub name: String,
+    /// The section of the reference it belongs to (`topology`, `syscall faults`, …); used to
+    /// group the generated docs and completion lists.
+    #[serde(default)]
+    pub group: String,
     pub params: Vec<Param>,
     /// The name of a `types` entry, or a simple type (`str`, `int`, `bool`, `None`, `list`, `dict`).
     pub returns: String,
     pub doc: String,
     pub context: CallContext,
-    /// `C` core or `A` advanced (reference tier).
+    /// `C` core or `A` advanced (reference tier); `-` for removed builtins.
     #[serde(default)]
     pub tier: String,
+    /// Longer explanations for the reference (call forms, pitfalls), one paragraph each.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Set when the name is known but calling it always fails in Faultbox (a removed builtin,
+    /// or an event source with no Starlark constructor): the explanation, with the replacement.
+    /// Kept in the catalog so a checker can say why instead of "undefined name".
+    #[serde(default)]
+    pub removed: Option<String>,
 }
 
 /// Where a builtin may be called.
@@ -54,8 +66,8 @@ pub enum CallContext {
 pub struct Param {
     pub name: String,
     pub kind: ParamKind,
-    /// A type expression: `str`, `int`, `float`, `bool`, `None`, `callable`, `duration`
-    /// (a duration string), a `types` name, `list[T]`, `dict[K,V]`, alternatives with `|`.
+    /// A type expression: a [`SIMPLE_TYPES`] name or a `types` name, `list[T]`, `dict[K,V]`,
+    /// `tuple[A,B]`, alternatives with `|`. For variadic parameters, the type of each element.
     #[serde(rename = "type")]
     pub ty: String,
     #[serde(default)]
@@ -63,7 +75,9 @@ pub struct Param {
     /// The default as Starlark source text, when there is one.
     #[serde(default)]
     pub default: Option<String>,
-    /// A vocabulary the value must belong to (a `vocabularies` name), if any.
+    /// A vocabulary string values must belong to (a `vocabularies` name), if any. For a list or
+    /// tuple parameter it applies to the string elements; non-string alternatives of the type
+    /// (an `int` probability) are not constrained by it.
     #[serde(default)]
     pub vocabulary: Option<String>,
     #[serde(default)]
@@ -111,6 +125,18 @@ pub struct Protocol {
     /// Whether `mock_service` can serve it.
     #[serde(default)]
     pub mock_capable: bool,
+    /// Whether Faultbox has a proxy for it (a valid target of protocol rules).
+    #[serde(default)]
+    pub proxy: bool,
+    /// Whether the proxy terminates TLS.
+    #[serde(default)]
+    pub tls_proxy: bool,
+    /// The `proxy_matcher` fields the proxy consults; any other matcher does not narrow a rule.
+    #[serde(default)]
+    pub matchers: Vec<String>,
+    /// The `proxy_action`s the proxy implements; other actions are accepted and do nothing.
+    #[serde(default)]
+    pub actions: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +149,8 @@ pub struct Method {
     pub doc: String,
 }
 
-/// A closed set of values (case-sensitive unless `case_insensitive`).
+/// A set of accepted strings: the listed `values` (case-sensitive unless `case_insensitive`),
+/// or, for open syntaxes such as durations, any string matching `pattern`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Vocabulary {
@@ -132,6 +159,9 @@ pub struct Vocabulary {
     pub values: Vec<VocabularyValue>,
     #[serde(default)]
     pub case_insensitive: bool,
+    /// An ECMA/Rust-compatible regex a value may match instead of being listed.
+    #[serde(default)]
+    pub pattern: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +174,20 @@ pub struct VocabularyValue {
     #[serde(default)]
     pub members: Vec<String>,
 }
+
+/// Type names that need no `types` entry. `duration` is a string in the `duration` vocabulary,
+/// `any` accepts every value, `None` is Starlark's None.
+pub const SIMPLE_TYPES: &[&str] =
+    &["str", "int", "float", "bool", "None", "callable", "any", "list", "dict", "tuple", "duration"];
+
+/// The type names a type expression mentions (`dict[str,list[service|str]]` gives `dict`, `str`,
+/// `list`, `service`, `str`), in order of appearance.
+pub fn type_names(expr: &str) -> impl Iterator<Item = &str> {
+    expr.split(['|', '[', ']', ',']).map(str::trim).filter(|name| !name.is_empty())
+}
+
+mod reference;
+pub use reference::reference_markdown;
 
 /// The catalog's JSON text (for `ospecc schema export` and tools).
 pub const CATALOG_JSON: &str = include_str!("../topology/catalog.json");
@@ -178,14 +222,206 @@ impl Catalog {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
+    use super::{catalog, type_names, Param, ParamKind, SIMPLE_TYPES};
+
+    fn assert_unique<'a>(what: &str, names: impl Iterator<Item = &'a str>) {
+        let mut seen = HashSet::new();
+        for name in names {
+            assert!(seen.insert(name), "duplicate {what}: {name}");
+        }
+    }
+
+    /// Every (owner, param) pair of builtins and step methods.
+    fn all_params() -> Vec<(String, &'static [Param])> {
+        let catalog = catalog();
+        let mut out: Vec<(String, &'static [Param])> =
+            catalog.builtins.iter().map(|b| (b.name.clone(), b.params.as_slice())).collect();
+        for protocol in &catalog.protocols {
+            for method in &protocol.methods {
+                out.push((format!("{}.{}", protocol.name, method.name), method.params.as_slice()));
+            }
+        }
+        out
+    }
+
     #[test]
     fn the_embedded_catalog_parses_and_names_are_unique() {
-        let catalog = super::catalog();
-        let mut names: Vec<&str> = catalog.builtins.iter().map(|b| b.name.as_str()).collect();
-        names.sort_unstable();
-        let before = names.len();
-        names.dedup();
-        assert_eq!(before, names.len(), "duplicate builtin names");
-        assert!(catalog.builtin("service").is_some());
+        let catalog = catalog();
+        assert_unique("builtin", catalog.builtins.iter().map(|b| b.name.as_str()));
+        assert_unique("type", catalog.types.iter().map(|t| t.name.as_str()));
+        assert_unique("protocol", catalog.protocols.iter().map(|p| p.name.as_str()));
+        assert_unique("vocabulary", catalog.vocabularies.iter().map(|v| v.name.as_str()));
+        for ty in &catalog.types {
+            assert_unique(&format!("attribute of {}", ty.name), ty.attributes.iter().map(|a| a.name.as_str()));
+        }
+        for protocol in &catalog.protocols {
+            assert_unique(&format!("method of {}", protocol.name), protocol.methods.iter().map(|m| m.name.as_str()));
+        }
+        for vocabulary in &catalog.vocabularies {
+            assert_unique(&format!("value of {}", vocabulary.name), vocabulary.values.iter().map(|v| v.value.as_str()));
+        }
+        for (owner, params) in all_params() {
+            assert_unique(&format!("parameter of {owner}"), params.iter().map(|p| p.name.as_str()));
+        }
+        // No type may shadow a simple type: `str` must mean one thing.
+        for ty in &catalog.types {
+            assert!(!SIMPLE_TYPES.contains(&ty.name.as_str()), "type {} shadows a simple type", ty.name);
+        }
+    }
+
+    #[test]
+    fn every_type_name_is_known() {
+        let catalog = catalog();
+        let known = |name: &str| SIMPLE_TYPES.contains(&name) || catalog.value_type(name).is_some();
+        let check = |owner: &str, expr: &str| {
+            assert!(!expr.is_empty(), "{owner}: empty type");
+            for name in type_names(expr) {
+                assert!(known(name), "{owner}: unknown type `{name}` in `{expr}`");
+            }
+        };
+        for builtin in &catalog.builtins {
+            check(&builtin.name, &builtin.returns);
+        }
+        for (owner, params) in all_params() {
+            for param in params {
+                check(&format!("{owner}({})", param.name), &param.ty);
+            }
+        }
+        for protocol in &catalog.protocols {
+            for method in &protocol.methods {
+                check(&format!("{}.{}", protocol.name, method.name), &method.returns);
+            }
+        }
+        for ty in &catalog.types {
+            for attribute in &ty.attributes {
+                check(&format!("{}.{}", ty.name, attribute.name), &attribute.ty);
+            }
+        }
+    }
+
+    #[test]
+    fn every_vocabulary_reference_exists_and_vocabularies_are_usable() {
+        let catalog = catalog();
+        for (owner, params) in all_params() {
+            for param in params {
+                if let Some(vocabulary) = &param.vocabulary {
+                    assert!(
+                        catalog.vocabulary(vocabulary).is_some(),
+                        "{owner}({}): unknown vocabulary {vocabulary}",
+                        param.name
+                    );
+                }
+            }
+        }
+        for vocabulary in &catalog.vocabularies {
+            assert!(
+                !vocabulary.values.is_empty() || vocabulary.pattern.is_some(),
+                "vocabulary {} accepts nothing",
+                vocabulary.name
+            );
+        }
+        // Family members are interceptable syscalls; protocol capabilities use known names.
+        let syscalls: HashSet<&str> =
+            catalog.vocabulary("syscall").unwrap().values.iter().map(|v| v.value.as_str()).collect();
+        for family in &catalog.vocabulary("syscall_family").unwrap().values {
+            assert!(!family.members.is_empty(), "family {} has no members", family.value);
+            for member in &family.members {
+                assert!(syscalls.contains(member.as_str()), "family {}: unknown syscall {member}", family.value);
+            }
+        }
+        for faultable in &catalog.vocabulary("syscall_faultable").unwrap().values {
+            assert!(syscalls.contains(faultable.value.as_str()), "faultable {} is not interceptable", faultable.value);
+        }
+        let in_vocabulary = |vocabulary: &str, value: &str| {
+            catalog.vocabulary(vocabulary).unwrap().values.iter().any(|v| v.value == value)
+        };
+        for protocol in &catalog.protocols {
+            for matcher in &protocol.matchers {
+                assert!(in_vocabulary("proxy_matcher", matcher), "{}: matcher {matcher}", protocol.name);
+            }
+            for action in &protocol.actions {
+                assert!(in_vocabulary("proxy_action", action), "{}: action {action}", protocol.name);
+            }
+            assert!(protocol.proxy || protocol.actions.is_empty(), "{}: actions without a proxy", protocol.name);
+        }
+    }
+
+    #[test]
+    fn protocols_and_the_protocol_vocabulary_agree() {
+        let catalog = catalog();
+        let vocabulary: Vec<&str> =
+            catalog.vocabulary("protocol").unwrap().values.iter().map(|v| v.value.as_str()).collect();
+        let protocols: Vec<&str> = catalog.protocols.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(vocabulary, protocols, "the protocol vocabulary and `protocols` differ");
+    }
+
+    #[test]
+    fn parameters_are_in_a_callable_order() {
+        for (owner, params) in all_params() {
+            let rank = |kind: ParamKind| match kind {
+                ParamKind::Positional => 0,
+                ParamKind::PositionalOrKeyword => 1,
+                ParamKind::Variadic => 2,
+                ParamKind::KeywordOnly => 3,
+                ParamKind::KeywordVariadic => 4,
+            };
+            let ranks: Vec<u8> = params.iter().map(|p| rank(p.kind)).collect();
+            assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{owner}: parameter kinds out of order");
+            assert!(ranks.iter().filter(|&&r| r == 2).count() <= 1, "{owner}: two *args");
+            assert!(ranks.iter().filter(|&&r| r == 4).count() <= 1, "{owner}: two **kwargs");
+            // Required positional parameters come before optional ones, as in any call syntax.
+            let mut optional_seen = false;
+            for param in
+                params.iter().filter(|p| matches!(p.kind, ParamKind::Positional | ParamKind::PositionalOrKeyword))
+            {
+                assert!(!(param.required && optional_seen), "{owner}: required {} after an optional one", param.name);
+                optional_seen |= !param.required;
+            }
+            for param in params {
+                let star = matches!(param.kind, ParamKind::Variadic | ParamKind::KeywordVariadic);
+                assert!(!(star && (param.required || param.default.is_some())), "{owner}: *{} required", param.name);
+                assert!(
+                    !(param.required && param.default.is_some()),
+                    "{owner}: {} required with a default",
+                    param.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_builtin_is_documented_and_placed() {
+        for builtin in &catalog().builtins {
+            assert!(!builtin.doc.is_empty(), "{}: no doc", builtin.name);
+            assert!(!builtin.group.is_empty(), "{}: no group", builtin.name);
+            assert!(matches!(builtin.tier.as_str(), "C" | "A" | "-"), "{}: tier {}", builtin.name, builtin.tier);
+            assert_eq!(builtin.tier == "-", builtin.removed.is_some(), "{}: tier - iff removed", builtin.name);
+        }
+    }
+
+    #[test]
+    fn the_seed_and_reference_forms_are_both_accepted() {
+        let catalog = catalog();
+        // monitor(fn, service="api") and monitor("name", on=..., check=...).
+        let monitor = catalog.builtin("monitor").unwrap();
+        assert!(monitor.params[0].ty.contains("str") && monitor.params[0].ty.contains("callable"));
+        for name in ["on", "service", "check", "update", "state_init"] {
+            assert!(monitor.params.iter().any(|p| p.name == name && !p.required), "monitor lacks optional {name}");
+        }
+        // fault_assumption(faults=[a, b]) without a target.
+        let assumption = catalog.builtin("fault_assumption").unwrap();
+        assert!(assumption.params.iter().any(|p| p.name == "faults" && p.ty == "list[fault_assumption]"));
+        assert!(assumption.params.iter().any(|p| p.name == "target" && !p.required));
+        for name in ["default_expect", "overrides", "exclude"] {
+            assert!(catalog.builtin("fault_matrix").unwrap().params.iter().any(|p| p.name == name));
+        }
+    }
+
+    #[test]
+    fn type_names_splits_expressions() {
+        let names: Vec<&str> = type_names("dict[str, list[service|str]]").collect();
+        assert_eq!(names, ["dict", "str", "list", "service", "str"]);
     }
 }
