@@ -29,8 +29,8 @@ pub struct CheckOptions {
     pub policy: Policy,
 }
 
-/// One file to check. `path` is used for files the spec references (relative to its
-/// directory) and for the id-versus-filename lint; nothing is read through it.
+/// One file to check. `path` locates the files the spec references (relative to its
+/// directory); nothing is read through it, only `fs` is asked whether they exist.
 pub struct CheckInput<'a> {
     pub path: &'a Path,
     pub text: &'a str,
