@@ -9,6 +9,7 @@ pub mod report;
 pub mod span;
 pub mod suggest;
 pub mod syntax;
+pub mod topology;
 pub mod vfs;
 
 pub use diagnostics::{Diagnostic, Severity};

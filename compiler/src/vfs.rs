@@ -1,14 +1,24 @@
 //! The injected file system: the analysis asks it questions instead of doing IO itself.
 //!
 //! The CLI passes the real disk; tests and the LSP pass in-memory trees. Only the questions
-//! checks need are here (today: does a referenced file exist).
+//! checks need are here: does a referenced file exist, and (for topology `load()` and
+//! `load_file`) what a file holds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
 use std::path::{Path, PathBuf};
 
 pub trait FileSystem: Sync {
     /// Whether `path` names an existing file or directory.
     fn exists(&self, path: &Path) -> bool;
+
+    /// The UTF-8 text of the regular file at `path`, refusing files over `max_bytes` (so a
+    /// topology file cannot make the checker read a device or a huge file). Errors keep their
+    /// `io::ErrorKind`: `NotFound`, `InvalidData` (not UTF-8), `FileTooLarge`.
+    fn read_to_string(&self, path: &Path, max_bytes: u64) -> io::Result<String> {
+        let _ = (path, max_bytes);
+        Err(io::Error::new(io::ErrorKind::Unsupported, "this file system cannot read files"))
+    }
 }
 
 /// The real disk.
@@ -19,22 +29,56 @@ impl FileSystem for RealFs {
     fn exists(&self, path: &Path) -> bool {
         path.exists()
     }
+
+    fn read_to_string(&self, path: &Path, max_bytes: u64) -> io::Result<String> {
+        let meta = std::fs::metadata(path)?;
+        // A FIFO or device could block forever or never end: only regular files are read.
+        if !meta.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        }
+        if meta.len() > max_bytes {
+            return Err(too_large(max_bytes));
+        }
+        let bytes = std::fs::read(path)?;
+        String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+    }
+}
+
+fn too_large(max_bytes: u64) -> io::Error {
+    io::Error::new(io::ErrorKind::FileTooLarge, format!("larger than {max_bytes} bytes"))
 }
 
 /// An in-memory set of paths, for tests and for stdin input (where nothing exists).
 #[derive(Clone, Debug, Default)]
 pub struct MemoryFs {
     paths: BTreeSet<PathBuf>,
+    contents: BTreeMap<PathBuf, String>,
 }
 
 impl MemoryFs {
     pub fn new<I: IntoIterator<Item = P>, P: Into<PathBuf>>(paths: I) -> MemoryFs {
-        MemoryFs { paths: paths.into_iter().map(Into::into).collect() }
+        MemoryFs { paths: paths.into_iter().map(Into::into).collect(), contents: BTreeMap::new() }
+    }
+
+    /// Adds a file with its text (it then also exists).
+    pub fn with_file(mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> MemoryFs {
+        let path = path.into();
+        self.paths.insert(path.clone());
+        self.contents.insert(path, text.into());
+        self
     }
 }
 
 impl FileSystem for MemoryFs {
     fn exists(&self, path: &Path) -> bool {
         self.paths.contains(path) || self.paths.iter().any(|p| p.starts_with(path))
+    }
+
+    fn read_to_string(&self, path: &Path, max_bytes: u64) -> io::Result<String> {
+        match self.contents.get(path) {
+            Some(text) if text.len() as u64 > max_bytes => Err(too_large(max_bytes)),
+            Some(text) => Ok(text.clone()),
+            None => Err(io::Error::new(io::ErrorKind::NotFound, "no such file")),
+        }
     }
 }

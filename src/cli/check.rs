@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use ospecc_compiler::ospec::{self, CheckInput, CheckOptions};
 use ospecc_compiler::report::{self, FileResult, Summary};
 use ospecc_compiler::syntax::text::decode;
+use ospecc_compiler::topology::{self, Limits, TopologyInput};
 use ospecc_compiler::vfs::RealFs;
 use rayon::prelude::*;
 
@@ -165,7 +166,12 @@ fn check_source(
                 .map_err(|e| PathError { path: STDIN_NAME.into(), message: describe(&e) })?;
             let path = stdin_name.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(STDIN_NAME));
             let display = stdin_name.map(|p| display_path(p, cwd)).unwrap_or_else(|| STDIN_NAME.into());
-            (bytes, path, display, Language::OSpec)
+            let language = stdin_name
+                .and_then(Path::file_name)
+                .and_then(|n| n.to_str())
+                .and_then(discover::language_of)
+                .unwrap_or(Language::OSpec);
+            (bytes, path, display, language)
         }
     };
     Ok(check_bytes(bytes, &path, display, language, options))
@@ -192,8 +198,24 @@ fn check_bytes(bytes: Vec<u8>, path: &Path, display: String, language: Language,
     let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let diagnostics = match language {
         Language::OSpec => ospec::check(&CheckInput { path, text: &text, fs: &RealFs, options }),
+        Language::Topology => {
+            let root = workspace_root(path);
+            let input = TopologyInput { path, text: &text, fs: &RealFs, root: &root, limits: Limits::default() };
+            options.policy.apply(topology::check(&input))
+        }
     };
     FileResult { path: display, text, diagnostics }
+}
+
+/// The workspace a topology file's `load()`s may reach: the nearest enclosing directory with
+/// an `ospecc.toml` or a `.git`, else the file's own directory.
+fn workspace_root(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+    dir.ancestors()
+        .find(|a| a.join("ospecc.toml").is_file() || a.join(".git").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(dir)
 }
 
 /// A path as the user should read it: relative to the working directory when it is inside it,

@@ -15,6 +15,8 @@ use ignore::WalkBuilder;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Language {
     OSpec,
+    /// Faultbox topology files (Starlark).
+    Topology,
 }
 
 /// How a file name is matched.
@@ -31,6 +33,7 @@ const PATTERNS: &[(NameMatch, Language)] = &[
     (NameMatch::Suffix(".ospec"), Language::OSpec),
     (NameMatch::Exact("outcome.yml"), Language::OSpec),
     (NameMatch::Exact("outcome.yaml"), Language::OSpec),
+    (NameMatch::Suffix(".star"), Language::Topology),
 ];
 
 /// The language of a file name, if discovery picks it up.

@@ -1,0 +1,142 @@
+//! Attribute access on recorded values: `svc.name`, `svc.iface` (an `interface_ref`),
+//! `svc.iface.internal_addr`. The few attributes whose values a spec computes with at load
+//! time (addresses and ports, concatenated into `env=`) get real values, following Faultbox at
+//! spec load (the host port is not known yet, so the declared port is used). Every other
+//! attribute the catalog declares for the value's type is an opaque value of its type.
+
+use std::sync::Arc;
+
+use ospecc_schema::topology::catalog;
+use starlark::values::{Heap, Value};
+
+use super::values::{Arg, Recorded, RecordedValue};
+
+/// The value of `record.attribute`, or `None` (Starlark then reports a missing attribute).
+pub(crate) fn get<'v>(record: &Arc<Recorded>, attribute: &str, heap: Heap<'v>) -> Option<Value<'v>> {
+    match record.ty.as_str() {
+        "service" => {
+            // Interface names shadow the fixed attributes (reference §2.1).
+            if let Some(iface) = interfaces(record).find(|i| i.name() == Some(attribute)) {
+                return Some(heap.alloc(RecordedValue(interface_ref(record, iface))));
+            }
+            if attribute == "name" {
+                return record.name().map(|n| heap.alloc(n));
+            }
+        }
+        "interface_ref" => {
+            if let Some(value) = address_attribute(record, attribute, heap) {
+                return Some(value);
+            }
+        }
+        _ => {}
+    }
+    declared(record, attribute).map(|ty| {
+        heap.alloc(RecordedValue(Arc::new(Recorded {
+            builtin: format!(".{attribute}"),
+            ty,
+            file: record.file.clone(),
+            span: record.span,
+            positional: vec![Arg::Record(record.clone())],
+            named: Vec::new(),
+        })))
+    })
+}
+
+/// The attribute names of a recorded value (for `dir()` and did-you-mean).
+pub(crate) fn names(record: &Arc<Recorded>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    match record.ty.as_str() {
+        "service" => {
+            names.push("name".into());
+            names.extend(interfaces(record).filter_map(|i| i.name().map(str::to_owned)));
+        }
+        "interface_ref" => names.extend(ADDRESS_ATTRIBUTES.iter().map(|s| (*s).to_owned())),
+        _ => {}
+    }
+    if let Some(ty) = catalog().value_type(&record.ty) {
+        names.extend(ty.attributes.iter().map(|a| a.name.clone()));
+    }
+    if let Some(protocol) = protocol_of(record).and_then(|p| catalog().protocol(p)) {
+        names.extend(protocol.methods.iter().map(|m| m.name.clone()));
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+const ADDRESS_ATTRIBUTES: &[&str] =
+    &["addr", "host", "port", "internal_addr", "proxy_addr", "proxy_host", "proxy_port"];
+
+/// The interfaces among a service's positional arguments.
+fn interfaces(service: &Recorded) -> impl Iterator<Item = &Arc<Recorded>> {
+    service.positional_records().filter(|r| r.ty == "interface")
+}
+
+/// `svc.iface`: the service and the interface, with the interface's span.
+fn interface_ref(service: &Arc<Recorded>, iface: &Arc<Recorded>) -> Arc<Recorded> {
+    Arc::new(Recorded {
+        builtin: "interface_ref".into(),
+        ty: "interface_ref".into(),
+        file: iface.file.clone(),
+        span: iface.span,
+        positional: vec![Arg::Record(service.clone()), Arg::Record(iface.clone())],
+        named: Vec::new(),
+    })
+}
+
+/// The (service, interface) pair of an `interface_ref`.
+fn parts(iface_ref: &Recorded) -> Option<(&Recorded, &Recorded)> {
+    match iface_ref.positional.as_slice() {
+        [Arg::Record(service), Arg::Record(iface), ..] => Some((service, iface)),
+        _ => None,
+    }
+}
+
+/// An interface's argument by position or keyword (`interface(name, protocol, port)`).
+fn interface_arg<'a>(iface: &'a Recorded, index: usize, name: &str) -> Option<&'a Arg> {
+    iface.positional.get(index).or_else(|| iface.named(name))
+}
+
+fn protocol_of(record: &Recorded) -> Option<&str> {
+    let (_, iface) = parts(record)?;
+    match interface_arg(iface, 1, "protocol") {
+        Some(Arg::Str(p)) => Some(p),
+        _ => None,
+    }
+}
+
+fn address_attribute<'v>(iface_ref: &Recorded, attribute: &str, heap: Heap<'v>) -> Option<Value<'v>> {
+    let (service, iface) = parts(iface_ref)?;
+    let port = match interface_arg(iface, 2, "port") {
+        Some(Arg::Int(p)) => *p,
+        _ => 0,
+    };
+    let service_name = service.name().unwrap_or("service");
+    let iface_name = iface.name().unwrap_or("iface");
+    // Containers reach each other by service name; binaries share the host's loopback.
+    let container = service.named("image").is_some() || service.named("build").is_some();
+    let placeholder = format!("__FB_PROXY_ADDR_{service_name}__{iface_name}__");
+    Some(match attribute {
+        "addr" => heap.alloc(format!("localhost:{port}")),
+        "host" => heap.alloc("localhost"),
+        "port" => heap.alloc(port),
+        "internal_addr" if container => heap.alloc(format!("{service_name}:{port}")),
+        "internal_addr" => heap.alloc(format!("localhost:{port}")),
+        // Late-bound at launch (reference §2.2); only meaningful inside `env` values.
+        "proxy_addr" => heap.alloc(placeholder),
+        "proxy_host" => heap.alloc(format!("__FB_PROXY_HOST_{service_name}__{iface_name}__")),
+        "proxy_port" => heap.alloc(format!("__FB_PROXY_PORT_{service_name}__{iface_name}__")),
+        _ => return None,
+    })
+}
+
+/// The type of an attribute the catalog declares for the value's type, or a step method of an
+/// interface's protocol (`svc.iface.post`, an opaque `step_method` at load time).
+fn declared(record: &Recorded, attribute: &str) -> Option<String> {
+    if let Some(attr) = catalog().value_type(&record.ty).and_then(|t| t.attributes.iter().find(|a| a.name == attribute))
+    {
+        return Some(attr.ty.clone());
+    }
+    let protocol = catalog().protocol(protocol_of(record)?)?;
+    protocol.methods.iter().any(|m| m.name == attribute).then(|| "step_method".to_owned())
+}

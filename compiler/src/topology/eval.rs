@@ -1,0 +1,464 @@
+//! Parsing, `load()` resolution and bounded evaluation of one topology file and the files it
+//! loads, and the conversion of Starlark errors into located diagnostics.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use ospecc_schema::stdlib;
+use ospecc_schema::topology::catalog;
+use starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
+use starlark::eval::{Evaluator, ReturnFileLoader};
+use starlark::syntax::{AstModule, Dialect, DialectTypes};
+use starlark::values::FrozenHeapName;
+use starlark::ErrorKind;
+
+use super::session::{file_loaders, normalize, SandboxError, Session, MAX_READ_BYTES};
+use super::values::{recorded_of, Arg, BuiltinFn, Namespace};
+use super::{describe_io, Evaluated, Global, TopologyInput};
+use crate::diagnostics::Diagnostic;
+use crate::span::Span;
+
+/// The bounds of one evaluation (each file, the root and every loaded one, has its own).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Ticks (one function call or one loop iteration each).
+    pub max_ticks: u64,
+    /// Bytes of Starlark heap.
+    pub max_heap_bytes: usize,
+    /// Nested calls.
+    pub max_call_depth: usize,
+    /// Wall time for the whole check, as a last resort (the tick limit normally fires first).
+    pub max_time: Duration,
+    /// Files larger than this are not parsed.
+    pub max_file_bytes: usize,
+    /// Bracket nesting beyond this is refused before parsing (the parser recurses on it).
+    pub max_nesting: usize,
+    /// `load()` chains deeper than this are refused.
+    pub max_load_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            // A real spec needs a few thousand; 2 million take about a second in a debug build.
+            max_ticks: 2_000_000,
+            max_heap_bytes: 256 * 1024 * 1024,
+            // Faultbox's dialect has no recursion at all; helpers nest a handful of calls.
+            max_call_depth: 100,
+            max_time: Duration::from_secs(5),
+            max_file_bytes: 4 * 1024 * 1024,
+            max_nesting: 64,
+            max_load_depth: 32,
+        }
+    }
+}
+
+/// Faultbox runs starlark-go's legacy dialect (no `while`, no recursion, no top-level
+/// `if`/`for`). starlark-rust's standard dialect is the closest; the seed specs also need
+/// top-level statements, and starlark-rust has no legacy switches, so the stricter rules are
+/// left to the static checks.
+const DIALECT: Dialect = Dialect {
+    enable_def: true,
+    enable_lambda: true,
+    enable_load: true,
+    enable_keyword_only_arguments: false,
+    enable_positional_only_arguments: false,
+    enable_types: DialectTypes::Disable,
+    enable_load_reexport: true,
+    enable_top_level_stmt: true,
+    enable_f_strings: false,
+    ..Dialect::Standard
+};
+
+/// The predeclared globals: the Starlark standard library (with `struct` and `print`), every
+/// catalog builtin bound to the generic recorder, and the sandboxed file readers.
+static GLOBALS: LazyLock<Globals> = LazyLock::new(|| {
+    let standard = GlobalsBuilder::extended_by(&[LibraryExtension::StructType, LibraryExtension::Print]).build();
+    let taken: Vec<String> = standard.names().map(|n| n.as_str().to_owned()).collect();
+    let mut builder = GlobalsBuilder::extended_by(&[LibraryExtension::StructType, LibraryExtension::Print]);
+    file_loaders(&mut builder);
+    let sandboxed = ["load_file", "load_yaml", "load_json"];
+    let mut namespaces: HashMap<&str, Vec<(String, usize)>> = HashMap::new();
+    for (index, builtin) in catalog().builtins.iter().enumerate() {
+        let name = builtin.name.as_str();
+        // The standard library's own `fail`, `print`, `struct` stay; the file readers are the
+        // sandbox's. Everything else binds generically.
+        if taken.iter().any(|t| t == name) || sandboxed.contains(&name) {
+            continue;
+        }
+        match name.split_once('.') {
+            Some((prefix, member)) => namespaces.entry(prefix).or_default().push((member.to_owned(), index)),
+            None => builder.set(name, BuiltinFn { index }),
+        }
+    }
+    let mut namespaces: Vec<_> = namespaces.into_iter().collect();
+    namespaces.sort();
+    for (prefix, members) in namespaces {
+        builder.set(prefix, Namespace { prefix: prefix.to_owned(), members });
+    }
+    builder.build()
+});
+
+/// What went wrong in a loaded file, to be reported at the `load()` that reached it.
+struct LoadFailure {
+    code: &'static str,
+    message: String,
+    help: String,
+}
+
+/// The whole check's evaluation state.
+struct Run<'a, 's> {
+    input: &'a TopologyInput<'a>,
+    session: &'s Session<'a>,
+    /// Evaluated modules by key (normalised path, or stdlib id).
+    cache: HashMap<String, FrozenModule>,
+    /// Keys of files being evaluated (for cycle detection), outermost first.
+    stack: Vec<String>,
+    deadline: Instant,
+    root_globals: Vec<Global>,
+    complete: bool,
+    diagnostics: Vec<Diagnostic>,
+}
+
+pub(super) fn evaluate(input: &TopologyInput) -> Evaluated {
+    let root_file = input.path.display().to_string();
+    let spec_dir = input.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let session = Session {
+        fs: input.fs,
+        root_file: root_file.clone(),
+        spec_dir,
+        calls: RefCell::new(Vec::new()),
+        diagnostics: RefCell::new(Vec::new()),
+    };
+    let mut run = Run {
+        input,
+        session: &session,
+        cache: HashMap::new(),
+        stack: Vec::new(),
+        deadline: Instant::now() + input.limits.max_time,
+        root_globals: Vec::new(),
+        complete: false,
+        diagnostics: Vec::new(),
+    };
+    let key = normalize(input.path).display().to_string();
+    if let Some(text_problem) = precheck(input.text, &input.limits) {
+        run.diagnostics.push(text_problem);
+    } else {
+        let _ = run.file(&key, &root_file, input.path.parent(), input.text.to_owned(), true);
+    }
+    let mut diagnostics = run.diagnostics;
+    diagnostics.extend(session.diagnostics.take());
+    Evaluated { calls: session.calls.take(), globals: run.root_globals, complete: run.complete, diagnostics }
+}
+
+/// Refuses text the parser should not see: too large, or nested deeply enough to exhaust
+/// the parser's stack.
+fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
+    if text.len() > limits.max_file_bytes {
+        return Some(
+            Diagnostic::error(
+                "TOP003",
+                Span::new(0, 0),
+                format!(
+                    "this file has {} bytes; topology files are checked up to {} bytes",
+                    text.len(),
+                    limits.max_file_bytes
+                ),
+            )
+            .with_help("split the topology into files joined with `load()`, or move data into `load_yaml` files"),
+        );
+    }
+    let (mut depth, mut quote, mut comment, mut escaped) = (0usize, None::<u8>, false, false);
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if comment {
+            comment = b != b'\n';
+            continue;
+        }
+        if let Some(q) = quote {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                _ if b == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'#' => comment = true,
+            b'"' | b'\'' => quote = Some(b),
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > limits.max_nesting {
+                    return Some(
+                        Diagnostic::error(
+                            "TOP004",
+                            Span::new(i, i + 1),
+                            format!("brackets nest more than {} levels deep here", limits.max_nesting),
+                        )
+                        .with_help("flatten the expression: bind inner parts to names first"),
+                    );
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+impl<'a, 's> Run<'a, 's> {
+    /// Parses, loads the dependencies of, and evaluates one file. For the root file problems
+    /// become diagnostics; for loaded files the first problem is returned to the `load()`.
+    fn file(
+        &mut self,
+        key: &str,
+        name: &str,
+        dir: Option<&Path>,
+        text: String,
+        is_root: bool,
+    ) -> Result<FrozenModule, LoadFailure> {
+        let ast = match AstModule::parse(name, text, &DIALECT) {
+            Ok(ast) => ast,
+            Err(e) => return Err(self.report(is_root, name, syntax_error(&e))),
+        };
+        self.stack.push(key.to_owned());
+        let mut modules: Vec<(String, FrozenModule)> = Vec::new();
+        let mut failed = None;
+        for load in ast.loads() {
+            let span = Span::new(load.span.span.begin().get() as usize, load.span.span.end().get() as usize);
+            match self.load(load.module_id, dir, is_root) {
+                Ok(module) => modules.push((load.module_id.to_owned(), module)),
+                Err(failure) => {
+                    let d =
+                        Diagnostic::error(failure.code, span, failure.message.clone()).with_help(failure.help.clone());
+                    failed = Some(self.report(is_root, name, d));
+                    if !is_root {
+                        break;
+                    }
+                }
+            }
+        }
+        self.stack.pop();
+        if let Some(failure) = failed {
+            return Err(failure);
+        }
+        let map: HashMap<&str, &FrozenModule> = modules.iter().map(|(id, m)| (id.as_str(), m)).collect();
+        let loader = ReturnFileLoader { modules: &map };
+        let limits = self.input.limits;
+        let deadline = self.deadline;
+        let session = self.session;
+        let outcome = Module::with_temp_heap(|module| {
+            let result = {
+                let mut eval = Evaluator::new(&module);
+                eval.set_loader(&loader);
+                eval.extra = Some(session);
+                // Setting each bound once on a fresh evaluator cannot fail.
+                let _ = eval.set_max_tick_count(limits.max_ticks);
+                let _ = eval.set_max_heap_size(limits.max_heap_bytes);
+                let _ = eval.set_max_callstack_size(limits.max_call_depth);
+                eval.set_check_cancelled(Box::new(move || Instant::now() > deadline));
+                eval.set_print_handler(&SilentPrint);
+                eval.eval_module(ast, &GLOBALS).map(|_| ())
+            };
+            // After a failed evaluation the module's slots may not exist (a name that did not
+            // resolve stops evaluation before they are allocated): only a finished module is read.
+            let globals = if is_root && result.is_ok() { module_globals(&module) } else { Vec::new() };
+            let frozen = module.freeze_named(FrozenHeapName::User(Box::new(key.to_owned())));
+            (result, globals, frozen)
+        });
+        let (result, globals, frozen) = outcome;
+        if is_root {
+            self.root_globals = globals;
+        }
+        if let Err(e) = result {
+            return Err(self.report(is_root, name, runtime_error(&e, name)));
+        }
+        if is_root {
+            self.complete = true;
+        }
+        frozen.map_err(|e| LoadFailure { code: "TOP010", message: format!("{e:?}"), help: String::new() })
+    }
+
+    /// Records a problem of the root file, or turns one of a loaded file into a failure for
+    /// the `load()` that reached it.
+    fn report(&mut self, is_root: bool, name: &str, diagnostic: Diagnostic) -> LoadFailure {
+        let failure = LoadFailure {
+            code: "TOP024",
+            message: format!("the loaded file `{name}` cannot be evaluated: {}", diagnostic.message),
+            help: format!("run `ospecc check {name}` for the details"),
+        };
+        if is_root {
+            self.diagnostics.push(diagnostic);
+        }
+        failure
+    }
+
+    /// Resolves and evaluates one `load()` target.
+    fn load(&mut self, id: &str, dir: Option<&Path>, from_root: bool) -> Result<FrozenModule, LoadFailure> {
+        let _ = from_root;
+        if self.stack.len() > self.input.limits.max_load_depth {
+            return Err(LoadFailure {
+                code: "TOP022",
+                message: format!("`load()` chains are limited to {} files", self.input.limits.max_load_depth),
+                help: "flatten the chain of loads".into(),
+            });
+        }
+        if id.starts_with('@') {
+            let Some(text) = stdlib::module(id) else {
+                let known: Vec<&str> = stdlib::MODULES.iter().map(|(p, _)| *p).collect();
+                let help = match crate::suggest::did_you_mean(id, known.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("the embedded modules are: {}", known.join(", ")),
+                };
+                return Err(LoadFailure { code: "TOP023", message: format!("no embedded module `{id}`"), help });
+            };
+            return self.cached(id.to_owned(), id, None, text.to_owned());
+        }
+        let Some(dir) = dir else {
+            return Err(LoadFailure {
+                code: "TOP021",
+                message: format!("the embedded stdlib cannot load workspace file `{id}`"),
+                help: "embedded modules load only other embedded modules".into(),
+            });
+        };
+        let target = normalize(&dir.join(id));
+        let root = normalize(self.input.root);
+        if !target.starts_with(&root) {
+            return Err(LoadFailure {
+                code: "TOP021",
+                message: format!("`{id}` is outside the workspace ({})", root.display()),
+                help: "`load()` reaches only files inside the workspace; copy the file in or open the enclosing directory as the workspace".into(),
+            });
+        }
+        let key = target.display().to_string();
+        if let Some(start) = self.stack.iter().position(|k| *k == key) {
+            let mut cycle: Vec<String> = self.stack[start..].to_vec();
+            cycle.push(key.clone());
+            return Err(LoadFailure {
+                code: "TOP022",
+                message: format!("`load()` cycle: {}", cycle.join(" → ")),
+                help: "move the shared definitions into a third file that both load".into(),
+            });
+        }
+        let text = self.input.fs.read_to_string(&target, MAX_READ_BYTES).map_err(|e| LoadFailure {
+            code: "TOP020",
+            message: format!("cannot load `{id}`: {}", describe_io(&e)),
+            help: "`load()` paths are relative to the loading file's directory".into(),
+        })?;
+        if let Some(problem) = precheck(&text, &self.input.limits) {
+            return Err(LoadFailure {
+                code: "TOP024",
+                message: format!("the loaded file `{id}` cannot be evaluated: {}", problem.message),
+                help: format!("run `ospecc check {}` for the details", target.display()),
+            });
+        }
+        let parent = target.parent().map(Path::to_path_buf);
+        self.cached(key, &target.display().to_string(), parent.as_deref(), text)
+    }
+
+    fn cached(
+        &mut self,
+        key: String,
+        name: &str,
+        dir: Option<&Path>,
+        text: String,
+    ) -> Result<FrozenModule, LoadFailure> {
+        if let Some(module) = self.cache.get(&key) {
+            return Ok(module.clone());
+        }
+        let module = self.file(&key, name, dir, text, false)?;
+        self.cache.insert(key, module.clone());
+        Ok(module)
+    }
+}
+
+/// `print()` output is not part of a check.
+struct SilentPrint;
+
+impl starlark::PrintHandler for SilentPrint {
+    fn println(&self, _text: &str) -> starlark::Result<()> {
+        Ok(())
+    }
+}
+
+fn module_globals(module: &Module) -> Vec<Global> {
+    let mut names: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let value = module.get(&name)?;
+            let value = recorded_of(value).map_or_else(|| Arg::from_value(value, 0), Arg::Record);
+            Some(Global { name, value })
+        })
+        .collect()
+}
+
+fn span_of(file_span: &starlark::codemap::FileSpan) -> Span {
+    Span::new(file_span.span.begin().get() as usize, file_span.span.end().get() as usize)
+}
+
+fn syntax_error(e: &starlark::Error) -> Diagnostic {
+    let span = e.span().map_or(Span::at(0), span_of);
+    let message = first_line(&e.without_diagnostic().to_string());
+    Diagnostic::error("TOP001", span, format!("syntax error: {message}")).with_help(
+        "topology files are Starlark (a Python-like language): check brackets, quotes, colons and indentation here",
+    )
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().trim().to_owned()
+}
+
+/// A located diagnostic for an evaluation error. The span is the innermost location in
+/// `file` (an error inside a loaded function is shown at the call in this file).
+fn runtime_error(e: &starlark::Error, file: &str) -> Diagnostic {
+    let mut span = e.span().filter(|s| s.filename() == file).map(span_of);
+    if span.is_none() {
+        span = e
+            .call_stack()
+            .frames
+            .iter()
+            .rev()
+            .filter_map(|f| f.location.as_ref())
+            .find(|l| l.filename() == file)
+            .map(span_of);
+    }
+    let span = span.unwrap_or(Span::at(0));
+    let message = first_line(&e.without_diagnostic().to_string());
+    let (code, help) = match e.kind() {
+        ErrorKind::StackOverflow(_) => (
+            "TOP014",
+            "calls nest too deeply (Faultbox's dialect has no recursion at all): rewrite the recursion as a loop"
+                .to_owned(),
+        ),
+        ErrorKind::Fail(_) => ("TOP010", "`fail()` was called while the file was evaluated".to_owned()),
+        ErrorKind::Scope(_) => {
+            ("TOP011", "define the name before using it, `load()` it, or check its spelling".to_owned())
+        }
+        ErrorKind::Native(inner) => match inner.downcast_ref::<SandboxError>() {
+            Some(sandbox) => (sandbox.code, sandbox.help.clone()),
+            None => ("TOP010", "fix the value or call shown here".to_owned()),
+        },
+        _ if message.contains("ticks has been exceeded") || message.contains("Evaluation cancelled") => (
+            "TOP012",
+            "evaluation is bounded so a check always ends: look for a loop or comprehension over a huge range"
+                .to_owned(),
+        ),
+        _ if message.contains("Heap memory limit") => (
+            "TOP013",
+            "evaluation is bounded in memory: look for a huge list, string repetition or comprehension".to_owned(),
+        ),
+        _ => ("TOP010", "fix the value or call shown here".to_owned()),
+    };
+    let message = match code {
+        "TOP012" => "evaluation did not finish within its step limit".to_owned(),
+        "TOP013" => "evaluation exceeded its memory limit".to_owned(),
+        "TOP014" => format!("call stack too deep: {message}"),
+        _ => message,
+    };
+    Diagnostic::error(code, span, message).with_help(help)
+}

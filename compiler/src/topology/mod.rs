@@ -1,0 +1,171 @@
+//! Topology files (`*.star`, Faultbox's Starlark dialect): parsing and sandboxed evaluation.
+//!
+//! [`check`] parses a file with the `starlark` crate and evaluates it in a hermetic sandbox:
+//! the predeclared globals are the builtins of the catalog (`ospecc_schema::topology`), each
+//! bound to one generic native function that records the call ([`values::Recorded`]);
+//! `load()` reaches workspace files (through the injected [`FileSystem`]) and the embedded
+//! stdlib; `load_file`/`load_yaml`/`load_json` read only below the spec's directory; nothing
+//! reaches the network; evaluation is bounded in steps, wall time, memory and call depth.
+//! [`evaluate`] returns the evaluated model (recorded calls, module globals) for the static
+//! checks, which analyse function bodies against it.
+
+mod attrs;
+mod eval;
+mod session;
+pub mod values;
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use eval::Limits;
+pub use session::MAX_READ_BYTES;
+pub use values::{Arg, Recorded};
+
+use crate::diagnostics::{self, Diagnostic};
+use crate::vfs::FileSystem;
+
+/// One topology file to check.
+pub struct TopologyInput<'a> {
+    /// The file's path: `load()` resolves relative to its directory, and `load_file` reads
+    /// only below it.
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub fs: &'a dyn FileSystem,
+    /// The workspace root: `load()` never reaches outside it.
+    pub root: &'a Path,
+    pub limits: Limits,
+}
+
+/// The evaluated module, for the static checks.
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    /// Every builtin call, in evaluation order (calls in loaded files included; each carries
+    /// its file).
+    pub calls: Vec<Arc<Recorded>>,
+    /// The root module's globals (defined or loaded), in definition order.
+    pub globals: Vec<Global>,
+    /// Whether evaluation ran to the end (if not, the model is partial).
+    pub complete: bool,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// One global of the root module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Global {
+    pub name: String,
+    pub value: Arg,
+}
+
+impl Evaluated {
+    /// Recorded calls in the root file whose builtin returns `ty`.
+    fn of_type<'a>(&'a self, ty: &'a str, root: &'a str) -> impl Iterator<Item = &'a Arc<Recorded>> {
+        self.calls.iter().filter(move |c| c.ty == ty && c.file == root)
+    }
+
+    /// Declared services (any file, including loaded ones).
+    pub fn services(&self) -> impl Iterator<Item = &Arc<Recorded>> {
+        self.calls.iter().filter(|c| c.ty == "service")
+    }
+
+    /// Declared interfaces (any file).
+    pub fn interfaces(&self) -> impl Iterator<Item = &Arc<Recorded>> {
+        self.calls.iter().filter(|c| c.ty == "interface")
+    }
+
+    /// Calls of `builtin` (any file).
+    pub fn calls_of<'a>(&'a self, builtin: &'a str) -> impl Iterator<Item = &'a Arc<Recorded>> {
+        self.calls.iter().filter(move |c| c.builtin == builtin)
+    }
+
+    /// Recorded values of type `ty` created in the file named `file`.
+    pub fn values_in<'a>(&'a self, ty: &'a str, file: &'a str) -> impl Iterator<Item = &'a Arc<Recorded>> {
+        self.of_type(ty, file)
+    }
+
+    /// Test names as Faultbox derives them (reference §4.1): global `test_*` functions,
+    /// `scenario(fn)`, `fault_scenario("x")`, `fault_matrix` cells, `test("x")`; sorted.
+    pub fn tests(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .globals
+            .iter()
+            .filter(|g| g.name.starts_with("test_") && matches!(g.value, Arg::Function(_)))
+            .map(|g| g.name.clone())
+            .collect();
+        for call in &self.calls {
+            match call.builtin.as_str() {
+                "scenario" => {
+                    if let Some(Arg::Function(f)) = call.positional.first() {
+                        names.push(format!("test_{f}"));
+                    }
+                }
+                "fault_scenario" | "test" => {
+                    if let Some(name) = call.name() {
+                        names.push(format!("test_{name}"));
+                    }
+                }
+                "fault_matrix" => names.extend(matrix_cells(call)),
+                _ => {}
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// `test_matrix_<scenario>_<fault>` for every non-excluded cell of a `fault_matrix` call.
+fn matrix_cells(call: &Recorded) -> Vec<String> {
+    let list = |name: &str| match call.named(name) {
+        Some(Arg::List(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    let fault_name = |a: &Arg| match a {
+        Arg::Record(r) => r.name().map(str::to_owned),
+        _ => None,
+    };
+    let scenario_name = |a: &Arg| match a {
+        Arg::Function(f) => Some(f.clone()),
+        _ => None,
+    };
+    let excluded: Vec<(Option<String>, Option<String>)> = list("exclude")
+        .iter()
+        .filter_map(|e| match e {
+            Arg::Tuple(pair) if pair.len() == 2 => Some((scenario_name(&pair[0]), fault_name(&pair[1]))),
+            _ => None,
+        })
+        .collect();
+    let mut cells = Vec::new();
+    for s in list("scenarios").iter().filter_map(scenario_name) {
+        for f in list("faults").iter().filter_map(fault_name) {
+            if !excluded.contains(&(Some(s.clone()), Some(f.clone()))) {
+                cells.push(format!("test_matrix_{s}_{f}"));
+            }
+        }
+    }
+    cells
+}
+
+/// Every diagnostic for one topology file, in deterministic order.
+pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
+    let mut diagnostics = evaluate(input).diagnostics;
+    diagnostics::sort(&mut diagnostics);
+    diagnostics
+}
+
+/// Parses and evaluates one topology file in the sandbox.
+pub fn evaluate(input: &TopologyInput) -> Evaluated {
+    eval::evaluate(input)
+}
+
+/// An IO error in words (without the OS error number).
+pub(crate) fn describe_io(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::NotFound => "no such file".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let text = error.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_owned()
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The values topology builtins return: opaque records of the call (builtin, return type,
+//! arguments, span), plus the one native callable that binds every catalog builtin.
+//!
+//! Arguments are copied out of the Starlark heap into plain Rust data ([`Arg`]) when a call is
+//! recorded, so the evaluated model outlives the heap and the later static checks need no
+//! Starlark types.
+
+use std::fmt;
+use std::sync::Arc;
+
+use allocative::Allocative;
+use ospecc_schema::topology::{catalog, Builtin, ParamKind};
+use starlark::collections::StarlarkHasher;
+use starlark::eval::{Arguments, Evaluator};
+use starlark::starlark_simple_value;
+use starlark::values::dict::DictRef;
+use starlark::values::list::ListRef;
+use starlark::values::tuple::TupleRef;
+use starlark::values::{
+    starlark_value, Heap, NoSerialize, ProvidesStaticType, StarlarkPagablePanic, StarlarkValue, Value, ValueLike,
+};
+
+use super::session::Session;
+use crate::span::Span;
+
+/// How deep argument structures are copied; deeper parts are recorded as [`Arg::Other`].
+const MAX_ARG_DEPTH: usize = 32;
+
+/// One recorded builtin call (or a value derived from one, such as `svc.iface`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// The builtin called (`service`), or `interface_ref` for `svc.iface`.
+    pub builtin: String,
+    /// The catalog's return type of the builtin.
+    pub ty: String,
+    /// The file the call is in, as the evaluator names it (the root file's path, a loaded
+    /// file's path, or an `@faultbox/...` stdlib path).
+    pub file: String,
+    /// The call's span in that file.
+    pub span: Span,
+    pub positional: Vec<Arg>,
+    pub named: Vec<(String, Arg)>,
+}
+
+impl Recorded {
+    /// A keyword argument by name.
+    pub fn named(&self, name: &str) -> Option<&Arg> {
+        self.named.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+    }
+
+    /// The first positional argument as a string (the declared name of most builtins).
+    pub fn name(&self) -> Option<&str> {
+        match self.positional.first() {
+            Some(Arg::Str(s)) => Some(s),
+            _ => match self.named("name") {
+                Some(Arg::Str(s)) => Some(s),
+                _ => None,
+            },
+        }
+    }
+
+    /// Every recorded value among the positional arguments (a service's interfaces).
+    pub fn positional_records(&self) -> impl Iterator<Item = &Arc<Recorded>> {
+        self.positional.iter().filter_map(|a| match a {
+            Arg::Record(r) => Some(r),
+            _ => None,
+        })
+    }
+}
+
+/// An argument value, copied out of the Starlark heap.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Arg>),
+    Tuple(Vec<Arg>),
+    Dict(Vec<(Arg, Arg)>),
+    Record(Arc<Recorded>),
+    /// A `def` or `lambda`, by name (`lambda` for lambdas).
+    Function(String),
+    /// Anything else (structs, builtins, values nested too deeply), by its Starlark type.
+    Other(String),
+}
+
+impl Arg {
+    pub(crate) fn from_value(value: Value, depth: usize) -> Arg {
+        if depth > MAX_ARG_DEPTH {
+            return Arg::Other(value.get_type().to_owned());
+        }
+        if value.is_none() {
+            return Arg::None;
+        }
+        if let Some(b) = value.unpack_bool() {
+            return Arg::Bool(b);
+        }
+        if let Some(i) = value.unpack_i32() {
+            return Arg::Int(i64::from(i));
+        }
+        if let Some(s) = value.unpack_str() {
+            return Arg::Str(s.to_owned());
+        }
+        if let Some(r) = RecordedValue::from_value(value) {
+            return Arg::Record(r.0.clone());
+        }
+        if let Some(list) = ListRef::from_value(value) {
+            return Arg::List(list.iter().map(|v| Arg::from_value(v, depth + 1)).collect());
+        }
+        if let Some(tuple) = TupleRef::from_value(value) {
+            return Arg::Tuple(tuple.iter().map(|v| Arg::from_value(v, depth + 1)).collect());
+        }
+        if let Some(dict) = DictRef::from_value(value) {
+            return Arg::Dict(
+                dict.iter().map(|(k, v)| (Arg::from_value(k, depth + 1), Arg::from_value(v, depth + 1))).collect(),
+            );
+        }
+        match value.get_type() {
+            "float" => value.to_str().parse().map_or_else(|_| Arg::Other("float".into()), Arg::Float),
+            "function" => Arg::Function(function_name(&value.to_str())),
+            other => Arg::Other(other.to_owned()),
+        }
+    }
+}
+
+/// `<function create_user>` → `create_user`; a lambda's display is `<function lambda>`-like.
+fn function_name(display: &str) -> String {
+    let inner = display.trim_start_matches('<').trim_end_matches('>');
+    inner.strip_prefix("function ").unwrap_or(inner).to_owned()
+}
+
+/// A recorded value as Starlark sees it.
+#[derive(Debug, ProvidesStaticType, NoSerialize, Allocative, StarlarkPagablePanic)]
+pub struct RecordedValue(#[allocative(skip)] pub Arc<Recorded>);
+starlark_simple_value!(RecordedValue);
+
+impl fmt::Display for RecordedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.name() {
+            Some(name) => write!(f, "<{} {:?}>", self.0.ty, name),
+            None => write!(f, "<{}>", self.0.ty),
+        }
+    }
+}
+
+#[starlark_value(type = "topology_value")]
+impl<'v> StarlarkValue<'v> for RecordedValue {
+    fn get_attr(&self, attribute: &str, heap: Heap<'v>) -> Option<Value<'v>> {
+        super::attrs::get(&self.0, attribute, heap)
+    }
+
+    fn has_attr(&self, attribute: &str, heap: Heap<'v>) -> bool {
+        self.get_attr(attribute, heap).is_some()
+    }
+
+    fn dir_attr(&self) -> Vec<String> {
+        super::attrs::names(&self.0)
+    }
+
+    fn equals(&self, other: Value<'v>) -> starlark::Result<bool> {
+        Ok(RecordedValue::from_value(other).is_some_and(|o| Arc::ptr_eq(&o.0, &self.0) || *o.0 == *self.0))
+    }
+
+    // Recorded values are dict keys in `fault_matrix(overrides={(scenario, fault): ...})`.
+    fn write_hash(&self, hasher: &mut StarlarkHasher) -> starlark::Result<()> {
+        std::hash::Hash::hash(&(&self.0.builtin, &self.0.file, self.0.span.start, self.0.span.end), hasher);
+        Ok(())
+    }
+}
+
+/// A catalog builtin as a Starlark callable. One implementation serves every builtin: the
+/// catalog entry says what it accepts and returns.
+#[derive(Debug, ProvidesStaticType, NoSerialize, Allocative, StarlarkPagablePanic)]
+pub struct BuiltinFn {
+    /// Index into `catalog().builtins`.
+    pub index: usize,
+}
+starlark_simple_value!(BuiltinFn);
+
+impl BuiltinFn {
+    fn builtin(&self) -> Option<&'static Builtin> {
+        catalog().builtins.get(self.index)
+    }
+}
+
+impl fmt::Display for BuiltinFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<built-in function {}>", self.builtin().map_or("?", |b| b.name.as_str()))
+    }
+}
+
+#[starlark_value(type = "builtin_function_or_method")]
+impl<'v> StarlarkValue<'v> for BuiltinFn {
+    fn invoke(
+        &self,
+        _me: Value<'v>,
+        args: &Arguments<'v, '_>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<Value<'v>> {
+        let Some(builtin) = self.builtin() else {
+            return Err(starlark::Error::new_other(anyhow::anyhow!("unknown builtin")));
+        };
+        let heap = eval.heap();
+        let positional: Vec<Value> = args.positions(heap)?.collect();
+        let named: Vec<(String, Value)> = args.names_map()?.iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect();
+        let (file, span) = match eval.call_stack_top_location() {
+            Some(loc) => {
+                (loc.filename().to_owned(), Span::new(loc.span.begin().get() as usize, loc.span.end().get() as usize))
+            }
+            None => (String::new(), Span::at(0)),
+        };
+        let recorded = Arc::new(Recorded {
+            builtin: builtin.name.clone(),
+            ty: builtin.returns.clone(),
+            file,
+            span,
+            positional: positional.iter().map(|v| Arg::from_value(*v, 0)).collect(),
+            named: named.iter().map(|(k, v)| (k.clone(), Arg::from_value(*v, 0))).collect(),
+        });
+        if let Some(session) = eval.extra.and_then(|e| e.downcast_ref::<Session>()) {
+            session.record(builtin, &recorded, positional.len(), named.iter().map(|(k, _)| k.as_str()));
+        }
+        // `None`-returning builtins register something (scenario, fault_matrix): the call is
+        // recorded, and the Starlark value is None as users expect.
+        if matches!(builtin.returns.as_str(), "None" | "none" | "") {
+            return Ok(Value::new_none());
+        }
+        Ok(heap.alloc(RecordedValue(recorded)))
+    }
+}
+
+/// A namespace of builtins (`match.prefix`, `observe.stdout`): attribute access yields the
+/// member builtin.
+#[derive(Debug, ProvidesStaticType, NoSerialize, Allocative, StarlarkPagablePanic)]
+pub struct Namespace {
+    pub prefix: String,
+    /// (member name, index into `catalog().builtins`).
+    pub members: Vec<(String, usize)>,
+}
+starlark_simple_value!(Namespace);
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<namespace {}>", self.prefix)
+    }
+}
+
+#[starlark_value(type = "namespace")]
+impl<'v> StarlarkValue<'v> for Namespace {
+    fn get_attr(&self, attribute: &str, heap: Heap<'v>) -> Option<Value<'v>> {
+        self.members.iter().find(|(n, _)| n == attribute).map(|&(_, index)| heap.alloc(BuiltinFn { index }))
+    }
+
+    fn has_attr(&self, attribute: &str, _heap: Heap<'v>) -> bool {
+        self.members.iter().any(|(n, _)| n == attribute)
+    }
+
+    fn dir_attr(&self) -> Vec<String> {
+        self.members.iter().map(|(n, _)| n.clone()).collect()
+    }
+}
+
+/// The parameters a positional argument can bind to, in order.
+pub(crate) fn positional_params(builtin: &Builtin) -> impl Iterator<Item = &ospecc_schema::topology::Param> {
+    builtin.params.iter().filter(|p| matches!(p.kind, ParamKind::Positional | ParamKind::PositionalOrKeyword))
+}
+
+/// Reads a recorded value back from a Starlark value (for globals of the evaluated module).
+pub(crate) fn recorded_of(value: Value) -> Option<Arc<Recorded>> {
+    value.downcast_ref::<RecordedValue>().map(|r| r.0.clone())
+}
