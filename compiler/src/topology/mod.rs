@@ -155,7 +155,21 @@ pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
 
 /// Parses and evaluates one topology file in the sandbox.
 pub fn evaluate(input: &TopologyInput) -> Evaluated {
-    eval::evaluate(input)
+    // starlark-rust bounds memory only approximately and panics on single allocations above
+    // 4 GiB (`"x" * n`, list doubling between two limit checks): a panic in the evaluator is
+    // contained here and reported, so one file can never take the whole check down.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eval::evaluate(input))) {
+        Ok(evaluated) => evaluated,
+        Err(_) => Evaluated {
+            diagnostics: vec![Diagnostic::error(
+                "TOP013",
+                crate::span::Span::at(0),
+                "evaluation was aborted: it exceeded the evaluator's memory bounds",
+            )
+            .with_help("look for a huge list, string repetition or comprehension")],
+            ..Evaluated::default()
+        },
+    }
 }
 
 /// An IO error in words (without the OS error number).

@@ -125,10 +125,11 @@ impl Arg {
     }
 }
 
-/// `<function create_user>` → `create_user`; a lambda's display is `<function lambda>`-like.
+/// `<function /ws/a.star.create_user>` → `create_user` (names cannot contain dots, paths can).
 fn function_name(display: &str) -> String {
     let inner = display.trim_start_matches('<').trim_end_matches('>');
-    inner.strip_prefix("function ").unwrap_or(inner).to_owned()
+    let qualified = inner.strip_prefix("function ").unwrap_or(inner);
+    qualified.rsplit('.').next().unwrap_or(qualified).to_owned()
 }
 
 /// A recorded value as Starlark sees it.
