@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use common::{ospecc, repo_root};
 
-/// The discovery patterns of OSpec files (kept in step with `src/cli/discover.rs`).
+/// The discovery patterns of OSpec and topology files (kept in step with `src/cli/discover.rs`).
 fn is_ospec(name: &str) -> bool {
-    let suffixes = [".ospec.yml", ".ospec.yaml", ".ospec"];
+    let suffixes = [".ospec.yml", ".ospec.yaml", ".ospec", ".star"];
     suffixes.iter().any(|s| name.len() > s.len() && name.ends_with(s)) || matches!(name, "outcome.yml" | "outcome.yaml")
 }
 

@@ -199,8 +199,12 @@ fn check_bytes(bytes: Vec<u8>, path: &Path, display: String, language: Language,
     let diagnostics = match language {
         Language::OSpec => ospec::check(&CheckInput { path, text: &text, fs: &RealFs, options }),
         Language::Topology => {
-            let root = workspace_root(path);
-            let input = TopologyInput { path, text: &text, fs: &RealFs, root: &root, limits: Limits::default() };
+            // `load()` targets are resolved and confined against absolute paths, so a relative
+            // file path and an absolute workspace root compare correctly.
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            let root = workspace_root(&absolute);
+            let input =
+                TopologyInput { path: &absolute, text: &text, fs: &RealFs, root: &root, limits: Limits::default() };
             options.policy.apply(topology::check(&input))
         }
     };
@@ -209,8 +213,7 @@ fn check_bytes(bytes: Vec<u8>, path: &Path, display: String, language: Language,
 
 /// The workspace a topology file's `load()`s may reach: the nearest enclosing directory with
 /// an `ospecc.toml` or a `.git`, else the file's own directory.
-fn workspace_root(path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+fn workspace_root(absolute: &Path) -> PathBuf {
     let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
     dir.ancestors()
         .find(|a| a.join("ospecc.toml").is_file() || a.join(".git").exists())
