@@ -82,3 +82,16 @@ impl FileSystem for MemoryFs {
         }
     }
 }
+
+/// An IO error in words a user recognises (without the "(os error 2)" suffix); shared by the
+/// CLI (unreadable paths) and the analysis (`load()`, `load_file`).
+pub fn describe_io(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let text = error.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_lowercase()
+        }
+    }
+}

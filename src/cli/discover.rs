@@ -68,17 +68,8 @@ impl PathError {
     }
 }
 
-/// An IO error in words a user recognises (without the "(os error 2)" suffix).
-pub fn describe(error: &io::Error) -> String {
-    match error.kind() {
-        io::ErrorKind::NotFound => "no such file or directory".into(),
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let text = error.to_string();
-            text.split(" (os error").next().unwrap_or(&text).to_lowercase()
-        }
-    }
-}
+/// An IO error in words a user recognises (one wording for the CLI and the analysis).
+pub use ospecc_compiler::vfs::describe_io as describe;
 
 /// The `exclude` globs of `ospecc.toml`, matched relative to the config file's directory.
 #[derive(Clone, Debug, Default)]

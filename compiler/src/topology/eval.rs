@@ -17,7 +17,7 @@ use starlark::ErrorKind;
 
 use super::session::{file_loaders, normalize, SandboxError, Session, MAX_READ_BYTES};
 use super::values::{recorded_of, Arg, BuiltinFn, Namespace};
-use super::{describe_io, Evaluated, Global, TopologyInput};
+use super::{Evaluated, Global, TopologyInput};
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
 
@@ -345,7 +345,7 @@ impl<'a, 's> Run<'a, 's> {
         }
         let text = self.input.fs.read_to_string(&target, MAX_READ_BYTES).map_err(|e| LoadFailure {
             code: "TOP020",
-            message: format!("cannot load `{id}`: {}", describe_io(&e)),
+            message: format!("cannot load `{id}`: {}", crate::vfs::describe_io(&e)),
             help: "`load()` paths are relative to the loading file's directory".into(),
         })?;
         if let Some(problem) = precheck(&text, &self.input.limits) {

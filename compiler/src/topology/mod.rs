@@ -14,7 +14,6 @@ mod eval;
 mod session;
 pub mod values;
 
-use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -169,17 +168,5 @@ pub fn evaluate(input: &TopologyInput) -> Evaluated {
             .with_help("look for a huge list, string repetition or comprehension")],
             ..Evaluated::default()
         },
-    }
-}
-
-/// An IO error in words (without the OS error number).
-pub(crate) fn describe_io(error: &io::Error) -> String {
-    match error.kind() {
-        io::ErrorKind::NotFound => "no such file".into(),
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let text = error.to_string();
-            text.split(" (os error").next().unwrap_or(&text).to_owned()
-        }
     }
 }

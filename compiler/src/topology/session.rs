@@ -137,7 +137,7 @@ impl Session<'_> {
         let resolved = self.resolve_data_path(path)?;
         self.fs.read_to_string(&resolved, MAX_READ_BYTES).map_err(|e| SandboxError {
             code: "TOP031",
-            message: format!("cannot read `{path}`: {}", super::describe_io(&e)),
+            message: format!("cannot read `{path}`: {}", crate::vfs::describe_io(&e)),
             help: "the path is relative to the spec's directory; check that the file exists and is UTF-8 text".into(),
         })
     }
