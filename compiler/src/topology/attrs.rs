@@ -13,37 +13,48 @@ use super::values::{Arg, Recorded, RecordedValue};
 
 /// The value of `record.attribute`, or `None` (Starlark then reports a missing attribute).
 pub(crate) fn get<'v>(record: &Arc<Recorded>, attribute: &str, heap: Heap<'v>) -> Option<Value<'v>> {
+    Some(match resolve(record, attribute)? {
+        Arg::Str(s) => heap.alloc(s),
+        Arg::Int(i) => heap.alloc(i),
+        Arg::Record(r) => heap.alloc(RecordedValue(r)),
+        _ => Value::new_none(),
+    })
+}
+
+/// `record.attribute` as plain data, for evaluation and for the static analysis of function
+/// bodies alike: a string or port for addresses, a record for everything else.
+pub(crate) fn resolve(record: &Arc<Recorded>, attribute: &str) -> Option<Arg> {
     match record.ty.as_str() {
         "service" => {
             // Interface names shadow the fixed attributes (reference §2.1).
             if let Some(iface) = interfaces(record).find(|i| i.name() == Some(attribute)) {
-                return Some(heap.alloc(RecordedValue(interface_ref(record, iface))));
+                return Some(Arg::Record(interface_ref(record, iface)));
             }
             if attribute == "name" {
-                return record.name().map(|n| heap.alloc(n));
+                return record.name().map(|n| Arg::Str(n.to_owned()));
             }
         }
         "interface_ref" => {
-            if let Some(value) = address_attribute(record, attribute, heap) {
+            if let Some(value) = address_attribute(record, attribute) {
                 return Some(value);
             }
         }
         _ => {}
     }
     declared(record, attribute).map(|ty| {
-        heap.alloc(RecordedValue(Arc::new(Recorded {
+        Arg::Record(Arc::new(Recorded {
             builtin: format!(".{attribute}"),
             ty,
             file: record.file.clone(),
             span: record.span,
             positional: vec![Arg::Record(record.clone())],
             named: Vec::new(),
-        })))
+        }))
     })
 }
 
 /// The attribute names of a recorded value (for `dir()` and did-you-mean).
-pub(crate) fn names(record: &Arc<Recorded>) -> Vec<String> {
+pub fn names(record: &Arc<Recorded>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     match record.ty.as_str() {
         "service" => {
@@ -68,7 +79,7 @@ const ADDRESS_ATTRIBUTES: &[&str] =
     &["addr", "host", "port", "internal_addr", "proxy_addr", "proxy_host", "proxy_port"];
 
 /// The interfaces among a service's positional arguments.
-fn interfaces(service: &Recorded) -> impl Iterator<Item = &Arc<Recorded>> {
+pub(crate) fn interfaces(service: &Recorded) -> impl Iterator<Item = &Arc<Recorded>> {
     service.positional_records().filter(|r| r.ty == "interface")
 }
 
@@ -85,7 +96,7 @@ fn interface_ref(service: &Arc<Recorded>, iface: &Arc<Recorded>) -> Arc<Recorded
 }
 
 /// The (service, interface) pair of an `interface_ref`.
-fn parts(iface_ref: &Recorded) -> Option<(&Recorded, &Recorded)> {
+pub(crate) fn parts(iface_ref: &Recorded) -> Option<(&Recorded, &Recorded)> {
     match iface_ref.positional.as_slice() {
         [Arg::Record(service), Arg::Record(iface), ..] => Some((service, iface)),
         _ => None,
@@ -93,11 +104,11 @@ fn parts(iface_ref: &Recorded) -> Option<(&Recorded, &Recorded)> {
 }
 
 /// An interface's argument by position or keyword (`interface(name, protocol, port)`).
-fn interface_arg<'a>(iface: &'a Recorded, index: usize, name: &str) -> Option<&'a Arg> {
+pub(crate) fn interface_arg<'a>(iface: &'a Recorded, index: usize, name: &str) -> Option<&'a Arg> {
     iface.positional.get(index).or_else(|| iface.named(name))
 }
 
-fn protocol_of(record: &Recorded) -> Option<&str> {
+pub(crate) fn protocol_of(record: &Recorded) -> Option<&str> {
     let (_, iface) = parts(record)?;
     match interface_arg(iface, 1, "protocol") {
         Some(Arg::Str(p)) => Some(p),
@@ -105,7 +116,7 @@ fn protocol_of(record: &Recorded) -> Option<&str> {
     }
 }
 
-fn address_attribute<'v>(iface_ref: &Recorded, attribute: &str, heap: Heap<'v>) -> Option<Value<'v>> {
+fn address_attribute(iface_ref: &Recorded, attribute: &str) -> Option<Arg> {
     let (service, iface) = parts(iface_ref)?;
     let port = match interface_arg(iface, 2, "port") {
         Some(Arg::Int(p)) => *p,
@@ -117,15 +128,15 @@ fn address_attribute<'v>(iface_ref: &Recorded, attribute: &str, heap: Heap<'v>) 
     let container = service.named("image").is_some() || service.named("build").is_some();
     let placeholder = format!("__FB_PROXY_ADDR_{service_name}__{iface_name}__");
     Some(match attribute {
-        "addr" => heap.alloc(format!("localhost:{port}")),
-        "host" => heap.alloc("localhost"),
-        "port" => heap.alloc(port),
-        "internal_addr" if container => heap.alloc(format!("{service_name}:{port}")),
-        "internal_addr" => heap.alloc(format!("localhost:{port}")),
+        "addr" => Arg::Str(format!("localhost:{port}")),
+        "host" => Arg::Str("localhost".into()),
+        "port" => Arg::Int(port),
+        "internal_addr" if container => Arg::Str(format!("{service_name}:{port}")),
+        "internal_addr" => Arg::Str(format!("localhost:{port}")),
         // Late-bound at launch (reference §2.2); only meaningful inside `env` values.
-        "proxy_addr" => heap.alloc(placeholder),
-        "proxy_host" => heap.alloc(format!("__FB_PROXY_HOST_{service_name}__{iface_name}__")),
-        "proxy_port" => heap.alloc(format!("__FB_PROXY_PORT_{service_name}__{iface_name}__")),
+        "proxy_addr" => Arg::Str(placeholder),
+        "proxy_host" => Arg::Str(format!("__FB_PROXY_HOST_{service_name}__{iface_name}__")),
+        "proxy_port" => Arg::Str(format!("__FB_PROXY_PORT_{service_name}__{iface_name}__")),
         _ => return None,
     })
 }

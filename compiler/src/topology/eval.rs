@@ -16,6 +16,7 @@ use starlark::values::FrozenHeapName;
 use starlark::ErrorKind;
 
 use super::session::{file_loaders, normalize, SandboxError, Session, MAX_READ_BYTES};
+use super::syntax::Syntax;
 use super::values::{recorded_of, Arg, BuiltinFn, Namespace};
 use super::{Evaluated, Global, TopologyInput};
 use crate::diagnostics::Diagnostic;
@@ -119,6 +120,7 @@ struct Run<'a, 's> {
     stack: Vec<String>,
     deadline: Instant,
     root_globals: Vec<Global>,
+    root_syntax: Option<Syntax>,
     complete: bool,
     diagnostics: Vec<Diagnostic>,
 }
@@ -128,7 +130,6 @@ pub(super) fn evaluate(input: &TopologyInput) -> Evaluated {
     let spec_dir = input.path.parent().map(Path::to_path_buf).unwrap_or_default();
     let session = Session {
         fs: input.fs,
-        root_file: root_file.clone(),
         spec_dir,
         calls: RefCell::new(Vec::new()),
         diagnostics: RefCell::new(Vec::new()),
@@ -140,6 +141,7 @@ pub(super) fn evaluate(input: &TopologyInput) -> Evaluated {
         stack: Vec::new(),
         deadline: Instant::now() + input.limits.max_time,
         root_globals: Vec::new(),
+        root_syntax: None,
         complete: false,
         diagnostics: Vec::new(),
     };
@@ -151,7 +153,14 @@ pub(super) fn evaluate(input: &TopologyInput) -> Evaluated {
     }
     let mut diagnostics = run.diagnostics;
     diagnostics.extend(session.diagnostics.take());
-    Evaluated { calls: session.calls.take(), globals: run.root_globals, complete: run.complete, diagnostics }
+    Evaluated {
+        calls: session.calls.take(),
+        globals: run.root_globals,
+        syntax: run.root_syntax,
+        root: root_file,
+        complete: run.complete,
+        diagnostics,
+    }
 }
 
 /// Refuses text the parser should not see: too large, or nested deeply enough to exhaust
@@ -224,6 +233,9 @@ impl<'a, 's> Run<'a, 's> {
             Ok(ast) => ast,
             Err(e) => return Err(self.report(is_root, name, syntax_error(&e))),
         };
+        if is_root {
+            self.root_syntax = Some(Syntax::new(ast.statement().clone()));
+        }
         self.stack.push(key.to_owned());
         let mut modules: Vec<(String, FrozenModule)> = Vec::new();
         let mut failed = None;

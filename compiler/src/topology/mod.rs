@@ -10,8 +10,11 @@
 //! checks, which analyse function bodies against it.
 
 mod attrs;
+pub mod bodies;
+mod checks;
 mod eval;
 mod session;
+pub mod syntax;
 pub mod values;
 
 use std::path::Path;
@@ -44,6 +47,10 @@ pub struct Evaluated {
     pub calls: Vec<Arc<Recorded>>,
     /// The root module's globals (defined or loaded), in definition order.
     pub globals: Vec<Global>,
+    /// The root file's syntax tree (absent when it does not parse).
+    pub syntax: Option<syntax::Syntax>,
+    /// The root file's name, as recorded calls name it.
+    pub root: String,
     /// Whether evaluation ran to the end (if not, the model is partial).
     pub complete: bool,
     pub diagnostics: Vec<Diagnostic>,
@@ -147,8 +154,11 @@ fn matrix_cells(call: &Recorded) -> Vec<String> {
 
 /// Every diagnostic for one topology file, in deterministic order.
 pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
-    let mut diagnostics = evaluate(input).diagnostics;
+    let evaluated = evaluate(input);
+    let mut diagnostics = checks::run(&evaluated);
+    diagnostics.extend(evaluated.diagnostics);
     diagnostics::sort(&mut diagnostics);
+    diagnostics.dedup();
     diagnostics
 }
 

@@ -8,15 +8,13 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use ospecc_schema::topology::{Builtin, ParamKind};
 use starlark::environment::GlobalsBuilder;
 use starlark::eval::Evaluator;
 use starlark::starlark_module;
 use starlark::values::{ProvidesStaticType, Value};
 
-use super::values::{positional_params, Recorded};
+use super::values::Recorded;
 use crate::diagnostics::Diagnostic;
-use crate::suggest::did_you_mean;
 use crate::syntax::yaml;
 use crate::vfs::FileSystem;
 
@@ -27,8 +25,6 @@ pub const MAX_READ_BYTES: u64 = 8 * 1024 * 1024;
 #[derive(ProvidesStaticType)]
 pub(crate) struct Session<'a> {
     pub fs: &'a dyn FileSystem,
-    /// The root file's name as the evaluator knows it (its path as given).
-    pub root_file: String,
     /// `load_file` and friends read only below this directory.
     pub spec_dir: PathBuf,
     pub calls: RefCell<Vec<Arc<Recorded>>>,
@@ -36,85 +32,9 @@ pub(crate) struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// Records a call, and for calls in the root file checks what is cheap against the catalog
-    /// entry: positional count, keyword names, required parameters. Calls in loaded files are
-    /// checked when those files are checked themselves.
-    pub(crate) fn record<'n>(
-        &self,
-        builtin: &Builtin,
-        recorded: &Arc<Recorded>,
-        positional: usize,
-        named: impl Iterator<Item = &'n str>,
-    ) {
+    /// Records a call (the checks read the record later).
+    pub(crate) fn record(&self, recorded: &Arc<Recorded>) {
         self.calls.borrow_mut().push(recorded.clone());
-        if recorded.file != self.root_file {
-            return;
-        }
-        let mut found = Vec::new();
-        let slots: Vec<&str> = positional_params(builtin).map(|p| p.name.as_str()).collect();
-        let variadic = builtin.params.iter().any(|p| p.kind == ParamKind::Variadic);
-        let any_keyword = builtin.params.iter().any(|p| p.kind == ParamKind::KeywordVariadic);
-        if positional > slots.len() && !variadic {
-            found.push(
-                Diagnostic::error(
-                    "TOP042",
-                    recorded.span,
-                    format!(
-                        "`{}` takes at most {} positional argument{}, but {} were given",
-                        builtin.name,
-                        slots.len(),
-                        if slots.len() == 1 { "" } else { "s" },
-                        positional
-                    ),
-                )
-                .with_help(format!(
-                    "pass the others by keyword; see `ospecc explain TOP042` and the `{}` signature",
-                    builtin.name
-                )),
-            );
-        }
-        let mut bound: Vec<&str> = slots.iter().take(positional).copied().collect();
-        for name in named {
-            let param = builtin.params.iter().find(|p| p.name == name);
-            match param {
-                Some(p) if matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly) => {
-                    bound.push(name)
-                }
-                _ if any_keyword && param.is_none() => {}
-                _ => {
-                    let keywords = builtin
-                        .params
-                        .iter()
-                        .filter(|p| matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly))
-                        .map(|p| p.name.as_str());
-                    let mut d = Diagnostic::error(
-                        "TOP040",
-                        recorded.span,
-                        format!("`{}` has no keyword parameter `{name}`", builtin.name),
-                    );
-                    d = match did_you_mean(name, keywords) {
-                        Some(best) => d.with_help(format!("did you mean `{best}`?")),
-                        None => d.with_help(format!(
-                            "remove `{name}=`; `ospecc explain TOP040` lists where to find the signature"
-                        )),
-                    };
-                    found.push(d);
-                }
-            }
-        }
-        for param in builtin.params.iter().filter(|p| p.required) {
-            if !bound.contains(&param.name.as_str()) {
-                found.push(
-                    Diagnostic::error(
-                        "TOP041",
-                        recorded.span,
-                        format!("`{}` is missing its required argument `{}`", builtin.name, param.name),
-                    )
-                    .with_help(format!("add `{}` ({})", param.name, param.ty)),
-                );
-            }
-        }
-        self.diagnostics.borrow_mut().extend(found);
     }
 
     /// Resolves a `load_file` path below the spec's directory, or says why it may not be read.

@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use allocative::Allocative;
-use ospecc_schema::topology::{catalog, Builtin, ParamKind};
+use ospecc_schema::topology::{catalog, Builtin};
 use starlark::collections::StarlarkHasher;
 use starlark::eval::{Arguments, Evaluator};
 use starlark::starlark_simple_value;
@@ -84,9 +84,47 @@ pub enum Arg {
     Function(String),
     /// Anything else (structs, builtins, values nested too deeply), by its Starlark type.
     Other(String),
+    /// Not known without running the code (a parameter, a step's result, a computed value):
+    /// the static checks skip it rather than guess.
+    Unknown,
 }
 
 impl Arg {
+    /// The Starlark type name, as the catalog's type expressions spell it (a recorded value's
+    /// catalog type for records; `None` for an unknown value).
+    pub fn type_name(&self) -> Option<&str> {
+        Some(match self {
+            Arg::None => "None",
+            Arg::Bool(_) => "bool",
+            Arg::Int(_) => "int",
+            Arg::Float(_) => "float",
+            Arg::Str(_) => "str",
+            Arg::List(_) => "list",
+            Arg::Tuple(_) => "tuple",
+            Arg::Dict(_) => "dict",
+            Arg::Record(r) => &r.ty,
+            Arg::Function(_) => "callable",
+            Arg::Other(ty) => ty,
+            Arg::Unknown => return None,
+        })
+    }
+
+    /// The recorded value, if this is one.
+    pub fn record(&self) -> Option<&Arc<Recorded>> {
+        match self {
+            Arg::Record(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Arg::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub(crate) fn from_value(value: Value, depth: usize) -> Arg {
         if depth > MAX_ARG_DEPTH {
             return Arg::Other(value.get_type().to_owned());
@@ -221,7 +259,7 @@ impl<'v> StarlarkValue<'v> for BuiltinFn {
             named: named.iter().map(|(k, v)| (k.clone(), Arg::from_value(*v, 0))).collect(),
         });
         if let Some(session) = eval.extra.and_then(|e| e.downcast_ref::<Session>()) {
-            session.record(builtin, &recorded, positional.len(), named.iter().map(|(k, _)| k.as_str()));
+            session.record(&recorded);
         }
         // `None`-returning builtins register something (scenario, fault_matrix): the call is
         // recorded, and the Starlark value is None as users expect.
@@ -261,11 +299,6 @@ impl<'v> StarlarkValue<'v> for Namespace {
     fn dir_attr(&self) -> Vec<String> {
         self.members.iter().map(|(n, _)| n.clone()).collect()
     }
-}
-
-/// The parameters a positional argument can bind to, in order.
-pub(crate) fn positional_params(builtin: &Builtin) -> impl Iterator<Item = &ospecc_schema::topology::Param> {
-    builtin.params.iter().filter(|p| matches!(p.kind, ParamKind::Positional | ParamKind::PositionalOrKeyword))
 }
 
 /// Reads a recorded value back from a Starlark value (for globals of the evaluated module).

@@ -1,0 +1,169 @@
+//! Static checks of one topology file (reference `topology-language.md` §8), over the
+//! evaluated model: the calls that ran at load (recorded with their real arguments) and the
+//! calls in function bodies (read statically by [`super::bodies`]). Each check module owns one
+//! concern and pushes located diagnostics; [`Model`] gives them one view of both kinds of call
+//! with the argument spans of the syntax tree.
+
+mod signature;
+
+use std::sync::Arc;
+
+use ospecc_schema::topology::{catalog, Builtin, Method, Param};
+
+use super::bodies::{self, Callee};
+use super::syntax::{CallSite, Syntax};
+use super::values::{Arg, Recorded};
+use super::Evaluated;
+use crate::diagnostics::Diagnostic;
+use crate::span::Span;
+
+/// Where a call happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// It ran when the file loaded (module top level, or a helper called from there).
+    Load,
+    /// It is in the body of this function (or `lambda`), which runs only in a test.
+    Body(String),
+}
+
+/// One call of a builtin or step method in the root file.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub target: Target,
+    /// Name, return type, arguments (as far as known) and span.
+    pub record: Arc<Recorded>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Builtin(&'static Builtin),
+    Step { interface: Arc<Recorded>, method: &'static Method },
+}
+
+impl Call {
+    /// The callee's parameters.
+    pub fn params(&self) -> &'static [Param] {
+        match &self.target {
+            Target::Builtin(b) => &b.params,
+            Target::Step { method, .. } => &method.params,
+        }
+    }
+
+    /// The callee's name as users write it (`service`, `db.main.query`).
+    pub fn display_name(&self) -> String {
+        match &self.target {
+            Target::Builtin(b) => b.name.clone(),
+            Target::Step { interface, method } => match super::attrs::parts(interface) {
+                Some((service, iface)) => format!(
+                    "{}.{}.{}",
+                    service.name().unwrap_or("?"),
+                    iface.name().unwrap_or("?"),
+                    method.name
+                ),
+                None => method.name.clone(),
+            },
+        }
+    }
+
+    pub fn builtin(&self) -> Option<&'static Builtin> {
+        match &self.target {
+            Target::Builtin(b) => Some(b),
+            Target::Step { .. } => None,
+        }
+    }
+
+    /// Whether this is a call of the builtin `name`.
+    pub fn is(&self, name: &str) -> bool {
+        self.builtin().is_some_and(|b| b.name == name)
+    }
+}
+
+/// What every check sees.
+pub struct Model<'a> {
+    pub evaluated: &'a Evaluated,
+    pub syntax: Option<&'a Syntax>,
+    /// Builtin and step calls of the root file: recorded ones first (evaluation order), then
+    /// body calls (source order).
+    pub calls: Vec<Call>,
+}
+
+impl<'a> Model<'a> {
+    fn new(evaluated: &'a Evaluated, body_calls: Vec<bodies::BodyCall>) -> Model<'a> {
+        let syntax = evaluated.syntax.as_ref();
+        let mut calls: Vec<Call> = evaluated
+            .calls
+            .iter()
+            .filter(|r| r.file == evaluated.root)
+            .filter_map(|r| {
+                let builtin = catalog().builtin(&r.builtin)?;
+                Some(Call { target: Target::Builtin(builtin), record: r.clone(), origin: Origin::Load })
+            })
+            .collect();
+        // A body call site that also ran at load (a helper called from top level) is checked from
+        // its recorded arguments, which are complete.
+        let ran: std::collections::HashSet<Span> = calls.iter().map(|c| c.record.span).collect();
+        for body in body_calls {
+            if ran.contains(&body.record.span) {
+                continue;
+            }
+            let target = match body.callee {
+                Callee::Builtin(b) => Target::Builtin(b),
+                Callee::Step { interface, method } => Target::Step { interface, method },
+            };
+            calls.push(Call { target, record: body.record, origin: Origin::Body(body.function) });
+        }
+        Model { evaluated, syntax, calls }
+    }
+
+    /// The call site (argument spans) of a call.
+    pub fn site(&self, call: &Call) -> Option<&'a CallSite> {
+        self.syntax?.call(call.record.span)
+    }
+
+    /// The span of keyword argument `name` (`name=value`), else the whole call.
+    pub fn keyword_span(&self, call: &Call, name: &str) -> Span {
+        self.site(call).and_then(|s| s.keyword(name)).unwrap_or(call.record.span)
+    }
+
+    /// The span of the value of keyword `name`, else the whole call.
+    pub fn value_span(&self, call: &Call, name: &str) -> Span {
+        self.site(call).and_then(|s| s.keyword_value(name)).unwrap_or(call.record.span)
+    }
+
+    /// The span of positional argument `index`, else the whole call.
+    pub fn positional_span(&self, call: &Call, index: usize) -> Span {
+        self.site(call).and_then(|s| s.positional.get(index).copied()).unwrap_or(call.record.span)
+    }
+
+    /// The span of the callee expression (`service` in `service(...)`), else the whole call.
+    pub fn callee_span(&self, call: &Call) -> Span {
+        self.site(call).map_or(call.record.span, |s| s.callee)
+    }
+
+    /// Whether the call's argument list has `*args`/`**kwargs` splats (then its shape is unknown).
+    pub fn has_splat(&self, call: &Call) -> bool {
+        self.site(call).is_some_and(|s| s.splat)
+    }
+
+    /// Calls of the builtin `name`.
+    pub fn calls_of<'m>(&'m self, name: &'m str) -> impl Iterator<Item = &'m Call> + 'm {
+        self.calls.iter().filter(move |c| c.is(name))
+    }
+
+    /// A global of the root module by name.
+    pub fn global(&self, name: &str) -> Option<&'a Arg> {
+        self.evaluated.globals.iter().find(|g| g.name == name).map(|g| &g.value)
+    }
+}
+
+/// Every static-check diagnostic for an evaluated file.
+pub(super) fn run(evaluated: &Evaluated) -> Vec<Diagnostic> {
+    let Some(syntax) = evaluated.syntax.as_ref() else { return Vec::new() };
+    let bodies = bodies::analyse(syntax, &evaluated.globals, &evaluated.root);
+    let mut out = bodies.diagnostics;
+    let body_calls = bodies.calls;
+    let model = Model::new(evaluated, body_calls);
+    signature::check(&model, &mut out);
+    out
+}
