@@ -4,7 +4,14 @@
 //! concern and pushes located diagnostics; [`Model`] gives them one view of both kinds of call
 //! with the argument spans of the syntax tree.
 
+mod arguments;
+mod dialect;
+mod faults;
+mod loads;
+mod placement;
+mod services;
 mod signature;
+mod tests;
 
 use std::sync::Arc;
 
@@ -165,5 +172,12 @@ pub(super) fn run(evaluated: &Evaluated) -> Vec<Diagnostic> {
     let body_calls = bodies.calls;
     let model = Model::new(evaluated, body_calls);
     signature::check(&model, &mut out);
+    arguments::check(&model, &mut out);
+    services::check(&model, &mut out);
+    faults::check(&model, &mut out);
+    tests::check(&model, &mut out);
+    placement::check(&model, &mut out);
+    dialect::check(&model, &mut out);
+    loads::check(&model, &mut out);
     out
 }
