@@ -122,7 +122,8 @@ fn negative_specs_produce_exactly_their_expected_diagnostics() {
             .collect();
         codes.extend(actual.iter().filter_map(|a| a.split(' ').next().map(str::to_owned)));
         if expected != actual {
-            let details: Vec<String> = diagnostics.iter().map(|d| format!("{} {}", render(&text, d), d.message)).collect();
+            let details: Vec<String> =
+                diagnostics.iter().map(|d| format!("{} {}", render(&text, d), d.message)).collect();
             problems.push(format!(
                 "{}:\n  expected {:?}\n  actual   {:?}\n  {}",
                 file.display(),

@@ -249,3 +249,20 @@ fn file_readers_stay_below_the_spec_directory() {
     let text = "x = load_json(\"bad.json\")\n";
     assert_eq!(only(&check_with(&fs, "/ws/spec/main.star", text), text).0, "TOP032");
 }
+
+#[test]
+fn long_expressions_are_refused_before_they_exhaust_the_stack() {
+    for chain in [" + 1", ".b", " and 1", "()"] {
+        let text = format!("x = 1{}\n", chain.repeat(50_000));
+        bounded(&text, "TOP004");
+    }
+    // Deep, but within the bound: checked on the analysis thread's stack.
+    let text = format!("x = 1{}\n", " + 1".repeat(5_000));
+    assert!(check(&text).is_empty());
+    let mut nested = String::from("def f():\n");
+    for level in 1..=400 {
+        nested.push_str(&format!("{}if True:\n", " ".repeat(level)));
+    }
+    nested.push_str(&format!("{}pass\n", " ".repeat(401)));
+    assert!(check(&nested).is_empty());
+}

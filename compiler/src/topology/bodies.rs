@@ -42,7 +42,10 @@ pub enum Callee {
     Builtin(&'static Builtin),
     /// A step method on an interface (`db.main.query(...)`, or the shorthand `api.post(...)`
     /// on a service's default interface).
-    Step { interface: Arc<Recorded>, method: &'static Method },
+    Step {
+        interface: Arc<Recorded>,
+        method: &'static Method,
+    },
 }
 
 /// What the body analysis found.
@@ -316,7 +319,13 @@ impl Reader<'_> {
         Arg::Unknown
     }
 
-    fn call(&self, expr: &AstExpr, callee: &AstExpr, args: &[starlark::syntax::ast::AstArgument], scope: &mut Scope) -> Arg {
+    fn call(
+        &self,
+        expr: &AstExpr,
+        callee: &AstExpr,
+        args: &[starlark::syntax::ast::AstArgument],
+        scope: &mut Scope,
+    ) -> Arg {
         let target = self.callee(callee, scope);
         let mut positional = Vec::new();
         let mut named = Vec::new();
@@ -342,11 +351,7 @@ impl Reader<'_> {
             positional,
             named,
         });
-        self.out.borrow_mut().calls.push(BodyCall {
-            function: scope.function.clone(),
-            callee,
-            record: record.clone(),
-        });
+        self.out.borrow_mut().calls.push(BodyCall { function: scope.function.clone(), callee, record: record.clone() });
         if matches!(returns.as_str(), "None" | "none" | "" | "any") {
             Arg::Unknown
         } else {
@@ -368,7 +373,8 @@ impl Reader<'_> {
             ExprP::Dot(base, member) => {
                 if let ExprP::Identifier(id) = &base.node {
                     let prefix = id.node.ident.as_str();
-                    if is_namespace(prefix) && !scope.locals.contains_key(prefix) && !self.module_names.contains(prefix) {
+                    if is_namespace(prefix) && !scope.locals.contains_key(prefix) && !self.module_names.contains(prefix)
+                    {
                         return self.namespace_member(prefix, &member.node, span(member.span));
                     }
                 }
@@ -466,7 +472,9 @@ fn literal_value(literal: &AstLiteral) -> Arg {
 
 /// The service methods that forward to the default interface (reference §2.1).
 fn is_shorthand(name: &str) -> bool {
-    catalog().value_type("service").is_some_and(|t| t.attributes.iter().any(|a| a.name == name && a.ty == "step_method"))
+    catalog()
+        .value_type("service")
+        .is_some_and(|t| t.attributes.iter().any(|a| a.name == name && a.ty == "step_method"))
 }
 
 fn step_method(interface: &Recorded, name: &str) -> Option<&'static Method> {
@@ -511,11 +519,9 @@ fn unknown_attribute(record: &Arc<Recorded>, attribute: &str, at: Span, base_spa
     };
     let d = Diagnostic::error(code, at, message).with_label(base_span, describe(record));
     match did_you_mean(attribute, names.iter().map(String::as_str)) {
-        Some(best) => d.with_help(format!("did you mean `{best}`?")).with_replacement(
-            format!("replace with `{best}`"),
-            at,
-            best,
-        ),
+        Some(best) => {
+            d.with_help(format!("did you mean `{best}`?")).with_replacement(format!("replace with `{best}`"), at, best)
+        }
         None => d.with_help(format!("it has: {}", names.join(", "))),
     }
 }

@@ -39,6 +39,9 @@ pub struct Limits {
     pub max_nesting: usize,
     /// `load()` chains deeper than this are refused.
     pub max_load_depth: usize,
+    /// Operators, attribute accesses and calls in one logical line beyond this are refused:
+    /// each nests the syntax tree one level, and every stage recurses on it.
+    pub max_expression_nodes: usize,
 }
 
 impl Default for Limits {
@@ -53,6 +56,9 @@ impl Default for Limits {
             max_file_bytes: 4 * 1024 * 1024,
             max_nesting: 64,
             max_load_depth: 32,
+            // A 1 GiB analysis stack holds about 20,000 in a debug build; real specs stay
+            // below a hundred.
+            max_expression_nodes: 10_000,
         }
     }
 }
@@ -128,12 +134,8 @@ struct Run<'a, 's> {
 pub(super) fn evaluate(input: &TopologyInput) -> Evaluated {
     let root_file = input.path.display().to_string();
     let spec_dir = input.path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let session = Session {
-        fs: input.fs,
-        spec_dir,
-        calls: RefCell::new(Vec::new()),
-        diagnostics: RefCell::new(Vec::new()),
-    };
+    let session =
+        Session { fs: input.fs, spec_dir, calls: RefCell::new(Vec::new()), diagnostics: RefCell::new(Vec::new()) };
     let mut run = Run {
         input,
         session: &session,
@@ -181,9 +183,14 @@ fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
         );
     }
     let (mut depth, mut quote, mut comment, mut escaped) = (0usize, None::<u8>, false, false);
-    for (i, &b) in text.as_bytes().iter().enumerate() {
+    let (mut nodes, mut line_start, mut word_start) = (0usize, 0usize, None::<usize>);
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
         if comment {
             comment = b != b'\n';
+            if !comment && depth == 0 {
+                (nodes, line_start) = (0, i + 1);
+            }
             continue;
         }
         if let Some(q) = quote {
@@ -195,11 +202,22 @@ fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
             }
             continue;
         }
+        // Words, to count the nesting keywords (`a and b and …`, `x if c else y if …`).
+        let in_word = b.is_ascii_alphanumeric() || b == b'_';
+        match (word_start, in_word) {
+            (None, true) => word_start = Some(i),
+            (Some(start), false) => {
+                nodes += usize::from(matches!(&bytes[start..i], b"and" | b"or" | b"not" | b"if" | b"lambda"));
+                word_start = None;
+            }
+            _ => {}
+        }
         match b {
             b'#' => comment = true,
             b'"' | b'\'' => quote = Some(b),
             b'(' | b'[' | b'{' => {
                 depth += 1;
+                nodes += 1;
                 if depth > limits.max_nesting {
                     return Some(
                         Diagnostic::error(
@@ -212,7 +230,23 @@ fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
                 }
             }
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' if depth == 0 => (nodes, line_start) = (0, i + 1),
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b'^' | b'<' | b'>' | b'~' => nodes += 1,
+            b'.' if bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_') => nodes += 1,
             _ => {}
+        }
+        if nodes > limits.max_expression_nodes {
+            return Some(
+                Diagnostic::error(
+                    "TOP004",
+                    Span::new(line_start, i + 1),
+                    format!(
+                        "this statement has more than {} operators, calls and attribute accesses",
+                        limits.max_expression_nodes
+                    ),
+                )
+                .with_help("split the expression: bind parts to names first, or move data into a `load_yaml` file"),
+            );
         }
     }
     None

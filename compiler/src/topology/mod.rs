@@ -154,16 +154,49 @@ fn matrix_cells(call: &Recorded) -> Vec<String> {
 
 /// Every diagnostic for one topology file, in deterministic order.
 pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
-    let evaluated = evaluate(input);
-    let mut diagnostics = checks::run(&evaluated);
-    diagnostics.extend(evaluated.diagnostics);
-    diagnostics::sort(&mut diagnostics);
-    diagnostics.dedup();
-    diagnostics
+    on_analysis_stack(|| {
+        let evaluated = evaluate_here(input);
+        let mut diagnostics = checks::run(&evaluated);
+        diagnostics.extend(evaluated.diagnostics);
+        diagnostics::sort(&mut diagnostics);
+        diagnostics.dedup();
+        diagnostics
+    })
 }
 
 /// Parses and evaluates one topology file in the sandbox.
 pub fn evaluate(input: &TopologyInput) -> Evaluated {
+    on_analysis_stack(|| evaluate_here(input))
+}
+
+/// The stack the parser, the evaluator and the checks run on. They all recurse on the syntax
+/// tree, and a long expression (`1 + 1 + …` thousands of times) nests thousands deep: on the
+/// 8 MiB main stack that aborts the process, which no diagnostic can report. The memory is
+/// reserved, not committed, so a large bound costs nothing for ordinary files.
+const ANALYSIS_STACK_BYTES: usize = 1 << 30;
+
+fn on_analysis_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    let slot = std::sync::Mutex::new(Some(work));
+    let take = || slot.lock().ok().and_then(|mut w| w.take());
+    let spawned = std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new().name("topology".into()).stack_size(ANALYSIS_STACK_BYTES);
+        let handle = thread.spawn_scoped(scope, || take().map(|work| work())).ok()?;
+        match handle.join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    match spawned {
+        Some(value) => value,
+        // No thread to be had (resource limits): run on the caller's stack instead.
+        None => match take() {
+            Some(work) => work(),
+            None => unreachable!("the analysis ran neither on its thread nor here"),
+        },
+    }
+}
+
+fn evaluate_here(input: &TopologyInput) -> Evaluated {
     // starlark-rust bounds memory only approximately and panics on single allocations above
     // 4 GiB (`"x" * n`, list doubling between two limit checks): a panic in the evaluator is
     // contained here and reported, so one file can never take the whole check down.

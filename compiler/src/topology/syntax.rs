@@ -132,11 +132,7 @@ fn index_expr(expr: &AstExpr, calls: &mut HashMap<Span, CallSite>, defs: &mut Ve
 }
 
 /// A def's (or lambda's) signature.
-pub(crate) fn signature(
-    name: &str,
-    name_span: Span,
-    params: &[starlark::syntax::ast::AstParameter],
-) -> Def {
+pub(crate) fn signature(name: &str, name_span: Span, params: &[starlark::syntax::ast::AstParameter]) -> Def {
     let mut def = Def { name: name.to_owned(), name_span, required: 0, positional: 0, varargs: false };
     let mut keyword_only = false;
     for param in params {

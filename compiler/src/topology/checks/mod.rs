@@ -62,12 +62,9 @@ impl Call {
         match &self.target {
             Target::Builtin(b) => b.name.clone(),
             Target::Step { interface, method } => match super::attrs::parts(interface) {
-                Some((service, iface)) => format!(
-                    "{}.{}.{}",
-                    service.name().unwrap_or("?"),
-                    iface.name().unwrap_or("?"),
-                    method.name
-                ),
+                Some((service, iface)) => {
+                    format!("{}.{}.{}", service.name().unwrap_or("?"), iface.name().unwrap_or("?"), method.name)
+                }
                 None => method.name.clone(),
             },
         }

@@ -45,22 +45,23 @@ fn shape(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     for (keyword, _) in &call.record.named {
         let param = params.iter().find(|p| p.name == *keyword);
         match param {
-            Some(p) if matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly) => {
-                bound.push(keyword)
-            }
+            Some(p) if matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly) => bound.push(keyword),
             _ if any_keyword && param.is_none() => {}
             _ => {
                 let keywords = params
                     .iter()
                     .filter(|p| matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly))
                     .map(|p| p.name.as_str());
-                let at = model.site(call).and_then(|s| s.named.iter().find(|a| a.name == *keyword)).map(|a| a.name_span);
+                let at =
+                    model.site(call).and_then(|s| s.named.iter().find(|a| a.name == *keyword)).map(|a| a.name_span);
                 let at = at.unwrap_or(call.record.span);
                 let d = Diagnostic::error("TOP040", at, format!("`{name}` has no keyword parameter `{keyword}`"));
                 out.push(match did_you_mean(keyword, keywords) {
-                    Some(best) => d
-                        .with_help(format!("did you mean `{best}`?"))
-                        .with_replacement(format!("rename to `{best}`"), at, best),
+                    Some(best) => d.with_help(format!("did you mean `{best}`?")).with_replacement(
+                        format!("rename to `{best}`"),
+                        at,
+                        best,
+                    ),
                     None => d.with_help(format!(
                         "remove `{keyword}=`; docs/topology-builtins.md lists the parameters of `{name}`"
                     )),
