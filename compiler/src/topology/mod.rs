@@ -156,12 +156,33 @@ fn matrix_cells(call: &Recorded) -> Vec<String> {
 pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
     on_analysis_stack(|| {
         let evaluated = evaluate_here(input);
-        let mut diagnostics = checks::run(&evaluated);
+        let mut diagnostics = run_checks(&evaluated);
         diagnostics.extend(evaluated.diagnostics);
         diagnostics::sort(&mut diagnostics);
         diagnostics.dedup();
         diagnostics
     })
+}
+
+/// The static checks, contained: a defect in one check must not take the whole run down (or
+/// hide the evaluation's own diagnostics), so a panic becomes a finding that asks for a report.
+fn run_checks(evaluated: &Evaluated) -> Vec<Diagnostic> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(evaluated))) {
+        Ok(found) => found,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            vec![Diagnostic::warning(
+                "TOP005",
+                crate::span::Span::at(0),
+                format!("the static checks of this file stopped early: internal error: {what}"),
+            )
+            .with_help("this is a defect in ospecc, not in your file; please report it with the file attached")]
+        }
+    }
 }
 
 /// Parses and evaluates one topology file in the sandbox.
