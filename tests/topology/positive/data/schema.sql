@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS users (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL
+);
