@@ -1,0 +1,217 @@
+//! Start order (reference §8.2 items 13 and 22). Faultbox starts services in `depends_on` order
+//! without checking it: an unknown name becomes a phantom that is later dereferenced, a cycle
+//! silently falls back to name order. And a service whose `env` carries another service's
+//! address needs that service started first, which only `depends_on` guarantees.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use super::{dependencies, interfaces, port, Cx};
+use crate::diagnostics::Diagnostic;
+use crate::span::Span;
+use crate::suggest::did_you_mean;
+use crate::topology::values::{Arg, Recorded};
+
+pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
+    let names: Vec<&str> = cx.services().filter_map(|s| s.name()).collect();
+    for service in cx.root_services() {
+        entries(cx, service, &names, out);
+        env_edges(cx, service, out);
+    }
+    cycles(cx, out);
+}
+
+/// Each `depends_on` entry with its span.
+fn entry_spans(cx: &Cx, service: &Recorded) -> Vec<(Option<String>, Option<Span>)> {
+    let deps = dependencies(service);
+    let spans: Vec<Option<Span>> = match cx.value(service, "depends_on") {
+        Some(at) => cx.literals.items(at, deps.len()).into_iter().map(Some).collect(),
+        None => vec![None; deps.len()],
+    };
+    deps.into_iter().zip(spans).collect()
+}
+
+fn entries(cx: &Cx, service: &Recorded, names: &[&str], out: &mut Vec<Diagnostic>) {
+    let own = service.name().unwrap_or("?");
+    for (dep, at) in entry_spans(cx, service) {
+        let (Some(dep), Some(at)) = (dep, at) else { continue };
+        if dep == own {
+            out.push(
+                Diagnostic::warning("TOP114", at, format!("service `{own}` lists itself in `depends_on`"))
+                    .with_help("remove it: a service cannot start before itself (Faultbox treats it as a cycle and falls back to name order)"),
+            );
+        } else if cx.complete() && !names.contains(&dep.as_str()) {
+            out.push(unknown(cx, own, &dep, at, names));
+        }
+    }
+}
+
+fn unknown(cx: &Cx, own: &str, dep: &str, at: Span, names: &[&str]) -> Diagnostic {
+    let d = Diagnostic::error("TOP112", at, format!("`depends_on` of `{own}` names `{dep}`, which is not a declared service"));
+    let candidates = names.iter().copied().filter(|n| *n != own);
+    match did_you_mean(dep, candidates) {
+        Some(best) if cx.literals.is_str(at) => d
+            .with_help(format!("did you mean `{best}`?"))
+            .with_replacement(format!("depend on `{best}`"), at, format!("{best:?}")),
+        _ => d.with_help("declare that service, or fix the name (passing the service value instead of its name lets Starlark catch typos)"),
+    }
+}
+
+/// Dependency cycles of length two or more, each reported once.
+fn cycles(cx: &Cx, out: &mut Vec<Diagnostic>) {
+    let mut graph: HashMap<String, Vec<(String, Option<Span>)>> = HashMap::new();
+    for service in cx.services() {
+        let Some(name) = service.name() else { continue };
+        let edges = graph.entry(name.to_owned()).or_default();
+        for (dep, at) in entry_spans(cx, service) {
+            if let Some(dep) = dep.filter(|d| d != name) {
+                edges.push((dep, at));
+            }
+        }
+    }
+    let mut seen: BTreeSet<Vec<String>> = BTreeSet::new();
+    let mut starts: Vec<&String> = graph.keys().collect();
+    starts.sort();
+    for start in starts {
+        let mut path = vec![start.clone()];
+        walk(&graph, &mut path, &mut seen, out);
+    }
+}
+
+/// Depth-first search from the last node of `path`; a cycle is a path back to its start.
+/// Specs have a handful of services, so enumerating simple paths is cheap.
+fn walk(
+    graph: &HashMap<String, Vec<(String, Option<Span>)>>,
+    path: &mut Vec<String>,
+    seen: &mut BTreeSet<Vec<String>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(last) = path.last().cloned() else { return };
+    for (next, at) in graph.get(&last).map(Vec::as_slice).unwrap_or_default() {
+        if *next == path[0] {
+            report_cycle(path, *at, seen, out);
+        } else if !path.contains(next) && next > &path[0] {
+            // Only cycles whose smallest name is the start: each cycle is found once.
+            path.push(next.clone());
+            walk(graph, path, seen, out);
+            path.pop();
+        }
+    }
+}
+
+fn report_cycle(path: &[String], closing: Option<Span>, seen: &mut BTreeSet<Vec<String>>, out: &mut Vec<Diagnostic>) {
+    if !seen.insert(path.to_vec()) {
+        return;
+    }
+    let Some(at) = closing else { return };
+    let chain: Vec<String> = path.iter().chain(path.first()).map(|n| format!("`{n}`")).collect();
+    out.push(
+        Diagnostic::warning("TOP113", at, format!("dependency cycle: {}", chain.join(" → ")))
+            .with_help("break the cycle: Faultbox cannot order these services and silently starts them in name order instead"),
+    );
+}
+
+/// Services whose `env` embeds another service's address but which do not depend on it.
+fn env_edges(cx: &Cx, service: &Arc<Recorded>, out: &mut Vec<Diagnostic>) {
+    let Some(Arg::Dict(env)) = service.named("env") else { return };
+    let Some(own) = service.name() else { return };
+    let addresses = address_book(cx, service);
+    let depends: Vec<String> = dependencies(service).into_iter().flatten().collect();
+    let spans = match cx.value(service, "env") {
+        Some(at) => cx.literals.entries(at, env.len()),
+        None => return,
+    };
+    let mut reported: Vec<&str> = Vec::new();
+    for ((key, value), (_, value_span)) in env.iter().zip(spans) {
+        let (Some(key), Some(value)) = (key.as_str(), value.as_str()) else { continue };
+        for target in mentioned(value, &addresses) {
+            if depends.iter().any(|d| d == target) || reported.contains(&target) {
+                continue;
+            }
+            reported.push(target);
+            out.push(missing_edge(cx, service, own, key, target, value_span));
+        }
+    }
+}
+
+fn missing_edge(cx: &Cx, service: &Recorded, own: &str, key: &str, target: &str, at: Span) -> Diagnostic {
+    let d = Diagnostic::warning(
+        "TOP124",
+        at,
+        format!("`{own}` reads the address of `{target}` (env `{key}`) but does not list `{target}` in `depends_on`"),
+    )
+    .with_help(format!(
+        "add `{target}` to `depends_on` of `{own}`: without it Faultbox may start `{own}` before `{target}` is up"
+    ));
+    match dependency_insertion(cx, service, target) {
+        Some((span, text)) => d.with_replacement(format!("add `{target}` to `depends_on`"), span, text),
+        None => d,
+    }
+}
+
+/// Where and what to insert to add `target` to the service's `depends_on` list literal, or a
+/// new `depends_on=` before `env=`.
+fn dependency_insertion(cx: &Cx, service: &Recorded, target: &str) -> Option<(Span, String)> {
+    let quoted = format!("{target:?}");
+    match cx.value(service, "depends_on") {
+        Some(list) => match cx.literals.list_items(list)? {
+            [] => Some((Span::at(list.start + 1), quoted)),
+            items => Some((Span::at(items.last()?.end), format!(", {quoted}"))),
+        },
+        None => {
+            let env = cx.keyword(service, "env")?;
+            Some((Span::at(env.start), format!("depends_on=[{quoted}], ")))
+        }
+    }
+}
+
+/// The address forms each other service's interfaces have at load: `localhost:PORT` (`.addr`,
+/// a binary's `.internal_addr`), `NAME:PORT` (a container's `.internal_addr`), and the
+/// late-bound proxy placeholders. A port two services declare points at neither.
+fn address_book<'c>(cx: &'c Cx, own: &Recorded) -> Vec<(String, &'c str)> {
+    let own_name = own.name();
+    let mut by_port: HashMap<i64, BTreeSet<&str>> = HashMap::new();
+    let mut book = Vec::new();
+    for service in cx.services() {
+        let Some(name) = service.name() else { continue };
+        for iface in interfaces(service) {
+            if let Some(p) = port(iface) {
+                by_port.entry(p).or_default().insert(name);
+                book.push((format!("{name}:{p}"), name));
+            }
+        }
+        for placeholder in ["ADDR", "HOST", "PORT"] {
+            book.push((format!("__FB_PROXY_{placeholder}_{name}__"), name));
+        }
+    }
+    for (p, owners) in by_port {
+        let mut owners = owners.into_iter();
+        if let (Some(owner), None) = (owners.next(), owners.next()) {
+            book.push((format!("localhost:{p}"), owner));
+            book.push((format!("127.0.0.1:{p}"), owner));
+        }
+    }
+    book.retain(|(_, name)| Some(*name) != own_name);
+    book
+}
+
+/// The services whose addresses occur in `value` (as whole host:port tokens).
+fn mentioned<'b>(value: &str, book: &'b [(String, &'b str)]) -> Vec<&'b str> {
+    let mut found: Vec<&str> = Vec::new();
+    for (token, name) in book {
+        if occurs(value, token) && !found.contains(name) {
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// Whether `token` occurs in `text` not glued to a longer host name or port.
+fn occurs(text: &str, token: &str) -> bool {
+    text.match_indices(token).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + token.len()..].chars().next();
+        let host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        !before.is_some_and(host_char) && !(after.is_some_and(|c| c.is_ascii_digit()) && !token.ends_with("__"))
+    })
+}
