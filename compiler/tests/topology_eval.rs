@@ -266,3 +266,18 @@ fn long_expressions_are_refused_before_they_exhaust_the_stack() {
     nested.push_str(&format!("{}pass\n", " ".repeat(401)));
     assert!(check(&nested).is_empty());
 }
+
+#[test]
+fn every_syntax_error_of_a_file_is_reported() {
+    let text = "a = service(\"a\" interface(\"h\", \"http\", 80), binary=\"./a\")\n\ndef test_x():\n    x = = 1\n\nb = [1 2]\nc = 1\n";
+    let d = check(text);
+    let at: Vec<(&str, usize)> = d.iter().map(|d| (d.code, d.span.start)).collect();
+    assert_eq!(at.len(), 3, "{d:#?}");
+    assert!(at.iter().all(|(code, _)| *code == "TOP001"), "{d:#?}");
+    assert_eq!(&text[d[0].span.start..d[0].span.end], "interface");
+    assert_eq!(&text[d[1].span.start..d[1].span.start + 1], "=");
+    assert_eq!(&text[d[2].span.start..d[2].span.end], "2");
+    // A consequence of the first error (the bracket left open) is not reported again.
+    let text = "a = service(\"a\", interface(\"h\", \"http\", 80)\nb = 1\n";
+    assert_eq!(check(text).len(), 1, "{:#?}", check(text));
+}

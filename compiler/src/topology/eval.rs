@@ -263,9 +263,18 @@ impl<'a, 's> Run<'a, 's> {
         text: String,
         is_root: bool,
     ) -> Result<FrozenModule, LoadFailure> {
+        let text_for_recovery = if is_root { text.clone() } else { String::new() };
         let ast = match AstModule::parse(name, text, &DIALECT) {
             Ok(ast) => ast,
-            Err(e) => return Err(self.report(is_root, name, syntax_error(&e))),
+            Err(e) => {
+                let first = syntax_error(&e);
+                if is_root {
+                    // The parser stops at the first error; the later ones are found by re-parsing
+                    // with each bad line blanked, so one run shows them all.
+                    self.diagnostics.extend(later_syntax_errors(name, &text_for_recovery, first.span));
+                }
+                return Err(self.report(is_root, name, first));
+            }
         };
         if is_root {
             self.root_syntax = Some(Syntax::new(ast.statement().clone()));
@@ -445,6 +454,52 @@ fn module_globals(module: &Module) -> Vec<Global> {
 
 fn span_of(file_span: &starlark::codemap::FileSpan) -> Span {
     Span::new(file_span.span.begin().get() as usize, file_span.span.end().get() as usize)
+}
+
+/// How many syntax errors one file reports (later ones are mostly consequences).
+const MAX_SYNTAX_ERRORS: usize = 10;
+
+/// Syntax errors after the first: the line of each error is neutralised (replaced by `pass`
+/// at its indentation, padded with spaces so offsets stay true) and the text parsed again. An
+/// error on the neutralised line itself, on the line right after it, or at the end of the file
+/// is usually a consequence (a dangling block or bracket), so the search stops there.
+fn later_syntax_errors(name: &str, text: &str, first: Span) -> Vec<Diagnostic> {
+    let mut bytes = text.as_bytes().to_vec();
+    let content_end = text.trim_end().len();
+    let mut found = Vec::new();
+    let mut line_end = neutralise_line(&mut bytes, first.start);
+    while found.len() + 1 < MAX_SYNTAX_ERRORS {
+        let Ok(candidate) = String::from_utf8(bytes.clone()) else { break };
+        let Err(e) = AstModule::parse(name, candidate, &DIALECT) else { break };
+        let d = syntax_error(&e);
+        let following_line_end = bytes
+            .get(line_end + 1..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+            .map_or(bytes.len(), |p| line_end + 1 + p);
+        if d.span.start <= following_line_end || d.span.start >= content_end {
+            break;
+        }
+        line_end = neutralise_line(&mut bytes, d.span.start);
+        found.push(d);
+    }
+    found
+}
+
+/// Replaces the line holding `offset` by `pass` at its indentation (or by spaces when the
+/// line is too short), newline kept; returns the line's end.
+fn neutralise_line(bytes: &mut [u8], offset: usize) -> usize {
+    let offset = offset.min(bytes.len());
+    let start = bytes[..offset].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let end = bytes[offset..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| offset + p);
+    let indent = bytes[start..end].iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    // Multi-byte characters become spaces byte by byte, which keeps the text valid UTF-8.
+    for b in &mut bytes[start + indent..end] {
+        *b = b' ';
+    }
+    if end - start - indent >= 4 {
+        bytes[start + indent..start + indent + 4].copy_from_slice(b"pass");
+    }
+    end
 }
 
 fn syntax_error(e: &starlark::Error) -> Diagnostic {
