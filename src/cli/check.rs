@@ -9,6 +9,8 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use ospecc_compiler::crossfile::{self, CrossInput};
+use ospecc_compiler::diagnostics::Diagnostic;
 use ospecc_compiler::ospec::{self, CheckInput, CheckOptions};
 use ospecc_compiler::report::{self, FileResult, Summary};
 use ospecc_compiler::syntax::text::decode;
@@ -174,7 +176,7 @@ fn check_source(
             (bytes, path, display, language)
         }
     };
-    Ok(check_bytes(bytes, &path, display, language, options))
+    Ok(check_bytes(bytes, (&path, display), language, cwd, options))
 }
 
 /// Reads a regular file. Anything else (a FIFO, a device) is refused rather than read, since
@@ -187,7 +189,14 @@ fn read_file(path: &Path) -> Result<Vec<u8>, PathError> {
     std::fs::read(path).map_err(|e| PathError::new(path, &e))
 }
 
-fn check_bytes(bytes: Vec<u8>, path: &Path, display: String, language: Language, options: &CheckOptions) -> FileResult {
+/// Checks one file's bytes; `file` is its path and its display name.
+fn check_bytes(
+    bytes: Vec<u8>,
+    (path, display): (&Path, String),
+    language: Language,
+    cwd: &Path,
+    options: &CheckOptions,
+) -> FileResult {
     if let Err(diagnostic) = decode(&bytes) {
         // Undecodable bytes: show what decodes, so the snippet still points somewhere useful.
         let text = String::from_utf8_lossy(&bytes[..diagnostic.span.start.min(bytes.len())]).into_owned();
@@ -197,7 +206,12 @@ fn check_bytes(bytes: Vec<u8>, path: &Path, display: String, language: Language,
     // `decode` accepted the bytes, so this cannot fail; it avoids copying a large file's text.
     let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let diagnostics = match language {
-        Language::OSpec => ospec::check(&CheckInput { path, text: &text, fs: &RealFs, options }),
+        Language::OSpec => {
+            let mut diagnostics = ospec::check(&CheckInput { path, text: &text, fs: &RealFs, options });
+            diagnostics.extend(options.policy.apply(cross_file(path, &text, cwd, options)));
+            ospecc_compiler::diagnostics::sort(&mut diagnostics);
+            diagnostics
+        }
         Language::Topology => {
             // `load()` targets are resolved and confined against absolute paths, so a relative
             // file path and an absolute workspace root compare correctly.
@@ -209,6 +223,25 @@ fn check_bytes(bytes: Vec<u8>, path: &Path, display: String, language: Language,
         }
     };
     FileResult { path: display, text, diagnostics }
+}
+
+/// The cross-file diagnostics of a spec that names a topology file (`ext` profile only: in
+/// `core`, `topology:` is an unknown key). Labels in the topology name it as the working
+/// directory shows it, so the human report can show its snippet when it is checked too.
+fn cross_file(path: &Path, text: &str, cwd: &Path, options: &CheckOptions) -> Vec<Diagnostic> {
+    if options.profile != ospecc_compiler::Profile::Ext {
+        return Vec::new();
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let root = workspace_root(&absolute);
+    let input = CrossInput { path: &absolute, text, fs: &RealFs, root: &root, limits: Limits::default() };
+    let mut diagnostics = crossfile::check(&input);
+    for label in diagnostics.iter_mut().flat_map(|d| d.labels.iter_mut()) {
+        if let Some(file) = label.file.as_mut().filter(|f| Path::new(f.as_str()).is_absolute()) {
+            *file = display_path(Path::new(file.as_str()), cwd);
+        }
+    }
+    diagnostics
 }
 
 /// The workspace a topology file's `load()`s may reach: the nearest enclosing directory with
