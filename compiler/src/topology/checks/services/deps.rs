@@ -47,7 +47,11 @@ fn entries(cx: &Cx, service: &Recorded, names: &[&str], out: &mut Vec<Diagnostic
 }
 
 fn unknown(cx: &Cx, own: &str, dep: &str, at: Span, names: &[&str]) -> Diagnostic {
-    let d = Diagnostic::error("TOP112", at, format!("`depends_on` of `{own}` names `{dep}`, which is not a declared service"));
+    let d = Diagnostic::error(
+        "TOP112",
+        at,
+        format!("`depends_on` of `{own}` names `{dep}`, which is not a declared service"),
+    );
     let candidates = names.iter().copied().filter(|n| *n != own);
     match did_you_mean(dep, candidates) {
         Some(best) if cx.literals.is_str(at) => d
@@ -105,10 +109,9 @@ fn report_cycle(path: &[String], closing: Option<Span>, seen: &mut BTreeSet<Vec<
     }
     let Some(at) = closing else { return };
     let chain: Vec<String> = path.iter().chain(path.first()).map(|n| format!("`{n}`")).collect();
-    out.push(
-        Diagnostic::warning("TOP113", at, format!("dependency cycle: {}", chain.join(" → ")))
-            .with_help("break the cycle: Faultbox cannot order these services and silently starts them in name order instead"),
-    );
+    out.push(Diagnostic::warning("TOP113", at, format!("dependency cycle: {}", chain.join(" → "))).with_help(
+        "break the cycle: Faultbox cannot order these services and silently starts them in name order instead",
+    ));
 }
 
 /// Services whose `env` embeds another service's address but which do not depend on it.
@@ -212,6 +215,9 @@ fn occurs(text: &str, token: &str) -> bool {
         let before = text[..i].chars().next_back();
         let after = text[i + token.len()..].chars().next();
         let host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-        !before.is_some_and(host_char) && !(after.is_some_and(|c| c.is_ascii_digit()) && !token.ends_with("__"))
+        // A placeholder ends in `__` and is followed by the interface name; an address must
+        // not run on into a longer port (`localhost:80` inside `localhost:8080`).
+        let glued_port = after.is_some_and(|c| c.is_ascii_digit()) && !token.ends_with("__");
+        !before.is_some_and(host_char) && !glued_port
     })
 }

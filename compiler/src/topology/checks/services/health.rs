@@ -96,7 +96,15 @@ fn addressed(cx: &Cx, service: &Recorded, check: &Recorded, out: &mut Vec<Diagno
     }
 }
 
-fn undeclared(cx: &Cx, service: &Recorded, check: &Recorded, address: &str, p: i64, declared: &[i64], at: Span) -> Diagnostic {
+fn undeclared(
+    cx: &Cx,
+    service: &Recorded,
+    check: &Recorded,
+    address: &str,
+    p: i64,
+    declared: &[i64],
+    at: Span,
+) -> Diagnostic {
     let own = service.name().unwrap_or("?");
     let ports: Vec<String> = declared.iter().map(i64::to_string).collect();
     let d = Diagnostic::warning(

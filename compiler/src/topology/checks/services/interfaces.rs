@@ -76,7 +76,7 @@ fn stepless(cx: &Cx, iface: &Recorded, out: &mut Vec<Diagnostic>) {
             "TOP117",
             Severity::Note,
             at,
-            format!("protocol `{proto}` has no step methods: tests cannot call `{}` directly", iface.name().unwrap_or("?")),
+            format!("protocol `{proto}` has no step methods: tests cannot call methods on interface `{}`", iface.name().unwrap_or("?")),
         )
         .with_help(format!("`{proto}` can still be faulted through its proxy (`error()`, `delay()`, `drop()`); drive it through the service that uses it, and prefer `tcp()` or `ready()` (which falls back to a TCP probe) for its healthcheck")),
     );
@@ -115,15 +115,13 @@ fn mock(cx: &Cx, service: &Recorded, out: &mut Vec<Diagnostic>) {
     let declared = interfaces(service);
     if declared.is_empty() {
         if let Some(at) = cx.name_span(service) {
-            out.push(
-                Diagnostic::error("TOP104", at, format!("mock service `{own}` declares no interface"))
-                    .with_help("pass at least one `interface(name, protocol, port)` after the name: the mock serves on its interfaces"),
-            );
+            out.push(Diagnostic::error("TOP104", at, format!("mock service `{own}` declares no interface")).with_help(
+                "pass at least one `interface(name, protocol, port)` after the name: the mock serves on its interfaces",
+            ));
         }
         return;
     }
-    let capable: Vec<&str> =
-        catalog().protocols.iter().filter(|p| p.mock_capable).map(|p| p.name.as_str()).collect();
+    let capable: Vec<&str> = catalog().protocols.iter().filter(|p| p.mock_capable).map(|p| p.name.as_str()).collect();
     for iface in declared {
         let Some(proto) = protocol(iface) else { continue };
         // An unknown protocol is the vocabulary check's finding.
@@ -132,11 +130,12 @@ fn mock(cx: &Cx, service: &Recorded, out: &mut Vec<Diagnostic>) {
         }
         let Some(at) = cx.arg(iface, 1, "protocol") else { continue };
         out.push(
-            Diagnostic::error("TOP121", at, format!("mock service `{own}` cannot serve protocol `{proto}`"))
-                .with_help(format!(
+            Diagnostic::error("TOP121", at, format!("mock service `{own}` cannot serve protocol `{proto}`")).with_help(
+                format!(
                     "mocks exist for {}; run a real `{proto}` server with `service(..., image=...)` instead",
                     listing(&capable)
-                )),
+                ),
+            ),
         );
     }
 }
@@ -196,9 +195,11 @@ fn bound(cx: &Cx, service: &Recorded) -> Vec<(i64, Option<Span>)> {
         Kind::Remote | Kind::Unknown => {}
     }
     let mut seen = Vec::new();
-    ports.retain(|(p, _)| PORTS.contains(p) && !seen.contains(p) && {
-        seen.push(*p);
-        true
+    ports.retain(|(p, _)| {
+        PORTS.contains(p) && !seen.contains(p) && {
+            seen.push(*p);
+            true
+        }
     });
     ports
 }

@@ -41,7 +41,9 @@ impl Literals {
 
     fn expr(&mut self, expr: &AstExpr) {
         let literal = match &expr.node {
-            ExprP::List(items) | ExprP::Tuple(items) => Some(Literal::Items(items.iter().map(|e| span(e.span)).collect())),
+            ExprP::List(items) | ExprP::Tuple(items) => {
+                Some(Literal::Items(items.iter().map(|e| span(e.span)).collect()))
+            }
             ExprP::Dict(entries) => {
                 Some(Literal::Entries(entries.iter().map(|(k, v)| (span(k.span), span(v.span))).collect()))
             }

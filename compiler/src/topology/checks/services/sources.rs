@@ -31,6 +31,8 @@ pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         exclusive(cx, service, out);
         if kind(service) == Kind::Remote {
             remote(cx, service, out);
+        } else {
+            reuse(cx, service, out);
         }
     }
     containers(cx, out);
@@ -109,8 +111,34 @@ fn remote(cx: &Cx, service: &Recorded, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// `reuse=True` keeps the service running across tests; without `seed=`/`reset=` nothing
+/// restores its state in between (Faultbox only logs a warning at load).
+fn reuse(cx: &Cx, service: &Recorded, out: &mut Vec<Diagnostic>) {
+    if service.named("reuse") != Some(&Arg::Bool(true))
+        || service.named("seed").is_some()
+        || service.named("reset").is_some()
+    {
+        return;
+    }
+    let Some(at) = cx.keyword(service, "reuse") else { return };
+    out.push(
+        Diagnostic::warning(
+            "TOP126",
+            at,
+            format!("`{}` is reused across tests but has no `reset=` or `seed=`", service.name().unwrap_or("?")),
+        )
+        .with_help("add `reset=` (a function that restores the state before each later test), or drop `reuse=True`; otherwise one test's writes are visible to the next"),
+    );
+}
+
 /// `remotes({...})` keys name declared interfaces.
-fn remote_keys(cx: &Cx, service: &Recorded, remotes: &Arc<Recorded>, declared: &[&Arc<Recorded>], out: &mut Vec<Diagnostic>) {
+fn remote_keys(
+    cx: &Cx,
+    service: &Recorded,
+    remotes: &Arc<Recorded>,
+    declared: &[&Arc<Recorded>],
+    out: &mut Vec<Diagnostic>,
+) {
     let Some(Arg::Dict(entries)) = remotes.positional.first() else { return };
     let names: Vec<&str> = declared.iter().filter_map(|i| i.name()).collect();
     let Some(dict) = cx.positional(remotes, 0).or_else(|| cx.value(service, "remote")) else { return };
