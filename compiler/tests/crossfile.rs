@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ospecc_compiler::crossfile::{self, CrossInput};
 use ospecc_compiler::topology::{self, Limits, TopologyInput};
 use ospecc_compiler::vfs::MemoryFs;
-use ospecc_compiler::Diagnostic;
+use ospecc_compiler::{Diagnostic, Span};
 
 const WS: &str = "/ws";
 
@@ -71,15 +71,15 @@ fn unknown_services_are_found_wherever_the_spec_names_them() {
     let (text, diagnostics) = check("unknown-service.ospec.yml");
     assert_eq!(
         found(&text, &diagnostics),
-        vec![("XSP003", "cache"), ("XSP003", "apii"), ("XSP003", "gateway"), ("XSP003", "atuh"), ("XSP003", "users")]
+        vec![("XSP003", "apii"), ("XSP003", "gateway"), ("XSP003", "atuh"), ("XSP003", "users")]
     );
     // Close names get a fix: quoted for a whole scalar, bare inside a step string.
-    let apii = &diagnostics[1];
+    let apii = &diagnostics[0];
     assert_eq!(apii.help.as_deref(), Some("did you mean `api`?"));
     assert_eq!(apii.fixes[0].edits[0].new_text, "\"api\"");
-    let atuh = &diagnostics[3];
+    let atuh = &diagnostics[2];
     assert_eq!(atuh.fixes[0].edits[0].new_text, "auth");
-    assert!(diagnostics[2].help.as_deref().unwrap().starts_with("the topology declares: api, auth;"));
+    assert!(diagnostics[1].help.as_deref().unwrap().starts_with("the topology declares: api, auth;"));
 }
 
 #[test]
@@ -123,6 +123,27 @@ fn a_broken_topology_is_one_finding_at_the_reference() {
     let label = &diagnostics[0].labels[0];
     assert_eq!(label.file.as_deref(), Some("/ws/broken-topology.star"));
     assert!(star("broken-topology.star")[label.span.start..label.span.end].contains("undefined_helper"));
+}
+
+#[test]
+fn with_declared_services_only_their_keys_are_compared() {
+    let fs = workspace();
+    let text = "topology: shop.star\nservices:\n  db: {}\n  cahce: {}\nacceptance:\n  service_health:\n    - service: gateway\n";
+    let diagnostics = check_text(&fs, "s.ospec.yml", text);
+    // `gateway` is OSP205's finding (not a key of `services`); `cahce` is not in the topology.
+    assert_eq!(found(text, &diagnostics), vec![("XSP003", "cahce")]);
+}
+
+#[test]
+fn a_missing_topology_supersedes_the_missing_file_warning() {
+    let own = vec![
+        Diagnostic::warning("OSP207", Span::new(10, 20), "missing"),
+        Diagnostic::warning("OSP207", Span::new(30, 40), "other"),
+    ];
+    let cross = vec![Diagnostic::error("XSP001", Span::new(10, 20), "cannot read")];
+    let merged = crossfile::merge(own, cross);
+    let codes: Vec<(&str, usize)> = merged.iter().map(|d| (d.code, d.span.start)).collect();
+    assert_eq!(codes, vec![("XSP001", 10), ("OSP207", 30)]);
 }
 
 #[test]

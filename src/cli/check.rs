@@ -207,10 +207,8 @@ fn check_bytes(
     let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let diagnostics = match language {
         Language::OSpec => {
-            let mut diagnostics = ospec::check(&CheckInput { path, text: &text, fs: &RealFs, options });
-            diagnostics.extend(options.policy.apply(cross_file(path, &text, cwd, options)));
-            ospecc_compiler::diagnostics::sort(&mut diagnostics);
-            diagnostics
+            let own = ospec::check(&CheckInput { path, text: &text, fs: &RealFs, options });
+            crossfile::merge(own, options.policy.apply(cross_file(path, &text, cwd, options)))
         }
         Language::Topology => {
             // `load()` targets are resolved and confined against absolute paths, so a relative

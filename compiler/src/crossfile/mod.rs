@@ -66,6 +66,24 @@ pub fn check_document(spec: &Node, input: &CrossInput) -> Vec<Diagnostic> {
     check_against(spec, input.text, &evaluated)
 }
 
+/// Findings of other checks that a cross-file finding at the same span explains (a missing
+/// topology file is also a missing referenced file): a table, as more pairs may come.
+const SUPERSEDES: &[(&str, &[&str])] = &[("XSP001", &["OSP207"])];
+
+/// The spec's own diagnostics and its cross-file ones as one sorted list, without findings a
+/// cross-file one supersedes.
+pub fn merge(mut own: Vec<Diagnostic>, cross: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let superseded = |d: &Diagnostic| {
+        cross.iter().any(|x| {
+            x.span == d.span && SUPERSEDES.iter().any(|(code, hidden)| *code == x.code && hidden.contains(&d.code))
+        })
+    };
+    own.retain(|d| !superseded(d));
+    own.extend(cross);
+    diagnostics::sort(&mut own);
+    own
+}
+
 /// The checks of one parsed document (of the spec `text`) against an evaluated topology:
 /// pure, for callers that hold both already.
 pub fn check_against(spec: &Node, text: &str, topology: &Evaluated) -> Vec<Diagnostic> {
@@ -115,7 +133,7 @@ fn unusable(evaluated: &Evaluated, span: Span, value: &str) -> Option<Diagnostic
         span,
         format!("the topology file `{value}` has errors, so this spec was not checked against it"),
     )
-    .with_help(format!("fix the topology first: `ospecc check {value}` shows every error"));
+    .with_help("fix the topology file first; `ospecc check` on it shows every error");
     if let Some(first) = errors.first() {
         diagnostic.labels.push(Label {
             span: first.span,
