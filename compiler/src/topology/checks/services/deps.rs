@@ -73,40 +73,48 @@ fn cycles(cx: &Cx, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    let mut seen: BTreeSet<Vec<String>> = BTreeSet::new();
     let mut starts: Vec<&String> = graph.keys().collect();
     starts.sort();
+    let mut covered: BTreeSet<&str> = BTreeSet::new();
     for start in starts {
-        let mut path = vec![start.clone()];
-        walk(&graph, &mut path, &mut seen, out);
+        if covered.contains(start.as_str()) {
+            continue;
+        }
+        let Some((path, closing)) = shortest_cycle(&graph, start) else { continue };
+        report_cycle(&path, closing, out);
+        covered.extend(path.iter().filter_map(|n| graph.get_key_value(n.as_str()).map(|(k, _)| k.as_str())));
     }
 }
 
-/// Depth-first search from the last node of `path`; a cycle is a path back to its start.
-/// Specs have a handful of services, so enumerating simple paths is cheap.
-fn walk(
-    graph: &HashMap<String, Vec<(String, Option<Span>)>>,
-    path: &mut Vec<String>,
-    seen: &mut BTreeSet<Vec<String>>,
-    out: &mut Vec<Diagnostic>,
-) {
-    let Some(last) = path.last().cloned() else { return };
-    for (next, at) in graph.get(&last).map(Vec::as_slice).unwrap_or_default() {
-        if *next == path[0] {
-            report_cycle(path, *at, seen, out);
-        } else if !path.contains(next) && next > &path[0] {
-            // Only cycles whose smallest name is the start: each cycle is found once.
-            path.push(next.clone());
-            walk(graph, path, seen, out);
-            path.pop();
+type Graph = HashMap<String, Vec<(String, Option<Span>)>>;
+
+/// The shortest cycle through `start` (breadth-first, so linear per start even on dense
+/// graphs), as its nodes from `start` and the span of the edge that closes it.
+fn shortest_cycle(graph: &Graph, start: &str) -> Option<(Vec<String>, Option<Span>)> {
+    let mut parent: HashMap<&str, &str> = HashMap::new();
+    let mut queue: std::collections::VecDeque<&str> = std::collections::VecDeque::from([start]);
+    while let Some(node) = queue.pop_front() {
+        for (next, at) in graph.get(node).map(Vec::as_slice).unwrap_or_default() {
+            if next == start {
+                let mut path = vec![node.to_owned()];
+                let mut cursor = node;
+                while let Some(&up) = parent.get(cursor) {
+                    path.push(up.to_owned());
+                    cursor = up;
+                }
+                path.reverse();
+                return Some((path, *at));
+            }
+            if !parent.contains_key(next.as_str()) && graph.contains_key(next) {
+                parent.insert(next, node);
+                queue.push_back(next);
+            }
         }
     }
+    None
 }
 
-fn report_cycle(path: &[String], closing: Option<Span>, seen: &mut BTreeSet<Vec<String>>, out: &mut Vec<Diagnostic>) {
-    if !seen.insert(path.to_vec()) {
-        return;
-    }
+fn report_cycle(path: &[String], closing: Option<Span>, out: &mut Vec<Diagnostic>) {
     let Some(at) = closing else { return };
     let chain: Vec<String> = path.iter().chain(path.first()).map(|n| format!("`{n}`")).collect();
     out.push(Diagnostic::warning("TOP113", at, format!("dependency cycle: {}", chain.join(" → "))).with_help(
