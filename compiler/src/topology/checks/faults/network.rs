@@ -9,8 +9,11 @@ use std::collections::HashMap;
 use super::{already_reported, service_name, Functions};
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
+use starlark::syntax::ast::StmtP;
+
 use crate::topology::attrs;
 use crate::topology::checks::{Call, Model};
+use crate::topology::syntax::span;
 use crate::topology::values::{Arg, Recorded};
 
 /// Builtins (besides `packet_*` rules) that run on the gVisor packet gateway.
@@ -99,14 +102,30 @@ fn gvisor(model: &Model, out: &mut Vec<Diagnostic>) {
         Some(det) if det.file == model.evaluated.root => d
             .with_label(det.span, "declared without `runtime=\"gvisor\"`")
             .with_help("set `runtime=\"gvisor\"` in the `determinism(...)` call"),
-        _ => d
-            .with_help(format!(
+        Some(det) => d.with_help(format!(
+            "set `runtime=\"gvisor\"` in the `determinism(...)` call of `{}` (it may be called once per spec)",
+            det.file
+        )),
+        None => {
+            let (at, text) = match last_load(model) {
+                Some(end) => (Span::at(end), "\ndeterminism(runtime=\"gvisor\")"),
+                None => (Span::at(0), "determinism(runtime=\"gvisor\")\n"),
+            };
+            d.with_help(format!(
                 "add `determinism(runtime=\"gvisor\")` at the top of the file (used here by {})",
                 names.join(", ")
             ))
-            .with_replacement("declare the gVisor runtime", Span::at(0), "determinism(runtime=\"gvisor\")\n"),
+            .with_replacement("declare the gVisor runtime", at, text)
+        }
     };
     out.push(d);
+}
+
+/// The end of the last top-level `load()`: declarations go after the loads.
+fn last_load(model: &Model) -> Option<usize> {
+    let tree = &model.syntax?.tree;
+    let StmtP::Statements(list) = &tree.node else { return None };
+    list.iter().filter(|s| matches!(s.node, StmtP::Load(_))).map(|s| span(s.span).end).max()
 }
 
 /// TOP215: `nth`, `after`, `every` are exclusive.

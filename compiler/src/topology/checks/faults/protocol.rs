@@ -319,7 +319,9 @@ fn matchers(
     out: &mut Vec<Diagnostic>,
 ) {
     for (keyword, value) in &rule.named {
-        if matches!(value, Arg::None) {
+        // An absent, empty or `*` matcher matches everything anyway (stdlib recipes default
+        // to `path="*"`), so ignoring it changes nothing.
+        if matches!(value, Arg::None) || value.as_str().is_some_and(|v| v.is_empty() || v == "*") {
             continue;
         }
         let field = MATCHER_ALIASES.iter().find(|(k, _)| k == keyword).map_or(keyword.as_str(), |(_, f)| f);
