@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ospecc_compiler::crossfile::{self, CrossInput};
 use ospecc_compiler::topology::{self, Limits, TopologyInput};
 use ospecc_compiler::vfs::MemoryFs;
-use ospecc_compiler::{Diagnostic, Span};
+use ospecc_compiler::{Diagnostic, Severity, Span};
 
 const WS: &str = "/ws";
 
@@ -62,7 +62,9 @@ fn the_agreeing_topology_itself_is_clean() {
     let path = Path::new(WS).join("shop.star");
     let fs = workspace();
     let input = TopologyInput { path: &path, text: &text, fs: &fs, root: Path::new(WS), limits: Limits::default() };
-    let diagnostics = topology::check(&input);
+    // Notes (a container engine is needed to run it) are fine; errors and warnings are not.
+    let diagnostics: Vec<Diagnostic> =
+        topology::check(&input).into_iter().filter(|d| d.severity != Severity::Note).collect();
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
 }
 
