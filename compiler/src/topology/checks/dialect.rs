@@ -1,8 +1,0 @@
-//! Faultbox's legacy Starlark dialect (reference §8.4 item 43).
-
-use super::Model;
-use crate::diagnostics::Diagnostic;
-
-pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let _ = (model, out);
-}

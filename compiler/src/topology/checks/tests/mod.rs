@@ -1,0 +1,93 @@
+//! Test, matrix and plan checks (reference §4.1, §4.2, §8.4 items 32–34, 38, 39): test names
+//! from all five sources, `fault_matrix` keys, the arity of callables handed to builtins,
+//! `choose()` axes, discovery and vacuity.
+
+mod arity;
+mod choose;
+mod matrix;
+mod names;
+mod vacuity;
+
+use starlark::syntax::ast::{AstExpr, ExprP};
+
+use super::dialect::graph::{Function, Functions};
+use super::Model;
+use crate::diagnostics::Diagnostic;
+use crate::span::Span;
+use crate::topology::syntax::span;
+use crate::topology::values::Arg;
+
+pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
+    let Some(syntax) = model.syntax else { return };
+    let functions = Functions::new(&syntax.tree);
+    let entries = names::entries(model, &functions);
+    names::check(&entries, out);
+    matrix::check(model, out);
+    arity::check(model, &functions, out);
+    choose::check(model, &functions, out);
+    vacuity::check(model, &functions, &entries, out);
+}
+
+/// The expression at exactly `at` in the root file.
+fn expr_at<'m>(model: &Model<'m>, at: Span) -> Option<&'m AstExpr> {
+    let syntax = model.syntax?;
+    let mut found = None;
+    walk_refs(&syntax.tree, &mut |e| {
+        if found.is_none() && span(e.span) == at {
+            found = Some(e);
+        }
+    });
+    found
+}
+
+/// Every expression of the tree, with references that live as long as the tree.
+fn walk_refs<'t>(stmt: &'t starlark::syntax::ast::AstStmt, f: &mut dyn FnMut(&'t AstExpr)) {
+    use starlark_syntax::syntax::uniplate::Visit;
+    stmt.visit_children(|c| match c {
+        Visit::Stmt(s) => walk_refs(s, f),
+        Visit::Expr(e) => walk_expr_refs(e, f),
+    });
+}
+
+fn walk_expr_refs<'t>(expr: &'t AstExpr, f: &mut dyn FnMut(&'t AstExpr)) {
+    f(expr);
+    expr.visit_expr(|e| walk_expr_refs(e, f));
+}
+
+/// The spans of the items of the list or tuple literal at `at`, when it has `len` items.
+fn item_spans(model: &Model, at: Span, len: usize) -> Option<Vec<Span>> {
+    let items = match &expr_at(model, at)?.node {
+        ExprP::List(items) | ExprP::Tuple(items) => items.iter().map(|e| span(e.span)).collect::<Vec<_>>(),
+        _ => return None,
+    };
+    (items.len() == len).then_some(items)
+}
+
+/// The (key, value) spans of the dict literal at `at`, when it has `len` entries.
+fn entry_spans(model: &Model, at: Span, len: usize) -> Option<Vec<(Span, Span)>> {
+    let entries = match &expr_at(model, at)?.node {
+        ExprP::Dict(entries) => entries.iter().map(|(k, v)| (span(k.span), span(v.span))).collect::<Vec<_>>(),
+        _ => return None,
+    };
+    (entries.len() == len).then_some(entries)
+}
+
+/// The functions a callable argument may be: the lambda written at `at`, or every def of its
+/// name in this file. `None` when it cannot be told (a loaded function, a computed value).
+fn callable<'f>(functions: &'f Functions, arg: &Arg, at: Span) -> Option<Vec<&'f Function>> {
+    let Arg::Function(name) = arg else { return None };
+    if name == "lambda" {
+        return functions.lambda_at(at).map(|f| vec![f]);
+    }
+    let defs: Vec<&Function> = functions.defs(name).collect();
+    (!defs.is_empty()).then_some(defs)
+}
+
+/// The name a scenario or assumption is keyed by in a matrix.
+fn key_name(arg: &Arg) -> Option<String> {
+    match arg {
+        Arg::Function(f) => Some(f.clone()),
+        Arg::Record(r) if r.ty == "fault_assumption" => r.name().map(str::to_owned),
+        _ => None,
+    }
+}
