@@ -252,10 +252,37 @@ pub(super) fn check(cx: &Cx, bound: &Bound, out: &mut Vec<Diagnostic>) {
         return;
     }
     for mismatch in found {
-        if !layer_confusion(&wanted_here(&ty, mismatch.part), mismatch.arg) {
+        let want = wanted_here(&ty, mismatch.part);
+        if !layer_confusion(&want, mismatch.arg) && !client_target(cx, &want, mismatch.arg) {
             out.push(report(cx, bound, &ty, &mismatch));
         }
     }
+}
+
+/// Builtins whose service or interface targets the fault checks vet for clients (TOP203).
+const TARGETED: &[&str] = &[
+    "fault",
+    "fault_all",
+    "fault_start",
+    "fault_stop",
+    "fault_assumption",
+    "trace",
+    "trace_start",
+    "trace_stop",
+    "partition",
+    "partition_start",
+    "partition_stop",
+    "watch",
+    "watch_start",
+    "watch_stop",
+];
+
+/// A `client` where a fault target is expected: the fault checks explain that (TOP203).
+fn client_target(cx: &Cx, want: &Ty, arg: &Arg) -> bool {
+    let names = top_names(want);
+    TARGETED.contains(&cx.builtin())
+        && (names.contains(&"service") || names.contains(&"interface_ref"))
+        && value_types(arg).iter().any(|h| h == "client")
 }
 
 /// The fault values of the three layers.
@@ -272,7 +299,8 @@ fn layer_confusion(want: &Ty, arg: &Arg) -> bool {
 
 fn report(cx: &Cx, bound: &Bound, ty: &Ty, mismatch: &Mismatch) -> Diagnostic {
     let got = match mismatch.part {
-        Some(part) => format!("{} {part}", describe_value(mismatch.arg)),
+        Some("element") => format!("{} as an element", describe_value(mismatch.arg)),
+        Some(part) => format!("{} as a {part}", describe_value(mismatch.arg)),
         None => describe_value(mismatch.arg),
     };
     let message = format!("{} expects {}, got {got}", cx.subject(bound), ty.describe());
@@ -356,6 +384,9 @@ fn with_help(cx: &Cx, d: Diagnostic, want: &Ty, mismatch: &Mismatch) -> Diagnost
         } else {
             "`svc.iface` names another service's interface; declare this one with `interface(name, protocol, port)`"
         }),
+        Arg::Function(name) if wants("monitor") => d.with_help(format!(
+            "a monitor is the value `monitor(…)` returns: declare `m = monitor({name}, …)` and pass `m`"
+        )),
         _ if wants("callable") && matches!(mismatch.arg, Arg::Record(_) | Arg::None) => {
             d.with_help("pass the function itself, without calling it (`create_user`, not `create_user()`)")
         }
