@@ -34,7 +34,7 @@ const RESERVED: &[(&str, &str, &str)] = &[
 ];
 
 /// Above this many values the help points to the docs instead of listing them.
-const MAX_LISTED: usize = 16;
+const MAX_LISTED: usize = 8;
 
 static PATTERNS: LazyLock<HashMap<&'static str, Regex>> = LazyLock::new(|| {
     catalog()
@@ -93,10 +93,14 @@ fn report(cx: &Cx, bound: &Bound, vocabulary: &Vocabulary, value: &str, at: Span
     if let Some((_, _, why)) = RESERVED.iter().find(|(v, reserved, _)| *v == vocabulary.name && *reserved == value) {
         return d.with_help(format!("{why}; use one of {}", listing(vocabulary)));
     }
-    let d = if protocol {
-        d.with_note("Faultbox accepts any protocol string, but steps, `ready()` and protocol faults on this interface fail at run time")
-    } else {
-        d
+    let d = match (protocol, value) {
+        (true, "https" | "grpcs" | "tls") => d.with_note(
+            "TLS is not a protocol of its own: declare the plain protocol and add `tls = tls_cert(…)` to the interface",
+        ),
+        (true, _) => d.with_note(
+            "Faultbox accepts any protocol string, but steps, `ready()` and protocol faults on this interface fail at run time",
+        ),
+        _ => d,
     };
     let candidates = vocabulary.values.iter().map(|v| v.value.as_str());
     match did_you_mean(value, candidates) {
