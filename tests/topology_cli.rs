@@ -9,9 +9,10 @@ use std::time::Duration;
 use common::{ospecc, ospecc_with, project, TIMEOUT};
 use serde_json::Value;
 
-const CLEAN: &[u8] = b"api = service(\"api\", interface(\"http\", \"http\", 8080), image=\"api:1\")\n";
-/// An unknown keyword (TOP040, an error).
-const BROKEN: &[u8] = b"api = service(\"api\", interface(\"http\", \"http\", 8080), imgae=\"api:1\")\n";
+/// A service and a test that asserts: no findings at all.
+const CLEAN: &[u8] = b"api = service(\"api\", interface(\"http\", \"http\", 8080), binary=\"./api\")\n\ndef test_health():\n    assert_eq(api.http.get(path=\"/health\").status, 200)\n";
+/// The same with one unknown keyword (TOP040, an error) and nothing else.
+const BROKEN: &[u8] = b"api = service(\"api\", interface(\"http\", \"http\", 8080), binary=\"./api\", imgae=\"x\")\n\ndef test_health():\n    assert_eq(api.http.get(path=\"/health\").status, 200)\n";
 const SPEC: &[u8] = b"ospec_version: \"1.0.0\"\nid: shop\nname: Shop\ndescription: A shop checked against its topology.\noutcome_type: api\ntopology: shop.star\nservices:\n  api:\n    ports: [8080]\nacceptance:\n  service_health:\n    - service: api\n      endpoint: /health\n";
 
 fn json(text: &str) -> Value {
