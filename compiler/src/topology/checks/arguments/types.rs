@@ -150,36 +150,25 @@ struct Mismatch<'a> {
     part: Option<&'static str>,
 }
 
-/// Matches `arg` at `span` against `ty`, collecting the innermost mismatches.
-fn matches<'a>(cx: &Cx, arg: &'a Arg, ty: &Ty, span: Span, found: &mut Vec<Mismatch<'a>>) -> bool {
+/// Whether `arg` at `span` fits `ty`; if not, the innermost mismatches go to `found`.
+fn fits<'a>(cx: &Cx, arg: &'a Arg, ty: &Ty, span: Span, found: &mut Vec<Mismatch<'a>>) -> bool {
     if !judgeable(arg) {
         return true;
     }
     let alternatives = ty.alternatives();
     let have = value_types(arg);
-    // The value's own type fits one alternative exactly (a container is checked further down).
-    for alt in &alternatives {
-        let ok = match alt {
-            Ty::Name(want) => have.iter().any(|h| name_accepts(want, h)),
-            Ty::List(_) | Ty::Dict(..) | Ty::Tuple(_) => {
-                let mut inner = Vec::new();
-                let fits = container(cx, arg, alt, span, &mut inner);
-                if fits && inner.is_empty() {
-                    return true;
-                }
-                if fits && alternatives.len() == 1 {
-                    found.extend(inner);
-                    return false;
-                }
-                false
-            }
-            Ty::Alt(_) => matches(cx, arg, alt, span, &mut Vec::new()),
-        };
-        if ok {
-            return true;
+    let fits_alternative = |alt: &Ty| match alt {
+        Ty::Name(want) => have.iter().any(|h| name_accepts(want, h)),
+        Ty::List(_) | Ty::Dict(..) | Ty::Tuple(_) => {
+            let mut inner = Vec::new();
+            container(cx, arg, alt, span, &mut inner) && inner.is_empty()
         }
+        Ty::Alt(_) => fits(cx, arg, alt, span, &mut Vec::new()),
+    };
+    if alternatives.iter().any(|alt| fits_alternative(alt)) {
+        return true;
     }
-    // A container whose shape fits exactly one alternative: report its bad elements.
+    // A container whose shape fits exactly one alternative: its bad elements are the news.
     let shaped: Vec<&&Ty> = alternatives.iter().filter(|alt| container(cx, arg, alt, span, &mut Vec::new())).collect();
     if let [only] = shaped.as_slice() {
         let mut inner = Vec::new();
@@ -236,7 +225,7 @@ fn element_matches<'a>(
     found: &mut Vec<Mismatch<'a>>,
 ) {
     let mut inner = Vec::new();
-    if !matches(cx, element, ty, at, &mut inner) {
+    if !fits(cx, element, ty, at, &mut inner) {
         found.extend(inner.into_iter().map(|m| Mismatch { part: m.part.or(Some(part)), ..m }));
     }
 }
@@ -248,7 +237,7 @@ pub(super) fn check(cx: &Cx, bound: &Bound, out: &mut Vec<Diagnostic>) {
         return;
     }
     let mut found = Vec::new();
-    if matches(cx, bound.arg, &ty, bound.span, &mut found) {
+    if fits(cx, bound.arg, &ty, bound.span, &mut found) {
         return;
     }
     for mismatch in found {
