@@ -89,8 +89,10 @@ fn positive_specs_cover_every_builtin_and_step_method() {
         .collect();
     for protocol in &catalog().protocols {
         for method in &protocol.methods {
+            // `del` is a Starlark keyword: `getattr(iface, "del")(...)` is the only way to call it.
             let dotted = format!(".{}(", method.name);
-            if !text.contains(&dotted) {
+            let by_getattr = format!(", \"{}\")(", method.name);
+            if !text.contains(&dotted) && !text.contains(&by_getattr) {
                 missing.push(format!("{}.{}", protocol.name, method.name));
             }
         }

@@ -102,11 +102,11 @@ fn index_stmt(stmt: &AstStmt, calls: &mut HashMap<Span, CallSite>, defs: &mut Ve
     }
     stmt.visit_children(|child| match child {
         starlark_syntax::syntax::uniplate::Visit::Stmt(s) => index_stmt(s, calls, defs),
-        starlark_syntax::syntax::uniplate::Visit::Expr(e) => index_expr(e, calls, defs),
+        starlark_syntax::syntax::uniplate::Visit::Expr(e) => index_expr(e, calls),
     });
 }
 
-fn index_expr(expr: &AstExpr, calls: &mut HashMap<Span, CallSite>, defs: &mut Vec<Def>) {
+fn index_expr(expr: &AstExpr, calls: &mut HashMap<Span, CallSite>) {
     if let ExprP::Call(callee, args) = &expr.node {
         let mut site = CallSite {
             span: span(expr.span),
@@ -128,7 +128,7 @@ fn index_expr(expr: &AstExpr, calls: &mut HashMap<Span, CallSite>, defs: &mut Ve
         }
         calls.insert(site.span, site);
     }
-    expr.visit_expr(|e| index_expr(e, calls, defs));
+    expr.visit_expr(|e| index_expr(e, calls));
 }
 
 /// A def's (or lambda's) signature.

@@ -16,6 +16,16 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
 }
 
 fn shape(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
+    if let Some(why) = call.builtin().and_then(|b| b.removed.as_deref()) {
+        out.push(
+            Diagnostic::warning(
+                "TOP053",
+                model.callee_span(call),
+                format!("`{}` is not available in Faultbox", call.display_name()),
+            )
+            .with_help(format!("{why}; Faultbox fails when this line runs")),
+        );
+    }
     let params = call.params();
     let name = call.display_name();
     let positional = call.record.positional.len();
