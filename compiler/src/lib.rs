@@ -6,6 +6,7 @@
 pub mod crossfile;
 pub mod diagnostics;
 pub mod ospec;
+pub mod plan;
 pub mod report;
 pub mod span;
 pub mod suggest;

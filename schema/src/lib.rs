@@ -4,6 +4,7 @@
 //! published v1.0 rules; `ospec/ext.schema.json`, core plus the typed extensions real documents
 //! use). Code in `ospecc-compiler` interprets them; nothing here is logic.
 
+pub mod plan;
 pub mod stdlib;
 pub mod topology;
 

@@ -4,6 +4,7 @@
 //! spec load (the host port is not known yet, so the declared port is used). Every other
 //! attribute the catalog declares for the value's type is an opaque value of its type.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use ospecc_schema::topology::catalog;
@@ -116,7 +117,94 @@ pub(crate) fn protocol_of(record: &Recorded) -> Option<&str> {
     }
 }
 
+/// What address attributes evaluate to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Addresses {
+    /// Concrete strings, as Faultbox renders them at spec load (for checking).
+    #[default]
+    Values,
+    /// Markers `«service.interface.attribute»` that lowering turns back into references.
+    Markers,
+}
+
+thread_local! {
+    static ADDRESSES: Cell<Addresses> = const { Cell::new(Addresses::Values) };
+}
+
+/// Sets what address attributes evaluate to on this (analysis) thread.
+pub(crate) fn set_addresses(addresses: Addresses) {
+    ADDRESSES.with(|a| a.set(addresses));
+}
+
+const MARKER_OPEN: char = '«';
+const MARKER_CLOSE: char = '»';
+
+/// A piece of a string evaluated with [`Addresses::Markers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressPart {
+    Text(String),
+    Address { service: String, interface: String, attribute: String },
+}
+
+/// Splits a string into text and address references. A marker-like piece that is not a
+/// well-formed reference stays text.
+pub fn address_parts(text: &str) -> Vec<AddressPart> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    let mut pending = String::new();
+    while let Some(open) = rest.find(MARKER_OPEN) {
+        let after = &rest[open + MARKER_OPEN.len_utf8()..];
+        let reference = after.find(MARKER_CLOSE).and_then(|close| {
+            let inner = &after[..close];
+            let mut fields = inner.splitn(3, '.');
+            let (service, interface, attribute) = (fields.next()?, fields.next()?, fields.next()?);
+            ADDRESS_ATTRIBUTES.contains(&attribute).then(|| {
+                (
+                    AddressPart::Address {
+                        service: service.to_owned(),
+                        interface: interface.to_owned(),
+                        attribute: attribute.to_owned(),
+                    },
+                    close + MARKER_CLOSE.len_utf8(),
+                )
+            })
+        });
+        match reference {
+            Some((part, consumed)) => {
+                pending.push_str(&rest[..open]);
+                if !pending.is_empty() {
+                    parts.push(AddressPart::Text(std::mem::take(&mut pending)));
+                }
+                parts.push(part);
+                rest = &after[consumed..];
+            }
+            None => {
+                pending.push_str(&rest[..open + MARKER_OPEN.len_utf8()]);
+                rest = after;
+            }
+        }
+    }
+    pending.push_str(rest);
+    if !pending.is_empty() {
+        parts.push(AddressPart::Text(pending));
+    }
+    parts
+}
+
 fn address_attribute(iface_ref: &Recorded, attribute: &str) -> Option<Arg> {
+    if ADDRESSES.with(Cell::get) == Addresses::Markers && attribute != "port" {
+        let (service, iface) = parts(iface_ref)?;
+        if !ADDRESS_ATTRIBUTES.contains(&attribute) {
+            return None;
+        }
+        let (service, iface) = (service.name().unwrap_or("service"), iface.name().unwrap_or("iface"));
+        return Some(Arg::Str(format!("{MARKER_OPEN}{service}.{iface}.{attribute}{MARKER_CLOSE}")));
+    }
+    address_value(iface_ref, attribute)
+}
+
+/// The address attribute as Faultbox renders it at spec load.
+pub fn address_value(iface_ref: &Recorded, attribute: &str) -> Option<Arg> {
     let (service, iface) = parts(iface_ref)?;
     let port = match interface_arg(iface, 2, "port") {
         Some(Arg::Int(p)) => *p,

@@ -188,7 +188,7 @@ impl Reader<'_> {
                 self.stmt(&f.body, scope);
             }
             StmtP::Def(def) => {
-                scope.bind(&def.name.node.ident, Arg::Function(def.name.node.ident.clone()));
+                scope.bind(&def.name.node.ident, Arg::Function(def.name.node.ident.as_str().into()));
                 let mut inner = scope.clone();
                 inner.function = def.name.node.ident.clone();
                 for name in parameter_names(&def.params) {

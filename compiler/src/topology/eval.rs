@@ -17,6 +17,7 @@ use starlark::ErrorKind;
 
 use super::session::{file_loaders, normalize, SandboxError, Session, MAX_READ_BYTES};
 use super::syntax::Syntax;
+use super::attrs::Addresses;
 use super::values::{recorded_of, Arg, BuiltinFn, Namespace};
 use super::{Evaluated, Global, TopologyInput};
 use crate::diagnostics::Diagnostic;
@@ -131,11 +132,19 @@ struct Run<'a, 's> {
     diagnostics: Vec<Diagnostic>,
 }
 
-pub(super) fn evaluate(input: &TopologyInput) -> Evaluated {
+pub(super) fn evaluate(input: &TopologyInput, addresses: Addresses) -> Evaluated {
+    super::values::reset_function_indexes();
+    super::attrs::set_addresses(addresses);
     let root_file = input.path.display().to_string();
     let spec_dir = input.path.parent().map(Path::to_path_buf).unwrap_or_default();
     let session =
-        Session { fs: input.fs, spec_dir, calls: RefCell::new(Vec::new()), diagnostics: RefCell::new(Vec::new()) };
+        Session {
+        fs: input.fs,
+        spec_dir,
+        calls: RefCell::new(Vec::new()),
+        diagnostics: RefCell::new(Vec::new()),
+        sources: RefCell::new(Vec::new()),
+    };
     let mut run = Run {
         input,
         session: &session,
@@ -162,6 +171,7 @@ pub(super) fn evaluate(input: &TopologyInput) -> Evaluated {
         root: root_file,
         complete: run.complete,
         diagnostics,
+        sources: session.sources.take(),
     }
 }
 
@@ -263,6 +273,7 @@ impl<'a, 's> Run<'a, 's> {
         text: String,
         is_root: bool,
     ) -> Result<FrozenModule, LoadFailure> {
+        self.session.sources.borrow_mut().push((name.to_owned(), text.clone()));
         let text_for_recovery = if is_root { text.clone() } else { String::new() };
         let ast = match AstModule::parse(name, text, &DIALECT) {
             Ok(ast) => ast,
@@ -316,6 +327,9 @@ impl<'a, 's> Run<'a, 's> {
                 let _ = eval.set_max_callstack_size(limits.max_call_depth);
                 eval.set_check_cancelled(Box::new(move || Instant::now() > deadline));
                 eval.set_print_handler(&SilentPrint);
+                // Function values are numbered by identity (`values::Function`): a collection
+                // between statements would move them. Heap growth stays bounded by the limit.
+                eval.disable_gc();
                 eval.eval_module(ast, &GLOBALS).map(|_| ())
             };
             // After a failed evaluation the module's slots may not exist (a name that did not

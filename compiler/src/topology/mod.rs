@@ -9,7 +9,7 @@
 //! [`evaluate`] returns the evaluated model (recorded calls, module globals) for the static
 //! checks, which analyse function bodies against it.
 
-mod attrs;
+pub mod attrs;
 pub mod bodies;
 mod checks;
 mod eval;
@@ -20,6 +20,7 @@ pub mod values;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use attrs::Addresses;
 pub use eval::Limits;
 pub use session::MAX_READ_BYTES;
 pub use values::{Arg, Recorded};
@@ -54,6 +55,9 @@ pub struct Evaluated {
     /// Whether evaluation ran to the end (if not, the model is partial).
     pub complete: bool,
     pub diagnostics: Vec<Diagnostic>,
+    /// Every file read, root first, as (name as calls name it, text): Starlark modules in
+    /// evaluation order, then data files of `load_file`/`load_yaml`/`load_json`.
+    pub sources: Vec<(String, String)>,
 }
 
 /// One global of the root module.
@@ -131,7 +135,7 @@ fn matrix_cells(call: &Recorded) -> Vec<String> {
         _ => None,
     };
     let scenario_name = |a: &Arg| match a {
-        Arg::Function(f) => Some(f.clone()),
+        Arg::Function(f) => Some(f.name.clone()),
         _ => None,
     };
     let excluded: Vec<(Option<String>, Option<String>)> = list("exclude")
@@ -155,7 +159,7 @@ fn matrix_cells(call: &Recorded) -> Vec<String> {
 /// Every diagnostic for one topology file, in deterministic order.
 pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
     on_analysis_stack(|| {
-        let evaluated = evaluate_here(input);
+        let evaluated = evaluate_here(input, Addresses::Values);
         let mut diagnostics = run_checks(&evaluated);
         diagnostics.extend(evaluated.diagnostics);
         diagnostics::sort(&mut diagnostics);
@@ -187,7 +191,22 @@ fn run_checks(evaluated: &Evaluated) -> Vec<Diagnostic> {
 
 /// Parses and evaluates one topology file in the sandbox.
 pub fn evaluate(input: &TopologyInput) -> Evaluated {
-    on_analysis_stack(|| evaluate_here(input))
+    on_analysis_stack(|| evaluate_here(input, Addresses::Values))
+}
+
+/// Like [`evaluate`], but addresses (`svc.iface.addr`, ...) evaluate to markers that
+/// [`attrs::address_parts`] splits back out of strings, so lowering can keep them as
+/// references; and with the static checks' diagnostics, which a plan must not ignore.
+pub fn evaluate_for_plan(input: &TopologyInput) -> Evaluated {
+    on_analysis_stack(|| {
+        let mut evaluated = evaluate_here(input, Addresses::Markers);
+        let mut found = run_checks(&evaluated);
+        found.append(&mut evaluated.diagnostics);
+        diagnostics::sort(&mut found);
+        found.dedup();
+        evaluated.diagnostics = found;
+        evaluated
+    })
 }
 
 /// The stack the parser, the evaluator and the checks run on. They all recurse on the syntax
@@ -217,11 +236,11 @@ fn on_analysis_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     }
 }
 
-fn evaluate_here(input: &TopologyInput) -> Evaluated {
+fn evaluate_here(input: &TopologyInput, addresses: Addresses) -> Evaluated {
     // starlark-rust bounds memory only approximately and panics on single allocations above
     // 4 GiB (`"x" * n`, list doubling between two limit checks): a panic in the evaluator is
     // contained here and reported, so one file can never take the whole check down.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eval::evaluate(input))) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eval::evaluate(input, addresses))) {
         Ok(evaluated) => evaluated,
         Err(_) => Evaluated {
             diagnostics: vec![Diagnostic::error(

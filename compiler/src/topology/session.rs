@@ -29,6 +29,9 @@ pub(crate) struct Session<'a> {
     pub spec_dir: PathBuf,
     pub calls: RefCell<Vec<Arc<Recorded>>>,
     pub diagnostics: RefCell<Vec<Diagnostic>>,
+    /// Every file the evaluation read (loaded modules and data files), as (name, text): the
+    /// plan's source bundle carries them.
+    pub sources: RefCell<Vec<(String, String)>>,
 }
 
 impl Session<'_> {
@@ -55,11 +58,13 @@ impl Session<'_> {
 
     fn read_data(&self, path: &str) -> Result<String, SandboxError> {
         let resolved = self.resolve_data_path(path)?;
-        self.fs.read_to_string(&resolved, MAX_READ_BYTES).map_err(|e| SandboxError {
+        let text = self.fs.read_to_string(&resolved, MAX_READ_BYTES).map_err(|e| SandboxError {
             code: "TOP031",
             message: format!("cannot read `{path}`: {}", crate::vfs::describe_io(&e)),
             help: "the path is relative to the spec's directory; check that the file exists and is UTF-8 text".into(),
-        })
+        })?;
+        self.sources.borrow_mut().push((resolved.display().to_string(), text.clone()));
+        Ok(text)
     }
 }
 

@@ -80,8 +80,8 @@ pub enum Arg {
     Tuple(Vec<Arg>),
     Dict(Vec<(Arg, Arg)>),
     Record(Arc<Recorded>),
-    /// A `def` or `lambda`, by name (`lambda` for lambdas).
-    Function(String),
+    /// A `def` or `lambda`.
+    Function(Function),
     /// Anything else (structs, builtins, values nested too deeply), by its Starlark type.
     Other(String),
     /// Not known without running the code (a parameter, a step's result, a computed value):
@@ -157,17 +157,121 @@ impl Arg {
         }
         match value.get_type() {
             "float" => value.to_str().parse().map_or_else(|_| Arg::Other("float".into()), Arg::Float),
-            "function" => Arg::Function(function_name(&value.to_str())),
+            "function" => Arg::Function(Function::of(value)),
             other => Arg::Other(other.to_owned()),
         }
     }
 }
 
-/// `<function /ws/a.star.create_user>` → `create_user` (names cannot contain dots, paths can).
-fn function_name(display: &str) -> String {
+/// A function value, identified stably within one evaluation: the file that defines it, its
+/// name (`lambda` for lambdas), and which of the distinct functions sharing that file and name
+/// it is (0 for the first met). Re-evaluating the same files meets them in the same order,
+/// which is what lets a plan name a callable that a runtime finds again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Function {
+    pub name: String,
+    pub file: String,
+    pub index: u32,
+}
+
+impl fmt::Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// A function reads as its name wherever a name is wanted.
+impl std::ops::Deref for Function {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl PartialEq<str> for Function {
+    fn eq(&self, other: &str) -> bool {
+        self.name == other
+    }
+}
+
+impl PartialEq<&str> for Function {
+    fn eq(&self, other: &&str) -> bool {
+        self.name == *other
+    }
+}
+
+/// A function known only by name (from the syntax, not a value of the evaluation).
+impl From<&str> for Function {
+    fn from(name: &str) -> Function {
+        Function { name: name.to_owned(), file: String::new(), index: 0 }
+    }
+}
+
+impl From<String> for Function {
+    fn from(name: String) -> Function {
+        Function { name, file: String::new(), index: 0 }
+    }
+}
+
+impl Function {
+    fn of(value: Value) -> Function {
+        let (file, name) = function_name(&value.to_str());
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&value.identity(), &mut hasher);
+        let identity = std::hash::Hasher::finish(&hasher);
+        let index = FUNCTION_INDEXES.with(|ids| ids.borrow_mut().index(identity, &file, &name));
+        Function { name, file, index }
+    }
+
+    /// `create_user`, `create_user#2` for a second function of that name, `lambda.3` for the
+    /// third lambda of the file.
+    pub fn local_id(&self) -> String {
+        match (self.name.as_str(), self.index) {
+            ("lambda", i) => format!("lambda.{}", i + 1),
+            (name, 0) => name.to_owned(),
+            (name, i) => format!("{name}#{}", i + 1),
+        }
+    }
+}
+
+/// `<function /ws/a.star.create_user>` → (`/ws/a.star`, `create_user`): names cannot contain
+/// dots, paths can.
+fn function_name(display: &str) -> (String, String) {
     let inner = display.trim_start_matches('<').trim_end_matches('>');
     let qualified = inner.strip_prefix("function ").unwrap_or(inner);
-    qualified.rsplit('.').next().unwrap_or(qualified).to_owned()
+    match qualified.rsplit_once('.') {
+        Some((file, name)) => (file.to_owned(), name.to_owned()),
+        None => (String::new(), qualified.to_owned()),
+    }
+}
+
+/// The indexes of the functions met so far in the current evaluation (per analysis thread).
+#[derive(Default)]
+struct FunctionIndexes {
+    by_identity: std::collections::HashMap<u64, u32>,
+    next: std::collections::HashMap<(String, String), u32>,
+}
+
+impl FunctionIndexes {
+    fn index(&mut self, identity: u64, file: &str, name: &str) -> u32 {
+        if let Some(&index) = self.by_identity.get(&identity) {
+            return index;
+        }
+        let next = self.next.entry((file.to_owned(), name.to_owned())).or_default();
+        let index = *next;
+        *next += 1;
+        self.by_identity.insert(identity, index);
+        index
+    }
+}
+
+thread_local! {
+    static FUNCTION_INDEXES: std::cell::RefCell<FunctionIndexes> = std::cell::RefCell::default();
+}
+
+/// Starts a fresh numbering of functions (at the start of each evaluation).
+pub(crate) fn reset_function_indexes() {
+    FUNCTION_INDEXES.with(|ids| *ids.borrow_mut() = FunctionIndexes::default());
 }
 
 /// A recorded value as Starlark sees it.

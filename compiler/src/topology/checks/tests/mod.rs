@@ -86,7 +86,7 @@ fn callable<'f>(functions: &'f Functions, arg: &Arg, at: Span) -> Option<Vec<&'f
 /// The name a scenario or assumption is keyed by in a matrix.
 fn key_name(arg: &Arg) -> Option<String> {
     match arg {
-        Arg::Function(f) => Some(f.clone()),
+        Arg::Function(f) => Some(f.name.clone()),
         Arg::Record(r) if r.ty == "fault_assumption" => r.name().map(str::to_owned),
         _ => None,
     }

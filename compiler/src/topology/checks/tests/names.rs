@@ -84,7 +84,7 @@ pub(super) fn entries<'m>(model: &'m Model, functions: &Functions) -> Vec<Entry<
         };
         let name = match source {
             Source::Scenario => match call.record.positional.first() {
-                Some(Arg::Function(f)) => f.clone(),
+                Some(Arg::Function(f)) => f.name.clone(),
                 _ => continue,
             },
             _ => match call.record.name() {

@@ -1,0 +1,1 @@
+//! Plans for people: a text tree and a Graphviz graph.
