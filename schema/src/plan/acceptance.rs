@@ -52,7 +52,9 @@ pub struct Stage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
-    /// Stable within the plan (`health.auth_service`, `endpoint.3`, `flow.checkout.2`).
+    /// Stable and readable: `health.auth_service`, `endpoint.GET./products`,
+    /// `flow.user_registration_flow`, `latency.GET./products`, `throughput.GET./products`,
+    /// `command.mytool --version`, `secret.DATABASE_URL`; a repeated id gets `#2`, `#3`, ...
     pub id: String,
     pub origin: Origin,
     pub check: Check,
@@ -100,29 +102,60 @@ pub struct HttpRequest {
 pub enum Check {
     /// An environment variable is set (its value is never read into any output).
     EnvPresent { variable: String },
-    /// Poll until the endpoint answers as expected.
-    WaitHealthy { target: String, url: String, expect: ExpectStatus, timeout_ms: u64, interval_ms: u64 },
+    /// Poll until the endpoint answers as expected (first poll after `initial_delay_ms`), failing
+    /// after `timeout_ms` in all.
+    WaitHealthy {
+        target: String,
+        url: String,
+        expect: ExpectStatus,
+        timeout_ms: u64,
+        interval_ms: u64,
+        #[serde(default)]
+        initial_delay_ms: u64,
+    },
     /// One request.
     Http(HttpRequest),
     /// Requests in order, sharing one session (cookie jar); a failure skips the rest.
     Flow { name: String, steps: Vec<FlowStep> },
-    /// `samples` sequential requests after `warmup`, the statistic bounded.
-    Latency { target: String, url: String, samples: u32, warmup: u32, stat: String, bound_ms: u64 },
-    /// A closed loop of `concurrency` clients for `duration_ms`.
+    /// `samples` sequential requests after `warmup`, the statistic (`p95`, `p99`, `max`, ...)
+    /// bounded.
+    Latency {
+        target: String,
+        method: String,
+        url: String,
+        /// Request headers (credentials stay `${VAR}` references).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<(String, String)>,
+        samples: u32,
+        warmup: u32,
+        stat: String,
+        bound_ms: u64,
+    },
+    /// A closed loop of `concurrency` clients for `duration_ms`: successful requests per second
+    /// at least `min_rps`, errors at most `max_error_rate` (a fraction).
     Throughput {
         target: String,
+        method: String,
         url: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<(String, String)>,
         duration_ms: u64,
         concurrency: u32,
         min_rps: f64,
         max_error_rate: f64,
     },
-    /// A command (runs only with `--allow-shell`).
+    /// A command (runs only with `--allow-shell`), split into words like a shell would.
     Command {
         argv: Vec<String>,
+        /// The working directory, relative to the spec's directory.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
         timeout_ms: u64,
         expect_exit: i32,
         stdout_contains: Vec<String>,
+        /// `semver`, `table`, `json` or `text`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stdout_format: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_duration_ms: Option<u64>,
     },
@@ -132,9 +165,16 @@ pub enum Check {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlowStep {
-    /// The step as written.
+    /// The step as written (a step object is shown as `METHOD [service:]PATH → STATUS`).
     pub text: String,
-    pub request: HttpRequest,
+    /// The request; `None` for a manual step (prose, an action), which a runtime cannot perform
+    /// (its `skip` says so, and the steps after it are skipped too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<HttpRequest>,
+    /// Values to capture from the JSON response (name, JSONPath), usable as `{name}` in the
+    /// paths of later steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capture: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
 }
