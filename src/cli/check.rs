@@ -244,7 +244,7 @@ fn cross_file(path: &Path, text: &str, cwd: &Path, options: &CheckOptions) -> Ve
 
 /// The workspace a topology file's `load()`s may reach: the nearest enclosing directory with
 /// an `ospecc.toml` or a `.git`, else the file's own directory.
-fn workspace_root(absolute: &Path) -> PathBuf {
+pub(super) fn workspace_root(absolute: &Path) -> PathBuf {
     let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
     dir.ancestors()
         .find(|a| a.join("ospecc.toml").is_file() || a.join(".git").exists())

@@ -5,6 +5,7 @@ mod check;
 mod config;
 mod discover;
 mod explain;
+mod plan;
 mod schema_export;
 
 use std::io::{self, Write};
@@ -36,6 +37,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the long explanation of a diagnostic code.
     Explain(explain::ExplainArgs),
+    /// Lower a spec into its plan and show it: services, tests, matrix cells, probes, totals.
+    Plan(plan::PlanArgs),
+    /// Lower a spec into its plan and write it as JSON (what `ospecc run` executes).
+    Build(plan::BuildArgs),
     /// Work with the embedded JSON Schemas.
     Schema {
         #[command(subcommand)]
@@ -77,6 +82,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => explain::run(&args),
+        Command::Plan(args) => plan::run_plan(args),
+        Command::Build(args) => plan::run_build(args),
         Command::Schema { command: SchemaCommand::Export(args) } => schema_export::run(&args),
         Command::Completions { shell } => completions(shell),
     };

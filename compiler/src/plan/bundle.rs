@@ -18,6 +18,16 @@ pub struct Bundle {
     files: BTreeMap<String, Entry>,
     /// Analysis name (an absolute path, the path as given, `@faultbox/...`) → bundle path.
     names: BTreeMap<String, String>,
+    /// Diagnostics of files other than the root (an OSpec's topology), by file.
+    findings: Vec<FileFindings>,
+}
+
+/// The diagnostics of one file other than the root, with its text (for rendering them).
+#[derive(Debug, Clone)]
+pub struct FileFindings {
+    pub path: std::path::PathBuf,
+    pub text: String,
+    pub diagnostics: Vec<crate::diagnostics::Diagnostic>,
 }
 
 struct Entry {
@@ -30,7 +40,13 @@ impl Bundle {
     pub fn new(root: &Path, text: &str) -> Bundle {
         let base = root.parent().map(Path::to_path_buf).unwrap_or_default();
         let root_name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut bundle = Bundle { base, root_name: root_name.clone(), files: BTreeMap::new(), names: BTreeMap::new() };
+        let mut bundle = Bundle {
+            base,
+            root_name: root_name.clone(),
+            files: BTreeMap::new(),
+            names: BTreeMap::new(),
+            findings: Vec::new(),
+        };
         bundle.add(&root.display().to_string(), text);
         bundle
     }
@@ -69,6 +85,18 @@ impl Bundle {
             None => (0, 0),
         };
         Origin { file, line, column }
+    }
+
+    /// Records the diagnostics of a file other than the root.
+    pub fn report(&mut self, path: &Path, text: &str, diagnostics: Vec<crate::diagnostics::Diagnostic>) {
+        if !diagnostics.is_empty() {
+            self.findings.push(FileFindings { path: path.to_path_buf(), text: text.to_owned(), diagnostics });
+        }
+    }
+
+    /// The diagnostics of files other than the root.
+    pub fn findings(&self) -> &[FileFindings] {
+        &self.findings
     }
 
     /// The files, sorted by bundle path.

@@ -22,7 +22,7 @@ use crate::diagnostics::{Diagnostic, Severity};
 use crate::topology::Limits;
 use crate::vfs::FileSystem;
 
-pub use bundle::Bundle;
+pub use bundle::{Bundle, FileFindings};
 
 /// The choices that shape a plan.
 #[derive(Clone, Debug, Default)]
@@ -54,7 +54,18 @@ pub struct PlanInput<'a> {
 /// A plan, or why there is none; with every diagnostic found on the way (warnings included).
 pub struct Built {
     pub plan: Option<Plan>,
+    /// The root file's diagnostics.
     pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics of the other files (the topology an OSpec names).
+    pub others: Vec<FileFindings>,
+}
+
+impl Built {
+    /// Whether any file has an error (then there is no plan).
+    pub fn has_errors(&self) -> bool {
+        let error = |d: &Diagnostic| d.severity == Severity::Error;
+        self.diagnostics.iter().any(error) || self.others.iter().any(|f| f.diagnostics.iter().any(error))
+    }
 }
 
 /// Checks and lowers one file. Errors in the input (or in lowering) leave `plan` empty.
@@ -84,12 +95,14 @@ pub fn build(input: &PlanInput) -> Built {
     }
     crate::diagnostics::sort(&mut diagnostics);
     diagnostics.dedup();
-    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
-        return Built { plan: None, diagnostics };
+    let mut built = Built { plan: None, diagnostics, others: bundle.findings().to_vec() };
+    if built.has_errors() {
+        return built;
     }
     plan.totals = totals(&plan);
     plan.sources = bundle.into_sources();
-    Built { plan: Some(plan), diagnostics }
+    built.plan = Some(plan);
+    built
 }
 
 /// Whether a path is a topology file (everything else is read as OSpec).

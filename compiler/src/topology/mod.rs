@@ -11,7 +11,7 @@
 
 pub mod attrs;
 pub mod bodies;
-mod checks;
+pub(crate) mod checks;
 mod eval;
 mod session;
 pub mod syntax;

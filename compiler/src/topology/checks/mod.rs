@@ -4,8 +4,8 @@
 //! concern and pushes located diagnostics; [`Model`] gives them one view of both kinds of call
 //! with the argument spans of the syntax tree.
 
-mod arguments;
-mod dialect;
+pub(crate) mod arguments;
+pub(crate) mod dialect;
 mod faults;
 mod loads;
 mod placement;
@@ -93,7 +93,7 @@ pub struct Model<'a> {
 }
 
 impl<'a> Model<'a> {
-    fn new(evaluated: &'a Evaluated, body_calls: Vec<bodies::BodyCall>) -> Model<'a> {
+    pub(crate) fn new(evaluated: &'a Evaluated, body_calls: Vec<bodies::BodyCall>) -> Model<'a> {
         let syntax = evaluated.syntax.as_ref();
         let mut calls: Vec<Call> = evaluated
             .calls

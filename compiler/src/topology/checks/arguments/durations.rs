@@ -10,7 +10,7 @@ use super::{quoted, Bound, Cx};
 
 /// Why a string is not a duration.
 #[derive(Debug, PartialEq)]
-enum Invalid {
+pub(crate) enum Invalid {
     Empty,
     /// A number without a unit (only `"0"` may omit it).
     MissingUnit,
@@ -20,7 +20,7 @@ enum Invalid {
 
 /// Go's `time.ParseDuration`: the value in nanoseconds (as a float: only sign and zero
 /// matter here), or why it does not parse.
-fn parse(text: &str) -> Result<f64, Invalid> {
+pub(crate) fn parse(text: &str) -> Result<f64, Invalid> {
     let (negative, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),

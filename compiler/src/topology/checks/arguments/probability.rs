@@ -34,7 +34,7 @@ fn kind(cx: &Cx) -> Option<Kind> {
 
 /// The probability as a fraction, as Faultbox reads it: `"50%"`, `"0.5"`, `0.5`, and numbers
 /// above 1 as percentages (`50`). `None` when the text is not a number.
-fn fraction(arg: &Arg) -> Option<Option<f64>> {
+pub(crate) fn fraction(arg: &Arg) -> Option<Option<f64>> {
     let value = match arg {
         Arg::Int(n) => *n as f64,
         Arg::Float(f) => *f,

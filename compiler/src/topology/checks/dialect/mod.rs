@@ -5,7 +5,7 @@
 //! `set` an unresolved name (TOP011: the evaluator resolves every name of the file, function
 //! bodies included, before it runs anything).
 
-pub(super) mod graph;
+pub(crate) mod graph;
 
 use std::collections::HashMap;
 

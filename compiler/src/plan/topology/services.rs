@@ -1,0 +1,345 @@
+//! Services: how each is launched, its interfaces, environment (address references kept as
+//! references), ports, healthcheck and dependencies, in start order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use ospecc_schema::plan::topology::{
+    EnvPart, EnvVar, Healthcheck, Interface, Launch, MockResponse, MockRoute, Observe, Op, PortMap, Service,
+};
+
+use super::Cx;
+use crate::topology::attrs::{self, AddressPart};
+use crate::topology::{Arg, Recorded};
+
+/// Faultbox's healthcheck defaults (reference §1.2): timeouts per kind, polled every 100 ms.
+const HEALTH_TIMEOUTS_MS: &[(&str, u64)] = &[("tcp", 10_000), ("http", 10_000), ("ready", 30_000), ("kafka_ready", 120_000)];
+const HEALTH_INTERVAL_MS: u64 = 100;
+
+/// Every declared service (the last declaration of a name wins, as in Faultbox), in start
+/// order: dependencies first, otherwise by name.
+pub(super) fn lower(cx: &Cx) -> Vec<Service> {
+    let mut by_name: BTreeMap<String, &Arc<Recorded>> = BTreeMap::new();
+    for call in cx.evaluated.services() {
+        if let Some(name) = call.name() {
+            by_name.insert(name.to_owned(), call);
+        }
+    }
+    let services: Vec<Service> = by_name.values().map(|call| service(cx, call)).collect();
+    let ports = interface_ports(&services);
+    let services = services.into_iter().map(|s| with_rendered_env(s, &ports)).collect();
+    start_order(services)
+}
+
+fn service(cx: &Cx, call: &Recorded) -> Service {
+    let name = call.name().unwrap_or_default().to_owned();
+    let interfaces: Vec<Interface> = attrs::interfaces(call).map(|i| interface(i)).collect();
+    let mut env: Vec<EnvVar> = dict_entries(call.named("env"))
+        .map(|(key, value)| EnvVar { name: key, parts: env_parts(&value), rendered: String::new() })
+        .collect();
+    env.sort_by(|a, b| a.name.cmp(&b.name));
+    Service {
+        launch: launch(cx, call),
+        origin: cx.origin(call),
+        healthcheck: call.named("healthcheck").and_then(Arg::record).and_then(|h| healthcheck(h, &interfaces)),
+        interfaces,
+        env,
+        ports: ports(call),
+        depends_on: depends_on(call),
+        observe: list(call.named("observe")).iter().filter_map(Arg::record).filter_map(|o| observe(o)).collect(),
+        ops: ops(call),
+        seccomp: !matches!(call.named("seccomp"), Some(Arg::Bool(false))),
+        intercept: Vec::new(),
+        intercept_unknown: Vec::new(),
+        name,
+    }
+}
+
+fn launch(cx: &Cx, call: &Recorded) -> Launch {
+    let args: Vec<String> = list(call.named("args")).iter().filter_map(|a| a.as_str().map(str::to_owned)).collect();
+    let text = |key: &str| call.named(key).and_then(Arg::as_str).map(str::to_owned);
+    if call.builtin == "mock_service" {
+        return Launch::Mock {
+            routes: dict_entries(call.named("routes"))
+                .map(|(key, response)| MockRoute { key, response: mock_response(cx, &response) })
+                .collect(),
+            default: call.named("default").map(|d| mock_response(cx, d)),
+        };
+    }
+    // `service("name", "/bin/x", ...)`: a positional string is the binary.
+    let positional_binary = call.positional.iter().skip(1).find_map(|a| a.as_str().map(str::to_owned));
+    if let Some(path) = text("binary").or(positional_binary) {
+        return Launch::Binary { path, args };
+    }
+    if let Some(image) = text("image") {
+        return Launch::Image { image, args };
+    }
+    if let Some(context) = text("build") {
+        return Launch::Build { context, args };
+    }
+    Launch::Remote { address: text("remote").unwrap_or_default() }
+}
+
+fn interface(iface: &Recorded) -> Interface {
+    let arg = |index: usize, name: &str| iface.positional.get(index).or_else(|| iface.named(name));
+    Interface {
+        name: iface.name().unwrap_or_default().to_owned(),
+        protocol: arg(1, "protocol").and_then(Arg::as_str).unwrap_or_default().to_owned(),
+        port: match arg(2, "port") {
+            Some(Arg::Int(p)) => u16::try_from(*p).ok(),
+            _ => None,
+        },
+        spec: iface.named("spec").and_then(Arg::as_str).map(str::to_owned),
+        tls: matches!(iface.named("tls"), Some(Arg::Record(_))),
+    }
+}
+
+fn env_parts(value: &Arg) -> Vec<EnvPart> {
+    let text = match value {
+        Arg::Str(s) => s.clone(),
+        Arg::Int(i) => i.to_string(),
+        // Faultbox coerces other values to "" (the checks report them).
+        _ => String::new(),
+    };
+    attrs::address_parts(&text)
+        .into_iter()
+        .map(|part| match part {
+            AddressPart::Text(text) => EnvPart::Text { text },
+            AddressPart::Address { service, interface, attribute } => EnvPart::Address { service, interface, attribute },
+        })
+        .collect()
+}
+
+/// (service, interface) → (port, container): what direct rendering needs.
+type Ports = BTreeMap<(String, String), (Option<u16>, bool)>;
+
+fn interface_ports(services: &[Service]) -> Ports {
+    let mut ports = Ports::new();
+    for service in services {
+        let container = matches!(service.launch, Launch::Image { .. } | Launch::Build { .. });
+        for iface in &service.interfaces {
+            ports.insert((service.name.clone(), iface.name.clone()), (iface.port, container));
+        }
+    }
+    ports
+}
+
+/// Fills each variable's `rendered` value: every reference as the direct (unproxied) address.
+fn with_rendered_env(mut service: Service, ports: &Ports) -> Service {
+    for var in &mut service.env {
+        var.rendered = render(&var.parts, ports);
+    }
+    service
+}
+
+/// An env value with references rendered as Faultbox renders them at load (no proxy).
+pub(crate) fn render(parts: &[EnvPart], ports: &Ports) -> String {
+    parts
+        .iter()
+        .map(|part| match part {
+            EnvPart::Text { text } => text.clone(),
+            EnvPart::Address { service, interface, attribute } => {
+                let (port, container) = ports.get(&(service.clone(), interface.clone())).copied().unwrap_or_default();
+                let port = port.map_or_else(|| "0".to_owned(), |p| p.to_string());
+                let host = if container && attribute == "internal_addr" { service.as_str() } else { "localhost" };
+                match attribute.as_str() {
+                    "host" | "proxy_host" => host.to_owned(),
+                    "proxy_port" => port,
+                    _ => format!("{host}:{port}"),
+                }
+            }
+        })
+        .collect()
+}
+
+fn ports(call: &Recorded) -> Vec<PortMap> {
+    let mut out: Vec<PortMap> = match call.named("ports") {
+        Some(Arg::Dict(entries)) => entries
+            .iter()
+            .filter_map(|(h, c)| match (h, c) {
+                (Arg::Int(h), Arg::Int(c)) => {
+                    Some(PortMap { host: u16::try_from(*h).ok()?, container: u16::try_from(*c).ok()? })
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    out.sort_by_key(|p| (p.host, p.container));
+    out
+}
+
+fn depends_on(call: &Recorded) -> Vec<String> {
+    let names: BTreeSet<String> = list(call.named("depends_on"))
+        .iter()
+        .filter_map(|d| match d {
+            Arg::Str(name) => Some(name.clone()),
+            Arg::Record(service) => service.name().map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    names.into_iter().collect()
+}
+
+fn healthcheck(check: &Recorded, interfaces: &[Interface]) -> Option<Healthcheck> {
+    let default_timeout = HEALTH_TIMEOUTS_MS.iter().find(|(b, _)| *b == check.builtin).map(|(_, t)| *t)?;
+    let timeout_ms = check.named("timeout").and_then(Arg::as_str).and_then(duration_ms).unwrap_or(default_timeout);
+    let interval_ms = HEALTH_INTERVAL_MS;
+    let address = check.positional.first().or_else(|| check.named("addr").or(check.named("url")));
+    let address = address.and_then(Arg::as_str).unwrap_or_default();
+    Some(match check.builtin.as_str() {
+        "tcp" => Healthcheck::Tcp {
+            address: address.trim_start_matches("tcp://").to_owned(),
+            timeout_ms,
+            interval_ms,
+        },
+        "http" => {
+            let url = if address.starts_with("http://") || address.starts_with("https://") {
+                address.to_owned()
+            } else {
+                format!("http://{address}")
+            };
+            Healthcheck::Http { url, timeout_ms, interval_ms }
+        }
+        "kafka_ready" => Healthcheck::Kafka {
+            address: address.trim_start_matches("kafka://").to_owned(),
+            timeout_ms,
+            interval_ms,
+        },
+        _ => {
+            // `ready()` checks the default interface: the only one, or the one named `default`.
+            let iface = match interfaces {
+                [only] => Some(only),
+                many => many.iter().find(|i| i.name == "default"),
+            };
+            Healthcheck::Ready {
+                interface: iface.map(|i| i.name.clone()).unwrap_or_default(),
+                protocol: iface.map(|i| i.protocol.clone()).unwrap_or_default(),
+                timeout_ms,
+                interval_ms,
+            }
+        }
+    })
+}
+
+fn observe(source: &Recorded) -> Option<Observe> {
+    let stream = source.builtin.strip_prefix("observe.")?.to_owned();
+    let decoder = source.named("decoder").and_then(Arg::record);
+    Some(Observe {
+        stream,
+        decoder: decoder.and_then(|d| d.positional.first()).and_then(Arg::as_str).map(str::to_owned),
+        pattern: decoder.and_then(|d| d.named("pattern")).and_then(Arg::as_str).map(str::to_owned),
+    })
+}
+
+fn ops(call: &Recorded) -> Vec<Op> {
+    dict_entries(call.named("ops"))
+        .filter_map(|(name, op)| {
+            let op = op.record()?;
+            let syscalls = list(op.named("syscalls")).iter().filter_map(|s| s.as_str().map(str::to_owned)).collect();
+            Some(Op { name, syscalls, path: op.named("path").and_then(Arg::as_str).map(str::to_owned) })
+        })
+        .collect()
+}
+
+fn mock_response(cx: &Cx, response: &Arg) -> MockResponse {
+    let Some(r) = response.record() else { return MockResponse::Other { builtin: "unknown".into() } };
+    let status = |default: u16| match r.named("status").or(r.positional.first()) {
+        Some(Arg::Int(s)) => u16::try_from(*s).unwrap_or(default),
+        _ => default,
+    };
+    let headers: Vec<(String, String)> = dict_entries(r.named("headers"))
+        .map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_default()))
+        .collect();
+    match r.builtin.as_str() {
+        "json_response" => MockResponse::Json {
+            status: status(200),
+            body: r.named("body").map(json).unwrap_or(serde_json::Value::Null),
+            headers,
+        },
+        "text_response" => MockResponse::Text {
+            status: status(200),
+            body: r.named("body").and_then(Arg::as_str).unwrap_or_default().to_owned(),
+            headers,
+        },
+        "status_only" => MockResponse::Status { status: status(200) },
+        "redirect" => MockResponse::Redirect {
+            location: r.positional.first().or(r.named("location")).and_then(Arg::as_str).unwrap_or_default().to_owned(),
+            status: match r.named("status") {
+                Some(Arg::Int(s)) => u16::try_from(*s).unwrap_or(302),
+                _ => 302,
+            },
+        },
+        "dynamic" => match r.positional.first() {
+            Some(Arg::Function(f)) => MockResponse::Dynamic { callable: cx.callable(f) },
+            _ => MockResponse::Other { builtin: r.builtin.clone() },
+        },
+        other => MockResponse::Other { builtin: other.to_owned() },
+    }
+}
+
+/// A Starlark value as JSON (mock bodies).
+fn json(arg: &Arg) -> serde_json::Value {
+    use serde_json::Value;
+    match arg {
+        Arg::None | Arg::Unknown => Value::Null,
+        Arg::Bool(b) => Value::Bool(*b),
+        Arg::Int(i) => Value::from(*i),
+        Arg::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        Arg::Str(s) => Value::String(s.clone()),
+        Arg::List(items) | Arg::Tuple(items) => Value::Array(items.iter().map(json).collect()),
+        Arg::Dict(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.as_str().map_or_else(|| format!("{k:?}"), str::to_owned), json(v)))
+                .collect(),
+        ),
+        Arg::Record(r) => Value::String(format!("<{}>", r.ty)),
+        Arg::Function(f) => Value::String(format!("<function {}>", f.name)),
+        Arg::Other(ty) => Value::String(format!("<{ty}>")),
+    }
+}
+
+/// Services sorted so each follows its dependencies; among the ready ones, by name. A cycle
+/// (reported by the checks) falls back to name order for what remains.
+fn start_order(services: Vec<Service>) -> Vec<Service> {
+    let names: BTreeSet<String> = services.iter().map(|s| s.name.clone()).collect();
+    let mut remaining: BTreeMap<String, Service> = services.into_iter().map(|s| (s.name.clone(), s)).collect();
+    let mut started: BTreeSet<String> = BTreeSet::new();
+    let mut order = Vec::new();
+    while !remaining.is_empty() {
+        let ready = remaining
+            .values()
+            .find(|s| s.depends_on.iter().all(|d| started.contains(d) || !names.contains(d)))
+            .map(|s| s.name.clone());
+        let next = ready.or_else(|| remaining.keys().next().cloned());
+        let Some(next) = next else { break };
+        if let Some(service) = remaining.remove(&next) {
+            started.insert(next);
+            order.push(service);
+        }
+    }
+    order
+}
+
+/// A duration string in milliseconds (negative durations count as zero).
+pub(super) fn duration_ms(text: &str) -> Option<u64> {
+    let nanos = crate::topology::checks::arguments::durations::parse(text).ok()?;
+    Some((nanos.max(0.0) / 1e6).round() as u64)
+}
+
+fn list(arg: Option<&Arg>) -> &[Arg] {
+    match arg {
+        Some(Arg::List(items) | Arg::Tuple(items)) => items,
+        _ => &[],
+    }
+}
+
+/// String-keyed entries of a dict argument, in source order.
+fn dict_entries(arg: Option<&Arg>) -> impl Iterator<Item = (String, Arg)> + '_ {
+    let entries: &[(Arg, Arg)] = match arg {
+        Some(Arg::Dict(entries)) => entries,
+        _ => &[],
+    };
+    entries.iter().filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
+}

@@ -1,0 +1,157 @@
+//! `ospecc plan` and `ospecc build`: lower one spec into the plan IR, then show it (text, JSON,
+//! Graphviz) or write it to a file. Diagnostics go to stderr; a file with errors has no plan.
+//! `--check-cost --max-instances N` lets CI gate on the plan's size.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use ospecc_compiler::plan::{self, Built, PlanInput, PlanOptions};
+use ospecc_compiler::report::{self, FileResult};
+use ospecc_compiler::syntax::text::decode;
+use ospecc_compiler::vfs::RealFs;
+use ospecc_schema::plan::Plan;
+
+use super::{report_error, write_stdout, ProfileArg, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+
+/// What shapes a plan, shared by `plan` and `build`.
+#[derive(Debug, Args)]
+pub struct LowerArgs {
+    /// The spec: a topology file (`*.star`) or an OSpec file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Merge the overrides of this `environments` entry (OSpec).
+    #[arg(long, value_name = "NAME")]
+    env: Option<String>,
+    /// Merge the overrides of this `phases` entry (OSpec).
+    #[arg(long, value_name = "NAME")]
+    phase: Option<String>,
+    /// Send every probe to this base URL (overrides every other source).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// Let command probes run (otherwise they are skipped with a reason).
+    #[arg(long)]
+    allow_shell: bool,
+    /// OSpec schema profile.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Ext)]
+    profile: ProfileArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    lower: LowerArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit 1 when the plan has more than `--max-instances` instances.
+    #[arg(long, requires = "max_instances")]
+    check_cost: bool,
+    /// The instance budget for `--check-cost`.
+    #[arg(long, value_name = "N")]
+    max_instances: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    lower: LowerArgs,
+    /// Where to write the plan (JSON).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Dot,
+}
+
+pub fn run_plan(args: PlanArgs) -> u8 {
+    let plan = match lower(&args.lower) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    write_stdout(&match args.format {
+        Format::Text => plan::render::text(&plan),
+        Format::Json => to_json(&plan),
+        Format::Dot => plan::render::dot(&plan),
+    });
+    match (args.check_cost, args.max_instances) {
+        (true, Some(max)) if plan.totals.instances > max => {
+            report_error(&format!(
+                "the plan has {} instances, more than --max-instances {max}",
+                plan.totals.instances
+            ));
+            EXIT_FINDINGS
+        }
+        _ => EXIT_OK,
+    }
+}
+
+pub fn run_build(args: BuildArgs) -> u8 {
+    let plan = match lower(&args.lower) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    match std::fs::write(&args.output, to_json(&plan)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            report_error(&format!("cannot write {}: {}", args.output.display(), ospecc_compiler::vfs::describe_io(&e)));
+            EXIT_USAGE
+        }
+    }
+}
+
+/// The plan as pretty JSON with a final newline (deterministic: the IR keeps every map ordered).
+fn to_json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Reads, checks and lowers the file; prints its diagnostics on stderr.
+fn lower(args: &LowerArgs) -> Result<Plan, u8> {
+    let bytes = std::fs::read(&args.file).map_err(|e| {
+        report_error(&format!("cannot read {}: {}", args.file.display(), ospecc_compiler::vfs::describe_io(&e)));
+        EXIT_USAGE
+    })?;
+    let text = decode(&bytes).map_err(|why| {
+        report_error(&format!("cannot read {}: {}", args.file.display(), why.message));
+        EXIT_USAGE
+    })?;
+    let absolute = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
+    let root = super::check::workspace_root(&absolute);
+    let options = PlanOptions {
+        env: args.env.clone(),
+        phase: args.phase.clone(),
+        base_url: args.base_url.clone(),
+        allow_shell: args.allow_shell,
+        profile: args.profile.into(),
+        limits: Default::default(),
+        environment: std::env::vars().collect::<BTreeMap<_, _>>(),
+    };
+    let input = PlanInput { path: &absolute, text, fs: &RealFs, root: &root, options: &options };
+    let built = plan::build(&input);
+    print_diagnostics(&args.file, text, &built);
+    built.plan.ok_or(EXIT_FINDINGS)
+}
+
+fn print_diagnostics(path: &Path, text: &str, built: &Built) {
+    let mut files = vec![FileResult {
+        path: path.display().to_string(),
+        text: text.to_owned(),
+        diagnostics: built.diagnostics.clone(),
+    }];
+    files.extend(built.others.iter().map(|f| FileResult {
+        path: f.path.display().to_string(),
+        text: f.text.clone(),
+        diagnostics: f.diagnostics.clone(),
+    }));
+    files.retain(|f| !f.diagnostics.is_empty());
+    if !files.is_empty() {
+        let color = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), report::human::render(&files, color).as_bytes());
+    }
+}
