@@ -22,8 +22,8 @@ pub fn check(root: &Node, ctx: &Context, out: &mut Vec<Diagnostic>) {
 }
 
 /// The host port of a ports item (`None` for a type the schema reports), parsed from `3001`, `"3001:3000"`, `"3001:3000/tcp"`
-/// or `"127.0.0.1:3001:3000"`.
-fn host_port(item: &Node) -> Result<Option<u16>, String> {
+/// or `"127.0.0.1:3001:3000"`. Plan lowering uses it too, for the URL probes are sent to.
+pub(crate) fn host_port(item: &Node) -> Result<Option<u16>, String> {
     match &item.value {
         Value::Int(n) => port_number(&n.to_string()).map(Some),
         Value::String(s) => {

@@ -1,14 +1,46 @@
 //! Lowering an OSpec file (reference `ospec-format.md` §5): its acceptance criteria become
 //! targets, a preflight, stages of probes and unverifiable items; a `topology:` it names lowers
 //! into the same plan.
+//!
+//! The parts: [`overrides`] merges `--phase`/`--env` into the acceptance criteria,
+//! [`targets`] resolves base URLs, then [`preflight`], [`health`], [`endpoints`], [`flows`],
+//! [`performance`] and [`commands`] make the probes of their stages, and [`unverifiable`]
+//! lists what none of them checks. [`request`] reads the HTTP parts they share, [`context`]
+//! holds what they share while lowering.
+
+mod commands;
+mod context;
+mod endpoints;
+mod flows;
+mod health;
+mod overrides;
+mod performance;
+mod preflight;
+mod request;
+mod targets;
+mod unverifiable;
 
 use std::path::Path;
 
+use ospecc_schema::plan::acceptance::{Acceptance, Probe, Stage};
+use ospecc_schema::plan::topology::Service;
 use ospecc_schema::plan::Plan;
 
 use super::{Bundle, PlanInput};
 use crate::diagnostics::Diagnostic;
-use crate::syntax::yaml;
+use crate::syntax::yaml::{self, Node};
+use context::Lowering;
+use targets::Targets;
+
+/// The stages, in order, with the stages each needs (those present in the plan): health
+/// gates everything that talks to services; load runs last so it does not disturb the checks.
+const STAGES: &[(&str, &[&str])] = &[
+    ("health", &[]),
+    ("endpoints", &["health"]),
+    ("flows", &["health"]),
+    ("performance", &["health", "endpoints", "flows"]),
+    ("commands", &[]),
+];
 
 /// Checks the OSpec file (and the topology it names), then lowers both into `plan`.
 pub(crate) fn lower_file(input: &PlanInput, bundle: &mut Bundle, plan: &mut Plan, diagnostics: &mut Vec<Diagnostic>) {
@@ -33,7 +65,57 @@ pub(crate) fn lower_file(input: &PlanInput, bundle: &mut Bundle, plan: &mut Plan
         };
         diagnostics.extend(crate::crossfile::check_document(root, &cross));
     }
-    let _ = bundle;
-    // The acceptance lowering lands here (plan.acceptance).
-    let _ = plan;
+    plan.acceptance = Some(lower_acceptance(input, root, bundle, &plan.services, diagnostics));
+}
+
+/// The acceptance section of the plan.
+fn lower_acceptance(
+    input: &PlanInput,
+    root: &Node,
+    bundle: &mut Bundle,
+    topology: &[Service],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Acceptance {
+    let options = input.options;
+    let merged = overrides::merge(root, options, diagnostics);
+    let targets = Targets::new(root, merged.env_url, options.base_url.as_deref(), &options.environment, topology);
+    let mut cx = Lowering::new(options, input.path, input.fs, root, bundle, targets);
+    let acceptance = &merged.acceptance;
+    let preflight = preflight::lower(&mut cx);
+    let health = health::lower(&mut cx, acceptance);
+    let (endpoint_probes, endpoints) = endpoints::lower(&mut cx, acceptance);
+    let flows = flows::lower(&mut cx, acceptance);
+    let performance = performance::lower(&mut cx, acceptance, &endpoints);
+    let commands = commands::lower(&mut cx, acceptance, performance.command_max_ms);
+    unverifiable::lower(&mut cx, acceptance);
+    let stages = stages(vec![health, endpoint_probes, flows, performance.probes, commands]);
+    let Lowering { targets, diagnostics: found, unverifiable, .. } = cx;
+    let (targets, resolving) = targets.finish();
+    diagnostics.extend(resolving);
+    diagnostics.extend(found);
+    Acceptance {
+        spec: bundle.path_of(&input.path.display().to_string()),
+        id: root.field("id").and_then(Node::scalar_text),
+        profile: options.profile.name().to_owned(),
+        targets,
+        preflight,
+        stages,
+        unverifiable,
+    }
+}
+
+/// The non-empty stages, in [`STAGES`] order, each needing the present stages it depends on.
+fn stages(probes: Vec<Vec<Probe>>) -> Vec<Stage> {
+    let present: Vec<&str> =
+        STAGES.iter().zip(&probes).filter(|(_, p)| !p.is_empty()).map(|((name, _), _)| *name).collect();
+    STAGES
+        .iter()
+        .zip(probes)
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(&(name, needs), probes)| Stage {
+            name: name.to_owned(),
+            needs: needs.iter().filter(|n| present.contains(n)).map(|n| (*n).to_owned()).collect(),
+            probes,
+        })
+        .collect()
 }
