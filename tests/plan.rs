@@ -115,6 +115,62 @@ fn sha256(text: &str) -> String {
     String::from_utf8_lossy(&output.stdout).split_whitespace().next().unwrap_or_default().to_owned()
 }
 
+/// The spec files under `dir`, sorted.
+fn star_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "star") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_clean_corpus_spec_has_a_golden_plan() {
+    let corpus = repo_root().join("tests/topology/positive");
+    let golden_dir = repo_root().join("tests/plans/golden/corpus");
+    if bless() {
+        std::fs::create_dir_all(&golden_dir).unwrap();
+    }
+    let mut problems = Vec::new();
+    for spec in star_files(&corpus) {
+        let relative = spec.strip_prefix(repo_root()).unwrap().to_str().unwrap().to_owned();
+        let name = spec.file_stem().unwrap().to_str().unwrap().to_owned();
+        problems.extend(compare(&golden_dir.join(format!("{name}.plan.txt")), &plan(&relative, "text", &[])));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn plan_refuses_exactly_the_specs_check_finds_errors_in() {
+    let negative = repo_root().join("tests/topology/negative");
+    let specs = star_files(&negative);
+    assert!(specs.len() > 100, "the negative corpus is missing");
+    for spec in specs {
+        let relative = spec.strip_prefix(repo_root()).unwrap().to_str().unwrap().to_owned();
+        let check = ospecc(&repo_root(), &["check", "--format", "json", &relative]);
+        let has_errors = check.code == Some(1);
+        let planned = ospecc(&repo_root(), &["plan", &relative, "--format", "json"]);
+        planned.no_panic();
+        if has_errors {
+            assert_eq!(planned.code, Some(1), "{relative}: check finds errors, so there must be no plan");
+            assert!(planned.stdout.is_empty(), "{relative}: no plan is printed");
+        } else {
+            assert_eq!(planned.code, Some(0), "{relative}: a spec without errors has a plan\n{}", planned.stderr);
+            let plan: Result<ospecc_schema::plan::Plan, _> = serde_json::from_str(&planned.stdout);
+            assert!(plan.is_ok(), "{relative}: {:?}", plan.err());
+        }
+    }
+}
+
 #[test]
 fn building_twice_gives_identical_bytes() {
     let dir = tempfile::tempdir().unwrap();

@@ -26,6 +26,7 @@ pub const PLAN_SCHEMA: &str = include_str!("../../plan/plan.schema.json");
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// The IR version ([`PLAN_VERSION`]).
+    #[schemars(extend("const" = 1))]
     pub version: u32,
     /// The bundle path of the file the plan was built from.
     pub root: String,
