@@ -80,10 +80,7 @@ pub fn run_plan(args: PlanArgs) -> u8 {
     });
     match (args.check_cost, args.max_instances) {
         (true, Some(max)) if plan.totals.instances > max => {
-            report_error(&format!(
-                "the plan has {} instances, more than --max-instances {max}",
-                plan.totals.instances
-            ));
+            report_error(&format!("the plan has {} instances, more than --max-instances {max}", plan.totals.instances));
             EXIT_FINDINGS
         }
         _ => EXIT_OK,
@@ -152,6 +149,7 @@ fn print_diagnostics(path: &Path, text: &str, built: &Built) {
     files.retain(|f| !f.diagnostics.is_empty());
     if !files.is_empty() {
         let color = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), report::human::render(&files, color).as_bytes());
+        let _ =
+            std::io::Write::write_all(&mut std::io::stderr().lock(), report::human::render(&files, color).as_bytes());
     }
 }

@@ -63,9 +63,7 @@ impl Bundle {
         }
         let path = self.bundle_path(name);
         self.names.insert(name.to_owned(), path.clone());
-        self.files
-            .entry(path.clone())
-            .or_insert_with(|| Entry { text: text.to_owned(), index: LineIndex::new(text) });
+        self.files.entry(path.clone()).or_insert_with(|| Entry { text: text.to_owned(), index: LineIndex::new(text) });
         path
     }
 

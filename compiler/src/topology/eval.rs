@@ -15,9 +15,9 @@ use starlark::syntax::{AstModule, Dialect, DialectTypes};
 use starlark::values::FrozenHeapName;
 use starlark::ErrorKind;
 
+use super::attrs::Addresses;
 use super::session::{file_loaders, normalize, SandboxError, Session, MAX_READ_BYTES};
 use super::syntax::Syntax;
-use super::attrs::Addresses;
 use super::values::{recorded_of, Arg, BuiltinFn, Namespace};
 use super::{Evaluated, Global, TopologyInput};
 use crate::diagnostics::Diagnostic;
@@ -137,8 +137,7 @@ pub(super) fn evaluate(input: &TopologyInput, addresses: Addresses) -> Evaluated
     super::attrs::set_addresses(addresses);
     let root_file = input.path.display().to_string();
     let spec_dir = input.path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let session =
-        Session {
+    let session = Session {
         fs: input.fs,
         spec_dir,
         calls: RefCell::new(Vec::new()),

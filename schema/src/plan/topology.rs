@@ -96,9 +96,15 @@ pub struct EnvVar {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EnvPart {
-    Text { text: String },
+    Text {
+        text: String,
+    },
     /// `svc.iface.ATTRIBUTE` (`addr`, `host`, `internal_addr`, `proxy_addr`, ...).
-    Address { service: String, interface: String, attribute: String },
+    Address {
+        service: String,
+        interface: String,
+        attribute: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -158,14 +164,31 @@ pub struct MockRoute {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MockResponse {
-    Json { status: u16, body: serde_json::Value, headers: Vec<(String, String)> },
-    Text { status: u16, body: String, headers: Vec<(String, String)> },
-    Status { status: u16 },
-    Redirect { location: String, status: u16 },
+    Json {
+        status: u16,
+        body: serde_json::Value,
+        headers: Vec<(String, String)>,
+    },
+    Text {
+        status: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
+    Status {
+        status: u16,
+    },
+    Redirect {
+        location: String,
+        status: u16,
+    },
     /// A function of the request computes the response.
-    Dynamic { callable: Callable },
+    Dynamic {
+        callable: Callable,
+    },
     /// A response kind the plan records but does not model (gRPC, raw bytes).
-    Other { builtin: String },
+    Other {
+        builtin: String,
+    },
 }
 
 /// How a test came to be (reference §4.1).

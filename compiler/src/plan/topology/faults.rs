@@ -82,9 +82,8 @@ fn resolve(cx: &Cx, assumption: &Recorded, depth: usize) -> Resolved {
     let target = assumption.named("target").and_then(Arg::record);
     let service = target.and_then(|t| service_of(t));
     if let Some(service) = service {
-        let own: Vec<SyscallRule> = syscall_faults(assumption)
-            .flat_map(|(key, fault)| syscall_rule(cx, service, key, fault, &name))
-            .collect();
+        let own: Vec<SyscallRule> =
+            syscall_faults(assumption).flat_map(|(key, fault)| syscall_rule(cx, service, key, fault, &name)).collect();
         merge_syscall_rules(&mut resolved.syscall_rules, own);
     }
     if let Some(iface_ref) = target.filter(|t| t.ty == "interface_ref") {
@@ -288,7 +287,8 @@ pub(crate) fn scoped(cx: &Cx, assumptions: &Assumptions, call: &crate::topology:
         }
         _ => target_known = false,
     }
-    fault.services = targets.iter().filter_map(|s| s.name().map(str::to_owned)).collect::<BTreeSet<_>>().into_iter().collect();
+    fault.services =
+        targets.iter().filter_map(|s| s.name().map(str::to_owned)).collect::<BTreeSet<_>>().into_iter().collect();
     let mut syscalls = BTreeSet::new();
     if builtin.starts_with("trace") {
         let names = match record.named("syscalls") {

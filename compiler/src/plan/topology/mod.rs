@@ -33,8 +33,7 @@ pub(crate) fn lower_file(
     plan: &mut Plan,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let topology_input =
-        TopologyInput { path, text, fs: input.fs, root: input.root, limits: input.options.limits };
+    let topology_input = TopologyInput { path, text, fs: input.fs, root: input.root, limits: input.options.limits };
     let evaluated = topology::evaluate_for_plan(&topology_input);
     for (name, source) in &evaluated.sources {
         bundle.add(name, source);
@@ -69,10 +68,9 @@ pub(crate) struct Cx<'a> {
 impl<'a> Cx<'a> {
     fn new(evaluated: &'a Evaluated, bundle: &'a Bundle) -> Cx<'a> {
         let (functions, body_calls) = match &evaluated.syntax {
-            Some(syntax) => (
-                Some(Functions::new(&syntax.tree)),
-                bodies::analyse(syntax, &evaluated.globals, &evaluated.root).calls,
-            ),
+            Some(syntax) => {
+                (Some(Functions::new(&syntax.tree)), bodies::analyse(syntax, &evaluated.globals, &evaluated.root).calls)
+            }
             None => (None, Vec::new()),
         };
         Cx { evaluated, bundle, functions, body_calls }

@@ -79,10 +79,7 @@ impl Monitors {
 
     /// Names of the monitors among `claimed` (monitor records).
     pub fn names_of<'r>(&self, claimed: impl Iterator<Item = &'r Arc<Recorded>>) -> Vec<String> {
-        claimed
-            .filter_map(|c| self.all.iter().find(|(r, _)| **r == **c))
-            .map(|(_, m)| m.name.clone())
-            .collect()
+        claimed.filter_map(|c| self.all.iter().find(|(r, _)| **r == **c)).map(|(_, m)| m.name.clone()).collect()
     }
 
     pub fn into_plan(self) -> Vec<Monitor> {

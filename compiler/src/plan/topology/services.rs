@@ -13,7 +13,8 @@ use crate::topology::attrs::{self, AddressPart};
 use crate::topology::{Arg, Recorded};
 
 /// Faultbox's healthcheck defaults (reference §1.2): timeouts per kind, polled every 100 ms.
-const HEALTH_TIMEOUTS_MS: &[(&str, u64)] = &[("tcp", 10_000), ("http", 10_000), ("ready", 30_000), ("kafka_ready", 120_000)];
+const HEALTH_TIMEOUTS_MS: &[(&str, u64)] =
+    &[("tcp", 10_000), ("http", 10_000), ("ready", 30_000), ("kafka_ready", 120_000)];
 const HEALTH_INTERVAL_MS: u64 = 100;
 
 /// Every declared service (the last declaration of a name wins, as in Faultbox), in start
@@ -105,7 +106,9 @@ fn env_parts(value: &Arg) -> Vec<EnvPart> {
         .into_iter()
         .map(|part| match part {
             AddressPart::Text(text) => EnvPart::Text { text },
-            AddressPart::Address { service, interface, attribute } => EnvPart::Address { service, interface, attribute },
+            AddressPart::Address { service, interface, attribute } => {
+                EnvPart::Address { service, interface, attribute }
+            }
         })
         .collect()
 }
@@ -188,11 +191,7 @@ fn healthcheck(check: &Recorded, interfaces: &[Interface]) -> Option<Healthcheck
     let address = check.positional.first().or_else(|| check.named("addr").or(check.named("url")));
     let address = address.and_then(Arg::as_str).unwrap_or_default();
     Some(match check.builtin.as_str() {
-        "tcp" => Healthcheck::Tcp {
-            address: address.trim_start_matches("tcp://").to_owned(),
-            timeout_ms,
-            interval_ms,
-        },
+        "tcp" => Healthcheck::Tcp { address: address.trim_start_matches("tcp://").to_owned(), timeout_ms, interval_ms },
         "http" => {
             let url = if address.starts_with("http://") || address.starts_with("https://") {
                 address.to_owned()
@@ -201,11 +200,9 @@ fn healthcheck(check: &Recorded, interfaces: &[Interface]) -> Option<Healthcheck
             };
             Healthcheck::Http { url, timeout_ms, interval_ms }
         }
-        "kafka_ready" => Healthcheck::Kafka {
-            address: address.trim_start_matches("kafka://").to_owned(),
-            timeout_ms,
-            interval_ms,
-        },
+        "kafka_ready" => {
+            Healthcheck::Kafka { address: address.trim_start_matches("kafka://").to_owned(), timeout_ms, interval_ms }
+        }
         _ => {
             // `ready()` checks the default interface: the only one, or the one named `default`.
             let iface = match interfaces {
@@ -248,9 +245,8 @@ fn mock_response(cx: &Cx, response: &Arg) -> MockResponse {
         Some(Arg::Int(s)) => u16::try_from(*s).unwrap_or(default),
         _ => default,
     };
-    let headers: Vec<(String, String)> = dict_entries(r.named("headers"))
-        .map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_default()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        dict_entries(r.named("headers")).map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_default())).collect();
     match r.builtin.as_str() {
         "json_response" => MockResponse::Json {
             status: status(200),

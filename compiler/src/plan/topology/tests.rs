@@ -184,7 +184,8 @@ fn matrix(cx: &Cx, assumptions: &Assumptions, monitors: &Monitors, call: &Arc<Re
             };
             apply(&mut test, &[assumptions.get(cx, fault)], monitors);
             test.monitors.extend(claimed.iter().cloned());
-            test.matrix = Some(MatrixCell { origin: origin.clone(), scenario: scenario.name.clone(), fault: fault_name });
+            test.matrix =
+                Some(MatrixCell { origin: origin.clone(), scenario: scenario.name.clone(), fault: fault_name });
             test.require_faults_fire = require_faults_fire;
             cells.push(test);
         }
