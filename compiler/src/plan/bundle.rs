@@ -109,11 +109,12 @@ impl Bundle {
         if name.starts_with('@') {
             return name.to_owned();
         }
-        let path = Path::new(name);
+        // `specs/../topology/x.star` (an OSpec's `topology:` with `..`) names one file once.
+        let path = crate::topology::normalize(Path::new(name));
         let relative = match path.strip_prefix(&self.base) {
             Ok(inside) => inside.to_path_buf(),
             // Outside the root's directory (a `load()` of `../lib/x.star`): spelled with `..`.
-            Err(_) => relative_to(path, &self.base),
+            Err(_) => relative_to(&path, &self.base),
         };
         let parts: Vec<String> = relative
             .components()
@@ -155,6 +156,7 @@ mod tests {
         assert_eq!(bundle.add("/ws/specs/lib/b.star", ""), "lib/b.star");
         assert_eq!(bundle.add("/ws/common/c.star", ""), "../common/c.star");
         assert_eq!(bundle.add("@faultbox/recipes/postgres.star", ""), "@faultbox/recipes/postgres.star");
+        assert_eq!(bundle.add("/ws/specs/../specs/topo/./d.star", ""), "topo/d.star");
     }
 
     #[test]

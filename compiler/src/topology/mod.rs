@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 pub use attrs::Addresses;
 pub use eval::Limits;
-pub use session::MAX_READ_BYTES;
+pub use session::{normalize, MAX_READ_BYTES};
 pub use values::{Arg, Recorded};
 
 use crate::diagnostics::{self, Diagnostic};

@@ -69,7 +69,7 @@ impl Session<'_> {
 }
 
 /// Lexical normalisation (`a/./b/../c` → `a/c`); leading `..` of a relative path is kept.
-pub(crate) fn normalize(path: &Path) -> PathBuf {
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
