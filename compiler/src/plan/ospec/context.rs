@@ -92,7 +92,7 @@ impl<'a> Lowering<'a> {
         }
         let services = self.targets.service_names().join(", ");
         self.diagnostics.push(
-            Diagnostic::warning("PLN105", span, format!("{what} names no service, so it is skipped"))
+            Diagnostic::warning("PLN104", span, format!("{what} names no service, so it is skipped"))
                 .with_help(format!("add `service:` (one of {services}), or give one base URL for all (`environments.<env>.url` with --env, or --base-url)")),
         );
     }

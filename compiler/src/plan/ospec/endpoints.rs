@@ -9,7 +9,6 @@ use ospecc_schema::plan::acceptance::{Check, ExpectStatus, HttpRequest, Probe};
 
 use super::context::Lowering;
 use super::request::{self, DEFAULT_TIMEOUT_MS, TIMEOUT_KEYS};
-use crate::diagnostics::Diagnostic;
 use crate::syntax::yaml::Node;
 
 /// Keys of the expected status (`expected_status` is an alias).
@@ -104,7 +103,6 @@ fn lower_endpoint(cx: &mut Lowering, item: &Node) -> (Probe, Endpoint) {
         None => None,
     };
     let contains = request::strings(item.field("response_contains"));
-    warn_bodiless(cx, item, &method, &expect, &contains);
     let body = body.map(|(text, json)| {
         let has_type = headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
         if json && !has_type {
@@ -128,21 +126,9 @@ fn lower_endpoint(cx: &mut Lowering, item: &Node) -> (Probe, Endpoint) {
         max_latency_ms: request::duration_ms(item, LATENCY_KEYS),
         timeout_ms: request::duration_ms(item, TIMEOUT_KEYS).unwrap_or(DEFAULT_TIMEOUT_MS),
     };
-    cx.warn_ambiguous(item.span, "this endpoint", skip.as_deref());
+    let at = item.field("path").map_or(item.span, |p| p.span);
+    cx.warn_ambiguous(at, "this endpoint", skip.as_deref());
     let probe = cx.probe(format!("endpoint.{label}"), item.span, Check::Http(request), skip.clone());
     let endpoint = Endpoint { method, label, target: located.target, url: located.url, headers, skip };
     (probe, endpoint)
-}
-
-/// `response_contains` cannot pass on a response that has no body.
-fn warn_bodiless(cx: &mut Lowering, item: &Node, method: &str, expect: &ExpectStatus, contains: &[String]) {
-    if contains.is_empty() || !(method == "HEAD" || request::bodiless(expect)) {
-        return;
-    }
-    let span = item.get("response_contains").map_or(item.span, |e| e.key.span);
-    let why = if method == "HEAD" { "a HEAD response has no body" } else { "a 204/304 response has no body" };
-    cx.diagnostics.push(
-        Diagnostic::warning("PLN104", span, format!("`response_contains` can never match: {why}"))
-            .with_help("drop `response_contains`, or expect a status (or use a method) whose response has a body"),
-    );
 }

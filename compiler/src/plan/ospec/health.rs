@@ -107,9 +107,7 @@ fn lower_wait(cx: &mut Lowering, wait: &Wait, seen: &mut Vec<(String, String)>) 
     if matches!(setting(wait, "enabled").map(|n| &n.value), Some(Value::Bool(false))) {
         return None;
     }
-    if wait.node.as_map().is_none() {
-        return None;
-    }
+    wait.node.as_map()?;
     let service = wait.service.as_deref();
     let written = PATH_KEYS.iter().find_map(|k| wait.node.field(k));
     let (target, url, mut skip) = match written {

@@ -51,10 +51,9 @@ pub(crate) fn lower_file(input: &PlanInput, bundle: &mut Bundle, plan: &mut Plan
     let Some(root) = parsed.documents.iter().find_map(|d| d.root.as_ref()) else { return };
     if let Some(topology) = root.field("topology").and_then(|t| t.as_str()).filter(|t| !t.trim().is_empty()) {
         let path = input.path.parent().unwrap_or(Path::new("")).join(topology.trim());
-        match input.fs.read_to_string(&path, input.options.limits.max_file_bytes as u64) {
-            Ok(text) => super::topology::lower_file(&path, &text, input, bundle, plan, diagnostics),
-            // Unreadable: the cross-file check below reports it (XSP001).
-            Err(_) => {}
+        // Unreadable: the cross-file check below reports it (XSP001).
+        if let Ok(text) = input.fs.read_to_string(&path, input.options.limits.max_file_bytes as u64) {
+            super::topology::lower_file(&path, &text, input, bundle, plan, diagnostics);
         }
         let cross = crate::crossfile::CrossInput {
             path: input.path,
@@ -118,4 +117,100 @@ fn stages(probes: Vec<Vec<Probe>>) -> Vec<Stage> {
             probes,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlanOptions;
+    use crate::vfs::MemoryFs;
+
+    /// Lowers `text` without the checks in front (as if they had let everything through), so
+    /// shapes the schema rejects reach the lowering.
+    fn lower(text: &str) -> (Acceptance, Vec<Diagnostic>) {
+        let path = Path::new("/ws/bad.ospec.yml");
+        let fs = MemoryFs::default();
+        let options = PlanOptions::default();
+        let input = PlanInput { path, text, fs: &fs, root: Path::new("/ws"), options: &options };
+        let parsed = yaml::parse(text);
+        let root = parsed.documents.iter().find_map(|d| d.root.as_ref()).unwrap();
+        let mut bundle = Bundle::new(path, text);
+        let mut diagnostics = Vec::new();
+        let acceptance = lower_acceptance(&input, root, &mut bundle, &[], &mut diagnostics);
+        (acceptance, diagnostics)
+    }
+
+    fn skips(acceptance: &Acceptance) -> Vec<(String, String)> {
+        let probes = acceptance.preflight.iter().chain(acceptance.stages.iter().flat_map(|s| &s.probes));
+        probes.map(|p| (p.id.clone(), p.skip.clone().unwrap_or_default())).collect()
+    }
+
+    const BAD: &str = "\
+services:
+  a: {ports: [\"http:80\"]}
+  b: {ports: [70000], dependencies: [a, a, missing]}
+  c: 42
+  d: {base_url: 12}
+secrets:
+  required: [{}, 12, \"\", OK_NAME]
+acceptance:
+  service_health:
+    - endpoint: /health
+    - service: a
+      expected_status: ok
+    - 12
+  http_endpoints:
+    - path: 12
+      method: FETCH
+      status: [999]
+    - \"just text\"
+    - {path: /x, service: nobody, status: 200, response_schema: missing.json, body_file: nope.json, method: PUT}
+    - {service: a}
+  integration_tests:
+    - name: empty
+      steps: []
+    - name: wrong
+      steps: \"GET / → 200\"
+    - {steps: [12, {action: click}, {path: /p}, {method: GET, path: nope}, {method: GET, path: /q, status: x}]}
+    - 7
+  ux_flows:
+    - {name: n, steps: []}
+    - 3
+  commands: [42, {run: \"echo 'open\"}, {name: \"\"}, {exit_code: 1}]
+  performance: [1, 2]
+  inference_performance: {latency_p95_ms: 5}
+";
+
+    #[test]
+    fn bad_input_becomes_skips_and_items_never_a_panic() {
+        let (acceptance, _) = lower(BAD);
+        let skips = skips(&acceptance);
+        let reason = |id: &str| skips.iter().find(|(i, _)| i == id).map(|(_, r)| r.as_str()).unwrap_or("<none>");
+        assert_eq!(reason("secret.OK_NAME"), "");
+        assert_eq!(acceptance.preflight.len(), 1);
+        assert!(reason("health.a").contains("no usable port for `a`"), "{skips:#?}");
+        assert!(reason("health.unknown").starts_with("ambiguous service"), "{skips:#?}");
+        assert!(reason("endpoint.GET.12").contains("does not start with `/`"), "{skips:#?}");
+        assert!(reason("endpoint.PUT.nobody:/x").contains("unknown service `nobody`"), "{skips:#?}");
+        assert!(reason("endpoint.GET.a:").contains("no `path`"), "{skips:#?}");
+        assert_eq!(reason("flow.empty"), "no steps");
+        assert_eq!(reason("flow.wrong"), "no steps");
+        assert!(reason("flow.2").starts_with("no step can run"), "{skips:#?}");
+        assert!(reason("command.echo 'open").contains("unbalanced"), "{skips:#?}");
+        assert_eq!(reason("command."), "empty command line");
+        let targets: Vec<&str> = acceptance.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(targets, ["a", "b", "c", "d"]);
+        assert!(acceptance.unverifiable.iter().any(|u| u.path == "acceptance.inference_performance.latency_p95_ms"));
+        assert!(acceptance.unverifiable.iter().any(|u| u.path == "acceptance.http_endpoints[1]"));
+        assert!(acceptance.unverifiable.iter().any(|u| u.path == "acceptance.commands[0]"));
+    }
+
+    #[test]
+    fn an_empty_or_odd_document_lowers_to_nothing() {
+        for text in ["id: x", "acceptance: null", "acceptance: [1]", "acceptance: {http_endpoints: 5}", "services: []"]
+        {
+            let (acceptance, _) = lower(text);
+            assert!(acceptance.stages.is_empty(), "{text}: {acceptance:#?}");
+        }
+    }
 }

@@ -83,11 +83,6 @@ pub(crate) fn from_step(expect: &steps::Expect) -> ExpectStatus {
     }
 }
 
-/// Whether a status expectation admits only responses without a body (204, 304).
-pub(crate) fn bodiless(expect: &ExpectStatus) -> bool {
-    matches!(expect, ExpectStatus::Codes { codes } if !codes.is_empty() && codes.iter().all(|c| matches!(c, 204 | 304)))
-}
-
 /// A duration in milliseconds under the first of `keys` that holds a non-negative number.
 pub(crate) fn duration_ms(object: &Node, keys: &[(&str, u64)]) -> Option<u64> {
     keys.iter().find_map(|&(key, factor)| number(object.field(key)?).map(|n| (n * factor as f64).round() as u64))
@@ -215,8 +210,6 @@ mod tests {
         assert!(expect(&node("[]")).is_err());
         assert!(expect(&node("{a: 1}")).is_err());
         assert_eq!(status(&node("x: 1"), &["status"], 200), Ok(ExpectStatus::Codes { codes: vec![200] }));
-        assert!(bodiless(&ExpectStatus::Codes { codes: vec![204] }));
-        assert!(!bodiless(&ExpectStatus::Class { class: 2 }));
     }
 
     #[test]

@@ -254,7 +254,7 @@ impl Targets {
             Ok(url) => {
                 self.diagnostics.push(
                     Diagnostic::warning(
-                        "PLN106",
+                        "PLN105",
                         source.span,
                         format!("`{url}` ({}) is not an http(s) URL", source.source),
                     )
