@@ -538,3 +538,30 @@ fn bad_input_is_diagnosed_not_panicked_on() {
     assert_eq!(skip(&acceptance, "flow.prose"), "no step can run (step 1: manual step: `Log` is not an HTTP method)");
     assert_eq!(url(probe(&acceptance, "health.a")), "http://127.0.0.1:3001/health");
 }
+
+/// Every OSpec fixture and example lowers without a panic (with or without a plan).
+#[test]
+fn the_corpus_never_panics() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut pending = vec![root.join("tests/fixtures/ospec"), root.join("tests/fixtures/xsp"), root.join("examples")];
+    let mut seen = 0;
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.to_string_lossy().into_owned();
+            if path.is_dir() {
+                pending.push(path);
+            } else if name.ends_with(".ospec.yml") || name.ends_with("outcome.yaml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for options in [
+                    PlanOptions::default(),
+                    PlanOptions { env: Some("staging".into()), phase: Some("mvp".into()), ..PlanOptions::default() },
+                ] {
+                    build_with(&text, &[], &options);
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 20, "only {seen} files");
+}
