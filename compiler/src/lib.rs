@@ -3,6 +3,7 @@
 //!
 //! The entry point for OSpec files is [`ospec::check`].
 
+pub mod analysis;
 pub mod crossfile;
 pub mod diagnostics;
 pub mod ospec;

@@ -5,6 +5,7 @@ mod check;
 mod config;
 mod discover;
 mod explain;
+mod lsp;
 mod plan;
 mod schema_export;
 
@@ -46,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Serve the language server over stdin/stdout (for editors).
+    Lsp(lsp::LspArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to generate completions for.
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Build(args) => plan::run_build(args),
         Command::Schema { command: SchemaCommand::Export(args) } => schema_export::run(&args),
         Command::Completions { shell } => completions(shell),
+        Command::Lsp(args) => lsp::run(&args),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,411 @@
+//! The scheduler: the one task that analyses files and publishes their diagnostics.
+//!
+//! Events (edits, closes, disk changes, indexing) arrive on a queue. After the first event of
+//! a burst it waits the debounce, takes everything queued meanwhile, and works out the files
+//! to analyse: the changed ones and every file whose last analysis read them (cross-file:
+//! a topology edit republishes the specs that name it, open or not). Files are analysed one
+//! at a time on the blocking pool; when new events are queued between two files, the rest of
+//! the plan is merged with them rather than finished on stale text.
+//!
+//! Invariants: only this task publishes, so publications for one file never race; an open
+//! document's diagnostics carry the version they were computed for, and are dropped when the
+//! document moved on meanwhile (the newer version is already queued); a file that is neither
+//! open nor in the workspace has its diagnostics cleared.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ospecc_compiler::analysis::Language;
+use ospecc_compiler::diagnostics::Diagnostic;
+use ospecc_compiler::syntax::text::decode;
+use ropey::Rope;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tower_lsp_server::ls_types::{self as lsp, FileChangeType, MessageType, NumberOrString, Uri};
+use tower_lsp_server::{Bounded, NotCancellable, OngoingProgress};
+
+use crate::dependencies::Dependencies;
+use crate::diagnostics::{analyse, to_lsp};
+use crate::state::{Session, Shared};
+use crate::workspace::{uri_of, Index, OverlayFs};
+
+/// Work for the scheduler.
+#[derive(Debug)]
+pub enum Event {
+    /// An open document's text changed (opened or edited).
+    Changed(PathBuf),
+    /// A document was closed: its text reverts to the disk's.
+    Closed(PathBuf),
+    /// Files changed on disk (from watched-file notifications).
+    Disk(Vec<(PathBuf, FileChangeType)>),
+    /// Workspace folders were added or removed (at start: all of them were added): the
+    /// folders are discovered again and every spec in them analysed, with progress.
+    Folders { added: Vec<PathBuf>, removed: Vec<PathBuf> },
+}
+
+/// The token of the indexing progress.
+const INDEX_TOKEN: &str = "ospecc/index";
+
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    events: UnboundedReceiver<Event>,
+    index: Index,
+    dependencies: Dependencies,
+    /// Files whose last publication was not empty (closed ones are cleared only then).
+    published: HashSet<PathBuf>,
+    /// Files told about the size cap (told once until they shrink below it).
+    too_large: HashSet<PathBuf>,
+    /// Config problems already shown (each once).
+    config_errors: HashSet<String>,
+}
+
+/// What the planning of a burst of events found to do.
+#[derive(Default)]
+struct Plan {
+    targets: BTreeSet<PathBuf>,
+    index: bool,
+}
+
+impl Scheduler {
+    pub fn new(shared: Arc<Shared>, events: UnboundedReceiver<Event>) -> Scheduler {
+        Scheduler {
+            shared,
+            events,
+            index: Index::default(),
+            dependencies: Dependencies::default(),
+            published: HashSet::new(),
+            too_large: HashSet::new(),
+            config_errors: HashSet::new(),
+        }
+    }
+
+    /// Runs until the server exits (the queue closes).
+    pub async fn run(mut self) {
+        let mut plan = Plan::default();
+        loop {
+            if plan.targets.is_empty() && !plan.index {
+                let Some(event) = self.events.recv().await else { return };
+                self.plan(event, &mut plan);
+                let debounce = self.session().settings.debounce;
+                if !debounce.is_zero() {
+                    tokio::time::sleep(debounce).await;
+                }
+            }
+            self.drain(&mut plan);
+            if std::mem::take(&mut plan.index) {
+                self.index(&mut plan).await;
+            }
+            while let Some(target) = plan.targets.pop_first() {
+                self.check(&target).await;
+                if !self.events.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn session(&self) -> Session {
+        self.shared.session().cloned().unwrap_or_default()
+    }
+
+    /// Takes every queued event into the plan.
+    fn drain(&mut self, plan: &mut Plan) {
+        while let Ok(event) = self.events.try_recv() {
+            self.plan(event, plan);
+        }
+    }
+
+    /// What one event asks to analyse.
+    fn plan(&mut self, event: Event, plan: &mut Plan) {
+        match event {
+            Event::Changed(path) | Event::Closed(path) => self.touch(&path, plan),
+            Event::Disk(changes) => {
+                for (path, kind) in changes {
+                    self.disk_change(&path, kind, plan);
+                }
+            }
+            Event::Folders { added, removed } => {
+                self.index.roots.retain(|r| !removed.contains(r));
+                self.index.roots.extend(added);
+                let stale: Vec<PathBuf> = self.index.files.iter().filter(|f| !self.index.covers(f)).cloned().collect();
+                for file in stale {
+                    self.index.files.remove(&file);
+                    plan.targets.insert(file);
+                }
+                plan.index = true;
+            }
+        }
+    }
+
+    /// `path` changed: it and its dependents are analysed.
+    fn touch(&self, path: &Path, plan: &mut Plan) {
+        plan.targets.insert(path.to_path_buf());
+        plan.targets.extend(self.dependencies.dependents_of(path));
+    }
+
+    fn disk_change(&mut self, path: &Path, kind: FileChangeType, plan: &mut Plan) {
+        if path.file_name().is_some_and(|n| n == "ospecc.toml") {
+            // The policy of every file below it may have changed.
+            plan.targets
+                .extend(self.index.files.iter().filter(|f| f.starts_with(path.parent().unwrap_or(path))).cloned());
+            plan.targets.extend(self.shared.documents().paths());
+            return;
+        }
+        let is_spec = self.language_of(path).is_some() && self.index.covers(path);
+        if kind == FileChangeType::DELETED {
+            self.index.files.remove(path);
+        } else if is_spec {
+            self.index.files.insert(path.to_path_buf());
+        }
+        self.touch(path, plan);
+    }
+
+    fn language_of(&self, path: &Path) -> Option<Language> {
+        self.shared.host.language_of(&path.file_name()?.to_string_lossy())
+    }
+
+    /// Discovers every root's specs and analyses them, reporting progress; edits that arrive
+    /// meanwhile are served between two files.
+    async fn index(&mut self, plan: &mut Plan) {
+        let started = Instant::now();
+        let host = Arc::clone(&self.shared.host);
+        let roots = self.index.roots.clone();
+        let found = tokio::task::spawn_blocking(move || roots.iter().flat_map(|r| host.discover(r)).collect())
+            .await
+            .unwrap_or_else(|_| Vec::<PathBuf>::new());
+        let files: Vec<PathBuf> = found.into_iter().filter(|f| self.index.covers(f)).collect();
+        self.index.files.extend(files.iter().cloned());
+        let progress = self.begin_progress(files.len()).await;
+        for (done, file) in files.iter().enumerate() {
+            plan.targets.remove(file);
+            self.check(file).await;
+            if let Some(progress) = &progress {
+                let percentage = u32::try_from((done + 1) * 100 / files.len().max(1)).unwrap_or(100);
+                progress.report_with_message(format!("{}/{}", done + 1, files.len()), percentage).await;
+            }
+            if !self.events.is_empty() {
+                self.serve_edits(plan).await;
+            }
+        }
+        let summary = format!("indexed {} spec files in {} ms", files.len(), started.elapsed().as_millis());
+        if let Some(progress) = progress {
+            progress.finish_with_message(summary.clone()).await;
+        }
+        self.shared.client.log_message(MessageType::INFO, summary).await;
+    }
+
+    /// Analyses what the queued events ask for, now (used in the middle of indexing).
+    async fn serve_edits(&mut self, plan: &mut Plan) {
+        self.drain(plan);
+        while let Some(target) = plan.targets.pop_first() {
+            self.check(&target).await;
+        }
+    }
+
+    async fn begin_progress(&self, total: usize) -> Option<OngoingProgress<Bounded, NotCancellable>> {
+        if !self.session().progress || total == 0 {
+            return None;
+        }
+        let token = NumberOrString::String(INDEX_TOKEN.to_string());
+        self.shared.client.create_work_done_progress(token.clone()).await.ok()?;
+        let progress = self.shared.client.progress(token, "ospecc: indexing").with_percentage(0);
+        Some(progress.with_message(format!("0/{total}")).begin().await)
+    }
+
+    /// Analyses one file (its open text, else the disk's) and publishes the result.
+    async fn check(&mut self, path: &Path) {
+        if self.shared.is_shut_down() {
+            return;
+        }
+        let Some(source) = self.source(path) else {
+            self.clear(path).await;
+            return;
+        };
+        let settings = self.session().settings;
+        if source.text.len() > settings.max_file_bytes {
+            self.skip_large(path, &source, settings.max_file_bytes).await;
+            return;
+        }
+        self.too_large.remove(path);
+        let version = source.version;
+        let uri = source.uri.clone();
+        let Some((diagnostics, accessed, config_error)) = self.analyse(path, source).await else { return };
+        if let Some(message) = config_error.filter(|m| self.config_errors.insert(m.clone())) {
+            self.shared.client.show_message(MessageType::ERROR, format!("ospecc.toml: {message}")).await;
+        }
+        if self.is_stale(path, version) {
+            return;
+        }
+        self.dependencies.record(path, accessed);
+        self.publish(path, uri, diagnostics, version).await;
+    }
+
+    /// The text to analyse: the open document's, else the disk's for a workspace file.
+    fn source(&mut self, path: &Path) -> Option<Source> {
+        let open = self.shared.documents().get(path).cloned();
+        if let Some(document) = open {
+            let language = self.language_of(path).unwrap_or_else(|| language_by_id(&document.language_id));
+            let text = document.rope.to_string();
+            return Some(Source {
+                text,
+                rope: document.rope,
+                uri: document.uri,
+                version: Some(document.version),
+                language,
+                undecodable: None,
+            });
+        }
+        if !self.index.files.contains(path) {
+            return None;
+        }
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                self.index.files.remove(path);
+                return None;
+            }
+        };
+        let language = self.language_of(path).unwrap_or(Language::OSpec);
+        Some(Source::from_disk(bytes, uri_of(path)?, language))
+    }
+
+    /// Runs the analysis on the blocking pool; a panic in it is logged and publishes nothing.
+    async fn analyse(
+        &self,
+        path: &Path,
+        source: Source,
+    ) -> Option<(Vec<lsp::Diagnostic>, BTreeSet<PathBuf>, Option<String>)> {
+        let shared = Arc::clone(&self.shared);
+        let encoding = self.session().encoding;
+        let path_buf = path.to_path_buf();
+        let work = move || {
+            let (found, accessed, config_error) = match source.undecodable {
+                Some(diagnostic) => (policy_only(&shared, &path_buf, diagnostic), BTreeSet::new(), None),
+                None => {
+                    let analysis = analyse(&*shared.host, &shared.documents, &path_buf, &source.text, source.language);
+                    (analysis.diagnostics, analysis.accessed, analysis.config_error)
+                }
+            };
+            let fs = OverlayFs::new(&shared.documents);
+            (to_lsp(&found, &source.uri, &source.rope, encoding, &fs), accessed, config_error)
+        };
+        match tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))).await {
+            Ok(Ok(result)) => Some(result),
+            Ok(Err(panic)) => {
+                let message = crate::panic::message(panic.as_ref());
+                let text = format!("internal error while checking {}: {message}", path.display());
+                self.shared.client.log_message(MessageType::ERROR, text).await;
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Whether an open document moved on (or closed) since `version` was read.
+    fn is_stale(&self, path: &Path, version: Option<i32>) -> bool {
+        let now = self.shared.documents().get(path).map(|d| d.version);
+        now != version
+    }
+
+    async fn skip_large(&mut self, path: &Path, source: &Source, cap: usize) {
+        if self.too_large.insert(path.to_path_buf()) {
+            let message = format!(
+                "{} is {} bytes, over the {} byte limit: it is not analysed (no diagnostics) until it is smaller",
+                path.display(),
+                source.text.len(),
+                cap
+            );
+            self.shared.client.show_message(MessageType::WARNING, message).await;
+        }
+        self.dependencies.forget(path);
+        self.publish(path, source.uri.clone(), Vec::new(), source.version).await;
+    }
+
+    /// Clears the diagnostics of a file that is no longer analysed.
+    async fn clear(&mut self, path: &Path) {
+        self.dependencies.forget(path);
+        if self.published.contains(path) {
+            if let Some(uri) = uri_of(path) {
+                self.publish(path, uri, Vec::new(), None).await;
+            }
+        }
+    }
+
+    async fn publish(&mut self, path: &Path, uri: Uri, diagnostics: Vec<lsp::Diagnostic>, version: Option<i32>) {
+        if self.shared.is_shut_down() {
+            return;
+        }
+        let is_open = version.is_some();
+        if diagnostics.is_empty() && !is_open && !self.published.contains(path) {
+            return; // Nothing was shown for this closed file: nothing to clear.
+        }
+        if diagnostics.is_empty() {
+            self.published.remove(path);
+        } else {
+            self.published.insert(path.to_path_buf());
+        }
+        self.shared.client.publish_diagnostics(uri, diagnostics, version).await;
+    }
+}
+
+/// A file's text for one analysis.
+struct Source {
+    text: String,
+    rope: Rope,
+    uri: Uri,
+    /// The open document's version; `None` for a file read from disk.
+    version: Option<i32>,
+    language: Language,
+    /// The decoding finding of a file on disk that is not UTF-8 text.
+    undecodable: Option<Diagnostic>,
+}
+
+impl Source {
+    fn from_disk(bytes: Vec<u8>, uri: Uri, language: Language) -> Source {
+        match String::from_utf8(bytes) {
+            Ok(text) => Source { rope: Rope::from_str(&text), text, uri, version: None, language, undecodable: None },
+            Err(error) => {
+                let bytes = error.into_bytes();
+                let diagnostic = decode(&bytes).err();
+                // As `ospecc check` does: show what decodes, so the range still points somewhere.
+                let end = diagnostic.as_ref().map_or(0, |d| d.span.start.min(bytes.len()));
+                let text = String::from_utf8_lossy(&bytes[..end]).into_owned();
+                Source { rope: Rope::from_str(&text), text, uri, version: None, language, undecodable: diagnostic }
+            }
+        }
+    }
+}
+
+/// The language of an open document whose name does not say: by the client's language id.
+fn language_by_id(language_id: &str) -> Language {
+    match language_id {
+        "starlark" | "star" | "bazel" | "python" => Language::Topology,
+        _ => Language::OSpec,
+    }
+}
+
+/// The policy of `path`'s config applied to a lone finding (an undecodable file).
+fn policy_only(shared: &Shared, path: &Path, diagnostic: Diagnostic) -> Vec<Diagnostic> {
+    let options = shared.host.options(path).unwrap_or_default();
+    options.policy.apply(vec![diagnostic])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_ids_pick_the_checker() {
+        assert_eq!(language_by_id("starlark"), Language::Topology);
+        assert_eq!(language_by_id("yaml"), Language::OSpec);
+    }
+
+    #[test]
+    fn undecodable_disk_files_keep_their_finding() {
+        let uri: Uri = "file:///w/a.ospec.yml".parse().unwrap();
+        let source = Source::from_disk(b"name: \xff\n".to_vec(), uri, Language::OSpec);
+        assert_eq!(source.undecodable.map(|d| d.code), Some("OSP003"));
+        assert_eq!(source.text, "name: ");
+    }
+}

@@ -1,0 +1,162 @@
+//! The `LanguageServer` implementation: the lifecycle (`initialize` with the negotiated
+//! capabilities, `initialized`, `shutdown`), workspace notifications, and the hooks later
+//! features (completion, hover, definition) plug into.
+//!
+//! Document sync (`didOpen`/`didChange`/`didClose`) never reaches these handlers: the
+//! ordering layer (`ordered.rs`) applies it in wire order before any handler runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::{
+    DidChangeWatchedFilesParams, DidChangeWatchedFilesRegistrationOptions, DidChangeWorkspaceFoldersParams,
+    DidSaveTextDocumentParams, FileChangeType, FileSystemWatcher, GlobPattern, InitializeParams, InitializeResult,
+    InitializedParams, MessageType, OneOf, Registration, SaveOptions, ServerCapabilities, ServerInfo,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions,
+    WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
+};
+use tower_lsp_server::LanguageServer;
+
+use crate::config::Settings;
+use crate::encoding::PositionEncoding;
+use crate::scheduler::Event;
+use crate::state::{Session, Shared};
+use crate::workspace::path_of;
+
+/// The files whose changes on disk matter: specs, topologies, and the config.
+const WATCHED: &[&str] = &[
+    "**/*.star",
+    "**/*.ospec.yml",
+    "**/*.ospec.yaml",
+    "**/*.ospec",
+    "**/outcome.yml",
+    "**/outcome.yaml",
+    "**/ospecc.toml",
+];
+
+/// With this set in its environment, the server answers `ospecc/crashTest` by panicking (the
+/// stdio tests prove a panicking request costs only its own answer).
+pub const CRASH_TEST_ENV: &str = "OSPECC_LSP_CRASH_TEST";
+
+pub struct Backend {
+    shared: Arc<Shared>,
+}
+
+impl Backend {
+    pub fn new(shared: Arc<Shared>) -> Backend {
+        Backend { shared }
+    }
+
+    /// `ospecc/crashTest`: panics when [`CRASH_TEST_ENV`] is set, else is an unknown method.
+    pub async fn crash_test(&self) -> Result<()> {
+        if std::env::var_os(CRASH_TEST_ENV).is_some() {
+            panic!("crash test requested");
+        }
+        Err(Error::method_not_found())
+    }
+
+    async fn register_watchers(&self) {
+        let watchers = WATCHED
+            .iter()
+            .map(|glob| FileSystemWatcher { glob_pattern: GlobPattern::String((*glob).to_string()), kind: None })
+            .collect();
+        let options = DidChangeWatchedFilesRegistrationOptions { watchers };
+        let registration = Registration {
+            id: "ospecc/watched-files".into(),
+            method: "workspace/didChangeWatchedFiles".into(),
+            register_options: serde_json::to_value(options).ok(),
+        };
+        if let Err(error) = self.shared.client.register_capability(vec![registration]).await {
+            self.shared.log(MessageType::WARNING, format!("could not register file watchers: {error}"));
+        }
+    }
+}
+
+/// The workspace folders of `initialize` (or its deprecated `rootUri`).
+fn roots(params: &InitializeParams) -> Vec<PathBuf> {
+    if let Some(folders) = &params.workspace_folders {
+        return folders.iter().map(|f| path_of(&f.uri)).filter(|p| p.is_absolute()).collect();
+    }
+    #[allow(deprecated)] // Older clients send only `rootUri`.
+    let root = params.root_uri.as_ref().map(path_of);
+    root.into_iter().filter(|p| p.is_absolute()).collect()
+}
+
+/// What the server offers: incremental sync in the negotiated encoding, workspace folders.
+pub fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
+    let sync = TextDocumentSyncOptions {
+        open_close: Some(true),
+        change: Some(TextDocumentSyncKind::INCREMENTAL),
+        save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions { include_text: Some(false) })),
+        ..TextDocumentSyncOptions::default()
+    };
+    let folders =
+        WorkspaceFoldersServerCapabilities { supported: Some(true), change_notifications: Some(OneOf::Left(true)) };
+    ServerCapabilities {
+        position_encoding: Some(encoding.kind()),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(sync)),
+        workspace: Some(WorkspaceServerCapabilities { workspace_folders: Some(folders), file_operations: None }),
+        ..ServerCapabilities::default()
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let encoding = PositionEncoding::negotiate(&params.capabilities);
+        let (settings, warnings) = Settings::from_options(params.initialization_options.as_ref());
+        let client = &params.capabilities;
+        let progress = client.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
+        let watch_files = client
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false);
+        self.shared.begin(Session { encoding, settings, roots: roots(&params), progress, watch_files });
+        for warning in warnings {
+            self.shared.log(MessageType::WARNING, warning);
+        }
+        Ok(InitializeResult {
+            capabilities: capabilities(encoding),
+            server_info: Some(ServerInfo { name: "ospecc".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let Some(session) = self.shared.session().cloned() else { return };
+        if session.watch_files {
+            self.register_watchers().await;
+        }
+        self.shared.send(Event::Folders { added: session.roots, removed: Vec::new() });
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.shared.shut_down();
+        Ok(())
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        // An open spec's saved text is the text already analysed; only a saved config
+        // changes what the checks do (clients without file watchers tell us only this way).
+        let path = path_of(&params.text_document.uri);
+        if path.file_name().is_some_and(|n| n == "ospecc.toml") {
+            self.shared.send(Event::Disk(vec![(path, FileChangeType::CHANGED)]));
+        }
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let changes = params.changes.into_iter().map(|c| (path_of(&c.uri), c.typ)).collect();
+        self.shared.send(Event::Disk(changes));
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        let paths = |folders: Vec<tower_lsp_server::ls_types::WorkspaceFolder>| {
+            folders.iter().map(|f| path_of(&f.uri)).filter(|p| p.is_absolute()).collect()
+        };
+        let added = paths(params.event.added);
+        let removed = paths(params.event.removed);
+        self.shared.send(Event::Folders { added, removed });
+    }
+}

@@ -1,0 +1,89 @@
+//! The state every part of the server shares: the client handle, the host, the open
+//! documents, the session negotiated at `initialize`, and the queue into the scheduler.
+//!
+//! Locking rule: the documents' mutex is held only for short, synchronous work (an edit, a
+//! snapshot, a lookup), never across an `.await`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use tokio::sync::mpsc::UnboundedSender;
+use tower_lsp_server::Client;
+
+use crate::config::Settings;
+use crate::documents::Documents;
+use crate::encoding::PositionEncoding;
+use crate::host::Host;
+use crate::scheduler::Event;
+
+/// What `initialize` settled for the whole session.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    pub encoding: PositionEncoding,
+    pub settings: Settings,
+    pub roots: Vec<PathBuf>,
+    /// The client accepts `window/workDoneProgress/create`.
+    pub progress: bool,
+    /// The client lets the server register file watchers.
+    pub watch_files: bool,
+}
+
+pub struct Shared {
+    pub client: Client,
+    pub host: Arc<dyn Host>,
+    pub documents: Mutex<Documents>,
+    session: OnceLock<Session>,
+    events: UnboundedSender<Event>,
+    shut_down: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(client: Client, host: Arc<dyn Host>, events: UnboundedSender<Event>) -> Shared {
+        Shared {
+            client,
+            host,
+            documents: Mutex::new(Documents::default()),
+            session: OnceLock::new(),
+            events,
+            shut_down: AtomicBool::new(false),
+        }
+    }
+
+    /// The documents, even after a panic elsewhere poisoned the lock: every edit leaves the
+    /// map consistent, so the data is still good.
+    pub fn documents(&self) -> MutexGuard<'_, Documents> {
+        self.documents.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The session, once `initialize` has run.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.get()
+    }
+
+    /// Fixes the session (only the first `initialize` counts).
+    pub fn begin(&self, session: Session) {
+        let _ = self.session.set(session);
+    }
+
+    /// Queues work for the scheduler (dropped silently once it has stopped, at exit).
+    pub fn send(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    pub fn shut_down(&self) {
+        self.shut_down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// Logs to the client's output channel without waiting (callable from synchronous code).
+    pub fn log(&self, kind: tower_lsp_server::ls_types::MessageType, message: String) {
+        let client = self.client.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { client.log_message(kind, message).await });
+        }
+    }
+}

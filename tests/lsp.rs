@@ -1,0 +1,624 @@
+//! `ospecc lsp` driven over stdio by a small JSON-RPC client, as an editor would drive it.
+//!
+//! Every read has a deadline, so a hung server fails the test instead of hanging the suite.
+//! The central check: for every fixture, the diagnostics the server publishes for the opened
+//! text equal those of `ospecc check --format json` (code, severity, message, byte range,
+//! labels, notes, help), positions converted back from UTF-16 by the test itself.
+
+mod common;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{ospecc_with, repo_root, TIMEOUT};
+use serde_json::{json, Value};
+
+/// The longest wait for any one message (an analysis in a debug build on a busy machine).
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the process may take to exit after `exit`.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A JSON-RPC client over the server's stdio.
+struct Client {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    incoming: Receiver<Value>,
+    /// Messages read while waiting for another one.
+    backlog: VecDeque<Value>,
+    next_id: i64,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+impl Client {
+    /// Starts `ospecc lsp` and runs `initialize`/`initialized`.
+    fn start(roots: &[&Path], options: Value, capabilities: Value) -> (Client, Value) {
+        Client::start_with_env(roots, options, capabilities, &[])
+    }
+
+    fn start_with_env(roots: &[&Path], options: Value, capabilities: Value, envs: &[(&str, &str)]) -> (Client, Value) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ospecc"));
+        command.arg("lsp").current_dir(repo_root()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn ospecc lsp");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr_pipe = child.stderr.take().expect("stderr");
+        let (tx, incoming) = mpsc::channel();
+        thread::spawn(move || read_messages(stdout, tx));
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr_pipe.read_to_string(&mut text);
+            text
+        });
+        let mut client = Client { child, stdin, incoming, backlog: VecDeque::new(), next_id: 1, stderr: Some(stderr) };
+        let folders: Vec<Value> =
+            roots.iter().map(|r| json!({"uri": file_uri(r), "name": r.display().to_string()})).collect();
+        let params = json!({
+            "processId": null,
+            "capabilities": capabilities,
+            "workspaceFolders": if folders.is_empty() { Value::Null } else { Value::Array(folders) },
+            "initializationOptions": options,
+        });
+        let result = client.request("initialize", params);
+        client.notify("initialized", json!({}));
+        (client, result)
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("write to server");
+        stdin.flush().expect("flush");
+    }
+
+    fn send(&mut self, message: &Value) {
+        let body = serde_json::to_vec(message).unwrap();
+        let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        frame.extend(body);
+        self.write_raw(&frame);
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request and returns its whole response (`result` or `error`).
+    fn request_raw(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.wait_for(&format!("the response to {method}"), |m| m.get("method").is_none() && m["id"] == json!(id))
+    }
+
+    /// Sends a request and returns its `result`, failing on an error response.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let response = self.request_raw(method, params);
+        assert!(response.get("error").is_none(), "{method} failed: {response}");
+        response["result"].clone()
+    }
+
+    /// The next message, answering the server's own requests (progress, registrations) on the way.
+    fn next(&mut self, deadline: Instant, what: &str) -> Value {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.incoming.recv_timeout(left) {
+            Ok(message) => {
+                if message.get("method").is_some() && message.get("id").is_some() {
+                    self.send(&json!({"jsonrpc": "2.0", "id": message["id"], "result": null}));
+                }
+                message
+            }
+            Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("the server closed its output while waiting for {what}"),
+        }
+    }
+
+    /// The first message (from the backlog, else newly read) that `matches`.
+    fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        if let Some(at) = self.backlog.iter().position(&matches) {
+            return self.backlog.remove(at).unwrap();
+        }
+        let deadline = Instant::now() + READ_TIMEOUT;
+        loop {
+            let message = self.next(deadline, what);
+            if matches(&message) {
+                return message;
+            }
+            self.backlog.push_back(message);
+        }
+    }
+
+    /// The first diagnostics published for `uri` at `version` that satisfy `wanted` (earlier
+    /// publications, e.g. of the text before a dependency changed, are skipped).
+    fn diagnostics_where(&mut self, uri: &str, version: Option<i64>, wanted: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        loop {
+            let found = self.diagnostics(uri, version);
+            if wanted(&found) {
+                return found;
+            }
+        }
+    }
+
+    /// The diagnostics published for `uri` at `version` (`None`: a file that is not open).
+    fn diagnostics(&mut self, uri: &str, version: Option<i64>) -> Vec<Value> {
+        let what = format!("diagnostics of {uri} at version {version:?}");
+        let version = version.map_or(Value::Null, |v| json!(v));
+        let message = self.wait_for(&what, |m| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri
+                && m["params"].get("version").unwrap_or(&Value::Null) == &version
+        });
+        message["params"]["diagnostics"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn open(&mut self, uri: &str, language_id: &str, version: i64, text: &str) {
+        let document = json!({"uri": uri, "languageId": language_id, "version": version, "text": text});
+        self.notify("textDocument/didOpen", json!({ "textDocument": document }));
+    }
+
+    fn change(&mut self, uri: &str, version: i64, changes: Value) {
+        let params = json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": changes});
+        self.notify("textDocument/didChange", params);
+    }
+
+    /// `shutdown` then `exit`; the exit status (within [`EXIT_TIMEOUT`]).
+    fn shutdown(mut self) -> ExitStatus {
+        assert_eq!(self.request("shutdown", Value::Null), Value::Null);
+        self.notify("exit", Value::Null);
+        self.wait_exit()
+    }
+
+    fn wait_exit(mut self) -> ExitStatus {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                let stderr = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
+                assert!(!stderr.contains("panicked at") || stderr.contains("crash test"), "server stderr:\n{stderr}");
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not exit within {EXIT_TIMEOUT:?}");
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // A failed test must not leave a server behind.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads `Content-Length` frames until the stream ends.
+fn read_messages(stdout: impl Read, tx: mpsc::Sender<Value>) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(value) = line.strip_prefix("Content-Length:") {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+        let mut body = vec![0; length.expect("a Content-Length header")];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let message: Value = serde_json::from_slice(&body).expect("the server writes JSON");
+        if tx.send(message).is_err() {
+            return;
+        }
+    }
+}
+
+fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+fn fast() -> Value {
+    json!({"debounceMs": 0})
+}
+
+/// The byte offset of an LSP position (UTF-16 or UTF-8 columns), computed independently of the
+/// server: lines end at `\n`, `\r\n` or `\r`.
+fn offset_of(text: &str, line: u64, character: u64, utf8: bool) -> usize {
+    let mut starts = vec![0];
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
+                starts.push(i + 2);
+                i += 2;
+                continue;
+            }
+            b'\r' | b'\n' => starts.push(i + 1),
+            _ => {}
+        }
+        i += 1;
+    }
+    let start = starts[line as usize];
+    let mut units = 0;
+    for (at, c) in text[start..].char_indices() {
+        if units >= character as usize || c == '\n' || c == '\r' {
+            return start + at;
+        }
+        units += if utf8 { c.len_utf8() } else { c.len_utf16() };
+    }
+    text.len()
+}
+
+/// One diagnostic in comparable form: (code, severity, message, start byte, end byte).
+type Key = (String, String, String, usize, usize);
+
+fn lsp_key(d: &Value, text: &str, utf8: bool) -> Key {
+    let at = |p: &Value| offset_of(text, p["line"].as_u64().unwrap(), p["character"].as_u64().unwrap(), utf8);
+    let severity = match d["severity"].as_i64() {
+        Some(1) => "error",
+        Some(2) => "warning",
+        _ => "note",
+    };
+    assert_eq!(d["source"], "ospecc");
+    (
+        d["code"].as_str().unwrap().to_string(),
+        severity.to_string(),
+        d["message"].as_str().unwrap().to_string(),
+        at(&d["range"]["start"]),
+        at(&d["range"]["end"]),
+    )
+}
+
+fn cli_key(d: &Value, text: &str) -> Key {
+    // The CLI's spans may end inside a character; the server's ranges round to character starts.
+    let round = |b: u64| {
+        let mut b = (b as usize).min(text.len());
+        while !text.is_char_boundary(b) {
+            b -= 1;
+        }
+        b
+    };
+    (
+        d["code"].as_str().unwrap().to_string(),
+        d["severity"].as_str().unwrap().to_string(),
+        d["message"].as_str().unwrap().to_string(),
+        round(d["span"]["start"].as_u64().unwrap()),
+        round(d["span"]["end"].as_u64().unwrap()),
+    )
+}
+
+/// Asserts the server's diagnostics equal the CLI's for `text`; returns how many there were.
+fn assert_same(name: &str, text: &str, lsp: &[Value], cli: &[Value], utf8: bool) -> usize {
+    let ours: Vec<Key> = lsp.iter().map(|d| lsp_key(d, text, utf8)).collect();
+    let theirs: Vec<Key> = cli.iter().map(|d| cli_key(d, text)).collect();
+    assert_eq!(ours, theirs, "{name}: server and `ospecc check` disagree");
+    for (ours, theirs) in lsp.iter().zip(cli) {
+        let related: Vec<&str> = ours["relatedInformation"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["message"].as_str().unwrap())
+            .collect();
+        for label in theirs["labels"].as_array().unwrap() {
+            let message = label["message"].as_str().unwrap();
+            assert!(related.contains(&message), "{name}: label {message:?} missing from {related:?}");
+        }
+        // Notes may name the spec's directory: the CLI as given on its command line (relative
+        // to the repository root here), the server as the absolute path of the document.
+        let prefix = format!("{}/", repo_root().display());
+        let related: Vec<String> = related.iter().map(|r| r.replace(&prefix, "")).collect();
+        let related: Vec<&str> = related.iter().map(String::as_str).collect();
+        for note in theirs["notes"].as_array().unwrap() {
+            let note = format!("note: {}", note.as_str().unwrap());
+            assert!(related.contains(&note.as_str()), "{name}: {note:?} missing");
+        }
+        if let Some(help) = theirs["help"].as_str() {
+            assert!(related.contains(&format!("help: {help}").as_str()), "{name}: help missing");
+        }
+    }
+    lsp.len()
+}
+
+/// `ospecc check --format json` on `paths` (relative to the repository root): diagnostics by path.
+fn cli_diagnostics(paths: &[String]) -> BTreeMap<String, Vec<Value>> {
+    let mut args = vec!["check", "--format", "json"];
+    args.extend(paths.iter().map(String::as_str));
+    let run = ospecc_with(&repo_root(), &args, None, &[], Duration::from_secs(600));
+    run.no_panic();
+    let report: Value = serde_json::from_str(&run.stdout).expect("json report");
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap().to_string(), f["diagnostics"].as_array().unwrap().clone()))
+        .collect()
+}
+
+/// `ospecc check --format json` on `text` given on stdin as `path`.
+fn cli_on_text(path: &Path, text: &str) -> Vec<Value> {
+    let name = path.display().to_string();
+    let args = ["check", "--format", "json", "--stdin-filename", &name, "-"];
+    let run = ospecc_with(&repo_root(), &args, Some(text.as_bytes()), &[], TIMEOUT);
+    let report: Value = serde_json::from_str(&run.no_panic().stdout).expect("json report");
+    report["files"][0]["diagnostics"].as_array().unwrap().clone()
+}
+
+fn is_spec(name: &str) -> bool {
+    let suffixes = [".ospec.yml", ".ospec.yaml", ".ospec", ".star"];
+    suffixes.iter().any(|s| name.len() > s.len() && name.ends_with(s)) || matches!(name, "outcome.yml" | "outcome.yaml")
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else if path.file_name().and_then(|n| n.to_str()).is_some_and(is_spec) {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn diagnostics_equal_ospecc_check_for_every_fixture() {
+    let root = repo_root();
+    let mut files = Vec::new();
+    for dir in ["tests/fixtures", "tests/topology"] {
+        collect(&root.join(dir), &mut files);
+    }
+    files.sort();
+    let relative: Vec<String> = files.iter().map(|f| f.strip_prefix(&root).unwrap().display().to_string()).collect();
+    let expected = cli_diagnostics(&relative);
+    let (mut client, _) = Client::start(&[], fast(), json!({}));
+    let (mut compared, mut diagnostics, mut topology) = (0, 0, 0);
+    for (file, name) in files.iter().zip(&relative) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let uri = file_uri(file);
+        let language = if name.ends_with(".star") { "starlark" } else { "yaml" };
+        topology += usize::from(language == "starlark");
+        client.open(&uri, language, 1, &text);
+        let published = client.diagnostics(&uri, Some(1));
+        let cli = expected.get(name).unwrap_or_else(|| panic!("`ospecc check` did not report {name}"));
+        diagnostics += assert_same(name, &text, &published, cli, false);
+        client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}}));
+        compared += 1;
+    }
+    assert!(compared > 300 && topology > 200 && diagnostics > 300, "{compared} files, {diagnostics} diagnostics");
+    eprintln!("compared {compared} fixtures ({topology} topology files), {diagnostics} diagnostics");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn initialize_negotiates_the_position_encoding() {
+    let (client, result) = Client::start(&[], fast(), json!({}));
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-16");
+    assert_eq!(result["capabilities"]["textDocumentSync"]["change"], 2, "incremental sync");
+    assert_eq!(result["serverInfo"]["name"], "ospecc");
+    assert_eq!(client.shutdown().code(), Some(0));
+    let offers = json!({"general": {"positionEncodings": ["utf-16", "utf-8"]}});
+    let (client, result) = Client::start(&[], fast(), offers);
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-8");
+    assert_eq!(client.shutdown().code(), Some(0));
+}
+
+const EMOJI_SPEC: &str = "ospec_version: \"1.0.0\"\nid: emoji\nname: \"😀 中文\"\n\
+    description: A tiny API that says hello to whoever asks.\noutcome_type: api\n\
+    acceptance: {notes: \"😀中文🎉\", http_endpointz: []}\n";
+
+/// The (line, character) of the diagnostic with `message` containing `needle`.
+fn start_of(diagnostics: &[Value], needle: &str) -> (u64, u64) {
+    let d = diagnostics.iter().find(|d| d["message"].as_str().unwrap().contains(needle)).expect(needle);
+    (d["range"]["start"]["line"].as_u64().unwrap(), d["range"]["start"]["character"].as_u64().unwrap())
+}
+
+#[test]
+fn positions_after_emoji_and_cjk_are_exact_in_both_encodings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("emoji.ospec.yml");
+    let uri = file_uri(&path);
+    let cli = cli_on_text(&path, EMOJI_SPEC);
+    for (capabilities, utf8, column) in [
+        // `acceptance: {notes: "` is 21 units; 😀中文🎉 is 6 UTF-16 units or 14 bytes; then `", `.
+        (json!({}), false, 30),
+        (json!({"general": {"positionEncodings": ["utf-8"]}}), true, 38),
+    ] {
+        let (mut client, _) = Client::start(&[], fast(), capabilities);
+        client.open(&uri, "yaml", 1, EMOJI_SPEC);
+        let published = client.diagnostics(&uri, Some(1));
+        assert_eq!(start_of(&published, "http_endpointz"), (5, column));
+        assert_same("emoji", EMOJI_SPEC, &published, &cli, utf8);
+        assert!(client.shutdown().success());
+    }
+}
+
+#[test]
+fn crlf_files_map_to_the_same_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crlf.ospec.yml");
+    let uri = file_uri(&path);
+    let lf = std::fs::read_to_string(repo_root().join("tests/fixtures/cli/unknown-key.ospec.yml")).unwrap();
+    let crlf = lf.replace('\n', "\r\n");
+    let (mut client, _) = Client::start(&[], fast(), json!({}));
+    client.open(&uri, "yaml", 1, &crlf);
+    let published = client.diagnostics(&uri, Some(1));
+    assert_same("crlf", &crlf, &published, &cli_on_text(&path, &crlf), false);
+    assert_eq!(start_of(&published, "metdata"), (10, 0), "the CRLF line of `metdata:`");
+    // An edit addressed in CRLF lines lands where the client means it.
+    client.change(&uri, 2, json!([{"range": {"start": {"line": 10, "character": 0}, "end": {"line": 10, "character": 7}}, "text": "metadata"}]));
+    let fixed = crlf.replace("metdata:", "metadata:");
+    let published = client.diagnostics(&uri, Some(2));
+    assert_same("crlf edited", &fixed, &published, &cli_on_text(&path, &fixed), false);
+    assert!(client.shutdown().success());
+}
+
+/// Applies one LSP change to `text` the way a client does (UTF-16 positions).
+fn apply(text: &str, start: (u64, u64), end: (u64, u64), new_text: &str) -> String {
+    let a = offset_of(text, start.0, start.1, false);
+    let b = offset_of(text, end.0, end.1, false);
+    format!("{}{}{}", &text[..a], new_text, &text[b..])
+}
+
+#[test]
+fn rapid_incremental_edits_stay_in_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edits.ospec.yml");
+    let uri = file_uri(&path);
+    let mut text = EMOJI_SPEC.to_string();
+    let (mut client, _) = Client::start(&[], fast(), json!({}));
+    client.open(&uri, "yaml", 1, &text);
+    // Twenty notifications back to back, several events each, ranges relative to the state the
+    // previous event left: applied out of order, the final text would differ.
+    let mut version = 1;
+    for round in 0..20u64 {
+        let mut events = Vec::new();
+        for (start, end, new_text) in [
+            ((2, 0), (2, 0), format!("x-note{round}: \"🎉{round}\"\n")),
+            ((0, 0), (0, 0), "# 注释 😀\r\n".to_string()),
+            ((1, 2), (1, 5), "改".to_string()),
+        ] {
+            text = apply(&text, start, end, &new_text);
+            events.push(json!({
+                "range": {"start": {"line": start.0, "character": start.1}, "end": {"line": end.0, "character": end.1}},
+                "text": new_text,
+            }));
+        }
+        version += 1;
+        client.change(&uri, version, Value::Array(events));
+    }
+    let published = client.diagnostics(&uri, Some(version));
+    assert_same("after 20 edits", &text, &published, &cli_on_text(&path, &text), false);
+    // A full replacement, then an edit past the end of the text (clamped to the end).
+    client.change(&uri, version + 1, json!([{"text": EMOJI_SPEC}, {"range": {"start": {"line": 999, "character": 9}, "end": {"line": 999, "character": 99}}, "text": "bogus_key: 1\n"}]));
+    let text = format!("{EMOJI_SPEC}bogus_key: 1\n");
+    let published = client.diagnostics(&uri, Some(version + 1));
+    assert_same("replaced and clamped", &text, &published, &cli_on_text(&path, &text), false);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn bad_messages_do_not_stop_the_server() {
+    let (mut client, _) = Client::start_with_env(&[], fast(), json!({}), &[("OSPECC_LSP_CRASH_TEST", "1")]);
+    // A body that is not JSON, then one that is JSON but not JSON-RPC.
+    client.write_raw(b"Content-Length: 12\r\n\r\n{not json!!}");
+    client.write_raw(b"Content-Length: 2\r\n\r\n[]");
+    // A header that is not a length, then a body of unknown length: the next frame still parses.
+    client.write_raw(b"Content-Length: lots\r\n\r\n{\"half\": ");
+    for expected in [-32700, -32600, -32700] {
+        let refusal = client.wait_for("a refusal", |m| m.get("error").is_some() && m["id"].is_null());
+        assert_eq!(refusal["error"]["code"], expected, "{refusal}");
+    }
+    let unknown = client.request_raw("ospecc/noSuchMethod", json!({}));
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    // Changes to a document never opened, and a close of one: logged, no crash.
+    client.change("file:///never/opened.ospec.yml", 2, json!([{"text": "x: 1"}]));
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": "file:///never/opened.ospec.yml"}}));
+    client.notify("textDocument/didOpen", json!({"textDocument": {"uri": 7}}));
+    // A panicking request answers with an internal error; the server lives on.
+    let crash = client.request_raw("ospecc/crashTest", Value::Null);
+    assert_eq!(crash["error"]["code"], -32603, "{crash}");
+    let uri = "file:///tmp/ospecc-lsp-after-crash.ospec.yml";
+    client.open(uri, "yaml", 1, "name: [\n");
+    let published = client.diagnostics(uri, Some(1));
+    assert!(!published.is_empty(), "the server still analyses after a panic");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn exit_without_shutdown_is_code_1() {
+    let (mut client, _) = Client::start(&[], fast(), json!({}));
+    client.notify("exit", Value::Null);
+    assert_eq!(client.wait_exit().code(), Some(1));
+}
+
+#[test]
+fn a_huge_document_is_not_analysed_and_says_so() {
+    let (mut client, _) = Client::start(&[], fast(), json!({}));
+    let uri = "file:///tmp/ospecc-lsp-huge.ospec.yml";
+    let line = "x-filler: \"😀 中文 0123456789 abcdefghijklmnopqrstuvwxyz\"\r\n";
+    let huge = line.repeat(10 * 1024 * 1024 / line.len() + 1);
+    assert!(huge.len() > 10 * 1024 * 1024);
+    client.open(uri, "yaml", 1, &huge);
+    let notice = client.wait_for("the size notice", |m| m["method"] == "window/showMessage");
+    assert!(notice["params"]["message"].as_str().unwrap().contains("not analysed"), "{notice}");
+    assert!(client.diagnostics(uri, Some(1)).is_empty());
+    // Edits still apply; cut down below the cap, the document is analysed again.
+    client.change(uri, 2, json!([{"range": {"start": {"line": 1, "character": 0}, "end": {"line": 999999, "character": 0}}, "text": "bogus_key: 1\n"}]));
+    let published = client.diagnostics(uri, Some(2));
+    assert!(published.iter().any(|d| d["message"].as_str().unwrap().contains("bogus_key")), "{published:?}");
+    assert!(client.shutdown().success());
+}
+
+const SPEC_WITH_TOPOLOGY: &str = "ospec_version: \"1.0.0\"\nname: Shop\n\
+    description: A spec checked against its topology.\noutcome_type: distributed-system\n\
+    id: shop\ntopology: shop.star\nacceptance:\n  service_health:\n    - service: api\n      endpoint: /health\n";
+const TOPOLOGY: &str = "api = service(\"api\", interface(\"http\", \"http\", 8080), image=\"shop/api:1\")\n";
+
+fn codes(diagnostics: &[Value]) -> Vec<String> {
+    diagnostics.iter().map(|d| d["code"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn workspace_is_indexed_with_progress_and_topology_edits_republish_specs() {
+    let project = common::project(&[
+        ("ospecc.toml", b""),
+        ("open.ospec.yml", SPEC_WITH_TOPOLOGY.as_bytes()),
+        ("closed.ospec.yml", SPEC_WITH_TOPOLOGY.as_bytes()),
+        ("shop.star", TOPOLOGY.as_bytes()),
+        ("broken.ospec.yml", b"name: [\n"),
+    ]);
+    let root = project.path().canonicalize().unwrap();
+    let capabilities = json!({"window": {"workDoneProgress": true}});
+    let (mut client, _) = Client::start(&[&root], fast(), capabilities);
+    // Indexing: progress from begin to end, and the closed broken file gets its diagnostics.
+    let begin =
+        client.wait_for("progress begin", |m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin");
+    assert_eq!(begin["params"]["value"]["message"], "0/4");
+    client.wait_for("progress end", |m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end");
+    let broken = client.diagnostics(&file_uri(&root.join("broken.ospec.yml")), None);
+    assert!(!broken.is_empty());
+
+    let spec = file_uri(&root.join("open.ospec.yml"));
+    client.open(&spec, "yaml", 1, SPEC_WITH_TOPOLOGY);
+    let clean = client.diagnostics(&spec, Some(1));
+    assert!(!codes(&clean).iter().any(|c| c.starts_with("XSP")), "{clean:?}");
+    // Rename the service in the (open, unsaved) topology: both specs now name an unknown
+    // service, the open one and the closed one.
+    let star = file_uri(&root.join("shop.star"));
+    let names_unknown = |d: &[Value]| codes(d).contains(&"XSP003".to_string());
+    client.open(&star, "starlark", 1, TOPOLOGY);
+    let edit =
+        json!([{"range": {"start": {"line": 0, "character": 15}, "end": {"line": 0, "character": 18}}, "text": "web"}]);
+    client.change(&star, 2, edit);
+    let open_spec = client.diagnostics_where(&spec, Some(1), names_unknown);
+    client.diagnostics_where(&file_uri(&root.join("closed.ospec.yml")), None, names_unknown);
+    // What the CLI says once the topology is saved that way.
+    std::fs::write(root.join("shop.star"), TOPOLOGY.replace("\"api\"", "\"web\"")).unwrap();
+    let cli = cli_on_text(&root.join("open.ospec.yml"), SPEC_WITH_TOPOLOGY);
+    assert_eq!(codes(&open_spec), codes(&cli));
+    // Closed, the topology reverts to the disk's text: restored to `api`, both specs are clean.
+    std::fs::write(root.join("shop.star"), TOPOLOGY).unwrap();
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": star}}));
+    client.diagnostics_where(&spec, Some(1), |d| !names_unknown(d));
+    client.diagnostics_where(&file_uri(&root.join("closed.ospec.yml")), None, |d| d.is_empty());
+    assert!(client.shutdown().success());
+}
