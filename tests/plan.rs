@@ -21,6 +21,9 @@ const PLANS: &[(&str, &str, &[&str])] = &[
     ("kwargs-fault", "tests/plans/kwargs-fault.star", &[]),
     ("shop-with-topology", "tests/fixtures/xsp/shop.ospec.yml", &[]),
     ("microservices", "examples/microservices/platform.ospec.yml", &[]),
+    ("shop", "examples/shop/outcome.yaml", &[]),
+    ("cli-tool", "tests/plans/cli-tool.ospec.yml", &[]),
+    ("cli-tool-staging-beta-shell", "tests/plans/cli-tool.ospec.yml", &["--env", "staging", "--phase", "beta", "--allow-shell"]),
     ("microservices-base-url", "examples/microservices/platform.ospec.yml", &["--base-url", "http://gateway:8000"]),
 ];
 
