@@ -23,7 +23,11 @@ const PLANS: &[(&str, &str, &[&str])] = &[
     ("microservices", "examples/microservices/platform.ospec.yml", &[]),
     ("shop", "examples/shop/outcome.yaml", &[]),
     ("cli-tool", "tests/plans/cli-tool.ospec.yml", &[]),
-    ("cli-tool-staging-beta-shell", "tests/plans/cli-tool.ospec.yml", &["--env", "staging", "--phase", "beta", "--allow-shell"]),
+    (
+        "cli-tool-staging-beta-shell",
+        "tests/plans/cli-tool.ospec.yml",
+        &["--env", "staging", "--phase", "beta", "--allow-shell"],
+    ),
     ("microservices-base-url", "examples/microservices/platform.ospec.yml", &["--base-url", "http://gateway:8000"]),
 ];
 
