@@ -458,7 +458,8 @@ fn crlf_files_map_to_the_same_lines() {
     let uri = file_uri(&path);
     let lf = std::fs::read_to_string(repo_root().join("tests/fixtures/cli/unknown-key.ospec.yml")).unwrap();
     let crlf = lf.replace('\n', "\r\n");
-    let (mut client, _) = Client::start(&[], fast(), json!({}));
+    // The default debounce (100 ms) here: the other tests analyse at once.
+    let (mut client, _) = Client::start(&[], json!({}), json!({}));
     client.open(&uri, "yaml", 1, &crlf);
     let published = client.diagnostics(&uri, Some(1));
     assert_same("crlf", &crlf, &published, &cli_on_text(&path, &crlf), false);
@@ -540,6 +541,14 @@ fn bad_messages_do_not_stop_the_server() {
     client.open(uri, "yaml", 1, "name: [\n");
     let published = client.diagnostics(uri, Some(1));
     assert!(!published.is_empty(), "the server still analyses after a panic");
+    // A document that is not a file (an unsaved buffer) is analysed under its own URI.
+    client.open("untitled:Untitled-1", "yaml", 3, "name: [\n");
+    let untitled = client.diagnostics("untitled:Untitled-1", Some(3));
+    let strip = |ds: &[Value]| {
+        ds.iter().map(|d| (d["code"].clone(), d["message"].clone(), d["range"].clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&untitled), strip(&published));
+    assert_eq!(untitled[0]["relatedInformation"][0]["location"]["uri"], "untitled:Untitled-1");
     assert!(client.shutdown().success());
 }
 

@@ -9,6 +9,7 @@
 //! edits the order of the wire, whatever the scheduling. The edit itself is cheap (a rope
 //! splice); the analysis it triggers is queued to the scheduler.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -60,7 +61,13 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         if matches!(request.method(), DID_OPEN | DID_CHANGE | DID_CLOSE) {
             let (method, _, params) = request.into_parts();
-            sync(&self.shared, &method, params);
+            // This runs in the transport's read loop: a panic here would end the session, so
+            // it is contained like a handler's (the documents' map stays consistent).
+            let applied = std::panic::catch_unwind(AssertUnwindSafe(|| sync(&self.shared, &method, params)));
+            if let Err(panic) = applied {
+                let message = crate::panic::message(panic.as_ref());
+                self.shared.log(MessageType::ERROR, format!("internal error applying {method}: {message}"));
+            }
             return Box::pin(future::ready(Ok(None)));
         }
         let id = request.id().cloned();
