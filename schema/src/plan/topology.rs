@@ -246,6 +246,33 @@ pub struct Test {
     pub instances: u64,
 }
 
+impl Test {
+    /// Faultbox's default test timeout (`fault_scenario`, `test()`, matrix cells).
+    pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+
+    /// A test that runs `body` once, with no faults, monitors or expectation yet.
+    pub fn new(name: String, kind: TestKind, origin: Origin, body: Callable) -> Test {
+        Test {
+            name,
+            kind,
+            origin,
+            body,
+            expect: None,
+            expect_source: None,
+            setup: None,
+            matrix: None,
+            faults: Vec::new(),
+            syscall_rules: Vec::new(),
+            proxy_rules: Vec::new(),
+            scoped_faults: Vec::new(),
+            monitors: Vec::new(),
+            timeout_ms: Test::DEFAULT_TIMEOUT_MS,
+            require_faults_fire: false,
+            instances: 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixCell {

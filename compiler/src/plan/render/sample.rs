@@ -115,24 +115,7 @@ fn proxy_rule(line: u32) -> ProxyRule {
 
 /// A test with only the fields every test has; callers fill in the rest.
 pub fn test(name: &str, kind: ospecc_schema::plan::topology::TestKind, line: u32, body: &str) -> Test {
-    Test {
-        name: name.to_owned(),
-        kind,
-        origin: origin("api.star", line),
-        body: callable(body),
-        expect: None,
-        expect_source: None,
-        setup: None,
-        matrix: None,
-        faults: Vec::new(),
-        syscall_rules: Vec::new(),
-        proxy_rules: Vec::new(),
-        scoped_faults: Vec::new(),
-        monitors: Vec::new(),
-        timeout_ms: 60_000,
-        require_faults_fire: false,
-        instances: 1,
-    }
+    Test { timeout_ms: 60_000, ..Test::new(name.to_owned(), kind, origin("api.star", line), callable(body)) }
 }
 
 fn matrix_cell(scenario: &str, fault: &str, expect_source: &str) -> Test {

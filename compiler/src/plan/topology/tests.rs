@@ -17,9 +17,6 @@ use crate::topology::checks::dialect::graph::Function as Def;
 use crate::topology::values::Function;
 use crate::topology::{Arg, Recorded};
 
-/// Faultbox's default test timeout (`fault_scenario`, `test`, matrix cells).
-const DEFAULT_TIMEOUT_MS: u64 = 30_000;
-
 /// Precedence of each kind on a name clash (lower wins; equal: the later registration wins).
 fn precedence(kind: TestKind) -> u8 {
     match kind {
@@ -61,27 +58,6 @@ pub(super) fn lower(cx: &Cx, assumptions: &Assumptions, monitors: &Monitors) -> 
     by_name.into_values().collect()
 }
 
-fn new_test(name: String, kind: TestKind, origin: Origin, body: Callable) -> Test {
-    Test {
-        name,
-        kind,
-        origin,
-        body,
-        expect: None,
-        expect_source: None,
-        setup: None,
-        matrix: None,
-        faults: Vec::new(),
-        syscall_rules: Vec::new(),
-        proxy_rules: Vec::new(),
-        scoped_faults: Vec::new(),
-        monitors: Vec::new(),
-        timeout_ms: DEFAULT_TIMEOUT_MS,
-        require_faults_fire: false,
-        instances: 1,
-    }
-}
-
 /// Global `def test_*()` functions (defined here or loaded).
 fn defs(cx: &Cx) -> Vec<Test> {
     cx.evaluated
@@ -89,7 +65,7 @@ fn defs(cx: &Cx) -> Vec<Test> {
         .iter()
         .filter(|g| g.name.starts_with("test_"))
         .filter_map(|g| match &g.value {
-            Arg::Function(f) => Some(new_test(g.name.clone(), TestKind::Def, def_origin(cx, f), cx.callable(f))),
+            Arg::Function(f) => Some(Test::new(g.name.clone(), TestKind::Def, def_origin(cx, f), cx.callable(f))),
             _ => None,
         })
         .collect()
@@ -107,13 +83,13 @@ fn def_origin(cx: &Cx, f: &Function) -> Origin {
 
 fn scenario(cx: &Cx, call: &Recorded) -> Option<Test> {
     let Some(Arg::Function(f)) = call.positional.first() else { return None };
-    Some(new_test(format!("test_{}", f.name), TestKind::Scenario, cx.origin(call), cx.callable(f)))
+    Some(Test::new(format!("test_{}", f.name), TestKind::Scenario, cx.origin(call), cx.callable(f)))
 }
 
 fn fault_scenario(cx: &Cx, assumptions: &Assumptions, monitors: &Monitors, call: &Recorded) -> Option<Test> {
     let name = call.name()?;
     let Some(Arg::Function(body)) = call.named("scenario") else { return None };
-    let mut test = new_test(format!("test_{name}"), TestKind::FaultScenario, cx.origin(call), cx.callable(body));
+    let mut test = Test::new(format!("test_{name}"), TestKind::FaultScenario, cx.origin(call), cx.callable(body));
     let applied: Vec<Resolved> = records(call.named("faults")).map(|a| assumptions.get(cx, a)).collect();
     apply(&mut test, &applied, monitors);
     test.monitors.extend(monitors.names_of(records(call.named("monitors"))));
@@ -175,7 +151,7 @@ fn matrix(cx: &Cx, assumptions: &Assumptions, monitors: &Monitors, call: &Arc<Re
                 continue;
             }
             let name = format!("test_matrix_{}_{}", scenario.name, fault_name);
-            let mut test = new_test(name, TestKind::MatrixCell, origin.clone(), cx.callable(scenario));
+            let mut test = Test::new(name, TestKind::MatrixCell, origin.clone(), cx.callable(scenario));
             let over = overrides.iter().find(|(k, _)| *k == key).map(|(_, f)| f);
             (test.expect, test.expect_source) = match (over, default_expect) {
                 (Some(f), _) => (Some(cx.callable(f)), Some("override".to_owned())),
@@ -196,7 +172,7 @@ fn matrix(cx: &Cx, assumptions: &Assumptions, monitors: &Monitors, call: &Arc<Re
 fn builtin_test(cx: &Cx, call: &Recorded) -> Option<Test> {
     let name = call.name()?;
     let body = function(call.positional.get(1).or_else(|| call.named("body")))?;
-    let mut test = new_test(format!("test_{name}"), TestKind::Test, cx.origin(call), cx.callable(body));
+    let mut test = Test::new(format!("test_{name}"), TestKind::Test, cx.origin(call), cx.callable(body));
     test.setup = function(call.named("setup")).map(|f| cx.callable(f));
     // `expect=` is an `eventually(...)`/`always(...)` expectation: its predicate decides.
     if let Some(expectation) = call.named("expect").and_then(Arg::record) {
@@ -215,7 +191,7 @@ fn function(arg: Option<&Arg>) -> Option<&Function> {
 }
 
 fn timeout(call: &Recorded) -> u64 {
-    call.named("timeout").and_then(Arg::as_str).and_then(duration_ms).unwrap_or(DEFAULT_TIMEOUT_MS)
+    call.named("timeout").and_then(Arg::as_str).and_then(duration_ms).unwrap_or(Test::DEFAULT_TIMEOUT_MS)
 }
 
 /// The root-file functions a test runs: its body, setup and expectation (named `def`s; a
