@@ -34,6 +34,19 @@ pub(crate) fn resolve(record: &Arc<Recorded>, attribute: &str) -> Option<Arg> {
             if attribute == "name" {
                 return record.name().map(|n| Arg::Str(n.to_owned()));
             }
+            // `api.post(...)`: a step of the service's default interface.
+            if let Some(iface) = super::bodies::default_interface(record) {
+                if let Some(step) = declared(&iface, attribute).filter(|ty| ty == "step_method") {
+                    return Some(Arg::Record(Arc::new(Recorded {
+                        builtin: format!(".{attribute}"),
+                        ty: step,
+                        file: record.file.clone(),
+                        span: record.span,
+                        positional: vec![Arg::Record(iface)],
+                        named: Vec::new(),
+                    })));
+                }
+            }
         }
         "interface_ref" => {
             if let Some(value) = address_attribute(record, attribute) {

@@ -128,11 +128,25 @@ struct Run<'a, 's> {
     deadline: Instant,
     root_globals: Vec<Global>,
     root_syntax: Option<Syntax>,
+    root_module: Option<FrozenModule>,
     complete: bool,
     diagnostics: Vec<Diagnostic>,
 }
 
 pub(super) fn evaluate(input: &TopologyInput, addresses: Addresses) -> Evaluated {
+    evaluate_keeping(input, addresses, false).evaluated
+}
+
+/// An evaluation with what running its functions later needs.
+pub(crate) struct Kept {
+    pub evaluated: Evaluated,
+    /// The root module, frozen (when evaluation completed).
+    pub module: Option<FrozenModule>,
+    /// Functions passed to builtins: (file, local id), in the order of the module's extra tuple.
+    pub captured: Vec<(String, String)>,
+}
+
+pub(crate) fn evaluate_keeping(input: &TopologyInput, addresses: Addresses, capture: bool) -> Kept {
     super::values::reset_function_indexes();
     super::attrs::set_addresses(addresses);
     let root_file = input.path.display().to_string();
@@ -143,6 +157,8 @@ pub(super) fn evaluate(input: &TopologyInput, addresses: Addresses) -> Evaluated
         calls: RefCell::new(Vec::new()),
         diagnostics: RefCell::new(Vec::new()),
         sources: RefCell::new(Vec::new()),
+        capture,
+        captured: RefCell::new(Vec::new()),
     };
     let mut run = Run {
         input,
@@ -152,6 +168,7 @@ pub(super) fn evaluate(input: &TopologyInput, addresses: Addresses) -> Evaluated
         deadline: Instant::now() + input.limits.max_time,
         root_globals: Vec::new(),
         root_syntax: None,
+        root_module: None,
         complete: false,
         diagnostics: Vec::new(),
     };
@@ -163,7 +180,7 @@ pub(super) fn evaluate(input: &TopologyInput, addresses: Addresses) -> Evaluated
     }
     let mut diagnostics = run.diagnostics;
     diagnostics.extend(session.diagnostics.take());
-    Evaluated {
+    let evaluated = Evaluated {
         calls: session.calls.take(),
         globals: run.root_globals,
         syntax: run.root_syntax,
@@ -171,7 +188,8 @@ pub(super) fn evaluate(input: &TopologyInput, addresses: Addresses) -> Evaluated
         complete: run.complete,
         diagnostics,
         sources: session.sources.take(),
-    }
+    };
+    Kept { evaluated, module: run.root_module, captured: session.captured.take() }
 }
 
 /// Refuses text the parser should not see: too large, or nested deeply enough to exhaust
@@ -331,6 +349,15 @@ impl<'a, 's> Run<'a, 's> {
                 eval.disable_gc();
                 eval.eval_module(ast, &GLOBALS).map(|_| ())
             };
+            if is_root && session.capture && result.is_ok() {
+                // Global functions (`def test_*`) are callables too, whether or not a builtin saw them.
+                // In the order `module_globals` meets them, so function indexes match a check's.
+                let mut names: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
+                names.sort();
+                let functions: Vec<_> =
+                    names.iter().filter_map(|n| module.get(n)).filter(|v| v.get_type() == "function").collect();
+                super::values::capture_functions(&module, session, &functions);
+            }
             // After a failed evaluation the module's slots may not exist (a name that did not
             // resolve stops evaluation before they are allocated): only a finished module is read.
             let globals = if is_root && result.is_ok() { module_globals(&module) } else { Vec::new() };
@@ -346,6 +373,7 @@ impl<'a, 's> Run<'a, 's> {
         }
         if is_root {
             self.complete = true;
+            self.root_module = frozen.as_ref().ok().cloned();
         }
         frozen.map_err(|e| LoadFailure { code: "TOP010", message: format!("{e:?}"), help: String::new() })
     }

@@ -13,6 +13,7 @@ pub mod attrs;
 pub mod bodies;
 pub(crate) mod checks;
 mod eval;
+pub mod run;
 mod session;
 pub mod syntax;
 pub mod values;
@@ -215,7 +216,7 @@ pub fn evaluate_for_plan(input: &TopologyInput) -> Evaluated {
 /// reserved, not committed, so a large bound costs nothing for ordinary files.
 const ANALYSIS_STACK_BYTES: usize = 1 << 30;
 
-fn on_analysis_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn on_analysis_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     let slot = std::sync::Mutex::new(Some(work));
     let take = || slot.lock().ok().and_then(|mut w| w.take());
     let spawned = std::thread::scope(|scope| {

@@ -32,6 +32,11 @@ pub(crate) struct Session<'a> {
     /// Every file the evaluation read (loaded modules and data files), as (name, text): the
     /// plan's source bundle carries them.
     pub sources: RefCell<Vec<(String, String)>>,
+    /// Keep the function values passed to builtins (a runtime calls them later).
+    pub capture: bool,
+    /// The captured functions, in capture order: (file, local id); their values are the
+    /// module's extra value (a tuple in the same order), which survives freezing.
+    pub captured: RefCell<Vec<(String, String)>>,
 }
 
 impl Session<'_> {

@@ -269,6 +269,51 @@ thread_local! {
     static FUNCTION_INDEXES: std::cell::RefCell<FunctionIndexes> = std::cell::RefCell::default();
 }
 
+/// Keeps the functions among `values` (nested in lists, tuples and dicts too) alive past the
+/// module's freezing, for a runtime to call: appended to the module's extra list, with their
+/// (file, local id) in the session in the same order. Indexes were assigned when the values
+/// were recorded, so this only looks them up.
+pub(crate) fn capture_functions<'v>(
+    module: &starlark::environment::Module<'v>,
+    session: &Session,
+    values: &[Value<'v>],
+) {
+    let mut found = Vec::new();
+    for value in values {
+        collect_functions(*value, 0, &mut found);
+    }
+    if found.is_empty() {
+        return;
+    }
+    let mut items: Vec<Value<'v>> =
+        module.extra_value().and_then(ListRef::from_value).map(|t| t.content().to_vec()).unwrap_or_default();
+    let mut captured = session.captured.borrow_mut();
+    for function in found {
+        let f = Function::of(function);
+        captured.push((f.file.clone(), f.local_id()));
+        items.push(function);
+    }
+    module.set_extra_value(module.heap().alloc(starlark::values::list::AllocList(items)));
+}
+
+fn collect_functions<'v>(value: Value<'v>, depth: usize, out: &mut Vec<Value<'v>>) {
+    if depth > MAX_ARG_DEPTH {
+        return;
+    }
+    if value.get_type() == "function" {
+        out.push(value);
+    } else if let Some(list) = ListRef::from_value(value) {
+        list.iter().for_each(|v| collect_functions(v, depth + 1, out));
+    } else if let Some(tuple) = TupleRef::from_value(value) {
+        tuple.iter().for_each(|v| collect_functions(v, depth + 1, out));
+    } else if let Some(dict) = DictRef::from_value(value) {
+        for (k, v) in dict.iter() {
+            collect_functions(k, depth + 1, out);
+            collect_functions(v, depth + 1, out);
+        }
+    }
+}
+
 /// Starts a fresh numbering of functions (at the start of each evaluation).
 pub(crate) fn reset_function_indexes() {
     FUNCTION_INDEXES.with(|ids| *ids.borrow_mut() = FunctionIndexes::default());
@@ -304,6 +349,30 @@ impl<'v> StarlarkValue<'v> for RecordedValue {
 
     fn equals(&self, other: Value<'v>) -> starlark::Result<bool> {
         Ok(RecordedValue::from_value(other).is_some_and(|o| Arc::ptr_eq(&o.0, &self.0) || *o.0 == *self.0))
+    }
+
+    // A step method (`db.pg.query`) is callable while a test runs; at load time it is not.
+    fn invoke(
+        &self,
+        _me: Value<'v>,
+        args: &Arguments<'v, '_>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<Value<'v>> {
+        let method = self.0.builtin.trim_start_matches('.');
+        let interface = match (self.0.ty.as_str(), self.0.positional.first()) {
+            ("step_method", Some(Arg::Record(interface))) => interface.clone(),
+            _ => return Err(starlark::Error::new_other(anyhow::anyhow!("`{}` is not callable", self.0.ty))),
+        };
+        let Some(runner) = super::run::runner(eval) else {
+            return Err(starlark::Error::new_other(anyhow::anyhow!(
+                "`{method}` is a step: it runs only inside a test, not when the file loads"
+            )));
+        };
+        let heap = eval.heap();
+        let positional: Vec<Value> = args.positions(heap)?.collect();
+        let named: Vec<(String, Value)> = args.names_map()?.iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect();
+        let args = super::run::Args { positional, named };
+        runner.step(&interface, method, &args, eval).map_err(starlark::Error::new_other)
     }
 
     // Recorded values are dict keys in `fault_matrix(overrides={(scenario, fault): ...})`.
@@ -348,30 +417,53 @@ impl<'v> StarlarkValue<'v> for BuiltinFn {
         let heap = eval.heap();
         let positional: Vec<Value> = args.positions(heap)?.collect();
         let named: Vec<(String, Value)> = args.names_map()?.iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect();
-        let (file, span) = match eval.call_stack_top_location() {
-            Some(loc) => {
-                (loc.filename().to_owned(), Span::new(loc.span.begin().get() as usize, loc.span.end().get() as usize))
+        if let Some(runner) = super::run::runner(eval) {
+            let args = super::run::Args { positional, named };
+            if let Some(result) = runner.builtin(builtin, &args, eval) {
+                return result.map_err(starlark::Error::new_other);
             }
-            None => (String::new(), Span::at(0)),
-        };
-        let recorded = Arc::new(Recorded {
-            builtin: builtin.name.clone(),
-            ty: builtin.returns.clone(),
-            file,
-            span,
-            positional: positional.iter().map(|v| Arg::from_value(*v, 0)).collect(),
-            named: named.iter().map(|(k, v)| (k.clone(), Arg::from_value(*v, 0))).collect(),
-        });
+            return Ok(record_value(builtin, eval, &args.positional, &args.named));
+        }
+        let value = record_value(builtin, eval, &positional, &named);
         if let Some(session) = eval.extra.and_then(|e| e.downcast_ref::<Session>()) {
-            session.record(&recorded);
+            if session.capture {
+                let all: Vec<Value> = positional.iter().copied().chain(named.iter().map(|(_, v)| *v)).collect();
+                capture_functions(eval.module(), session, &all);
+            }
         }
-        // `None`-returning builtins register something (scenario, fault_matrix): the call is
-        // recorded, and the Starlark value is None as users expect.
-        if matches!(builtin.returns.as_str(), "None" | "none" | "") {
-            return Ok(Value::new_none());
-        }
-        Ok(heap.alloc(RecordedValue(recorded)))
+        Ok(value)
     }
+}
+
+/// Records a builtin call (in the load-time session, if any) and returns its value: the record,
+/// or None for builtins that only register something (`scenario`, `fault_matrix`).
+fn record_value<'v>(
+    builtin: &Builtin,
+    eval: &mut Evaluator<'v, '_, '_>,
+    positional: &[Value<'v>],
+    named: &[(String, Value<'v>)],
+) -> Value<'v> {
+    let (file, span) = match eval.call_stack_top_location() {
+        Some(loc) => {
+            (loc.filename().to_owned(), Span::new(loc.span.begin().get() as usize, loc.span.end().get() as usize))
+        }
+        None => (String::new(), Span::at(0)),
+    };
+    let recorded = Arc::new(Recorded {
+        builtin: builtin.name.clone(),
+        ty: builtin.returns.clone(),
+        file,
+        span,
+        positional: positional.iter().map(|v| Arg::from_value(*v, 0)).collect(),
+        named: named.iter().map(|(k, v)| (k.clone(), Arg::from_value(*v, 0))).collect(),
+    });
+    if let Some(session) = eval.extra.and_then(|e| e.downcast_ref::<Session>()) {
+        session.record(&recorded);
+    }
+    if matches!(builtin.returns.as_str(), "None" | "none" | "") {
+        return Value::new_none();
+    }
+    eval.heap().alloc(RecordedValue(recorded))
 }
 
 /// A namespace of builtins (`match.prefix`, `observe.stdout`): attribute access yields the

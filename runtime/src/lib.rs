@@ -1,0 +1,13 @@
+//! ospecc's runtime: executes a plan (DESIGN.md §7). It starts the plan's services as local
+//! processes in start order ([`supervisor`]), serves mock services in-process ([`mock`]), runs
+//! each test's Starlark callables with run-mode builtins ([`scenario`], [`steps`]) and the OSpec
+//! probes ([`probes`]), records every observation in one event log ([`events`]), and reports
+//! ([`report`]). Teardown happens on success, failure, panic and SIGINT/SIGTERM.
+
+pub mod events;
+pub mod mock;
+pub mod probes;
+pub mod report;
+pub mod scenario;
+pub mod steps;
+pub mod supervisor;

@@ -1,0 +1,1 @@
+//! Running a plan's topology tests (in progress).
