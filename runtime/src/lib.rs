@@ -8,6 +8,10 @@ pub mod events;
 pub mod mock;
 pub mod probes;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod steps;
 pub mod supervisor;
+
+/// The exit code of a run stopped by SIGINT or SIGTERM (it did not complete).
+pub const EXIT_INTERRUPTED: i32 = 2;

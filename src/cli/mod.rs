@@ -7,6 +7,7 @@ mod discover;
 mod explain;
 mod lsp;
 mod plan;
+mod run;
 mod schema_export;
 
 use std::io::{self, Write};
@@ -42,6 +43,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Lower a spec into its plan and write it as JSON (what `ospecc run` executes).
     Build(plan::BuildArgs),
+    /// Run a spec or a built plan: start its services, run its tests and probes, report.
+    Run(run::RunArgs),
     /// Work with the embedded JSON Schemas.
     Schema {
         #[command(subcommand)]
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::Plan(args) => plan::run_plan(args),
         Command::Build(args) => plan::run_build(args),
+        Command::Run(args) => run::run(args),
         Command::Schema { command: SchemaCommand::Export(args) } => schema_export::run(&args),
         Command::Completions { shell } => completions(shell),
         Command::Lsp(args) => lsp::run(&args),

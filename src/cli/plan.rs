@@ -17,7 +17,7 @@ use super::{report_error, write_stdout, ProfileArg, EXIT_FINDINGS, EXIT_OK, EXIT
 /// What shapes a plan, shared by `plan` and `build`.
 #[derive(Debug, Args)]
 pub struct LowerArgs {
-    /// The spec: a topology file (`*.star`) or an OSpec file.
+    /// The spec: a topology file (`*.star`) or an OSpec file (`run` also takes a built `plan.json`).
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Merge the overrides of this `environments` entry (OSpec).
@@ -31,10 +31,16 @@ pub struct LowerArgs {
     base_url: Option<String>,
     /// Let command probes run (otherwise they are skipped with a reason).
     #[arg(long)]
-    allow_shell: bool,
+    pub(super) allow_shell: bool,
     /// OSpec schema profile.
     #[arg(long, value_enum, default_value_t = ProfileArg::Ext)]
     profile: ProfileArg,
+}
+
+impl LowerArgs {
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
 }
 
 #[derive(Debug, Args)]
@@ -109,7 +115,7 @@ fn to_json(plan: &Plan) -> String {
 }
 
 /// Reads, checks and lowers the file; prints its diagnostics on stderr.
-fn lower(args: &LowerArgs) -> Result<Plan, u8> {
+pub(super) fn lower(args: &LowerArgs) -> Result<Plan, u8> {
     let bytes = std::fs::read(&args.file).map_err(|e| {
         report_error(&format!("cannot read {}: {}", args.file.display(), ospecc_compiler::vfs::describe_io(&e)));
         EXIT_USAGE

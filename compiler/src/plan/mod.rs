@@ -75,6 +75,7 @@ pub fn build(input: &PlanInput) -> Built {
     let mut plan = Plan {
         version: PLAN_VERSION,
         root: bundle.root_name().to_owned(),
+        topology: None,
         options: Options {
             env: input.options.env.clone(),
             phase: input.options.phase.clone(),

@@ -125,6 +125,29 @@ impl Arg {
         }
     }
 
+    /// The value as JSON (mock bodies): records, functions and other opaque values as a
+    /// string naming their type.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Arg::None | Arg::Unknown => Value::Null,
+            Arg::Bool(b) => Value::Bool(*b),
+            Arg::Int(i) => Value::from(*i),
+            Arg::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Arg::Str(s) => Value::String(s.clone()),
+            Arg::List(items) | Arg::Tuple(items) => Value::Array(items.iter().map(Arg::to_json).collect()),
+            Arg::Dict(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.as_str().map_or_else(|| format!("{k:?}"), str::to_owned), v.to_json()))
+                    .collect(),
+            ),
+            Arg::Record(r) => Value::String(format!("<{}>", r.ty)),
+            Arg::Function(f) => Value::String(format!("<function {}>", f.name)),
+            Arg::Other(ty) => Value::String(format!("<{ty}>")),
+        }
+    }
+
     pub(crate) fn from_value(value: Value, depth: usize) -> Arg {
         if depth > MAX_ARG_DEPTH {
             return Arg::Other(value.get_type().to_owned());
@@ -498,6 +521,6 @@ impl<'v> StarlarkValue<'v> for Namespace {
 }
 
 /// Reads a recorded value back from a Starlark value (for globals of the evaluated module).
-pub(crate) fn recorded_of(value: Value) -> Option<Arc<Recorded>> {
+pub fn recorded_of(value: Value) -> Option<Arc<Recorded>> {
     value.downcast_ref::<RecordedValue>().map(|r| r.0.clone())
 }

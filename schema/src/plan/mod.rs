@@ -30,6 +30,10 @@ pub struct Plan {
     pub version: u32,
     /// The bundle path of the file the plan was built from.
     pub root: String,
+    /// The bundle path of the topology file (the root itself, or the one an OSpec names): the
+    /// runtime evaluates it to call the plan's callables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<String>,
     /// The command-line choices that shaped the plan.
     pub options: Options,
     /// Services in start order (every service after the services it depends on).

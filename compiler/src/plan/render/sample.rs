@@ -233,6 +233,7 @@ pub fn plan() -> Plan {
     Plan {
         version: PLAN_VERSION,
         root: "api.star".to_owned(),
+        topology: Some("api.star".to_owned()),
         options: Options { env: Some("staging".to_owned()), ..Options::default() },
         services: services(),
         tests: tests(),

@@ -38,6 +38,7 @@ pub(crate) fn lower_file(
     for (name, source) in &evaluated.sources {
         bundle.add(name, source);
     }
+    plan.topology = Some(bundle.path_of(&path.display().to_string()));
     let mut found = evaluated.diagnostics.clone();
     if evaluated.complete && !found.iter().any(|d| d.severity == Severity::Error) {
         let cx = Cx::new(&evaluated, bundle);

@@ -250,7 +250,7 @@ fn mock_response(cx: &Cx, response: &Arg) -> MockResponse {
     match r.builtin.as_str() {
         "json_response" => MockResponse::Json {
             status: status(200),
-            body: r.named("body").map(json).unwrap_or(serde_json::Value::Null),
+            body: r.named("body").map(Arg::to_json).unwrap_or(serde_json::Value::Null),
             headers,
         },
         "text_response" => MockResponse::Text {
@@ -271,28 +271,6 @@ fn mock_response(cx: &Cx, response: &Arg) -> MockResponse {
             _ => MockResponse::Other { builtin: r.builtin.clone() },
         },
         other => MockResponse::Other { builtin: other.to_owned() },
-    }
-}
-
-/// A Starlark value as JSON (mock bodies).
-fn json(arg: &Arg) -> serde_json::Value {
-    use serde_json::Value;
-    match arg {
-        Arg::None | Arg::Unknown => Value::Null,
-        Arg::Bool(b) => Value::Bool(*b),
-        Arg::Int(i) => Value::from(*i),
-        Arg::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Arg::Str(s) => Value::String(s.clone()),
-        Arg::List(items) | Arg::Tuple(items) => Value::Array(items.iter().map(json).collect()),
-        Arg::Dict(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.as_str().map_or_else(|| format!("{k:?}"), str::to_owned), json(v)))
-                .collect(),
-        ),
-        Arg::Record(r) => Value::String(format!("<{}>", r.ty)),
-        Arg::Function(f) => Value::String(format!("<function {}>", f.name)),
-        Arg::Other(ty) => Value::String(format!("<{ty}>")),
     }
 }
 

@@ -1,0 +1,324 @@
+//! One run of a plan, end to end: for each test (in this shard), its own lifecycle — mock
+//! services served in-process, the other services started in order and healthy, the test's
+//! callables run, everything torn down (as Faultbox restarts services for every test); then
+//! the OSpec acceptance probes against one more lifecycle. A SIGINT or SIGTERM kills every
+//! process group at once and ends the run.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ospecc_compiler::topology::run::{self as starlark_run, Loaded};
+use ospecc_compiler::topology::Limits;
+use ospecc_schema::plan::topology::{Launch, Test};
+use ospecc_schema::plan::Plan;
+
+use crate::events::{fields, Event, EventLog};
+use crate::mock::{self, MockHandle};
+use crate::probes::{self, ProbeOptions};
+use crate::report::{ItemKind, ItemResult, Outcome, RunReport, ServiceResult, Summary};
+use crate::scenario::{dynamic::StarlarkMocks, Suite};
+use crate::supervisor::{self, Services, StartOptions};
+
+/// The stack of the thread that runs Starlark (test bodies recurse on the syntax tree).
+const RUN_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// `--shard K/N`: this machine runs the items whose index `i` (in name order) has `i % N == K-1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parses `K/N` with `1 <= K <= N`.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (k, n) = text.split_once('/').ok_or_else(|| format!("`{text}` is not K/N"))?;
+        let (index, count) = (k.trim().parse::<u32>(), n.trim().parse::<u32>());
+        match (index, count) {
+            (Ok(index), Ok(count)) if index >= 1 && index <= count => Ok(Shard { index, count }),
+            _ => Err(format!("`{text}` is not K/N with 1 <= K <= N")),
+        }
+    }
+
+    fn takes(self, position: usize) -> bool {
+        position % self.count as usize == (self.index - 1) as usize
+    }
+}
+
+/// How to run.
+pub struct RunOptions {
+    pub workdir: PathBuf,
+    pub grace: Duration,
+    pub shard: Option<Shard>,
+    /// The process environment (for `${VAR}` in probes and `env_present`).
+    pub environment: BTreeMap<String, String>,
+    pub allow_shell: bool,
+    /// Called with each result as it is known (live progress).
+    pub on_result: Box<dyn Fn(&ItemResult) + Send + Sync>,
+}
+
+/// A finished run: the report and the whole event log.
+pub struct Finished {
+    pub report: RunReport,
+    pub events: Vec<Event>,
+}
+
+/// Runs the plan on this machine.
+pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
+    let started = Instant::now();
+    let events = EventLog::default();
+    let outcome = std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("ospecc-run".into())
+            .stack_size(RUN_STACK_BYTES)
+            .spawn_scoped(scope, || run_all(plan, options, &events));
+        match worker {
+            Ok(handle) => handle.join().map_err(|_| "the run thread panicked".to_owned()),
+            Err(e) => Err(format!("cannot start the run thread: {e}")),
+        }
+    });
+    // A panic anywhere above must not leave processes behind.
+    supervisor::kill_all_now();
+    let (services, results) = outcome.unwrap_or_else(|why| {
+        let result = error_result("run", &why, &events);
+        (Vec::new(), vec![result])
+    });
+    let summary = Summary::of(&results);
+    let report = RunReport {
+        root: plan.root.clone(),
+        shard: options.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        services,
+        results,
+        summary,
+    };
+    Finished { report, events: events.since(0) }
+}
+
+fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<ServiceResult>, Vec<ItemResult>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return (Vec::new(), vec![error_result("run", &format!("cannot start the async runtime: {e}"), events)])
+        }
+    };
+    runtime.spawn(interrupts());
+    let mut results = Vec::new();
+    let mut services = Vec::new();
+    let tests: Vec<&Test> = plan
+        .tests
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| options.shard.is_none_or(|s| s.takes(*i)))
+        .map(|(_, t)| t)
+        .collect();
+    if !tests.is_empty() {
+        match load(plan) {
+            Ok(loaded) => {
+                let loaded = Arc::new(loaded);
+                for test in tests {
+                    let result = run_test(&runtime, plan, &loaded, test, options, events, &mut services);
+                    (options.on_result)(&result);
+                    results.push(result);
+                }
+            }
+            Err(diagnostics) => {
+                let why = diagnostics.first().map_or_else(|| "unknown error".to_owned(), |d| d.message.clone());
+                for test in tests {
+                    let result =
+                        error_result(&test.name, &format!("the plan's sources do not evaluate: {why}"), events);
+                    (options.on_result)(&result);
+                    results.push(result);
+                }
+            }
+        }
+    }
+    let first_shard = options.shard.is_none_or(|s| s.index == 1);
+    if let (Some(acceptance), true) = (&plan.acceptance, first_shard) {
+        let found = runtime.block_on(acceptance_run(plan, acceptance, options, events, &mut services));
+        for result in &found {
+            (options.on_result)(result);
+        }
+        results.extend(found);
+    }
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    (services, results)
+}
+
+/// One test's lifecycle: mocks and services up, the test, everything down.
+fn run_test(
+    runtime: &tokio::runtime::Runtime,
+    plan: &Plan,
+    loaded: &Arc<Loaded>,
+    test: &Test,
+    options: &RunOptions,
+    events: &EventLog,
+    services_seen: &mut Vec<ServiceResult>,
+) -> ItemResult {
+    let first_seq = events.push("runner", "lifecycle_started", fields([("test", test.name.clone().into())]));
+    let started = Instant::now();
+    if let Some(reason) = crate::scenario::cannot_run(test) {
+        // Nothing to start for a test that cannot run.
+        let mut result = error_result(&test.name, &reason, events);
+        (result.outcome, result.first_seq, result.origin) = (Outcome::NotRun, first_seq, Some(test.origin.clone()));
+        result.matrix = test.matrix.as_ref().map(|m| (m.scenario.clone(), m.fault.clone()));
+        return result;
+    }
+    let handler = Arc::new(StarlarkMocks::new(plan, loaded.clone(), events.clone()));
+    let up = runtime.block_on(start(plan, options, events, handler));
+    let (mocks, running) = match up {
+        Ok(up) => up,
+        Err(why) => {
+            let mut result = error_result(&test.name, &why, events);
+            result.first_seq = first_seq;
+            result.origin = Some(test.origin.clone());
+            result.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            return result;
+        }
+    };
+    let suite = Suite {
+        plan,
+        loaded,
+        events,
+        client: reqwest::blocking::Client::new(),
+        crashed: &|| running.as_ref().map(Services::crashed).unwrap_or_default(),
+    };
+    let mut result = suite.run(test);
+    drop(suite);
+    let fates = runtime.block_on(stop(mocks, running));
+    merge_fates(services_seen, fates);
+    result.first_seq = first_seq;
+    result.end_seq = events.next_seq();
+    result.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    result
+}
+
+type Up = (Vec<MockHandle>, Option<Services>);
+
+/// Serves the mocks, then starts the other services in order.
+async fn start(
+    plan: &Plan,
+    options: &RunOptions,
+    events: &EventLog,
+    handler: Arc<StarlarkMocks>,
+) -> Result<Up, String> {
+    let mut mocks = Vec::new();
+    for service in plan.services.iter().filter(|s| matches!(s.launch, Launch::Mock { .. })) {
+        match mock::serve(service, handler.clone(), events.clone()).await {
+            Ok(handle) => mocks.push(handle),
+            Err(e) => {
+                stop(mocks, None).await;
+                return Err(format!("mock service `{}` could not be served: {e}", service.name));
+            }
+        }
+    }
+    if plan.services.iter().all(|s| matches!(s.launch, Launch::Mock { .. })) {
+        return Ok((mocks, None));
+    }
+    let start_options =
+        StartOptions { workdir: options.workdir.clone(), grace: options.grace, extra_env: BTreeMap::new() };
+    match Services::start(&plan.services, events.clone(), start_options).await {
+        Ok(services) => Ok((mocks, Some(services))),
+        Err(failure) => {
+            stop(mocks, None).await;
+            Err(failure.message)
+        }
+    }
+}
+
+async fn stop(mocks: Vec<MockHandle>, services: Option<Services>) -> Vec<ServiceResult> {
+    let fates = match services {
+        Some(services) => services.stop().await,
+        None => Vec::new(),
+    };
+    for handle in mocks {
+        handle.stop().await;
+    }
+    fates
+}
+
+/// Keeps the first failure of each service (a later healthy run does not hide it).
+fn merge_fates(seen: &mut Vec<ServiceResult>, fates: Vec<ServiceResult>) {
+    for fate in fates {
+        match seen.iter_mut().find(|s| s.name == fate.name) {
+            Some(existing) if existing.state == "failed" => {}
+            Some(existing) => *existing = fate,
+            None => seen.push(fate),
+        }
+    }
+}
+
+/// The acceptance probes against one lifecycle of the plan's services (if it has any).
+async fn acceptance_run(
+    plan: &Plan,
+    acceptance: &ospecc_schema::plan::Acceptance,
+    options: &RunOptions,
+    events: &EventLog,
+    services_seen: &mut Vec<ServiceResult>,
+) -> Vec<ItemResult> {
+    let mut up: Up = (Vec::new(), None);
+    if !plan.services.is_empty() {
+        let loaded = load(plan).ok().map(Arc::new);
+        match loaded {
+            Some(loaded) => {
+                let handler = Arc::new(StarlarkMocks::new(plan, loaded, events.clone()));
+                match start(plan, options, events, handler).await {
+                    Ok(started) => up = started,
+                    Err(why) => return vec![error_result("acceptance", &why, events)],
+                }
+            }
+            None => return vec![error_result("acceptance", "the plan's topology does not evaluate", events)],
+        }
+    }
+    let probe_options = ProbeOptions {
+        allow_shell: options.allow_shell,
+        environment: options.environment.clone(),
+        workdir: options.workdir.clone(),
+        max_throughput: Duration::from_secs(10),
+    };
+    let results = probes::run_acceptance(acceptance, events, &probe_options).await;
+    let fates = stop(up.0, up.1).await;
+    merge_fates(services_seen, fates);
+    results
+}
+
+/// The plan's topology, evaluated for running.
+fn load(plan: &Plan) -> Result<Loaded, Vec<ospecc_compiler::Diagnostic>> {
+    let root = plan.topology.as_deref().unwrap_or(&plan.root);
+    starlark_run::load(root, &plan.sources, Limits::default())
+}
+
+/// A result for something that could not run at all.
+fn error_result(name: &str, why: &str, events: &EventLog) -> ItemResult {
+    let seq = events.push("runner", "error", fields([("item", name.into()), ("message", why.into())]));
+    ItemResult {
+        name: name.to_owned(),
+        kind: ItemKind::Test,
+        outcome: Outcome::Errored,
+        message: Some(why.to_owned()),
+        duration_ms: 0.0,
+        origin: None,
+        matrix: None,
+        first_seq: seq,
+        end_seq: seq + 1,
+        assertions: 0,
+    }
+}
+
+/// SIGINT or SIGTERM: every process group of the run dies now, and so does the run.
+async fn interrupts() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return;
+    };
+    let name = tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    };
+    supervisor::kill_all_now();
+    eprintln!("ospecc run: {name}: stopped every service of the run");
+    std::process::exit(crate::EXIT_INTERRUPTED);
+}

@@ -1,1 +1,0 @@
-//! Running a plan's topology tests (in progress).

@@ -1,0 +1,122 @@
+//! `dynamic(fn)` mock routes: the function of the bundle is called with the request (a dict
+//! of `method`, `path`, `query`, `headers`, `body`) and its answer (`json_response(...)`,
+//! `text_response(...)`, `status_only(...)`, `redirect(...)`) becomes the HTTP reply.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ospecc_compiler::topology::run::{Args, CallLimits, Loaded, Runner};
+use ospecc_compiler::topology::{Arg, Recorded};
+use ospecc_schema::plan::Plan;
+use ospecc_schema::topology::Builtin;
+use starlark::eval::Evaluator;
+use starlark::values::Value;
+
+use crate::events::EventLog;
+use crate::mock::{DynamicHandler, MockReply, MockRequest};
+
+/// How long a dynamic handler may take.
+const HANDLER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Dynamic mock routes answered by the bundle's functions.
+pub struct StarlarkMocks {
+    loaded: Arc<Loaded>,
+    events: EventLog,
+}
+
+impl StarlarkMocks {
+    pub fn new(_plan: &Plan, loaded: Arc<Loaded>, events: EventLog) -> StarlarkMocks {
+        StarlarkMocks { loaded, events }
+    }
+}
+
+/// A handler may build responses but run no steps or assertions.
+struct NoSteps;
+
+impl Runner for NoSteps {
+    fn builtin<'v>(
+        &self,
+        _: &'static Builtin,
+        _: &Args<'v>,
+        _: &mut Evaluator<'v, '_, '_>,
+    ) -> Option<anyhow::Result<Value<'v>>> {
+        None
+    }
+
+    fn step<'v>(
+        &self,
+        _: &Recorded,
+        method: &str,
+        _: &Args<'v>,
+        _: &mut Evaluator<'v, '_, '_>,
+    ) -> anyhow::Result<Value<'v>> {
+        anyhow::bail!("a mock's dynamic handler cannot run steps (`{method}`)")
+    }
+}
+
+impl DynamicHandler for StarlarkMocks {
+    fn respond(&self, callable_id: &str, request: &MockRequest) -> MockReply {
+        let limits = CallLimits { deadline: Instant::now() + HANDLER_TIMEOUT, max_call_depth: 100 };
+        let answer = self.loaded.with_evaluator(&NoSteps, limits, |eval| {
+            let function = self.loaded.callable(callable_id).ok_or_else(|| format!("no callable `{callable_id}`"))?;
+            let req = serde_json::json!({
+                "method": request.method,
+                "path": request.path,
+                "query": request.query,
+                "headers": request.headers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                "body": request.body,
+            });
+            let req = eval.heap().alloc(req);
+            let value = eval.eval_function(function.to_value(), &[req], &[]).map_err(|e| e.to_string())?;
+            ospecc_compiler::topology::values::recorded_of(value).ok_or_else(|| {
+                format!("the handler returned {}, not a response (json_response, text_response, ...)", value.get_type())
+            })
+        });
+        match answer {
+            Ok(record) => reply(&record),
+            Err(why) => {
+                self.events.push("mock", "mock_error", crate::events::fields([("message", why.clone().into())]));
+                MockReply {
+                    status: 500,
+                    headers: vec![("content-type".into(), "text/plain".into())],
+                    body: why.into_bytes(),
+                }
+            }
+        }
+    }
+}
+
+/// A recorded mock response as an HTTP reply.
+fn reply(record: &Recorded) -> MockReply {
+    let status = |default: u16| match record.named("status").or(record.positional.first()) {
+        Some(Arg::Int(s)) => u16::try_from(*s).unwrap_or(default),
+        _ => default,
+    };
+    let text = |key: &str| record.named(key).and_then(Arg::as_str).unwrap_or_default().to_owned();
+    match record.builtin.as_str() {
+        "json_response" => MockReply {
+            status: status(200),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: record.named("body").map(Arg::to_json).unwrap_or(serde_json::Value::Null).to_string().into_bytes(),
+        },
+        "text_response" => MockReply {
+            status: status(200),
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: text("body").into_bytes(),
+        },
+        "status_only" => MockReply { status: status(200), headers: Vec::new(), body: Vec::new() },
+        "redirect" => {
+            let location = record.positional.first().or(record.named("location")).and_then(Arg::as_str).unwrap_or("/");
+            let status = match record.named("status") {
+                Some(Arg::Int(s)) => u16::try_from(*s).unwrap_or(302),
+                _ => 302,
+            };
+            MockReply { status, headers: vec![("location".into(), location.to_owned())], body: Vec::new() }
+        }
+        other => MockReply {
+            status: 501,
+            headers: Vec::new(),
+            body: format!("`{other}` replies are not supported").into_bytes(),
+        },
+    }
+}

@@ -1,0 +1,205 @@
+//! Running a plan's topology tests: each test's body (and setup and expectation) is called
+//! by its callable id in the bundle evaluated for running, with the run-mode builtins of
+//! [`runner`]; then the test's monitors read its events. The outcome is a result, never a
+//! crash: assertion failures fail the test, a raising or hanging body errors it (the deadline
+//! stops Starlark), a test that needs fault injection is not run, with the reason.
+
+pub mod dynamic;
+pub mod event_value;
+pub mod filters;
+pub mod runner;
+
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+use ospecc_compiler::topology::run::{CallLimits, Loaded};
+use ospecc_schema::plan::topology::{Monitor, Test};
+use ospecc_schema::plan::Plan;
+use starlark::eval::Evaluator;
+use starlark::values::Value;
+
+use crate::events::{fields, EventLog};
+use crate::report::{ItemKind, ItemResult, Outcome};
+use event_value::EventValue;
+use runner::{Stop, TestContext};
+
+/// Nested calls a test body may make.
+const MAX_CALL_DEPTH: usize = 200;
+
+/// What every test of a run shares.
+pub struct Suite<'a> {
+    pub plan: &'a Plan,
+    pub loaded: &'a Loaded,
+    pub events: &'a EventLog,
+    pub client: reqwest::blocking::Client,
+    /// Services that died after becoming ready, with the cause (asked after each test).
+    pub crashed: &'a (dyn Fn() -> Vec<(String, String)> + Sync),
+}
+
+/// Why a test cannot run here at all, before it starts.
+pub fn cannot_run(test: &Test) -> Option<String> {
+    let mut needs = Vec::new();
+    if !test.syscall_rules.is_empty() {
+        needs.push("syscall faults");
+    }
+    if !test.proxy_rules.is_empty() {
+        needs.push("protocol faults");
+    }
+    if needs.is_empty() {
+        return None;
+    }
+    Some(format!("needs {} ({}), which this runtime does not inject yet", needs.join(" and "), test.faults.join(", ")))
+}
+
+impl Suite<'_> {
+    /// Runs one test to its result.
+    pub fn run(&self, test: &Test) -> ItemResult {
+        let started = Instant::now();
+        let first_seq = self.events.push("test", "test_started", fields([("test", test.name.clone().into())]));
+        let (outcome, message, assertions) = match cannot_run(test) {
+            Some(reason) => (Outcome::NotRun, Some(reason), 0),
+            None => self.execute(test, first_seq),
+        };
+        let (outcome, message) = match (outcome, (self.crashed)()) {
+            (Outcome::Passed | Outcome::Failed, crashed) if !crashed.is_empty() => {
+                let (service, cause) = &crashed[0];
+                (Outcome::Errored, Some(format!("service `{service}` crashed during the test: {cause}")))
+            }
+            (outcome, _) => (outcome, message),
+        };
+        let end = self.events.push(
+            "test",
+            "test_finished",
+            fields([("test", test.name.clone().into()), ("outcome", outcome.name().into())]),
+        );
+        ItemResult {
+            name: test.name.clone(),
+            kind: ItemKind::Test,
+            outcome,
+            message,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            origin: Some(test.origin.clone()),
+            matrix: test.matrix.as_ref().map(|m| (m.scenario.clone(), m.fault.clone())),
+            first_seq,
+            end_seq: end + 1,
+            assertions,
+        }
+    }
+
+    fn execute(&self, test: &Test, first_seq: u64) -> (Outcome, Option<String>, u32) {
+        let deadline = Instant::now() + Duration::from_millis(test.timeout_ms.max(1));
+        let context = TestContext {
+            plan: self.plan,
+            events: self.events,
+            client: &self.client,
+            deadline,
+            first_seq,
+            assertions: Cell::new(0),
+            stop: RefCell::new(None),
+        };
+        let limits = CallLimits { deadline, max_call_depth: MAX_CALL_DEPTH };
+        let verdict = self.loaded.with_evaluator(&context, limits, |eval| self.phases(test, &context, eval));
+        let assertions = context.assertions.get();
+        let stop = context.stop.take();
+        let timed_out = Instant::now() >= deadline;
+        let (outcome, message) = match verdict {
+            Ok(()) => (Outcome::Passed, None),
+            Err((phase, error)) => match (stop, phase) {
+                (Some(Stop::NeedsFaults(why)), _) => (Outcome::NotRun, Some(why)),
+                (Some(Stop::Assertion(m)), Phase::Expect) => {
+                    (Outcome::Failed, Some(format!("expectation violated: {m}")))
+                }
+                (Some(Stop::Assertion(m)), _) => (Outcome::Failed, Some(m)),
+                (Some(Stop::Halted(m)), _) => (Outcome::Errored, Some(format!("halted: {m}"))),
+                (None, _) if timed_out => (
+                    Outcome::Errored,
+                    Some(format!("timed out after {:.1}s (the test's timeout)", test.timeout_ms as f64 / 1000.0)),
+                ),
+                (None, Phase::Expect) => (Outcome::Failed, Some(format!("expectation violated: {error}"))),
+                (None, Phase::Monitor) => (Outcome::Failed, Some(error)),
+                (None, phase) => (Outcome::Errored, Some(format!("the {} raised: {error}", phase.name()))),
+            },
+        };
+        (outcome, message, assertions)
+    }
+
+    /// Setup, body, expectation, monitors; the first failure stops the rest.
+    fn phases<'v>(
+        &self,
+        test: &Test,
+        context: &TestContext,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> Result<(), (Phase, String)> {
+        if let Some(setup) = &test.setup {
+            self.call(eval, &setup.id, &[]).map_err(|e| (Phase::Setup, e))?;
+        }
+        let result = self.call(eval, &test.body.id, &[]).map_err(|e| (Phase::Body, e))?;
+        if let Some(expect) = &test.expect {
+            self.call(eval, &expect.id, &[result]).map_err(|e| (Phase::Expect, e))?;
+        }
+        for name in &test.monitors {
+            if let Some(monitor) = self.plan.monitors.iter().find(|m| &m.name == name) {
+                self.monitor(monitor, context, eval).map_err(|e| (Phase::Monitor, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn call<'v>(&self, eval: &mut Evaluator<'v, '_, '_>, id: &str, args: &[Value<'v>]) -> Result<Value<'v>, String> {
+        let function = self.loaded.callable(id).ok_or_else(|| format!("the bundle has no callable `{id}`"))?;
+        eval.eval_function(function.to_value(), args, &[]).map_err(|e| first_line(&e.to_string()))
+    }
+
+    /// A monitor over the test's events: each matching event is passed to its function; a
+    /// raise or a `False` is a violation.
+    fn monitor<'v>(
+        &self,
+        monitor: &Monitor,
+        context: &TestContext,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> Result<(), String> {
+        let [on] = monitor.callables.as_slice() else { return Ok(()) };
+        let events = context.events.range(context.first_seq, u64::MAX);
+        for event in events.iter().filter(|e| filters::matches(e, &monitor.filters)) {
+            let value = eval.heap().alloc(EventValue(event.clone()));
+            match self.call(eval, &on.id, &[value]) {
+                Ok(verdict) if verdict.unpack_bool() == Some(false) => {
+                    return Err(format!("monitor `{}` violated at event #{}", monitor.name, event.seq));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(format!("monitor `{}` violated at event #{}: {e}", monitor.name, event.seq)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Setup,
+    Body,
+    Expect,
+    Monitor,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Setup => "setup",
+            Phase::Body => "scenario",
+            Phase::Expect => "expectation",
+            Phase::Monitor => "monitor",
+        }
+    }
+}
+
+/// Starlark errors carry a traceback after the message; reports want the message.
+fn first_line(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // starlark-rust prints `error: <message>` after the traceback lines.
+    lines
+        .iter()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+        .map_or_else(|| lines.last().map_or_else(String::new, |l| l.trim().to_owned()), |m| m.to_owned())
+}

@@ -1,0 +1,327 @@
+//! The run-mode builtins: what `assert_*`, `events()`, `sleep`, `parallel`, `choose` and the
+//! step methods do while a test runs. Everything else a body calls (fault constructors,
+//! matchers, mock responses) stays a recorded value, as at load time. Faults need the runtime
+//! faults of a later issue: a body that applies one stops, and its test is reported as not
+//! run with that reason (never as passed).
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ospecc_compiler::topology::run::{Args, Runner};
+use ospecc_compiler::topology::Recorded;
+use ospecc_schema::plan::topology::Service;
+use ospecc_schema::plan::Plan;
+use ospecc_schema::topology::Builtin;
+use starlark::eval::Evaluator;
+use starlark::values::list::AllocList;
+use starlark::values::Value;
+
+use super::event_value::EventValue;
+use super::filters;
+use crate::events::{fields, Event, EventLog};
+use crate::steps::{self, Target};
+
+/// Builtins that apply faults, partitions or observation this runtime cannot do yet.
+const NEEDS_FAULTS: &[&str] = &[
+    "fault",
+    "fault_all",
+    "fault_start",
+    "fault_stop",
+    "trace",
+    "trace_start",
+    "trace_stop",
+    "partition",
+    "partition_start",
+    "partition_stop",
+    "watch",
+    "watch_start",
+    "watch_stop",
+    "bandwidth",
+    "mtu",
+];
+
+/// Why a test body stopped early, when it is not an ordinary error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// An `assert_*` failed.
+    Assertion(String),
+    /// The body applies a fault; fault injection is not in this runtime yet.
+    NeedsFaults(String),
+    /// `halt(reason)`.
+    Halted(String),
+}
+
+/// One test's view of the run: the plan, the event log, where services listen, the deadline.
+pub struct TestContext<'a> {
+    pub plan: &'a Plan,
+    pub events: &'a EventLog,
+    pub client: &'a reqwest::blocking::Client,
+    pub deadline: Instant,
+    /// The first event of this test (assertions scan from here).
+    pub first_seq: u64,
+    pub assertions: Cell<u32>,
+    pub stop: RefCell<Option<Stop>>,
+}
+
+impl TestContext<'_> {
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
+    }
+
+    /// Stops the body with `stop`, returning the error Starlark unwinds with.
+    fn halt(&self, stop: Stop) -> anyhow::Error {
+        let message = match &stop {
+            Stop::Assertion(m) | Stop::NeedsFaults(m) | Stop::Halted(m) => m.clone(),
+        };
+        self.stop.replace(Some(stop));
+        anyhow::anyhow!(message)
+    }
+
+    fn assertion(&self, ok: bool, message: impl FnOnce() -> String) -> anyhow::Result<()> {
+        self.assertions.set(self.assertions.get() + 1);
+        let message = if ok { None } else { Some(message()) };
+        self.events.push("test", "assertion", fields([("ok", ok.into()), ("message", message.clone().into())]));
+        match message {
+            None => Ok(()),
+            Some(m) => Err(self.halt(Stop::Assertion(m))),
+        }
+    }
+
+    /// This test's events so far.
+    fn test_events(&self) -> Vec<Event> {
+        self.events.since(self.first_seq)
+    }
+
+    fn service(&self, name: &str) -> Option<&Service> {
+        self.plan.services.iter().find(|s| s.name == name)
+    }
+}
+
+impl Runner for TestContext<'_> {
+    fn builtin<'v>(
+        &self,
+        builtin: &'static Builtin,
+        args: &Args<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> Option<anyhow::Result<Value<'v>>> {
+        let name = builtin.name.as_str();
+        if NEEDS_FAULTS.contains(&name) {
+            let why = format!("needs fault injection (`{name}`), which this runtime does not do yet");
+            return Some(Err(self.halt(Stop::NeedsFaults(why))));
+        }
+        Some(match name {
+            "assert_true" => self.assert_true(args).map(|()| Value::new_none()),
+            "assert_eq" => self.assert_eq(args).map(|()| Value::new_none()),
+            "assert_eventually" | "assert_never" => {
+                self.assert_events(name == "assert_never", args, eval).map(|()| Value::new_none())
+            }
+            "assert_before" => self.assert_before(args).map(|()| Value::new_none()),
+            "events" => self.matching(args, eval).map(|found| {
+                let heap = eval.heap();
+                heap.alloc(AllocList(found.into_iter().map(|e| heap.alloc(EventValue(e))).collect::<Vec<_>>()))
+            }),
+            "sleep" => self.sleep(args).map(|()| Value::new_none()),
+            "parallel" => self.parallel(args, eval),
+            "choose" => Ok(choose(args)),
+            "halt" => {
+                let reason = args.positional.first().map(|v| v.to_str()).unwrap_or_else(|| "halted".into());
+                Err(self.halt(Stop::Halted(reason)))
+            }
+            _ => return None,
+        })
+    }
+
+    fn step<'v>(
+        &self,
+        interface: &Recorded,
+        method: &str,
+        args: &Args<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> anyhow::Result<Value<'v>> {
+        let (service_name, iface_name) = match interface.positional.as_slice() {
+            [a, b, ..] => (
+                a.record().and_then(|r| r.name()).unwrap_or_default().to_owned(),
+                b.record().and_then(|r| r.name()).unwrap_or_default().to_owned(),
+            ),
+            _ => anyhow::bail!("`{method}` is not on an interface"),
+        };
+        let service = self.service(&service_name).ok_or_else(|| anyhow::anyhow!("no service `{service_name}`"))?;
+        let iface = service
+            .interfaces
+            .iter()
+            .find(|i| i.name == iface_name)
+            .ok_or_else(|| anyhow::anyhow!("`{service_name}` has no interface `{iface_name}`"))?;
+        let port = iface.port.ok_or_else(|| anyhow::anyhow!("`{service_name}.{iface_name}` has no known port"))?;
+        let target = Target {
+            service,
+            interface: &iface.name,
+            protocol: &iface.protocol,
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            timeout: self.remaining(),
+        };
+        let response = match iface.protocol.as_str() {
+            "http" | "http2" => steps::http::call(self.client, &target, method, args),
+            "postgres" => steps::postgres::call(&target, method, args),
+            "redis" => steps::redis::call(&target, method, args),
+            "tcp" => {
+                let reply = steps::tcp::send(&target, args);
+                self.step_event(&target, method, reply.as_ref().map(|_| 0).map_err(|e| e.to_string()));
+                return reply.map(|line| eval.heap().alloc(line));
+            }
+            other => anyhow::bail!("steps over `{other}` are not supported by this runtime yet"),
+        };
+        let response = response.ok_or_else(|| anyhow::anyhow!("`{method}` is not a step of `{}`", iface.protocol))?;
+        self.step_event(&target, method, if response.ok { Ok(response.status) } else { Err(response.error.clone()) });
+        Ok(eval.heap().alloc(response))
+    }
+}
+
+impl TestContext<'_> {
+    fn step_event(&self, target: &Target, method: &str, outcome: Result<i32, String>) {
+        let (ok, status, error) = match outcome {
+            Ok(status) => (true, status, None),
+            Err(e) => (false, 0, Some(e)),
+        };
+        self.events.push(
+            "test",
+            "step",
+            fields([
+                ("target", target.service.name.clone().into()),
+                ("interface", target.interface.into()),
+                ("protocol", target.protocol.into()),
+                ("method", method.into()),
+                ("ok", ok.into()),
+                ("status", status.into()),
+                ("error", error.into()),
+            ]),
+        );
+    }
+
+    fn assert_true(&self, args: &Args) -> anyhow::Result<()> {
+        let condition = args.positional.first().is_some_and(|v| v.to_bool());
+        self.assertion(condition, || message(args, 1, "assert_true failed"))
+    }
+
+    fn assert_eq(&self, args: &Args) -> anyhow::Result<()> {
+        let (Some(actual), Some(expected)) = (args.positional.first(), args.positional.get(1)) else {
+            anyhow::bail!("assert_eq needs two values");
+        };
+        let equal = actual.equals(*expected).unwrap_or(false);
+        self.assertion(equal, || {
+            let text = format!("assert_eq failed: {} != {}", actual.to_repr(), expected.to_repr());
+            match args.positional.get(2) {
+                Some(m) => format!("{text} ({})", m.unpack_str().map_or_else(|| m.to_str(), str::to_owned)),
+                None => text,
+            }
+        })
+    }
+
+    /// The test's events matching `where=` (a callable) or else the keyword filters.
+    fn matching<'v>(&self, args: &Args<'v>, eval: &mut Evaluator<'v, '_, '_>) -> anyhow::Result<Vec<Event>> {
+        let events = self.test_events();
+        if let Some(predicate) = args.named("where") {
+            let mut found = Vec::new();
+            for event in events {
+                let value = eval.heap().alloc(EventValue(event.clone()));
+                let hit = eval.eval_function(predicate, &[value], &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+                if hit.to_bool() {
+                    found.push(event);
+                }
+            }
+            return Ok(found);
+        }
+        let wanted: Vec<(String, String)> = args
+            .named
+            .iter()
+            .filter(|(k, _)| k != "where")
+            .map(|(k, v)| (k.clone(), v.unpack_str().map_or_else(|| v.to_str(), str::to_owned)))
+            .collect();
+        Ok(events.into_iter().filter(|e| filters::matches(e, &wanted)).collect())
+    }
+
+    fn assert_events<'v>(&self, never: bool, args: &Args<'v>, eval: &mut Evaluator<'v, '_, '_>) -> anyhow::Result<()> {
+        let found = self.matching(args, eval)?;
+        if never {
+            let first = found.first().map(|e| format!("#{} {} {}", e.seq, e.service, e.kind));
+            self.assertion(found.is_empty(), || {
+                format!("assert_never failed: event {} matched", first.unwrap_or_default())
+            })
+        } else {
+            self.assertion(!found.is_empty(), || "assert_eventually failed: no event matched".to_owned())
+        }
+    }
+
+    fn assert_before(&self, args: &Args) -> anyhow::Result<()> {
+        let filter = |name: &str| -> Vec<(String, String)> {
+            let Some(dict) = args.named(name).and_then(starlark::values::dict::DictRef::from_value) else {
+                return Vec::new();
+            };
+            dict.iter().map(|(k, v)| (k.to_str(), v.unpack_str().map_or_else(|| v.to_str(), str::to_owned))).collect()
+        };
+        let events = self.test_events();
+        let seq = |f: &[(String, String)]| events.iter().find(|e| filters::matches(e, f)).map(|e| e.seq);
+        let (first, then) = (seq(&filter("first")), seq(&filter("then")));
+        self.assertion(matches!((first, then), (Some(a), Some(b)) if a < b), || match (first, then) {
+            (None, _) => "assert_before failed: no event matched `first`".to_owned(),
+            (_, None) => "assert_before failed: no event matched `then`".to_owned(),
+            (Some(a), Some(b)) => format!("assert_before failed: `then` (#{b}) came before `first` (#{a})"),
+        })
+    }
+
+    fn sleep(&self, args: &Args) -> anyhow::Result<()> {
+        let text = args.positional.first().and_then(|v| v.unpack_str()).unwrap_or("0s");
+        let duration = parse_duration(text).ok_or_else(|| anyhow::anyhow!("sleep: `{text}` is not a duration"))?;
+        if duration > self.remaining() {
+            anyhow::bail!("sleep({text}) is longer than the test's remaining time");
+        }
+        std::thread::sleep(duration);
+        Ok(())
+    }
+
+    /// `parallel(f, g, ...)`: every function runs (one order; interleavings need the explorer).
+    fn parallel<'v>(&self, args: &Args<'v>, eval: &mut Evaluator<'v, '_, '_>) -> anyhow::Result<Value<'v>> {
+        let mut results = Vec::new();
+        for function in &args.positional {
+            results.push(eval.eval_function(*function, &[], &[]).map_err(|e| anyhow::anyhow!("{e}"))?);
+        }
+        Ok(eval.heap().alloc(AllocList(results)))
+    }
+}
+
+/// `choose(options)` or `choose(name, options)`: the first option (one leaf of the plan tree).
+fn choose<'v>(args: &Args<'v>) -> Value<'v> {
+    let options = args.positional.last().copied();
+    options
+        .and_then(starlark::values::list::ListRef::from_value)
+        .and_then(|list| list.iter().next())
+        .unwrap_or_else(Value::new_none)
+}
+
+/// The optional positional message of an assertion.
+fn message(args: &Args, index: usize, default: &str) -> String {
+    match args.positional.get(index) {
+        Some(m) => format!("{default}: {}", m.unpack_str().map_or_else(|| m.to_str(), str::to_owned)),
+        None => default.to_owned(),
+    }
+}
+
+/// A Go-style duration (`500ms`, `1.5s`, `2m`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let units: &[(&str, f64)] =
+        &[("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0)];
+    if text == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = text;
+    let mut seconds = 0.0;
+    while !rest.is_empty() {
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let (unit, scale) = units.iter().filter(|(u, _)| rest.starts_with(u)).max_by_key(|(u, _)| u.len())?;
+        seconds += number * scale;
+        rest = &rest[unit.len()..];
+    }
+    Duration::try_from_secs_f64(seconds).ok()
+}

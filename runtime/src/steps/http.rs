@@ -1,0 +1,70 @@
+//! HTTP steps: `get`, `post`, `put`, `delete`, `patch` with `path`, `body`, `headers`. The body
+//! is kept up to 64 KiB (as Faultbox does); a transport failure is `ok=False` with the error.
+
+use std::time::Instant;
+
+use reqwest::blocking::Client;
+use reqwest::Method;
+
+use super::response::Response;
+use super::{string_map, text_arg, Target};
+use ospecc_compiler::topology::run::Args;
+
+/// The largest body a response keeps.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The methods and their HTTP verbs.
+const METHODS: &[(&str, Method)] = &[
+    ("get", Method::GET),
+    ("post", Method::POST),
+    ("put", Method::PUT),
+    ("delete", Method::DELETE),
+    ("patch", Method::PATCH),
+];
+
+/// Performs one request; `None` when `method` is not an HTTP step.
+pub fn call(client: &Client, target: &Target, method: &str, args: &Args) -> Option<Response> {
+    let verb = METHODS.iter().find(|(name, _)| *name == method).map(|(_, verb)| verb.clone())?;
+    let path = text_arg(args, "path").unwrap_or_else(|| "/".to_owned());
+    let path = if path.starts_with('/') { path } else { format!("/{path}") };
+    let url = format!("http://{}{path}", target.address);
+    let mut request = client.request(verb, &url).timeout(target.timeout);
+    for (name, value) in string_map(args, "headers") {
+        request = request.header(name, value);
+    }
+    if let Some(body) = text_arg(args, "body").filter(|b| !b.is_empty()) {
+        let json = body.trim_start().starts_with(['{', '[']);
+        if json && !string_map(args, "headers").keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+            request = request.header("content-type", "application/json");
+        }
+        request = request.body(body);
+    }
+    let started = Instant::now();
+    let ms = || started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+    Some(match request.send() {
+        Ok(response) => {
+            let status = i32::from(response.status().as_u16());
+            match response.bytes() {
+                Ok(bytes) => {
+                    let kept = &bytes[..bytes.len().min(MAX_BODY_BYTES)];
+                    let body = String::from_utf8_lossy(kept).trim().to_owned();
+                    Response::reply(status, body, true, ms())
+                }
+                Err(e) => Response { status, ..Response::failed(format!("reading the body: {e}"), ms()) },
+            }
+        }
+        Err(e) => Response::failed(describe(&e), ms()),
+    })
+}
+
+/// A transport error in a sentence (reqwest's display nests its causes).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

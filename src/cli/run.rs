@@ -1,0 +1,158 @@
+//! `ospecc run`: executes a spec (lowered on the spot) or a built plan on this machine, with
+//! live progress, a summary, and the reports CI wants (JSON, JUnit, HTML, JSONL traces).
+//! Secret values never reach any output. Exit codes: 0 all passed (skips allowed), 1 a test
+//! or probe failed or errored, 2 usage or IO error, or the run was interrupted.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use ospecc_runtime::report::{self, Redactor};
+use ospecc_runtime::run::{self, RunOptions, Shard};
+use ospecc_schema::plan::acceptance::Check;
+use ospecc_schema::plan::{Plan, PLAN_VERSION};
+
+use super::plan::{lower, LowerArgs};
+use super::{report_error, write_stdout, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    lower: LowerArgs,
+    /// What to print on stdout: a human summary, or the JSON report.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write a self-contained HTML report here (results, the fault matrix, timelines).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Write one JSONL event trace per test and probe into this directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Run only the K-th of N slices of the tests (for CI machines sharing a plan).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Seconds a service has between SIGTERM and SIGKILL at teardown.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    grace: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
+        Ok(shard) => shard,
+        Err(why) => {
+            report_error(&format!("--shard: {why}"));
+            return EXIT_USAGE;
+        }
+    };
+    let (plan, workdir) = match load(&args.lower) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let environment: BTreeMap<String, String> = std::env::vars().collect();
+    let redactor = redactor(&plan, &environment);
+    let is_tty = std::io::stderr().is_terminal() && args.format == Format::Human;
+    let total = plan.tests.len() as u64 + plan.acceptance.as_ref().map_or(0, count_probes);
+    let progress = report::human::Progress::new(is_tty, total).with_redactor(redactor.clone());
+    let options = RunOptions {
+        workdir,
+        grace: Duration::from_secs(args.grace),
+        shard,
+        environment,
+        allow_shell: args.lower.allow_shell || plan.options.allow_shell,
+        on_result: Box::new(move |item| progress.item(item)),
+    };
+    let finished = run::execute(&plan, &options);
+    drop(options);
+    let report = finished.report.redacted(&redactor);
+    let events = report::redact_events(&finished.events, &redactor);
+    let mut code = if report.summary.failed_run() { EXIT_FINDINGS } else { EXIT_OK };
+    write_stdout(&match args.format {
+        Format::Human => report::human::summary(&report),
+        Format::Json => report::json::render(&report),
+    });
+    let writes = [
+        (args.junit.as_deref(), report::junit::render(&report)),
+        (args.report.as_deref(), report::html::render(&report, &plan, &events)),
+    ];
+    for (path, text) in writes {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::write(path, text) {
+                report_error(&format!("cannot write {}: {}", path.display(), ospecc_compiler::vfs::describe_io(&e)));
+                code = EXIT_USAGE;
+            }
+        }
+    }
+    if let Some(dir) = &args.out {
+        if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| report::trace::write(dir, &report, &events)) {
+            report_error(&format!(
+                "cannot write traces to {}: {}",
+                dir.display(),
+                ospecc_compiler::vfs::describe_io(&e)
+            ));
+            code = EXIT_USAGE;
+        }
+    }
+    code
+}
+
+fn count_probes(acceptance: &ospecc_schema::plan::Acceptance) -> u64 {
+    let probes = acceptance.preflight.len() + acceptance.stages.iter().map(|s| s.probes.len()).sum::<usize>();
+    (probes + acceptance.unverifiable.len()) as u64
+}
+
+/// The plan to run and the directory relative paths resolve in: a built plan (`*.json`) as
+/// it is, or a spec lowered now.
+fn load(args: &LowerArgs) -> Result<(Plan, PathBuf), u8> {
+    let file = args.file();
+    let dir = std::path::absolute(file).ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_default();
+    if file.extension().is_some_and(|e| e == "json") {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            report_error(&format!("cannot read {}: {}", file.display(), ospecc_compiler::vfs::describe_io(&e)));
+            EXIT_USAGE
+        })?;
+        let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+            report_error(&format!("{} is not a plan (build one with `ospecc build`): {e}", file.display()));
+            EXIT_USAGE
+        })?;
+        if plan.version != PLAN_VERSION {
+            report_error(&format!(
+                "{} is a version {} plan; this ospecc runs version {PLAN_VERSION} (rebuild it with `ospecc build`)",
+                file.display(),
+                plan.version
+            ));
+            return Err(EXIT_USAGE);
+        }
+        return Ok((plan, dir));
+    }
+    lower(args).map(|plan| (plan, dir))
+}
+
+/// Hides the values of the spec's required secrets and of service env vars whose names look
+/// secret.
+fn redactor(plan: &Plan, environment: &BTreeMap<String, String>) -> Redactor {
+    let names: Vec<String> = plan
+        .acceptance
+        .iter()
+        .flat_map(|a| &a.preflight)
+        .filter_map(|p| match &p.check {
+            Check::EnvPresent { variable } => Some(variable.clone()),
+            _ => None,
+        })
+        .collect();
+    let required: BTreeMap<String, String> =
+        names.iter().filter_map(|n| environment.get(n).map(|v| (n.clone(), v.clone()))).collect();
+    let service_env: Vec<(String, String)> =
+        plan.services.iter().flat_map(|s| s.env.iter().map(|v| (v.name.clone(), v.rendered.clone()))).collect();
+    Redactor::from_env(&names, &required, &service_env)
+}
