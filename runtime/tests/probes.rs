@@ -260,17 +260,25 @@ async fn http_headers_expand_from_the_environment() {
 }
 
 #[tokio::test]
-async fn http_json_schema_without_a_validator_checks_json_and_says_so() {
+async fn http_json_schema_validates_the_body() {
     let base = serve().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("item.schema.json"), r#"{"type": "object"}"#).unwrap();
+    let schema = r#"{"type": "object", "required": ["items", "name"], "properties": {"name": {"type": "string"}}}"#;
+    std::fs::write(dir.path().join("item.schema.json"), schema).unwrap();
+    std::fs::write(dir.path().join("strict.schema.json"), r#"{"type": "object", "required": ["price"]}"#).unwrap();
     let opts = ProbeOptions { workdir: dir.path().to_owned(), ..ProbeOptions::default() };
 
     let mut request = get(&base, "/json", &[200]);
     request.json_schema = Some("item.schema.json".into());
     let (ok, _) = run_one(Check::Http(request.clone()), &opts).await;
     assert_outcome(&ok, Outcome::Passed);
-    assert!(message(&ok).contains("not verified"), "{}", message(&ok));
+
+    request.json_schema = Some("strict.schema.json".into());
+    let (mismatch, _) = run_one(Check::Http(request.clone()), &opts).await;
+    assert_outcome(&mismatch, Outcome::Failed);
+    assert!(message(&mismatch).contains("does not match strict.schema.json"), "{}", message(&mismatch));
+    assert!(message(&mismatch).contains("price"), "{}", message(&mismatch));
+    request.json_schema = Some("item.schema.json".into());
 
     request.url = format!("{base}/text");
     let (bad, _) = run_one(Check::Http(request.clone()), &opts).await;
