@@ -185,7 +185,7 @@ fn run_test(
         client: reqwest::blocking::Client::new(),
         crashed: &|| running.as_ref().map(Services::crashed).unwrap_or_default(),
     };
-    let mut result = suite.run(test);
+    let mut result = suite.run(test, first_seq);
     drop(suite);
     let fates = runtime.block_on(stop(mocks, running));
     merge_fates(services_seen, fates);

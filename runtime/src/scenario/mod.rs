@@ -52,10 +52,11 @@ pub fn cannot_run(test: &Test) -> Option<String> {
 }
 
 impl Suite<'_> {
-    /// Runs one test to its result.
-    pub fn run(&self, test: &Test) -> ItemResult {
+    /// Runs one test to its result. Its assertions and monitors see the events from
+    /// `first_seq` on (the start of its lifecycle, so services' startup output counts).
+    pub fn run(&self, test: &Test, first_seq: u64) -> ItemResult {
         let started = Instant::now();
-        let first_seq = self.events.push("test", "test_started", fields([("test", test.name.clone().into())]));
+        self.events.push("test", "test_started", fields([("test", test.name.clone().into())]));
         let (outcome, message, assertions) = match cannot_run(test) {
             Some(reason) => (Outcome::NotRun, Some(reason), 0),
             None => self.execute(test, first_seq),
@@ -160,7 +161,8 @@ impl Suite<'_> {
     ) -> Result<(), String> {
         let [on] = monitor.callables.as_slice() else { return Ok(()) };
         let events = context.events.range(context.first_seq, u64::MAX);
-        for event in events.iter().filter(|e| filters::matches(e, &monitor.filters)) {
+        let wanted = filters::compile(&monitor.filters);
+        for event in events.iter().filter(|e| filters::matches(e, &wanted)) {
             let value = eval.heap().alloc(EventValue(event.clone()));
             match self.call(eval, &on.id, &[value]) {
                 Ok(verdict) if verdict.unpack_bool() == Some(false) => {

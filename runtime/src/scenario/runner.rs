@@ -237,6 +237,7 @@ impl TestContext<'_> {
             .filter(|(k, _)| k != "where")
             .map(|(k, v)| (k.clone(), v.unpack_str().map_or_else(|| v.to_str(), str::to_owned)))
             .collect();
+        let wanted = filters::compile(&wanted);
         Ok(events.into_iter().filter(|e| filters::matches(e, &wanted)).collect())
     }
 
@@ -260,7 +261,10 @@ impl TestContext<'_> {
             dict.iter().map(|(k, v)| (k.to_str(), v.unpack_str().map_or_else(|| v.to_str(), str::to_owned))).collect()
         };
         let events = self.test_events();
-        let seq = |f: &[(String, String)]| events.iter().find(|e| filters::matches(e, f)).map(|e| e.seq);
+        let seq = |pairs: &[(String, String)]| {
+            let compiled = filters::compile(pairs);
+            events.iter().find(|e| filters::matches(e, &compiled)).map(|e| e.seq)
+        };
         let (first, then) = (seq(&filter("first")), seq(&filter("then")));
         self.assertion(matches!((first, then), (Some(a), Some(b)) if a < b), || match (first, then) {
             (None, _) => "assert_before failed: no event matched `first`".to_owned(),

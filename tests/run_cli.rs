@@ -1,0 +1,300 @@
+//! `ospecc run` end to end against real processes: a local binary and an in-process mock,
+//! every report format, shards, built plans, secret redaction, misbehaving services and
+//! scenarios (each a clear per-test result), and SIGINT/SIGTERM mid-run. After every run no
+//! process of it may remain: the traces name each service's pid (its process group), and
+//! `/proc` must hold no member of those groups.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ospecc_with, repo_root, Run};
+
+/// The specs listen on fixed loopback ports: the tests of this file run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn run(args: &[&str]) -> Run {
+    ospecc_with(&repo_root(), args, None, &[], Duration::from_secs(240))
+}
+
+/// Process groups of the services a run started, from its traces.
+fn service_groups(trace_dir: &Path) -> Vec<i64> {
+    let mut groups = Vec::new();
+    for entry in std::fs::read_dir(trace_dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for line in text.lines() {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            if event["type"] == "service_started" {
+                if let Some(pid) = event["fields"]["pid"].as_i64() {
+                    groups.push(pid);
+                }
+            }
+        }
+    }
+    groups
+}
+
+/// Live processes whose process group is one of `groups`.
+fn members_of(groups: &[i64]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after the last ')'.
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let (state, pgrp) = (fields.first().copied(), fields.get(2).and_then(|p| p.parse::<i64>().ok()));
+        if state != Some("Z") && pgrp.is_some_and(|g| groups.contains(&g)) {
+            found.push(stat);
+        }
+    }
+    found
+}
+
+fn assert_nothing_left(trace_dir: &Path) {
+    let groups = service_groups(trace_dir);
+    assert!(!groups.is_empty(), "the traces name the services' pids");
+    // Reaping is asynchronous to our exit only in pathological cases: allow a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !members_of(&groups).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(members_of(&groups), Vec::<String>::new(), "processes of the run remain");
+}
+
+fn results(json: &str) -> Vec<(String, String, String)> {
+    let report: serde_json::Value = serde_json::from_str(json).unwrap();
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            (text("name"), text("outcome"), text("message"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_local_binary_and_a_mock_run_end_to_end_with_every_report() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, html, traces) = (dir.path().join("junit.xml"), dir.path().join("report.html"), dir.path().join("traces"));
+    let run = run(&[
+        "run",
+        "tests/runs/local-http.star",
+        "--format",
+        "json",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+        "--out",
+        traces.to_str().unwrap(),
+    ]);
+    run.expect(1);
+    let found = results(&run.stdout);
+    let outcome = |name: &str| found.iter().find(|r| r.0 == name).map(|r| r.1.clone()).unwrap_or_default();
+    for passed in ["test_index", "test_lookup", "test_create_checked", "test_logs_requests"] {
+        assert_eq!(outcome(passed), "passed", "{passed}: {found:?}");
+    }
+    assert_eq!(outcome("test_missing_page"), "failed");
+    assert!(found.iter().any(|r| r.2.contains("assert_eq failed: 404 != 200")), "{found:?}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit");
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("testcase")).count(), 5);
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 1);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("test_missing_page") && page.contains("<html"), "an HTML report");
+    assert!(traces.join("test_index.jsonl").exists());
+    assert_nothing_left(&traces);
+}
+
+#[test]
+fn shards_split_the_tests_without_overlap() {
+    let _serial = serial();
+    let mut seen: Vec<String> = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let run = run(&["run", "tests/runs/local-http.star", "--format", "json", "--shard", shard]);
+        run.no_panic();
+        seen.extend(results(&run.stdout).into_iter().map(|r| r.0));
+    }
+    seen.sort();
+    let expected = ["test_create_checked", "test_index", "test_logs_requests", "test_lookup", "test_missing_page"];
+    assert_eq!(seen, expected);
+    run(&["run", "tests/runs/local-http.star", "--shard", "3/2"]).expect(2);
+}
+
+#[test]
+fn a_built_plan_runs_like_its_spec() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    run(&["build", "tests/runs/misbehaving.star", "-o", plan.to_str().unwrap()]).expect(0);
+    // The plan carries its sources: it runs from anywhere (relative binaries resolve beside it).
+    let from_plan = run(&["run", plan.to_str().unwrap(), "--format", "json"]);
+    let from_spec = run(&["run", "tests/runs/misbehaving.star", "--format", "json"]);
+    let outcomes = |r: &Run| results(&r.stdout).into_iter().map(|r| (r.0, r.1)).collect::<Vec<_>>();
+    assert_eq!(outcomes(&from_plan), outcomes(&from_spec));
+    std::fs::write(&plan, "{\"version\": 99}").unwrap();
+    let bad = run(&["run", plan.to_str().unwrap()]);
+    bad.expect(2);
+    assert!(bad.stderr.contains("is not a plan"), "{}", bad.stderr);
+}
+
+#[test]
+fn misbehaving_scenarios_become_results_and_the_run_goes_on() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    let run = run(&["run", "tests/runs/misbehaving.star", "--format", "json", "--out", traces.to_str().unwrap()]);
+    run.expect(1);
+    let found = results(&run.stdout);
+    let get = |name: &str| found.iter().find(|r| r.0 == name).cloned().unwrap_or_default();
+    assert_eq!(get("test_ping").1, "passed");
+    assert_eq!(get("test_nothing").1, "passed", "a scenario that returns nothing still runs");
+    assert_eq!(get("test_raises").1, "errored");
+    assert!(get("test_raises").2.contains("raised"), "{:?}", get("test_raises"));
+    assert_eq!(get("test_spins").1, "errored");
+    assert!(get("test_spins").2.contains("timed out"), "{:?}", get("test_spins"));
+    assert_nothing_left(&traces);
+}
+
+#[test]
+fn misbehaving_services_become_clear_results() {
+    let _serial = serial();
+    let cases = [
+        ("tests/runs/missing-binary.star", "No such file or directory"),
+        ("tests/runs/exits-at-once.star", "exited with code 3 before it became ready"),
+        ("tests/runs/never-healthy.star", "did not become ready within 1000 ms"),
+    ];
+    for (spec, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let traces = dir.path().join("traces");
+        let run = run(&["run", spec, "--format", "json", "--out", traces.to_str().unwrap()]);
+        run.expect(1);
+        let found = results(&run.stdout);
+        assert_eq!(found.len(), 1, "{spec}: {found:?}");
+        assert_eq!(found[0].1, "errored", "{spec}");
+        assert!(found[0].2.contains(expected), "{spec}: {}", found[0].2);
+        if !spec.contains("missing") {
+            assert_nothing_left(&traces);
+        }
+    }
+}
+
+#[test]
+fn a_service_that_floods_ignores_sigterm_and_forks_leaves_nothing() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    let run = run(&["run", "tests/runs/stubborn.star", "--grace", "1", "--format", "json", "--out", traces.to_str().unwrap()]);
+    run.expect(0);
+    assert_nothing_left(&traces);
+}
+
+#[test]
+fn secrets_never_reach_any_output() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, html, traces) = (dir.path().join("j.xml"), dir.path().join("r.html"), dir.path().join("t"));
+    let mut outputs = Vec::new();
+    for format in ["human", "json"] {
+        let run = run(&[
+            "run",
+            "tests/runs/secrets.star",
+            "--format",
+            format,
+            "--junit",
+            junit.to_str().unwrap(),
+            "--report",
+            html.to_str().unwrap(),
+            "--out",
+            traces.to_str().unwrap(),
+        ]);
+        run.expect(1);
+        outputs.push(run.stdout.clone());
+        outputs.push(run.stderr.clone());
+        outputs.push(std::fs::read_to_string(&junit).unwrap());
+        outputs.push(std::fs::read_to_string(&html).unwrap());
+        for entry in std::fs::read_dir(&traces).unwrap().flatten() {
+            outputs.push(std::fs::read_to_string(entry.path()).unwrap());
+        }
+    }
+    for output in &outputs {
+        assert!(!output.contains("tok-9f8e7d6c5b4a"), "the secret leaked:\n{output}");
+    }
+    assert!(outputs.iter().any(|o| o.contains("[REDACTED]")), "redaction marks where the value was");
+    assert!(outputs.iter().any(|o| o.contains("mode=demo")), "values of other variables stay");
+}
+
+/// Starts `ospecc run` on the slow spec, waits until its service listens, sends `signal`.
+fn interrupt_with(signal: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ospecc"))
+        .args(["run", "tests/runs/slow.star"])
+        .current_dir(repo_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect("127.0.0.1:18135").is_err() {
+        assert!(Instant::now() < deadline, "the service never came up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The run's services are its children, each leading its own process group.
+    let groups: Vec<i64> = children_of(pid);
+    assert!(!groups.is_empty(), "the run started a service");
+    // SAFETY: kill sends a signal to a child we spawned.
+    unsafe { libc::kill(pid as i32, signal) };
+    let status = wait_with_timeout(&mut child, Duration::from_secs(30));
+    assert_eq!(status, Some(2), "an interrupted run exits 2");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("stopped every service"), "{stderr}");
+    let _ = dir;
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(members_of(&groups), Vec::<String>::new(), "processes of the run remain");
+}
+
+fn children_of(parent: i64) -> Vec<i64> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Some((pid, rest)) = stat.split_once(' ') else { continue };
+        let Some((_, rest)) = rest.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(1).and_then(|p| p.parse::<i64>().ok()) == Some(parent) {
+            out.extend(pid.parse::<i64>().ok());
+        }
+    }
+    out
+}
+
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigint_and_sigterm_mid_run_stop_everything() {
+    let _serial = serial();
+    interrupt_with(libc::SIGINT);
+    interrupt_with(libc::SIGTERM);
+}
