@@ -84,7 +84,8 @@ fn results(json: &str) -> Vec<(String, String, String)> {
 fn a_local_binary_and_a_mock_run_end_to_end_with_every_report() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let (junit, html, traces) = (dir.path().join("junit.xml"), dir.path().join("report.html"), dir.path().join("traces"));
+    let (junit, html, traces) =
+        (dir.path().join("junit.xml"), dir.path().join("report.html"), dir.path().join("traces"));
     let run = run(&[
         "run",
         "tests/runs/local-http.star",
@@ -193,7 +194,16 @@ fn a_service_that_floods_ignores_sigterm_and_forks_leaves_nothing() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let traces = dir.path().join("traces");
-    let run = run(&["run", "tests/runs/stubborn.star", "--grace", "1", "--format", "json", "--out", traces.to_str().unwrap()]);
+    let run = run(&[
+        "run",
+        "tests/runs/stubborn.star",
+        "--grace",
+        "1",
+        "--format",
+        "json",
+        "--out",
+        traces.to_str().unwrap(),
+    ]);
     run.expect(0);
     assert_nothing_left(&traces);
 }

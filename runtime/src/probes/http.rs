@@ -210,7 +210,7 @@ fn check_response(
     }
     let status = exchange.status.unwrap_or_default();
     let mut failures: Vec<String> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
+    let notes: Vec<String> = Vec::new();
     let mut assertions = 1;
     let status_ok = status_matches(&request.expect, status);
     if !status_ok {
@@ -232,7 +232,9 @@ fn check_response(
                     let schema = std::fs::read_to_string(&path)
                         .map_err(|e| Verdict::errored(format!("cannot read the JSON Schema {schema_path}: {e}")))?;
                     match serde_json::from_str::<Value>(&schema) {
-                        Err(e) => return Err(Verdict::errored(format!("the JSON Schema {schema_path} is not JSON: {e}"))),
+                        Err(e) => {
+                            return Err(Verdict::errored(format!("the JSON Schema {schema_path} is not JSON: {e}")))
+                        }
                         Ok(schema) => match validate_schema(&schema, &instance) {
                             Some(Ok(())) => {}
                             Some(Err(e)) => failures.push(format!("body does not match {schema_path}: {e}")),

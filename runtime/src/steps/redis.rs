@@ -9,9 +9,11 @@ use super::response::Response;
 use super::{as_text, text_arg, Target};
 use ospecc_compiler::topology::run::Args;
 
-/// Each method: the command and the keyword arguments that become its arguments, in order,
-/// with their defaults (`None`: required).
-const METHODS: &[(&str, &str, &[(&str, Option<&str>)])] = &[
+/// A keyword argument that becomes a command argument, with its default (`None`: required).
+type Param = (&'static str, Option<&'static str>);
+
+/// Each method: the command and the keyword arguments that become its arguments, in order.
+const METHODS: &[(&str, &str, &[Param])] = &[
     ("get", "GET", &[("key", None)]),
     ("set", "SET", &[("key", None), ("value", None)]),
     ("del", "DEL", &[("key", None)]),
