@@ -333,8 +333,8 @@ fn junit_has_a_suite_per_kind_with_counts() {
     let xml = junit::render(&odd);
     check_xml(&xml);
     assert!(xml.contains(r#"name="a&lt;b&gt;&amp;&quot;c&apos;""#));
-    assert!(xml.contains(r#"message="line1&#10;line2 ? &lt;x&gt;""#));
-    assert!(xml.contains(">line1\nline2 ? &lt;x&gt;</failure>"));
+    assert!(xml.contains("message=\"line1&#10;line2 \u{FFFD} &lt;x&gt;\""));
+    assert!(xml.contains(">line1\nline2 \u{FFFD} &lt;x&gt;</failure>"));
 }
 
 #[test]

@@ -6,29 +6,16 @@ use std::fmt::Write as _;
 
 use super::model::{ItemKind, ItemResult, Outcome, RunReport, Summary};
 
-/// Escapes text for XML 1.0 attributes and content; characters XML cannot carry become `?`.
+/// Escapes text for an XML attribute: the compiler's XML escaping (one implementation for
+/// `check --format junit` and run reports), with line breaks and tabs kept as references so
+/// attribute normalisation cannot fold them.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
+    escape_text(text).replace('\n', "&#10;").replace('\r', "&#13;").replace('\t', "&#9;")
 }
 
 /// Content keeps its newlines readable.
 fn escape_text(text: &str) -> String {
-    escape(text).replace("&#10;", "\n")
+    ospecc_compiler::report::junit::escape(text)
 }
 
 fn seconds(ms: f64) -> String {
