@@ -5,11 +5,14 @@
 //! ([`report`]). Teardown happens on success, failure, panic and SIGINT/SIGTERM.
 
 pub mod events;
+pub mod faults;
 pub mod mock;
 pub mod probes;
+pub mod proxy;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod seccomp;
 pub mod steps;
 pub mod supervisor;
 

@@ -1,0 +1,1 @@
+//! Syscall faults by seccomp user notification (filled in by the seccomp work).
