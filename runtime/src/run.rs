@@ -217,8 +217,12 @@ async fn start(
     if plan.services.iter().all(|s| matches!(s.launch, Launch::Mock { .. })) {
         return Ok((mocks, None));
     }
-    let start_options =
-        StartOptions { workdir: options.workdir.clone(), grace: options.grace, extra_env: BTreeMap::new() };
+    let start_options = StartOptions {
+        workdir: options.workdir.clone(),
+        grace: options.grace,
+        extra_env: BTreeMap::new(),
+        ..StartOptions::default()
+    };
     match Services::start(&plan.services, events.clone(), start_options).await {
         Ok(services) => Ok((mocks, Some(services))),
         Err(failure) => {

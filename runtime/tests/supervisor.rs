@@ -22,7 +22,12 @@ fn fixtures() -> PathBuf {
 }
 
 fn options(grace_ms: u64) -> StartOptions {
-    StartOptions { workdir: fixtures(), grace: Duration::from_millis(grace_ms), extra_env: BTreeMap::new() }
+    StartOptions {
+        workdir: fixtures(),
+        grace: Duration::from_millis(grace_ms),
+        extra_env: BTreeMap::new(),
+        ..StartOptions::default()
+    }
 }
 
 fn service(name: &str, launch: Launch) -> Service {

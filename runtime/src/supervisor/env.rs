@@ -1,11 +1,60 @@
 //! Rendering environment values: address references become concrete addresses.
 //!
-//! This is the one place that decides what a consumer sees for `svc.iface.addr` and friends.
-//! Today every reference renders to the target's direct address (`localhost:PORT`); per-consumer
-//! proxy edges will render here too.
+//! This is the one place that decides what a consumer sees for `svc.iface.addr` and friends:
+//! the proxy edge `(consumer, service, interface)` when the run made one, else the target's
+//! direct address (`localhost:PORT`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use ospecc_schema::plan::topology::{EnvPart, Launch};
 use ospecc_schema::plan::Service;
+
+/// The proxy edges of one lifecycle: `(consumer, service, interface)` → the proxy's address,
+/// with the upstream it fronts (cheap to clone).
+#[derive(Clone, Debug, Default)]
+pub struct Edges(Arc<BTreeMap<(String, String, String), Edge>>);
+
+/// One edge's two ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub proxy: SocketAddr,
+    pub upstream: SocketAddr,
+}
+
+impl Edges {
+    pub fn new(edges: BTreeMap<(String, String, String), Edge>) -> Edges {
+        Edges(Arc::new(edges))
+    }
+
+    /// The proxy `consumer` reaches `service.interface` through, if any.
+    pub fn get(&self, consumer: &str, service: &str, interface: &str) -> Option<Edge> {
+        self.0.get(&(consumer.to_owned(), service.to_owned(), interface.to_owned())).copied()
+    }
+
+    /// The upstream a proxy address fronts (for connect rules scoped to a destination).
+    pub fn upstream_of(&self, proxy: SocketAddr) -> Option<SocketAddr> {
+        self.0.values().find(|e| e.proxy.port() == proxy.port() && e.proxy.ip() == proxy.ip()).map(|e| e.upstream)
+    }
+
+    /// [`render`] as `consumer` sees it: references with an edge point at the edge's proxy.
+    pub fn render(&self, consumer: &str, parts: &[EnvPart], services: &[Service]) -> String {
+        if self.0.is_empty() {
+            return render(parts, services);
+        }
+        parts
+            .iter()
+            .map(|part| match part {
+                EnvPart::Address { service, interface, attribute } => match self.get(consumer, service, interface) {
+                    Some(edge) => address_attribute(attribute, &edge.proxy.ip().to_string(), edge.proxy.port()),
+                    None => render(std::slice::from_ref(part), services),
+                },
+                EnvPart::Text { text } => text.clone(),
+            })
+            .collect()
+    }
+}
 
 /// Renders an env value: text as is, `host`/`proxy_host` → the host, `port`/`proxy_port` → the
 /// port, every other attribute (`addr`, `internal_addr`, `proxy_addr`, ...) → `HOST:PORT`.
@@ -18,14 +67,19 @@ pub fn render(parts: &[EnvPart], services: &[Service]) -> String {
             EnvPart::Text { text } => text.clone(),
             EnvPart::Address { service, interface, attribute } => {
                 let (host, port) = target(services, service, interface);
-                match attribute.as_str() {
-                    "host" | "proxy_host" => host,
-                    "port" | "proxy_port" => port.to_string(),
-                    _ => format!("{}:{port}", bracket(&host)),
-                }
+                address_attribute(attribute, &host, port)
             }
         })
         .collect()
+}
+
+/// One attribute of an address: `host`, `port`, or `HOST:PORT` for the rest.
+fn address_attribute(attribute: &str, host: &str, port: u16) -> String {
+    match attribute {
+        "host" | "proxy_host" => host.to_owned(),
+        "port" | "proxy_port" => port.to_string(),
+        _ => format!("{}:{port}", bracket(host)),
+    }
 }
 
 /// The host and port a reference to `service.interface` points at.

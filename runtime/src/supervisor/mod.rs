@@ -46,6 +46,12 @@ pub struct StartOptions {
     pub grace: Duration,
     /// Extra environment for every service; it overrides the service's own `env=`.
     pub extra_env: BTreeMap<String, String>,
+    /// Live syscall rules per service name: a service named here (with a non-empty intercept
+    /// set and `seccomp` not opted out) runs under a seccomp filter; others run unfiltered.
+    pub seccomp: BTreeMap<String, crate::seccomp::SyscallRules>,
+    /// Where a consumer's address references point: `(consumer, service, interface)` to a proxy
+    /// edge's address. References without an edge render to the target directly.
+    pub edges: env::Edges,
 }
 
 impl Default for StartOptions {
@@ -54,6 +60,8 @@ impl Default for StartOptions {
             workdir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             grace: Duration::from_secs(5),
             extra_env: BTreeMap::new(),
+            seccomp: BTreeMap::new(),
+            edges: env::Edges::default(),
         }
     }
 }
@@ -179,6 +187,7 @@ impl Services {
                     env: &env,
                     workdir: &options.workdir,
                     decoders,
+                    seccomp: self.faulting(&service, options),
                 };
                 let proc = process::spawn(spec, &self.events).await.map_err(|e| {
                     format!(
@@ -256,10 +265,25 @@ impl Services {
         let mut env: BTreeMap<String, String> =
             std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
         for var in &service.env {
-            env.insert(var.name.clone(), env::render(&var.parts, &self.services));
+            env.insert(var.name.clone(), options.edges.render(&service.name, &var.parts, &self.services));
         }
         env.extend(options.extra_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env
+    }
+
+    /// The seccomp filter a service runs under: only with rules to read, something to
+    /// intercept, and `seccomp` not opted out (unfaulted services run without a filter).
+    fn faulting(&self, service: &Service, options: &StartOptions) -> Option<crate::seccomp::Faulting> {
+        let rules = options.seccomp.get(&service.name)?;
+        if !service.seccomp || service.intercept.is_empty() {
+            return None;
+        }
+        let edges = options.edges.clone();
+        Some(crate::seccomp::Faulting {
+            intercept: service.intercept.clone(),
+            rules: rules.clone(),
+            upstream_of: std::sync::Arc::new(move |addr| edges.upstream_of(addr)),
+        })
     }
 
     /// `(stdout, stderr)` decoders from `observe=`; an unusable decoder is reported once as a

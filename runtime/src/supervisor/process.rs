@@ -54,6 +54,8 @@ pub struct Spec<'a> {
     pub workdir: &'a Path,
     /// `(decoder for stdout, decoder for stderr)`.
     pub decoders: (Decoder, Decoder),
+    /// A seccomp filter to install before exec, for a service with syscall faults.
+    pub seccomp: Option<crate::seccomp::Faulting>,
 }
 
 /// A running (or finished) supervised process.
