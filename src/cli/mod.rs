@@ -2,10 +2,12 @@
 //! to stdout/stderr without panicking on a closed pipe, and code-name validation.
 
 mod check;
+mod completions;
 mod config;
 mod discover;
 mod explain;
 mod lsp;
+mod man;
 mod plan;
 mod run;
 mod schema_export;
@@ -13,7 +15,7 @@ mod schema_export;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use ospecc_compiler::diagnostics::codes::{lookup, CODES};
 use ospecc_compiler::suggest::did_you_mean;
 use ospecc_schema::Profile;
@@ -25,9 +27,13 @@ pub const EXIT_FINDINGS: u8 = 1;
 /// A usage or IO error: bad flag, unreadable or missing path, bad config.
 pub const EXIT_USAGE: u8 = 2;
 
+/// The crate version and the commit it was built from (`0.1.0 (1a2b3c4)`; `unknown` outside a
+/// git checkout), set by build.rs.
+const VERSION: &str = env!("OSPECC_VERSION");
+
 /// ospecc: a compiler toolchain for OSpec outcome specifications.
 #[derive(Debug, Parser)]
-#[command(name = "ospecc", version, about, propagate_version = true)]
+#[command(name = "ospecc", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,10 +59,9 @@ enum Command {
     /// Serve the language server over stdin/stdout (for editors).
     Lsp(lsp::LspArgs),
     /// Print a shell completion script.
-    Completions {
-        /// The shell to generate completions for.
-        shell: clap_complete::Shell,
-    },
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page as roff, or write one page per command with `--out DIR`.
+    Man(man::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,17 +97,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Build(args) => plan::run_build(args),
         Command::Run(args) => run::run(args),
         Command::Schema { command: SchemaCommand::Export(args) } => schema_export::run(&args),
-        Command::Completions { shell } => completions(shell),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
         Command::Lsp(args) => lsp::run(&args),
     };
     ExitCode::from(code)
-}
-
-fn completions(shell: clap_complete::Shell) -> u8 {
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "ospecc", &mut script);
-    write_stdout(&String::from_utf8_lossy(&script));
-    EXIT_OK
 }
 
 /// Writes to stdout; a reader that went away (`ospecc check | head`) is not an error.
@@ -137,6 +136,7 @@ pub fn known_code(code: &str) -> Result<&'static str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn known_codes_are_normalised_and_unknown_ones_get_a_suggestion() {
