@@ -138,8 +138,17 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
         .stderr(Stdio::piped())
         .process_group(0);
     let parent = std::process::id() as libc::pid_t;
+    // A seccomp filter is prepared here, before fork: the BPF program is built (allocation is not
+    // allowed in the child) and the kernel's support is checked, so a filtered service fails
+    // to start with the reason rather than run unfaulted.
+    let seccomp = match &spec.seccomp {
+        Some(faulting) => crate::seccomp::prepare(spec.name, faulting, events).map_err(std::io::Error::other)?,
+        None => None,
+    };
+    let mut seccomp_hook = seccomp.as_ref().map(|prepared| prepared.child_hook());
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
-    // system calls (prctl, getppid, kill); it allocates nothing.
+    // system calls (prctl, getppid, kill, and the seccomp hook's prctl, fcntl, seccomp, sendmsg
+    // on memory prepared before the fork); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
@@ -150,9 +159,21 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
             if libc::getppid() != parent {
                 libc::kill(libc::getpid(), libc::SIGKILL);
             }
+            // Last: from here on the intercepted syscalls wait for the supervisor.
+            if let Some(hook) = seccomp_hook.as_mut() {
+                hook.run()?;
+            }
             Ok(())
         });
     }
+    // The supervisor thread must already wait for the listener when the child installs its
+    // filter: spawn() blocks until exec, and anything intercepted before exec needs an answer.
+    let seccomp = match seccomp {
+        Some(prepared) => Some(prepared.start().map_err(|e| {
+            std::io::Error::other(format!("service `{}`: cannot start its seccomp supervisor: {e}", spec.name))
+        })?),
+        None => None,
+    };
 
     let (tx, rx) = tokio::sync::oneshot::channel();
     spawner()
@@ -160,7 +181,11 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
         .unwrap_or_else(|p| p.into_inner())
         .send((command, tx))
         .map_err(|_| std::io::Error::other("the process spawner thread is gone"))?;
-    let mut child = rx.await.map_err(|_| std::io::Error::other("the process spawner thread is gone"))??;
+    let spawned = rx.await.map_err(|_| std::io::Error::other("the process spawner thread is gone"))?;
+    // Closes the runtime's copy of the child's hand-off socket; on a failed spawn the supervisor
+    // then sees end-of-file and ends. The handle lives as long as the process (in the waiter).
+    let seccomp = seccomp.map(|started| started.spawned(spawned.as_ref().ok().map(|c| c.id() as i32)));
+    let mut child = spawned?;
 
     let pid = child.id() as i32;
     registry::register(pid);
@@ -212,6 +237,9 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
         let (name, events, output, stopping) = (spec.name.to_owned(), events.clone(), output.clone(), stopping.clone());
         let waiter = move || {
             let status = wait(&mut child);
+            // The main process is gone: the seccomp supervisor serves what is left of the
+            // process group, then ends (see seccomp::notify).
+            drop(seccomp);
             // Let the readers catch the last lines before the exit event (they see EOF at once
             // unless a forked child still holds the pipes).
             let deadline = Instant::now() + Duration::from_millis(300);
