@@ -129,6 +129,9 @@ pub struct Schema {
     pub not: Option<Id>,
     pub title: Option<Box<str>>,
     pub description: Option<Box<str>>,
+    /// `default` and `examples`: annotations only (hover and completion show them).
+    pub default: Option<Json>,
+    pub examples: Vec<Json>,
     pub severity: Option<Severity>,
     pub unknown_keys: Option<Severity>,
     pub code: Option<&'static str>,
@@ -311,6 +314,14 @@ const KEYWORDS: &[(&str, Keyword)] = &[
     }),
     ("description", |_, s, v, _| {
         s.description = v.as_str().map(Into::into);
+        Ok(())
+    }),
+    ("default", |_, s, v, _| {
+        s.default = Some(v.clone());
+        Ok(())
+    }),
+    ("examples", |_, s, v, _| {
+        s.examples = v.as_array().cloned().unwrap_or_default();
         Ok(())
     }),
     ("x-ospecc-severity", |_, s, v, _| {

@@ -1,0 +1,171 @@
+//! Tests of the ide layer over small texts: `|` marks the cursor.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::vfs::MemoryFs;
+
+const TOPOLOGY: &str = "db = service(\"db\", \"bin\",\n    interface(\"pg\", \"postgres\", 5432),\n)\napi = service(\"api\", \"bin\", interface(\"http\", \"http\", 8080), depends_on = [db])\ndef probe():\n    api.http.get(path = \"/\")\nscenario(probe)\nboom = fault_assumption(\"boom\", target = db, write = deny(\"EIO\"))\n";
+
+fn with_cursor(marked: &str) -> (String, usize) {
+    let offset = marked.find('|').expect("a cursor mark");
+    (marked.replacen('|', "", 1), offset)
+}
+
+fn run<T>(path: &str, marked: &str, fs: &MemoryFs, f: impl Fn(&FileContext, usize) -> T) -> T {
+    let (text, offset) = with_cursor(marked);
+    let language = if path.ends_with(".star") { Language::Topology } else { Language::OSpec };
+    let files = [PathBuf::from("/w/t.star"), PathBuf::from("/w/lib/helpers.star")];
+    let file = FileContext {
+        path: Path::new(path),
+        text: &text,
+        language,
+        fs,
+        workspace_files: &files,
+        profile: Profile::Ext,
+    };
+    f(&file, offset)
+}
+
+fn labels(path: &str, marked: &str) -> Vec<String> {
+    let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
+    run(path, marked, &fs, |file, offset| completions(file, offset)).into_iter().map(|i| i.label).collect()
+}
+
+#[test]
+fn ospec_root_keys_required_first_and_present_keys_left_out() {
+    let fs = MemoryFs::default();
+    let items = run("/w/a.ospec.yml", "name: x\n|", &fs, |f, o| completions(f, o));
+    assert!(!items.iter().any(|i| i.label == "name"));
+    let id = items.iter().find(|i| i.label == "id").expect("id offered");
+    assert!(id.sort_text.as_deref().is_some_and(|s| s.starts_with('0')), "{id:?}");
+    let acceptance = items.iter().find(|i| i.label == "acceptance").expect("acceptance offered");
+    assert!(
+        acceptance.is_snippet && acceptance.insert_text.as_deref().is_some_and(|t| t.contains('\n')),
+        "{acceptance:?}"
+    );
+    assert!(!run("/w/a.ospec.yml", "|", &fs, |f, o| completions(f, o)).is_empty());
+}
+
+#[test]
+fn ospec_enum_values_and_references() {
+    let got = labels("/w/a.ospec.yml", "outcome_type: |\n");
+    assert!(got.contains(&"web-app".to_string()) && got.contains(&"api".to_string()), "{got:?}");
+    let text = "topology: t.star\nservices:\n  web:\n    depends_on: [|]\n  cache: {}\n";
+    let got = labels("/w/a.ospec.yml", text);
+    for name in ["cache", "db", "api"] {
+        assert!(got.contains(&name.to_string()), "{name} in {got:?}");
+    }
+    let got = labels("/w/a.ospec.yml", "tasks:\n  - id: setup\n  - id: build\n    dependencies:\n      - |\n");
+    assert!(got.contains(&"setup".to_string()), "{got:?}");
+    let got = labels("/w/a.ospec.yml", "topology: |\n");
+    assert!(got.contains(&"t.star".to_string()), "{got:?}");
+}
+
+#[test]
+fn ospec_hover_and_definition() {
+    let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
+    let hover = run("/w/a.ospec.yml", "outcome_|type: api\n", &fs, |f, o| super::hover(f, o)).expect("hover");
+    assert!(hover.markdown.contains("kind of outcome") && hover.markdown.contains("`web-app`"), "{}", hover.markdown);
+    let text = "topology: t.star\nservices:\n  db: {}\n  web:\n    depends_on: [d|b]\n";
+    let found = run("/w/a.ospec.yml", text, &fs, |f, o| definition(f, o));
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[1].path.as_deref(), Some(Path::new("/w/t.star")));
+    let found = run("/w/a.ospec.yml", "topology: t.s|tar\n", &fs, |f, o| definition(f, o));
+    assert_eq!(found[0].path.as_deref(), Some(Path::new("/w/t.star")));
+    let refs = run(
+        "/w/a.ospec.yml",
+        "services:\n  d|b: {}\n  a:\n    depends_on: [db]\n  b:\n    depends_on: db\n",
+        &fs,
+        |f, o| references(f, o, true),
+    );
+    assert_eq!(refs.len(), 3, "{refs:?}");
+}
+
+#[test]
+fn topology_completions_by_context() {
+    let got = labels("/w/t.star", &format!("{TOPOLOGY}api.|"));
+    assert!(got.contains(&"http".to_string()), "{got:?}");
+    let got = labels("/w/t.star", &format!("{TOPOLOGY}api.http.|"));
+    assert!(got.contains(&"get".to_string()) && got.contains(&"post".to_string()), "{got:?}");
+    let got = labels("/w/t.star", &format!("{TOPOLOGY}x = deny(\"E|"));
+    assert!(got.contains(&"EIO".to_string()) && !got.contains(&"deny".to_string()), "{got:?}");
+    let got = labels("/w/t.star", &format!("{TOPOLOGY}fault_matrix(scenarios = [probe], |"));
+    assert!(got.contains(&"faults=".to_string()) && !got.contains(&"scenarios=".to_string()), "{got:?}");
+    let got =
+        labels("/w/t.star", &format!("{TOPOLOGY}fault_matrix(scenarios = [probe], faults = [boom], overrides = {{(|"));
+    assert!(got.contains(&"probe".to_string()) && !got.contains(&"boom".to_string()), "{got:?}");
+    let got = labels(
+        "/w/t.star",
+        &format!("{TOPOLOGY}fault_matrix(scenarios = [probe], faults = [boom], exclude = [(probe, |"),
+    );
+    assert!(got.contains(&"boom".to_string()), "{got:?}");
+    let got = labels("/w/t.star", &format!("{TOPOLOGY}def t():\n    fault(db, |"));
+    assert!(got.contains(&"write".to_string()) && got.contains(&"run=".to_string()), "{got:?}");
+    let got = labels("/w/t.star", "load(\"|\")");
+    assert!(
+        got.iter().any(|l| l.starts_with("@faultbox/")) && got.contains(&"./lib/helpers.star".to_string()),
+        "{got:?}"
+    );
+    assert!(labels("/w/t.star", "|").contains(&"service".to_string()));
+}
+
+#[test]
+fn topology_hover_signature_definition() {
+    let fs = MemoryFs::default().with_file("/w/lib.star", "def helper(x):\n    return x\n");
+    let hover = run("/w/t.star", "x = de|ny(\"EIO\")", &fs, |f, o| super::hover(f, o)).expect("hover");
+    assert!(hover.markdown.contains("deny(") && hover.markdown.contains("errno"), "{}", hover.markdown);
+    let hover = run("/w/t.star", "x = deny(\"EI|O\")", &fs, |f, o| super::hover(f, o)).expect("hover on errno");
+    assert!(hover.markdown.starts_with("`EIO`"), "{}", hover.markdown);
+    let help = run("/w/t.star", "interface(\"a\", |", &fs, |f, o| signature_help(f, o)).expect("signature");
+    assert_eq!(help.active_parameter, Some(1));
+    let found = run("/w/t.star", "load(\"lib.star\", \"helper\")\nhel|per(1)\n", &fs, |f, o| definition(f, o));
+    assert_eq!(found, [Location { path: Some(PathBuf::from("/w/lib.star")), span: Span::new(4, 10) }]);
+}
+
+#[test]
+fn symbols_of_both_languages() {
+    let outline = symbols(&FileContext {
+        path: Path::new("/w/t.star"),
+        text: TOPOLOGY,
+        language: Language::Topology,
+        fs: &MemoryFs::default(),
+        workspace_files: &[],
+        profile: Profile::Ext,
+    });
+    let names: Vec<&str> = outline.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["db", "api", "probe", "probe", "boom"]);
+    assert_eq!(outline[0].children[0].name, "pg");
+    let text = "name: x\ntasks:\n  - id: a\n    title: T\n";
+    let outline = symbols(&FileContext {
+        path: Path::new("/w/a.ospec.yml"),
+        text,
+        language: Language::OSpec,
+        fs: &MemoryFs::default(),
+        workspace_files: &[],
+        profile: Profile::Ext,
+    });
+    assert_eq!(outline[1].children[0].name, "a");
+}
+
+#[test]
+fn bad_positions_and_odd_text_never_panic() {
+    let fs = MemoryFs::default();
+    for (path, text) in
+        [("/w/a.ospec.yml", "a: \"😀\"\r\n  - b: 中\r\n- : :\n"), ("/w/t.star", "x = \"😀\nf(a, b=\r\n'''")]
+    {
+        for offset in (0..text.len() + 3).chain([usize::MAX]) {
+            let file = FileContext {
+                path: Path::new(path),
+                text,
+                language: if path.ends_with(".star") { Language::Topology } else { Language::OSpec },
+                fs: &fs,
+                workspace_files: &[],
+                profile: Profile::Ext,
+            };
+            let _ = (completions(&file, offset), hover(&file, offset), definition(&file, offset));
+            let _ = (references(&file, offset, true), signature_help(&file, offset));
+            let _ = (symbols(&file), semantic_tokens(&file));
+        }
+    }
+}
