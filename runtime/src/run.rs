@@ -15,6 +15,7 @@ use ospecc_schema::plan::topology::{Launch, Test};
 use ospecc_schema::plan::Plan;
 
 use crate::events::{fields, Event, EventLog};
+use crate::faults::Faults;
 use crate::mock::{self, MockHandle};
 use crate::probes::{self, ProbeOptions};
 use crate::report::{ItemKind, ItemResult, Outcome, RunReport, ServiceResult, Summary};
@@ -55,6 +56,8 @@ pub struct RunOptions {
     /// The process environment (for `${VAR}` in probes and `env_present`).
     pub environment: BTreeMap<String, String>,
     pub allow_shell: bool,
+    /// Seeds every probabilistic fault decision (`--seed`): the same seed gives the same draws.
+    pub seed: u64,
     /// Called with each result as it is known (live progress).
     pub on_result: Box<dyn Fn(&ItemResult) + Send + Sync>,
 }
@@ -86,15 +89,18 @@ pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
         (Vec::new(), vec![result])
     });
     let summary = Summary::of(&results);
+    let all_events = events.since(0);
+    let diagnostics = crate::faults::diagnose::suite(&results, &all_events);
     let report = RunReport {
         root: plan.root.clone(),
         shard: options.shard.map(|s| format!("{}/{}", s.index, s.count)),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         services,
         results,
+        diagnostics,
         summary,
     };
-    Finished { report, events: events.since(0) }
+    Finished { report, events: all_events }
 }
 
 fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<ServiceResult>, Vec<ItemResult>) {
@@ -159,21 +165,20 @@ fn run_test(
 ) -> ItemResult {
     let first_seq = events.push("runner", "lifecycle_started", fields([("test", test.name.clone().into())]));
     let started = Instant::now();
-    if let Some(reason) = crate::scenario::cannot_run(test) {
-        // Nothing to start for a test that cannot run.
-        let mut result = error_result(&test.name, &reason, events);
-        (result.outcome, result.first_seq, result.origin) = (Outcome::NotRun, first_seq, Some(test.origin.clone()));
-        result.matrix = test.matrix.as_ref().map(|m| (m.scenario.clone(), m.fault.clone()));
-        return result;
-    }
+    let mut faults = Faults::prepare(plan, test, options.seed, events.clone());
     let handler = Arc::new(StarlarkMocks::new(plan, loaded.clone(), events.clone()));
-    let up = runtime.block_on(start(plan, options, events, handler));
+    let up = runtime.block_on(async {
+        faults.start_proxies(plan, test, options.seed).await?;
+        start(plan, options, events, handler, &faults).await
+    });
     let (mocks, running) = match up {
         Ok(up) => up,
         Err(why) => {
+            runtime.block_on(faults.stop_proxies());
             let mut result = error_result(&test.name, &why, events);
             result.first_seq = first_seq;
             result.origin = Some(test.origin.clone());
+            result.matrix = test.matrix.as_ref().map(|m| (m.scenario.clone(), m.fault.clone()));
             result.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
             return result;
         }
@@ -184,10 +189,16 @@ fn run_test(
         events,
         client: reqwest::blocking::Client::new(),
         crashed: &|| running.as_ref().map(Services::crashed).unwrap_or_default(),
+        faults: Some(&faults),
     };
     let mut result = suite.run(test, first_seq);
     drop(suite);
-    let fates = runtime.block_on(stop(mocks, running));
+    faults.clear_all();
+    let fates = runtime.block_on(async {
+        let fates = stop(mocks, running).await;
+        faults.stop_proxies().await;
+        fates
+    });
     merge_fates(services_seen, fates);
     result.first_seq = first_seq;
     result.end_seq = events.next_seq();
@@ -203,6 +214,7 @@ async fn start(
     options: &RunOptions,
     events: &EventLog,
     handler: Arc<StarlarkMocks>,
+    faults: &Faults,
 ) -> Result<Up, String> {
     let mut mocks = Vec::new();
     for service in plan.services.iter().filter(|s| matches!(s.launch, Launch::Mock { .. })) {
@@ -221,7 +233,8 @@ async fn start(
         workdir: options.workdir.clone(),
         grace: options.grace,
         extra_env: BTreeMap::new(),
-        ..StartOptions::default()
+        seccomp: faults.syscall_tables(),
+        edges: faults.edges(),
     };
     match Services::start(&plan.services, events.clone(), start_options).await {
         Ok(services) => Ok((mocks, Some(services))),
@@ -268,7 +281,8 @@ async fn acceptance_run(
         match loaded {
             Some(loaded) => {
                 let handler = Arc::new(StarlarkMocks::new(plan, loaded, events.clone()));
-                match start(plan, options, events, handler).await {
+                let no_faults = Faults::none(events.clone());
+                match start(plan, options, events, handler, &no_faults).await {
                     Ok(started) => up = started,
                     Err(why) => return vec![error_result("acceptance", &why, events)],
                 }
@@ -308,6 +322,7 @@ fn error_result(name: &str, why: &str, events: &EventLog) -> ItemResult {
         first_seq: seq,
         end_seq: seq + 1,
         assertions: 0,
+        diagnostics: Vec::new(),
     }
 }
 

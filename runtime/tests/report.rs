@@ -29,6 +29,7 @@ fn item(name: &str, kind: ItemKind, outcome: Outcome, message: Option<&str>, ms:
         first_seq: seqs.0,
         end_seq: seqs.1,
         assertions: 1,
+        diagnostics: Vec::new(),
     }
 }
 
@@ -84,6 +85,7 @@ fn fixture() -> (RunReport, Vec<Event>, Plan) {
         ItemResult {
             origin: None,
             assertions: 0,
+            diagnostics: Vec::new(),
             ..item(
                 "acceptance.performance.lighthouse_score",
                 ItemKind::Unverifiable,

@@ -39,6 +39,9 @@ pub struct RunArgs {
     /// Seconds a service has between SIGTERM and SIGKILL at teardown.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     grace: u64,
+    /// Seeds every probabilistic fault decision: the same seed makes the same decisions.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -70,6 +73,7 @@ pub fn run(args: RunArgs) -> u8 {
         shard,
         environment,
         allow_shell: args.lower.allow_shell || plan.options.allow_shell,
+        seed: args.seed,
         on_result: Box::new(move |item| progress.item(item)),
     };
     let finished = run::execute(&plan, &options);

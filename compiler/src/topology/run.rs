@@ -17,6 +17,7 @@ use starlark::values::list::ListRef;
 use starlark::values::{FrozenValue, ProvidesStaticType, Value};
 
 use super::attrs::Addresses;
+use super::values::Arg;
 use super::{Evaluated, Limits, Recorded, TopologyInput};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::plan::Bundle;
@@ -32,6 +33,19 @@ impl<'v> Args<'v> {
     /// A keyword argument by name.
     pub fn named(&self, name: &str) -> Option<Value<'v>> {
         self.named.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+
+    /// The call as a record, as load time records calls: what the plan's lowering reads
+    /// (`plan::topology::faults::scope_rules` makes a run-time `fault(...)` into rules).
+    pub fn to_record(&self, builtin: &Builtin, file: &str) -> Recorded {
+        Recorded {
+            builtin: builtin.name.clone(),
+            ty: builtin.returns.clone(),
+            file: file.to_owned(),
+            span: crate::span::Span::default(),
+            positional: self.positional.iter().map(|v| Arg::from_value(*v, 0)).collect(),
+            named: self.named.iter().map(|(k, v)| (k.clone(), Arg::from_value(*v, 0))).collect(),
+        }
     }
 }
 

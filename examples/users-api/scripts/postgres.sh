@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the users-api example's PostgreSQL server in the foreground (users.star's `db`).
 #
-# Creates a cluster once (superuser $POSTGRES_USER with password $POSTGRES_PASSWORD, database
-# $POSTGRES_DB: `app`/`app`/`app` by default) under $OSPECC_PG_DIR (default
-# ${TMPDIR:-/tmp}/ospecc-users-api-pg), then `exec`s postgres on 127.0.0.1:$PGPORT (default
-# 15433) with its socket in the data directory. It execs, so the process the supervisor started
+# Creates a template cluster once (superuser $POSTGRES_USER with password $POSTGRES_PASSWORD,
+# database $POSTGRES_DB: `app`/`app`/`app` by default) under $OSPECC_PG_DIR (default
+# ${TMPDIR:-/tmp}/ospecc-users-api-pg), copies it to a fresh data directory at every start (each
+# test's lifecycle starts from an empty database, as a new container would; a copy takes a tenth
+# of what initdb does), then `exec`s postgres on 127.0.0.1:$PGPORT (default 15433) with its
+# socket in the data directory. It execs, so the process the supervisor started
 # is postgres itself: a signal to its process group stops the server (SIGTERM is a smart
 # shutdown, and the backends in the group exit on it too; SIGINT is a fast shutdown).
 #
@@ -17,6 +19,7 @@ USER_NAME="${POSTGRES_USER:-app}"
 PASSWORD="${POSTGRES_PASSWORD:-app}"
 DATABASE="${POSTGRES_DB:-app}"
 BASE="${OSPECC_PG_DIR:-${TMPDIR:-/tmp}/ospecc-users-api-pg}"
+TEMPLATE="$BASE/template"
 DATA="$BASE/data"
 
 die() { echo "postgres.sh: $*" >&2; exit 1; }
@@ -48,7 +51,7 @@ if [ "$(id -u)" -eq 0 ]; then
     || die "$BASE is not writable by the postgres user (is a parent directory closed to it?)"
 fi
 
-if [ ! -f "$DATA/PG_VERSION" ]; then
+if [ ! -f "$TEMPLATE/PG_VERSION" ]; then
   # initdb into a scratch directory, then rename: a cluster exists whole or not at all.
   scratch="$BASE/data.init"
   pwfile="$BASE/pwfile"
@@ -70,7 +73,12 @@ if [ ! -f "$DATA/PG_VERSION" ]; then
       die "creating the database $DATABASE failed (log: $BASE/createdb.log)"
     fi
   fi
-  mv "$scratch" "$DATA"
+  mv "$scratch" "$TEMPLATE"
 fi
+
+# A fresh copy of the template. The previous server on this directory has exited (lifecycles
+# are sequential, and teardown waits for the process group); a stale postmaster.pid goes too.
+rm -rf "$DATA"
+"${OWNER[@]}" cp -a "$TEMPLATE" "$DATA"
 
 exec "${OWNER[@]}" "$BIN/postgres" -D "$DATA" -p "$PORT" -k "$DATA" -c listen_addresses=127.0.0.1

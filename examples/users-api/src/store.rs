@@ -1,20 +1,22 @@
-//! The PostgreSQL store: one lazily opened connection, reused while it is healthy and dropped
-//! after any failure so the next request connects again. Every call is bounded by a timeout;
-//! a failure is a [`StoreError`], never a panic.
+//! The PostgreSQL store: every call opens its own connection and closes it when done. A pool
+//! would be faster, but it would hide connection-setup faults behind connections opened before
+//! the fault (the fault matrix denies `connect` to the database); a connection per request
+//! meets every fault the way a fresh client would. Every call is bounded by a timeout; a
+//! failure is a [`StoreError`], never a panic.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
 /// Opening a connection (TCP, startup, authentication) and preparing the schema.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// One statement.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// One statement (generous: a slow disk may hold a commit for seconds, and slow is not down).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Created on every new connection, so a database that was down at startup gets it later.
+/// Created by the first connection that succeeds, so a database that was down at startup gets
+/// it later.
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS users (
     id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL,
@@ -48,7 +50,7 @@ impl fmt::Display for StoreError {
 
 pub struct Store {
     config: tokio_postgres::Config,
-    client: Mutex<Option<Arc<Client>>>,
+    schema_ready: AtomicBool,
 }
 
 impl Store {
@@ -58,10 +60,10 @@ impl Store {
             url.parse().map_err(|e| format!("DATABASE_URL `{url}` is not a PostgreSQL URL: {e}"))?;
         config.connect_timeout(CONNECT_TIMEOUT);
         config.application_name("users-api");
-        Ok(Store { config, client: Mutex::new(None) })
+        Ok(Store { config, schema_ready: AtomicBool::new(false) })
     }
 
-    /// Opens a connection (creating the table when missing) unless a healthy one is open.
+    /// Opens a connection (creating the table when missing), to see that the database answers.
     pub async fn connect(&self) -> Result<(), StoreError> {
         self.client().await.map(drop)
     }
@@ -69,16 +71,15 @@ impl Store {
     /// Inserts a user in one statement: either the row exists afterwards or the call failed.
     pub async fn insert(&self, name: &str) -> Result<User, StoreError> {
         let client = self.client().await?;
-        let row = self
-            .bounded(&client, client.query_one("INSERT INTO users (name) VALUES ($1) RETURNING id, name", &[&name]))
-            .await?;
+        let row =
+            self.bounded(client.query_one("INSERT INTO users (name) VALUES ($1) RETURNING id, name", &[&name])).await?;
         Ok(User { id: row.get(0), name: row.get(1) })
     }
 
     /// The user with `id`, if there is one.
     pub async fn get(&self, id: i64) -> Result<Option<User>, StoreError> {
         let client = self.client().await?;
-        let row = self.bounded(&client, client.query_opt("SELECT id, name FROM users WHERE id = $1", &[&id])).await?;
+        let row = self.bounded(client.query_opt("SELECT id, name FROM users WHERE id = $1", &[&id])).await?;
         Ok(row.map(|row| User { id: row.get(0), name: row.get(1) }))
     }
 
@@ -86,33 +87,25 @@ impl Store {
     pub async fn ping(&self, limit: Duration) -> bool {
         let probe = async {
             let client = self.client().await?;
-            self.bounded(&client, client.simple_query("SELECT 1")).await
+            self.bounded(client.simple_query("SELECT 1")).await
         };
         matches!(tokio::time::timeout(limit, probe).await, Ok(Ok(_)))
     }
 
-    /// Runs `query` on `client` with the statement timeout; on failure the connection is
-    /// forgotten so the next call opens a fresh one.
+    /// Runs `query` with the statement timeout.
     async fn bounded<T>(
         &self,
-        client: &Arc<Client>,
         query: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, StoreError> {
-        let error = match tokio::time::timeout(QUERY_TIMEOUT, query).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => describe(&e),
-            Err(_) => format!("no answer within {} ms", QUERY_TIMEOUT.as_millis()),
-        };
-        self.forget(client).await;
-        Err(StoreError::Query(error))
+        match tokio::time::timeout(QUERY_TIMEOUT, query).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(StoreError::Query(describe(&e))),
+            Err(_) => Err(StoreError::Query(format!("no answer within {} ms", QUERY_TIMEOUT.as_millis()))),
+        }
     }
 
-    async fn client(&self) -> Result<Arc<Client>, StoreError> {
-        let mut slot = self.client.lock().await;
-        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(Arc::clone(client));
-        }
-        *slot = None;
+    /// A new connection; it closes when the returned client is dropped.
+    async fn client(&self) -> Result<Client, StoreError> {
         let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(NoTls)).await {
             Ok(Ok(pair)) => pair,
             Ok(Err(e)) => return Err(StoreError::Unavailable(describe(&e))),
@@ -124,21 +117,14 @@ impl Store {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        match tokio::time::timeout(QUERY_TIMEOUT, client.batch_execute(SCHEMA)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(StoreError::Unavailable(format!("preparing the schema: {}", describe(&e)))),
-            Err(_) => return Err(StoreError::Unavailable("preparing the schema timed out".to_owned())),
+        if !self.schema_ready.load(Ordering::SeqCst) {
+            match tokio::time::timeout(QUERY_TIMEOUT, client.batch_execute(SCHEMA)).await {
+                Ok(Ok(())) => self.schema_ready.store(true, Ordering::SeqCst),
+                Ok(Err(e)) => return Err(StoreError::Unavailable(format!("preparing the schema: {}", describe(&e)))),
+                Err(_) => return Err(StoreError::Unavailable("preparing the schema timed out".to_owned())),
+            }
         }
-        let client = Arc::new(client);
-        *slot = Some(Arc::clone(&client));
         Ok(client)
-    }
-
-    async fn forget(&self, client: &Arc<Client>) {
-        let mut slot = self.client.lock().await;
-        if slot.as_ref().is_some_and(|current| Arc::ptr_eq(current, client)) {
-            *slot = None;
-        }
     }
 }
 

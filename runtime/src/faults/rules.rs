@@ -69,13 +69,15 @@ pub struct Install<R> {
 #[derive(Debug)]
 pub struct Table<R> {
     rules: Arc<RwLock<Vec<Arc<Active<R>>>>>,
-    /// The run's seed; each rule's generator derives from it and the rule's id.
+    /// The seed; each rule's generator derives from it and the rule's install position, so
+    /// the same seed and the same sequence of installs give the same decisions.
     seed: u64,
+    installs: Arc<AtomicU64>,
 }
 
 impl<R> Clone for Table<R> {
     fn clone(&self) -> Table<R> {
-        Table { rules: self.rules.clone(), seed: self.seed }
+        Table { rules: self.rules.clone(), seed: self.seed, installs: self.installs.clone() }
     }
 }
 
@@ -84,12 +86,13 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl<R> Table<R> {
     pub fn new(seed: u64) -> Table<R> {
-        Table { rules: Arc::default(), seed }
+        Table { rules: Arc::default(), seed, installs: Arc::default() }
     }
 
     /// Adds a rule after the existing ones (earlier rules win).
     pub fn install(&self, install: Install<R>) -> Arc<Active<R>> {
         let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+        let position = self.installs.fetch_add(1, Ordering::SeqCst) + 1;
         let active = Arc::new(Active {
             id,
             rule: install.rule,
@@ -98,7 +101,7 @@ impl<R> Table<R> {
             max_fires: install.max_fires,
             matched: AtomicU64::new(0),
             fired: AtomicU64::new(0),
-            rng: Mutex::new(SplitMix64(self.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15))),
+            rng: Mutex::new(SplitMix64(self.seed ^ position.wrapping_mul(0x9E37_79B9_7F4A_7C15))),
         });
         self.rules.write().unwrap_or_else(|p| p.into_inner()).push(active.clone());
         active
@@ -112,6 +115,11 @@ impl<R> Table<R> {
     /// The rules now in force, in order.
     pub fn snapshot(&self) -> Vec<Arc<Active<R>>> {
         self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether the rule with `id` is in force.
+    pub fn contains(&self, id: u64) -> bool {
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).iter().any(|r| r.id == id)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -191,6 +199,12 @@ mod tests {
         };
         assert_eq!(stream(42), stream(42));
         assert_ne!(stream(42), stream(43));
+        let decisions = || {
+            let table = Table::new(7);
+            install(&table, "a", 0.5, None);
+            (0..32).map(|_| table.first_firing(|_| true).is_some()).collect::<Vec<_>>()
+        };
+        assert_eq!(decisions(), decisions(), "the same seed and installs decide the same");
     }
 
     #[test]

@@ -135,6 +135,7 @@ pub async fn run_acceptance(acceptance: &Acceptance, events: &EventLog, options:
             first_seq: seq,
             end_seq: seq,
             assertions: 0,
+            diagnostics: Vec::new(),
         });
     }
     results
@@ -254,6 +255,7 @@ async fn run_probe(probe: &Probe, events: &EventLog, options: &ProbeOptions, blo
         first_seq,
         end_seq: events.next_seq(),
         assertions: verdict.assertions,
+        diagnostics: Vec::new(),
     }
 }
 

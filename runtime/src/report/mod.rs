@@ -11,7 +11,7 @@ pub mod model;
 pub mod redact;
 pub mod trace;
 
-pub use model::{ItemKind, ItemResult, Outcome, RunReport, ServiceResult, Summary};
+pub use model::{ItemKind, ItemResult, Outcome, RunDiagnostic, RunReport, ServiceResult, Summary};
 pub use redact::{redact_events, Redactor};
 
 /// A duration for people: `12 ms` below a second, `1.23 s` above.

@@ -77,6 +77,21 @@ pub struct ItemResult {
     pub end_seq: u64,
     /// Assertions evaluated (for vacuity reporting).
     pub assertions: u32,
+    /// Run diagnostics (reference §3.8): faults that never fired, vacuous passes, timeouts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<RunDiagnostic>,
+}
+
+/// A finding about a run's item (or the whole run), with a code a program can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunDiagnostic {
+    /// `error`, `warning` or `info`.
+    pub level: String,
+    /// `FAULT_NOT_FIRED`, `TEST_NO_ASSERTIONS`, `SERVICE_CRASHED`, ...
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
 }
 
 /// How a service fared.
@@ -156,5 +171,8 @@ pub struct RunReport {
     pub duration_ms: f64,
     pub services: Vec<ServiceResult>,
     pub results: Vec<ItemResult>,
+    /// Findings about the whole run (NO_POSITIVE_CONTROL).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<RunDiagnostic>,
     pub summary: Summary,
 }

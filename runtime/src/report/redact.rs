@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde_json::Value;
 
-use super::model::{ItemResult, RunReport, ServiceResult};
+use super::model::{ItemResult, RunDiagnostic, RunReport, ServiceResult};
 use crate::events::Event;
 
 /// Replaces secret values in text.
@@ -169,12 +169,21 @@ impl RunReport {
                     name: r.apply(&item.name),
                     message: r.apply_opt(&item.message),
                     matrix: item.matrix.as_ref().map(|(s, f)| (r.apply(s), r.apply(f))),
+                    diagnostics: redact_diagnostics(r, &item.diagnostics),
                     ..item.clone()
                 })
                 .collect(),
+            diagnostics: redact_diagnostics(r, &self.diagnostics),
             summary: self.summary,
         }
     }
+}
+
+fn redact_diagnostics(r: &Redactor, diagnostics: &[RunDiagnostic]) -> Vec<RunDiagnostic> {
+    diagnostics
+        .iter()
+        .map(|d| RunDiagnostic { message: r.apply(&d.message), suggestion: r.apply_opt(&d.suggestion), ..d.clone() })
+        .collect()
 }
 
 #[cfg(test)]

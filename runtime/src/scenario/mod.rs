@@ -2,10 +2,13 @@
 //! by its callable id in the bundle evaluated for running, with the run-mode builtins of
 //! [`runner`]; then the test's monitors read its events. The outcome is a result, never a
 //! crash: assertion failures fail the test, a raising or hanging body errors it (the deadline
-//! stops Starlark), a test that needs fault injection is not run, with the reason.
+//! stops Starlark), a fault that cannot be applied errors it with its code. The test's own
+//! fault rules are in force from after its setup until the lifecycle ends; the run
+//! diagnostics ([`crate::faults::diagnose`]) read their counters afterwards.
 
 pub mod dynamic;
 pub mod event_value;
+mod faulting;
 pub mod filters;
 pub mod runner;
 
@@ -19,7 +22,9 @@ use starlark::eval::Evaluator;
 use starlark::values::Value;
 
 use crate::events::{fields, EventLog};
-use crate::report::{ItemKind, ItemResult, Outcome};
+use crate::faults::diagnose::{self, TestFacts};
+use crate::faults::Faults;
+use crate::report::{ItemKind, ItemResult, Outcome, RunDiagnostic};
 use event_value::EventValue;
 use runner::{Stop, TestContext};
 
@@ -34,21 +39,17 @@ pub struct Suite<'a> {
     pub client: reqwest::blocking::Client,
     /// Services that died after becoming ready, with the cause (asked after each test).
     pub crashed: &'a (dyn Fn() -> Vec<(String, String)> + Sync),
+    /// The lifecycle's fault machinery.
+    pub faults: Option<&'a Faults>,
 }
 
-/// Why a test cannot run here at all, before it starts.
-pub fn cannot_run(test: &Test) -> Option<String> {
-    let mut needs = Vec::new();
-    if !test.syscall_rules.is_empty() {
-        needs.push("syscall faults");
-    }
-    if !test.proxy_rules.is_empty() {
-        needs.push("protocol faults");
-    }
-    if needs.is_empty() {
-        return None;
-    }
-    Some(format!("needs {} ({}), which this runtime does not inject yet", needs.join(" and "), test.faults.join(", ")))
+/// How the body part of a test ended.
+struct Executed {
+    outcome: Outcome,
+    message: Option<String>,
+    assertions: u32,
+    timed_out: bool,
+    diagnostics: Vec<RunDiagnostic>,
 }
 
 impl Suite<'_> {
@@ -57,23 +58,20 @@ impl Suite<'_> {
     pub fn run(&self, test: &Test, first_seq: u64) -> ItemResult {
         let started = Instant::now();
         self.events.push("test", "test_started", fields([("test", test.name.clone().into())]));
-        let (outcome, message, assertions) = match cannot_run(test) {
-            Some(reason) => (Outcome::NotRun, Some(reason), 0),
-            None => self.execute(test, first_seq),
-        };
-        let (outcome, message) = match (outcome, (self.crashed)()) {
-            (Outcome::Passed | Outcome::Failed, crashed) if !crashed.is_empty() => {
-                let (service, cause) = &crashed[0];
+        let executed = self.execute(test, first_seq);
+        let crashed = (self.crashed)().into_iter().next();
+        let (outcome, message) = match (executed.outcome, &crashed) {
+            (Outcome::Passed | Outcome::Failed, Some((service, cause))) => {
                 (Outcome::Errored, Some(format!("service `{service}` crashed during the test: {cause}")))
             }
-            (outcome, _) => (outcome, message),
+            (outcome, _) => (outcome, executed.message),
         };
         let end = self.events.push(
             "test",
             "test_finished",
             fields([("test", test.name.clone().into()), ("outcome", outcome.name().into())]),
         );
-        ItemResult {
+        let mut result = ItemResult {
             name: test.name.clone(),
             kind: ItemKind::Test,
             outcome,
@@ -83,11 +81,16 @@ impl Suite<'_> {
             matrix: test.matrix.as_ref().map(|m| (m.scenario.clone(), m.fault.clone())),
             first_seq,
             end_seq: end + 1,
-            assertions,
-        }
+            assertions: executed.assertions,
+            diagnostics: executed.diagnostics,
+        };
+        let installed = self.faults.map(Faults::installed).unwrap_or_default();
+        let facts = TestFacts { test, installed: &installed, timed_out: executed.timed_out, crashed };
+        diagnose::test(&facts, &mut result);
+        result
     }
 
-    fn execute(&self, test: &Test, first_seq: u64) -> (Outcome, Option<String>, u32) {
+    fn execute(&self, test: &Test, first_seq: u64) -> Executed {
         let deadline = Instant::now() + Duration::from_millis(test.timeout_ms.max(1));
         let context = TestContext {
             plan: self.plan,
@@ -97,16 +100,29 @@ impl Suite<'_> {
             first_seq,
             assertions: Cell::new(0),
             stop: RefCell::new(None),
+            faults: self.faults,
+            root: self.loaded.root().to_owned(),
+            claimed_monitors: RefCell::new(Vec::new()),
         };
         let limits = CallLimits { deadline, max_call_depth: MAX_CALL_DEPTH };
         let verdict = self.loaded.with_evaluator(&context, limits, |eval| self.phases(test, &context, eval));
         let assertions = context.assertions.get();
         let stop = context.stop.take();
         let timed_out = Instant::now() >= deadline;
+        let mut diagnostics = Vec::new();
         let (outcome, message) = match verdict {
             Ok(()) => (Outcome::Passed, None),
             Err((phase, error)) => match (stop, phase) {
                 (Some(Stop::NeedsFaults(why)), _) => (Outcome::NotRun, Some(why)),
+                (Some(Stop::Fault(error)), _) => {
+                    diagnostics.push(RunDiagnostic {
+                        level: "error".into(),
+                        code: error.code.into(),
+                        message: error.message.clone(),
+                        suggestion: error.hint.clone(),
+                    });
+                    (Outcome::Errored, Some(error.to_string()))
+                }
                 (Some(Stop::Assertion(m)), Phase::Expect) => {
                     (Outcome::Failed, Some(format!("expectation violated: {m}")))
                 }
@@ -121,7 +137,7 @@ impl Suite<'_> {
                 (None, phase) => (Outcome::Errored, Some(format!("the {} raised: {error}", phase.name()))),
             },
         };
-        (outcome, message, assertions)
+        Executed { outcome, message, assertions, timed_out: timed_out && outcome == Outcome::Errored, diagnostics }
     }
 
     /// Setup, body, expectation, monitors; the first failure stops the rest.
@@ -134,14 +150,21 @@ impl Suite<'_> {
         if let Some(setup) = &test.setup {
             self.call(eval, &setup.id, &[]).map_err(|e| (Phase::Setup, e))?;
         }
-        let result = self.call(eval, &test.body.id, &[]).map_err(|e| (Phase::Body, e))?;
-        if let Some(expect) = &test.expect {
-            self.call(eval, &expect.id, &[result]).map_err(|e| (Phase::Expect, e))?;
+        if let Some(faults) = self.faults {
+            // As Faultbox: the test's faults hold through the body, its monitors and its
+            // expectation (which may check what the fault did).
+            faults.apply_test(test).map_err(|error| (Phase::Faults, context.halt_fault(error)))?;
         }
-        for name in &test.monitors {
+        let result = self.call(eval, &test.body.id, &[]).map_err(|e| (Phase::Body, e))?;
+        let claimed = context.claimed_monitors.borrow().clone();
+        let monitors = test.monitors.iter().chain(claimed.iter().filter(|m| !test.monitors.contains(m)));
+        for name in monitors {
             if let Some(monitor) = self.plan.monitors.iter().find(|m| &m.name == name) {
                 self.monitor(monitor, context, eval).map_err(|e| (Phase::Monitor, e))?;
             }
+        }
+        if let Some(expect) = &test.expect {
+            self.call(eval, &expect.id, &[result]).map_err(|e| (Phase::Expect, e))?;
         }
         Ok(())
     }
@@ -179,6 +202,7 @@ impl Suite<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Setup,
+    Faults,
     Body,
     Expect,
     Monitor,
@@ -188,6 +212,7 @@ impl Phase {
     fn name(self) -> &'static str {
         match self {
             Phase::Setup => "setup",
+            Phase::Faults => "faults",
             Phase::Body => "scenario",
             Phase::Expect => "expectation",
             Phase::Monitor => "monitor",

@@ -1,8 +1,8 @@
 //! The run-mode builtins: what `assert_*`, `events()`, `sleep`, `parallel`, `choose` and the
-//! step methods do while a test runs. Everything else a body calls (fault constructors,
-//! matchers, mock responses) stays a recorded value, as at load time. Faults need the runtime
-//! faults of a later issue: a body that applies one stops, and its test is reported as not
-//! run with that reason (never as passed).
+//! step methods do while a test runs; the fault builtins are in [`super::faulting`].
+//! Everything else a body calls (fault constructors, matchers, mock responses) stays a
+//! recorded value, as at load time. Steps reach services through the test driver's proxy edge
+//! when the lifecycle has one, so protocol faults and partitions apply to them too.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -20,34 +20,19 @@ use starlark::values::Value;
 use super::event_value::EventValue;
 use super::filters;
 use crate::events::{fields, Event, EventLog};
+use crate::faults::edges::TEST_DRIVER;
+use crate::faults::Faults;
 use crate::steps::{self, Target};
-
-/// Builtins that apply faults, partitions or observation this runtime cannot do yet.
-const NEEDS_FAULTS: &[&str] = &[
-    "fault",
-    "fault_all",
-    "fault_start",
-    "fault_stop",
-    "trace",
-    "trace_start",
-    "trace_stop",
-    "partition",
-    "partition_start",
-    "partition_stop",
-    "watch",
-    "watch_start",
-    "watch_stop",
-    "bandwidth",
-    "mtu",
-];
 
 /// Why a test body stopped early, when it is not an ordinary error.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stop {
     /// An `assert_*` failed.
     Assertion(String),
-    /// The body applies a fault; fault injection is not in this runtime yet.
+    /// The body needs a capability this runtime does not have (packet-level faults).
     NeedsFaults(String),
+    /// A fault could not be applied (not filterable, no proxy, no edge to cut).
+    Fault(crate::faults::FaultError),
     /// `halt(reason)`.
     Halted(String),
 }
@@ -62,17 +47,39 @@ pub struct TestContext<'a> {
     pub first_seq: u64,
     pub assertions: Cell<u32>,
     pub stop: RefCell<Option<Stop>>,
+    /// The lifecycle's fault machinery (`None` for runs that set none up).
+    pub faults: Option<&'a Faults>,
+    /// The file run-time fault calls are attributed to (the topology root).
+    pub root: String,
+    /// Monitors claimed by assumptions the body applied (`fault(db_down, run=...)`).
+    pub claimed_monitors: RefCell<Vec<String>>,
 }
 
 impl TestContext<'_> {
+    /// Monitors an applied assumption brings along are checked for the rest of the test.
+    pub(super) fn claim_monitors(&self, names: &[String]) {
+        let mut claimed = self.claimed_monitors.borrow_mut();
+        for name in names {
+            if !claimed.contains(name) {
+                claimed.push(name.clone());
+            }
+        }
+    }
+
+    /// Stops the test for a fault that cannot be applied; returns the message.
+    pub(super) fn halt_fault(&self, error: crate::faults::FaultError) -> String {
+        self.halt(Stop::Fault(error)).to_string()
+    }
+
     fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
     }
 
     /// Stops the body with `stop`, returning the error Starlark unwinds with.
-    fn halt(&self, stop: Stop) -> anyhow::Error {
+    pub(super) fn halt(&self, stop: Stop) -> anyhow::Error {
         let message = match &stop {
             Stop::Assertion(m) | Stop::NeedsFaults(m) | Stop::Halted(m) => m.clone(),
+            Stop::Fault(error) => error.to_string(),
         };
         self.stop.replace(Some(stop));
         anyhow::anyhow!(message)
@@ -106,9 +113,8 @@ impl Runner for TestContext<'_> {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> Option<anyhow::Result<Value<'v>>> {
         let name = builtin.name.as_str();
-        if NEEDS_FAULTS.contains(&name) {
-            let why = format!("needs fault injection (`{name}`), which this runtime does not do yet");
-            return Some(Err(self.halt(Stop::NeedsFaults(why))));
+        if let Some(result) = self.fault_builtin(builtin, args, eval) {
+            return Some(result);
         }
         Some(match name {
             "assert_true" => self.assert_true(args).map(|()| Value::new_none()),
@@ -153,11 +159,12 @@ impl Runner for TestContext<'_> {
             .find(|i| i.name == iface_name)
             .ok_or_else(|| anyhow::anyhow!("`{service_name}` has no interface `{iface_name}`"))?;
         let port = iface.port.ok_or_else(|| anyhow::anyhow!("`{service_name}.{iface_name}` has no known port"))?;
+        let edge = self.faults.and_then(|f| f.edges().get(TEST_DRIVER, &service_name, &iface_name));
         let target = Target {
             service,
             interface: &iface.name,
             protocol: &iface.protocol,
-            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            address: edge.map_or_else(|| SocketAddr::from(([127, 0, 0, 1], port)), |e| e.proxy),
             timeout: self.remaining(),
         };
         let response = match iface.protocol.as_str() {

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use ospecc_schema::plan::topology::{Matcher, ProxyAction, ProxyRule, ScopedFault, SyscallAction, SyscallRule};
+use ospecc_schema::plan::Origin;
 use ospecc_schema::topology::catalog;
 
 use super::services::duration_ms;
@@ -50,7 +51,8 @@ pub(crate) struct Assumptions {
 
 impl Assumptions {
     pub fn of(cx: &Cx) -> Assumptions {
-        let all = cx.calls_of("fault_assumption").map(|r| (r.clone(), resolve(cx, r, 0))).collect();
+        let origin = |r: &Recorded| cx.origin(r);
+        let all = cx.calls_of("fault_assumption").map(|r| (r.clone(), resolve(&origin, r, 0))).collect();
         Assumptions { all }
     }
 
@@ -59,7 +61,7 @@ impl Assumptions {
     pub fn get(&self, cx: &Cx, record: &Recorded) -> Resolved {
         match self.all.iter().find(|(r, _)| **r == *record) {
             Some((_, resolved)) => resolved.clone(),
-            None => resolve(cx, record, 0),
+            None => resolve(&|r: &Recorded| cx.origin(r), record, 0),
         }
     }
 
@@ -68,12 +70,15 @@ impl Assumptions {
     }
 }
 
-fn resolve(cx: &Cx, assumption: &Recorded, depth: usize) -> Resolved {
+/// Where a recorded call is, for the rules made from it.
+pub type OriginOf<'a> = dyn Fn(&Recorded) -> Origin + 'a;
+
+fn resolve(origin: &OriginOf, assumption: &Recorded, depth: usize) -> Resolved {
     let name = assumption.name().unwrap_or_default().to_owned();
     let mut resolved = Resolved { name: name.clone(), ..Resolved::default() };
     if depth < MAX_COMPOSITION_DEPTH {
         for child in records(assumption.named("faults")) {
-            let child = resolve(cx, child, depth + 1);
+            let child = resolve(origin, child, depth + 1);
             merge_syscall_rules(&mut resolved.syscall_rules, child.syscall_rules);
             resolved.proxy_rules.extend(child.proxy_rules);
             resolved.monitors.extend(child.monitors);
@@ -82,12 +87,13 @@ fn resolve(cx: &Cx, assumption: &Recorded, depth: usize) -> Resolved {
     let target = assumption.named("target").and_then(Arg::record);
     let service = target.and_then(|t| service_of(t));
     if let Some(service) = service {
-        let own: Vec<SyscallRule> =
-            syscall_faults(assumption).flat_map(|(key, fault)| syscall_rule(cx, service, key, fault, &name)).collect();
+        let own: Vec<SyscallRule> = syscall_faults(assumption)
+            .flat_map(|(key, fault)| syscall_rule(origin, service, key, fault, &name))
+            .collect();
         merge_syscall_rules(&mut resolved.syscall_rules, own);
     }
     if let Some(iface_ref) = target.filter(|t| t.ty == "interface_ref") {
-        let rules = records(assumption.named("rules")).filter_map(|rule| proxy_rule(cx, iface_ref, rule, &name));
+        let rules = records(assumption.named("rules")).filter_map(|rule| proxy_rule(origin, iface_ref, rule, &name));
         resolved.proxy_rules.extend(rules.collect::<Vec<_>>());
     }
     resolved.monitors.extend(records(assumption.named("monitors")).cloned());
@@ -119,7 +125,13 @@ pub(crate) fn service_of(target: &Recorded) -> Option<&Recorded> {
     }
 }
 
-fn syscall_rule(cx: &Cx, service: &Recorded, key: &str, fault: &Recorded, assumption: &str) -> Option<SyscallRule> {
+fn syscall_rule(
+    origin: &OriginOf,
+    service: &Recorded,
+    key: &str,
+    fault: &Recorded,
+    assumption: &str,
+) -> Option<SyscallRule> {
     let action = match fault.builtin.as_str() {
         "deny" => SyscallAction::Deny { errno: fault.positional.first()?.as_str()?.to_ascii_uppercase() },
         "delay" => SyscallAction::Delay {
@@ -146,7 +158,7 @@ fn syscall_rule(cx: &Cx, service: &Recorded, key: &str, fault: &Recorded, assump
         path,
         action,
         assumption: assumption.to_owned(),
-        origin: cx.origin(fault),
+        origin: origin(fault),
     })
 }
 
@@ -181,7 +193,7 @@ pub(crate) fn family(key: &str) -> Vec<String> {
     syscalls
 }
 
-fn proxy_rule(cx: &Cx, iface_ref: &Recorded, rule: &Recorded, assumption: &str) -> Option<ProxyRule> {
+fn proxy_rule(origin: &OriginOf, iface_ref: &Recorded, rule: &Recorded, assumption: &str) -> Option<ProxyRule> {
     let (service, iface) = attrs::parts(iface_ref)?;
     let protocol = attrs::protocol_of(iface_ref).unwrap_or_default().to_owned();
     let text = |key: &str| rule.named(key).and_then(Arg::as_str).map(str::to_owned);
@@ -217,7 +229,7 @@ fn proxy_rule(cx: &Cx, iface_ref: &Recorded, rule: &Recorded, assumption: &str) 
         matchers,
         probability,
         assumption: assumption.to_owned(),
-        origin: cx.origin(rule),
+        origin: origin(rule),
     })
 }
 
@@ -322,4 +334,79 @@ pub(crate) struct Scoped {
     pub keys_unknown: bool,
     /// Its target is not known statically (a parameter, a computed value).
     pub target_known: bool,
+}
+
+/// The rules a fault scope applies at run time, made from its call as the test body made it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScopeRules {
+    pub syscall: Vec<SyscallRule>,
+    pub proxy: Vec<ProxyRule>,
+    /// The services the scope targets (what `fault_stop`/`trace_stop` clear).
+    pub services: Vec<String>,
+    /// The names of the monitors an applied assumption claims.
+    pub monitors: Vec<String>,
+}
+
+/// The rules of a run-time call of `fault`, `fault_all`, `fault_start`, `trace` or
+/// `trace_start` (the same lowering as the plan's, so a fault means the same at both times).
+/// `scope` names the rules' owner in events and reports.
+pub fn scope_rules(call: &Recorded, scope: &str, origin: &OriginOf) -> ScopeRules {
+    let mut rules = ScopeRules::default();
+    let first = call.positional.first().and_then(Arg::record);
+    if let Some(assumption) = first.filter(|r| r.ty == "fault_assumption") {
+        let resolved = resolve(origin, assumption, 0);
+        rules.services = resolved.syscall_rules.iter().map(|r| r.service.clone()).collect();
+        rules.monitors = resolved.monitors.iter().filter_map(|m| m.name().map(str::to_owned)).collect();
+        (rules.syscall, rules.proxy) = (resolved.syscall_rules, resolved.proxy_rules);
+        rules.services.sort();
+        rules.services.dedup();
+        return rules;
+    }
+    if let Some(iface_ref) = first.filter(|r| r.ty == "interface_ref") {
+        let positional = call.positional.iter().skip(1).filter_map(Arg::record);
+        let listed = records(call.named("rules"));
+        rules.proxy = positional.chain(listed).filter_map(|rule| proxy_rule(origin, iface_ref, rule, scope)).collect();
+    }
+    let services: Vec<&Recorded> = match call.positional.first() {
+        Some(Arg::List(items)) => items.iter().filter_map(Arg::record).filter_map(|r| service_of(r)).collect(),
+        Some(Arg::Record(target)) => service_of(target).into_iter().collect(),
+        _ => Vec::new(),
+    };
+    for service in &services {
+        if call.builtin.starts_with("trace") {
+            rules.syscall.extend(trace_rules(origin, service, call, scope));
+        } else if first.is_none_or(|r| r.ty == "service") || matches!(call.positional.first(), Some(Arg::List(_))) {
+            let own = syscall_faults(call).filter_map(|(key, fault)| syscall_rule(origin, service, key, fault, scope));
+            merge_syscall_rules(&mut rules.syscall, own.collect());
+        }
+    }
+    rules.services = services.iter().filter_map(|s| s.name().map(str::to_owned)).collect();
+    rules
+}
+
+/// `trace(svc, syscalls=[...])`: an allow rule per named syscall (families expanded).
+fn trace_rules(origin: &OriginOf, service: &Recorded, call: &Recorded, scope: &str) -> Vec<SyscallRule> {
+    let names = match call.named("syscalls") {
+        Some(Arg::List(items)) => items.iter().filter_map(Arg::as_str).collect(),
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .map(|key| {
+            let (syscalls, path) = expand_key(service, key);
+            SyscallRule {
+                service: service.name().unwrap_or_default().to_owned(),
+                key: key.to_owned(),
+                syscalls,
+                action: SyscallAction::Allow,
+                probability: 1.0,
+                max_fires: None,
+                mode: None,
+                label: Some("trace".to_owned()),
+                path,
+                assumption: scope.to_owned(),
+                origin: origin(call),
+            }
+        })
+        .collect()
 }

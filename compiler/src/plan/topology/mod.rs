@@ -4,7 +4,7 @@
 //! each service computed from the lowered rules and every fault site ([`intercept`]), and
 //! instance counts ([`instances`]).
 
-mod faults;
+pub mod faults;
 mod instances;
 mod intercept;
 mod monitors;
