@@ -6,13 +6,16 @@
 //! `encoding` (positions), `workspace` (URIs, index, open-documents-over-disk file system),
 //! `dependencies` (who must be republished when a file changes), `diagnostics` (analysis and
 //! conversion), `scheduler` (debounce, indexing, publishing), `config` (initialization
-//! options), `host` (the binary's policy), `panic`, `state`.
+//! options), `host` (the binary's policy), `panic`, `state`; `features` answers the editor
+//! requests (completion, hover, definition, references, symbols, code actions, signature
+//! help, semantic tokens) through the compiler's `ide` layer.
 
 mod config;
 mod dependencies;
 mod diagnostics;
 mod documents;
 mod encoding;
+mod features;
 mod framing;
 mod host;
 mod ordered;

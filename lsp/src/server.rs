@@ -1,6 +1,6 @@
 //! The `LanguageServer` implementation: the lifecycle (`initialize` with the negotiated
-//! capabilities, `initialized`, `shutdown`), workspace notifications, and the hooks later
-//! features (completion, hover, definition) plug into.
+//! capabilities, `initialized`, `shutdown`), workspace notifications, and the editor
+//! requests, each answered by its module under `features/`.
 //!
 //! Document sync (`didOpen`/`didChange`/`didClose`) never reaches these handlers: the
 //! ordering layer (`ordered.rs`) applies it in wire order before any handler runs.
@@ -10,16 +10,22 @@ use std::sync::Arc;
 
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{
-    DidChangeWatchedFilesParams, DidChangeWatchedFilesRegistrationOptions, DidChangeWorkspaceFoldersParams,
-    DidSaveTextDocumentParams, FileChangeType, FileSystemWatcher, GlobPattern, InitializeParams, InitializeResult,
-    InitializedParams, MessageType, OneOf, Registration, SaveOptions, ServerCapabilities, ServerInfo,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions,
-    WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
+    CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability, CodeActionResponse,
+    CompletionOptions, CompletionParams, CompletionResponse, DidChangeWatchedFilesParams,
+    DidChangeWatchedFilesRegistrationOptions, DidChangeWorkspaceFoldersParams, DidSaveTextDocumentParams,
+    DocumentSymbolParams, DocumentSymbolResponse, FileChangeType, FileSystemWatcher, GlobPattern, GotoDefinitionParams,
+    GotoDefinitionResponse, Hover, HoverParams, HoverProviderCapability, InitializeParams, InitializeResult,
+    InitializedParams, Location, MessageType, OneOf, ReferenceParams, Registration, SaveOptions,
+    SemanticTokensFullOptions, SemanticTokensOptions, SemanticTokensParams, SemanticTokensResult,
+    SemanticTokensServerCapabilities, ServerCapabilities, ServerInfo, SignatureHelp, SignatureHelpOptions,
+    SignatureHelpParams, TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
+    TextDocumentSyncSaveOptions, WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
 };
 use tower_lsp_server::LanguageServer;
 
 use crate::config::Settings;
 use crate::encoding::PositionEncoding;
+use crate::features;
 use crate::scheduler::Event;
 use crate::state::{Session, Shared};
 use crate::workspace::path_of;
@@ -83,7 +89,8 @@ fn roots(params: &InitializeParams) -> Vec<PathBuf> {
     root.into_iter().filter(|p| p.is_absolute()).collect()
 }
 
-/// What the server offers: incremental sync in the negotiated encoding, workspace folders.
+/// What the server offers: incremental sync in the negotiated encoding, workspace folders,
+/// and the editor features.
 pub fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
     let sync = TextDocumentSyncOptions {
         open_close: Some(true),
@@ -97,6 +104,31 @@ pub fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
         position_encoding: Some(encoding.kind()),
         text_document_sync: Some(TextDocumentSyncCapability::Options(sync)),
         workspace: Some(WorkspaceServerCapabilities { workspace_folders: Some(folders), file_operations: None }),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(features::completion::TRIGGERS.iter().map(|t| t.to_string()).collect()),
+            ..CompletionOptions::default()
+        }),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        definition_provider: Some(OneOf::Left(true)),
+        references_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            ..CodeActionOptions::default()
+        })),
+        signature_help_provider: Some(SignatureHelpOptions {
+            trigger_characters: Some(vec!["(".into(), ",".into()]),
+            retrigger_characters: Some(vec!["=".into()]),
+            ..SignatureHelpOptions::default()
+        }),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+            SemanticTokensOptions {
+                legend: features::tokens::legend(),
+                full: Some(SemanticTokensFullOptions::Bool(true)),
+                range: None,
+                ..SemanticTokensOptions::default()
+            },
+        )),
         ..ServerCapabilities::default()
     }
 }
@@ -158,5 +190,37 @@ impl LanguageServer for Backend {
         let added = paths(params.event.added);
         let removed = paths(params.event.removed);
         self.shared.send(Event::Folders { added, removed });
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        Ok(features::completion::completion(&self.shared, params))
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        Ok(features::hover::hover(&self.shared, params))
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        Ok(features::navigation::definition(&self.shared, params))
+    }
+
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        Ok(features::navigation::references(&self.shared, params))
+    }
+
+    async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
+        Ok(features::symbols::symbols(&self.shared, params))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        Ok(features::actions::code_actions(&self.shared, params))
+    }
+
+    async fn signature_help(&self, params: SignatureHelpParams) -> Result<Option<SignatureHelp>> {
+        Ok(features::signature::signature_help(&self.shared, params))
+    }
+
+    async fn semantic_tokens_full(&self, params: SemanticTokensParams) -> Result<Option<SemanticTokensResult>> {
+        Ok(features::tokens::semantic_tokens(&self.shared, params))
     }
 }

@@ -33,6 +33,8 @@ pub struct Shared {
     pub client: Client,
     pub host: Arc<dyn Host>,
     pub documents: Mutex<Documents>,
+    /// The workspace's spec files as last discovered for path completion, and when.
+    pub files_cache: Mutex<Option<(std::time::Instant, Arc<Vec<PathBuf>>)>>,
     session: OnceLock<Session>,
     events: UnboundedSender<Event>,
     shut_down: AtomicBool,
@@ -44,6 +46,7 @@ impl Shared {
             client,
             host,
             documents: Mutex::new(Documents::default()),
+            files_cache: Mutex::new(None),
             session: OnceLock::new(),
             events,
             shut_down: AtomicBool::new(false),
