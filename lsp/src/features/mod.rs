@@ -118,7 +118,7 @@ fn language_by_id(language_id: &str) -> Language {
 }
 
 /// The spec files of the workspace folders (discovered at most every [`FILES_TTL`]), with
-/// the open documents.
+/// the open documents that exist on disk.
 fn workspace_files(shared: &Shared) -> Arc<Vec<PathBuf>> {
     let mut cache = shared.files_cache.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((at, files)) = cache.as_ref() {
@@ -128,7 +128,9 @@ fn workspace_files(shared: &Shared) -> Arc<Vec<PathBuf>> {
     }
     let roots = shared.session().map(|s| s.roots.clone()).unwrap_or_default();
     let mut files: Vec<PathBuf> = roots.iter().flat_map(|r| shared.host.discover(r)).collect();
-    files.extend(shared.documents().paths());
+    // Open documents not yet saved are left out: a path completion names files on disk.
+    let open: Vec<PathBuf> = shared.documents().paths();
+    files.extend(open.into_iter().filter(|p| p.is_file()));
     files.sort();
     files.dedup();
     let files = Arc::new(files);

@@ -29,13 +29,12 @@ pub fn complete(file: &FileContext, offset: usize) -> Vec<CompletionItem> {
     items
 }
 
-/// Case-insensitive subsequence match, the way editors filter; the editor filters again.
+/// Whether `label` starts with `prefix`, or one of its `_`/`-`/`.` separated words does
+/// (case-insensitive): `sec` finds `secrets` and `network_security`, not `services`.
 fn matches(label: &str, prefix: &str) -> bool {
-    let mut chars = label.chars().map(|c| c.to_ascii_lowercase());
-    prefix.chars().all(|p| {
-        let p = p.to_ascii_lowercase();
-        chars.any(|c| c == p)
-    })
+    let label = label.to_ascii_lowercase();
+    let prefix = prefix.to_ascii_lowercase();
+    label.starts_with(&prefix) || label.split(['_', '-', '.']).any(|word| word.starts_with(&prefix))
 }
 
 /// The keys the mapping at the cursor may still take.

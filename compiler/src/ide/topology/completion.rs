@@ -39,7 +39,11 @@ pub fn complete(file: &FileContext, offset: usize) -> Vec<CompletionItem> {
         Some(receiver) => after_dot(&index, text, &receiver, word),
         None => in_expression(file, &index, offset, word),
     };
-    items.retain(|i| i.label.starts_with(prefix) || i.label.to_lowercase().contains(&prefix.to_lowercase()));
+    let prefix = prefix.to_lowercase();
+    items.retain(|i| {
+        let label = i.label.to_lowercase();
+        label.starts_with(&prefix) || label.split(['_', '.']).any(|word| word.starts_with(&prefix))
+    });
     items
 }
 
@@ -176,7 +180,7 @@ fn vocabulary_items(name: &str, word: Span, detail: &str, insert: impl Fn(&str) 
                 .detail(detail)
                 .docs(&v.doc)
                 .insert(insert(&v.value), false)
-                .sort(format!("2{}", v.value))
+                .sort(format!("1{}", v.value))
         })
         .collect()
 }
@@ -252,7 +256,7 @@ fn names(file: &FileContext, index: &Index, word: Span) -> Vec<CompletionItem> {
                 items.push(
                     CompletionItem::new(name, CompletionKind::Module, word)
                         .detail("builtin namespace")
-                        .sort(format!("2{name}")),
+                        .sort(format!("4{name}")),
                 );
             }
             continue;
@@ -278,12 +282,12 @@ fn names(file: &FileContext, index: &Index, word: Span) -> Vec<CompletionItem> {
                 Some(service) => format!("service \"{}\"", service.name),
                 None => what.to_string(),
             };
-            items.push(CompletionItem::new(&name, kind, word).detail(detail).sort(format!("0{name}")));
+            items.push(CompletionItem::new(&name, kind, word).detail(detail).sort(format!("2{name}")));
         }
     }
     for keyword in lex::KEYWORDS {
         if seen.insert(keyword.to_string()) {
-            items.push(CompletionItem::new(*keyword, CompletionKind::Keyword, word).sort(format!("3{keyword}")));
+            items.push(CompletionItem::new(*keyword, CompletionKind::Keyword, word).sort(format!("5{keyword}")));
         }
     }
     items
@@ -295,7 +299,7 @@ fn builtin_item(builtin: &Builtin, label: &str, word: Span) -> CompletionItem {
         .detail(signature)
         .docs(&builtin.doc)
         .insert(format!("{label}($0)"), true)
-        .sort(format!("1{label}"))
+        .sort(format!("3{label}"))
 }
 
 /// Inside a string literal: `load()` paths and symbols, or a vocabulary the parameter takes.
