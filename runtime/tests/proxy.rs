@@ -525,3 +525,234 @@ async fn redis_subscribers_get_an_opaque_relay() {
     assert_eq!(got.as_deref(), Some(message.as_bytes()));
     proxy.stop().await;
 }
+
+// ---------------------------------------------------------------- PostgreSQL (real server)
+
+/// A TLS connector that asks for TLS, so that `sslmode=prefer` sends an `SSLRequest`, and
+/// fails if the answer is yes (the proxy answers no).
+#[derive(Clone, Copy)]
+struct AsksForTls;
+
+enum NoStream {}
+
+impl tokio::io::AsyncRead for NoStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match *self.get_mut() {}
+    }
+}
+
+impl tokio::io::AsyncWrite for NoStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match *self.get_mut() {}
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match *self.get_mut() {}
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match *self.get_mut() {}
+    }
+}
+
+impl postgres::tls::TlsStream for NoStream {
+    fn channel_binding(&self) -> postgres::tls::ChannelBinding {
+        match *self {}
+    }
+}
+
+impl postgres::tls::TlsConnect<postgres::Socket> for AsksForTls {
+    type Stream = NoStream;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<NoStream, std::io::Error>>;
+    fn connect(self, _: postgres::Socket) -> Self::Future {
+        std::future::ready(Err(std::io::Error::other("the proxy should have declined TLS")))
+    }
+}
+
+impl postgres::tls::MakeTlsConnect<postgres::Socket> for AsksForTls {
+    type Stream = NoStream;
+    type TlsConnect = AsksForTls;
+    type Error = std::io::Error;
+    fn make_tls_connect(&mut self, _: &str) -> Result<AsksForTls, std::io::Error> {
+        Ok(*self)
+    }
+}
+
+/// A PostgreSQL server in a temporary directory (the users-api example's script: SCRAM
+/// authentication for user, password and database `app`), stopped on drop.
+struct Postgres {
+    child: std::process::Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // A fast shutdown (SIGINT) ends the backends too; SIGKILL if it lingers.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pg_url(addr: SocketAddr, sslmode: &str) -> String {
+    format!(
+        "host={} port={} user=app password=app dbname=app sslmode={sslmode} connect_timeout=5",
+        addr.ip(),
+        addr.port()
+    )
+}
+
+fn start_postgres() -> Option<Postgres> {
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dirs| dirs.flatten().any(|d| d.path().join("bin/postgres").exists()))
+        .unwrap_or(false);
+    if !installed {
+        eprintln!("SKIP: no PostgreSQL server under /usr/lib/postgresql (bash tests/services.sh installs it)");
+        return None;
+    }
+    let dir = tempfile::tempdir().ok()?;
+    let port = free_port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/users-api/scripts/postgres.sh");
+    let log = std::fs::File::create(dir.path().join("server.log")).ok()?;
+    let child = std::process::Command::new("bash")
+        .arg(script)
+        .env("OSPECC_PG_DIR", dir.path().join("pg"))
+        .env("PGPORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().ok()?;
+    let server = Postgres { child, addr, _dir: dir };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if postgres::Client::connect(&pg_url(addr, "disable"), postgres::NoTls).is_ok() {
+            return Some(server);
+        }
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(server._dir.path().join("server.log")).unwrap_or_default();
+            panic!("PostgreSQL did not start on {addr}:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sqlstate(error: &postgres::Error) -> String {
+    error.code().map(|c| c.code().to_owned()).unwrap_or_else(|| format!("no SQLSTATE: {error}"))
+}
+
+#[test]
+fn postgres_errors_keep_the_connection_in_step() {
+    let Some(pg) = start_postgres() else { return };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (rules, events) = (ProxyRules::new(1), EventLog::default());
+    let proxy = runtime.block_on(Proxy::start(edge("postgres", pg.addr), rules.clone(), events.clone())).unwrap();
+    // sslmode=prefer with a connector able to do TLS: the SSLRequest is answered N.
+    let mut client = postgres::Client::connect(&pg_url(proxy.addr(), "prefer"), AsksForTls).unwrap();
+    let one: i32 = client.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
+    client.batch_execute("DROP TABLE IF EXISTS users; CREATE TABLE users (id serial PRIMARY KEY, name text)").unwrap();
+
+    let error = install(
+        &rules,
+        ProxyAction::Error { message: Some("disk full".into()), status: None },
+        &[("query", "INSERT INTO users*")],
+    );
+    // Extended protocol: Parse/Describe/Sync pass, Bind passes, Execute fails; the proxy
+    // discards until Sync. The next statements on the same connection must work.
+    let failed = client.execute("insert into users (name)\n  values ($1) returning id", &[&"a"]).unwrap_err();
+    assert_eq!(sqlstate(&failed), "53100");
+    assert!(failed.as_db_error().is_some_and(|e| e.message() == "disk full"), "{failed}");
+    let count: i64 = client.query_one("SELECT count(*) FROM users", &[]).unwrap().get(0);
+    assert_eq!(count, 0);
+    // Simple protocol.
+    let failed = client.simple_query("INSERT INTO users (name) VALUES ('b');").unwrap_err();
+    assert_eq!(sqlstate(&failed), "53100");
+    let rows = client.simple_query("SELECT 2").unwrap();
+    let value = rows.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(value.as_deref(), Some("2"));
+    // In a transaction block the error leaves it failed; the rollback goes through.
+    let mut transaction = client.transaction().unwrap();
+    assert!(transaction.execute("INSERT INTO users (name) VALUES ($1)", &[&"c"]).is_err());
+    transaction.rollback().unwrap();
+
+    rules.remove(error.id);
+    assert_eq!(client.execute("INSERT INTO users (name) VALUES ($1)", &[&"d"]).unwrap(), 1);
+    let count: i64 = client.query_one("SELECT count(*) FROM users", &[]).unwrap().get(0);
+    assert_eq!(count, 1);
+
+    let delay = install(&rules, ProxyAction::Delay { ms: 300 }, &[("query", "select $1::int + 40")]);
+    let started = Instant::now();
+    let sum: i32 = client.query_one("SELECT $1::int + 40", &[&2]).unwrap().get(0);
+    assert_eq!(sum, 42);
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+    rules.remove(delay.id);
+
+    // Cancel requests reach the server through the proxy.
+    let cancel = client.cancel_token();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        cancel.cancel_query(postgres::NoTls)
+    });
+    let started = Instant::now();
+    let cancelled = client.simple_query("SELECT pg_sleep(10)").unwrap_err();
+    assert_eq!(sqlstate(&cancelled), "57014");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(canceller.join().is_ok_and(|r| r.is_ok()));
+
+    install(&rules, ProxyAction::Drop, &[("query", "SELECT 3")]);
+    assert!(client.simple_query("SELECT 3").is_err());
+    assert!(client.is_closed() || client.simple_query("SELECT 1").is_err(), "the connection is gone");
+    let mut fresh = postgres::Client::connect(&pg_url(proxy.addr(), "disable"), postgres::NoTls).unwrap();
+    let count: i64 = fresh.query_one("SELECT count(*) FROM users", &[]).unwrap().get(0);
+    assert_eq!(count, 1);
+
+    let fired = proxy_events(&events, "proxy");
+    let errors: Vec<_> = fired
+        .iter()
+        .filter(|e| e.fields["action"] == "error" && e.fields["query"].as_str().is_some_and(|q| q.contains("INSERT")))
+        .collect();
+    assert_eq!(errors.len(), 2, "{fired:?}");
+    let actions: Vec<_> = fired.iter().map(|e| e.fields["action"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(actions, ["error", "error", "error", "delay", "drop"]);
+    assert!(proxy_events(&events, "proxy_error").is_empty(), "{:?}", proxy_events(&events, "proxy_error"));
+    runtime.block_on(proxy.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ssl_requests_are_declined_by_the_proxy() {
+    let proxy =
+        Proxy::start(edge("postgres", silent_upstream().await), ProxyRules::new(1), EventLog::default()).await.unwrap();
+    let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    for code in [80_877_103u32, 80_877_104] {
+        let mut request = 8u32.to_be_bytes().to_vec();
+        request.extend_from_slice(&code.to_be_bytes());
+        stream.write_all(&request).await.unwrap();
+        assert_eq!(read_n(&mut stream, 1, WAIT).await.as_deref(), Some(&b"N"[..]));
+    }
+    proxy.stop().await;
+}
