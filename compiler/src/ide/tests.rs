@@ -29,13 +29,13 @@ fn run<T>(path: &str, marked: &str, fs: &MemoryFs, f: impl Fn(&FileContext, usiz
 
 fn labels(path: &str, marked: &str) -> Vec<String> {
     let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
-    run(path, marked, &fs, |file, offset| completions(file, offset)).into_iter().map(|i| i.label).collect()
+    run(path, marked, &fs, completions).into_iter().map(|i| i.label).collect()
 }
 
 #[test]
 fn ospec_root_keys_required_first_and_present_keys_left_out() {
     let fs = MemoryFs::default();
-    let items = run("/w/a.ospec.yml", "name: x\n|", &fs, |f, o| completions(f, o));
+    let items = run("/w/a.ospec.yml", "name: x\n|", &fs, completions);
     assert!(!items.iter().any(|i| i.label == "name"));
     let id = items.iter().find(|i| i.label == "id").expect("id offered");
     assert!(id.sort_text.as_deref().is_some_and(|s| s.starts_with('0')), "{id:?}");
@@ -44,7 +44,7 @@ fn ospec_root_keys_required_first_and_present_keys_left_out() {
         acceptance.is_snippet && acceptance.insert_text.as_deref().is_some_and(|t| t.contains('\n')),
         "{acceptance:?}"
     );
-    assert!(!run("/w/a.ospec.yml", "|", &fs, |f, o| completions(f, o)).is_empty());
+    assert!(!run("/w/a.ospec.yml", "|", &fs, completions).is_empty());
 }
 
 #[test]
@@ -65,13 +65,13 @@ fn ospec_enum_values_and_references() {
 #[test]
 fn ospec_hover_and_definition() {
     let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
-    let hover = run("/w/a.ospec.yml", "outcome_|type: api\n", &fs, |f, o| super::hover(f, o)).expect("hover");
+    let hover = run("/w/a.ospec.yml", "outcome_|type: api\n", &fs, super::hover).expect("hover");
     assert!(hover.markdown.contains("kind of outcome") && hover.markdown.contains("`web-app`"), "{}", hover.markdown);
     let text = "topology: t.star\nservices:\n  db: {}\n  web:\n    depends_on: [d|b]\n";
-    let found = run("/w/a.ospec.yml", text, &fs, |f, o| definition(f, o));
+    let found = run("/w/a.ospec.yml", text, &fs, definition);
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found[1].path.as_deref(), Some(Path::new("/w/t.star")));
-    let found = run("/w/a.ospec.yml", "topology: t.s|tar\n", &fs, |f, o| definition(f, o));
+    let found = run("/w/a.ospec.yml", "topology: t.s|tar\n", &fs, definition);
     assert_eq!(found[0].path.as_deref(), Some(Path::new("/w/t.star")));
     let refs = run(
         "/w/a.ospec.yml",
@@ -113,13 +113,13 @@ fn topology_completions_by_context() {
 #[test]
 fn topology_hover_signature_definition() {
     let fs = MemoryFs::default().with_file("/w/lib.star", "def helper(x):\n    return x\n");
-    let hover = run("/w/t.star", "x = de|ny(\"EIO\")", &fs, |f, o| super::hover(f, o)).expect("hover");
+    let hover = run("/w/t.star", "x = de|ny(\"EIO\")", &fs, super::hover).expect("hover");
     assert!(hover.markdown.contains("deny(") && hover.markdown.contains("errno"), "{}", hover.markdown);
-    let hover = run("/w/t.star", "x = deny(\"EI|O\")", &fs, |f, o| super::hover(f, o)).expect("hover on errno");
+    let hover = run("/w/t.star", "x = deny(\"EI|O\")", &fs, super::hover).expect("hover on errno");
     assert!(hover.markdown.starts_with("`EIO`"), "{}", hover.markdown);
-    let help = run("/w/t.star", "interface(\"a\", |", &fs, |f, o| signature_help(f, o)).expect("signature");
+    let help = run("/w/t.star", "interface(\"a\", |", &fs, signature_help).expect("signature");
     assert_eq!(help.active_parameter, Some(1));
-    let found = run("/w/t.star", "load(\"lib.star\", \"helper\")\nhel|per(1)\n", &fs, |f, o| definition(f, o));
+    let found = run("/w/t.star", "load(\"lib.star\", \"helper\")\nhel|per(1)\n", &fs, definition);
     assert_eq!(found, [Location { path: Some(PathBuf::from("/w/lib.star")), span: Span::new(4, 10) }]);
 }
 

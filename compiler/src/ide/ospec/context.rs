@@ -332,7 +332,7 @@ fn skip_quote(text: &str, at: usize, limit: usize) -> usize {
 /// The end of the word the cursor is in: up to a space, quote, comma, bracket or colon.
 fn word_end_in(line: &str, column: usize) -> usize {
     let rest = &line[column..];
-    column + rest.find(|c: char| matches!(c, ' ' | '"' | '\'' | ',' | ']' | '}' | ':' | '#')).unwrap_or(rest.len())
+    column + rest.find([' ', '"', '\'', ',', ']', '}', ':', '#']).unwrap_or(rest.len())
 }
 
 #[cfg(test)]
