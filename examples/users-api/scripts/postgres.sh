@@ -3,6 +3,7 @@
 #
 # Creates a template cluster once (superuser $POSTGRES_USER with password $POSTGRES_PASSWORD,
 # database $POSTGRES_DB: `app`/`app`/`app` by default) under $OSPECC_PG_DIR (default
+# /dev/shm/ospecc-users-api-pg, memory-backed so the copy is cheap, else
 # ${TMPDIR:-/tmp}/ospecc-users-api-pg), copies it to a fresh data directory at every start (each
 # test's lifecycle starts from an empty database, as a new container would; a copy takes a tenth
 # of what initdb does), then `exec`s postgres on 127.0.0.1:$PGPORT (default 15433) with its
@@ -18,6 +19,9 @@ PORT="${PGPORT:-15433}"
 USER_NAME="${POSTGRES_USER:-app}"
 PASSWORD="${POSTGRES_PASSWORD:-app}"
 DATABASE="${POSTGRES_DB:-app}"
+if [ -z "${OSPECC_PG_DIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  OSPECC_PG_DIR=/dev/shm/ospecc-users-api-pg
+fi
 BASE="${OSPECC_PG_DIR:-${TMPDIR:-/tmp}/ospecc-users-api-pg}"
 TEMPLATE="$BASE/template"
 DATA="$BASE/data"

@@ -27,6 +27,10 @@ use super::target::{self, SockAddr};
 use super::SyscallRules;
 use crate::faults::rules::Active;
 
+/// Directories below the system directories that hold ordinary data: `/dev/shm` is a tmpfs
+/// services (and tests) keep files in, so its files are faulted like any other.
+const DATA_DIRS: &[&str] = &["/dev/shm"];
+
 /// Directories whose files are never faulted unless a rule's glob names them.
 const SYSTEM_DIRS: &[&str] = &["/proc", "/sys", "/dev", "/lib", "/lib32", "/lib64", "/usr", "/etc", "/bin", "/sbin"];
 
@@ -102,25 +106,35 @@ impl Globs {
         for rule in rules {
             if let Some(glob) = &rule.rule.path {
                 if !self.0.contains_key(glob) {
-                    let pattern = if glob.ends_with('/') { format!("{glob}**") } else { glob.clone() };
-                    let matcher = GlobBuilder::new(&pattern).literal_separator(false).build().ok();
-                    self.0.insert(glob.clone(), matcher.map(|g| g.compile_matcher()));
+                    self.0.insert(glob.clone(), compile(glob));
                 }
             }
         }
     }
 
-    /// Whether `glob` matches `text`; a glob that does not compile is compared literally.
+    /// Whether `glob` matches `text`; a glob that does not compile is compared literally. A
+    /// rule installed after [`Globs::prepare`] ran has its glob compiled here, uncached.
     fn is_match(&self, glob: &str, text: &str) -> bool {
         match self.0.get(glob) {
             Some(Some(matcher)) => matcher.is_match(text),
-            _ => glob == text,
+            Some(None) => glob == text,
+            None => compile(glob).map_or(glob == text, |m| m.is_match(text)),
         }
     }
 }
 
+/// A path glob: `*` crosses `/`, and a trailing `/` means everything below the directory.
+fn compile(glob: &str) -> Option<GlobMatcher> {
+    let pattern = if glob.ends_with('/') { format!("{glob}**") } else { glob.to_owned() };
+    GlobBuilder::new(&pattern).literal_separator(false).build().ok().map(|g| g.compile_matcher())
+}
+
 fn system_dir(path: &str) -> Option<&'static str> {
-    SYSTEM_DIRS.iter().copied().find(|dir| path == *dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/')))
+    let below = |dir: &&str| path == *dir || path.strip_prefix(*dir).is_some_and(|r| r.starts_with('/'));
+    if DATA_DIRS.iter().any(below) {
+        return None;
+    }
+    SYSTEM_DIRS.iter().copied().find(below)
 }
 
 /// Whether a rule's `path` (glob) admits the target.
@@ -232,16 +246,14 @@ mod tests {
     fn globs(list: &[&str]) -> Globs {
         let mut g = Globs::default();
         for glob in list {
-            let pattern = if glob.ends_with('/') { format!("{glob}**") } else { glob.to_string() };
-            let m = GlobBuilder::new(&pattern).literal_separator(false).build().ok().map(|g| g.compile_matcher());
-            g.0.insert(glob.to_string(), m);
+            g.0.insert(glob.to_string(), compile(glob));
         }
         g
     }
 
     #[test]
     fn paths_and_system_dirs() {
-        let g = globs(&["/var/data/*", "/var/data/", "*", "/etc/*", "*:15433"]);
+        let g = globs(&["/var/data/*", "/var/data/", "*", "/etc/*"]);
         let p = |s: &str| Target::Path(s.into());
         assert!(path_matches(Some("/var/data/*"), &p("/var/data/a.txt"), &g));
         assert!(path_matches(Some("/var/data/*"), &p("/var/data/sub/a.txt"), &g));
@@ -253,6 +265,7 @@ mod tests {
         assert!(path_matches(None, &p("/tmp/x"), &g));
         assert!(path_matches(None, &Target::Object("socket:[1]".into()), &g));
         assert!(!path_matches(Some("/var/data/*"), &Target::Unknown, &g));
+        assert!(path_matches(Some("/srv/*.db"), &p("/srv/a.db"), &g), "an uncached glob still compiles");
     }
 
     #[test]
