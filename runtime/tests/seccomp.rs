@@ -565,6 +565,7 @@ async fn only_services_with_an_intercept_set_get_a_filter() {
         assert_eq!(mode("plain"), Some(0), "an empty intercept set installs no filter");
         assert_eq!(mode("filtered"), Some(2));
         assert_eq!(mode("opted_out"), Some(0), "seccomp=False installs no filter");
+        assert_eq!(runtime_threads().0, 1, "one supervisor thread, for the filtered service");
         running.stop().await;
         eventually("the loop to end", Duration::from_secs(5), || {
             !of(&events, "filtered", "syscall_supervisor").is_empty()
@@ -585,22 +586,22 @@ async fn only_services_with_an_intercept_set_get_a_filter() {
     .await;
 }
 
-/// Threads of this process named by the seccomp supervisor (`ospecc-seccomp`, `ospecc-sc-timer`).
-fn supervisor_threads() -> usize {
+/// Threads of this process whose name starts with `prefix`.
+fn threads_named(prefix: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
         .map(|dir| {
             dir.filter_map(|e| e.ok())
-                .filter(|e| {
-                    std::fs::read_to_string(e.path().join("comm"))
-                        .is_ok_and(|c| c.starts_with("ospecc-seccomp") || c.starts_with("ospecc-sc-timer"))
-                })
+                .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.starts_with(prefix)))
                 .count()
         })
         .unwrap_or(0)
 }
 
-fn all_threads() -> usize {
-    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
+/// The seccomp supervisors' threads (`ospecc-seccomp`, `ospecc-sc-timer`), and every per-process
+/// thread of the runtime (`ospecc-*` but the one long-lived spawner).
+fn runtime_threads() -> (usize, usize) {
+    let seccomp = threads_named("ospecc-seccomp") + threads_named("ospecc-sc-timer");
+    (seccomp, threads_named("ospecc-") - threads_named("ospecc-spawner"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -618,7 +619,7 @@ async fn fifty_filtered_spawns_leave_no_thread_behind() {
         install(&rules, rule(&["openat"], SyscallAction::Delay { ms: 1 }, Some("/dev/null")));
         let sh = PathBuf::from("/bin/sh");
         let args = vec!["-c".to_owned(), "echo hi >/dev/null".to_owned()];
-        let before = (supervisor_threads(), all_threads());
+        let before = runtime_threads();
         for i in 0..50 {
             let name = format!("t{i}");
             let proc =
@@ -626,15 +627,20 @@ async fn fifty_filtered_spawns_leave_no_thread_behind() {
             let exit = tokio::time::timeout(Duration::from_secs(10), proc.exited()).await.expect("exit");
             assert_eq!(exit.code, Some(0), "{}", exit.cause);
         }
+        // A failed exec after the filter is installed: spawn reports it, the supervisor ends.
+        for i in 0..3 {
+            let missing = PathBuf::from("/nonexistent/ospecc-no-such-binary");
+            let f = Some(faulting(&["openat", "write", "connect"], &rules));
+            let err = spawn(&format!("missing{i}"), &missing, &args, f, &events).await.err().expect("spawn fails");
+            assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+        }
         eventually("every supervisor loop to end", Duration::from_secs(10), || {
             (0..50).all(|i| !of(&events, &format!("t{i}"), "syscall_supervisor").is_empty())
         })
         .await;
         assert_eq!(of(&events, "t49", "syscall").len(), 1, "the delay fired (a timer thread ran)");
-        eventually("supervisor threads to exit", Duration::from_secs(10), || supervisor_threads() <= before.0).await;
-        let after = (supervisor_threads(), all_threads());
-        eprintln!("threads before {before:?}, after 50 filtered spawns {after:?}");
-        assert!(after.1 <= before.1 + 4, "threads grew from {} to {}", before.1, after.1);
+        eventually("per-process threads to exit", Duration::from_secs(10), || runtime_threads() == before).await;
+        eprintln!("(seccomp, runtime) threads before {before:?}, after 50 filtered spawns {:?}", runtime_threads());
     })
     .await;
 }
