@@ -308,3 +308,91 @@ fn sigint_and_sigterm_mid_run_stop_everything() {
     interrupt_with(libc::SIGINT);
     interrupt_with(libc::SIGTERM);
 }
+
+/// Every event of one trace file.
+fn trace(dir: &Path, test: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join(format!("{test}.jsonl"))).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+fn has_event(events: &[serde_json::Value], kind: &str, field: &str, value: &str) -> bool {
+    events.iter().any(|e| e["type"] == kind && e["fields"][field] == value)
+}
+
+#[test]
+fn faults_happen_to_real_processes_and_the_run_says_what_fired() {
+    let _serial = serial();
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("SKIP: /usr/bin/python3 is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    let run = run(&["run", "tests/runs/faults/faults.star", "--format", "json", "--out", traces.to_str().unwrap()]);
+    run.expect(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let result = |name: &str| {
+        report["results"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned().unwrap_or_default()
+    };
+    let codes = |name: &str| -> Vec<String> {
+        result(name)["diagnostics"]
+            .as_array()
+            .map(|d| d.iter().filter_map(|d| d["code"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let passing = [
+        "test_plain",
+        "test_http_error",
+        "test_connect_refused",
+        "test_disk_full",
+        "test_partition",
+        "test_start_stop",
+        "test_backend_down",
+        "test_unfired",
+    ];
+    for name in passing {
+        assert_eq!(result(name)["outcome"], "passed", "{name}: {}", result(name));
+    }
+    // Each mechanism left its trace: a denied syscall, an injected HTTP error, a partition.
+    assert!(has_event(&trace(&traces, "test_connect_refused"), "syscall", "decision", "deny"));
+    assert!(has_event(&trace(&traces, "test_disk_full"), "syscall", "errno", "ENOSPC"));
+    assert!(has_event(&trace(&traces, "test_http_error"), "proxy", "action", "error"));
+    assert!(has_event(&trace(&traces, "test_partition"), "partition_applied", "a", "front"));
+    assert!(has_event(&trace(&traces, "test_partition"), "partition_removed", "a", "front"));
+    // A fault-free test runs with no filter and no proxy.
+    let plain = trace(&traces, "test_plain");
+    assert!(!plain.iter().any(|e| e["type"] == "syscall" || e["type"] == "proxy"), "no fault machinery");
+    // The diagnostics.
+    assert_eq!(codes("test_unfired"), vec!["FAULT_NOT_FIRED"]);
+    assert!(codes("test_plain").is_empty(), "{:?}", codes("test_plain"));
+    assert_eq!(result("test_not_filterable")["outcome"], "errored");
+    assert_eq!(codes("test_not_filterable"), vec!["FAULT_NOT_FILTERABLE"]);
+    assert_eq!(result("test_crash")["outcome"], "errored", "{}", result("test_crash"));
+    assert!(codes("test_crash").contains(&"SERVICE_CRASHED".to_owned()), "{:?}", codes("test_crash"));
+    assert!(result("test_crash")["message"].as_str().unwrap_or_default().contains("exited with code 3"));
+    assert_nothing_left(&traces);
+}
+
+#[test]
+fn the_same_seed_makes_the_same_probabilistic_decisions() {
+    let _serial = serial();
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("SKIP: /usr/bin/python3 is not installed");
+        return;
+    }
+    let decisions = |seed: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let traces = dir.path().join("traces");
+        let run = run(&["run", "tests/runs/faults/coin.star", "--seed", seed, "--out", traces.to_str().unwrap()]);
+        run.expect(0);
+        let events = trace(&traces, "test_flips");
+        let steps: Vec<String> =
+            events.iter().filter(|e| e["type"] == "step").map(|e| e["fields"]["status"].to_string()).collect();
+        assert_eq!(steps.len(), 24, "every flip is a step");
+        steps
+    };
+    let first = decisions("7");
+    assert_eq!(first, decisions("7"), "the same seed decides the same");
+    assert!(first.iter().any(|s| s == "502") && first.iter().any(|s| s == "200"), "a fair coin: {first:?}");
+    assert_ne!(first, decisions("8"), "another seed decides otherwise (24 flips)");
+}

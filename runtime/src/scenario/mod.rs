@@ -59,7 +59,7 @@ impl Suite<'_> {
         let started = Instant::now();
         self.events.push("test", "test_started", fields([("test", test.name.clone().into())]));
         let executed = self.execute(test, first_seq);
-        let crashed = (self.crashed)().into_iter().next();
+        let crashed = self.crash(first_seq);
         let (outcome, message) = match (executed.outcome, &crashed) {
             (Outcome::Passed | Outcome::Failed, Some((service, cause))) => {
                 (Outcome::Errored, Some(format!("service `{service}` crashed during the test: {cause}")))
@@ -88,6 +88,25 @@ impl Suite<'_> {
         let facts = TestFacts { test, installed: &installed, timed_out: executed.timed_out, crashed };
         diagnose::test(&facts, &mut result);
         result
+    }
+
+    /// A service that crashed during the test. A process that dies mid-request closes its
+    /// connections while it is still exiting, before anything can see it gone: after a failed
+    /// step, the check waits a moment for such an exit to land.
+    fn crash(&self, first_seq: u64) -> Option<(String, String)> {
+        let failed_step = self
+            .events
+            .since(first_seq)
+            .iter()
+            .any(|e| e.kind == "step" && e.fields.get("ok").and_then(serde_json::Value::as_bool) == Some(false));
+        let settle = Instant::now() + Duration::from_millis(if failed_step { 300 } else { 0 });
+        loop {
+            let found = (self.crashed)().into_iter().next();
+            if found.is_some() || Instant::now() >= settle {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn execute(&self, test: &Test, first_seq: u64) -> Executed {

@@ -335,7 +335,16 @@ impl Services {
     }
 
     /// Services that exited after becoming ready (not through teardown): `(name, exit cause)`.
+    /// A process already gone whose exit is not yet published (its waiter lets the output
+    /// readers finish first) is waited for, briefly, so a crash at the end of a test counts.
     pub fn crashed(&self) -> Vec<(String, String)> {
+        let deadline = Instant::now() + Duration::from_millis(1000);
+        for proc in self.entries.iter().filter_map(|e| e.proc.as_ref()) {
+            let gone = has_exited(proc.pid);
+            while gone && proc.exit().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         self.entries
             .iter()
             .filter_map(|entry| {
@@ -401,6 +410,17 @@ impl Drop for Services {
             .collect();
         teardown::kill_now(pids);
     }
+}
+
+/// Whether `pid` has exited: reaped already, or a zombie waiting to be.
+fn has_exited(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    if unsafe { libc::kill(pid, 0) } != 0 {
+        return true;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // `pid (comm) STATE ...`: comm may hold spaces, so read after the last ')'.
+    stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
 }
 
 fn millis(since: Instant) -> f64 {

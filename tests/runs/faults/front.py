@@ -2,7 +2,8 @@
 connection per request and answers 200 with the backend's status in the body, 502 when the
 backend fails or refuses, 504 when it does not answer within a second. GET /write appends a
 line to WRITE_FILE and answers 200, or 507 with the errno when the write fails. GET /health
-answers 200 without touching anything."""
+answers 200 without touching anything; GET /write-or-die exits the process (code 3) when the
+write fails, as a service that does not handle a full disk would."""
 import errno
 import http.server
 import os
@@ -22,6 +23,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, "ok")
         if self.path == "/write":
             return self.write_line()
+        if self.path == "/write-or-die":
+            try:
+                with open(WRITE_FILE, "a") as f:
+                    f.write("line\n")
+            except OSError:
+                os._exit(3)
+            return self.answer(200, "written")
         try:
             with urllib.request.urlopen(BACKEND + "/", timeout=1) as resp:
                 self.answer(200, "backend %d" % resp.status)
