@@ -5,7 +5,9 @@
 //! environment variable whose name looks secret (`PASSWORD`, `SECRET`, `TOKEN`, `KEY`,
 //! `CREDENTIAL`, `PRIVATE`, in any case). Values shorter than 4 characters are not redacted
 //! (they would mangle unrelated text), nor, for names that merely look secret, values such as
-//! `true`, `false` or a number.
+//! `true`, `false` or a number. A short value (under 8 characters) is replaced only where it
+//! stands as a whole word: a password `test` is hidden in `postgres://u:test@db`, but test
+//! names such as `test_place_order` stay readable.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +30,8 @@ pub const MASK: &str = "[REDACTED]";
 
 /// The shortest value that is redacted.
 pub const MIN_SECRET_LEN: usize = 4;
+/// Values shorter than this are redacted only as whole words.
+const WHOLE_WORD_BELOW: usize = 8;
 
 const SECRET_WORDS: [&str; 6] = ["PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE"];
 
@@ -42,7 +46,7 @@ impl Redactor {
         let pattern = if secrets.is_empty() {
             None
         } else {
-            let alternation = secrets.iter().map(|s| regex::escape(s)).collect::<Vec<_>>().join("|");
+            let alternation = secrets.iter().map(|s| secret_pattern(s)).collect::<Vec<_>>().join("|");
             // Escaped literals always compile; an absurdly large set falls back to a plain scan.
             Regex::new(&alternation).ok()
         };
@@ -179,6 +183,18 @@ impl RunReport {
     }
 }
 
+/// The pattern of one secret: the literal, bounded by word boundaries when it is short and
+/// starts and ends with word characters.
+fn secret_pattern(secret: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let short = secret.chars().count() < WHOLE_WORD_BELOW;
+    if short && word(secret.chars().next()) && word(secret.chars().last()) {
+        format!(r"\b{}\b", regex::escape(secret))
+    } else {
+        regex::escape(secret)
+    }
+}
+
 fn redact_diagnostics(r: &Redactor, diagnostics: &[RunDiagnostic]) -> Vec<RunDiagnostic> {
     diagnostics
         .iter()
@@ -194,6 +210,15 @@ mod tests {
     fn replaces_longest_first_and_ignores_short_values() {
         let r = Redactor::new(vec!["abc".into(), "hunter2".into(), "hunter2-extended".into()]);
         assert_eq!(r.apply("x hunter2-extended y hunter2 abc"), "x [REDACTED] y [REDACTED] abc");
+    }
+
+    #[test]
+    fn short_values_are_redacted_as_whole_words_only() {
+        let r = Redactor::new(vec!["test".into()]);
+        assert_eq!(
+            r.apply("postgres://u:test@db test_place_order test"),
+            "postgres://u:[REDACTED]@db test_place_order [REDACTED]"
+        );
     }
 
     #[test]
