@@ -639,8 +639,59 @@ async fn fifty_filtered_spawns_leave_no_thread_behind() {
         })
         .await;
         assert_eq!(of(&events, "t49", "syscall").len(), 1, "the delay fired (a timer thread ran)");
-        eventually("per-process threads to exit", Duration::from_secs(10), || runtime_threads() == before).await;
+        eventually("per-process threads to exit", Duration::from_secs(10), || {
+            let now = runtime_threads();
+            now.0 <= before.0 && now.1 <= before.1
+        })
+        .await;
         eprintln!("(seccomp, runtime) threads before {before:?}, after 50 filtered spawns {:?}", runtime_threads());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_ends_with_the_process_group_even_if_a_daemon_escaped_it() {
+    let _serial = SERIAL.lock().await;
+    let Some(_) = python_or_skip("escaped_daemon") else { return };
+    bounded(async {
+        let (_l, port) = listener();
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("daemon.txt");
+        // The main process forks a child that leaves the process group (setsid), then exits at
+        // once; the daemon connects 3 s later, after the supervisor has stopped.
+        let script = format!(
+            r#"{CONNECT_FN}
+import os, time
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    print("daemon", os.getpid(), flush=True)
+    time.sleep(3)
+    with open({report:?}, "w") as f:
+        f.write(connect(("127.0.0.1", {port})))
+    os._exit(0)
+time.sleep(0.2)
+"#,
+            report = report.to_string_lossy()
+        );
+        let events = EventLog::default();
+        let rules = SyscallRules::new(1);
+        install(&rules, rule(&["connect"], SyscallAction::Allow, None));
+        let started = Instant::now();
+        let lines = run_script("escape", &script, Some(faulting(&["connect"], &rules)), &events).await;
+        let ended = started.elapsed();
+        let daemon: i32 = lines[0].strip_prefix("daemon ").and_then(|p| p.parse().ok()).expect("daemon pid");
+        assert!(ended < Duration::from_millis(2500), "the loop ended with the group, not the daemon: {ended:?}");
+        eventually("the daemon's report", Duration::from_secs(10), || report.exists()).await;
+        eventually("the daemon's report", Duration::from_secs(2), || {
+            std::fs::read_to_string(&report).is_ok_and(|r| !r.is_empty())
+        })
+        .await;
+        // SAFETY: the daemon was started by this test.
+        unsafe { libc::kill(daemon, libc::SIGKILL) };
+        let result = std::fs::read_to_string(&report).unwrap();
+        assert_eq!(result, format!("errno={}", libc::ENOSYS), "without a supervisor the call fails, never hangs");
+        assert!(syscall_events(&events, "escape").is_empty());
     })
     .await;
 }
