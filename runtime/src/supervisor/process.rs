@@ -142,7 +142,9 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
     // allowed in the child) and the kernel's support is checked, so a filtered service fails
     // to start with the reason rather than run unfaulted.
     let seccomp = match &spec.seccomp {
-        Some(faulting) => crate::seccomp::prepare(spec.name, faulting, events).map_err(std::io::Error::other)?,
+        // `Unsupported`: the caller can tell "this machine cannot fault syscalls" from a bad path.
+        Some(faulting) => crate::seccomp::prepare(spec.name, faulting, events)
+            .map_err(|message| std::io::Error::new(std::io::ErrorKind::Unsupported, message))?,
         None => None,
     };
     let mut seccomp_hook = seccomp.as_ref().map(|prepared| prepared.child_hook());
