@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Runtime overhead per test: plan load → services ready → test → teardown, for a mock-only
-# plan (20 scenarios against an in-process mock) and for the example service (3 scenarios,
-# each starting real PostgreSQL, Redis and users-api). Release build; the median of 5 runs.
+# plan (20 scenarios against an in-process mock) and for the example service's three fault-free
+# tests (each starting real PostgreSQL, Redis and users-api). Release build; the median of 5 runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --quiet -p ospecc
 cargo build --quiet -p users-api
 bin=target/release/ospecc
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-measure() { # spec tests
+measure() { # spec [test-name-prefix]: the summed time of the tests whose names start with it
   for _ in 1 2 3 4 5; do
-    "$bin" run "$1" --format json 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["duration_ms"])'
+    "$bin" run "$1" --format json 2>/dev/null | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print(sum(x["duration_ms"] for x in r["results"] if x["name"].startswith(sys.argv[1]) and not x.get("matrix")))' "${2:-test_}"
   done | median
 }
 mock=$(measure bench/runtime/mock-only.star)

@@ -190,11 +190,13 @@ impl Services {
                     seccomp: self.faulting(&service, options),
                 };
                 let proc = process::spawn(spec, &self.events).await.map_err(|e| {
-                    format!(
-                        "service `{name}`: cannot run `{}`: {e}. {}",
-                        program.display(),
-                        path_hint(path, &options.workdir)
-                    )
+                    // No syscall-fault support is about the machine, not the binary.
+                    let hint = if e.kind() == std::io::ErrorKind::Unsupported {
+                        String::new()
+                    } else {
+                        format!(" {}", path_hint(path, &options.workdir))
+                    };
+                    format!("service `{name}`: cannot run `{}`: {e}.{hint}", program.display())
                 })?;
                 let proc = Arc::new(proc);
                 self.entries[index].proc = Some(proc.clone());
