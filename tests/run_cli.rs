@@ -368,6 +368,10 @@ fn faults_happen_to_real_processes_and_the_run_says_what_fired() {
     assert_eq!(result("test_not_filterable")["outcome"], "errored");
     assert_eq!(codes("test_not_filterable"), vec!["FAULT_NOT_FILTERABLE"]);
     assert_eq!(result("test_crash")["outcome"], "errored", "{}", result("test_crash"));
+    let strict = result("test_matrix_fetch_never");
+    assert_eq!(strict["outcome"], "failed", "{strict}");
+    assert!(strict["message"].as_str().unwrap_or_default().contains("require_faults_fire"), "{strict}");
+    assert_eq!(strict["diagnostics"][0]["level"], "error", "{strict}");
     assert!(codes("test_crash").contains(&"SERVICE_CRASHED".to_owned()), "{:?}", codes("test_crash"));
     assert!(result("test_crash")["message"].as_str().unwrap_or_default().contains("exited with code 3"));
     assert_nothing_left(&traces);
