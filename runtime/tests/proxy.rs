@@ -398,6 +398,26 @@ async fn garbage_and_mid_message_closes_end_only_that_connection() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_garbage_gets_400_and_one_proxy_error() {
+    let (upstream, _) = http_upstream().await;
+    for bytes in [&b"\x00\x01 garbage\r\n\r\n"[..], b"POST / HTTP/1.1\r\nContent-Length: 50\r\n\r\nshort"] {
+        let events = EventLog::default();
+        let proxy = Proxy::start(edge("http", upstream), ProxyRules::new(1), events.clone()).await.unwrap();
+        let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
+        stream.write_all(bytes).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut answer)).await;
+        let deadline = Instant::now() + WAIT;
+        while proxy_events(&events, "proxy_error").is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(proxy_events(&events, "proxy_error").len(), 1, "{bytes:?}");
+        proxy.stop().await;
+    }
+}
+
 // ---------------------------------------------------------------- Redis (real server)
 
 struct Server(std::process::Child);

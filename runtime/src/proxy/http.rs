@@ -70,7 +70,15 @@ pub(super) async fn serve(ctx: Arc<Ctx>, client: Gated) {
     };
     let serving = server::Builder::new().serve_connection(TokioIo::new(client), service);
     tokio::select! {
-        _ = serving => {}
+        served = serving => {
+            // hyper has answered 400 to garbage already; a consumer that hangs up in the middle
+            // of a request is bad input too. Closes between requests are not errors.
+            if let Err(error) = served.as_ref() {
+                if error.is_parse() || error.is_parse_too_large() || error.is_incomplete_message() {
+                    conn.ctx.error(format!("a bad HTTP request: {error}"));
+                }
+            }
+        }
         _ = conn.dropped.notified() => {}
     }
 }
