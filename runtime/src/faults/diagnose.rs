@@ -129,3 +129,105 @@ pub fn suite(results: &[ItemResult], events: &[Event]) -> Vec<RunDiagnostic> {
 fn diagnostic(level: &str, code: &str, message: String, suggestion: Option<&str>) -> RunDiagnostic {
     RunDiagnostic { level: level.to_owned(), code: code.to_owned(), message, suggestion: suggestion.map(str::to_owned) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::rules::{Install, Table};
+    use crate::report::ItemKind;
+    use ospecc_schema::plan::topology::{Callable, ProxyAction, ProxyRule, TestKind};
+    use ospecc_schema::plan::Origin;
+
+    fn origin() -> Origin {
+        Origin { file: "t.star".into(), line: 1, column: 1 }
+    }
+
+    fn test(require: bool) -> Test {
+        let body = Callable { id: "t.star#body".into(), name: "body".into() };
+        let mut test = Test::new("test_x".into(), TestKind::MatrixCell, origin(), body);
+        test.faults = vec!["down".into()];
+        test.require_faults_fire = require;
+        test
+    }
+
+    fn rule(table: &Table<ProxyRule>) -> Rule {
+        let rule = ProxyRule {
+            service: "db".into(),
+            interface: "pg".into(),
+            protocol: "postgres".into(),
+            action: ProxyAction::Drop,
+            matchers: vec![],
+            probability: 1.0,
+            assumption: "down".into(),
+            origin: origin(),
+        };
+        Rule::Proxy(table.install(Install { rule, scope: "down".into(), probability: 1.0, max_fires: None }))
+    }
+
+    fn result(outcome: Outcome, assertions: u32) -> ItemResult {
+        ItemResult {
+            name: "test_x".into(),
+            kind: ItemKind::Test,
+            outcome,
+            message: None,
+            duration_ms: 1.0,
+            origin: None,
+            matrix: None,
+            first_seq: 0,
+            end_seq: 0,
+            assertions,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn codes(result: &ItemResult) -> Vec<(&str, &str)> {
+        result.diagnostics.iter().map(|d| (d.level.as_str(), d.code.as_str())).collect()
+    }
+
+    #[test]
+    fn an_unfired_fault_warns_and_fails_with_require_faults_fire() {
+        let table = Table::new(0);
+        let installed = [rule(&table)];
+        let mut lenient = result(Outcome::Passed, 1);
+        super::test(
+            &TestFacts { test: &test(false), installed: &installed, timed_out: false, crashed: None },
+            &mut lenient,
+        );
+        assert_eq!((lenient.outcome, codes(&lenient)), (Outcome::Passed, vec![("warning", "FAULT_NOT_FIRED")]));
+        let mut strict = result(Outcome::Passed, 1);
+        super::test(
+            &TestFacts { test: &test(true), installed: &installed, timed_out: false, crashed: None },
+            &mut strict,
+        );
+        assert_eq!((strict.outcome, codes(&strict)), (Outcome::Failed, vec![("error", "FAULT_NOT_FIRED")]));
+    }
+
+    #[test]
+    fn timeouts_say_whether_a_fault_was_firing() {
+        let table = Table::new(0);
+        let installed = [rule(&table)];
+        let timeout = |installed: &[Rule]| {
+            let mut r = result(Outcome::Errored, 0);
+            super::test(&TestFacts { test: &test(false), installed, timed_out: true, crashed: None }, &mut r);
+            r.diagnostics.iter().map(|d| d.code.clone()).filter(|c| c.starts_with("TIMEOUT")).collect::<Vec<_>>()
+        };
+        assert_eq!(timeout(&[]), vec!["TIMEOUT_NO_FAULTS"]);
+        assert_eq!(timeout(&installed), vec!["TIMEOUT_NO_FAULT_FIRED"]);
+        assert!(table.first_firing(|_| true).is_some());
+        assert_eq!(timeout(&installed), vec!["TIMEOUT_DURING_FAULT"]);
+    }
+
+    #[test]
+    fn a_fired_assumption_without_expectation_and_a_vacuous_pass_are_reported() {
+        let table = Table::new(0);
+        let installed = [rule(&table)];
+        assert!(table.first_firing(|_| true).is_some());
+        let mut r = result(Outcome::Passed, 0);
+        super::test(&TestFacts { test: &test(false), installed: &installed, timed_out: false, crashed: None }, &mut r);
+        assert_eq!(codes(&r), vec![("warning", "TEST_NO_ASSERTIONS"), ("info", "FAULT_FIRED_BUT_SUCCESS")]);
+        let crashed = Some(("db".to_owned(), "exited with code 1".to_owned()));
+        let mut r = result(Outcome::Errored, 1);
+        super::test(&TestFacts { test: &test(false), installed: &installed, timed_out: false, crashed }, &mut r);
+        assert_eq!(codes(&r), vec![("error", "SERVICE_CRASHED")]);
+    }
+}
