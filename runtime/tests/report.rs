@@ -7,7 +7,7 @@ use serde_json::json;
 use ospecc_runtime::events::{fields, Event, EventLog};
 use ospecc_runtime::report::human::{progress_line, summary};
 use ospecc_runtime::report::{html, json as json_report, junit, redact_events, trace, Redactor};
-use ospecc_runtime::report::{ItemKind, ItemResult, Outcome, RunReport, ServiceResult, Summary};
+use ospecc_runtime::report::{ItemKind, ItemResult, Outcome, RunDiagnostic, RunReport, ServiceResult, Summary};
 use ospecc_schema::plan::topology::{Callable, MatrixCell, TestKind};
 use ospecc_schema::plan::{Origin, Plan, Test, Totals};
 
@@ -71,7 +71,15 @@ fn fixture() -> (RunReport, Vec<Event>, Plan) {
         matrix_item("order", "db_down", Outcome::Failed, Some("assertion failed: expected 503, got 200"), (0, 3)),
         matrix_item("order", "slow_disk", Outcome::Passed, None, (3, 4)),
         matrix_item("refund", "db_down", Outcome::Errored, Some("service api exited with code 1"), (4, 6)),
-        item("test_happy", ItemKind::Test, Outcome::Passed, None, 5.0, (6, 6)),
+        ItemResult {
+            diagnostics: vec![RunDiagnostic {
+                level: "warning".into(),
+                code: "TEST_NO_ASSERTIONS".into(),
+                message: "the test passed without evaluating a single assertion".into(),
+                suggestion: Some("assert on the <result>".into()),
+            }],
+            ..item("test_happy", ItemKind::Test, Outcome::Passed, None, 5.0, (6, 6))
+        },
         item("test_partition", ItemKind::Test, Outcome::NotRun, Some("needs fault injection"), 0.0, (6, 6)),
         item(
             "endpoint.GET./orders",
@@ -97,6 +105,12 @@ fn fixture() -> (RunReport, Vec<Event>, Plan) {
         },
     ];
     let report = RunReport {
+        diagnostics: vec![RunDiagnostic {
+            level: "warning".into(),
+            code: "NO_POSITIVE_CONTROL".into(),
+            message: "`api.http` is stepped, but no passing fault-free test saw a successful step on it".into(),
+            suggestion: None,
+        }],
         root: "spec.star".into(),
         shard: None,
         duration_ms: 1234.5,
@@ -151,14 +165,22 @@ fn human_summary_lists_what_did_not_pass() {
          ERROR   test_matrix_refund_db_down: service api exited with code 1\n\
          NOT RUN test_partition: needs fault injection\n\
          SKIP    endpoint.GET./admin: needs auth\n\
+         test_happy: warning[TEST_NO_ASSERTIONS]: the test passed without evaluating a single assertion (hint: assert on the <result>)\n\
+         run: warning[NO_POSITIVE_CONTROL]: `api.http` is stepped, but no passing fault-free test saw a successful step on it\n\
          \n\
          2 passed, 2 failed, 1 errored, 1 skipped, 1 not run, 1 unverifiable in 1.23 s\n"
     );
     assert_eq!(progress_line(&report.results[1]), "PASS test_matrix_order_slow_disk (12 ms)");
     assert_eq!(progress_line(&report.results[6]), "SKIP endpoint.GET./admin (0 ms): needs auth");
 
-    let clean =
-        RunReport { results: vec![], services: vec![], summary: Summary::default(), duration_ms: 12.0, ..report };
+    let clean = RunReport {
+        results: vec![],
+        services: vec![],
+        diagnostics: vec![],
+        summary: Summary::default(),
+        duration_ms: 12.0,
+        ..report
+    };
     assert_eq!(summary(&clean), "0 passed, 0 failed, 0 errored, 0 skipped, 0 not run, 0 unverifiable in 12 ms\n");
 }
 
@@ -301,7 +323,9 @@ fn junit_has_a_suite_per_kind_with_counts() {
     <testcase name="test_matrix_refund_db_down" classname="spec.star.tests" time="0.012" file="spec.star" line="10">
       <error message="service api exited with code 1" type="errored">service api exited with code 1</error>
     </testcase>
-    <testcase name="test_happy" classname="spec.star.tests" time="0.005" file="spec.star" line="10"/>
+    <testcase name="test_happy" classname="spec.star.tests" time="0.005" file="spec.star" line="10">
+      <system-out>warning[TEST_NO_ASSERTIONS]: the test passed without evaluating a single assertion (hint: assert on the &lt;result&gt;)</system-out>
+    </testcase>
     <testcase name="test_partition" classname="spec.star.tests" time="0.000" file="spec.star" line="10">
       <skipped message="not run: needs fault injection"/>
     </testcase>
@@ -350,6 +374,11 @@ fn html_has_the_coloured_matrix_results_and_timelines() {
     assert!(!page.contains("src=") && !page.contains("href=\"http"), "no external assets");
     assert!(page.contains("<span class=\"verdict failed\">FAILED</span>"));
     assert!(page.contains("<li class=\"failed\">2 failed</li>"));
+    assert!(
+        page.contains("<ul class=\"diagnostics\"><li class=\"warning\">warning[TEST_NO_ASSERTIONS]"),
+        "run diagnostics are listed, escaped"
+    );
+    assert!(page.contains("assert on the &lt;result&gt;"));
 
     // The matrix: rows are scenarios, columns faults, cells coloured by outcome.
     let start = page.find("<table class=\"matrix\">").expect("matrix table");

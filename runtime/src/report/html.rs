@@ -259,7 +259,7 @@ pub fn render(report: &RunReport, plan: &Plan, events: &[Event]) -> String {
             item.outcome.name(),
             escape(&format_ms(item.duration_ms)),
             item.origin.as_ref().map(|o| escape(&o.to_string())).unwrap_or_default(),
-            escape(item.message.as_deref().unwrap_or(""))
+            message_cell(item)
         );
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
@@ -334,4 +334,18 @@ fn clip(text: &str, limit: usize) -> String {
     let mut clipped: String = text.chars().take(limit).collect();
     clipped.push('…');
     clipped
+}
+
+/// An item's message, then its run diagnostics as a list.
+fn message_cell(item: &ItemResult) -> String {
+    let mut cell = escape(item.message.as_deref().unwrap_or(""));
+    if !item.diagnostics.is_empty() {
+        cell.push_str("<ul class=\"diagnostics\">");
+        for diagnostic in &item.diagnostics {
+            let _ =
+                write!(cell, "<li class=\"{}\">{}</li>", escape(&diagnostic.level), escape(&diagnostic.to_string()));
+        }
+        cell.push_str("</ul>");
+    }
+    cell
 }

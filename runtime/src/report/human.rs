@@ -42,6 +42,16 @@ pub fn summary(report: &RunReport) -> String {
             out.push_str(&format!("{tag:<7} {}{message}\n", item.name));
         }
     }
+    // Run diagnostics that deserve a look (infos stay in the JSON and HTML reports).
+    let noteworthy = |d: &&super::RunDiagnostic| d.level != "info";
+    for item in &report.results {
+        for diagnostic in item.diagnostics.iter().filter(noteworthy) {
+            out.push_str(&format!("{}: {}\n", item.name, indent_rest(&diagnostic.to_string(), "    ")));
+        }
+    }
+    for diagnostic in report.diagnostics.iter().filter(noteworthy) {
+        out.push_str(&format!("run: {}\n", indent_rest(&diagnostic.to_string(), "    ")));
+    }
     if !out.is_empty() {
         out.push('\n');
     }

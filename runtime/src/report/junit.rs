@@ -94,13 +94,15 @@ fn testcase(out: &mut String, report: &RunReport, kind: ItemKind, item: &ItemRes
         Outcome::NotRun => Some(format!("<skipped message=\"{}\"/>", escape(&prefixed("not run", message)))),
         Outcome::Unverifiable => Some(format!("<skipped message=\"{}\"/>", escape(&prefixed("unverifiable", message)))),
     };
-    match body {
-        None => {
-            let _ = writeln!(out, "    <testcase {attrs}/>");
-        }
-        Some(body) => {
-            let _ = writeln!(out, "    <testcase {attrs}>\n      {body}\n    </testcase>");
-        }
+    // Run diagnostics go to the test's output, where every JUnit consumer shows them.
+    let diagnostics: Vec<String> = item.diagnostics.iter().map(ToString::to_string).collect();
+    let output =
+        (!diagnostics.is_empty()).then(|| format!("<system-out>{}</system-out>", escape_text(&diagnostics.join("\n"))));
+    let parts: Vec<String> = body.into_iter().chain(output).collect();
+    if parts.is_empty() {
+        let _ = writeln!(out, "    <testcase {attrs}/>");
+    } else {
+        let _ = writeln!(out, "    <testcase {attrs}>\n      {}\n    </testcase>", parts.join("\n      "));
     }
 }
 

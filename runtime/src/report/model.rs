@@ -94,6 +94,17 @@ pub struct RunDiagnostic {
     pub suggestion: Option<String>,
 }
 
+impl std::fmt::Display for RunDiagnostic {
+    /// `warning[FAULT_NOT_FIRED]: message (suggestion)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]: {}", self.level, self.code, self.message)?;
+        match &self.suggestion {
+            Some(suggestion) => write!(f, " (hint: {suggestion})"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// How a service fared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceResult {
