@@ -14,10 +14,16 @@ pub fn hover(file: &FileContext, offset: usize) -> Option<Hover> {
     if word.is_empty() {
         return None;
     }
-    if let Some(hover) = entity_hover(file, offset) {
-        return Some(hover);
-    }
     let (path, span, value) = place(file.text, word)?;
+    // Only names in entity places need the document parsed (the costly part on big files).
+    let entity_place = matches!(path.first(), Some(Segment::Key(k)) if k == "topology" || k == "tasks" || k == "services" || k == "phases" || k == "environments")
+        || super::completion::reference_kind(&path).is_some()
+        || path.last() == Some(&Segment::Key("service".into()));
+    if entity_place {
+        if let Some(hover) = entity_hover(file, offset) {
+            return Some(hover);
+        }
+    }
     let at = At::path(compiled(file.profile), &path);
     if at.is_empty() {
         return None;

@@ -276,9 +276,10 @@ fn names(file: &FileContext, index: &Index, word: Span) -> Vec<CompletionItem> {
                 .iter()
                 .flat_map(|l| l.symbols.iter().map(|s| (s.0.clone(), CompletionKind::Variable, "loaded"))),
         );
+    let services = index.services(text);
     for (name, kind, what) in locals {
         if seen.insert(name.clone()) {
-            let detail = match service_of(index, text, &name) {
+            let detail = match services.iter().find(|s| s.variable.as_deref() == Some(name.as_str())) {
                 Some(service) => format!("service \"{}\"", service.name),
                 None => what.to_string(),
             };

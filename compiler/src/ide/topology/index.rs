@@ -198,6 +198,14 @@ impl Index {
     /// The statements at the top level: bindings and defs.
     fn statements(&mut self, text: &str) {
         let starts = statement_starts(&self.tokens, text);
+        // Top-level calls by where their callee starts: one lookup per statement.
+        let top_calls: std::collections::HashMap<usize, usize> = self
+            .calls
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.parent.is_none())
+            .map(|(i, c)| (c.callee_span.start, i))
+            .collect();
         for (n, &at) in starts.iter().enumerate() {
             let end_token = starts.get(n + 1).copied().unwrap_or(self.tokens.len());
             let last = self.tokens[end_token.saturating_sub(1).max(at)];
@@ -213,9 +221,7 @@ impl Index {
                 && !self.tokens.get(at + 2).is_some_and(|t| t.is_punct(text, "="))
             {
                 let value = at + 2;
-                let call = self.calls.iter().position(|c| {
-                    self.tokens.get(value).is_some_and(|t| t.span.start == c.callee_span.start) && c.parent.is_none()
-                });
+                let call = self.tokens.get(value).and_then(|t| top_calls.get(&t.span.start).copied());
                 let name = first.text(text).to_string();
                 self.bindings.push(Binding { name, span: first.span, call, extent });
             }
