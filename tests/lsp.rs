@@ -631,3 +631,279 @@ fn workspace_is_indexed_with_progress_and_topology_edits_republish_specs() {
     client.diagnostics_where(&file_uri(&root.join("closed.ospec.yml")), None, |d| d.is_empty());
     assert!(client.shutdown().success());
 }
+
+// ---- Editor features: completion (golden), hover, definition, references, symbols, code
+// actions, signature help, semantic tokens, and bad positions. `|` marks the cursor.
+// `OSPECC_BLESS=1 cargo test --test lsp` (re)writes the goldens under `tests/lsp/golden/`.
+
+/// The project every feature test opens its documents in.
+const FEATURE_TOPOLOGY: &str = "load(\"lib/helpers.star\", \"helper\")\n\
+    db = service(\"db\", \"bin/db\",\n    interface(\"pg\", \"postgres\", 5432),\n)\n\
+    api = service(\"api\", \"bin/api\", interface(\"http\", \"http\", 8080), depends_on = [db])\n\
+    def create_user():\n    return api.http.post(path = \"/users\")\n\
+    scenario(create_user)\n\
+    disk_full = fault_assumption(\"disk_full\", target = db, write = deny(\"ENOSPC\"))\n";
+const FEATURE_HELPERS: &str = "def helper(x):\n    return x\n\ndef _private():\n    pass\n\nRETRIES = 3\n";
+
+fn feature_project() -> (tempfile::TempDir, PathBuf) {
+    let project = common::project(&[
+        ("shop.star", FEATURE_TOPOLOGY.as_bytes()),
+        ("lib/helpers.star", FEATURE_HELPERS.as_bytes()),
+    ]);
+    let root = project.path().canonicalize().unwrap();
+    (project, root)
+}
+
+/// The text without its `|` and the cursor's UTF-16 position.
+fn cursor(marked: &str) -> (String, Value) {
+    let at = marked.find('|').expect("a cursor mark");
+    let before = &marked[..at];
+    let line = before.matches('\n').count() + before.matches('\r').count() - before.matches("\r\n").count();
+    let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let character = before[line_start..].encode_utf16().count();
+    (marked.replacen('|', "", 1), json!({"line": line, "character": character}))
+}
+
+fn golden_path(name: &str) -> PathBuf {
+    repo_root().join("tests/lsp/golden").join(format!("{name}.txt"))
+}
+
+fn bless() -> bool {
+    std::env::var_os("OSPECC_BLESS").is_some_and(|v| v == "1")
+}
+
+/// Compares with the golden (or writes it when blessing); the problem, if any.
+fn compare_golden(name: &str, actual: &str) -> Option<String> {
+    let path = golden_path(name);
+    if bless() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return None;
+    }
+    match std::fs::read_to_string(&path) {
+        Err(_) => Some(format!("{}: missing golden (OSPECC_BLESS=1 cargo test --test lsp)", path.display())),
+        Ok(expected) if expected == actual => None,
+        Ok(expected) => {
+            let line = expected.lines().zip(actual.lines()).position(|(e, a)| e != a).map_or(0, |i| i + 1);
+            Some(format!("{}: differs from the golden (first at line {line}):\n{actual}", path.display()))
+        }
+    }
+}
+
+/// One completion list as golden text: sorted as the editor would, one item a line.
+fn render_completions(result: &Value) -> String {
+    let mut items: Vec<&Value> = result.as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let key = |i: &Value| i["sortText"].as_str().or(i["label"].as_str()).unwrap_or_default().to_string();
+    items.sort_by_key(|i| (key(i), i["label"].as_str().unwrap_or_default().to_string()));
+    let mut out = String::new();
+    for item in items {
+        let edit = &item["textEdit"];
+        let range = &edit["range"];
+        let snippet = if item["insertTextFormat"] == 2 { " snippet" } else { "" };
+        out.push_str(&format!(
+            "{} [{}{}] {} @{}:{}-{}:{} => {}\n",
+            item["label"].as_str().unwrap_or_default(),
+            item["kind"],
+            snippet,
+            item["detail"].as_str().unwrap_or_default(),
+            range["start"]["line"],
+            range["start"]["character"],
+            range["end"]["line"],
+            range["end"]["character"],
+            edit["newText"].as_str().unwrap_or_default().replace('\n', "⏎"),
+        ));
+    }
+    out
+}
+
+/// (golden name, document file name, text with the cursor).
+const COMPLETION_CASES: &[(&str, &str, &str)] = &[
+    ("ospec-empty-file", "case.ospec.yml", "|"),
+    ("ospec-half-typed-root-key", "case.ospec.yml", "ospec_version: \"1.0.0\"\nname: Shop\nout|\n"),
+    ("ospec-enum-value", "case.ospec.yml", "outcome_type: |\n"),
+    ("ospec-quoted-enum-prefix", "case.ospec.yml", "outcome_type: \"mi|\"\n"),
+    ("ospec-service-keys", "case.ospec.yml", "services:\n  api:\n    ports: [\"8080:8080\"]\n    |\n"),
+    ("ospec-task-dependencies", "case.ospec.yml", "tasks:\n  - id: setup\n  - id: build\n    dependencies:\n      - |\n"),
+    (
+        "ospec-service-from-topology",
+        "case.ospec.yml",
+        "topology: shop.star\nservices:\n  web: {}\nacceptance:\n  service_health:\n    - service: |\n",
+    ),
+    ("ospec-topology-path", "case.ospec.yml", "topology: |\n"),
+    ("ospec-crlf-emoji", "case.ospec.yml", "name: \"😀 中文\"\r\ndescription: x\r\noutc|\r\n"),
+    ("star-empty-file", "case.star", "|"),
+    ("star-service-kwargs", "case.star", "db = service(\"db\", \"bin\", interface(\"pg\", \"postgres\", 5432), env = {}, |)\n"),
+    ("star-interfaces", "case.star", "api = service(\"api\", \"bin\", interface(\"http\", \"http\", 8080))\napi.|\n"),
+    ("star-methods", "case.star", "api = service(\"api\", \"bin\", interface(\"http\", \"http\", 8080))\napi.http.p|\n"),
+    ("star-errno", "case.star", "f = deny(\"E|\")\n"),
+    ("star-protocol", "case.star", "i = interface(\"main\", \"|\", 80)\n"),
+    ("star-syscall-keys", "case.star", "db = service(\"db\", \"bin\", interface(\"pg\", \"postgres\", 5432))\ndef t():\n    fault(db, wr|\n"),
+    (
+        "star-matrix-tuple",
+        "case.star",
+        "def a():\n    pass\nscenario(a)\nf = fault_assumption(\"f\", write = deny(\"EIO\"))\nfault_matrix(scenarios = [a], faults = [f], exclude = [(a, |)])\n",
+    ),
+    ("star-load-path", "case.star", "load(\"|\")\n"),
+    ("star-load-symbols", "case.star", "load(\"lib/helpers.star\", \"|\")\n"),
+];
+
+#[test]
+fn golden_completions() {
+    let (_project, root) = feature_project();
+    let (mut client, init) = Client::start(&[&root], fast(), json!({}));
+    let triggers = &init["capabilities"]["completionProvider"]["triggerCharacters"];
+    assert!(triggers.as_array().is_some_and(|t| t.contains(&json!(".")) && t.contains(&json!("\""))), "{init}");
+    let mut problems = Vec::new();
+    for (i, (name, file, marked)) in COMPLETION_CASES.iter().enumerate() {
+        let uri = file_uri(&root.join(file));
+        let (text, position) = cursor(marked);
+        let language = if file.ends_with(".star") { "starlark" } else { "yaml" };
+        client.open(&uri, language, i as i64 + 1, &text);
+        let result = client.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": position}));
+        problems.extend(compare_golden(&format!("completion/{name}"), &render_completions(&result)));
+        client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}}));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(client.shutdown().success());
+}
+
+/// Sends a positional request for the marked document (opened under `file` in `root`).
+fn at_cursor(client: &mut Client, root: &Path, file: &str, marked: &str, method: &str, extra: Value) -> Value {
+    let uri = file_uri(&root.join(file));
+    let (text, position) = cursor(marked);
+    let language = if file.ends_with(".star") { "starlark" } else { "yaml" };
+    client.open(&uri, language, 1, &text);
+    let mut params = json!({"textDocument": {"uri": uri}, "position": position});
+    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+        params.extend(extra.clone());
+    }
+    let result = client.request(method, params);
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}}));
+    result
+}
+
+#[test]
+fn hover_definition_and_references_across_languages() {
+    let (_project, root) = feature_project();
+    let (mut client, _) = Client::start(&[&root], fast(), json!({}));
+    let none = json!({});
+    let spec = "topology: shop.star\noutcome_type: api\nservices:\n  web:\n    depends_on: [api]\n";
+    // Hover on a key: the schema's description, type and values.
+    let hover = at_cursor(&mut client, &root, "s.ospec.yml", &spec.replace("outcome_type", "outcome_ty|pe"), "textDocument/hover", none.clone());
+    let markdown = hover["contents"]["value"].as_str().unwrap();
+    assert!(markdown.contains("kind of outcome") && markdown.contains("`web-app`"), "{hover}");
+    assert_eq!(hover["range"], json!({"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 12}}));
+    // Hover on a service reference: where the topology declares it.
+    let hover = at_cursor(&mut client, &root, "s.ospec.yml", &spec.replace("[api]", "[a|pi]"), "textDocument/hover", none.clone());
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("shop.star"), "{hover}");
+    // Definition: from the spec's reference into the topology file.
+    let found = at_cursor(&mut client, &root, "s.ospec.yml", &spec.replace("[api]", "[a|pi]"), "textDocument/definition", none.clone());
+    let shop = file_uri(&root.join("shop.star"));
+    assert_eq!(found[0]["uri"], shop, "{found}");
+    assert_eq!(found[0]["range"]["start"], json!({"line": 4, "character": 15}));
+    // And from `topology:` to the file.
+    let found = at_cursor(&mut client, &root, "s.ospec.yml", &spec.replace("shop.star", "sh|op.star"), "textDocument/definition", none.clone());
+    assert_eq!(found[0]["uri"], shop);
+    // Topology: across `load()` into the module.
+    let star = format!("{FEATURE_TOPOLOGY}x = hel|per(1)\n");
+    let found = at_cursor(&mut client, &root, "t.star", &star, "textDocument/definition", none.clone());
+    assert_eq!(found[0]["uri"], file_uri(&root.join("lib/helpers.star")), "{found}");
+    assert_eq!(found[0]["range"]["start"], json!({"line": 0, "character": 4}));
+    // Topology: `api.http` to the interface declaration, builtin hover from the catalog.
+    let found = at_cursor(&mut client, &root, "t.star", &format!("{FEATURE_TOPOLOGY}api.ht|tp.get()\n"), "textDocument/definition", none.clone());
+    assert_eq!(found[0]["range"]["start"], json!({"line": 4, "character": 43}), "{found}");
+    let hover = at_cursor(&mut client, &root, "t.star", &FEATURE_TOPOLOGY.replace("fault_assumption", "fault_assum|ption"), "textDocument/hover", none.clone());
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("fault_assumption(name: str"), "{hover}");
+    // References: a service's uses in the spec (with its definition when asked).
+    let refs_spec = "services:\n  api: {}\n  web:\n    depends_on: [api]\n  worker:\n    depends_on: api\n";
+    let refs = at_cursor(&mut client, &root, "r.ospec.yml", &refs_spec.replacen("api", "a|pi", 1), "textDocument/references", json!({"context": {"includeDeclaration": true}}));
+    assert_eq!(refs.as_array().map(Vec::len), Some(3), "{refs}");
+    let refs = at_cursor(&mut client, &root, "t.star", &FEATURE_TOPOLOGY.replacen("db =", "d|b =", 1), "textDocument/references", json!({"context": {"includeDeclaration": false}}));
+    assert_eq!(refs.as_array().map(Vec::len), Some(2), "{refs}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn symbols_signature_help_semantic_tokens_and_quick_fixes() {
+    let (_project, root) = feature_project();
+    let (mut client, init) = Client::start(&[&root], fast(), json!({}));
+    let legend = init["capabilities"]["semanticTokensProvider"]["legend"]["tokenTypes"].as_array().unwrap().clone();
+    let uri = file_uri(&root.join("shop.star"));
+    client.open(&uri, "starlark", 1, FEATURE_TOPOLOGY);
+    let symbols = client.request("textDocument/documentSymbol", json!({"textDocument": {"uri": uri}}));
+    let names: Vec<&str> = symbols.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lib/helpers.star", "db", "api", "create_user", "create_user", "disk_full"]);
+    assert_eq!(symbols[1]["children"][0]["name"], "pg");
+    // Tokens: `service` on line 1 is a builtin function.
+    let tokens = client.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": uri}}));
+    let data: Vec<u64> = tokens["data"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let (mut line, mut start, mut found) = (0, 0, false);
+    for chunk in data.chunks(5) {
+        line += chunk[0];
+        start = if chunk[0] == 0 { start + chunk[1] } else { chunk[1] };
+        if line == 1 && start == 5 {
+            found = legend[chunk[3] as usize] == "function" && chunk[2] == 7;
+        }
+    }
+    assert!(found, "{data:?}");
+    // Signature help: the active parameter follows the arguments.
+    let help = at_cursor(&mut client, &root, "t.star", "interface(\"main\", |", "textDocument/signatureHelp", json!({}));
+    assert_eq!(help["activeParameter"], 1, "{help}");
+    assert!(help["signatures"][0]["label"].as_str().unwrap().starts_with("interface(name: str"));
+    // Quick fix: an unknown key's did-you-mean rename, as a workspace edit.
+    let spec_uri = file_uri(&root.join("fix.ospec.yml"));
+    client.open(&spec_uri, "yaml", 1, "nmae: Shop\n");
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": spec_uri}, "range": {"start": {"line": 0, "character": 1}, "end": {"line": 0, "character": 1}}, "context": {"diagnostics": []}}),
+    );
+    let rename = actions.as_array().unwrap().iter().find(|a| a["title"] == "rename to `name`").expect("a rename fix");
+    assert_eq!(rename["kind"], "quickfix");
+    assert_eq!(rename["edit"]["changes"][&spec_uri][0]["newText"], "name");
+    assert_eq!(rename["diagnostics"][0]["code"], "OSP100");
+    // OSpec symbols: tasks named by their ids.
+    let outline_uri = file_uri(&root.join("outline.ospec.yml"));
+    client.open(&outline_uri, "yaml", 1, "name: x\ntasks:\n  - id: setup\n  - id: build\n");
+    let symbols = client.request("textDocument/documentSymbol", json!({"textDocument": {"uri": outline_uri}}));
+    assert_eq!(symbols[1]["children"][1]["name"], "build", "{symbols}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn features_survive_bad_positions_odd_text_and_huge_documents() {
+    let (_project, root) = feature_project();
+    let (mut client, _) = Client::start(&[&root], fast(), json!({}));
+    let methods = [
+        "textDocument/completion",
+        "textDocument/hover",
+        "textDocument/definition",
+        "textDocument/signatureHelp",
+    ];
+    let texts = [("odd.ospec.yml", "a: \"😀\"\r\n  - b: 中\r\n- : :\n\"unterminated"), ("odd.star", "x = \"😀\nf(a, b=\r\n'''")];
+    for (file, text) in texts {
+        let uri = file_uri(&root.join(file));
+        client.open(&uri, "plaintext", 1, text);
+        for position in [json!({"line": 0, "character": 4}), json!({"line": 1, "character": 3}), json!({"line": 99, "character": 999}), json!({"line": 0, "character": 5})] {
+            for method in methods {
+                let response = client.request_raw(method, json!({"textDocument": {"uri": uri}, "position": position}));
+                assert!(response.get("error").is_none(), "{method} at {position}: {response}");
+            }
+        }
+        for method in ["textDocument/documentSymbol", "textDocument/semanticTokens/full"] {
+            client.request(method, json!({"textDocument": {"uri": uri}}));
+        }
+    }
+    // UTF-16 exact: completing after an emoji replaces exactly the half-typed word.
+    let result = at_cursor(&mut client, &root, "e.ospec.yml", "name: \"😀\"\r\ndes|\r\n", "textDocument/completion", json!({}));
+    let item = result.as_array().unwrap().iter().find(|i| i["label"] == "description").expect("description offered");
+    assert_eq!(item["textEdit"]["range"], json!({"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 3}}));
+    // Past the size cap, features answer nothing (the notice is phase 1's), and quickly.
+    let uri = "file:///tmp/ospecc-lsp-features-huge.ospec.yml";
+    let huge = "x-filler: \"😀 中文 0123456789 abcdefghijklmnopqrstuvwxyz\"\r\n".repeat(200_000);
+    client.open(uri, "yaml", 1, &huge);
+    for method in methods {
+        let response = client.request_raw(method, json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 3}}));
+        assert_eq!(response["result"], Value::Null, "{method}: {response}");
+    }
+    assert!(client.shutdown().success());
+}
