@@ -282,6 +282,19 @@ fn schema_export_writes_each_profile() {
     let written = std::fs::read_to_string(dir.path().join("out.json")).unwrap();
     assert_eq!(written.trim_end(), ospecc_schema::ospec_schema(ospecc_schema::Profile::Ext).trim_end());
     ospecc(dir.path(), &["schema", "export", "-o", "no/such/dir/out.json"]).expect(2);
+    // A directory gets every schema, one file each.
+    ospecc(dir.path(), &["schema", "export", "schemas/all"]).expect(0);
+    let read = |name: &str| std::fs::read_to_string(dir.path().join("schemas/all").join(name)).unwrap();
+    assert_eq!(
+        read("ospec.schema.json").trim_end(),
+        ospecc_schema::ospec_schema(ospecc_schema::Profile::Ext).trim_end()
+    );
+    assert_eq!(
+        read("ospec-core.schema.json").trim_end(),
+        ospecc_schema::ospec_schema(ospecc_schema::Profile::Core).trim_end()
+    );
+    assert_eq!(read("plan.schema.json").trim_end(), ospecc_schema::plan::PLAN_SCHEMA.trim_end());
+    ospecc(dir.path(), &["schema", "export", "x", "-o", "y.json"]).expect(2);
 }
 
 #[test]
