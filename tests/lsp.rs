@@ -759,7 +759,8 @@ fn golden_completions() {
         let (text, position) = cursor(marked);
         let language = if file.ends_with(".star") { "starlark" } else { "yaml" };
         client.open(&uri, language, i as i64 + 1, &text);
-        let result = client.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": position}));
+        let result =
+            client.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": position}));
         problems.extend(compare_golden(&format!("completion/{name}"), &render_completions(&result)));
         client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}}));
     }
@@ -789,20 +790,48 @@ fn hover_definition_and_references_across_languages() {
     let none = json!({});
     let spec = "topology: shop.star\noutcome_type: api\nservices:\n  web:\n    depends_on: [api]\n";
     // Hover on a key: the schema's description, type and values.
-    let hover = at_cursor(&mut client, &root, "s.ospec.yml", &spec.replace("outcome_type", "outcome_ty|pe"), "textDocument/hover", none.clone());
+    let hover = at_cursor(
+        &mut client,
+        &root,
+        "s.ospec.yml",
+        &spec.replace("outcome_type", "outcome_ty|pe"),
+        "textDocument/hover",
+        none.clone(),
+    );
     let markdown = hover["contents"]["value"].as_str().unwrap();
     assert!(markdown.contains("kind of outcome") && markdown.contains("`web-app`"), "{hover}");
     assert_eq!(hover["range"], json!({"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 12}}));
     // Hover on a service reference: where the topology declares it.
-    let hover = at_cursor(&mut client, &root, "s.ospec.yml", &spec.replace("[api]", "[a|pi]"), "textDocument/hover", none.clone());
+    let hover = at_cursor(
+        &mut client,
+        &root,
+        "s.ospec.yml",
+        &spec.replace("[api]", "[a|pi]"),
+        "textDocument/hover",
+        none.clone(),
+    );
     assert!(hover["contents"]["value"].as_str().unwrap().contains("shop.star"), "{hover}");
     // Definition: from the spec's reference into the topology file.
-    let found = at_cursor(&mut client, &root, "s.ospec.yml", &spec.replace("[api]", "[a|pi]"), "textDocument/definition", none.clone());
+    let found = at_cursor(
+        &mut client,
+        &root,
+        "s.ospec.yml",
+        &spec.replace("[api]", "[a|pi]"),
+        "textDocument/definition",
+        none.clone(),
+    );
     let shop = file_uri(&root.join("shop.star"));
     assert_eq!(found[0]["uri"], shop, "{found}");
     assert_eq!(found[0]["range"]["start"], json!({"line": 4, "character": 15}));
     // And from `topology:` to the file.
-    let found = at_cursor(&mut client, &root, "s.ospec.yml", &spec.replace("shop.star", "sh|op.star"), "textDocument/definition", none.clone());
+    let found = at_cursor(
+        &mut client,
+        &root,
+        "s.ospec.yml",
+        &spec.replace("shop.star", "sh|op.star"),
+        "textDocument/definition",
+        none.clone(),
+    );
     assert_eq!(found[0]["uri"], shop);
     // Topology: across `load()` into the module.
     let star = format!("{FEATURE_TOPOLOGY}x = hel|per(1)\n");
@@ -810,15 +839,43 @@ fn hover_definition_and_references_across_languages() {
     assert_eq!(found[0]["uri"], file_uri(&root.join("lib/helpers.star")), "{found}");
     assert_eq!(found[0]["range"]["start"], json!({"line": 0, "character": 4}));
     // Topology: `api.http` to the interface declaration, builtin hover from the catalog.
-    let found = at_cursor(&mut client, &root, "t.star", &format!("{FEATURE_TOPOLOGY}api.ht|tp.get()\n"), "textDocument/definition", none.clone());
+    let found = at_cursor(
+        &mut client,
+        &root,
+        "t.star",
+        &format!("{FEATURE_TOPOLOGY}api.ht|tp.get()\n"),
+        "textDocument/definition",
+        none.clone(),
+    );
     assert_eq!(found[0]["range"]["start"], json!({"line": 4, "character": 43}), "{found}");
-    let hover = at_cursor(&mut client, &root, "t.star", &FEATURE_TOPOLOGY.replace("fault_assumption", "fault_assum|ption"), "textDocument/hover", none.clone());
+    let hover = at_cursor(
+        &mut client,
+        &root,
+        "t.star",
+        &FEATURE_TOPOLOGY.replace("fault_assumption", "fault_assum|ption"),
+        "textDocument/hover",
+        none.clone(),
+    );
     assert!(hover["contents"]["value"].as_str().unwrap().contains("fault_assumption(name: str"), "{hover}");
     // References: a service's uses in the spec (with its definition when asked).
     let refs_spec = "services:\n  api: {}\n  web:\n    depends_on: [api]\n  worker:\n    depends_on: api\n";
-    let refs = at_cursor(&mut client, &root, "r.ospec.yml", &refs_spec.replacen("api", "a|pi", 1), "textDocument/references", json!({"context": {"includeDeclaration": true}}));
+    let refs = at_cursor(
+        &mut client,
+        &root,
+        "r.ospec.yml",
+        &refs_spec.replacen("api", "a|pi", 1),
+        "textDocument/references",
+        json!({"context": {"includeDeclaration": true}}),
+    );
     assert_eq!(refs.as_array().map(Vec::len), Some(3), "{refs}");
-    let refs = at_cursor(&mut client, &root, "t.star", &FEATURE_TOPOLOGY.replacen("db =", "d|b =", 1), "textDocument/references", json!({"context": {"includeDeclaration": false}}));
+    let refs = at_cursor(
+        &mut client,
+        &root,
+        "t.star",
+        &FEATURE_TOPOLOGY.replacen("db =", "d|b =", 1),
+        "textDocument/references",
+        json!({"context": {"includeDeclaration": false}}),
+    );
     assert_eq!(refs.as_array().map(Vec::len), Some(2), "{refs}");
     assert!(client.shutdown().success());
 }
@@ -847,7 +904,8 @@ fn symbols_signature_help_semantic_tokens_and_quick_fixes() {
     }
     assert!(found, "{data:?}");
     // Signature help: the active parameter follows the arguments.
-    let help = at_cursor(&mut client, &root, "t.star", "interface(\"main\", |", "textDocument/signatureHelp", json!({}));
+    let help =
+        at_cursor(&mut client, &root, "t.star", "interface(\"main\", |", "textDocument/signatureHelp", json!({}));
     assert_eq!(help["activeParameter"], 1, "{help}");
     assert!(help["signatures"][0]["label"].as_str().unwrap().starts_with("interface(name: str"));
     // Quick fix: an unknown key's did-you-mean rename, as a workspace edit.
@@ -873,17 +931,21 @@ fn symbols_signature_help_semantic_tokens_and_quick_fixes() {
 fn features_survive_bad_positions_odd_text_and_huge_documents() {
     let (_project, root) = feature_project();
     let (mut client, _) = Client::start(&[&root], fast(), json!({}));
-    let methods = [
-        "textDocument/completion",
-        "textDocument/hover",
-        "textDocument/definition",
-        "textDocument/signatureHelp",
+    let methods =
+        ["textDocument/completion", "textDocument/hover", "textDocument/definition", "textDocument/signatureHelp"];
+    let texts = [
+        ("odd.ospec.yml", "a: \"😀\"\r\n  - b: 中\r\n- : :\n\"unterminated"),
+        ("odd.star", "x = \"😀\nf(a, b=\r\n'''"),
     ];
-    let texts = [("odd.ospec.yml", "a: \"😀\"\r\n  - b: 中\r\n- : :\n\"unterminated"), ("odd.star", "x = \"😀\nf(a, b=\r\n'''")];
     for (file, text) in texts {
         let uri = file_uri(&root.join(file));
         client.open(&uri, "plaintext", 1, text);
-        for position in [json!({"line": 0, "character": 4}), json!({"line": 1, "character": 3}), json!({"line": 99, "character": 999}), json!({"line": 0, "character": 5})] {
+        for position in [
+            json!({"line": 0, "character": 4}),
+            json!({"line": 1, "character": 3}),
+            json!({"line": 99, "character": 999}),
+            json!({"line": 0, "character": 5}),
+        ] {
             for method in methods {
                 let response = client.request_raw(method, json!({"textDocument": {"uri": uri}, "position": position}));
                 assert!(response.get("error").is_none(), "{method} at {position}: {response}");
@@ -894,15 +956,20 @@ fn features_survive_bad_positions_odd_text_and_huge_documents() {
         }
     }
     // UTF-16 exact: completing after an emoji replaces exactly the half-typed word.
-    let result = at_cursor(&mut client, &root, "e.ospec.yml", "name: \"😀\"\r\ndes|\r\n", "textDocument/completion", json!({}));
+    let result =
+        at_cursor(&mut client, &root, "e.ospec.yml", "name: \"😀\"\r\ndes|\r\n", "textDocument/completion", json!({}));
     let item = result.as_array().unwrap().iter().find(|i| i["label"] == "description").expect("description offered");
-    assert_eq!(item["textEdit"]["range"], json!({"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 3}}));
+    assert_eq!(
+        item["textEdit"]["range"],
+        json!({"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 3}})
+    );
     // Past the size cap, features answer nothing (the notice is phase 1's), and quickly.
     let uri = "file:///tmp/ospecc-lsp-features-huge.ospec.yml";
     let huge = "x-filler: \"😀 中文 0123456789 abcdefghijklmnopqrstuvwxyz\"\r\n".repeat(200_000);
     client.open(uri, "yaml", 1, &huge);
     for method in methods {
-        let response = client.request_raw(method, json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 3}}));
+        let response =
+            client.request_raw(method, json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 3}}));
         assert_eq!(response["result"], Value::Null, "{method}: {response}");
     }
     assert!(client.shutdown().success());
