@@ -8,64 +8,16 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{ospecc, project, repo_root};
+use common::{ospecc, project, repo_root, run_command, Run};
 use serde_json::Value;
 
-/// Output of an external command run to completion (or killed at its deadline).
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn text(&self) -> String {
-        format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-/// Runs `command` with its output captured; panics (failing the test) after `timeout`.
-fn run(mut command: Command, timeout: Duration) -> Outcome {
-    let shown = format!("{command:?}");
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
-    let mut out_pipe = child.stdout.take().expect("stdout pipe");
-    let mut err_pipe = child.stderr.take().expect("stderr pipe");
-    let out = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out_pipe.read_to_end(&mut s);
-        s
-    });
-    let err = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err_pipe.read_to_end(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stdout = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
-            let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
-            panic!("{shown} did not finish within {timeout:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Outcome {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&out.join().expect("stdout reader")).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
-    }
+/// Runs a tool (node, npm, nvim, git, pre-commit) with the shared runner.
+fn run(command: Command, timeout: Duration) -> Run {
+    run_command(command, None, timeout)
 }
 
 /// Whether `program --version` runs (the tool is installed).
@@ -227,7 +179,7 @@ fn git_fixture(files: &[(&str, &Path)]) -> tempfile::TempDir {
     dir
 }
 
-fn try_repo(fixture_repo: &Path, home: &Path) -> Outcome {
+fn try_repo(fixture_repo: &Path, home: &Path) -> Run {
     let mut command = Command::new("pre-commit");
     command
         .arg("try-repo")
@@ -288,7 +240,7 @@ fn node_major() -> Option<u32> {
     text.trim().trim_start_matches('v').split('.').next()?.parse().ok()
 }
 
-fn npm(dir: &Path, args: &[&str], timeout: Duration) -> Outcome {
+fn npm(dir: &Path, args: &[&str], timeout: Duration) -> Run {
     let mut command = Command::new("npm");
     command.args(args).current_dir(dir).env("OSPECC_BIN", binary()).env("PATH", path_with_binary());
     run(command, timeout)

@@ -28,6 +28,11 @@ impl Run {
         self.no_panic()
     }
 
+    /// The exit code and both streams, for assertion messages.
+    pub fn text(&self) -> String {
+        format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr)
+    }
+
     pub fn no_panic(&self) -> &Run {
         assert!(!self.stderr.contains("panicked"), "the binary panicked:\n{}", self.stderr);
         self
@@ -41,19 +46,24 @@ pub fn repo_root() -> PathBuf {
 
 /// Runs `ospecc ARGS` in `cwd` with `stdin` (or none), killed after `timeout`.
 pub fn ospecc_with(cwd: &Path, args: &[&str], stdin: Option<&[u8]>, envs: &[(&str, &str)], timeout: Duration) -> Run {
-    let start = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_ospecc"));
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("NO_COLOR")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(args).current_dir(cwd).env_remove("NO_COLOR");
     for (key, value) in envs {
         command.env(key, value);
     }
-    let mut child = command.spawn().expect("spawn ospecc");
+    run_command(command, stdin, timeout)
+}
+
+/// Runs any command with its output captured and `stdin` (or none) fed to it; a process still
+/// running after `timeout` is killed and fails the test, with what it printed.
+pub fn run_command(mut command: Command, stdin: Option<&[u8]>, timeout: Duration) -> Run {
+    let start = Instant::now();
+    let shown = format!("{command:?}");
+    command
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
     let feeder = stdin.map(|bytes| {
         let mut pipe = child.stdin.take().expect("stdin pipe");
         let bytes = bytes.to_vec();
@@ -80,7 +90,9 @@ pub fn ospecc_with(cwd: &Path, args: &[&str], stdin: Option<&[u8]>, envs: &[(&st
         if start.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("ospecc {args:?} did not finish within {timeout:?}");
+            let stdout = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
+            let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+            panic!("{shown} did not finish within {timeout:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
         }
         thread::sleep(Duration::from_millis(5));
     };

@@ -182,18 +182,7 @@ impl Faults {
                 }
             }
         }
-        Faults {
-            events,
-            syscall,
-            unfilterable,
-            intercept,
-            proxy: BTreeMap::new(),
-            proxies: Vec::new(),
-            edges: Edges::default(),
-            installed: Mutex::default(),
-            dynamic: Mutex::default(),
-            partitions: Mutex::default(),
-        }
+        Faults { syscall, unfilterable, intercept, ..Faults::none(events) }
     }
 
     /// No faults at all (the acceptance lifecycle): no filters, no proxies.
