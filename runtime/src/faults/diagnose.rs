@@ -54,6 +54,17 @@ pub fn test(facts: &TestFacts, result: &mut ItemResult) {
             Some("a service should degrade under a fault, not die: see its last output in the trace"),
         ));
     }
+    if facts.test.instances > 1 {
+        found.push(diagnostic(
+            "info",
+            "INSTANCES_NOT_EXPLORED",
+            format!(
+                "the plan counts {} instances of this test (named choose() axes, exhaustive max_fires, parallel interleavings); this run executed one, with the seeded decisions of --seed",
+                facts.test.instances
+            ),
+            Some("run again with other --seed values to sample other instances"),
+        ));
+    }
     if facts.timed_out {
         let (code, text) = match (fired.is_empty(), faults.is_empty()) {
             (false, _) => ("TIMEOUT_DURING_FAULT", "the test timed out while a fault was firing"),
