@@ -59,10 +59,10 @@ pub fn test(facts: &TestFacts, result: &mut ItemResult) {
             "info",
             "INSTANCES_NOT_EXPLORED",
             format!(
-                "the plan counts {} instances of this test (named choose() axes, exhaustive max_fires, parallel interleavings); this run executed one, with the seeded decisions of --seed",
+                "the plan counts {} instances of this test (named choose() axes, exhaustive max_fires, parallel interleavings); this run executed one: choose() took its first option, probabilistic faults drew from --seed",
                 facts.test.instances
             ),
-            Some("run again with other --seed values to sample other instances"),
+            Some("other --seed values sample other fault decisions"),
         ));
     }
     if facts.timed_out {
