@@ -402,3 +402,17 @@ fn the_same_seed_makes_the_same_probabilistic_decisions() {
     assert!(first.iter().any(|s| s == "502") && first.iter().any(|s| s == "200"), "a fair coin: {first:?}");
     assert_ne!(first, decisions("8"), "another seed decides otherwise (24 flips)");
 }
+
+#[test]
+fn a_stateful_monitor_threads_its_state_through_the_events() {
+    let _serial = serial();
+    let run = run(&["run", "tests/runs/monitors.star", "--format", "json"]);
+    run.expect(1);
+    let found = results(&run.stdout);
+    let outcome =
+        |name: &str| found.iter().find(|r| r.0 == name).map(|r| (r.1.clone(), r.2.clone())).unwrap_or_default();
+    assert_eq!(outcome("test_two_steps").0, "passed", "{found:?}");
+    let (three, message) = outcome("test_three_steps");
+    assert_eq!(three, "failed", "{found:?}");
+    assert!(message.starts_with("monitor `step_budget` violated at event #"), "{message}");
+}

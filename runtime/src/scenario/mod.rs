@@ -193,25 +193,39 @@ impl Suite<'_> {
         eval.eval_function(function.to_value(), args, &[]).map_err(|e| first_line(&e.to_string()))
     }
 
-    /// A monitor over the test's events: each matching event is passed to its function; a
-    /// raise or a `False` is a violation.
+    /// A monitor over the test's events, in order. The `on` form passes each matching event to
+    /// its function: a raise or a `False` is a violation. The stateful form threads
+    /// `state = update(event, state)` from `state_init` and asks `check(event, state)`, which
+    /// must return True.
     fn monitor<'v>(
         &self,
         monitor: &Monitor,
         context: &TestContext,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> Result<(), String> {
-        let [on] = monitor.callables.as_slice() else { return Ok(()) };
         let events = context.events.range(context.first_seq, u64::MAX);
         let wanted = filters::compile(&monitor.filters);
+        let on = match (&monitor.update, &monitor.check) {
+            (None, None) => monitor.callables.first(),
+            _ => None,
+        };
+        let mut state = eval.heap().alloc(monitor.state_init.clone().unwrap_or(serde_json::Value::Null));
         for event in events.iter().filter(|e| filters::matches(e, &wanted)) {
             let value = eval.heap().alloc(EventValue(event.clone()));
-            match self.call(eval, &on.id, &[value]) {
-                Ok(verdict) if verdict.unpack_bool() == Some(false) => {
-                    return Err(format!("monitor `{}` violated at event #{}", monitor.name, event.seq));
+            let violated = |why: String| format!("monitor `{}` violated at event #{}{why}", monitor.name, event.seq);
+            if let Some(update) = &monitor.update {
+                state = self.call(eval, &update.id, &[value, state]).map_err(|e| violated(format!(": {e}")))?;
+            }
+            let decider = monitor.check.as_ref().or(on);
+            let Some(decider) = decider else { continue };
+            let args: &[Value<'v>] = if monitor.check.is_some() { &[value, state] } else { &[value] };
+            match self.call(eval, &decider.id, args) {
+                Ok(verdict) if verdict.unpack_bool() == Some(false) => return Err(violated(String::new())),
+                Ok(verdict) if monitor.check.is_some() && verdict.unpack_bool() != Some(true) => {
+                    return Err(violated(format!(": check returned {}, not True", verdict.to_repr())));
                 }
                 Ok(_) => {}
-                Err(e) => return Err(format!("monitor `{}` violated at event #{}: {e}", monitor.name, event.seq)),
+                Err(e) => return Err(violated(format!(": {e}"))),
             }
         }
         Ok(())

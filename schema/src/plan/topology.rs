@@ -398,8 +398,17 @@ pub struct Monitor {
     pub origin: Origin,
     /// `spec` (every test), or the fault assumption or matrix that claims it.
     pub scope: String,
-    /// The callables it runs: the `on` function or `update`/`check`.
+    /// Every callable it runs (the `on` function, `update`, `check`), in that order.
     pub callables: Vec<Callable>,
+    /// `update(event, state) -> state` of a stateful monitor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Callable>,
+    /// `check(event, state) -> bool` of a stateful monitor (else the `on` function decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<Callable>,
+    /// The state before the first event (`state_init=`), as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_init: Option<serde_json::Value>,
     /// Event filters (`service=`, `match.event(...)` criteria), sorted.
     pub filters: Vec<(String, String)>,
 }

@@ -164,6 +164,9 @@ fn monitors() -> Vec<Monitor> {
         origin: origin("api.star", 70),
         scope: "spec".to_owned(),
         callables: vec![callable("check_writes")],
+        update: None,
+        check: None,
+        state_init: None,
         filters: vec![("service".to_owned(), "db".to_owned())],
     }]
 }

@@ -54,16 +54,18 @@ fn monitor(cx: &Cx, record: &Recorded) -> Monitor {
         Some(Arg::Record(matcher)) => filters.extend(matcher_criteria(matcher)),
         _ => {}
     }
-    for key in ["update", "check"] {
-        if let Some(Arg::Function(f)) = record.named(key) {
-            callables.push(cx.callable(f));
-        }
-    }
+    let role = |key: &str| match record.named(key) {
+        Some(Arg::Function(f)) => Some(cx.callable(f)),
+        _ => None,
+    };
+    let (update, check) = (role("update"), role("check"));
+    callables.extend(update.iter().chain(check.iter()).cloned());
+    let state_init = record.named("state_init").filter(|a| !matches!(a, Arg::None)).map(Arg::to_json);
     if let Some(service) = record.named("service").and_then(Arg::as_str) {
         filters.push(("service".into(), service.to_owned()));
     }
     filters.sort();
-    Monitor { name, origin: cx.origin(record), scope: "spec".into(), callables, filters }
+    Monitor { name, origin: cx.origin(record), scope: "spec".into(), callables, update, check, state_init, filters }
 }
 
 /// `match.event(type="stdout", service="api")` → its criteria.
