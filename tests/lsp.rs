@@ -690,12 +690,20 @@ fn compare_golden(name: &str, actual: &str) -> Option<String> {
     }
 }
 
-/// One completion list as golden text: sorted as the editor would, one item a line.
+/// One completion list as golden text: sorted as the editor would, one item a line; a list
+/// the server marks incomplete (to be asked for again as the prefix grows) says so first.
 fn render_completions(result: &Value) -> String {
-    let mut items: Vec<&Value> = result.as_array().map(|a| a.iter().collect()).unwrap_or_default();
+    let (list, incomplete) = match result.get("items") {
+        Some(items) => (items, result["isIncomplete"] == json!(true)),
+        None => (result, false),
+    };
+    let mut items: Vec<&Value> = list.as_array().map(|a| a.iter().collect()).unwrap_or_default();
     let key = |i: &Value| i["sortText"].as_str().or(i["label"].as_str()).unwrap_or_default().to_string();
     items.sort_by_key(|i| (key(i), i["label"].as_str().unwrap_or_default().to_string()));
     let mut out = String::new();
+    if incomplete {
+        out.push_str("(incomplete)\n");
+    }
     for item in items {
         let edit = &item["textEdit"];
         let range = &edit["range"];
@@ -733,6 +741,11 @@ const COMPLETION_CASES: &[(&str, &str, &str)] = &[
     ("ospec-crlf-emoji", "case.ospec.yml", "name: \"😀 中文\"\r\ndescription: x\r\noutc|\r\n"),
     ("star-empty-file", "case.star", "|"),
     ("star-service-kwargs", "case.star", "db = service(\"db\", \"bin\", interface(\"pg\", \"postgres\", 5432), env = {}, |)\n"),
+    (
+        "star-positional-argument",
+        "case.star",
+        "pg = interface(\"pg\", \"postgres\", 5432)\ndef check():\n    pass\ndb = service(\"db\", |)\n",
+    ),
     ("star-interfaces", "case.star", "api = service(\"api\", \"bin\", interface(\"http\", \"http\", 8080))\napi.|\n"),
     ("star-methods", "case.star", "api = service(\"api\", \"bin\", interface(\"http\", \"http\", 8080))\napi.http.p|\n"),
     ("star-errno", "case.star", "f = deny(\"E|\")\n"),

@@ -124,18 +124,30 @@ impl Scheduler {
                 for (path, kind) in changes {
                     self.disk_change(&path, kind, plan);
                 }
+                self.publish_files();
             }
             Event::Folders { added, removed } => {
                 self.index.roots.retain(|r| !removed.contains(r));
                 self.index.roots.extend(added);
                 let stale: Vec<PathBuf> = self.index.files.iter().filter(|f| !self.index.covers(f)).cloned().collect();
-                for file in stale {
-                    self.index.files.remove(&file);
-                    plan.targets.insert(file);
+                // Published only when files went: before the first discovery an empty set
+                // would hide the files a request could still discover itself.
+                if !stale.is_empty() {
+                    for file in stale {
+                        self.index.files.remove(&file);
+                        plan.targets.insert(file);
+                    }
+                    self.publish_files();
                 }
                 plan.index = true;
             }
         }
+    }
+
+    /// Hands the current file set to the requests (path completion reads it from there).
+    fn publish_files(&self) {
+        let files: Vec<PathBuf> = self.index.files.iter().cloned().collect();
+        self.shared.files().replace(files);
     }
 
     /// `path` changed: it and its dependents are analysed.
@@ -176,6 +188,7 @@ impl Scheduler {
             .unwrap_or_else(|_| Vec::<PathBuf>::new());
         let files: Vec<PathBuf> = found.into_iter().filter(|f| self.index.covers(f)).collect();
         self.index.files.extend(files.iter().cloned());
+        self.publish_files();
         let progress = self.begin_progress(files.len()).await;
         for (done, file) in files.iter().enumerate() {
             plan.targets.remove(file);
@@ -262,7 +275,9 @@ impl Scheduler {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(_) => {
-                self.index.files.remove(path);
+                if self.index.files.remove(path) {
+                    self.publish_files();
+                }
                 return None;
             }
         };

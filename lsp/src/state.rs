@@ -29,12 +29,43 @@ pub struct Session {
     pub watch_files: bool,
 }
 
+/// The spec files of the workspace folders as path completion names them.
+///
+/// The scheduler owns the authoritative set (its discovery at indexing, kept current from
+/// watched-file events and workspace-folder changes) and publishes a copy here each time it
+/// changes, so a request only clones an `Arc` and never walks the disk. `None` until the
+/// first discovery has been published.
+#[derive(Debug, Default)]
+pub struct WorkspaceFiles {
+    pub list: Option<Arc<Vec<PathBuf>>>,
+    /// When `list` was last replaced (a client without file watchers gets a background
+    /// rediscovery once it is old, see `features::workspace_files`).
+    pub updated: Option<std::time::Instant>,
+    /// A background rediscovery is running (at most one at a time).
+    pub refreshing: bool,
+    /// Counts replacements: a background rediscovery started at one generation does not
+    /// overwrite a newer list the scheduler published while it walked the disk.
+    pub generation: u64,
+}
+
+impl WorkspaceFiles {
+    pub fn lock(files: &Mutex<WorkspaceFiles>) -> MutexGuard<'_, WorkspaceFiles> {
+        files.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn replace(&mut self, files: Vec<PathBuf>) {
+        self.list = Some(Arc::new(files));
+        self.updated = Some(std::time::Instant::now());
+        self.generation += 1;
+    }
+}
+
 pub struct Shared {
     pub client: Client,
     pub host: Arc<dyn Host>,
     pub documents: Mutex<Documents>,
-    /// The workspace's spec files as last discovered for path completion, and when.
-    pub files_cache: Mutex<Option<(std::time::Instant, Arc<Vec<PathBuf>>)>>,
+    /// The workspace's spec files, for path completion (see [`WorkspaceFiles`]).
+    pub files: Arc<Mutex<WorkspaceFiles>>,
     session: OnceLock<Session>,
     events: UnboundedSender<Event>,
     shut_down: AtomicBool,
@@ -46,7 +77,7 @@ impl Shared {
             client,
             host,
             documents: Mutex::new(Documents::default()),
-            files_cache: Mutex::new(None),
+            files: Arc::new(Mutex::new(WorkspaceFiles::default())),
             session: OnceLock::new(),
             events,
             shut_down: AtomicBool::new(false),
@@ -57,6 +88,11 @@ impl Shared {
     /// map consistent, so the data is still good.
     pub fn documents(&self) -> MutexGuard<'_, Documents> {
         self.documents.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The workspace file list (usable after a panic elsewhere: every update replaces it whole).
+    pub fn files(&self) -> MutexGuard<'_, WorkspaceFiles> {
+        WorkspaceFiles::lock(&self.files)
     }
 
     /// The session, once `initialize` has run.

@@ -244,13 +244,47 @@ pub struct SemanticToken {
     pub modifiers: u32,
 }
 
+/// The most items one completion answer carries. Clients filter by what is typed next, but
+/// a list of every name of a big file costs its serialisation and transfer on each keystroke;
+/// past this, the best-ranked items are kept and the answer is marked incomplete (the client
+/// asks again as the prefix grows).
+pub const MAX_COMPLETIONS: usize = 200;
+
+/// A completion answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Completions {
+    pub items: Vec<CompletionItem>,
+    /// Names were left out (narrowed to what fits the place, or capped at
+    /// [`MAX_COMPLETIONS`]): the client must ask again when the typed prefix changes rather
+    /// than filter this list (LSP `isIncomplete`).
+    pub incomplete: bool,
+}
+
+impl Completions {
+    fn complete(items: Vec<CompletionItem>) -> Completions {
+        Completions { items, incomplete: false }
+    }
+}
+
 /// Completions at `offset` (clamped into the text, moved back to a character boundary).
 pub fn completions(file: &FileContext, offset: usize) -> Vec<CompletionItem> {
+    completion_list(file, offset).items
+}
+
+/// [`completions`], saying whether the list is complete.
+pub fn completion_list(file: &FileContext, offset: usize) -> Completions {
     let offset = clamp(file.text, offset);
-    match file.language {
-        Language::OSpec => ospec::completion::complete(file, offset),
+    let mut found = match file.language {
+        Language::OSpec => Completions::complete(ospec::completion::complete(file, offset)),
         Language::Topology => topology::completion::complete(file, offset),
+    };
+    if found.items.len() > MAX_COMPLETIONS {
+        // The client's order (sort text, else label) decides which are kept.
+        found.items.sort_by_cached_key(|i| (i.sort_text.clone().unwrap_or_else(|| i.label.clone()), i.label.clone()));
+        found.items.truncate(MAX_COMPLETIONS);
+        found.incomplete = true;
     }
+    found
 }
 
 /// What the cursor is on: schema docs for a key, the entity a reference names, a builtin.

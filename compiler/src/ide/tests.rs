@@ -111,6 +111,64 @@ fn topology_completions_by_context() {
 }
 
 #[test]
+fn topology_argument_starts_offer_what_fits_not_every_name() {
+    let fs = MemoryFs::default();
+    let list = |marked: &str| run("/w/t.star", marked, &fs, completion_list);
+    // After a keyword argument only keywords may follow: exactly the remaining ones.
+    let found = list(&format!("{TOPOLOGY}x = service(\"x\", \"bin\", image = \"i\", |)"));
+    let got: Vec<&str> = found.items.iter().map(|i| i.label.as_str()).collect();
+    assert!(got.contains(&"healthcheck=") && !got.contains(&"image="), "{got:?}");
+    assert!(got.iter().all(|l| l.ends_with('=')) && !found.incomplete, "{got:?}");
+    // Where a positional may come: keywords, then values of the next parameter's type
+    // (`*binary_or_interfaces: str|interface`), marked incomplete; the file's functions and
+    // values of other types are left out until a prefix is typed.
+    let text = format!("i = interface(\"m\", \"http\", 80)\n{TOPOLOGY}x = service(\"x\", |)");
+    let found = list(&text);
+    let got: Vec<&str> = found.items.iter().map(|i| i.label.as_str()).collect();
+    assert!(found.incomplete, "{got:?}");
+    assert!(got.contains(&"image=") && got.contains(&"i") && got.contains(&"interface"), "{got:?}");
+    assert!(!got.contains(&"probe") && !got.contains(&"boom") && !got.contains(&"deny"), "{got:?}");
+    // A callable parameter takes the file's functions.
+    let got: Vec<String> = list(&format!("{TOPOLOGY}scenario(|)")).items.into_iter().map(|i| i.label).collect();
+    assert!(got.contains(&"probe".to_string()) && !got.contains(&"db".to_string()), "{got:?}");
+    // With a prefix typed, every matching name again.
+    let got: Vec<String> =
+        list(&format!("{TOPOLOGY}x = service(\"x\", pr|)")).items.into_iter().map(|i| i.label).collect();
+    assert!(got.contains(&"probe".to_string()), "{got:?}");
+}
+
+#[test]
+fn completion_lists_are_capped_and_then_incomplete() {
+    let fs = MemoryFs::default();
+    let defs: String = (0..MAX_COMPLETIONS + 50).map(|i| format!("def f{i}():\n    pass\n")).collect();
+    let found = run("/w/t.star", &format!("{defs}|"), &fs, completion_list);
+    assert_eq!(found.items.len(), MAX_COMPLETIONS);
+    assert!(found.incomplete);
+}
+
+#[test]
+fn ospec_entity_hover_where_names_are() {
+    let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
+    let spec = "topology: t.star\nservices:\n  db: {}\n  web:\n    depends_on: [db]\ntasks:\n  - id: setup\n  - id: build\n    dependencies: [setup]\n  - id: ship\n    dependencies:\n      - build\nacceptance:\n  service_health:\n    - service: db\n  integration_tests:\n    - name: t\n      steps:\n        - GET db:/health -> 200\n";
+    let hover_at = |needle: &str, at: usize| {
+        let offset = spec.find(needle).expect("needle") + at;
+        let marked = format!("{}|{}", &spec[..offset], &spec[offset..]);
+        run("/w/a.ospec.yml", &marked, &fs, super::hover).map(|h| h.markdown).unwrap_or_default()
+    };
+    assert!(hover_at("db: {}", 1).starts_with("service `db`"), "{}", hover_at("db: {}", 1));
+    assert!(hover_at("[db]", 2).starts_with("service `db`"));
+    assert!(hover_at("id: setup", 5).starts_with("task `setup`"));
+    assert!(hover_at("[setup]", 2).starts_with("task `setup`"));
+    assert!(hover_at("- build", 3).starts_with("task `build`"), "{}", hover_at("- build", 3));
+    assert!(hover_at("service: db", 10).starts_with("service `db`"));
+    assert!(hover_at("GET db:/", 5).starts_with("service `db`"), "{}", hover_at("GET db:/", 5));
+    assert!(hover_at("t.star", 1).starts_with("topology file"));
+    // Elsewhere the schema answers.
+    let key = hover_at("integration_tests", 1);
+    assert!(!key.is_empty() && !key.contains("`db`"), "{key}");
+}
+
+#[test]
 fn topology_hover_signature_definition() {
     let fs = MemoryFs::default().with_file("/w/lib.star", "def helper(x):\n    return x\n");
     let hover = run("/w/t.star", "x = de|ny(\"EIO\")", &fs, super::hover).expect("hover");

@@ -4,8 +4,8 @@
 
 use ospecc_compiler::ide::{self, CompletionKind};
 use tower_lsp_server::ls_types::{
-    CompletionItem, CompletionItemKind, CompletionParams, CompletionResponse, CompletionTextEdit, Documentation,
-    InsertTextFormat, InsertTextMode, MarkupContent, MarkupKind, TextEdit,
+    CompletionItem, CompletionItemKind, CompletionList, CompletionParams, CompletionResponse, CompletionTextEdit,
+    Documentation, InsertTextFormat, InsertTextMode, MarkupContent, MarkupKind, TextEdit,
 };
 
 use super::Snapshot;
@@ -18,8 +18,14 @@ pub fn completion(shared: &Shared, params: CompletionParams) -> Option<Completio
     let position = params.text_document_position;
     let snapshot = Snapshot::take(shared, &position.text_document.uri)?;
     let offset = snapshot.offset(position.position);
-    let items = snapshot.with_context(shared, |file| ide::completions(file, offset));
-    Some(CompletionResponse::Array(items.iter().map(|item| convert(&snapshot, item)).collect()))
+    let found = snapshot.with_files(shared, |file| ide::completion_list(file, offset));
+    let items = found.items.iter().map(|item| convert(&snapshot, item)).collect();
+    // A narrowed or capped list must be asked for again as the prefix grows (clients
+    // otherwise filter the first answer and never see the names left out).
+    Some(match found.incomplete {
+        true => CompletionResponse::List(CompletionList { is_incomplete: true, items }),
+        false => CompletionResponse::Array(items),
+    })
 }
 
 fn convert(snapshot: &Snapshot, item: &ide::CompletionItem) -> CompletionItem {

@@ -17,7 +17,7 @@ pub mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ospecc_compiler::analysis::Language;
 use ospecc_compiler::ide::{self, FileContext};
@@ -27,11 +27,12 @@ use ropey::Rope;
 use tower_lsp_server::ls_types::{Location, Position, Range, Uri};
 
 use crate::encoding::{offset_of, range_of, PositionEncoding};
-use crate::state::Shared;
+use crate::state::{Shared, WorkspaceFiles};
 use crate::workspace::{path_of, uri_of, OverlayFs};
 
-/// How long a discovered list of workspace files is reused (it only feeds path completion).
-const FILES_TTL: Duration = Duration::from_secs(5);
+/// How old the file list may get, for a client that sends no watched-file events, before
+/// a completion request starts a rediscovery in the background (it keeps the list it has).
+const FILES_REFRESH: Duration = Duration::from_secs(5);
 
 /// One document's text as a request sees it.
 pub struct Snapshot {
@@ -78,17 +79,27 @@ impl Snapshot {
         Span::new(self.offset(range.start), self.offset(range.end))
     }
 
-    /// Runs `f` with the ide layer's view of this document.
+    /// Runs `f` with the ide layer's view of this document. The workspace file list is left
+    /// empty: only path completion reads it ([`Snapshot::with_files`]).
     pub fn with_context<T>(&self, shared: &Shared, f: impl FnOnce(&FileContext) -> T) -> T {
-        let fs = OverlayFs::new(&shared.documents);
+        self.context(shared, &[], f)
+    }
+
+    /// [`Snapshot::with_context`] with the workspace's spec files, for completion.
+    pub fn with_files<T>(&self, shared: &Shared, f: impl FnOnce(&FileContext) -> T) -> T {
         let files = workspace_files(shared);
+        self.context(shared, &files, f)
+    }
+
+    fn context<T>(&self, shared: &Shared, files: &[PathBuf], f: impl FnOnce(&FileContext) -> T) -> T {
+        let fs = OverlayFs::new(&shared.documents);
         let profile = shared.host.options(&self.path).map(|o| o.profile).unwrap_or_default();
         let context = FileContext {
             path: &self.path,
             text: &self.text,
             language: self.language,
             fs: &fs,
-            workspace_files: &files,
+            workspace_files: files,
             profile,
         };
         f(&context)
@@ -117,23 +128,72 @@ fn language_by_id(language_id: &str) -> Language {
     }
 }
 
-/// The spec files of the workspace folders (discovered at most every [`FILES_TTL`]), with
-/// the open documents that exist on disk.
+/// The spec files of the workspace folders, with the open documents that exist on disk.
+///
+/// The list comes from the scheduler, which keeps it current from its indexing and the file
+/// events (`state::WorkspaceFiles`), so no request walks the workspace. Only a completion
+/// asked before the first indexing published anything discovers the folders itself. A client
+/// that sends no watched-file events cannot tell us about files created by other programs:
+/// for it, an old list triggers a rediscovery in the background, and this request (like
+/// every other) is answered from the list at hand.
 fn workspace_files(shared: &Shared) -> Arc<Vec<PathBuf>> {
-    let mut cache = shared.files_cache.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((at, files)) = cache.as_ref() {
-        if at.elapsed() < FILES_TTL {
-            return Arc::clone(files);
+    let session = shared.session().cloned().unwrap_or_default();
+    let (list, stale) = {
+        let mut files = shared.files();
+        let stale =
+            !session.watch_files && !files.refreshing && files.updated.is_some_and(|at| at.elapsed() >= FILES_REFRESH);
+        if stale {
+            files.refreshing = true;
         }
+        (files.list.clone(), stale.then_some(files.generation))
+    };
+    if let Some(generation) = stale {
+        refresh_in_background(shared, session.roots.clone(), generation);
     }
-    let roots = shared.session().map(|s| s.roots.clone()).unwrap_or_default();
-    let mut files: Vec<PathBuf> = roots.iter().flat_map(|r| shared.host.discover(r)).collect();
+    let list = match list {
+        Some(list) => list,
+        None => {
+            let mut found: Vec<PathBuf> = session.roots.iter().flat_map(|r| shared.host.discover(r)).collect();
+            found.sort();
+            found.dedup();
+            let mut cached = shared.files();
+            // The scheduler may have published meanwhile: its list is the one kept.
+            if cached.list.is_none() {
+                cached.replace(found.clone());
+            }
+            Arc::new(found)
+        }
+    };
     // Open documents not yet saved are left out: a path completion names files on disk.
     let open: Vec<PathBuf> = shared.documents().paths();
-    files.extend(open.into_iter().filter(|p| p.is_file()));
+    let extra: Vec<PathBuf> = open.into_iter().filter(|p| list.binary_search(p).is_err() && p.is_file()).collect();
+    if extra.is_empty() {
+        return list; // The common case: no copy of the list.
+    }
+    let mut files = list.as_ref().clone();
+    files.extend(extra);
     files.sort();
     files.dedup();
-    let files = Arc::new(files);
-    *cache = Some((Instant::now(), Arc::clone(&files)));
-    files
+    Arc::new(files)
+}
+
+/// Rediscovers the workspace folders on the blocking pool and replaces the list, unless it
+/// was replaced meanwhile (at `generation` when asked).
+fn refresh_in_background(shared: &Shared, roots: Vec<PathBuf>, generation: u64) {
+    let host = Arc::clone(&shared.host);
+    let files = Arc::clone(&shared.files);
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        shared.files().refreshing = false;
+        return;
+    };
+    runtime.spawn_blocking(move || {
+        let mut found: Vec<PathBuf> = roots.iter().flat_map(|r| host.discover(r)).collect();
+        found.sort();
+        found.dedup();
+        let mut files = WorkspaceFiles::lock(&files);
+        if files.generation == generation {
+            files.replace(found);
+        }
+        files.refreshing = false;
+    });
 }

@@ -154,7 +154,7 @@ fn values(file: &FileContext, at: &At, cursor: &Cursor) -> Vec<CompletionItem> {
 /// Entity names, where the path is a reference (a graph's reference key, or `service:`).
 fn references(file: &FileContext, cursor: &Cursor) -> Vec<CompletionItem> {
     let Some(what) = reference_kind(&cursor.path) else { return topology_path(file, cursor) };
-    let entities = Entities::of(file.text);
+    let entities = Entities::cached(file.text);
     let mut names: Vec<(String, String)> =
         entities.names(what).map(|d| (d.name.clone(), format!("{what} in this spec"))).collect();
     if what == "service" {

@@ -4,6 +4,7 @@
 //! strings, and the topology file `topology:` names with the services declared in it.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::ide::topology::index::Index;
 use crate::ide::{FileContext, MAX_RELATED_FILE_BYTES};
@@ -44,6 +45,34 @@ impl Entities {
         for root in parsed.documents.iter().filter_map(|d| d.root.as_ref()) {
             entities.collect(root, text);
         }
+        entities
+    }
+
+    /// The entities of `text`, reused while the text is unchanged: hover, definition and
+    /// references on one document ask for the same text many times between two edits, and
+    /// parsing a 5,000-line spec costs milliseconds. The few most recent texts are kept
+    /// (several documents may be in use); a hit is decided by comparing the whole text,
+    /// which is far cheaper than the parse (no hash collisions to reason about).
+    pub fn cached(text: &str) -> Arc<Entities> {
+        /// How many documents' entities are kept.
+        const KEPT: usize = 4;
+        static RECENT: Mutex<Vec<(String, Arc<Entities>)>> = Mutex::new(Vec::new());
+        // A panic elsewhere while the lock was held leaves only a stale list behind: still usable.
+        let lock = || RECENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        {
+            let mut recent = lock();
+            if let Some(i) = recent.iter().position(|(t, _)| t == text) {
+                let hit = recent.remove(i);
+                let entities = Arc::clone(&hit.1);
+                recent.insert(0, hit);
+                return entities;
+            }
+        }
+        // Parsed without the lock held, so concurrent requests do not queue behind a parse.
+        let entities = Arc::new(Entities::of(text));
+        let mut recent = lock();
+        recent.insert(0, (text.to_string(), Arc::clone(&entities)));
+        recent.truncate(KEPT);
         entities
     }
 

@@ -6,6 +6,7 @@ use super::context::{self, Segment, Slot};
 use super::entities::{Entities, Topology};
 use super::schema::{type_names, yaml_text, At};
 use crate::ide::{word_at, FileContext, Hover};
+use crate::ospec::checks::graph::{Shape, GRAPHS};
 use crate::ospec::schema::compiled;
 use crate::span::Span;
 
@@ -14,12 +15,15 @@ pub fn hover(file: &FileContext, offset: usize) -> Option<Hover> {
     if word.is_empty() {
         return None;
     }
-    let (path, span, value) = place(file.text, word)?;
-    // Only names in entity places need the document parsed (the costly part on big files).
-    let entity_place = matches!(path.first(), Some(Segment::Key(k)) if k == "topology" || k == "tasks" || k == "services" || k == "phases" || k == "environments")
-        || super::completion::reference_kind(&path).is_some()
-        || path.last() == Some(&Segment::Key("service".into()));
-    if entity_place {
+    let Some((path, span, value)) = place(file.text, word) else {
+        // A scalar on its own line (`- setup`, `- GET api:/x -> 200`) has no schema docs of
+        // its own: only an entity it names can answer.
+        return entity_hover(file, offset);
+    };
+    // Only names in entity places need the document parsed (the costly part on big files):
+    // the cheap test on the cursor's path keeps keys and values elsewhere (`method`,
+    // `risk_level`, …) on the schema path alone.
+    if may_name_entity(file.text, word, &path) {
         if let Some(hover) = entity_hover(file, offset) {
             return Some(hover);
         }
@@ -58,6 +62,31 @@ fn place(text: &str, word: Span) -> Option<(Vec<Segment>, Span, Option<String>)>
     }
 }
 
+/// Whether the word at `path` can be an entity's name or a reference to one, as
+/// [`Entities`] collects them: `topology:`'s value, a member's name (`services.NAME`,
+/// `tasks[].id`), a reference key's value (`depends_on`, `dependencies`, `service:` at any
+/// depth) or the `NAME:` of a step string (`GET NAME:/path -> 200`). A superset is fine (the
+/// entities decide); a miss would lose the entity hover.
+fn may_name_entity(text: &str, word: Span, path: &[Segment]) -> bool {
+    if text.get(word.end..).is_some_and(|rest| rest.starts_with(":/")) {
+        return true;
+    }
+    if super::completion::reference_kind(path).is_some() || path.last() == Some(&Segment::Key("service".into())) {
+        return true;
+    }
+    let key = |i: usize| match path.get(i) {
+        Some(Segment::Key(k)) => Some(k.as_str()),
+        _ => None,
+    };
+    if path.len() == 1 && key(0) == Some("topology") {
+        return true;
+    }
+    GRAPHS.iter().filter(|g| key(0) == Some(g.root_key)).any(|graph| match graph.shape {
+        Shape::Map => path.len() == 2 && key(1).is_some(),
+        Shape::Seq { id_key } => path.len() == 3 && path[1] == Segment::Item && key(2) == Some(id_key),
+    })
+}
+
 /// The schema documentation of a place, as markdown.
 pub fn describe(at: &At) -> String {
     let mut parts = Vec::new();
@@ -92,7 +121,7 @@ pub fn describe(at: &At) -> String {
 
 /// Hover on an entity's name or a reference to it, and on `topology:`'s value.
 fn entity_hover(file: &FileContext, offset: usize) -> Option<Hover> {
-    let entities = Entities::of(file.text);
+    let entities = Entities::cached(file.text);
     if let Some((value, span)) = entities.topology.as_ref().filter(|(_, s)| s.start <= offset && offset <= s.end) {
         let topology = Topology::load(file, value)?;
         let services: Vec<String> =

@@ -7,7 +7,7 @@ use crate::ide::{FileContext, Location};
 use crate::span::Span;
 
 pub fn definition(file: &FileContext, offset: usize) -> Vec<Location> {
-    let entities = Entities::of(file.text);
+    let entities = Entities::cached(file.text);
     if let Some((value, _)) = entities.topology.as_ref().filter(|(_, s)| s.start <= offset && offset <= s.end) {
         let path = super::entities::resolve(file.path, value);
         return file.fs.exists(&path).then(|| Location { path: Some(path), span: Span::at(0) }).into_iter().collect();
@@ -29,7 +29,7 @@ fn topology_service(file: &FileContext, entities: &Entities, name: &str) -> Opti
 }
 
 pub fn references(file: &FileContext, offset: usize, include_declaration: bool) -> Vec<Location> {
-    let entities = Entities::of(file.text);
+    let entities = Entities::cached(file.text);
     let Some((what, name, _)) = entities.at(offset) else { return Vec::new() };
     let mut found: Vec<Location> = entities
         .references

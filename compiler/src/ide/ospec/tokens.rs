@@ -19,7 +19,7 @@ pub fn tokens(text: &str, profile: Profile) -> Vec<SemanticToken> {
     for root in parsed.documents.iter().filter_map(|d| d.root.as_ref()) {
         walk(root, &At::root(schema), text, &mut out, 0);
     }
-    let entities = Entities::of(text);
+    let entities = Entities::cached(text);
     let declaration = TokenModifier::Declaration.bit();
     out.extend(entities.definitions.iter().map(|d| token(d.span, TokenKind::Variable, declaration)));
     out.extend(entities.references.iter().map(|r| token(r.span, TokenKind::Variable, 0)));

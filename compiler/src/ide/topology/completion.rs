@@ -11,7 +11,7 @@ use super::index::Index;
 use super::lex::{self, Kind};
 use super::resolve::{self, callable, namespaced, service_of};
 use crate::ide::ospec::completion::relative;
-use crate::ide::{word_at, CompletionItem, CompletionKind, FileContext, MAX_RELATED_FILE_BYTES};
+use crate::ide::{word_at, CompletionItem, CompletionKind, Completions, FileContext, MAX_RELATED_FILE_BYTES};
 use crate::span::Span;
 
 /// The vocabulary naming the keys of `**syscall_faults` (`write=deny(...)`): a keyword
@@ -20,31 +20,31 @@ const FAULT_KEY_VOCABULARY: &str = "syscall_key";
 /// The `fault_matrix` parameters whose tuples pair a scenario with a fault assumption.
 const MATRIX_TUPLES: &[&str] = &["overrides", "exclude"];
 
-pub fn complete(file: &FileContext, offset: usize) -> Vec<CompletionItem> {
+pub fn complete(file: &FileContext, offset: usize) -> Completions {
     let text = file.text;
     let index = Index::new(text);
     if let Some(token) = index.token_at(offset).map(|i| index.tokens[i]) {
         let inside = offset < token.span.end || lex::string_content(text, token).end == token.span.end;
         if token.kind == Kind::Str && token.span.start < offset && inside {
-            return in_string(file, &index, token, offset);
+            return Completions { items: in_string(file, &index, token, offset), incomplete: false };
         }
         if token.kind == Kind::Comment {
-            return Vec::new();
+            return Completions::default();
         }
     }
     let word = word_at(text, offset, b"");
     let word = Span::new(word.start, offset.max(word.start));
     let prefix = &text[word.start..offset];
-    let mut items = match dotted_before(text, word.start) {
-        Some(receiver) => after_dot(&index, text, &receiver, word),
+    let mut found = match dotted_before(text, word.start) {
+        Some(receiver) => Completions { items: after_dot(&index, text, &receiver, word), incomplete: false },
         None => in_expression(file, &index, offset, word),
     };
     let prefix = prefix.to_lowercase();
-    items.retain(|i| {
+    found.items.retain(|i| {
         let label = i.label.to_lowercase();
         label.starts_with(&prefix) || label.split(['_', '.']).any(|word| word.starts_with(&prefix))
     });
-    items
+    found
 }
 
 /// `a.b.` before `at`: the receiver's dotted text (`a.b`).
@@ -118,20 +118,140 @@ fn attributes(ty: &str, word: Span) -> Vec<CompletionItem> {
 }
 
 /// Outside strings and dots: keyword arguments of the enclosing call first, then names.
-fn in_expression(file: &FileContext, index: &Index, offset: usize, word: Span) -> Vec<CompletionItem> {
+fn in_expression(file: &FileContext, index: &Index, offset: usize, word: Span) -> Completions {
     let text = file.text;
     let mut items = Vec::new();
     if let Some(call) = index.enclosing_call(offset) {
         // In a `fault_matrix` list or tuple only scenarios or faults make sense.
         let matrix = matrix_names(index, text, call, offset, word);
         if !matrix.is_empty() {
-            return matrix;
+            return Completions { items: matrix, incomplete: false };
         }
         if at_argument_start(index, text, word.start) {
+            if let Some(found) = argument_start(index, text, call, offset, word) {
+                return found;
+            }
             items.extend(keyword_arguments(index, text, call, word));
         }
     }
     items.extend(names(file, index, word));
+    Completions { items, incomplete: false }
+}
+
+/// At the start of an argument of a call whose parameters are known: the keywords it can
+/// still take, then (while a positional argument may still come) the values that fit the
+/// next positional parameter: the file's variables of a fitting type, builtins returning
+/// one, the file's functions where a callable goes. Not every name of the file: in a big
+/// topology that is hundreds of functions, shipped on every keystroke. Until a prefix is
+/// typed the answer is marked incomplete, so the client asks again and then gets every
+/// name that matches (`None` here: the caller's full list, filtered by the prefix).
+fn argument_start(index: &Index, text: &str, call: usize, offset: usize, word: Span) -> Option<Completions> {
+    if word.start < offset {
+        return None;
+    }
+    let site = &index.calls[call];
+    let target = callable(index, text, &site.callee)?;
+    let mut items = keyword_arguments(index, text, call, word);
+    let current = index.argument_at(call, offset);
+    // Starlark allows no positional argument after a keyword one: only keywords remain,
+    // and the list is then complete.
+    let after_keyword = site.args[..current.min(site.args.len())].iter().any(|a| a.name.is_some());
+    if after_keyword {
+        return Some(Completions { items, incomplete: false });
+    }
+    let positional = site.args[..current.min(site.args.len())].iter().filter(|a| a.end > a.start).count();
+    let Some((_, param)) = target.param_for(None, positional) else {
+        return Some(Completions { items, incomplete: false }); // Every positional is given.
+    };
+    items.extend(fitting_values(index, text, param.ty, word));
+    Some(Completions { items, incomplete: true })
+}
+
+/// The top-level alternatives of a type expression: `str|list[a|b]` gives `str`, `list[a|b]`.
+fn alternatives(ty: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, c) in ty.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '|' if depth == 0 => {
+                out.push(ty[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(ty[start..].trim());
+    out.retain(|a| !a.is_empty());
+    out
+}
+
+/// Whether a value of type `value` can be passed where `wanted` is expected (some alternative
+/// in common; `any` takes everything).
+fn fits(value: &str, wanted: &[&str]) -> bool {
+    wanted.contains(&"any") || alternatives(value).iter().any(|v| wanted.contains(v))
+}
+
+/// The names whose value fits a parameter of type `ty` (an empty type, a `def`'s parameter,
+/// is unknown: the file's variables are offered, as they are the likeliest arguments).
+fn fitting_values(index: &Index, text: &str, ty: &str, word: Span) -> Vec<CompletionItem> {
+    let wanted = alternatives(ty);
+    let unknown = wanted.is_empty() || wanted.contains(&"any");
+    let mut items = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let services = index.services(text);
+    for binding in &index.bindings {
+        // The type a binding holds is known when it is bound to a builtin's call.
+        let returns = binding.call.and_then(|c| catalog().builtin(&index.calls[c].callee)).map(|b| b.returns.as_str());
+        let fit = match returns {
+            Some(returns) => unknown || fits(returns, &wanted),
+            None => unknown,
+        };
+        if fit && seen.insert(binding.name.clone()) {
+            let detail = match services.iter().find(|s| s.variable.as_deref() == Some(binding.name.as_str())) {
+                Some(service) => format!("service \"{}\"", service.name),
+                None => returns.unwrap_or("variable").to_string(),
+            };
+            items.push(
+                CompletionItem::new(&binding.name, CompletionKind::Variable, word)
+                    .detail(detail)
+                    .sort(format!("2{}", binding.name)),
+            );
+        }
+    }
+    for (name, _, _) in index.loads.iter().flat_map(|l| &l.symbols) {
+        // A loaded symbol's type is not known without reading the module: offered only
+        // where anything goes.
+        if unknown && seen.insert(name.clone()) {
+            items.push(
+                CompletionItem::new(name, CompletionKind::Variable, word).detail("loaded").sort(format!("2{name}")),
+            );
+        }
+    }
+    if wanted.contains(&"callable") {
+        for def in &index.defs {
+            if seen.insert(def.name.clone()) {
+                items.push(
+                    CompletionItem::new(&def.name, CompletionKind::Function, word)
+                        .detail("def")
+                        .sort(format!("2{}", def.name)),
+                );
+            }
+        }
+    }
+    if !unknown {
+        for builtin in catalog().builtins.iter().filter(|b| b.removed.is_none() && !b.name.contains('.')) {
+            if fits(&builtin.returns, &wanted) && seen.insert(builtin.name.clone()) {
+                items.push(builtin_item(builtin, &builtin.name, word));
+            }
+        }
+        for (keyword, ty) in [("True", "bool"), ("False", "bool"), ("None", "None"), ("lambda", "callable")] {
+            if wanted.contains(&ty) {
+                items.push(CompletionItem::new(keyword, CompletionKind::Keyword, word).sort(format!("5{keyword}")));
+            }
+        }
+    }
     items
 }
 
