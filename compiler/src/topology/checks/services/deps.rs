@@ -3,7 +3,7 @@
 //! silently falls back to name order. And a service whose `env` carries another service's
 //! address needs that service started first, which only `depends_on` guarantees.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{dependencies, interfaces, port, Cx};
@@ -14,9 +14,13 @@ use crate::topology::values::{Arg, Recorded};
 
 pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let names: Vec<&str> = cx.services().filter_map(|s| s.name()).collect();
+    let known: HashSet<&str> = names.iter().copied().collect();
+    // Built once for the file, not once per service: every service's env is matched against
+    // the same addresses (minus its own), so a per-service book made the check quadratic.
+    let book = AddressBook::of(cx);
     for service in cx.root_services() {
-        entries(cx, service, &names, out);
-        env_edges(cx, service, out);
+        entries(cx, service, &names, &known, out);
+        env_edges(cx, service, &book, out);
     }
     cycles(cx, out);
 }
@@ -31,7 +35,7 @@ fn entry_spans(cx: &Cx, service: &Recorded) -> Vec<(Option<String>, Option<Span>
     deps.into_iter().zip(spans).collect()
 }
 
-fn entries(cx: &Cx, service: &Recorded, names: &[&str], out: &mut Vec<Diagnostic>) {
+fn entries(cx: &Cx, service: &Recorded, names: &[&str], known: &HashSet<&str>, out: &mut Vec<Diagnostic>) {
     let own = service.name().unwrap_or("?");
     for (dep, at) in entry_spans(cx, service) {
         let (Some(dep), Some(at)) = (dep, at) else { continue };
@@ -40,7 +44,7 @@ fn entries(cx: &Cx, service: &Recorded, names: &[&str], out: &mut Vec<Diagnostic
                 Diagnostic::warning("TOP114", at, format!("service `{own}` lists itself in `depends_on`"))
                     .with_help("remove it: a service cannot start before itself (Faultbox treats it as a cycle and falls back to name order)"),
             );
-        } else if cx.complete() && !names.contains(&dep.as_str()) {
+        } else if cx.complete() && !known.contains(dep.as_str()) {
             out.push(unknown(cx, own, &dep, at, names));
         }
     }
@@ -123,10 +127,9 @@ fn report_cycle(path: &[String], closing: Option<Span>, out: &mut Vec<Diagnostic
 }
 
 /// Services whose `env` embeds another service's address but which do not depend on it.
-fn env_edges(cx: &Cx, service: &Arc<Recorded>, out: &mut Vec<Diagnostic>) {
+fn env_edges(cx: &Cx, service: &Arc<Recorded>, book: &AddressBook, out: &mut Vec<Diagnostic>) {
     let Some(Arg::Dict(env)) = service.named("env") else { return };
     let Some(own) = service.name() else { return };
-    let addresses = address_book(cx, service);
     let depends: Vec<String> = dependencies(service).into_iter().flatten().collect();
     let spans = match cx.value(service, "env") {
         Some(at) => cx.literals.entries(at, env.len()),
@@ -135,7 +138,7 @@ fn env_edges(cx: &Cx, service: &Arc<Recorded>, out: &mut Vec<Diagnostic>) {
     let mut reported: Vec<&str> = Vec::new();
     for ((key, value), (_, value_span)) in env.iter().zip(spans) {
         let (Some(key), Some(value)) = (key.as_str(), value.as_str()) else { continue };
-        for target in mentioned(value, &addresses) {
+        for target in book.mentioned(value, own) {
             if depends.iter().any(|d| d == target) || reported.contains(&target) {
                 continue;
             }
@@ -176,45 +179,91 @@ fn dependency_insertion(cx: &Cx, service: &Recorded, target: &str) -> Option<(Sp
     }
 }
 
-/// The address forms each other service's interfaces have at load: `localhost:PORT` (`.addr`,
-/// a binary's `.internal_addr`), `NAME:PORT` (a container's `.internal_addr`), and the
+/// The address forms the services' interfaces have at load: `localhost:PORT` (`.addr`, a
+/// binary's `.internal_addr`), `NAME:PORT` (a container's `.internal_addr`), and the
 /// late-bound proxy placeholders. A port two services declare points at neither.
-fn address_book<'c>(cx: &'c Cx, own: &Recorded) -> Vec<(String, &'c str)> {
-    let own_name = own.name();
-    let mut by_port: HashMap<i64, BTreeSet<&str>> = HashMap::new();
-    let mut book = Vec::new();
-    for service in cx.services() {
-        let Some(name) = service.name() else { continue };
-        for iface in interfaces(service) {
-            if let Some(p) = port(iface) {
-                by_port.entry(p).or_default().insert(name);
-                book.push((format!("{name}:{p}"), name));
-            }
-        }
-        for placeholder in ["ADDR", "HOST", "PORT"] {
-            book.push((format!("__FB_PROXY_{placeholder}_{name}__"), name));
-        }
-    }
-    for (p, owners) in by_port {
-        let mut owners = owners.into_iter();
-        if let (Some(owner), None) = (owners.next(), owners.next()) {
-            book.push((format!("localhost:{p}"), owner));
-            book.push((format!("127.0.0.1:{p}"), owner));
-        }
-    }
-    book.retain(|(_, name)| Some(*name) != own_name);
-    book
+struct AddressBook<'c> {
+    /// (token, service), in a fixed order: each service's `NAME:PORT` forms and placeholders in
+    /// declaration order, then the `localhost`/`127.0.0.1` forms by port.
+    tokens: Vec<(String, &'c str)>,
+    /// The indexes into `tokens` of the `host:PORT` forms, by their port as written after `:`.
+    by_port: HashMap<String, Vec<usize>>,
+    /// The indexes of the placeholders (`__FB_PROXY_…`).
+    placeholders: Vec<usize>,
 }
 
-/// The services whose addresses occur in `value` (as whole host:port tokens).
-fn mentioned<'b>(value: &str, book: &'b [(String, &'b str)]) -> Vec<&'b str> {
-    let mut found: Vec<&str> = Vec::new();
-    for (token, name) in book {
-        if occurs(value, token) && !found.contains(name) {
-            found.push(name);
+const PLACEHOLDER_PREFIX: &str = "__FB_PROXY_";
+
+impl<'c> AddressBook<'c> {
+    fn of(cx: &'c Cx) -> AddressBook<'c> {
+        // Ordered by port so the book (and the order of findings in one value) is the same
+        // on every run.
+        let mut owners_by_port: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
+        let mut book = AddressBook { tokens: Vec::new(), by_port: HashMap::new(), placeholders: Vec::new() };
+        for service in cx.services() {
+            let Some(name) = service.name() else { continue };
+            for iface in interfaces(service) {
+                if let Some(p) = port(iface) {
+                    owners_by_port.entry(p).or_default().insert(name);
+                    book.push_address(format!("{name}:{p}"), p, name);
+                }
+            }
+            for placeholder in ["ADDR", "HOST", "PORT"] {
+                book.placeholders.push(book.tokens.len());
+                book.tokens.push((format!("{PLACEHOLDER_PREFIX}{placeholder}_{name}__"), name));
+            }
         }
+        for (p, owners) in owners_by_port {
+            let mut owners = owners.into_iter();
+            if let (Some(owner), None) = (owners.next(), owners.next()) {
+                book.push_address(format!("localhost:{p}"), p, owner);
+                book.push_address(format!("127.0.0.1:{p}"), p, owner);
+            }
+        }
+        book
     }
-    found
+
+    fn push_address(&mut self, token: String, port: i64, name: &'c str) {
+        self.by_port.entry(port.to_string()).or_default().push(self.tokens.len());
+        self.tokens.push((token, name));
+    }
+
+    /// The services other than `own` whose addresses occur in `value` (as whole host:port
+    /// tokens), in book order. Only the tokens that can occur are searched for: a `host:PORT`
+    /// token needs `:PORT` in the value with no digit after it (the port is exactly the digits
+    /// written after a colon), a placeholder needs the placeholder prefix.
+    fn mentioned(&self, value: &str, own: &str) -> Vec<&'c str> {
+        let mut candidates: Vec<usize> = Vec::new();
+        for port in ports_after_colons(value) {
+            if let Some(indexes) = self.by_port.get(port) {
+                candidates.extend(indexes);
+            }
+        }
+        if value.contains(PLACEHOLDER_PREFIX) {
+            candidates.extend(&self.placeholders);
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut found: Vec<&str> = Vec::new();
+        for (token, name) in candidates.into_iter().map(|i| &self.tokens[i]) {
+            if *name != own && occurs(value, token) && !found.contains(name) {
+                found.push(name);
+            }
+        }
+        found
+    }
+}
+
+/// What follows each `:` of `text` as a port would be written: an optional `-` and the whole
+/// run of digits after it (a `host:PORT` token ends right after its digits, or it is glued to
+/// a longer port).
+fn ports_after_colons(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices(':').filter_map(|(i, _)| {
+        let rest = &text[i + 1..];
+        let sign = usize::from(rest.starts_with('-'));
+        let digits = rest[sign..].bytes().take_while(u8::is_ascii_digit).count();
+        (digits > 0).then(|| &rest[..sign + digits])
+    })
 }
 
 /// Whether `token` occurs in `text` not glued to a longer host name or port.

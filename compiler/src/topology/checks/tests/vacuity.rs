@@ -6,6 +6,8 @@
 //! Scenarios are probes by design (the cookbook's "scenarios return results"), so a scenario,
 //! `fault_scenario` or matrix cell that leaves checking to an absent expectation is a note.
 
+use std::collections::HashMap;
+
 use super::names::{Entry, Source};
 use super::{callable, entry_spans, key_name, Functions};
 use crate::diagnostics::{Diagnostic, Severity};
@@ -165,6 +167,12 @@ fn smoke_cells(model: &Model, functions: &Functions, call: &Call, out: &mut Vec<
     }
     let default = checks_of(functions, record.named("default_expect"), model.value_span(call, "default_expect"));
     let overrides = overrides(model, functions, call);
+    // Looked up once per cell (scenarios × faults): by key, the first override of a cell
+    // winning as in a scan of the list.
+    let mut by_cell: HashMap<(&str, &str), Checks> = HashMap::new();
+    for ((s, f), checks) in &overrides {
+        by_cell.entry((s.as_str(), f.as_str())).or_insert(*checks);
+    }
     let list = |k: &str| match record.named(k) {
         Some(Arg::List(items)) => items.clone(),
         _ => Vec::new(),
@@ -181,8 +189,7 @@ fn smoke_cells(model: &Model, functions: &Functions, call: &Call, out: &mut Vec<
             if f.record().is_some_and(|r| assumption_monitored(r)) {
                 continue;
             }
-            let expect =
-                overrides.iter().find(|(k, _)| *k == (s_name.clone(), f_name.clone())).map_or(default, |(_, c)| *c);
+            let expect = by_cell.get(&(s_name.as_str(), f_name.as_str())).map_or(default, |c| *c);
             if either(expect, scenario) == Some(false) {
                 smoke.push(format!("test_matrix_{s_name}_{f_name}"));
             }
