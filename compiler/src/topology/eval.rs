@@ -361,7 +361,11 @@ impl<'a, 's> Run<'a, 's> {
             // After a failed evaluation the module's slots may not exist (a name that did not
             // resolve stops evaluation before they are allocated): only a finished module is read.
             let globals = if is_root && result.is_ok() { module_globals(&module) } else { Vec::new() };
-            let frozen = module.freeze_named(FrozenHeapName::User(Box::new(key.to_owned())));
+            // Loaded modules are frozen for the files that load them, the root only for a run
+            // (which calls its functions later): a check reads the recorded calls and globals,
+            // and freezing copies the whole heap.
+            let frozen = (!is_root || session.capture)
+                .then(|| module.freeze_named(FrozenHeapName::User(Box::new(key.to_owned()))));
             (result, globals, frozen)
         });
         let (result, globals, frozen) = outcome;
@@ -373,9 +377,19 @@ impl<'a, 's> Run<'a, 's> {
         }
         if is_root {
             self.complete = true;
-            self.root_module = frozen.as_ref().ok().cloned();
+            self.root_module = frozen.as_ref().and_then(|f| f.as_ref().ok()).cloned();
         }
-        frozen.map_err(|e| LoadFailure { code: "TOP010", message: format!("{e:?}"), help: String::new() })
+        match frozen {
+            Some(frozen) => {
+                frozen.map_err(|e| LoadFailure { code: "TOP010", message: format!("{e:?}"), help: String::new() })
+            }
+            // Only the root goes unfrozen, and nothing loads the root (a load of it is a cycle).
+            None => Err(LoadFailure {
+                code: "TOP010",
+                message: "the root module is not kept by a check".into(),
+                help: String::new(),
+            }),
+        }
     }
 
     /// Records a problem of the root file, or turns one of a loaded file into a failure for

@@ -90,6 +90,8 @@ pub struct Model<'a> {
     /// Builtin and step calls of the root file: recorded ones first (evaluation order), then
     /// body calls (source order).
     pub calls: Vec<Call>,
+    /// The root file's functions, indexed once for every check that follows them.
+    functions: std::cell::OnceCell<Option<dialect::graph::Functions>>,
 }
 
 impl<'a> Model<'a> {
@@ -117,7 +119,12 @@ impl<'a> Model<'a> {
             };
             calls.push(Call { target, record: body.record, origin: Origin::Body(body.function) });
         }
-        Model { evaluated, syntax, calls }
+        Model { evaluated, syntax, calls, functions: Default::default() }
+    }
+
+    /// The root file's functions (none without a syntax tree).
+    pub(crate) fn functions(&self) -> Option<&dialect::graph::Functions> {
+        self.functions.get_or_init(|| self.syntax.map(|s| dialect::graph::Functions::new(&s.tree))).as_ref()
     }
 
     /// The call site (argument spans) of a call.

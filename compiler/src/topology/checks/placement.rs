@@ -12,14 +12,14 @@ use super::{Call, Model, Origin, Target};
 use crate::diagnostics::Diagnostic;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let functions = model.syntax.map(|s| Functions::new(&s.tree));
+    let functions = model.functions();
     for call in &model.calls {
         match (&call.origin, &call.target) {
             (Origin::Load, Target::Builtin(b)) if b.context == CallContext::TestBody => {
                 out.push(body_only_at_load(model, call));
             }
             (Origin::Body(_), Target::Builtin(b)) if b.context == CallContext::TopLevel => {
-                if let Some(d) = top_level_in_body(model, functions.as_ref(), call) {
+                if let Some(d) = top_level_in_body(model, functions, call) {
                     out.push(d);
                 }
             }

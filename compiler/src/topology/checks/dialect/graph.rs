@@ -91,6 +91,12 @@ pub(crate) struct Functions {
     /// Names bound by `load()`.
     pub loaded: HashSet<String>,
     def_names: HashSet<String>,
+    /// The positions in `all` of the defs of each name, in source order: name look-ups
+    /// happen for every mention of every reached function, and a scan of `all` each time
+    /// made reachability quadratic in the number of functions.
+    by_name: HashMap<String, Vec<usize>>,
+    /// The positions in `all` of the lambdas, in source order.
+    lambdas: Vec<usize>,
 }
 
 impl Functions {
@@ -98,22 +104,28 @@ impl Functions {
         let mut def_names = HashSet::new();
         let mut loaded = HashSet::new();
         collect_names(tree, &mut def_names, &mut loaded);
-        let mut index = Functions { all: Vec::new(), loaded, def_names };
+        let mut index = Functions { all: Vec::new(), loaded, def_names, by_name: HashMap::new(), lambdas: Vec::new() };
         let mut found = Vec::new();
         index.stmt_functions(tree, true, &mut found);
+        for (i, f) in found.iter().enumerate() {
+            if f.name == "lambda" {
+                index.lambdas.push(i);
+            } else {
+                index.by_name.entry(f.name.clone()).or_default().push(i);
+            }
+        }
         index.all = found;
         index
     }
 
     /// The defs named `name`.
     pub fn defs<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s Function> + 's {
-        let name = name.to_owned();
-        self.all.iter().filter(move |f| f.name == name && name != "lambda")
+        self.by_name.get(name).into_iter().flatten().filter_map(|&i| self.all.get(i))
     }
 
     /// The lambda whose expression starts at `at` (a lambda argument's span).
     pub fn lambda_at(&self, at: Span) -> Option<&Function> {
-        self.all.iter().find(|f| f.name == "lambda" && f.span == at)
+        self.lambdas.iter().filter_map(|&i| self.all.get(i)).find(|f| f.span == at)
     }
 
     /// The innermost function whose text contains `at`.
@@ -136,9 +148,10 @@ impl Functions {
             }
             // Lambdas written inside a function are part of what it runs.
             stack.extend(
-                self.all
+                self.lambdas
                     .iter()
-                    .filter(|l| l.name == "lambda" && f.span.start <= l.span.start && l.span.end <= f.span.end),
+                    .filter_map(|&i| self.all.get(i))
+                    .filter(|l| f.span.start <= l.span.start && l.span.end <= f.span.end),
             );
         }
         out

@@ -19,9 +19,8 @@ use crate::topology::syntax::span;
 use graph::{recursive_groups, Functions};
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let Some(syntax) = model.syntax else { return };
-    let functions = Functions::new(&syntax.tree);
-    recursion(&functions, out);
+    let (Some(syntax), Some(functions)) = (model.syntax, model.functions()) else { return };
+    recursion(functions, out);
     top_level_control(&syntax.tree, out);
     reassignment(&syntax.tree, out);
 }

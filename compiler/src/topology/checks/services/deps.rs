@@ -79,12 +79,21 @@ fn cycles(cx: &Cx, out: &mut Vec<Diagnostic>) {
     }
     let mut starts: Vec<&String> = graph.keys().collect();
     starts.sort();
+    // A cycle through a service stays inside its strongly connected component: searching
+    // only from services in a component of two or more (and only inside it) finds the same
+    // cycles, where a search from every service was quadratic on a long `depends_on` chain.
+    let component = components(&graph);
     let mut covered: BTreeSet<&str> = BTreeSet::new();
     for start in starts {
         if covered.contains(start.as_str()) {
             continue;
         }
-        let Some((path, closing)) = shortest_cycle(&graph, start) else { continue };
+        let Some(&(own, size)) = component.get(start.as_str()) else { continue };
+        if size < 2 {
+            continue;
+        }
+        let within = |node: &str| component.get(node).is_some_and(|&(c, _)| c == own);
+        let Some((path, closing)) = shortest_cycle(&graph, start, &within) else { continue };
         report_cycle(&path, closing, out);
         covered.extend(path.iter().filter_map(|n| graph.get_key_value(n.as_str()).map(|(k, _)| k.as_str())));
     }
@@ -94,7 +103,9 @@ type Graph = HashMap<String, Vec<(String, Option<Span>)>>;
 
 /// The shortest cycle through `start` (breadth-first, so linear per start even on dense
 /// graphs), as its nodes from `start` and the span of the edge that closes it.
-fn shortest_cycle(graph: &Graph, start: &str) -> Option<(Vec<String>, Option<Span>)> {
+/// Nodes outside `within` are not searched: a caller passes the start's component, from which
+/// no path leaves and comes back, so the result is the one of an unrestricted search.
+fn shortest_cycle(graph: &Graph, start: &str, within: &dyn Fn(&str) -> bool) -> Option<(Vec<String>, Option<Span>)> {
     let mut parent: HashMap<&str, &str> = HashMap::new();
     let mut queue: std::collections::VecDeque<&str> = std::collections::VecDeque::from([start]);
     while let Some(node) = queue.pop_front() {
@@ -109,13 +120,75 @@ fn shortest_cycle(graph: &Graph, start: &str) -> Option<(Vec<String>, Option<Spa
                 path.reverse();
                 return Some((path, *at));
             }
-            if !parent.contains_key(next.as_str()) && graph.contains_key(next) {
+            if !parent.contains_key(next.as_str()) && graph.contains_key(next) && within(next) {
                 parent.insert(next, node);
                 queue.push_back(next);
             }
         }
     }
     None
+}
+
+/// The strongly connected components of the graph (Tarjan's algorithm, iterative): for each
+/// node, its component's id and size. Edges to names that are not nodes are ignored.
+fn components(graph: &Graph) -> HashMap<&str, (usize, usize)> {
+    let mut names: Vec<&str> = graph.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let id: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let edges: Vec<Vec<usize>> = names
+        .iter()
+        .map(|n| graph.get(*n).into_iter().flatten().filter_map(|(next, _)| id.get(next.as_str()).copied()).collect())
+        .collect();
+    let n = names.len();
+    let (mut index, mut low, mut on_stack) = (vec![usize::MAX; n], vec![0; n], vec![false; n]);
+    let (mut stack, mut component, mut sizes) = (Vec::new(), vec![usize::MAX; n], Vec::new());
+    let mut next_index = 0;
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        // (node, position of the next edge to follow)
+        let mut work = vec![(root, 0usize)];
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (node, ref mut edge)) = work.last_mut() {
+            if let Some(&next) = edges[node].get(*edge) {
+                *edge += 1;
+                if index[next] == usize::MAX {
+                    index[next] = next_index;
+                    low[next] = next_index;
+                    next_index += 1;
+                    stack.push(next);
+                    on_stack[next] = true;
+                    work.push((next, 0));
+                } else if on_stack[next] {
+                    low[node] = low[node].min(index[next]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[node]);
+            }
+            if low[node] == index[node] {
+                let id = sizes.len();
+                let mut size = 0;
+                while let Some(member) = stack.pop() {
+                    on_stack[member] = false;
+                    component[member] = id;
+                    size += 1;
+                    if member == node {
+                        break;
+                    }
+                }
+                sizes.push(size);
+            }
+        }
+    }
+    names.iter().enumerate().map(|(i, name)| (*name, (component[i], sizes[component[i]]))).collect()
 }
 
 fn report_cycle(path: &[String], closing: Option<Span>, out: &mut Vec<Diagnostic>) {

@@ -8,7 +8,7 @@ mod matrix;
 mod names;
 mod vacuity;
 
-use starlark::syntax::ast::{AstExpr, ExprP};
+use starlark::syntax::ast::{AstExpr, AstStmt, ExprP};
 
 use super::dialect::graph::{Function, Functions};
 use super::Model;
@@ -18,40 +18,49 @@ use crate::topology::syntax::span;
 use crate::topology::values::Arg;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let Some(syntax) = model.syntax else { return };
-    let functions = Functions::new(&syntax.tree);
-    let entries = names::entries(model, &functions);
+    let Some(functions) = model.functions() else { return };
+    let entries = names::entries(model, functions);
     names::check(&entries, out);
     matrix::check(model, out);
-    arity::check(model, &functions, out);
-    choose::check(model, &functions, out);
-    vacuity::check(model, &functions, &entries, out);
+    arity::check(model, functions, out);
+    choose::check(model, functions, out);
+    vacuity::check(model, functions, &entries, out);
 }
 
-/// The expression at exactly `at` in the root file.
+/// The expression at exactly `at` in the root file: the first in pre-order with that span.
+/// Spans nest (a node's span holds its children's), so only the nodes whose span holds `at`
+/// are descended into; they are met in the same order as in a walk of the whole tree, which
+/// a look-up per matrix list made the bulk of these checks' time.
 fn expr_at<'m>(model: &Model<'m>, at: Span) -> Option<&'m AstExpr> {
     let syntax = model.syntax?;
     let mut found = None;
-    walk_refs(&syntax.tree, &mut |e| {
-        if found.is_none() && span(e.span) == at {
-            found = Some(e);
-        }
-    });
+    find_in_stmt(&syntax.tree, at, &mut found);
     found
 }
 
-/// Every expression of the tree, with references that live as long as the tree.
-fn walk_refs<'t>(stmt: &'t starlark::syntax::ast::AstStmt, f: &mut dyn FnMut(&'t AstExpr)) {
+fn holds(outer: Span, at: Span) -> bool {
+    outer.start <= at.start && at.end <= outer.end
+}
+
+fn find_in_stmt<'t>(stmt: &'t AstStmt, at: Span, found: &mut Option<&'t AstExpr>) {
     use starlark_syntax::syntax::uniplate::Visit;
     stmt.visit_children(|c| match c {
-        Visit::Stmt(s) => walk_refs(s, f),
-        Visit::Expr(e) => walk_expr_refs(e, f),
+        Visit::Stmt(s) if found.is_none() && holds(span(s.span), at) => find_in_stmt(s, at, found),
+        Visit::Expr(e) if found.is_none() && holds(span(e.span), at) => find_in_expr(e, at, found),
+        _ => {}
     });
 }
 
-fn walk_expr_refs<'t>(expr: &'t AstExpr, f: &mut dyn FnMut(&'t AstExpr)) {
-    f(expr);
-    expr.visit_expr(|e| walk_expr_refs(e, f));
+fn find_in_expr<'t>(expr: &'t AstExpr, at: Span, found: &mut Option<&'t AstExpr>) {
+    if span(expr.span) == at {
+        *found = Some(expr);
+        return;
+    }
+    expr.visit_expr(|e| {
+        if found.is_none() && holds(span(e.span), at) {
+            find_in_expr(e, at, found);
+        }
+    });
 }
 
 /// The spans of the items of the list or tuple literal at `at`, when it has `len` items.

@@ -121,7 +121,7 @@ fn cells<'m>(model: &Model, call: &'m Call) -> Vec<Entry<'m>> {
         let Some(s) = key_name(s) else { continue };
         let at = spans.as_ref().and_then(|v| v.get(i).copied()).unwrap_or_else(|| model.callee_span(call));
         for f in faults.iter().filter_map(key_name) {
-            if excluded.contains(&(Some(s.clone()), Some(f.clone()))) {
+            if excluded.iter().any(|(es, ef)| es.as_deref() == Some(s.as_str()) && ef.as_deref() == Some(f.as_str())) {
                 continue;
             }
             out.push(Entry {
