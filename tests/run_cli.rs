@@ -361,6 +361,13 @@ fn faults_happen_to_real_processes_and_the_run_says_what_fired() {
     assert!(has_event(&trace(&traces, "test_http_error"), "proxy", "action", "error"));
     assert!(has_event(&trace(&traces, "test_partition"), "partition_applied", "a", "front"));
     assert!(has_event(&trace(&traces, "test_partition"), "partition_removed", "a", "front"));
+    // A scope's rules are reported removed once, under the scope's name.
+    let removed: Vec<String> = trace(&traces, "test_connect_refused")
+        .iter()
+        .filter(|e| e["type"] == "fault_removed")
+        .map(|e| e["fields"]["scope"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(removed, vec!["fault(front)"]);
     // A fault-free test runs with no filter and no proxy.
     let plain = trace(&traces, "test_plain");
     assert!(!plain.iter().any(|e| e["type"] == "syscall" || e["type"] == "proxy"), "no fault machinery");

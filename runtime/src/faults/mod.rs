@@ -271,8 +271,9 @@ impl Faults {
 
     /// Leaves a scope: its proxy rules go, and every dynamic rule of the services it targeted.
     pub fn leave_scope(&self, applied: &Applied) {
+        // The scope's own rules are reported once, below, under the scope's name.
         for service in &applied.services {
-            self.clear_dynamic(service);
+            self.take_dynamic(service);
         }
         for ((service, interface), id) in &applied.proxy {
             if let Some(table) = self.proxy.get(&(service.clone(), interface.clone())) {
@@ -333,12 +334,7 @@ impl Faults {
 
     /// `fault_stop(svc)`/`trace_stop(svc)`: the service's dynamic rules go.
     pub fn clear_dynamic(&self, service: &str) {
-        let ids = self.dynamic.lock().unwrap_or_else(|p| p.into_inner()).remove(service).unwrap_or_default();
-        if let Some(table) = self.syscall.get(service) {
-            for id in &ids {
-                table.remove(*id);
-            }
-        }
+        let ids = self.take_dynamic(service);
         if !ids.is_empty() {
             let applied = Applied {
                 scope: service.to_owned(),
@@ -347,6 +343,17 @@ impl Faults {
             };
             self.removed(&applied);
         }
+    }
+
+    /// Removes the service's dynamic rules from its table; returns their ids.
+    fn take_dynamic(&self, service: &str) -> Vec<u64> {
+        let ids = self.dynamic.lock().unwrap_or_else(|p| p.into_inner()).remove(service).unwrap_or_default();
+        if let Some(table) = self.syscall.get(service) {
+            for id in &ids {
+                table.remove(*id);
+            }
+        }
+        ids
     }
 
     fn install(&self, scope: &str, syscall: &[SyscallRule], proxy: &[ProxyRule]) -> Result<Applied, FaultError> {
