@@ -4,10 +4,11 @@
 # Creates a template cluster once (superuser $POSTGRES_USER with password $POSTGRES_PASSWORD,
 # database $POSTGRES_DB: `app`/`app`/`app` by default) under $OSPECC_PG_DIR (default
 # /dev/shm/ospecc-users-api-pg, memory-backed so the copy is cheap, else
-# ${TMPDIR:-/tmp}/ospecc-users-api-pg), copies it to a fresh data directory at every start (each
-# test's lifecycle starts from an empty database, as a new container would; a copy takes a tenth
-# of what initdb does), then `exec`s postgres on 127.0.0.1:$PGPORT (default 15433) with its
-# socket in the data directory. It execs, so the process the supervisor started
+# ${TMPDIR:-/tmp}/ospecc-users-api-pg), copies it to the data directory (the first time, or at
+# every start with OSPECC_PG_FRESH=1, which users.star sets: each test's lifecycle then starts
+# from an empty database, as a new container would; a copy takes a tenth of what initdb does),
+# then `exec`s postgres on 127.0.0.1:$PGPORT (default 15433) with its socket in the data
+# directory. It execs, so the process the supervisor started
 # is postgres itself: a signal to its process group stops the server (SIGTERM is a smart
 # shutdown, and the backends in the group exit on it too; SIGINT is a fast shutdown).
 #
@@ -80,9 +81,12 @@ if [ ! -f "$TEMPLATE/PG_VERSION" ]; then
   mv "$scratch" "$TEMPLATE"
 fi
 
-# A fresh copy of the template. The previous server on this directory has exited (lifecycles
-# are sequential, and teardown waits for the process group); a stale postmaster.pid goes too.
-rm -rf "$DATA"
-"${OWNER[@]}" cp -a "$TEMPLATE" "$DATA"
+# A fresh copy of the template when asked (or when there is no data yet). The previous server
+# on this directory has exited (lifecycles are sequential, and teardown waits for the process
+# group); a stale postmaster.pid goes with the old copy.
+if [ "${OSPECC_PG_FRESH:-0}" = 1 ] || [ ! -f "$DATA/PG_VERSION" ]; then
+  rm -rf "$DATA"
+  "${OWNER[@]}" cp -a "$TEMPLATE" "$DATA"
+fi
 
 exec "${OWNER[@]}" "$BIN/postgres" -D "$DATA" -p "$PORT" -k "$DATA" -c listen_addresses=127.0.0.1

@@ -5,7 +5,6 @@
 //! failure is a [`StoreError`], never a panic.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
@@ -15,8 +14,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// One statement (generous: a slow disk may hold a commit for seconds, and slow is not down).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Created by the first connection that succeeds, so a database that was down at startup gets
-/// it later.
+/// Created (if missing) on every new connection: a database that was down at startup, or was
+/// replaced by an empty one, gets it when it comes back.
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS users (
     id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL,
@@ -50,7 +49,6 @@ impl fmt::Display for StoreError {
 
 pub struct Store {
     config: tokio_postgres::Config,
-    schema_ready: AtomicBool,
 }
 
 impl Store {
@@ -60,7 +58,7 @@ impl Store {
             url.parse().map_err(|e| format!("DATABASE_URL `{url}` is not a PostgreSQL URL: {e}"))?;
         config.connect_timeout(CONNECT_TIMEOUT);
         config.application_name("users-api");
-        Ok(Store { config, schema_ready: AtomicBool::new(false) })
+        Ok(Store { config })
     }
 
     /// Opens a connection (creating the table when missing), to see that the database answers.
@@ -117,14 +115,11 @@ impl Store {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        if !self.schema_ready.load(Ordering::SeqCst) {
-            match tokio::time::timeout(QUERY_TIMEOUT, client.batch_execute(SCHEMA)).await {
-                Ok(Ok(())) => self.schema_ready.store(true, Ordering::SeqCst),
-                Ok(Err(e)) => return Err(StoreError::Unavailable(format!("preparing the schema: {}", describe(&e)))),
-                Err(_) => return Err(StoreError::Unavailable("preparing the schema timed out".to_owned())),
-            }
+        match tokio::time::timeout(QUERY_TIMEOUT, client.batch_execute(SCHEMA)).await {
+            Ok(Ok(())) => Ok(client),
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!("preparing the schema: {}", describe(&e)))),
+            Err(_) => Err(StoreError::Unavailable("preparing the schema timed out".to_owned())),
         }
-        Ok(client)
     }
 }
 
