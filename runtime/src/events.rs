@@ -3,8 +3,8 @@
 //! is a slice of it written as JSONL.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -24,16 +24,34 @@ pub struct Event {
     pub fields: BTreeMap<String, serde_json::Value>,
 }
 
+/// A producer whose observations become events some time after they happened: a service's
+/// output pipe holds lines the service wrote that its reader has not turned into events yet.
+pub trait Pending: Send + Sync {
+    /// A mark that [`Pending::reached`] passes once everything pending now is in the log;
+    /// `None` when nothing is pending.
+    fn mark(&self) -> Option<u64>;
+    /// Whether everything that was pending at `mark` is in the log.
+    fn reached(&self, mark: u64) -> bool;
+}
+
 /// The run's log, shared by every part of the runtime (cheap to clone).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EventLog {
     inner: Arc<Mutex<Vec<Event>>>,
+    /// Live producers [`EventLog::settle`] waits for (dead ones are pruned as it goes).
+    pending: Arc<Mutex<Vec<Weak<dyn Pending>>>>,
     start: Instant,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog").field("events", &self.next_seq()).finish_non_exhaustive()
+    }
 }
 
 impl Default for EventLog {
     fn default() -> EventLog {
-        EventLog { inner: Arc::default(), start: Instant::now() }
+        EventLog { inner: Arc::default(), pending: Arc::default(), start: Instant::now() }
     }
 }
 
@@ -63,6 +81,31 @@ impl EventLog {
     /// Events from `from` on.
     pub fn since(&self, from: u64) -> Vec<Event> {
         self.range(from, u64::MAX)
+    }
+
+    /// Registers a producer for [`EventLog::settle`]; it is forgotten once dropped.
+    pub fn watch(&self, producer: Weak<dyn Pending>) {
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(producer);
+    }
+
+    /// Waits, at most `within`, until everything the producers held when it was called is in
+    /// the log. A post-hoc scan (`assert_eventually`, `events()`, a monitor) calls it first: a
+    /// service that logs a line and then answers must have that line seen by the assertion
+    /// after the answer, however the reader threads were scheduled.
+    pub fn settle(&self, within: Duration) {
+        let producers: Vec<Arc<dyn Pending>> = {
+            let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            pending.retain(|weak| weak.strong_count() > 0);
+            pending.iter().filter_map(Weak::upgrade).collect()
+        };
+        let marks: Vec<(Arc<dyn Pending>, u64)> =
+            producers.into_iter().filter_map(|p| p.mark().map(|mark| (p, mark))).collect();
+        let deadline = Instant::now() + within;
+        for (producer, mark) in marks {
+            while !producer.reached(mark) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 }
 

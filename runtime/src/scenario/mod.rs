@@ -30,6 +30,9 @@ use runner::{Stop, TestContext};
 
 /// Nested calls a test body may make.
 const MAX_CALL_DEPTH: usize = 200;
+/// How long a post-hoc scan waits for output the services already wrote to become events
+/// (normally no time at all: only a starved reader thread makes it wait).
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// What every test of a run shares.
 pub struct Suite<'a> {
@@ -203,7 +206,7 @@ impl Suite<'_> {
         context: &TestContext,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> Result<(), String> {
-        let events = context.events.range(context.first_seq, u64::MAX);
+        let events = context.test_events();
         let wanted = filters::compile(&monitor.filters);
         let on = match (&monitor.update, &monitor.check) {
             (None, None) => monitor.callables.first(),

@@ -95,8 +95,9 @@ impl TestContext<'_> {
         }
     }
 
-    /// This test's events so far.
-    fn test_events(&self) -> Vec<Event> {
+    /// This test's events so far, including every line the services wrote before the call.
+    pub(super) fn test_events(&self) -> Vec<Event> {
+        self.events.settle(super::SETTLE);
         self.events.since(self.first_seq)
     }
 

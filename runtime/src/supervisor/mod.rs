@@ -13,6 +13,7 @@
 //! `SIGTERM`/`SIGKILL`/`none`, ms, pid), `stdout`/`stderr` (line, plus decoded fields),
 //! `output_dropped` (dropped, limit, limit_bytes), `decoder_error` (stream, decoder, error).
 
+mod capture;
 pub mod decode;
 pub mod env;
 pub mod health;

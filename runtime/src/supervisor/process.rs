@@ -8,20 +8,21 @@
 //! needs a tokio runtime.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::capture::Pipe;
 use super::decode::Decoder;
 use super::registry;
-use crate::events::{fields, EventLog};
+use crate::events::{fields, EventLog, Pending};
 
 /// The longest line kept; the rest of a longer line is dropped and a marker says how much.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -209,27 +210,19 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
         tail: Mutex::new(VecDeque::with_capacity(TAIL_LINES)),
     });
     let (stdout_decoder, stderr_decoder) = spec.decoders;
-    type Pipe = Box<dyn Read + Send>;
-    let readers: [(&str, Option<Pipe>, Decoder); 2] = [
-        ("stdout", child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), stdout_decoder),
-        ("stderr", child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>), stderr_decoder),
+    let readers: [(&str, Option<OwnedFd>, Decoder); 2] = [
+        ("stdout", child.stdout.take().map(OwnedFd::from), stdout_decoder),
+        ("stderr", child.stderr.take().map(OwnedFd::from), stderr_decoder),
     ];
-    for (stream, pipe, decoder) in readers {
+    for (stream, fd, decoder) in readers {
         let reader =
             Reader { service: spec.name.to_owned(), stream, decoder, events: events.clone(), output: output.clone() };
-        match pipe {
-            Some(pipe) => {
-                std::thread::Builder::new()
-                    .name(format!("ospecc-{stream}-{pid}"))
-                    .spawn(move || reader.run(pipe))
-                    .map(drop)
-                    .unwrap_or_else(|_| {
-                        output.open_readers.fetch_sub(1, Ordering::SeqCst);
-                    });
-            }
-            None => {
-                output.open_readers.fetch_sub(1, Ordering::SeqCst);
-            }
+        let started = fd.map(Pipe::new).and_then(Result::ok).map(Arc::new).and_then(|pipe| {
+            events.watch(Arc::downgrade(&pipe) as Weak<dyn Pending>);
+            std::thread::Builder::new().name(format!("ospecc-{stream}-{pid}")).spawn(move || reader.run(&pipe)).ok()
+        });
+        if started.is_none() {
+            output.open_readers.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -339,18 +332,10 @@ struct Reader {
 }
 
 impl Reader {
-    fn run(self, mut pipe: Box<dyn Read + Send>) {
-        let mut buf = vec![0u8; 64 * 1024];
+    fn run(self, pipe: &Pipe) {
         let mut line: Vec<u8> = Vec::new();
         let mut cut: usize = 0; // bytes dropped from the current line
-        loop {
-            let n = match pipe.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            let mut rest = &buf[..n];
+        pipe.drain(|mut rest| {
             while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
                 append(&mut line, &mut cut, &rest[..pos]);
                 self.emit(&line, cut);
@@ -359,11 +344,10 @@ impl Reader {
                 rest = &rest[pos + 1..];
             }
             append(&mut line, &mut cut, rest);
-        }
+        });
         if !line.is_empty() || cut > 0 {
             self.emit(&line, cut);
         }
-        drop(pipe);
         // The last reader to finish reports what was dropped.
         if self.output.open_readers.fetch_sub(1, Ordering::SeqCst) == 1 {
             let dropped = self.output.dropped.load(Ordering::SeqCst);
