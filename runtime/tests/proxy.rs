@@ -719,6 +719,14 @@ fn postgres_errors_keep_the_connection_in_step() {
     let mut transaction = client.transaction().unwrap();
     assert!(transaction.execute("INSERT INTO users (name) VALUES ($1)", &[&"c"]).is_err());
     transaction.rollback().unwrap();
+    // The server's transaction fails with it: what came before in the block is not committed.
+    client.batch_execute("DROP TABLE IF EXISTS audit; CREATE TABLE audit (note text)").unwrap();
+    let mut transaction = client.transaction().unwrap();
+    transaction.execute("INSERT INTO audit (note) VALUES ($1)", &[&"before"]).unwrap();
+    assert!(transaction.execute("INSERT INTO users (name) VALUES ($1)", &[&"e"]).is_err());
+    let _ = transaction.commit();
+    let audited: i64 = client.query_one("SELECT count(*) FROM audit", &[]).unwrap().get(0);
+    assert_eq!(audited, 0, "a COMMIT after an injected error rolls back, as after a real error");
 
     rules.remove(error.id);
     assert_eq!(client.execute("INSERT INTO users (name) VALUES ($1)", &[&"d"]).unwrap(), 1);
@@ -756,9 +764,9 @@ fn postgres_errors_keep_the_connection_in_step() {
         .iter()
         .filter(|e| e.fields["action"] == "error" && e.fields["query"].as_str().is_some_and(|q| q.contains("INSERT")))
         .collect();
-    assert_eq!(errors.len(), 2, "{fired:?}");
+    assert_eq!(errors.len(), 3, "{fired:?}");
     let actions: Vec<_> = fired.iter().map(|e| e.fields["action"].as_str().unwrap_or("").to_owned()).collect();
-    assert_eq!(actions, ["error", "error", "error", "delay", "drop"]);
+    assert_eq!(actions, ["error", "error", "error", "error", "delay", "drop"]);
     assert!(proxy_events(&events, "proxy_error").is_empty(), "{:?}", proxy_events(&events, "proxy_error"));
     runtime.block_on(proxy.stop());
 }

@@ -19,22 +19,22 @@
 //!   `duplicate` relays unchanged.
 //!
 //! Keeping the streams in step: an injected error must reach the consumer after the server's
-//! replies to everything forwarded before it, and the server must close any extended batch it
-//! was given. So the proxy sends the server a `Sync` of its own (a barrier) instead of the
-//! failing message; the upstream pump swallows the barrier's `ReadyForQuery` and puts the
-//! `ErrorResponse` in its place (unless the server already failed the batch: then its error
-//! stands alone, as a server reports only the first error of a batch).
+//! replies to everything forwarded before it, and the server must fail what a real error would
+//! fail. So the proxy sends the server, instead of the failing message, a `Parse` that cannot
+//! parse (the *poison*) and a `Sync` of its own (the barrier). The poison makes the server fail
+//! exactly as if the failing message had: an implicit transaction (everything of the batch
+//! before it) is rolled back at the barrier, and a transaction block is left failed, so a later
+//! `COMMIT` rolls back. The upstream pump swallows the poison's `ErrorResponse` and the barrier's
+//! `ReadyForQuery`, and puts the injected `ErrorResponse` in their place (unless the server had
+//! already failed the batch: then its error stands alone, as a server reports only the first
+//! error of a batch, and it ignores the poison).
 //! * A simple `Query` is then answered with `ReadyForQuery` at once.
 //! * For an extended batch, the proxy discards the consumer's messages until its `Sync`, as a
 //!   server does after an error. That `Sync` is forwarded and its `ReadyForQuery` relayed, so
 //!   the consumer gets `ErrorResponse` early (a pipelining client waiting after `Flush` sees it)
 //!   and `ReadyForQuery` only after its `Sync`.
-//! * The status relayed after an injected error is the server's, with "in transaction" (`T`)
-//!   turned into "failed transaction" (`E`), as a real error would leave it.
-//!
-//! Known difference: the barrier ends the server's implicit transaction for messages forwarded
-//! before the failing one in the same batch (for example an earlier `Execute` of a pipelined
-//! batch is committed, where a real error later in the batch would roll it back).
+//! * The status relayed after an injected error is the server's (a failed transaction block is
+//!   `E` there too).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +58,11 @@ const CANCEL_REQUEST: u32 = 80_877_102;
 /// Message types a client may send after startup.
 const FRONTEND: &[u8] = b"BCcdDEfFHPpQSX";
 const SYNC: [u8; 5] = [b'S', 0, 0, 0, 4];
+/// The poison's statement name and SQL: a syntax error naming itself, so that its
+/// `ErrorResponse` (SQLSTATE 42601, "syntax error at or near "…"") is recognised in any locale.
+/// The failing `Parse` creates no statement, so the name never clashes.
+const POISON: &str = "ospecc_injected_fault";
+const SYNTAX_ERROR: &str = "42601";
 
 pub(super) async fn serve(ctx: Arc<Ctx>, client: Gated) {
     if let Err(error) = session(&ctx, client).await {
@@ -308,9 +313,11 @@ impl Consumer {
         self.outbox.extend_from_slice(message);
     }
 
-    /// Queues a `Sync` of the proxy's own, whose `ReadyForQuery` the upstream pump replaces.
+    /// Queues the poison and a `Sync` of the proxy's own, whose replies the upstream pump
+    /// replaces.
     fn barrier(&mut self, expect: Expect) {
         let _ = self.expect.send(expect);
+        self.outbox.extend_from_slice(&poison());
         self.outbox.extend_from_slice(&SYNC);
     }
 
@@ -358,6 +365,7 @@ impl Server {
     fn message(&mut self, len: usize, out: &mut Vec<u8>) -> Result<(), String> {
         let message = &self.from.bytes()[..len];
         match message[0] {
+            b'E' if is_poisoned(message) => return Ok(()),
             b'E' => self.failed = true,
             b'Z' => {
                 let &[.., status] = message else { return Err("an empty ReadyForQuery".into()) };
@@ -382,6 +390,32 @@ impl Server {
         out.extend_from_slice(message);
         Ok(())
     }
+}
+
+/// A `Parse` of the statement [`POISON`] whose SQL is [`POISON`]: a syntax error.
+fn poison() -> Vec<u8> {
+    let mut body = Vec::new();
+    for field in [POISON, POISON] {
+        body.extend_from_slice(field.as_bytes());
+        body.push(0);
+    }
+    body.extend_from_slice(&0u16.to_be_bytes()); // no parameter types
+    let mut out = vec![b'P'];
+    out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Whether an `ErrorResponse` is the server's answer to the poison.
+fn is_poisoned(message: &[u8]) -> bool {
+    let fields = message.get(5..).unwrap_or_default().split(|b| *b == 0).filter(|f| !f.is_empty());
+    let (mut code, mut names_poison) = (false, false);
+    for field in fields {
+        let (kind, value) = (field[0], &field[1..]);
+        code |= kind == b'C' && value == SYNTAX_ERROR.as_bytes();
+        names_poison |= kind == b'M' && value.windows(POISON.len()).any(|w| w == POISON.as_bytes());
+    }
+    code && names_poison
 }
 
 /// The transaction status after an error: a transaction block fails, idle stays idle.
@@ -437,5 +471,28 @@ mod tests {
         assert!(error.windows(6).any(|w| w == b"C53100"));
         assert!(error_response("boom").windows(6).any(|w| w == b"CXX000"));
         assert_eq!((failed_status(b'T'), failed_status(b'I')), (b'E', b'I'));
+    }
+
+    #[test]
+    fn the_poison_is_a_parse_and_only_its_syntax_error_is_recognised() {
+        let parse = poison();
+        assert_eq!(frame(&parse, |k| FRONTEND.contains(&k)), Ok(Some(parse.len())));
+        let server_error = |code: &str, message: &str| {
+            let mut body = Vec::new();
+            for (field, value) in [(b'S', "ERROR"), (b'C', code), (b'M', message)] {
+                body.push(field);
+                body.extend_from_slice(value.as_bytes());
+                body.push(0);
+            }
+            body.push(0);
+            let mut out = vec![b'E'];
+            out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+            out.extend_from_slice(&body);
+            out
+        };
+        assert!(is_poisoned(&server_error("42601", "syntax error at or near \"ospecc_injected_fault\"")));
+        assert!(!is_poisoned(&server_error("42601", "syntax error at or near \"selec\"")));
+        assert!(!is_poisoned(&server_error("23505", "ospecc_injected_fault")));
+        assert!(!is_poisoned(&error_response("boom")));
     }
 }
