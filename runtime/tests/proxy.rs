@@ -300,6 +300,54 @@ async fn tcp_relays_and_applies_connect_rules() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_method_rules_match_a_prefix_of_the_first_chunk() {
+    let upstream = echo_upstream().await;
+    let (rules, events) = (ProxyRules::new(1), EventLog::default());
+    let proxy = Proxy::start(edge("tcp", upstream), rules.clone(), events.clone()).await.unwrap();
+    install(&rules, ProxyAction::Respond { status: None, body: Some("-DENIED\r\n".into()) }, &[("method", "PING")]);
+    install(&rules, ProxyAction::Delay { ms: 250 }, &[("method", "slow*")]);
+    install(&rules, ProxyAction::Duplicate, &[("method", "TWICE")]);
+    install(&rules, ProxyAction::Drop, &[("topic", "*")]);
+
+    let mut answered = TcpStream::connect(proxy.addr()).await.unwrap();
+    answered.write_all(b"ping\r\nmore\n").await.unwrap();
+    assert_eq!(read_n(&mut answered, 9, WAIT).await.as_deref(), Some(&b"-DENIED\r\n"[..]));
+    assert!(closed(&mut answered).await);
+
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(proxy.addr()).await.unwrap();
+    slow.write_all(b"slowly").await.unwrap();
+    assert_eq!(read_n(&mut slow, 6, WAIT).await.as_deref(), Some(&b"slowly"[..]));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+
+    let mut twice = TcpStream::connect(proxy.addr()).await.unwrap();
+    twice.write_all(b"TWICE").await.unwrap();
+    assert_eq!(read_n(&mut twice, 10, WAIT).await.as_deref(), Some(&b"TWICETWICE"[..]));
+
+    // No prefix matches (and `topic` means nothing to an opaque stream): relayed unchanged,
+    // later chunks too.
+    let mut plain = TcpStream::connect(proxy.addr()).await.unwrap();
+    plain.write_all(b"hello").await.unwrap();
+    assert_eq!(read_n(&mut plain, 5, WAIT).await.as_deref(), Some(&b"hello"[..]));
+    plain.write_all(b"PING").await.unwrap();
+    assert_eq!(read_n(&mut plain, 4, WAIT).await.as_deref(), Some(&b"PING"[..]));
+
+    let fired: Vec<_> = proxy_events(&events, "proxy")
+        .iter()
+        .map(|e| (e.fields["action"].clone(), e.fields["method"].clone()))
+        .collect();
+    assert_eq!(
+        fired,
+        [
+            ("respond".into(), "ping\r\nmore".into()),
+            ("delay".into(), "slowly".into()),
+            ("duplicate".into(), "TWICE".into())
+        ]
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackhole_stalls_established_and_new_connections_and_heals() {
     let upstream = echo_upstream().await;
     let proxy = Proxy::start(edge("tcp", upstream), ProxyRules::new(1), EventLog::default()).await.unwrap();
