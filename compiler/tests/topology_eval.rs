@@ -150,7 +150,8 @@ fn a_memory_blowup_is_a_diagnostic() {
     let text = "def f():\n    x = []\n    for i in range(1000000000):\n        x.append(str(i) * 100000)\n\nf()\n";
     let start = Instant::now();
     let d = check(text);
-    assert!(start.elapsed() < Duration::from_secs(20));
+    // A hang guard, not a speed test: the bounds end it in seconds, a missing bound never.
+    assert!(start.elapsed() < Duration::from_secs(90), "{:?}", start.elapsed());
     assert!(d.len() == 1 && matches!(d[0].code, "TOP012" | "TOP013"), "{d:#?}");
 }
 
