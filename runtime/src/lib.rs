@@ -2,9 +2,11 @@
 //! processes in start order ([`supervisor`]), serves mock services in-process ([`mock`]), runs
 //! each test's Starlark callables with run-mode builtins ([`scenario`], [`steps`]) and the OSpec
 //! probes ([`probes`]), records every observation in one event log ([`events`]), and reports
-//! ([`report`]). Teardown happens on success, failure, panic and SIGINT/SIGTERM.
+//! ([`report`]); a test with named `choose()` axes or exhaustive `max_fires` rules runs once per
+//! leaf ([`explore`]). Teardown happens on success, failure, panic and SIGINT/SIGTERM.
 
 pub mod events;
+pub mod explore;
 pub mod faults;
 pub mod mock;
 pub mod probes;

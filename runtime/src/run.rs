@@ -1,7 +1,9 @@
 //! One run of a plan, end to end: for each test (in this shard), its own lifecycle — mock
 //! services served in-process, the other services started in order and healthy, the test's
-//! callables run, everything torn down (as Faultbox restarts services for every test); then
-//! the OSpec acceptance probes against one more lifecycle. A SIGINT or SIGTERM kills every
+//! callables run, everything torn down (as Faultbox restarts services for every test); a test
+//! with named `choose()` axes or exhaustive `max_fires` rules gets one such lifecycle per leaf
+//! ([`crate::explore`]), up to `--max-instances`; then the OSpec acceptance probes against one
+//! more lifecycle. A SIGINT or SIGTERM kills every
 //! process group at once and ends the run.
 
 use std::collections::BTreeMap;
@@ -15,7 +17,8 @@ use ospecc_schema::plan::topology::{Launch, Test};
 use ospecc_schema::plan::Plan;
 
 use crate::events::{fields, Event, EventLog};
-use crate::faults::Faults;
+use crate::explore::{self, Leaf};
+use crate::faults::{diagnose, Faults};
 use crate::mock::{self, MockHandle};
 use crate::probes::{self, ProbeOptions};
 use crate::report::{ItemKind, ItemResult, Outcome, RunReport, ServiceResult, Summary};
@@ -58,6 +61,8 @@ pub struct RunOptions {
     pub allow_shell: bool,
     /// Seeds every probabilistic fault decision (`--seed`): the same seed gives the same draws.
     pub seed: u64,
+    /// The most leaves (executions) one test runs (`--max-instances`); at least one runs.
+    pub max_instances: u64,
     /// Called with each result as it is known (live progress).
     pub on_result: Box<dyn Fn(&ItemResult) + Send + Sync>,
 }
@@ -125,9 +130,8 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
             Ok(loaded) => {
                 let loaded = Arc::new(loaded);
                 for test in tests {
-                    let result = run_test(&runtime, plan, &loaded, test, options, events, &mut services);
-                    (options.on_result)(&result);
-                    results.push(result);
+                    let lifecycle = Lifecycle { runtime: &runtime, plan, loaded: &loaded, options, events };
+                    results.extend(run_leaves(&lifecycle, test, &mut services));
                 }
             }
             Err(diagnostics) => {
@@ -153,19 +157,66 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
     (services, results)
 }
 
-/// One test's lifecycle: mocks and services up, the test, everything down.
+/// What every lifecycle of a run shares.
+struct Lifecycle<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    plan: &'a Plan,
+    loaded: &'a Arc<Loaded>,
+    options: &'a RunOptions,
+    events: &'a EventLog,
+}
+
+/// A test's leaves, depth-first from leaf 0 (the discovery execution), each its own lifecycle
+/// and its own result (named by its decisions), reported as it finishes. A test that meets no
+/// axis is one execution under its plain name.
+fn run_leaves(lifecycle: &Lifecycle, test: &Test, services_seen: &mut Vec<ServiceResult>) -> Vec<ItemResult> {
+    let cap = lifecycle.options.max_instances.max(1);
+    let mut results = Vec::new();
+    let mut prescribed = Vec::new();
+    let mut interleavings_noted = false;
+    loop {
+        let leaf = Arc::new(Leaf::new(prescribed));
+        let mut result = run_test(lifecycle, test, &leaf, services_seen);
+        let path = leaf.path();
+        result.name = explore::leaf_name(&test.name, &path);
+        let interleavings = leaf.interleavings();
+        if !interleavings.is_empty() && !interleavings_noted {
+            interleavings_noted = true;
+            result.diagnostics.push(diagnose::instances_not_explored(format!(
+                "parallel() asked for {} interleavings; this runtime runs its functions in one order",
+                interleavings.iter().map(u64::to_string).collect::<Vec<_>>().join(" × ")
+            )));
+        }
+        let next = explore::next(&path);
+        let ran = results.len() as u64 + 1;
+        if next.is_some() && ran >= cap {
+            let total = ran.saturating_add(explore::remaining(&path));
+            result.diagnostics.push(diagnose::instances_not_explored(format!(
+                "`{}` has {total} leaves (named choose() axes × exhaustive max_fires schedules, counted on this leaf's axes); --max-instances {cap} ran the first {ran}",
+                test.name
+            )));
+        }
+        (lifecycle.options.on_result)(&result);
+        results.push(result);
+        match next {
+            Some(following) if ran < cap => prescribed = following,
+            _ => return results,
+        }
+    }
+}
+
+/// One execution's lifecycle: mocks and services up, the test (following `leaf`), everything
+/// down.
 fn run_test(
-    runtime: &tokio::runtime::Runtime,
-    plan: &Plan,
-    loaded: &Arc<Loaded>,
+    lifecycle: &Lifecycle,
     test: &Test,
-    options: &RunOptions,
-    events: &EventLog,
+    leaf: &Arc<Leaf>,
     services_seen: &mut Vec<ServiceResult>,
 ) -> ItemResult {
+    let Lifecycle { runtime, plan, loaded, options, events } = *lifecycle;
     let first_seq = events.push("runner", "lifecycle_started", fields([("test", test.name.clone().into())]));
     let started = Instant::now();
-    let mut faults = Faults::prepare(plan, test, options.seed, events.clone());
+    let mut faults = Faults::prepare(plan, test, options.seed, events.clone(), leaf.clone());
     let handler = Arc::new(StarlarkMocks::new(plan, loaded.clone(), events.clone()));
     let up = runtime.block_on(async {
         faults.start_proxies(plan, test, options.seed).await?;
@@ -190,6 +241,7 @@ fn run_test(
         client: reqwest::blocking::Client::new(),
         crashed: &|| running.as_ref().map(Services::crashed).unwrap_or_default(),
         faults: Some(&faults),
+        leaf,
     };
     let mut result = suite.run(test, first_seq);
     drop(suite);

@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// Seeds every probabilistic fault decision: the same seed makes the same decisions.
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
+    /// The most executions of one test: a test with named choose() axes or exhaustive
+    /// max_fires rules runs once per leaf, depth-first, and stops after this many.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_instances: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -65,7 +69,10 @@ pub fn run(args: RunArgs) -> u8 {
     let environment: BTreeMap<String, String> = std::env::vars().collect();
     let redactor = redactor(&plan, &environment);
     let is_tty = std::io::stderr().is_terminal() && args.format == Format::Human;
-    let total = plan.tests.len() as u64 + plan.acceptance.as_ref().map_or(0, count_probes);
+    // The plan's instance counts estimate the leaves (parallel interleavings, which run once,
+    // and axes only a run discovers make it approximate).
+    let leaves: u64 = plan.tests.iter().map(|t| t.instances.clamp(1, args.max_instances)).sum();
+    let total = leaves + plan.acceptance.as_ref().map_or(0, count_probes);
     let progress = report::human::Progress::new(is_tty, total).with_redactor(redactor.clone());
     let options = RunOptions {
         workdir,
@@ -74,6 +81,7 @@ pub fn run(args: RunArgs) -> u8 {
         environment,
         allow_shell: args.lower.allow_shell || plan.options.allow_shell,
         seed: args.seed,
+        max_instances: args.max_instances,
         on_result: Box::new(move |item| progress.item(item)),
     };
     let finished = run::execute(&plan, &options);

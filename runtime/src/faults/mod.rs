@@ -20,6 +20,7 @@ use ospecc_schema::plan::topology::{Launch, ProxyRule, SyscallRule, Test};
 use ospecc_schema::plan::Plan;
 
 use crate::events::{fields, EventLog};
+use crate::explore::{Leaf, Schedule};
 use crate::proxy::{Proxy, ProxyRules};
 use crate::seccomp::SyscallRules;
 use crate::supervisor::env::Edges;
@@ -76,6 +77,14 @@ impl Rule {
         match self {
             Rule::Syscall(r) => &r.scope,
             Rule::Proxy(r) => &r.scope,
+        }
+    }
+
+    /// An exhaustive rule that this leaf keeps from firing (its `none` schedule).
+    pub fn silent_by_schedule(&self) -> bool {
+        match self {
+            Rule::Syscall(r) => r.silent_by_schedule(),
+            Rule::Proxy(r) => r.silent_by_schedule(),
         }
     }
 
@@ -140,6 +149,8 @@ pub struct Faults {
     proxies: Vec<Proxy>,
     edges: Edges,
     installed: Mutex<Vec<Rule>>,
+    /// The leaf this lifecycle runs: it gives each exhaustive rule its fire schedule.
+    leaf: Arc<Leaf>,
     /// Rule ids of each service's dynamic (body-applied) syscall rules.
     dynamic: Mutex<BTreeMap<String, Vec<u64>>>,
     partitions: Mutex<Vec<Partition>>,
@@ -149,7 +160,8 @@ impl Faults {
     /// The filters this test needs: a service gets one when the test's rules or the fault
     /// sites its body reaches can target it, it has an intercept set, and it runs as a local
     /// binary with `seccomp` left on. Everything else runs unfiltered, at native speed.
-    pub fn prepare(plan: &Plan, test: &Test, seed: u64, events: EventLog) -> Faults {
+    /// Exhaustive rules installed in it follow `leaf`'s schedules.
+    pub fn prepare(plan: &Plan, test: &Test, seed: u64, events: EventLog, leaf: Arc<Leaf>) -> Faults {
         let seed = seed ^ fnv1a(test.name.as_bytes());
         let targeted = targeted_services(test);
         let mut syscall = BTreeMap::new();
@@ -182,7 +194,7 @@ impl Faults {
                 }
             }
         }
-        Faults { syscall, unfilterable, intercept, ..Faults::none(events) }
+        Faults { syscall, unfilterable, intercept, leaf, ..Faults::none(events) }
     }
 
     /// No faults at all (the acceptance lifecycle): no filters, no proxies.
@@ -196,6 +208,7 @@ impl Faults {
             proxies: Vec::new(),
             edges: Edges::default(),
             installed: Mutex::default(),
+            leaf: Arc::default(),
             dynamic: Mutex::default(),
             partitions: Mutex::default(),
         }
@@ -376,12 +389,13 @@ impl Faults {
         let mut installed = self.installed.lock().unwrap_or_else(|p| p.into_inner());
         for rule in syscall {
             let Some(table) = self.syscall.get(&rule.service) else { continue };
-            let active = table.install(Install {
+            let install = Install {
                 rule: rule.clone(),
                 scope: scope.to_owned(),
                 probability: rule.probability,
                 max_fires: rule.max_fires.map(u64::from),
-            });
+            };
+            let active = table.install_scheduled(install, self.schedule(rule));
             applied.syscall.push((rule.service.clone(), active.id));
             installed.push(Rule::Syscall(active));
         }
@@ -415,6 +429,15 @@ impl Faults {
             );
         }
         Ok(applied)
+    }
+
+    /// An exhaustive rule's fire schedule in this leaf (a decision point of the leaf), or
+    /// `None` for a rule that decides by its seeded draw. Exhaustive as the plan counts it:
+    /// `max_fires` given, mode `exhaustive` (the default with `max_fires`), probability < 1.
+    fn schedule(&self, rule: &SyscallRule) -> Option<Schedule> {
+        let fires = rule.max_fires.filter(|k| *k > 0)?;
+        let exhaustive = rule.mode.as_deref().is_none_or(|m| m == "exhaustive") && rule.probability < 1.0;
+        exhaustive.then(|| self.leaf.schedule(&format!("{}.{}", rule.service, rule.key), fires))
     }
 
     /// Mocks and `seccomp=False` services skip syscall faults with an event (as Faultbox);

@@ -10,6 +10,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+pub use crate::explore::Schedule;
+
 /// One installed rule with its counters.
 #[derive(Debug)]
 pub struct Active<R> {
@@ -22,6 +24,8 @@ pub struct Active<R> {
     pub probability: f64,
     /// At most this many fires; later matches pass through.
     pub max_fires: Option<u64>,
+    /// An exhaustive rule's fire schedule in this leaf (it decides instead of the draw).
+    pub schedule: Option<Schedule>,
     matched: AtomicU64,
     fired: AtomicU64,
     rng: Mutex<SplitMix64>,
@@ -38,10 +42,23 @@ impl<R> Active<R> {
         self.fired.load(Ordering::SeqCst)
     }
 
-    /// Records a match and decides whether the rule fires on it: under `max_fires`, and the
-    /// seeded draw under `probability`.
+    /// Whether the leaf deliberately gives this rule no fire (an exhaustive rule's `none`
+    /// schedule): then its not firing says nothing about the scenario.
+    pub fn silent_by_schedule(&self) -> bool {
+        self.schedule.is_some_and(|s| s.mask == 0)
+    }
+
+    /// Records a match and decides whether the rule fires on it: by the leaf's schedule for an
+    /// exhaustive rule; otherwise under `max_fires`, and the seeded draw under `probability`.
     pub fn decide(&self) -> bool {
-        self.matched.fetch_add(1, Ordering::SeqCst);
+        let opportunity = self.matched.fetch_add(1, Ordering::SeqCst);
+        if let Some(schedule) = self.schedule {
+            let fires = schedule.fires(opportunity);
+            if fires {
+                self.fired.fetch_add(1, Ordering::SeqCst);
+            }
+            return fires;
+        }
         if self.max_fires.is_some_and(|max| self.fired() >= max) {
             return false;
         }
@@ -91,6 +108,11 @@ impl<R> Table<R> {
 
     /// Adds a rule after the existing ones (earlier rules win).
     pub fn install(&self, install: Install<R>) -> Arc<Active<R>> {
+        self.install_scheduled(install, None)
+    }
+
+    /// Adds a rule whose fires follow `schedule` (an exhaustive rule in one leaf), if given.
+    pub fn install_scheduled(&self, install: Install<R>, schedule: Option<Schedule>) -> Arc<Active<R>> {
         let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
         let position = self.installs.fetch_add(1, Ordering::SeqCst) + 1;
         let active = Arc::new(Active {
@@ -99,6 +121,7 @@ impl<R> Table<R> {
             scope: install.scope,
             probability: install.probability.clamp(0.0, 1.0),
             max_fires: install.max_fires,
+            schedule,
             matched: AtomicU64::new(0),
             fired: AtomicU64::new(0),
             rng: Mutex::new(SplitMix64(self.seed ^ position.wrapping_mul(0x9E37_79B9_7F4A_7C15))),
@@ -205,6 +228,18 @@ mod tests {
             (0..32).map(|_| table.first_firing(|_| true).is_some()).collect::<Vec<_>>()
         };
         assert_eq!(decisions(), decisions(), "the same seed and installs decide the same");
+    }
+
+    #[test]
+    fn a_schedule_decides_instead_of_the_draw() {
+        let table = Table::new(7);
+        let rule = table.install_scheduled(
+            Install { rule: "a", scope: "t".into(), probability: 0.5, max_fires: Some(2) },
+            Some(Schedule { mask: 0b10, bits: 2 }),
+        );
+        let decisions: Vec<bool> = (0..4).map(|_| table.first_firing(|_| true).is_some()).collect();
+        assert_eq!(decisions, vec![false, true, false, false]);
+        assert_eq!((rule.matched(), rule.fired(), rule.silent_by_schedule()), (4, 1, false));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use starlark::eval::Evaluator;
 use starlark::values::Value;
 
 use crate::events::{fields, EventLog};
+use crate::explore::Leaf;
 use crate::faults::diagnose::{self, TestFacts};
 use crate::faults::Faults;
 use crate::report::{ItemKind, ItemResult, Outcome, RunDiagnostic};
@@ -44,6 +45,8 @@ pub struct Suite<'a> {
     pub crashed: &'a (dyn Fn() -> Vec<(String, String)> + Sync),
     /// The lifecycle's fault machinery.
     pub faults: Option<&'a Faults>,
+    /// The leaf of the test's decision tree this execution runs.
+    pub leaf: &'a Leaf,
 }
 
 /// How the body part of a test ended.
@@ -125,6 +128,7 @@ impl Suite<'_> {
             faults: self.faults,
             root: self.loaded.root().to_owned(),
             claimed_monitors: RefCell::new(Vec::new()),
+            leaf: self.leaf,
         };
         let limits = CallLimits { deadline, max_call_depth: MAX_CALL_DEPTH };
         let verdict = self.loaded.with_evaluator(&context, limits, |eval| self.phases(test, &context, eval));

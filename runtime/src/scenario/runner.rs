@@ -20,6 +20,7 @@ use starlark::values::Value;
 use super::event_value::EventValue;
 use super::filters;
 use crate::events::{fields, Event, EventLog};
+use crate::explore::Leaf;
 use crate::faults::edges::TEST_DRIVER;
 use crate::faults::Faults;
 use crate::steps::{self, Target};
@@ -53,6 +54,8 @@ pub struct TestContext<'a> {
     pub root: String,
     /// Monitors claimed by assumptions the body applied (`fault(db_down, run=...)`).
     pub claimed_monitors: RefCell<Vec<String>>,
+    /// The leaf this execution runs: named `choose()` axes take its options.
+    pub leaf: &'a Leaf,
 }
 
 impl TestContext<'_> {
@@ -130,7 +133,7 @@ impl Runner for TestContext<'_> {
             }),
             "sleep" => self.sleep(args).map(|()| Value::new_none()),
             "parallel" => self.parallel(args, eval),
-            "choose" => Ok(choose(args)),
+            "choose" => Ok(self.choose(args)),
             "halt" => {
                 let reason = args.positional.first().map(|v| v.to_str()).unwrap_or_else(|| "halted".into());
                 Err(self.halt(Stop::Halted(reason)))
@@ -291,23 +294,53 @@ impl TestContext<'_> {
         Ok(())
     }
 
-    /// `parallel(f, g, ...)`: every function runs (one order; interleavings need the explorer).
+    /// `parallel(f, g, ...)`: every function runs, in one order; the other orders
+    /// `interleavings=` asks for are noted as not explored.
     fn parallel<'v>(&self, args: &Args<'v>, eval: &mut Evaluator<'v, '_, '_>) -> anyhow::Result<Value<'v>> {
+        self.leaf.note_interleavings(interleavings(args));
         let mut results = Vec::new();
         for function in &args.positional {
             results.push(eval.eval_function(*function, &[], &[]).map_err(|e| anyhow::anyhow!("{e}"))?);
         }
         Ok(eval.heap().alloc(AllocList(results)))
     }
+
+    /// `choose(options)` or `choose(name, options)`: the option this leaf takes for a named
+    /// axis; an anonymous `choose` is no axis and takes its first option.
+    fn choose<'v>(&self, args: &Args<'v>) -> Value<'v> {
+        let options: Vec<Value<'v>> = args
+            .positional
+            .last()
+            .and_then(|v| starlark::values::list::ListRef::from_value(*v))
+            .map(|list| list.iter().collect())
+            .unwrap_or_default();
+        let index = match args.positional.as_slice() {
+            [name, _] => match name.unpack_str() {
+                Some(name) => {
+                    let labels: Vec<String> =
+                        options.iter().map(|v| v.unpack_str().map_or_else(|| v.to_repr(), str::to_owned)).collect();
+                    self.leaf.choose(name, &labels)
+                }
+                None => 0,
+            },
+            _ => 0,
+        };
+        options.get(index).copied().unwrap_or_else(Value::new_none)
+    }
 }
 
-/// `choose(options)` or `choose(name, options)`: the first option (one leaf of the plan tree).
-fn choose<'v>(args: &Args<'v>) -> Value<'v> {
-    let options = args.positional.last().copied();
-    options
-        .and_then(starlark::values::list::ListRef::from_value)
-        .and_then(|list| list.iter().next())
-        .unwrap_or_else(Value::new_none)
+/// How many orders `parallel(f1, ..., fN, interleavings=X)` asks for, as the plan counts them:
+/// `"all"` → N!, `"critical"` → min(2N−1, N!), an integer n → min(n, N!), else one.
+fn interleavings(args: &Args) -> u64 {
+    let n = args.positional.len() as u64;
+    let all = (1..=n).fold(1u64, u64::saturating_mul);
+    let Some(value) = args.named("interleavings") else { return 1 };
+    match (value.unpack_str(), value.unpack_i32()) {
+        (Some("all"), _) => all,
+        (Some("critical"), _) => (2 * n).saturating_sub(1).min(all).max(1),
+        (_, Some(k)) if k > 0 => (k as u64).min(all),
+        _ => 1,
+    }
 }
 
 /// The optional positional message of an assertion.
