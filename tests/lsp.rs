@@ -720,6 +720,12 @@ fn render_completions(result: &Value) -> String {
             range["end"]["character"],
             edit["newText"].as_str().unwrap_or_default().replace('\n', "⏎"),
         ));
+        // Enum members show their own docs (the first line), so a golden catches a value
+        // documented with its property's description instead.
+        if item["kind"] == 20 {
+            let docs = item["documentation"]["value"].as_str().or(item["documentation"].as_str()).unwrap_or_default();
+            out.push_str(&format!("    {}\n", docs.lines().next().unwrap_or_default()));
+        }
     }
     out
 }

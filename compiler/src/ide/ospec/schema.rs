@@ -130,12 +130,17 @@ impl<'c> At<'c> {
         self.expanded().into_iter().flat_map(|n| n.examples.iter()).collect()
     }
 
-    /// The allowed values with their docs: `enum`s, and `const`s of alternatives (the standard
-    /// way to document each value: `oneOf: [{const: a, description: …}]`).
+    /// The allowed values with their docs: `enum`s (documented by `enumDescriptions`), and
+    /// `const`s of alternatives (the other common way: `oneOf: [{const: a, description: …}]`).
     pub fn values(&self) -> Vec<(Json, Option<&'c str>)> {
         let mut out: Vec<(Json, Option<&'c str>)> = Vec::new();
         for node in self.expanded() {
-            let listed = node.enumeration.iter().flatten().map(|v| (v.clone(), None));
+            let listed = node
+                .enumeration
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, v)| (v.clone(), node.enum_docs.get(i).and_then(|d| d.as_deref())));
             let constant = node.constant.iter().map(|v| (v.clone(), node.description.as_deref()));
             for (value, doc) in listed.chain(constant) {
                 match out.iter_mut().find(|(v, _)| *v == value) {

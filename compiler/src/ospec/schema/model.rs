@@ -109,6 +109,9 @@ pub struct Schema {
     pub min_properties: Option<usize>,
     pub max_properties: Option<usize>,
     pub enumeration: Option<Vec<Json>>,
+    /// Per-value docs of `enum`, by position (`enumDescriptions`, or VS Code's
+    /// `markdownEnumDescriptions`, which wins): an annotation, so malformed entries are ignored.
+    pub enum_docs: Vec<Option<Box<str>>>,
     pub constant: Option<Json>,
     pub pattern: Option<Pattern>,
     pub min_length: Option<usize>,
@@ -241,6 +244,16 @@ const KEYWORDS: &[(&str, Keyword)] = &[
     ("maxProperties", |_, s, v, _| set(&mut s.max_properties, count(v, "maxProperties")?)),
     ("enum", |_, s, v, _| {
         s.enumeration = Some(v.as_array().ok_or("enum must be an array")?.clone());
+        Ok(())
+    }),
+    ("enumDescriptions", |_, s, v, _| {
+        if s.enum_docs.is_empty() {
+            s.enum_docs = annotations(v);
+        }
+        Ok(())
+    }),
+    ("markdownEnumDescriptions", |_, s, v, _| {
+        s.enum_docs = annotations(v);
         Ok(())
     }),
     ("const", |_, s, v, _| {
@@ -408,6 +421,11 @@ fn object<'v>(value: &'v Json, keyword: &str) -> Result<&'v Map<String, Json>, S
 fn strings<'v>(value: &'v Json, keyword: &str) -> Result<Vec<&'v str>, String> {
     let items = value.as_array().ok_or_else(|| format!("{keyword} must be an array"))?;
     items.iter().map(|v| v.as_str().ok_or_else(|| format!("{keyword} items must be strings"))).collect()
+}
+
+/// An array of optional strings (anything else in it counts as absent).
+fn annotations(value: &Json) -> Vec<Option<Box<str>>> {
+    value.as_array().map(|items| items.iter().map(|v| v.as_str().map(Into::into)).collect()).unwrap_or_default()
 }
 
 fn count(value: &Json, keyword: &str) -> Result<usize, String> {
