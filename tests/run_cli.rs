@@ -423,3 +423,91 @@ fn a_stateful_monitor_threads_its_state_through_the_events() {
     assert_eq!(three, "failed", "{found:?}");
     assert!(message.starts_with("monitor `step_budget` violated at event #"), "{message}");
 }
+
+#[test]
+fn a_test_runs_once_per_leaf_of_its_choose_axes_and_exhaustive_schedules() {
+    let _serial = serial();
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("SKIP: /usr/bin/python3 is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    let run = run(&["run", "tests/runs/faults/leaves.star", "--format", "json", "--out", traces.to_str().unwrap()]);
+    run.expect(1);
+    let found = results(&run.stdout);
+    // Depth-first from the discovery run (leaf 0: first option, no fire), the last axis fastest.
+    let mut expected = Vec::new();
+    for mode in ["a", "b", "c"] {
+        for schedule in ["none", "fire@1", "fire@2", "fire@1+2"] {
+            let fails = mode != "c" && schedule == "fire@1+2";
+            expected.push((format!("test_leaves[mode={mode}, front.connect={schedule}]"), fails));
+        }
+    }
+    for (name, fails) in [
+        ("test_nested[path=plain]", false),
+        ("test_nested[path=faulted, front.connect=none]", false),
+        ("test_nested[path=faulted, front.connect=fire@1]", false),
+    ] {
+        expected.push((name.to_owned(), fails));
+    }
+    let got: Vec<(String, bool)> = found.iter().map(|r| (r.0.clone(), r.1 == "failed")).collect();
+    assert_eq!(got, expected, "{found:?}");
+    assert!(found.iter().all(|r| r.1 == "passed" || r.1 == "failed"), "{found:?}");
+    let failed = found.iter().find(|r| r.1 == "failed").map(|r| r.2.clone()).unwrap_or_default();
+    assert!(failed.contains("mode a: a fetch got through"), "{failed}");
+    // Each leaf is its own lifecycle, and its schedule decided the front's connects.
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    for (name, _) in &expected {
+        let events = trace(&traces, &ospecc_runtime::report::trace::sanitise(name));
+        let lifecycles = events.iter().filter(|e| e["type"] == "lifecycle_started").count();
+        assert_eq!(lifecycles, 1, "{name}: one lifecycle per leaf");
+        let denies = events.iter().filter(|e| e["type"] == "syscall" && e["fields"]["decision"] == "deny").count();
+        let wanted = if name.ends_with("fire@1+2]") { 2 } else { usize::from(name.contains("fire@")) };
+        assert_eq!(denies, wanted, "{name}: the schedule decides the connects");
+    }
+    // The leaf 0 of an exhaustive rule does not fire by design: no FAULT_NOT_FIRED for it.
+    let diagnostics: Vec<String> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["diagnostics"].as_array().cloned().unwrap_or_default())
+        .filter_map(|d| d["code"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(diagnostics, Vec::<String>::new());
+    assert_nothing_left(&traces);
+}
+
+#[test]
+fn max_instances_runs_the_first_leaves_and_says_how_many_of_how_many() {
+    let _serial = serial();
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("SKIP: /usr/bin/python3 is not installed");
+        return;
+    }
+    let run = run(&["run", "tests/runs/faults/leaves.star", "--format", "json", "--max-instances", "2"]);
+    run.expect(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let names: Vec<&str> = results.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "test_leaves[mode=a, front.connect=none]",
+            "test_leaves[mode=a, front.connect=fire@1]",
+            "test_nested[path=plain]",
+            "test_nested[path=faulted, front.connect=none]",
+        ]
+    );
+    let notes: Vec<(&str, &str, &str)> = results
+        .iter()
+        .flat_map(|r| r["diagnostics"].as_array().into_iter().flatten())
+        .map(|d| {
+            (d["level"].as_str().unwrap_or(""), d["code"].as_str().unwrap_or(""), d["message"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!((notes[0].0, notes[0].1), ("info", "INSTANCES_NOT_EXPLORED"));
+    assert!(notes[0].2.contains("`test_leaves` has 12 leaves") && notes[0].2.contains("ran the first 2"), "{notes:?}");
+    assert!(notes[1].2.contains("`test_nested` has 3 leaves"), "{notes:?}");
+}
