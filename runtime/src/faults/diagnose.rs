@@ -215,6 +215,31 @@ mod tests {
     }
 
     #[test]
+    fn an_exhaustive_rule_its_leaf_keeps_silent_is_not_reported_unfired() {
+        let table = Table::new(0);
+        let Rule::Proxy(template) = rule(&table) else { return };
+        let install = |mask| {
+            let install =
+                Install { rule: template.rule.clone(), scope: "down".into(), probability: 0.5, max_fires: Some(2) };
+            Rule::Proxy(table.install_scheduled(install, Some(crate::explore::Schedule { mask, bits: 2 })))
+        };
+        let mut silent = result(Outcome::Passed, 1);
+        let installed = [install(0)];
+        super::test(
+            &TestFacts { test: &test(true), installed: &installed, timed_out: false, crashed: None },
+            &mut silent,
+        );
+        assert_eq!((silent.outcome, codes(&silent)), (Outcome::Passed, vec![]));
+        let mut unreached = result(Outcome::Passed, 1);
+        let installed = [install(0b01)];
+        super::test(
+            &TestFacts { test: &test(true), installed: &installed, timed_out: false, crashed: None },
+            &mut unreached,
+        );
+        assert_eq!(codes(&unreached), vec![("error", "FAULT_NOT_FIRED")], "a planned fire that never came");
+    }
+
+    #[test]
     fn timeouts_say_whether_a_fault_was_firing() {
         let table = Table::new(0);
         let installed = [rule(&table)];

@@ -79,6 +79,28 @@ table.timeline td { font-size: .9em; } table.timeline td.fields { white-space: p
 .muted { color: #757575; }
 "#;
 
+/// The result a matrix cell shows for `test`, with a note on its leaves: the test's own result,
+/// or, when it ran once per leaf (`test[axis=value, ...]`), its first failing leaf (else its
+/// first leaf).
+fn cell_result(results: &[ItemResult], test: &str) -> Option<(usize, String)> {
+    let leaf_prefix = format!("{test}[");
+    let leaves: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == ItemKind::Test && (r.name == test || r.name.starts_with(&leaf_prefix)))
+        .map(|(i, _)| i)
+        .collect();
+    let shown = leaves.iter().copied().find(|i| results[*i].outcome.fails_run()).or(leaves.first().copied())?;
+    let note = match leaves.len() {
+        1 => String::new(),
+        n => {
+            let failing = leaves.iter().filter(|i| results[**i].outcome.fails_run()).count();
+            format!(" ({failing} of {n} leaves failed or errored)")
+        }
+    };
+    Some((shown, note))
+}
+
 /// One fault matrix: its cells by (scenario, fault), with the scenarios and faults in the order
 /// the plan's (name-sorted) tests first name them.
 struct Matrix<'a> {
@@ -180,13 +202,6 @@ pub fn render(report: &RunReport, plan: &Plan, events: &[Event]) -> String {
     }
 
     // The fault matrix.
-    let index_by_name: BTreeMap<&str, usize> = report
-        .results
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.kind == ItemKind::Test)
-        .map(|(i, r)| (r.name.as_str(), i))
-        .collect();
     let grids = matrices(plan);
     if !grids.is_empty() {
         out.push_str("<section id=\"matrix\">\n<h2>Fault matrix</h2>\n");
@@ -207,13 +222,13 @@ pub fn render(report: &RunReport, plan: &Plan, events: &[Event]) -> String {
                 for fault in &grid.faults {
                     match grid.cells.get(&(*scenario, *fault)) {
                         None => out.push_str("<td class=\"cell excluded\" title=\"excluded\">excluded</td>"),
-                        Some(test) => match index_by_name.get(test) {
-                            Some(&i) => {
+                        Some(test) => match cell_result(&report.results, test) {
+                            Some((i, leaves)) => {
                                 let item = &report.results[i];
                                 let class = outcome_class(item.outcome);
                                 let _ = write!(
                                     out,
-                                    "<td class=\"cell {class}\" title=\"{}: {}\"><a href=\"#{}\">{}</a></td>",
+                                    "<td class=\"cell {class}\" title=\"{}: {}{leaves}\"><a href=\"#{}\">{}</a></td>",
                                     escape(test),
                                     item.outcome.name(),
                                     item_anchor(i),
@@ -348,4 +363,39 @@ fn message_cell(item: &ItemResult) -> String {
         cell.push_str("</ul>");
     }
     cell
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, outcome: Outcome) -> ItemResult {
+        ItemResult {
+            name: name.into(),
+            kind: ItemKind::Test,
+            outcome,
+            message: None,
+            duration_ms: 1.0,
+            origin: None,
+            matrix: None,
+            first_seq: 0,
+            end_seq: 0,
+            assertions: 1,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_matrix_cell_run_once_per_leaf_shows_its_first_failing_leaf() {
+        let results = [
+            result("test_cell_other", Outcome::Failed),
+            result("test_cell[mode=a]", Outcome::Passed),
+            result("test_cell[mode=b]", Outcome::Failed),
+            result("test_cell[mode=c]", Outcome::Failed),
+            result("test_plain", Outcome::Passed),
+        ];
+        assert_eq!(cell_result(&results, "test_cell"), Some((2, " (2 of 3 leaves failed or errored)".to_owned())));
+        assert_eq!(cell_result(&results, "test_plain"), Some((4, String::new())));
+        assert_eq!(cell_result(&results, "test_missing"), None);
+    }
 }
