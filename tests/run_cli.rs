@@ -448,6 +448,7 @@ fn a_test_runs_once_per_leaf_of_its_choose_axes_and_exhaustive_schedules() {
         ("test_nested[path=plain]", false),
         ("test_nested[path=faulted, front.connect=none]", false),
         ("test_nested[path=faulted, front.connect=fire@1]", false),
+        ("test_parallel", false),
     ] {
         expected.push((name.to_owned(), fails));
     }
@@ -466,15 +467,19 @@ fn a_test_runs_once_per_leaf_of_its_choose_axes_and_exhaustive_schedules() {
         let wanted = if name.ends_with("fire@1+2]") { 2 } else { usize::from(name.contains("fire@")) };
         assert_eq!(denies, wanted, "{name}: the schedule decides the connects");
     }
-    // The leaf 0 of an exhaustive rule does not fire by design: no FAULT_NOT_FIRED for it.
-    let diagnostics: Vec<String> = report["results"]
+    // The leaf 0 of an exhaustive rule does not fire by design: no FAULT_NOT_FIRED for it. The
+    // interleavings parallel() asks for are noted, not run.
+    let diagnostics: Vec<(String, String)> = report["results"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|r| r["diagnostics"].as_array().cloned().unwrap_or_default())
-        .filter_map(|d| d["code"].as_str().map(str::to_owned))
+        .flat_map(|r| {
+            let name = r["name"].as_str().unwrap_or_default().to_owned();
+            let codes = r["diagnostics"].as_array().cloned().unwrap_or_default();
+            codes.into_iter().map(move |d| (name.clone(), d["code"].as_str().unwrap_or_default().to_owned()))
+        })
         .collect();
-    assert_eq!(diagnostics, Vec::<String>::new());
+    assert_eq!(diagnostics, vec![("test_parallel".to_owned(), "INSTANCES_NOT_EXPLORED".to_owned())]);
     assert_nothing_left(&traces);
 }
 
@@ -497,6 +502,7 @@ fn max_instances_runs_the_first_leaves_and_says_how_many_of_how_many() {
             "test_leaves[mode=a, front.connect=fire@1]",
             "test_nested[path=plain]",
             "test_nested[path=faulted, front.connect=none]",
+            "test_parallel",
         ]
     );
     let notes: Vec<(&str, &str, &str)> = results
@@ -506,8 +512,9 @@ fn max_instances_runs_the_first_leaves_and_says_how_many_of_how_many() {
             (d["level"].as_str().unwrap_or(""), d["code"].as_str().unwrap_or(""), d["message"].as_str().unwrap_or(""))
         })
         .collect();
-    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(notes.len(), 3, "{notes:?}");
     assert_eq!((notes[0].0, notes[0].1), ("info", "INSTANCES_NOT_EXPLORED"));
     assert!(notes[0].2.contains("`test_leaves` has 12 leaves") && notes[0].2.contains("ran the first 2"), "{notes:?}");
     assert!(notes[1].2.contains("`test_nested` has 3 leaves"), "{notes:?}");
+    assert!(notes[2].2.contains("parallel() asked for 2 interleavings"), "{notes:?}");
 }
