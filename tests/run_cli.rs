@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,24 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 fn run(args: &[&str]) -> Run {
     ospecc_with(&repo_root(), args, None, &[], Duration::from_secs(240))
+}
+
+/// `ospecc run SPEC --format json --out <a temporary traces directory>`: the run, the traces
+/// directory and the temporary directory holding it (dropping it deletes the traces).
+fn run_json_traced(spec: &str) -> (Run, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    let run = run(&["run", spec, "--format", "json", "--out", traces.to_str().unwrap()]);
+    (run, traces, dir)
+}
+
+/// The fault fixtures serve through python3; without it their tests skip, saying why.
+fn python3_missing() -> bool {
+    let missing = !Path::new("/usr/bin/python3").exists();
+    if missing {
+        eprintln!("SKIP: /usr/bin/python3 is not installed");
+    }
+    missing
 }
 
 /// Process groups of the services a run started, from its traces.
@@ -151,9 +169,7 @@ fn a_built_plan_runs_like_its_spec() {
 #[test]
 fn misbehaving_scenarios_become_results_and_the_run_goes_on() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let traces = dir.path().join("traces");
-    let run = run(&["run", "tests/runs/misbehaving.star", "--format", "json", "--out", traces.to_str().unwrap()]);
+    let (run, traces, _dir) = run_json_traced("tests/runs/misbehaving.star");
     run.expect(1);
     let found = results(&run.stdout);
     let get = |name: &str| found.iter().find(|r| r.0 == name).cloned().unwrap_or_default();
@@ -175,9 +191,7 @@ fn misbehaving_services_become_clear_results() {
         ("tests/runs/never-healthy.star", "did not become ready within 1000 ms"),
     ];
     for (spec, expected) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let traces = dir.path().join("traces");
-        let run = run(&["run", spec, "--format", "json", "--out", traces.to_str().unwrap()]);
+        let (run, traces, _dir) = run_json_traced(spec);
         run.expect(1);
         let found = results(&run.stdout);
         assert_eq!(found.len(), 1, "{spec}: {found:?}");
@@ -322,13 +336,10 @@ fn has_event(events: &[serde_json::Value], kind: &str, field: &str, value: &str)
 #[test]
 fn faults_happen_to_real_processes_and_the_run_says_what_fired() {
     let _serial = serial();
-    if !Path::new("/usr/bin/python3").exists() {
-        eprintln!("SKIP: /usr/bin/python3 is not installed");
+    if python3_missing() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let traces = dir.path().join("traces");
-    let run = run(&["run", "tests/runs/faults/faults.star", "--format", "json", "--out", traces.to_str().unwrap()]);
+    let (run, traces, _dir) = run_json_traced("tests/runs/faults/faults.star");
     run.expect(1);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let result = |name: &str| {
@@ -389,8 +400,7 @@ fn faults_happen_to_real_processes_and_the_run_says_what_fired() {
 #[test]
 fn the_same_seed_makes_the_same_probabilistic_decisions() {
     let _serial = serial();
-    if !Path::new("/usr/bin/python3").exists() {
-        eprintln!("SKIP: /usr/bin/python3 is not installed");
+    if python3_missing() {
         return;
     }
     let decisions = |seed: &str| {
@@ -427,13 +437,10 @@ fn a_stateful_monitor_threads_its_state_through_the_events() {
 #[test]
 fn a_test_runs_once_per_leaf_of_its_choose_axes_and_exhaustive_schedules() {
     let _serial = serial();
-    if !Path::new("/usr/bin/python3").exists() {
-        eprintln!("SKIP: /usr/bin/python3 is not installed");
+    if python3_missing() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let traces = dir.path().join("traces");
-    let run = run(&["run", "tests/runs/faults/leaves.star", "--format", "json", "--out", traces.to_str().unwrap()]);
+    let (run, traces, _dir) = run_json_traced("tests/runs/faults/leaves.star");
     run.expect(1);
     let found = results(&run.stdout);
     // Depth-first from the discovery run (leaf 0: first option, no fire), the last axis fastest.
@@ -486,8 +493,7 @@ fn a_test_runs_once_per_leaf_of_its_choose_axes_and_exhaustive_schedules() {
 #[test]
 fn max_instances_runs_the_first_leaves_and_says_how_many_of_how_many() {
     let _serial = serial();
-    if !Path::new("/usr/bin/python3").exists() {
-        eprintln!("SKIP: /usr/bin/python3 is not installed");
+    if python3_missing() {
         return;
     }
     let run = run(&["run", "tests/runs/faults/leaves.star", "--format", "json", "--max-instances", "2"]);

@@ -146,7 +146,6 @@ fn diagnostic(level: &str, code: &str, message: String, suggestion: Option<&str>
 mod tests {
     use super::*;
     use crate::faults::rules::{Install, Table};
-    use crate::report::ItemKind;
     use ospecc_schema::plan::topology::{Callable, ProxyAction, ProxyRule, TestKind};
     use ospecc_schema::plan::Origin;
 
@@ -177,19 +176,7 @@ mod tests {
     }
 
     fn result(outcome: Outcome, assertions: u32) -> ItemResult {
-        ItemResult {
-            name: "test_x".into(),
-            kind: ItemKind::Test,
-            outcome,
-            message: None,
-            duration_ms: 1.0,
-            origin: None,
-            matrix: None,
-            first_seq: 0,
-            end_seq: 0,
-            assertions,
-            diagnostics: Vec::new(),
-        }
+        ItemResult { assertions, ..ItemResult::sample("test_x", outcome) }
     }
 
     fn codes(result: &ItemResult) -> Vec<(&str, &str)> {

@@ -400,10 +400,7 @@ fn poison() -> Vec<u8> {
         body.push(0);
     }
     body.extend_from_slice(&0u16.to_be_bytes()); // no parameter types
-    let mut out = vec![b'P'];
-    out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    out.extend_from_slice(&body);
-    out
+    typed(b'P', &body)
 }
 
 /// Whether an `ErrorResponse` is the server's answer to the poison.
@@ -435,17 +432,26 @@ fn ready_for_query(status: u8) -> [u8; 6] {
 fn error_response(message: &str) -> Vec<u8> {
     let lower = message.to_lowercase();
     let code = if lower.contains("disk") || lower.contains("space") { "53100" } else { "XX000" };
-    let fields = [(b'S', "ERROR"), (b'V', "ERROR"), (b'C', code), (b'M', message)];
+    error_with(&[(b'S', "ERROR"), (b'V', "ERROR"), (b'C', code), (b'M', message)])
+}
+
+/// An `ErrorResponse` with these fields (a NUL inside a value is dropped).
+fn error_with(fields: &[(u8, &str)]) -> Vec<u8> {
     let mut body = Vec::new();
     for (field, value) in fields {
-        body.push(field);
+        body.push(*field);
         body.extend(value.bytes().filter(|b| *b != 0));
         body.push(0);
     }
     body.push(0);
-    let mut out = vec![b'E'];
+    typed(b'E', &body)
+}
+
+/// A typed message: its type byte, its length (which counts itself) and its body.
+fn typed(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![kind];
     out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     out
 }
 
@@ -477,19 +483,7 @@ mod tests {
     fn the_poison_is_a_parse_and_only_its_syntax_error_is_recognised() {
         let parse = poison();
         assert_eq!(frame(&parse, |k| FRONTEND.contains(&k)), Ok(Some(parse.len())));
-        let server_error = |code: &str, message: &str| {
-            let mut body = Vec::new();
-            for (field, value) in [(b'S', "ERROR"), (b'C', code), (b'M', message)] {
-                body.push(field);
-                body.extend_from_slice(value.as_bytes());
-                body.push(0);
-            }
-            body.push(0);
-            let mut out = vec![b'E'];
-            out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-            out.extend_from_slice(&body);
-            out
-        };
+        let server_error = |code: &str, message: &str| error_with(&[(b'S', "ERROR"), (b'C', code), (b'M', message)]);
         assert!(is_poisoned(&server_error("42601", "syntax error at or near \"ospecc_injected_fault\"")));
         assert!(!is_poisoned(&server_error("42601", "syntax error at or near \"selec\"")));
         assert!(!is_poisoned(&server_error("23505", "ospecc_injected_fault")));

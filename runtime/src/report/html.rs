@@ -370,19 +370,7 @@ mod tests {
     use super::*;
 
     fn result(name: &str, outcome: Outcome) -> ItemResult {
-        ItemResult {
-            name: name.into(),
-            kind: ItemKind::Test,
-            outcome,
-            message: None,
-            duration_ms: 1.0,
-            origin: None,
-            matrix: None,
-            first_seq: 0,
-            end_seq: 0,
-            assertions: 1,
-            diagnostics: Vec::new(),
-        }
+        ItemResult::sample(name, outcome)
     }
 
     #[test]

@@ -169,6 +169,24 @@ impl ItemResult {
         let to = events.partition_point(|e| e.seq < self.end_seq).max(from);
         &events[from..to]
     }
+
+    /// A test's result with one assertion and nothing else to say (for unit tests).
+    #[cfg(test)]
+    pub(crate) fn sample(name: &str, outcome: Outcome) -> ItemResult {
+        ItemResult {
+            name: name.into(),
+            kind: ItemKind::Test,
+            outcome,
+            message: None,
+            duration_ms: 1.0,
+            origin: None,
+            matrix: None,
+            first_seq: 0,
+            end_seq: 0,
+            assertions: 1,
+            diagnostics: Vec::new(),
+        }
+    }
 }
 
 /// A whole run.
