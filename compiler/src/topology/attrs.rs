@@ -149,6 +149,11 @@ pub(crate) fn set_addresses(addresses: Addresses) {
     ADDRESSES.with(|a| a.set(addresses));
 }
 
+/// What address attributes evaluate to on this thread (a second analysis thread inherits it).
+pub(crate) fn addresses() -> Addresses {
+    ADDRESSES.with(Cell::get)
+}
+
 const MARKER_OPEN: char = '«';
 const MARKER_CLOSE: char = '»';
 

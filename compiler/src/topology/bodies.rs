@@ -9,7 +9,7 @@
 //! serves calls that ran at load and calls that did not. Attribute and step-method mistakes
 //! (`db.mian`, `db.main.post` on postgres) are reported here, where the receiver is known.
 
-use std::collections::{HashMap, HashSet};
+use crate::topology::hash::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ospecc_schema::topology::{catalog, Builtin, Method};
@@ -57,7 +57,7 @@ pub struct Bodies {
 
 /// Reads every `def` and `lambda` of the root file.
 pub fn analyse(syntax: &Syntax, globals: &[Global], root_file: &str) -> Bodies {
-    let mut module_names = HashSet::new();
+    let mut module_names = HashSet::default();
     bound_at_top_level(&syntax.tree, &mut module_names);
     let reader = Reader {
         globals: globals.iter().map(|g| (g.name.as_str(), &g.value)).collect(),

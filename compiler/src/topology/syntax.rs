@@ -3,7 +3,7 @@
 //! the signatures of `def`s (for arity checks of callables passed to builtins), and the tree
 //! itself for the analysis of function bodies.
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 
 use starlark::codemap::Span as CodeSpan;
 use starlark::syntax::ast::{ArgumentP, AstExpr, AstStmt, ExprP, ParameterP, StmtP};
@@ -79,7 +79,7 @@ pub(crate) fn span(s: CodeSpan) -> Span {
 
 impl Syntax {
     pub fn new(tree: AstStmt) -> Syntax {
-        let mut calls = HashMap::new();
+        let mut calls = HashMap::default();
         let mut defs = Vec::new();
         index_stmt(&tree, &mut calls, &mut defs);
         Syntax { tree, calls, defs }

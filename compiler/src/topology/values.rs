@@ -271,8 +271,8 @@ fn function_name(display: &str) -> (String, String) {
 /// The indexes of the functions met so far in the current evaluation (per analysis thread).
 #[derive(Default)]
 struct FunctionIndexes {
-    by_identity: std::collections::HashMap<u64, u32>,
-    next: std::collections::HashMap<(String, String), u32>,
+    by_identity: crate::topology::hash::HashMap<u64, u32>,
+    next: crate::topology::hash::HashMap<(String, String), u32>,
 }
 
 impl FunctionIndexes {

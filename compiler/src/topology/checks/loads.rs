@@ -4,7 +4,7 @@
 //! `load("@faultbox/recipes/http.star", "http")` turns every later `http(...)` healthcheck
 //! into a call of the recipe struct.
 
-use std::collections::HashSet;
+use crate::topology::hash::HashSet;
 
 use ospecc_schema::topology::catalog;
 use starlark::syntax::ast::{AstStmt, ExprP, StmtP};

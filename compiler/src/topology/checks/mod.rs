@@ -91,7 +91,7 @@ pub struct Model<'a> {
     /// body calls (source order).
     pub calls: Vec<Call>,
     /// The root file's functions, indexed once for every check that follows them.
-    functions: std::cell::OnceCell<Option<dialect::graph::Functions>>,
+    functions: std::sync::OnceLock<Option<dialect::graph::Functions>>,
 }
 
 impl<'a> Model<'a> {
@@ -108,7 +108,7 @@ impl<'a> Model<'a> {
             .collect();
         // A body call site that also ran at load (a helper called from top level) is checked from
         // its recorded arguments, which are complete.
-        let ran: std::collections::HashSet<Span> = calls.iter().map(|c| c.record.span).collect();
+        let ran: super::hash::HashSet<Span> = calls.iter().map(|c| c.record.span).collect();
         for body in body_calls {
             if ran.contains(&body.record.span) {
                 continue;
@@ -175,13 +175,37 @@ pub(super) fn run(evaluated: &Evaluated) -> Vec<Diagnostic> {
     let mut out = bodies.diagnostics;
     let body_calls = bodies.calls;
     let model = Model::new(evaluated, body_calls);
-    signature::check(&model, &mut out);
-    arguments::check(&model, &mut out);
-    services::check(&model, &mut out);
-    faults::check(&model, &mut out);
-    tests::check(&model, &mut out);
-    placement::check(&model, &mut out);
-    dialect::check(&model, &mut out);
-    loads::check(&model, &mut out);
+    let (mut first, mut second) = if model.calls.len() >= PARALLEL_CALLS {
+        super::threads::join(|| first_half(&model), || second_half(&model))
+    } else {
+        (first_half(&model), second_half(&model))
+    };
+    // The order is the sequential one, whichever thread ran a check.
+    out.append(&mut first);
+    out.append(&mut second);
+    out
+}
+
+/// From this many calls on, the checks run on two threads: the two halves below cost about the
+/// same, and below this a second thread costs more than it saves.
+const PARALLEL_CALLS: usize = 256;
+
+/// Signatures, arguments, services: the checks that read every call's arguments.
+fn first_half(model: &Model) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    signature::check(model, &mut out);
+    arguments::check(model, &mut out);
+    services::check(model, &mut out);
+    out
+}
+
+/// Faults, tests, placement, dialect, loads: the checks that follow the file's functions.
+fn second_half(model: &Model) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    faults::check(model, &mut out);
+    tests::check(model, &mut out);
+    placement::check(model, &mut out);
+    dialect::check(model, &mut out);
+    loads::check(model, &mut out);
     out
 }

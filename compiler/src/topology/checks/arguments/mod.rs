@@ -11,7 +11,7 @@ mod shapes;
 mod types;
 mod vocabulary;
 
-use std::collections::HashSet;
+use crate::topology::hash::HashSet;
 
 use ospecc_schema::topology::{Param, ParamKind};
 
@@ -26,7 +26,7 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     let mut found = Vec::new();
     for call in &model.calls {
         let bound = bind(model, call);
-        let cx = Cx { call, shapes: &shapes, name: call.display_name(), model };
+        let cx = Cx { call, shapes: &shapes, name: std::cell::OnceCell::new(), model };
         for arg in &bound {
             types::check(&cx, arg, &mut found);
             vocabulary::check(&cx, arg, &mut found);
@@ -37,7 +37,7 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     }
     determinism::check(model, &mut found);
     // A helper called twice at load records one call site twice: report it once.
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     out.extend(found.into_iter().filter(|d| seen.insert((d.code, d.span, d.message.clone()))));
 }
 
@@ -45,8 +45,9 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
 struct Cx<'a> {
     call: &'a Call,
     shapes: &'a Shapes,
-    /// The callee as users write it (`service`, `db.pg.query`).
-    name: String,
+    /// The callee as users write it (`service`, `db.pg.query`), formatted only when a message
+    /// needs it (most calls have none).
+    name: std::cell::OnceCell<String>,
     model: &'a Model<'a>,
 }
 
@@ -61,12 +62,17 @@ struct Bound<'a> {
 }
 
 impl Cx<'_> {
+    /// The callee as users write it (`service`, `db.pg.query`).
+    fn name(&self) -> &str {
+        self.name.get_or_init(|| self.call.display_name())
+    }
+
     /// How a message names the argument: `` `service(env=…)` `` or `` `interface` argument `port` ``.
     fn subject(&self, bound: &Bound) -> String {
         match (bound.keyword, bound.param.kind) {
-            (Some(keyword), _) => format!("`{}({keyword}=…)`", self.name),
-            (None, ParamKind::Variadic) => format!("each positional argument of `{}`", self.name),
-            (None, _) => format!("`{}` argument `{}`", self.name, bound.param.name),
+            (Some(keyword), _) => format!("`{}({keyword}=…)`", self.name()),
+            (None, ParamKind::Variadic) => format!("each positional argument of `{}`", self.name()),
+            (None, _) => format!("`{}` argument `{}`", self.name(), bound.param.name),
         }
     }
 

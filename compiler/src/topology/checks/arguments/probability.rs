@@ -94,11 +94,11 @@ fn zero(cx: &Cx, bound: &Bound, kind: Kind, subject: &str) -> Diagnostic {
         Diagnostic::warning(
             "TOP049",
             bound.span,
-            format!("{subject} is 0, which makes `{}` fire on every match", cx.name),
+            format!("{subject} is 0, which makes `{}` fire on every match", cx.name()),
         )
         .with_help("for protocol rules Faultbox treats 0 as \"no probability set\": remove `probability=` to say always, or give the intended percentage")
     } else {
-        Diagnostic::warning("TOP049", bound.span, format!("{subject} is 0, so `{}` never fires", cx.name)).with_help(
+        Diagnostic::warning("TOP049", bound.span, format!("{subject} is 0, so `{}` never fires", cx.name())).with_help(
             "a syscall or packet rule with probability 0 is inert; give the intended percentage or remove the rule",
         )
     }
@@ -136,14 +136,14 @@ pub(super) fn fan_out(cx: &Cx, bound: &[Bound], out: &mut Vec<Diagnostic>) {
         };
         if matches!(max.arg, Arg::Int(n) if *n <= 0) {
             out.push(
-                Diagnostic::error("TOP060", max.span, format!("`{}(max_fires=…)` must be greater than 0", cx.name))
+                Diagnostic::error("TOP060", max.span, format!("`{}(max_fires=…)` must be greater than 0", cx.name()))
                     .with_help("`max_fires` bounds how often the rule fires; give a positive count, or remove it"),
             );
         } else if below_one == Some(false) {
             out.push(
                 Diagnostic::error("TOP060", cx.model.keyword_span(cx.call, "max_fires"), format!(
                     "`{}(max_fires=…)` needs a probability below 1",
-                    cx.name
+                    cx.name()
                 ))
                 .with_help("`max_fires` fans out over which of the first N matches fire, which only means something for a probabilistic rule: add `probability=\"50%\"` (say), or remove `max_fires`"),
             );
@@ -151,7 +151,7 @@ pub(super) fn fan_out(cx: &Cx, bound: &[Bound], out: &mut Vec<Diagnostic>) {
         if mode_value == Some("stochastic") {
             if let Some(mode) = mode {
                 out.push(
-                    Diagnostic::error("TOP060", mode.span, format!("`{}` cannot combine `max_fires` with `mode=\"stochastic\"`", cx.name))
+                    Diagnostic::error("TOP060", mode.span, format!("`{}` cannot combine `max_fires` with `mode=\"stochastic\"`", cx.name()))
                         .with_help("`max_fires` enumerates outcomes exhaustively; drop `mode=` (exhaustive is implied) or drop `max_fires`"),
                 );
             }
@@ -159,7 +159,7 @@ pub(super) fn fan_out(cx: &Cx, bound: &[Bound], out: &mut Vec<Diagnostic>) {
     } else if mode_value == Some("exhaustive") {
         if let Some(mode) = mode {
             out.push(
-                Diagnostic::error("TOP060", mode.span, format!("`{}(mode=\"exhaustive\")` needs `max_fires`", cx.name))
+                Diagnostic::error("TOP060", mode.span, format!("`{}(mode=\"exhaustive\")` needs `max_fires`", cx.name()))
                     .with_help("exhaustive fan-out enumerates the first `max_fires` matches; add `max_fires=2` (say) or use `mode=\"stochastic\"`"),
             );
         }

@@ -3,7 +3,7 @@
 //! underlined alone. This indexes the root file's list, tuple and dict displays (and plain
 //! literals, which a fix may rewrite) by their span.
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 
 use starlark::syntax::ast::{AstExpr, AstStmt, ExprP};
 use starlark_syntax::syntax::uniplate::Visit;

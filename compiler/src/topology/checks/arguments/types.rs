@@ -3,8 +3,13 @@
 //! `str|float|int`, `fault`, …). Faultbox rejects most of these at load; the ones it coerces
 //! silently (an int in `env`, a dict as an HTTP `body`) are wrong at run time instead.
 
+use std::sync::{Arc, LazyLock, Mutex};
+
+use ospecc_schema::topology::Param;
+
 use crate::diagnostics::{Diagnostic, TextEdit};
 use crate::span::Span;
+use crate::topology::hash::HashMap;
 use crate::topology::values::Arg;
 
 use super::{quoted, Bound, Cx};
@@ -230,8 +235,16 @@ fn element_matches<'a>(
     }
 }
 
+/// The parsed type of a catalog parameter, parsed once per process rather than once per
+/// argument (a big file binds tens of thousands of arguments to a few hundred parameters).
+fn param_type(param: &'static Param) -> Arc<Ty> {
+    static PARSED: LazyLock<Mutex<HashMap<&'static str, Arc<Ty>>>> = LazyLock::new(Mutex::default);
+    let Ok(mut parsed) = PARSED.lock() else { return Arc::new(Ty::parse(&param.ty)) };
+    parsed.entry(param.ty.as_str()).or_insert_with(|| Arc::new(Ty::parse(&param.ty))).clone()
+}
+
 pub(super) fn check(cx: &Cx, bound: &Bound, out: &mut Vec<Diagnostic>) {
-    let ty = Ty::parse(&bound.param.ty);
+    let ty = param_type(bound.param);
     // `None` stands for "not set" for every optional parameter.
     if matches!(bound.arg, Arg::None) && !bound.param.required {
         return;
@@ -392,7 +405,7 @@ fn with_help(cx: &Cx, d: Diagnostic, want: &Ty, mismatch: &Mismatch) -> Diagnost
         _ => d.with_help(format!(
             "pass {} here; docs/topology-builtins.md has the signature of `{}`",
             want.describe(),
-            cx.call.builtin().map_or(cx.name.as_str(), |b| b.name.as_str())
+            cx.call.builtin().map_or(cx.name(), |b| b.name.as_str())
         )),
     }
 }

@@ -6,7 +6,7 @@
 //! Names are resolved by name only, as a reader would: every `def` of a name, at any depth,
 //! is taken as a candidate (their facts are merged), so nothing here needs the evaluator.
 
-use std::collections::{HashMap, HashSet};
+use crate::topology::hash::{HashMap, HashSet};
 
 use ospecc_schema::topology::catalog;
 use starlark::syntax::ast::{AstExpr, AstStmt, ExprP, StmtP};
@@ -101,10 +101,11 @@ pub(crate) struct Functions {
 
 impl Functions {
     pub fn new(tree: &AstStmt) -> Functions {
-        let mut def_names = HashSet::new();
-        let mut loaded = HashSet::new();
+        let mut def_names = HashSet::default();
+        let mut loaded = HashSet::default();
         collect_names(tree, &mut def_names, &mut loaded);
-        let mut index = Functions { all: Vec::new(), loaded, def_names, by_name: HashMap::new(), lambdas: Vec::new() };
+        let mut index =
+            Functions { all: Vec::new(), loaded, def_names, by_name: HashMap::default(), lambdas: Vec::new() };
         let mut found = Vec::new();
         index.stmt_functions(tree, true, &mut found);
         for (i, f) in found.iter().enumerate() {
@@ -135,7 +136,7 @@ impl Functions {
 
     /// Every function reachable from `roots` by mention, the roots included.
     pub fn reachable<'s>(&'s self, roots: Vec<&'s Function>) -> Vec<&'s Function> {
-        let mut seen: HashSet<Span> = HashSet::new();
+        let mut seen: HashSet<Span> = HashSet::default();
         let mut stack = roots;
         let mut out = Vec::new();
         while let Some(f) = stack.pop() {
@@ -166,7 +167,7 @@ impl Functions {
                 span: span(stmt.span),
                 name_span: span(def.name.span),
                 calls: Vec::new(),
-                mentions: HashSet::new(),
+                mentions: HashSet::default(),
                 asserts: false,
                 opaque: false,
                 top_level,
@@ -191,7 +192,7 @@ impl Functions {
                 name_span: Span::new(at.start, at.start + "lambda".len()),
                 signature: signature("lambda", at, &lambda.params),
                 calls: Vec::new(),
-                mentions: HashSet::new(),
+                mentions: HashSet::default(),
                 asserts: false,
                 opaque: false,
                 top_level: false,
@@ -274,12 +275,12 @@ fn collect_names(stmt: &AstStmt, defs: &mut HashSet<String>, loaded: &mut HashSe
 /// The strongly connected groups of functions that call one another (recursion), each as the
 /// def names in source order; a def calling itself is a group of one.
 pub(crate) fn recursive_groups(functions: &Functions) -> Vec<Vec<String>> {
-    let mut edges: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut edges: HashMap<&str, HashSet<&str>> = HashMap::default();
     for f in functions.all.iter().filter(|f| f.name != "lambda") {
         edges.entry(&f.name).or_default().extend(f.calls.iter().map(|(c, _)| c.as_str()));
     }
     let reach = |from: &str| -> HashSet<&str> {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut stack: Vec<&str> = edges.get(from).map(|s| s.iter().copied().collect()).unwrap_or_default();
         while let Some(n) = stack.pop() {
             if seen.insert(n) {
@@ -295,7 +296,7 @@ pub(crate) fn recursive_groups(functions: &Functions) -> Vec<Vec<String>> {
         }
     }
     let reaches: HashMap<&str, HashSet<&str>> = order.iter().map(|n| (*n, reach(n))).collect();
-    let mut grouped: HashSet<&str> = HashSet::new();
+    let mut grouped: HashSet<&str> = HashSet::default();
     let mut groups = Vec::new();
     for name in &order {
         if grouped.contains(name) || !reaches[name].contains(name) {

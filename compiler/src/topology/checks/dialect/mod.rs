@@ -7,7 +7,7 @@
 
 pub(crate) mod graph;
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 
 use starlark::syntax::ast::{AssignTargetP, AstAssignTarget, AstExpr, AstStmt, StmtP};
 use starlark_syntax::syntax::uniplate::Visit;
@@ -85,7 +85,7 @@ fn top_level(tree: &AstStmt) -> Vec<&AstStmt> {
 
 /// TOP332: a module-level name bound twice (assignment, augmented assignment, `def`, `load`).
 fn reassignment(tree: &AstStmt, out: &mut Vec<Diagnostic>) {
-    let mut first: HashMap<String, Span> = HashMap::new();
+    let mut first: HashMap<String, Span> = HashMap::default();
     let mut bindings = Vec::new();
     for stmt in top_level(tree) {
         module_bindings(stmt, &mut bindings);

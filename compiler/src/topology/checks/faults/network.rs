@@ -4,7 +4,7 @@
 //! interface on the faulted side, started and stopped in the same body; `watch` on
 //! container-mode services.
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 
 use super::{already_reported, service_name, Functions};
 use crate::diagnostics::Diagnostic;
@@ -261,7 +261,7 @@ fn balance(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
     let elsewhere = |name: &str, body: Option<usize>| -> Vec<[String; 2]> {
         model.calls_of(name).filter(|c| functions.enclosing(c.record.span) != body).filter_map(pair_of).collect()
     };
-    let mut by_body: HashMap<Option<usize>, Vec<&Call>> = HashMap::new();
+    let mut by_body: HashMap<Option<usize>, Vec<&Call>> = HashMap::default();
     for call in model.calls.iter().filter(|c| c.is("partition_start") || c.is("partition_stop")) {
         by_body.entry(functions.enclosing(call.record.span)).or_default().push(call);
     }

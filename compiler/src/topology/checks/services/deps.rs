@@ -3,7 +3,9 @@
 //! silently falls back to name order. And a service whose `env` carries another service's
 //! address needs that service started first, which only `depends_on` guarantees.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::topology::hash::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{dependencies, interfaces, port, Cx};
@@ -67,7 +69,7 @@ fn unknown(cx: &Cx, own: &str, dep: &str, at: Span, names: &[&str]) -> Diagnosti
 
 /// Dependency cycles of length two or more, each reported once.
 fn cycles(cx: &Cx, out: &mut Vec<Diagnostic>) {
-    let mut graph: HashMap<String, Vec<(String, Option<Span>)>> = HashMap::new();
+    let mut graph: HashMap<String, Vec<(String, Option<Span>)>> = HashMap::default();
     for service in cx.services() {
         let Some(name) = service.name() else { continue };
         let edges = graph.entry(name.to_owned()).or_default();
@@ -106,7 +108,7 @@ type Graph = HashMap<String, Vec<(String, Option<Span>)>>;
 /// Nodes outside `within` are not searched: a caller passes the start's component, from which
 /// no path leaves and comes back, so the result is the one of an unrestricted search.
 fn shortest_cycle(graph: &Graph, start: &str, within: &dyn Fn(&str) -> bool) -> Option<(Vec<String>, Option<Span>)> {
-    let mut parent: HashMap<&str, &str> = HashMap::new();
+    let mut parent: HashMap<&str, &str> = HashMap::default();
     let mut queue: std::collections::VecDeque<&str> = std::collections::VecDeque::from([start]);
     while let Some(node) = queue.pop_front() {
         for (next, at) in graph.get(node).map(Vec::as_slice).unwrap_or_default() {
@@ -272,7 +274,7 @@ impl<'c> AddressBook<'c> {
         // Ordered by port so the book (and the order of findings in one value) is the same
         // on every run.
         let mut owners_by_port: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
-        let mut book = AddressBook { tokens: Vec::new(), by_port: HashMap::new(), placeholders: Vec::new() };
+        let mut book = AddressBook { tokens: Vec::new(), by_port: HashMap::default(), placeholders: Vec::new() };
         for service in cx.services() {
             let Some(name) = service.name() else { continue };
             for iface in interfaces(service) {

@@ -2,7 +2,7 @@
 //! service, protocols without step methods, mock-capable protocols of mocks, port ranges, and
 //! host ports two launched services would both bind.
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 use std::sync::Arc;
 
 use ospecc_schema::topology::catalog;
@@ -34,7 +34,7 @@ pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
 
 fn names(cx: &Cx, service: &Recorded, out: &mut Vec<Diagnostic>) {
     let own = service.name().unwrap_or("?");
-    let mut first: HashMap<&str, &Arc<Recorded>> = HashMap::new();
+    let mut first: HashMap<&str, &Arc<Recorded>> = HashMap::default();
     for iface in interfaces(service) {
         let Some(name) = iface.name() else { continue };
         let at = cx.arg(iface, 0, "name");
@@ -143,7 +143,7 @@ fn mock(cx: &Cx, service: &Recorded, out: &mut Vec<Diagnostic>) {
 /// Host ports bound by two launched services: binaries and mocks listen on their declared
 /// ports, containers on the host side of `ports=` (other container ports are random).
 fn host_ports(cx: &Cx, out: &mut Vec<Diagnostic>) {
-    let mut first: HashMap<i64, (&str, Option<Span>)> = HashMap::new();
+    let mut first: HashMap<i64, (&str, Option<Span>)> = HashMap::default();
     for service in cx.services() {
         let Some(own) = service.name() else { continue };
         for (p, at) in bound(cx, service) {

@@ -2,7 +2,7 @@
 //! `depends_on=[...]` or `env={...}` holds, the call site only where the whole value is; to
 //! point at the one offending element the literal itself is looked up here, by its span.
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 
 use starlark::syntax::ast::{AstExpr, AstLiteral, AstStmt, ExprP};
 use starlark_syntax::syntax::uniplate::Visit;

@@ -2,7 +2,7 @@
 //! the last declaration win silently), unique client names, no client named like a service or
 //! `test` (both rejected by Faultbox at load).
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 use std::sync::Arc;
 
 use super::Cx;
@@ -24,7 +24,7 @@ pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
 
 /// Second and later declarations of one name, each labelled with the first.
 fn duplicates(cx: &Cx, records: &[&Arc<Recorded>], code: &'static str, what: &str, out: &mut Vec<Diagnostic>) {
-    let mut first: HashMap<&str, &Arc<Recorded>> = HashMap::new();
+    let mut first: HashMap<&str, &Arc<Recorded>> = HashMap::default();
     for record in records {
         let Some(name) = record.name() else { continue };
         let Some(earlier) = first.get(name).copied() else {

@@ -3,7 +3,7 @@
 //! literal list only; a named axis is one dimension of the test's fan-out, so one name used
 //! twice in one test conflates two choices.
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 
 use starlark::syntax::ast::ExprP;
 
@@ -14,7 +14,7 @@ use crate::topology::checks::{Call, Model};
 use crate::topology::values::Arg;
 
 pub(super) fn check(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
-    let mut axes: HashMap<(Span, String), Span> = HashMap::new();
+    let mut axes: HashMap<(Span, String), Span> = HashMap::default();
     for call in model.calls_of("choose") {
         let (name, options) = match call.record.positional.as_slice() {
             [options] => (None, (options, 0)),

@@ -2,7 +2,7 @@
 //! keyed by names (the scenario function's, the assumption's), so lambdas and repeated names
 //! collide, and entries naming a cell outside the matrix are silently ignored.
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 
 use super::{entry_spans, item_spans, key_name};
 use crate::diagnostics::Diagnostic;
@@ -88,7 +88,7 @@ fn lambdas(scenarios: &[(String, Span)], out: &mut Vec<Diagnostic>) {
 
 /// TOP303 / TOP304: a name listed twice (the second's cells replace the first's).
 fn repeated(items: &[(String, Span)], code: &'static str, what: &str, out: &mut Vec<Diagnostic>) {
-    let mut first: HashMap<&str, Span> = HashMap::new();
+    let mut first: HashMap<&str, Span> = HashMap::default();
     for (name, at) in items {
         if name == "lambda" {
             continue;

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::topology::hash::HashSet;
+
 use super::{item_spans, key_name, Functions};
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
@@ -59,15 +61,15 @@ pub(super) struct Entry<'m> {
 /// Every test of the file, in registration order.
 pub(super) fn entries<'m>(model: &'m Model, functions: &Functions) -> Vec<Entry<'m>> {
     let mut out = Vec::new();
-    let mut seen_defs = Vec::new();
+    // A set, not a list: a big file has a thousand test functions.
+    let mut seen_defs: HashSet<&str> = HashSet::default();
     for f in functions.all.iter().filter(|f| f.top_level && f.name.starts_with("test_")) {
-        if !seen_defs.contains(&f.name) {
-            seen_defs.push(f.name.clone());
+        if seen_defs.insert(f.name.as_str()) {
             out.push(Entry { name: f.name.clone(), source: Source::Def, at: f.name_span, call: None, cell: None });
         }
     }
     for g in &model.evaluated.globals {
-        if g.name.starts_with("test_") && matches!(g.value, Arg::Function(_)) && !seen_defs.contains(&g.name) {
+        if g.name.starts_with("test_") && matches!(g.value, Arg::Function(_)) && !seen_defs.contains(g.name.as_str()) {
             out.push(Entry { name: g.name.clone(), source: Source::Def, at: Span::at(0), call: None, cell: None });
         }
     }

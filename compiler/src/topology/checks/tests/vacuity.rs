@@ -6,7 +6,7 @@
 //! Scenarios are probes by design (the cookbook's "scenarios return results"), so a scenario,
 //! `fault_scenario` or matrix cell that leaves checking to an absent expectation is a note.
 
-use std::collections::HashMap;
+use crate::topology::hash::HashMap;
 
 use super::names::{Entry, Source};
 use super::{callable, entry_spans, key_name, Functions};
@@ -169,7 +169,7 @@ fn smoke_cells(model: &Model, functions: &Functions, call: &Call, out: &mut Vec<
     let overrides = overrides(model, functions, call);
     // Looked up once per cell (scenarios × faults): by key, the first override of a cell
     // winning as in a scan of the list.
-    let mut by_cell: HashMap<(&str, &str), Checks> = HashMap::new();
+    let mut by_cell: HashMap<(&str, &str), Checks> = HashMap::default();
     for ((s, f), checks) in &overrides {
         by_cell.entry((s.as_str(), f.as_str())).or_insert(*checks);
     }
