@@ -110,6 +110,10 @@ static GLOBALS: LazyLock<Globals> = LazyLock::new(|| {
     builder.build()
 });
 
+/// From this size on, the root file's syntax index is built on a second thread while the file
+/// evaluates (below it, starting the thread costs more than the index).
+const INDEX_ASIDE_BYTES: usize = 16 * 1024;
+
 /// What went wrong in a loaded file, to be reported at the `load()` that reached it.
 struct LoadFailure {
     code: &'static str,
@@ -209,39 +213,35 @@ fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
             .with_help("split the topology into files joined with `load()`, or move data into `load_yaml` files"),
         );
     }
-    let (mut depth, mut quote, mut comment, mut escaped) = (0usize, None::<u8>, false, false);
-    let (mut nodes, mut line_start, mut word_start) = (0usize, 0usize, None::<usize>);
+    let (mut depth, mut nodes, mut line_start) = (0usize, 0usize, 0usize);
     let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if comment {
-            comment = b != b'\n';
-            if !comment && depth == 0 {
-                (nodes, line_start) = (0, i + 1);
+    let mut i = 0;
+    // Whole runs are skipped at once (comments, string contents, words): this scan runs on
+    // every keystroke in an editor, before the parse.
+    while i < bytes.len() {
+        if is_word_byte(bytes[i]) {
+            // Words, to count the nesting keywords (`a and b and …`, `x if c else y if …`).
+            // A word counts once the byte after it is reached, so one ending the text does not.
+            let start = i;
+            i += bytes[i..].iter().position(|&c| !is_word_byte(c)).unwrap_or(bytes.len() - i);
+            if i == bytes.len() {
+                break;
             }
-            continue;
+            nodes += usize::from(matches!(&bytes[start..i], b"and" | b"or" | b"not" | b"if" | b"lambda"));
+            // The byte that ended the word is looked at now, like any other.
         }
-        if let Some(q) = quote {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if b == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
-        // Words, to count the nesting keywords (`a and b and …`, `x if c else y if …`).
-        let in_word = b.is_ascii_alphanumeric() || b == b'_';
-        match (word_start, in_word) {
-            (None, true) => word_start = Some(i),
-            (Some(start), false) => {
-                nodes += usize::from(matches!(&bytes[start..i], b"and" | b"or" | b"not" | b"if" | b"lambda"));
-                word_start = None;
-            }
-            _ => {}
-        }
-        match b {
-            b'#' => comment = true,
-            b'"' | b'\'' => quote = Some(b),
+        let b = bytes[i];
+        // A comment's newline ends the statement at top level, after the check below.
+        let mut statement_from = None;
+        let next = match b {
+            b'#' => match bytes[i..].iter().position(|&c| c == b'\n') {
+                Some(p) => {
+                    statement_from = (depth == 0).then_some(i + p + 1);
+                    i + p + 1
+                }
+                None => bytes.len(),
+            },
+            b'"' | b'\'' => string_end(bytes, i + 1, b),
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 nodes += 1;
@@ -255,13 +255,28 @@ fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
                         .with_help("flatten the expression: bind inner parts to names first"),
                     );
                 }
+                i + 1
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            b'\n' if depth == 0 => (nodes, line_start) = (0, i + 1),
-            b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b'^' | b'<' | b'>' | b'~' => nodes += 1,
-            b'.' if bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_') => nodes += 1,
-            _ => {}
-        }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i + 1
+            }
+            b'\n' if depth == 0 => {
+                (nodes, line_start) = (0, i + 1);
+                i + 1
+            }
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b'^' | b'<' | b'>' | b'~' => {
+                nodes += 1;
+                i + 1
+            }
+            b'.' if bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_') => {
+                nodes += 1;
+                i + 1
+            }
+            _ => i + 1,
+        };
+        // Checked at the byte that was looked at (a comment's newline and a string's contents
+        // add nothing).
         if nodes > limits.max_expression_nodes {
             return Some(
                 Diagnostic::error(
@@ -275,8 +290,29 @@ fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
                 .with_help("split the expression: bind parts to names first, or move data into a `load_yaml` file"),
             );
         }
+        if let Some(start) = statement_from {
+            (nodes, line_start) = (0, start);
+        }
+        i = next;
     }
     None
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The index just past the closing `quote` of a string whose contents start at `from` (the
+/// text's end when it is unterminated). A backslash escapes the byte after it.
+fn string_end(bytes: &[u8], mut from: usize, quote: u8) -> usize {
+    while from < bytes.len() {
+        match bytes[from] {
+            b'\\' => from += 2,
+            b if b == quote => return from + 1,
+            _ => from += 1,
+        }
+    }
+    bytes.len()
 }
 
 impl<'a, 's> Run<'a, 's> {
@@ -292,6 +328,7 @@ impl<'a, 's> Run<'a, 's> {
     ) -> Result<FrozenModule, LoadFailure> {
         self.session.sources.borrow_mut().push((name.to_owned(), text.clone()));
         let text_for_recovery = if is_root { text.clone() } else { String::new() };
+        let text_len = text.len();
         let ast = match AstModule::parse(name, text, &DIALECT) {
             Ok(ast) => ast,
             Err(e) => {
@@ -304,9 +341,17 @@ impl<'a, 's> Run<'a, 's> {
                 return Err(self.report(is_root, name, first));
             }
         };
-        if is_root {
-            self.root_syntax = Some(Syntax::new(ast.statement().clone()));
-        }
+        // The root's syntax index is built from a copy of the tree (evaluation consumes the
+        // tree); for a big file, on a second thread while the file evaluates.
+        let tree = is_root.then(|| ast.statement().clone());
+        let index_aside = is_root && text_len >= INDEX_ASIDE_BYTES;
+        let mut tree = match tree {
+            Some(tree) if !index_aside => {
+                self.root_syntax = Some(Syntax::new(tree));
+                None
+            }
+            other => other,
+        };
         self.stack.push(key.to_owned());
         let mut modules: Vec<(String, FrozenModule)> = Vec::new();
         let mut failed = None;
@@ -326,6 +371,10 @@ impl<'a, 's> Run<'a, 's> {
         }
         self.stack.pop();
         if let Some(failure) = failed {
+            // Nothing evaluates: the index is built here.
+            if let Some(tree) = tree.take() {
+                self.root_syntax = Some(Syntax::new(tree));
+            }
             return Err(failure);
         }
         let map: HashMap<&str, &FrozenModule> = modules.iter().map(|(id, m)| (id.as_str(), m)).collect();
@@ -333,42 +382,51 @@ impl<'a, 's> Run<'a, 's> {
         let limits = self.input.limits;
         let deadline = self.deadline;
         let session = self.session;
-        let outcome = Module::with_temp_heap(|module| {
-            let result = {
-                let mut eval = Evaluator::new(&module);
-                eval.set_loader(&loader);
-                eval.extra = Some(session);
-                // Setting each bound once on a fresh evaluator cannot fail.
-                let _ = eval.set_max_tick_count(limits.max_ticks);
-                let _ = eval.set_max_heap_size(limits.max_heap_bytes);
-                let _ = eval.set_max_callstack_size(limits.max_call_depth);
-                eval.set_check_cancelled(Box::new(move || Instant::now() > deadline));
-                eval.set_print_handler(&SilentPrint);
-                // Function values are numbered by identity (`values::Function`): a collection
-                // between statements would move them. Heap growth stays bounded by the limit.
-                eval.disable_gc();
-                eval.eval_module(ast, &GLOBALS).map(|_| ())
-            };
-            if is_root && session.capture && result.is_ok() {
-                // Global functions (`def test_*`) are callables too, whether or not a builtin saw them.
-                // In the order `module_globals` meets them, so function indexes match a check's.
-                let mut names: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
-                names.sort();
-                let functions: Vec<_> =
-                    names.iter().filter_map(|n| module.get(n)).filter(|v| v.get_type() == "function").collect();
-                super::values::capture_functions(&module, session, &functions);
+        let evaluate = || {
+            Module::with_temp_heap(|module| {
+                let result = {
+                    let mut eval = Evaluator::new(&module);
+                    eval.set_loader(&loader);
+                    eval.extra = Some(session);
+                    // Setting each bound once on a fresh evaluator cannot fail.
+                    let _ = eval.set_max_tick_count(limits.max_ticks);
+                    let _ = eval.set_max_heap_size(limits.max_heap_bytes);
+                    let _ = eval.set_max_callstack_size(limits.max_call_depth);
+                    eval.set_check_cancelled(Box::new(move || Instant::now() > deadline));
+                    eval.set_print_handler(&SilentPrint);
+                    // Function values are numbered by identity (`values::Function`): a collection
+                    // between statements would move them. Heap growth stays bounded by the limit.
+                    eval.disable_gc();
+                    eval.eval_module(ast, &GLOBALS).map(|_| ())
+                };
+                if is_root && session.capture && result.is_ok() {
+                    // Global functions (`def test_*`) are callables too, whether or not a builtin saw them.
+                    // In the order `module_globals` meets them, so function indexes match a check's.
+                    let mut names: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
+                    names.sort();
+                    let functions: Vec<_> =
+                        names.iter().filter_map(|n| module.get(n)).filter(|v| v.get_type() == "function").collect();
+                    super::values::capture_functions(&module, session, &functions);
+                }
+                // After a failed evaluation the module's slots may not exist (a name that did not
+                // resolve stops evaluation before they are allocated): only a finished module is read.
+                let globals = if is_root && result.is_ok() { module_globals(&module) } else { Vec::new() };
+                // Loaded modules are frozen for the files that load them, the root only for a run
+                // (which calls its functions later): a check reads the recorded calls and globals,
+                // and freezing copies the whole heap.
+                let frozen = (!is_root || session.capture)
+                    .then(|| module.freeze_named(FrozenHeapName::User(Box::new(key.to_owned()))));
+                (result, globals, frozen)
+            })
+        };
+        let (result, globals, frozen) = match tree.take() {
+            Some(tree) => {
+                let (outcome, syntax) = super::threads::join(evaluate, move || Syntax::new(tree));
+                self.root_syntax = Some(syntax);
+                outcome
             }
-            // After a failed evaluation the module's slots may not exist (a name that did not
-            // resolve stops evaluation before they are allocated): only a finished module is read.
-            let globals = if is_root && result.is_ok() { module_globals(&module) } else { Vec::new() };
-            // Loaded modules are frozen for the files that load them, the root only for a run
-            // (which calls its functions later): a check reads the recorded calls and globals,
-            // and freezing copies the whole heap.
-            let frozen = (!is_root || session.capture)
-                .then(|| module.freeze_named(FrozenHeapName::User(Box::new(key.to_owned()))));
-            (result, globals, frozen)
-        });
-        let (result, globals, frozen) = outcome;
+            None => evaluate(),
+        };
         if is_root {
             self.root_globals = globals;
         }
@@ -617,4 +675,115 @@ fn runtime_error(e: &starlark::Error, file: &str) -> Diagnostic {
         _ => message,
     };
     Diagnostic::error(code, span, message).with_help(help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte-at-a-time scan `precheck` replaced, kept as the reference it must agree with.
+    fn reference(text: &str, limits: &Limits) -> Option<Diagnostic> {
+        if text.len() > limits.max_file_bytes {
+            return Some(
+                Diagnostic::error(
+                    "TOP003",
+                    Span::new(0, 0),
+                    format!(
+                        "this file has {} bytes; topology files are checked up to {} bytes",
+                        text.len(),
+                        limits.max_file_bytes
+                    ),
+                )
+                .with_help("split the topology into files joined with `load()`, or move data into `load_yaml` files"),
+            );
+        }
+        let (mut depth, mut quote, mut comment, mut escaped) = (0usize, None::<u8>, false, false);
+        let (mut nodes, mut line_start, mut word_start) = (0usize, 0usize, None::<usize>);
+        let bytes = text.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            if comment {
+                comment = b != b'\n';
+                if !comment && depth == 0 {
+                    (nodes, line_start) = (0, i + 1);
+                }
+                continue;
+            }
+            if let Some(q) = quote {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    _ if b == q => quote = None,
+                    _ => {}
+                }
+                continue;
+            }
+            // Words, to count the nesting keywords (`a and b and …`, `x if c else y if …`).
+            let in_word = b.is_ascii_alphanumeric() || b == b'_';
+            match (word_start, in_word) {
+                (None, true) => word_start = Some(i),
+                (Some(start), false) => {
+                    nodes += usize::from(matches!(&bytes[start..i], b"and" | b"or" | b"not" | b"if" | b"lambda"));
+                    word_start = None;
+                }
+                _ => {}
+            }
+            match b {
+                b'#' => comment = true,
+                b'"' | b'\'' => quote = Some(b),
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    nodes += 1;
+                    if depth > limits.max_nesting {
+                        return Some(
+                            Diagnostic::error(
+                                "TOP004",
+                                Span::new(i, i + 1),
+                                format!("brackets nest more than {} levels deep here", limits.max_nesting),
+                            )
+                            .with_help("flatten the expression: bind inner parts to names first"),
+                        );
+                    }
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                b'\n' if depth == 0 => (nodes, line_start) = (0, i + 1),
+                b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b'^' | b'<' | b'>' | b'~' => nodes += 1,
+                b'.' if bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_') => nodes += 1,
+                _ => {}
+            }
+            if nodes > limits.max_expression_nodes {
+                return Some(
+                    Diagnostic::error(
+                        "TOP004",
+                        Span::new(line_start, i + 1),
+                        format!(
+                            "this statement has more than {} operators, calls and attribute accesses",
+                            limits.max_expression_nodes
+                        ),
+                    )
+                    .with_help("split the expression: bind parts to names first, or move data into a `load_yaml` file"),
+                );
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn precheck_agrees_with_the_byte_at_a_time_scan() {
+        let limits = Limits { max_nesting: 3, max_expression_nodes: 4, max_file_bytes: 4096, ..Limits::default() };
+        let alphabet: &[&str] =
+            &["a", "and", " ", "\n", "#", "\"", "'", "\\", "(", ")", "[", "]", "+", ".", ".x", "if", "or", "x_1"];
+        // A fixed linear congruential sequence: the same inputs on every run.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let len = (state >> 59) as usize;
+            for _ in 0..len {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                text.push_str(alphabet[(state >> 33) as usize % alphabet.len()]);
+            }
+            let summary = |d: Option<Diagnostic>| d.map(|d| (d.code, d.span, d.message));
+            assert_eq!(summary(precheck(&text, &limits)), summary(reference(&text, &limits)), "{text:?}");
+        }
+    }
 }

@@ -190,19 +190,19 @@ pub(super) fn run(evaluated: &Evaluated) -> Vec<Diagnostic> {
 /// same, and below this a second thread costs more than it saves.
 const PARALLEL_CALLS: usize = 256;
 
-/// Signatures, arguments, services: the checks that read every call's arguments.
+/// Signatures, arguments, services, faults: the checks that read every call's arguments.
 fn first_half(model: &Model) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     signature::check(model, &mut out);
     arguments::check(model, &mut out);
     services::check(model, &mut out);
+    faults::check(model, &mut out);
     out
 }
 
-/// Faults, tests, placement, dialect, loads: the checks that follow the file's functions.
+/// Tests, placement, dialect, loads: the checks that follow the file's functions.
 fn second_half(model: &Model) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    faults::check(model, &mut out);
     tests::check(model, &mut out);
     placement::check(model, &mut out);
     dialect::check(model, &mut out);
