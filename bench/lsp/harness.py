@@ -361,6 +361,7 @@ def run_single(args):
         options = {"debounceMs": 0}
         settings = {}
         docs = [(ospec, "ospec"), (Doc(os.path.join(root, "big.star"), "starlark"), "star")]
+        docs = [(d, key) for d, key in docs if key in args.files.split(",")]
         versioned = True
     else:
         schema_uri = uri_of(args.schema)
@@ -404,6 +405,9 @@ def run_single(args):
             p = positions[key]
             file_out["edit"] = summary(measure_edits(server, doc, p["edit"], args.n, args.warmup, versioned, log))
             log(f"    didChange→diagnostics: {fmt(file_out['edit'])}")
+            if args.edits_only:
+                out["files"][key] = file_out
+                continue
             file_out["completion_by_position"], file_out["completion"] = measure_requests(
                 server, doc, "textDocument/completion", p["completion"], args.n, args.warmup, completion_check, log)
             log(f"    completion: {fmt(file_out['completion'])}")
@@ -596,6 +600,9 @@ def main():
     s.add_argument("--n", type=int, default=200)
     s.add_argument("--warmup", type=int, default=20)
     s.add_argument("--json")
+    s.add_argument("--files", default="ospec,star",
+                   help="which documents to open and measure (ospecc): ospec, star or both, comma-separated")
+    s.add_argument("--edits-only", action="store_true", help="measure only didChange → publishDiagnostics")
     w = sub.add_parser("workspace")
     w.add_argument("--cmd", required=True)
     w.add_argument("--data", required=True)

@@ -7,6 +7,10 @@
 #   bench/lsp/run.sh --quick      # N=50 after 5 warm-ups, 1 workspace run (a smoke test)
 #   bench/lsp/run.sh --no-peer    # ospecc only
 #
+# Only the topology edit, after run.sh has generated OUT once:
+#   python3 bench/lsp/harness.py single --server ospecc --cmd "target/release/ospecc lsp" \
+#       --data bench/lsp/out --files star --edits-only
+#
 # Everything it writes goes to bench/lsp/out/ (ignored by git): the inputs, the schema,
 # results/*.json, results/table.md. Every step has a timeout; the servers are stopped (killed if
 # need be) by the harness.
