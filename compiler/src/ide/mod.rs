@@ -1,6 +1,6 @@
 //! Editor features over one file: completion, hover, go-to-definition, references, document
-//! symbols, signature help, semantic tokens and quick fixes, for OSpec YAML and topology
-//! Starlark alike.
+//! symbols, folding ranges, workspace symbol entries, signature help, semantic tokens and
+//! quick fixes, for OSpec YAML and topology Starlark alike.
 //!
 //! This is rust-analyzer's `ide` layer: no IO (other files come through the injected
 //! [`FileSystem`]), no LSP types, positions as byte offsets into the file's text. The language
@@ -12,7 +12,9 @@
 //! than the checking parsers, which need whole statements.
 
 mod fixes;
+mod folding;
 mod ospec;
+mod search;
 mod topology;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,8 @@ use crate::vfs::FileSystem;
 use ospecc_schema::Profile;
 
 pub use fixes::{code_actions, CodeAction};
+pub use folding::{folding_ranges, Fold, FoldKind};
+pub use search::{entity_symbols, match_rank, NamedSymbol};
 
 /// The largest related file (a topology named by `topology:`, a `load()`ed module) read for
 /// cross-file answers.
