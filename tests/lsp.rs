@@ -993,3 +993,135 @@ fn features_survive_bad_positions_odd_text_and_huge_documents() {
     }
     assert!(client.shutdown().success());
 }
+
+// ---- Folding ranges (golden) and workspace symbols.
+
+/// Folds as golden text: `start-end kind | the start line`, one a line.
+fn render_folds(result: &Value, text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    for fold in result.as_array().into_iter().flatten() {
+        let start = fold["startLine"].as_u64().unwrap_or_default();
+        let line = lines.get(start as usize).map_or("", |l| l.trim());
+        let kind = fold["kind"].as_str().unwrap_or("-");
+        out.push_str(&format!("{start}-{} {kind} | {line}\n", fold["endLine"]));
+        assert!(fold.get("startCharacter").is_none() && fold.get("endCharacter").is_none(), "{fold}");
+    }
+    out
+}
+
+/// (golden name, fixture, document file name).
+const FOLDING_CASES: &[(&str, &str, &str)] = &[
+    ("ospec-valid-full", "tests/fixtures/ospec/schema/valid-full.ospec.yml", "full.ospec.yml"),
+    ("star-pattern-1", "tests/fixtures/topology/pattern-1.star", "pattern.star"),
+];
+
+#[test]
+fn golden_folding_ranges() {
+    let (_project, root) = feature_project();
+    let capabilities = json!({"textDocument": {"foldingRange": {"lineFoldingOnly": true}}});
+    let (mut client, init) = Client::start(&[&root], fast(), capabilities);
+    assert_eq!(init["capabilities"]["foldingRangeProvider"], true, "{init}");
+    let mut problems = Vec::new();
+    for (i, (name, fixture, file)) in FOLDING_CASES.iter().enumerate() {
+        let text = std::fs::read_to_string(repo_root().join(fixture)).unwrap();
+        let uri = file_uri(&root.join(file));
+        let language = if file.ends_with(".star") { "starlark" } else { "yaml" };
+        client.open(&uri, language, i as i64 + 1, &text);
+        let result = client.request("textDocument/foldingRange", json!({"textDocument": {"uri": uri}}));
+        problems.extend(compare_golden(&format!("folding/{name}"), &render_folds(&result, &text)));
+        // The same text with CRLF line ends folds the same lines.
+        client.change(&uri, i as i64 + 2, json!([{"text": text.replace('\n', "\r\n")}]));
+        let crlf = client.request("textDocument/foldingRange", json!({"textDocument": {"uri": uri}}));
+        assert_eq!(crlf, result, "{name} with CRLF");
+        client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}}));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // A document never opened is read from disk; one that does not exist answers null.
+    let shop = client
+        .request("textDocument/foldingRange", json!({"textDocument": {"uri": file_uri(&root.join("shop.star"))}}));
+    assert!(shop.as_array().is_some_and(|f| f.iter().any(|f| f["startLine"] == 1 && f["endLine"] == 3)), "{shop}");
+    let missing = client.request_raw(
+        "textDocument/foldingRange",
+        json!({"textDocument": {"uri": file_uri(&root.join("missing.ospec.yml"))}}),
+    );
+    assert_eq!(missing["result"], Value::Null, "{missing}");
+    // Past the size cap: nothing, like every other feature.
+    let uri = "file:///tmp/ospecc-lsp-folding-huge.ospec.yml";
+    client.open(uri, "yaml", 1, &"a:\n  b: \"0123456789 abcdefghijklmnopqrstuvwxyz 0123456789\"\n".repeat(100_000));
+    let huge = client.request_raw("textDocument/foldingRange", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(huge["result"], Value::Null);
+    assert!(client.shutdown().success());
+}
+
+/// `workspace/symbol`'s answer as (name, file name, line).
+fn found_symbols(result: &Value) -> Vec<(String, String, u64)> {
+    let items = result.as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .map(|s| {
+            let uri = s["location"]["uri"].as_str().unwrap_or_default();
+            let file = uri.rsplit('/').next().unwrap_or_default().to_string();
+            let line = s["location"]["range"]["start"]["line"].as_u64().unwrap_or_default();
+            (s["name"].as_str().unwrap_or_default().to_string(), file, line)
+        })
+        .collect()
+}
+
+#[test]
+fn workspace_symbols_across_languages_with_open_documents_over_the_disk() {
+    let (_project, root) = feature_project();
+    std::fs::write(root.join("shop.ospec.yml"), "name: shop\ntasks:\n  - id: seed_database\n  - id: apigen\n").unwrap();
+    let (mut client, init) = Client::start(&[&root], fast(), json!({}));
+    assert_eq!(init["capabilities"]["workspaceSymbolProvider"], true, "{init}");
+    let query = |client: &mut Client, q: &str| found_symbols(&client.request("workspace/symbol", json!({"query": q})));
+    // A service in the topology (exact match first), a task in the spec by subsequence.
+    let api = query(&mut client, "API");
+    assert_eq!(api.first(), Some(&("api".to_string(), "shop.star".to_string(), 4)), "{api:?}");
+    assert!(api.iter().any(|s| s.0 == "apigen" && s.1 == "shop.ospec.yml"), "{api:?}");
+    assert_eq!(query(&mut client, "sddb"), [("seed_database".to_string(), "shop.ospec.yml".to_string(), 2)]);
+    // Functions of a loaded module, interfaces, registrations.
+    let all = query(&mut client, "");
+    for name in ["helper", "create_user", "pg", "http", "disk_full", "db"] {
+        assert!(all.iter().any(|s| s.0 == name), "{name} missing from {all:?}");
+    }
+    assert!(!all.iter().any(|s| s.0 == "lib/helpers.star" || s.0 == "name"), "{all:?}");
+    // An open document overrides the disk; an unsaved one counts too.
+    let spec = file_uri(&root.join("shop.ospec.yml"));
+    client.open(&spec, "yaml", 1, "tasks:\n  - id: migrate_database\n");
+    let db = query(&mut client, "database");
+    assert_eq!(db, [("migrate_database".to_string(), "shop.ospec.yml".to_string(), 1)]);
+    client.open(&file_uri(&root.join("new.star")), "starlark", 1, "def fresh_check():\n    pass\n");
+    assert_eq!(query(&mut client, "fresh").len(), 1);
+    assert!(query(&mut client, "zzzz-no-such").is_empty());
+    assert!(client.shutdown().success());
+}
+
+/// The time one `workspace/symbol` takes over the benchmark's generated 1,000-file workspace
+/// (`OSPECC_WS_BENCH=DIR` names the `workspace/` folder `bench/lsp/generate.py` wrote).
+#[test]
+#[ignore]
+fn workspace_symbols_timing() {
+    let Some(dir) = std::env::var_os("OSPECC_WS_BENCH") else { return };
+    let root = PathBuf::from(dir).canonicalize().unwrap();
+    let (mut client, _) = Client::start(&[&root], fast(), json!({}));
+    // The first discovery: wait for the indexing's end (progress is not asked for, so poll).
+    let mut count = 0;
+    for attempt in 0..600 {
+        let started = Instant::now();
+        count = client.request("workspace/symbol", json!({"query": ""})).as_array().map_or(0, Vec::len);
+        eprintln!("cold attempt {attempt}: {count} symbols in {:?}", started.elapsed());
+        if count > 0 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    for (round, q) in ["", "orders", "usvc", "", "orders"].iter().enumerate() {
+        let started = Instant::now();
+        let result = client.request("workspace/symbol", json!({"query": q}));
+        let n = result.as_array().map_or(0, Vec::len);
+        eprintln!("round {round} query {q:?}: {n} symbols in {:?}", started.elapsed());
+    }
+    eprintln!("(first answer had {count} symbols)");
+    assert!(client.shutdown().success());
+}

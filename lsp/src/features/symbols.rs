@@ -26,7 +26,8 @@ fn convert(snapshot: &Snapshot, symbol: &ide::Symbol) -> DocumentSymbol {
     }
 }
 
-fn kind(kind: Kind) -> SymbolKind {
+/// The LSP kind of an outline entry (shared with `workspace_symbols`).
+pub(super) fn kind(kind: Kind) -> SymbolKind {
     match kind {
         Kind::Object => SymbolKind::OBJECT,
         Kind::Property => SymbolKind::PROPERTY,
