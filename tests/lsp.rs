@@ -970,7 +970,7 @@ fn features_survive_bad_positions_odd_text_and_huge_documents() {
                 assert!(response.get("error").is_none(), "{method} at {position}: {response}");
             }
         }
-        for method in ["textDocument/documentSymbol", "textDocument/semanticTokens/full"] {
+        for method in ["textDocument/documentSymbol", "textDocument/semanticTokens/full", "textDocument/foldingRange"] {
             client.request(method, json!({"textDocument": {"uri": uri}}));
         }
     }
