@@ -196,22 +196,27 @@ pub(crate) fn evaluate_keeping(input: &TopologyInput, addresses: Addresses, capt
     Kept { evaluated, module: run.root_module, captured: session.captured.take() }
 }
 
+/// TOP003 for a file over the size limit.
+fn oversized(text: &str, limits: &Limits) -> Option<Diagnostic> {
+    (text.len() > limits.max_file_bytes).then(|| {
+        Diagnostic::error(
+            "TOP003",
+            Span::new(0, 0),
+            format!(
+                "this file has {} bytes; topology files are checked up to {} bytes",
+                text.len(),
+                limits.max_file_bytes
+            ),
+        )
+        .with_help("split the topology into files joined with `load()`, or move data into `load_yaml` files")
+    })
+}
+
 /// Refuses text the parser should not see: too large, or nested deeply enough to exhaust
 /// the parser's stack.
 fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
-    if text.len() > limits.max_file_bytes {
-        return Some(
-            Diagnostic::error(
-                "TOP003",
-                Span::new(0, 0),
-                format!(
-                    "this file has {} bytes; topology files are checked up to {} bytes",
-                    text.len(),
-                    limits.max_file_bytes
-                ),
-            )
-            .with_help("split the topology into files joined with `load()`, or move data into `load_yaml` files"),
-        );
+    if let Some(too_large) = oversized(text, limits) {
+        return Some(too_large);
     }
     let (mut depth, mut nodes, mut line_start) = (0usize, 0usize, 0usize);
     let bytes = text.as_bytes();
@@ -683,19 +688,8 @@ mod tests {
 
     /// The byte-at-a-time scan `precheck` replaced, kept as the reference it must agree with.
     fn reference(text: &str, limits: &Limits) -> Option<Diagnostic> {
-        if text.len() > limits.max_file_bytes {
-            return Some(
-                Diagnostic::error(
-                    "TOP003",
-                    Span::new(0, 0),
-                    format!(
-                        "this file has {} bytes; topology files are checked up to {} bytes",
-                        text.len(),
-                        limits.max_file_bytes
-                    ),
-                )
-                .with_help("split the topology into files joined with `load()`, or move data into `load_yaml` files"),
-            );
+        if let Some(too_large) = oversized(text, limits) {
+            return Some(too_large);
         }
         let (mut depth, mut quote, mut comment, mut escaped) = (0usize, None::<u8>, false, false);
         let (mut nodes, mut line_start, mut word_start) = (0usize, 0usize, None::<usize>);
