@@ -95,6 +95,9 @@ fn gvisor(model: &Model, out: &mut Vec<Diagnostic>) {
     .with_note(
         "under the default runtime Faultbox fails the test when it reaches a partition, packet rule, shaper or watch",
     );
+    if uses.iter().any(|c| c.builtin().is_some_and(|b| b.name.starts_with("partition"))) {
+        d = d.with_note("`ospecc run` cuts partitions at its protocol proxies without gVisor; this is about Faultbox");
+    }
     for other in uses.iter().skip(1).take(5) {
         d = d.with_label(model.callee_span(other), "also needs the gVisor runtime");
     }
