@@ -212,6 +212,26 @@ fn oversized(text: &str, limits: &Limits) -> Option<Diagnostic> {
     })
 }
 
+/// TOP004 for brackets opened at `at` past the nesting limit.
+fn too_deep(at: usize, limits: &Limits) -> Diagnostic {
+    Diagnostic::error(
+        "TOP004",
+        Span::new(at, at + 1),
+        format!("brackets nest more than {} levels deep here", limits.max_nesting),
+    )
+    .with_help("flatten the expression: bind inner parts to names first")
+}
+
+/// TOP004 for a statement (from `start` to the byte at `at`) past the expression-node limit.
+fn too_many_nodes(start: usize, at: usize, limits: &Limits) -> Diagnostic {
+    Diagnostic::error(
+        "TOP004",
+        Span::new(start, at + 1),
+        format!("this statement has more than {} operators, calls and attribute accesses", limits.max_expression_nodes),
+    )
+    .with_help("split the expression: bind parts to names first, or move data into a `load_yaml` file")
+}
+
 /// Refuses text the parser should not see: too large, or nested deeply enough to exhaust
 /// the parser's stack.
 fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
@@ -251,14 +271,7 @@ fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
                 depth += 1;
                 nodes += 1;
                 if depth > limits.max_nesting {
-                    return Some(
-                        Diagnostic::error(
-                            "TOP004",
-                            Span::new(i, i + 1),
-                            format!("brackets nest more than {} levels deep here", limits.max_nesting),
-                        )
-                        .with_help("flatten the expression: bind inner parts to names first"),
-                    );
+                    return Some(too_deep(i, limits));
                 }
                 i + 1
             }
@@ -283,17 +296,7 @@ fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
         // Checked at the byte that was looked at (a comment's newline and a string's contents
         // add nothing).
         if nodes > limits.max_expression_nodes {
-            return Some(
-                Diagnostic::error(
-                    "TOP004",
-                    Span::new(line_start, i + 1),
-                    format!(
-                        "this statement has more than {} operators, calls and attribute accesses",
-                        limits.max_expression_nodes
-                    ),
-                )
-                .with_help("split the expression: bind parts to names first, or move data into a `load_yaml` file"),
-            );
+            return Some(too_many_nodes(line_start, i, limits));
         }
         if let Some(start) = statement_from {
             (nodes, line_start) = (0, start);
@@ -728,14 +731,7 @@ mod tests {
                     depth += 1;
                     nodes += 1;
                     if depth > limits.max_nesting {
-                        return Some(
-                            Diagnostic::error(
-                                "TOP004",
-                                Span::new(i, i + 1),
-                                format!("brackets nest more than {} levels deep here", limits.max_nesting),
-                            )
-                            .with_help("flatten the expression: bind inner parts to names first"),
-                        );
+                        return Some(too_deep(i, limits));
                     }
                 }
                 b')' | b']' | b'}' => depth = depth.saturating_sub(1),
@@ -745,17 +741,7 @@ mod tests {
                 _ => {}
             }
             if nodes > limits.max_expression_nodes {
-                return Some(
-                    Diagnostic::error(
-                        "TOP004",
-                        Span::new(line_start, i + 1),
-                        format!(
-                            "this statement has more than {} operators, calls and attribute accesses",
-                            limits.max_expression_nodes
-                        ),
-                    )
-                    .with_help("split the expression: bind parts to names first, or move data into a `load_yaml` file"),
-                );
+                return Some(too_many_nodes(line_start, i, limits));
             }
         }
         None
