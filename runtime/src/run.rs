@@ -270,7 +270,7 @@ async fn start(
 ) -> Result<Up, String> {
     let mut mocks = Vec::new();
     for service in plan.services.iter().filter(|s| matches!(s.launch, Launch::Mock { .. })) {
-        match mock::serve(service, handler.clone(), events.clone()).await {
+        match mock::serve(service, handler.clone(), events.clone(), Some(&options.workdir)).await {
             Ok(handle) => mocks.push(handle),
             Err(e) => {
                 stop(mocks, None).await;

@@ -70,7 +70,7 @@ fn url(address: SocketAddr, path: &str) -> String {
 async fn start(service: &Service) -> (MockHandle, Arc<Recorder>, EventLog) {
     let recorder = Arc::new(Recorder::default());
     let events = EventLog::default();
-    let handle = mock::serve(service, recorder.clone(), events.clone()).await.expect("the mock starts");
+    let handle = mock::serve(service, recorder.clone(), events.clone(), None).await.expect("the mock starts");
     (handle, recorder, events)
 }
 
@@ -318,7 +318,7 @@ async fn fixed_ports_are_bound_and_a_busy_port_is_an_error() {
     let port = probe.local_addr().unwrap().port();
     let svc = service("fixed", &[("http", "http", port)], json!([]), Value::Null);
     // The port is taken by `probe`.
-    let error = mock::serve(&svc, Arc::new(Recorder::default()), EventLog::default()).await.unwrap_err();
+    let error = mock::serve(&svc, Arc::new(Recorder::default()), EventLog::default(), None).await.unwrap_err();
     assert!(matches!(error, MockError::Bind { .. }), "{error}");
     assert!(error.to_string().contains(&format!("127.0.0.1:{port}")), "{error}");
     drop(probe);
@@ -361,12 +361,12 @@ async fn dropping_the_handle_closes_the_listener() {
 #[tokio::test]
 async fn what_cannot_be_served_is_an_error_before_anything_binds() {
     let handler: Arc<dyn DynamicHandler> = Arc::new(Recorder::default());
-    let grpc = service("rpc", &[("http", "http", 0), ("api", "grpc", 0)], json!([]), Value::Null);
-    let error = mock::serve(&grpc, handler.clone(), EventLog::default()).await.unwrap_err();
+    let udp = service("rpc", &[("http", "http", 0), ("api", "udp", 0)], json!([]), Value::Null);
+    let error = mock::serve(&udp, handler.clone(), EventLog::default(), None).await.unwrap_err();
     assert!(
-        matches!(&error, MockError::Protocol { protocol, interface, .. } if protocol == "grpc" && interface == "api")
+        matches!(&error, MockError::Protocol { protocol, interface, .. } if protocol == "udp" && interface == "api")
     );
-    assert!(error.to_string().contains("`grpc`"), "{error}");
+    assert!(error.to_string().contains("`udp`"), "{error}");
 
     let bad_key = service(
         "m",
@@ -374,8 +374,8 @@ async fn what_cannot_be_served_is_an_error_before_anything_binds() {
         json!([route("http", json!({ "kind": "other", "builtin": "unknown" }))]),
         Value::Null,
     );
-    let error = mock::serve(&bad_key, handler.clone(), EventLog::default()).await.unwrap_err();
-    assert!(matches!(&error, MockError::Route { key, .. } if key == "http"), "{error}");
+    let error = mock::serve(&bad_key, handler.clone(), EventLog::default(), None).await.unwrap_err();
+    assert!(matches!(&error, MockError::Setup { reason, .. } if reason.contains("route `http`")), "{error}");
 
     let bad_status = service(
         "m",
@@ -383,17 +383,17 @@ async fn what_cannot_be_served_is_an_error_before_anything_binds() {
         json!([route("GET /", json!({ "kind": "status", "status": 42 }))]),
         Value::Null,
     );
-    let error = mock::serve(&bad_status, handler.clone(), EventLog::default()).await.unwrap_err();
-    assert!(matches!(&error, MockError::Response { .. }), "{error}");
+    let error = mock::serve(&bad_status, handler.clone(), EventLog::default(), None).await.unwrap_err();
+    assert!(matches!(&error, MockError::Setup { .. }), "{error}");
     assert!(error.to_string().contains("42"), "{error}");
 
     let no_interfaces = service("m", &[], json!([]), Value::Null);
-    let error = mock::serve(&no_interfaces, handler.clone(), EventLog::default()).await.unwrap_err();
+    let error = mock::serve(&no_interfaces, handler.clone(), EventLog::default(), None).await.unwrap_err();
     assert!(matches!(&error, MockError::NoInterfaces { .. }), "{error}");
 
     let mut binary = service("bin", &[("http", "http", 0)], json!([]), Value::Null);
     binary.launch = serde_json::from_value(json!({ "kind": "binary", "path": "/bin/true", "args": [] })).unwrap();
-    let error = mock::serve(&binary, handler, EventLog::default()).await.unwrap_err();
+    let error = mock::serve(&binary, handler, EventLog::default(), None).await.unwrap_err();
     assert!(matches!(&error, MockError::NotAMock { .. }), "{error}");
 }
 
@@ -426,7 +426,7 @@ async fn a_lowered_plan_mock_serves() {
             MockReply { status: 200, headers: Vec::new(), body: request.path.clone().into_bytes() }
         }
     }
-    let handle = mock::serve(&payments, Arc::new(Counting(calls.clone())), EventLog::default()).await.unwrap();
+    let handle = mock::serve(&payments, Arc::new(Counting(calls.clone())), EventLog::default(), None).await.unwrap();
     let http = client();
     assert_eq!(http.get(url(handle.address(), "/health")).send().await.unwrap().status(), 200);
     assert_eq!(http.post(url(handle.address(), "/charges")).send().await.unwrap().status(), 201);

@@ -464,7 +464,16 @@ async fn container_services_need_an_engine_and_mocks_are_skipped() {
     let _guard = EXCLUSIVE.read().await;
     bounded(async {
         let events = EventLog::default();
-        let mock = service("mock", Launch::Mock { routes: vec![], default: None });
+        let mock = service(
+            "mock",
+            Launch::Mock {
+                routes: vec![],
+                default: None,
+                config: serde_json::Value::Null,
+                descriptors: None,
+                openapi: None,
+            },
+        );
         let first = service("first", binary("sleep", &["1000"]));
         let db = service("db", Launch::Image { image: "postgres:16".into(), args: vec![] });
         let failure = Services::start(&[mock.clone(), first, db], events.clone(), options(1000)).await.err().unwrap();

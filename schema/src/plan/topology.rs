@@ -65,7 +65,20 @@ pub enum Launch {
     /// An already running service reached over the network.
     Remote { address: String },
     /// An in-process mock.
-    Mock { routes: Vec<MockRoute>, default: Option<MockResponse> },
+    Mock {
+        routes: Vec<MockRoute>,
+        default: Option<MockResponse>,
+        /// Protocol-specific seed state (`config=`): Redis `state`, Kafka `topics` and
+        /// `partitions`, MongoDB `collections`. Null when the spec gives none.
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        config: serde_json::Value,
+        /// A gRPC mock's `descriptors=`: a protoc FileDescriptorSet, relative to the spec.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        descriptors: Option<String>,
+        /// An HTTP mock served from an OpenAPI document (`openapi=`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        openapi: Option<MockOpenApi>,
+    },
 }
 
 /// One network interface of a service.
@@ -185,10 +198,44 @@ pub enum MockResponse {
     Dynamic {
         callable: Callable,
     },
+    /// Raw bytes (`bytes_response`), for tcp and udp mocks (status 0) or HTTP.
+    Bytes {
+        status: u16,
+        data: String,
+    },
+    /// A gRPC reply (`grpc_response` as a `google.protobuf.Struct`, `grpc_typed_response`
+    /// encoded with the method's declared output type).
+    Grpc {
+        body: serde_json::Value,
+        typed: bool,
+    },
+    /// A gRPC reply of raw message bytes (`grpc_raw_response`).
+    GrpcRaw {
+        body: String,
+    },
+    /// A gRPC status (`grpc_error`): the numeric code and its message.
+    GrpcError {
+        code: u32,
+        message: String,
+    },
     /// A response kind the plan records but does not model (gRPC, raw bytes).
     Other {
         builtin: String,
     },
+}
+
+/// An OpenAPI-driven HTTP mock (`openapi=`, `examples=`, `validate=`, `overrides=`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MockOpenApi {
+    /// The OpenAPI document, relative to the spec (carried in the plan's source bundle).
+    pub path: String,
+    /// `"first"`, `"random"`, `"synthesize"` or an example name.
+    pub examples: String,
+    /// `"off"`, `"request"`, `"response"` or `"strict"`.
+    pub validate: String,
+    /// Routes that replace the responses derived from the document.
+    pub overrides: Vec<MockRoute>,
 }
 
 /// How a test came to be (reference §4.1).

@@ -59,8 +59,17 @@ fn services() -> Vec<Service> {
         MockRoute { key: "POST /charge".to_owned(), response: json(200) },
         MockRoute { key: "GET /health".to_owned(), response: MockResponse::Status { status: 204 } },
     ];
-    let mut payments =
-        service("payments", 9, Launch::Mock { routes, default: Some(MockResponse::Status { status: 404 }) });
+    let mut payments = service(
+        "payments",
+        9,
+        Launch::Mock {
+            routes,
+            default: Some(MockResponse::Status { status: 404 }),
+            config: serde_json::Value::Null,
+            descriptors: None,
+            openapi: None,
+        },
+    );
     payments.interfaces.push(interface("http", "http", 9000));
     let args = ["--port", "8080"].map(str::to_owned).to_vec();
     let mut api = service("api", 15, Launch::Binary { path: "./bin/api".to_owned(), args });

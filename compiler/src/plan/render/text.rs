@@ -222,7 +222,7 @@ fn launch(launch: &Launch) -> Node {
         Launch::Image { image, args } => format!("image {}", command(image, args)),
         Launch::Build { context, args } => format!("build {}", command(context, args)),
         Launch::Remote { address } => format!("remote {address}"),
-        Launch::Mock { routes, default } => {
+        Launch::Mock { routes, default, .. } => {
             let extra = if default.is_some() { " (+ default)" } else { "" };
             let mut children: Vec<_> =
                 routes.iter().map(|r| Node::leaf(format!("{} → {}", r.key, mock_response(&r.response)))).collect();
@@ -240,6 +240,11 @@ fn mock_response(response: &MockResponse) -> String {
         MockResponse::Status { status } => status.to_string(),
         MockResponse::Redirect { location, status } => format!("{status} redirect {location}"),
         MockResponse::Dynamic { callable } => format!("dynamic {}", callable.name),
+        MockResponse::Bytes { status, data } => format!("{status} bytes ({} bytes)", data.len()),
+        MockResponse::Grpc { typed: true, .. } => "grpc typed".to_owned(),
+        MockResponse::Grpc { typed: false, .. } => "grpc struct".to_owned(),
+        MockResponse::GrpcRaw { .. } => "grpc raw".to_owned(),
+        MockResponse::GrpcError { code, .. } => format!("grpc error {code}"),
         MockResponse::Other { builtin } => builtin.clone(),
     }
 }

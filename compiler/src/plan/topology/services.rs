@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ospecc_schema::plan::topology::{
-    EnvPart, EnvVar, Healthcheck, Interface, Launch, MockResponse, MockRoute, Observe, Op, PortMap, Service,
+    EnvPart, EnvVar, Healthcheck, Interface, Launch, MockOpenApi, MockResponse, MockRoute, Observe, Op, PortMap,
+    Service,
 };
 
 use super::Cx;
@@ -65,6 +66,16 @@ fn launch(cx: &Cx, call: &Recorded) -> Launch {
                 .map(|(key, response)| MockRoute { key, response: mock_response(cx, &response) })
                 .collect(),
             default: call.named("default").map(|d| mock_response(cx, d)),
+            config: call.named("config").map(Arg::to_json).unwrap_or(serde_json::Value::Null),
+            descriptors: text("descriptors"),
+            openapi: text("openapi").map(|path| MockOpenApi {
+                path,
+                examples: text("examples").unwrap_or_else(|| "first".to_owned()),
+                validate: text("validate").unwrap_or_else(|| "off".to_owned()),
+                overrides: dict_entries(call.named("overrides"))
+                    .map(|(key, response)| MockRoute { key, response: mock_response(cx, &response) })
+                    .collect(),
+            }),
         };
     }
     // `service("name", "/bin/x", ...)`: a positional string is the binary.
@@ -270,7 +281,44 @@ fn mock_response(cx: &Cx, response: &Arg) -> MockResponse {
             Some(Arg::Function(f)) => MockResponse::Dynamic { callable: cx.callable(f) },
             _ => MockResponse::Other { builtin: r.builtin.clone() },
         },
+        "bytes_response" => MockResponse::Bytes {
+            status: status(0),
+            data: r.named("data").and_then(Arg::as_str).unwrap_or_default().to_owned(),
+        },
+        "grpc_response" | "grpc_typed_response" => MockResponse::Grpc {
+            body: r.named("body").map(Arg::to_json).unwrap_or_else(|| serde_json::json!({})),
+            typed: r.builtin == "grpc_typed_response",
+        },
+        "grpc_raw_response" => MockResponse::GrpcRaw {
+            body: r.named("body").or(r.positional.first()).and_then(Arg::as_str).unwrap_or_default().to_owned(),
+        },
+        "grpc_error" => match grpc_code(r.named("code").or(r.positional.first())) {
+            Some(code) => MockResponse::GrpcError {
+                code,
+                message: r
+                    .named("message")
+                    .or(r.positional.get(1))
+                    .and_then(Arg::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+            None => MockResponse::Other { builtin: r.builtin.clone() },
+        },
         other => MockResponse::Other { builtin: other.to_owned() },
+    }
+}
+
+/// A `grpc_error` code: a number, or a canonical name from the catalog's `grpc_code`
+/// vocabulary (listed in code order from 1, CANCELLED).
+fn grpc_code(code: Option<&Arg>) -> Option<u32> {
+    match code? {
+        Arg::Int(n) => u32::try_from(*n).ok(),
+        Arg::Str(name) => {
+            let vocabulary = ospecc_schema::topology::catalog().vocabulary("grpc_code")?;
+            let index = vocabulary.values.iter().position(|v| v.value == *name)?;
+            u32::try_from(index + 1).ok()
+        }
+        _ => None,
     }
 }
 

@@ -1,0 +1,255 @@
+//! The HTTP mock: answers from the route table ([`super::routes`] has the matching rules); no
+//! route matches → the mock's `default`, else 404 with a JSON error. A `dynamic(fn)` route calls
+//! the [`DynamicHandler`] on a blocking thread (the runtime's handler runs Starlark). A response
+//! kind HTTP cannot send (gRPC replies, `MockResponse::Other`) answers 501.
+//!
+//! Events: one `mock_request` per request: `method`, `path`, `query`, `status`, `interface`,
+//! `route` (the matched key, or null when the default or the 404 answered), and `error` when
+//! the answer is an error of the mock itself (a dynamic handler that panicked or answered an
+//! invalid status, an unsupported response kind, reply headers that had to be left out).
+//!
+//! `http2` interfaces are served as HTTP/1.1 (the runtime's hyper has only the `http1`
+//! feature): HTTP/1.1 clients, and h2c clients that fall back to it, work; prior-knowledge
+//! h2c does not.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use ospecc_schema::plan::topology::MockResponse;
+use serde_json::json;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::routes::Table;
+use super::{stopped, DynamicHandler, MockContext, MockRequest, ProtocolMock, Serving};
+use crate::events::EventLog;
+
+/// The largest request body read; a larger one is answered 413.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Parses the routes and prepares every static answer.
+pub fn build(cx: MockContext) -> Result<Arc<dyn ProtocolMock>, String> {
+    let mut prepared = Vec::with_capacity(cx.routes.len());
+    for route in &cx.routes {
+        let answer = Answer::prepare(&route.response)
+            .map_err(|reason| format!("the response of route `{}` cannot be sent: {reason}", route.key))?;
+        prepared.push((route.key.clone(), answer));
+    }
+    let table =
+        Table::new(prepared).map_err(|(key, reason)| format!("route `{key}` is not an HTTP route: {reason}"))?;
+    let default = match &cx.default {
+        None => None,
+        Some(response) => {
+            Some(Answer::prepare(response).map_err(|reason| format!("the default response cannot be sent: {reason}"))?)
+        }
+    };
+    Ok(Arc::new(Mock {
+        service: cx.service,
+        interface: cx.interface.into(),
+        table,
+        default,
+        handler: cx.handler,
+        events: cx.events,
+    }))
+}
+
+impl ProtocolMock for Mock {
+    fn serve(self: Arc<Self>, stream: TcpStream, mut stop: watch::Receiver<bool>) -> Serving {
+        Box::pin(async move {
+            let mock = self;
+            let service = hyper::service::service_fn(move |request| {
+                let mock = Arc::clone(&mock);
+                async move { Ok::<_, Infallible>(answer(&mock, request).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        })
+    }
+}
+
+/// One interface's routes and what it reports to.
+struct Mock {
+    service: String,
+    interface: Arc<str>,
+    table: Table<Answer>,
+    default: Option<Answer>,
+    handler: Arc<dyn DynamicHandler>,
+    events: EventLog,
+}
+
+/// A response ready to send, checked when the mock starts.
+#[derive(Debug, Clone)]
+enum Answer {
+    Static { status: StatusCode, headers: Vec<(HeaderName, HeaderValue)>, body: Bytes },
+    Dynamic { callable: String },
+    Unsupported { builtin: String },
+}
+
+impl Answer {
+    fn prepare(response: &MockResponse) -> Result<Answer, String> {
+        let fixed = |status: u16, default_type: Option<&'static str>, headers: &[(String, String)], body: Bytes| {
+            let status = status_code(status)?;
+            let mut list = header_list(headers)?;
+            if let Some(content_type) = default_type {
+                if !list.iter().any(|(name, _)| name == CONTENT_TYPE) {
+                    list.push((CONTENT_TYPE, HeaderValue::from_static(content_type)));
+                }
+            }
+            Ok(Answer::Static { status, headers: list, body })
+        };
+        match response {
+            MockResponse::Json { status, body, headers } => {
+                fixed(*status, Some("application/json"), headers, Bytes::from(body.to_string()))
+            }
+            MockResponse::Text { status, body, headers } => {
+                fixed(*status, Some("text/plain; charset=utf-8"), headers, Bytes::from(body.clone()))
+            }
+            MockResponse::Status { status } => fixed(*status, None, &[], Bytes::new()),
+            MockResponse::Redirect { location, status } => {
+                fixed(*status, None, &[(LOCATION.as_str().to_owned(), location.clone())], Bytes::new())
+            }
+            MockResponse::Dynamic { callable } => Ok(Answer::Dynamic { callable: callable.id.clone() }),
+            MockResponse::Bytes { status, data } => fixed(*status, None, &[], Bytes::from(data.clone())),
+            MockResponse::Grpc { .. } => Ok(Answer::Unsupported { builtin: "grpc_response".to_owned() }),
+            MockResponse::GrpcRaw { .. } => Ok(Answer::Unsupported { builtin: "grpc_raw_response".to_owned() }),
+            MockResponse::GrpcError { .. } => Ok(Answer::Unsupported { builtin: "grpc_error".to_owned() }),
+            MockResponse::Other { builtin } => Ok(Answer::Unsupported { builtin: builtin.clone() }),
+        }
+    }
+}
+
+fn status_code(status: u16) -> Result<StatusCode, String> {
+    StatusCode::from_u16(status).ok().filter(|_| status >= 100).ok_or_else(|| format!("{status} is not an HTTP status"))
+}
+
+fn header_list(headers: &[(String, String)]) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("`{name}` is not a header name"))?;
+            let value =
+                HeaderValue::from_str(value).map_err(|_| format!("the value of header `{name}` is not valid"))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// Answers one request and records it.
+async fn answer(mock: &Mock, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let found = mock.table.find(&method, &path);
+    let route = found.map(|(key, _)| key.to_owned());
+    let chosen = found.map(|(_, answer)| answer).or(mock.default.as_ref());
+
+    let (response, error) = match chosen {
+        None => (json_error(StatusCode::NOT_FOUND, &format!("no route for {method} {path}")), None),
+        Some(Answer::Static { status, headers, body }) => {
+            let mut response = Response::new(Full::new(body.clone()));
+            *response.status_mut() = *status;
+            for (name, value) in headers {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+            (response, None)
+        }
+        Some(Answer::Unsupported { builtin }) => {
+            let message = format!("`{builtin}` responses are not supported by HTTP mocks");
+            (json_error(StatusCode::NOT_IMPLEMENTED, &message), Some(message))
+        }
+        Some(Answer::Dynamic { callable }) => {
+            dynamic(mock, callable, method.clone(), path.clone(), query.clone(), request).await
+        }
+    };
+
+    let mut fields = BTreeMap::new();
+    fields.insert("method".to_owned(), json!(method));
+    fields.insert("path".to_owned(), json!(path));
+    fields.insert("query".to_owned(), json!(query));
+    fields.insert("status".to_owned(), json!(response.status().as_u16()));
+    fields.insert("interface".to_owned(), json!(&*mock.interface));
+    fields.insert("route".to_owned(), json!(route));
+    if let Some(error) = error {
+        fields.insert("error".to_owned(), json!(error));
+    }
+    mock.events.push(&mock.service, "mock_request", fields);
+    response
+}
+
+/// Reads the request, runs the handler on a blocking thread, and builds its reply.
+async fn dynamic(
+    mock: &Mock,
+    callable: &str,
+    method: String,
+    path: String,
+    query: String,
+    request: Request<Incoming>,
+) -> (Response<Full<Bytes>>, Option<String>) {
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let body = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
+        Err(e) => {
+            let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+            let (status, message) = if too_large {
+                (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body exceeds {MAX_BODY_BYTES} bytes"))
+            } else {
+                (StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}"))
+            };
+            return (json_error(status, &message), Some(message));
+        }
+    };
+    let request = MockRequest { method, path, query, headers, body };
+    let handler = Arc::clone(&mock.handler);
+    let id = callable.to_owned();
+    let reply = match tokio::task::spawn_blocking(move || handler.respond(&id, &request)).await {
+        Ok(reply) => reply,
+        Err(_) => {
+            let message = format!("the dynamic handler `{callable}` failed (panicked)");
+            return (json_error(StatusCode::INTERNAL_SERVER_ERROR, &message), Some(message));
+        }
+    };
+    let status = match status_code(reply.status) {
+        Ok(status) => status,
+        Err(reason) => {
+            let message = format!("the dynamic handler `{callable}` answered an invalid status: {reason}");
+            return (json_error(StatusCode::INTERNAL_SERVER_ERROR, &message), Some(message));
+        }
+    };
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() = status;
+    let mut skipped = Vec::new();
+    for (name, value) in &reply.headers {
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(name), Ok(value)) => {
+                response.headers_mut().append(name, value);
+            }
+            _ => skipped.push(name.clone()),
+        }
+    }
+    let error = (!skipped.is_empty()).then(|| format!("invalid headers left out: {}", skipped.join(", ")));
+    (response, error)
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(json!({ "error": message }).to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
