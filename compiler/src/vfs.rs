@@ -3,10 +3,17 @@
 //! The CLI passes the real disk; tests and the LSP pass in-memory trees. Only the questions
 //! checks need are here: does a referenced file exist, and (for topology `load()` and
 //! `load_file`) what a file holds.
+//!
+//! Confinement lives here too: a spec is untrusted input, and path text says nothing about
+//! where the file system's symbolic links lead. [`ConfinedFs`] resolves every path to its real
+//! location (following every link) before it answers, and refuses one outside its roots with
+//! an [`Outside`] error that names the path as written and the link that leads out, never the
+//! target, and says the same whether the outside path exists or not.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 pub trait FileSystem: Sync {
     /// Whether `path` names an existing file or directory.
@@ -18,6 +25,158 @@ pub trait FileSystem: Sync {
     fn read_to_string(&self, path: &Path, max_bytes: u64) -> io::Result<String> {
         let _ = (path, max_bytes);
         Err(io::Error::new(io::ErrorKind::Unsupported, "this file system cannot read files"))
+    }
+
+    /// Whether the analysis may look at `path` at all (read it or ask whether it exists).
+    /// A refusal is a finding of its own, never "does not exist".
+    fn confine(&self, path: &Path) -> Result<(), Outside> {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// A path refused because it resolves outside every allowed root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outside {
+    /// The path as the analysis asked for it.
+    pub path: PathBuf,
+    /// The symbolic link on the way that leads out, when one does (else the path itself is
+    /// outside: absolute, or `..` past the root).
+    pub link: Option<PathBuf>,
+}
+
+impl fmt::Display for Outside {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.link {
+            Some(link) => write!(f, "the symbolic link `{}` leads outside the workspace", link.display()),
+            None => write!(f, "`{}` is outside the workspace", self.path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Outside {}
+
+impl Outside {
+    /// The refusal as an IO error (kind `PermissionDenied`), for `read_to_string`.
+    pub fn into_io(self) -> io::Error {
+        io::Error::new(io::ErrorKind::PermissionDenied, self)
+    }
+}
+
+/// The confinement refusal inside an IO error, if that is what it is.
+pub fn outside(error: &io::Error) -> Option<&Outside> {
+    error.get_ref().and_then(|inner| inner.downcast_ref::<Outside>())
+}
+
+/// The directories reads may reach, each as its real path.
+#[derive(Clone, Debug, Default)]
+pub struct Confinement {
+    roots: Vec<PathBuf>,
+    /// The roots as given (absolute): links are named relative to them.
+    written: Vec<PathBuf>,
+}
+
+impl Confinement {
+    /// Confinement to `roots` (the workspace root and any `--allow-outside` paths). A root
+    /// that does not exist is kept as written, made absolute.
+    pub fn new<I: IntoIterator<Item = P>, P: AsRef<Path>>(roots: I) -> Confinement {
+        let written: Vec<PathBuf> = roots.into_iter().map(|r| absolute(r.as_ref())).collect();
+        Confinement { roots: written.iter().map(|r| real_path(r)).collect(), written }
+    }
+
+    /// Whether `path` (absolute, or relative to the working directory) resolves inside a root;
+    /// on success, its real path.
+    pub fn check(&self, path: &Path) -> Result<PathBuf, Outside> {
+        let real = real_path(&absolute(path));
+        if self.roots.iter().any(|root| real.starts_with(root)) {
+            return Ok(real);
+        }
+        Err(Outside { path: path.to_path_buf(), link: self.leading_link(path) })
+    }
+
+    /// The symbolic link along `path` that leads out: the first prefix that resolves outside,
+    /// if it is a link. The walk stops there, so only entries of directories inside a root are
+    /// looked at and nothing about the outside is revealed.
+    fn leading_link(&self, path: &Path) -> Option<PathBuf> {
+        let mut prefix = PathBuf::new();
+        for component in absolute(path).components() {
+            prefix.push(component.as_os_str());
+            let real = real_path(&prefix);
+            // Inside a root, or still on the way down to one.
+            if self.roots.iter().any(|root| real.starts_with(root) || root.starts_with(&real)) {
+                continue;
+            }
+            let is_link = std::fs::symlink_metadata(&prefix).is_ok_and(|m| m.file_type().is_symlink());
+            let shown = self.written.iter().find_map(|root| prefix.strip_prefix(root).ok()).unwrap_or(&prefix);
+            return is_link.then(|| shown.to_path_buf());
+        }
+        None
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The real path of `path`: its longest existing prefix resolved by the kernel (every link,
+/// `..` after a link included), the rest appended with `..` applied lexically.
+fn real_path(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&existing) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                match Path::new(part).components().next() {
+                    Some(Component::ParentDir) => {
+                        out.pop();
+                    }
+                    Some(Component::CurDir) | None => {}
+                    Some(_) => out.push(part),
+                }
+            }
+            return out;
+        }
+        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            // `..` as the last component has no file name: step over it.
+            (None, Some(parent)) if existing.ends_with("..") => {
+                rest.push("..".into());
+                existing = parent.to_path_buf();
+            }
+            _ => return crate::topology::normalize(path),
+        }
+    }
+}
+
+/// The real disk, confined to a set of roots: every question resolves the real path first.
+#[derive(Clone, Debug, Default)]
+pub struct ConfinedFs {
+    confinement: Confinement,
+}
+
+impl ConfinedFs {
+    pub fn new(confinement: Confinement) -> ConfinedFs {
+        ConfinedFs { confinement }
+    }
+}
+
+impl FileSystem for ConfinedFs {
+    fn exists(&self, path: &Path) -> bool {
+        self.confinement.check(path).is_ok_and(|real| real.exists())
+    }
+
+    fn read_to_string(&self, path: &Path, max_bytes: u64) -> io::Result<String> {
+        // The resolved path is what is read, so a link swapped after the check is not followed.
+        let real = self.confinement.check(path).map_err(Outside::into_io)?;
+        RealFs.read_to_string(&real, max_bytes)
+    }
+
+    fn confine(&self, path: &Path) -> Result<(), Outside> {
+        self.confinement.check(path).map(|_| ())
     }
 }
 
@@ -86,6 +245,9 @@ impl FileSystem for MemoryFs {
 /// An IO error in words a user recognises (without the "(os error 2)" suffix); shared by the
 /// CLI (unreadable paths) and the analysis (`load()`, `load_file`).
 pub fn describe_io(error: &std::io::Error) -> String {
+    if let Some(refused) = outside(error) {
+        return refused.to_string();
+    }
     match error.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),

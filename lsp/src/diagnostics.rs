@@ -45,7 +45,7 @@ pub fn analyse(host: &dyn Host, documents: &Mutex<Documents>, path: &Path, text:
         Err(message) => (CheckOptions::default(), Some(message)),
     };
     let root = host.workspace_root(path);
-    let fs = OverlayFs::new(documents);
+    let fs = OverlayFs::confined(documents, host.confinement(path));
     let input = FileInput { path, text, language, fs: &fs, root: &root, options: &options };
     let diagnostics = analysis::check_file(&input);
     Analysis { diagnostics, accessed: fs.accessed(), config_error }

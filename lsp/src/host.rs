@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ospecc_compiler::analysis::Language;
 use ospecc_compiler::ospec::CheckOptions;
+use ospecc_compiler::vfs::Confinement;
 
 /// What the server asks the binary.
 pub trait Host: Send + Sync + 'static {
@@ -25,6 +26,12 @@ pub trait Host: Send + Sync + 'static {
 
     /// The workspace root that `file`'s `load()`s are confined to.
     fn workspace_root(&self, file: &Path) -> PathBuf;
+
+    /// Where the analysis of `file` may read (after symbolic links are resolved): its
+    /// workspace root, plus whatever the host's configuration allows outside it.
+    fn confinement(&self, file: &Path) -> Confinement {
+        Confinement::new([self.workspace_root(file)])
+    }
 }
 
 /// Default options, no config files, the standard file names, and a plain directory walk.

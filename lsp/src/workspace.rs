@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use ospecc_compiler::vfs::{FileSystem, RealFs};
+use ospecc_compiler::vfs::{Confinement, FileSystem, Outside, RealFs};
 use tower_lsp_server::ls_types::Uri;
 
 use crate::documents::Documents;
@@ -54,11 +54,20 @@ impl Index {
 pub struct OverlayFs<'a> {
     documents: &'a Mutex<Documents>,
     accessed: Mutex<BTreeSet<PathBuf>>,
+    /// Where an analysis may read (real paths); `None` for the server's own reads of files a
+    /// diagnostic already names.
+    confinement: Option<Confinement>,
 }
 
 impl<'a> OverlayFs<'a> {
     pub fn new(documents: &'a Mutex<Documents>) -> OverlayFs<'a> {
-        OverlayFs { documents, accessed: Mutex::new(BTreeSet::new()) }
+        OverlayFs { documents, accessed: Mutex::new(BTreeSet::new()), confinement: None }
+    }
+
+    /// The overlay for an analysis: paths resolving outside `confinement` are refused as
+    /// `ospecc check` refuses them (symbolic links followed first).
+    pub fn confined(documents: &'a Mutex<Documents>, confinement: Confinement) -> OverlayFs<'a> {
+        OverlayFs { confinement: Some(confinement), ..OverlayFs::new(documents) }
     }
 
     /// Every path the analysis asked about so far.
@@ -86,17 +95,25 @@ impl<'a> OverlayFs<'a> {
 impl FileSystem for OverlayFs<'_> {
     fn exists(&self, path: &Path) -> bool {
         self.record(path);
-        self.any_open_below(path) || RealFs.exists(path)
+        self.confine(path).is_ok() && (self.any_open_below(path) || RealFs.exists(path))
     }
 
     fn read_to_string(&self, path: &Path, max_bytes: u64) -> io::Result<String> {
         self.record(path);
+        self.confine(path).map_err(Outside::into_io)?;
         match self.open_text(path) {
             Some(text) if text.len() as u64 > max_bytes => {
                 Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("larger than {max_bytes} bytes")))
             }
             Some(text) => Ok(text),
             None => RealFs.read_to_string(path, max_bytes),
+        }
+    }
+
+    fn confine(&self, path: &Path) -> Result<(), Outside> {
+        match &self.confinement {
+            Some(confinement) => confinement.check(path).map(|_| ()),
+            None => Ok(()),
         }
     }
 }

@@ -15,7 +15,7 @@ use ospecc_compiler::ospec::{self, CheckInput, CheckOptions};
 use ospecc_compiler::report::{self, FileResult, Summary};
 use ospecc_compiler::syntax::text::decode;
 use ospecc_compiler::topology::{self, Limits, TopologyInput};
-use ospecc_compiler::vfs::RealFs;
+use ospecc_compiler::vfs::{ConfinedFs, Confinement};
 use rayon::prelude::*;
 
 use super::config::{self, Overrides};
@@ -57,6 +57,10 @@ pub struct CheckArgs {
     /// The path standard input stands for (display name, and base for the files it references).
     #[arg(long, value_name = "PATH")]
     stdin_filename: Option<PathBuf>,
+    /// Let specs read PATH although it is outside the workspace (repeatable; symbolic links
+    /// are followed before any path is compared).
+    #[arg(long, value_name = "PATH")]
+    allow_outside: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -93,9 +97,12 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
         report_warning(&format!("no OSpec files found in {}", shown_list(&paths)));
     }
     let stdin_name = args.stdin_filename.clone();
+    let mut allowed = settings.allow_outside.clone();
+    allowed.extend(args.allow_outside.iter().cloned());
+    let scope = Scope { cwd: &cwd, allowed: &allowed };
     let checked: Vec<Result<FileResult, PathError>> = dedup(sources)
         .par_iter()
-        .map(|source| check_source(source, stdin_name.as_deref(), &cwd, &settings.options))
+        .map(|source| check_source(source, stdin_name.as_deref(), &scope, &settings.options))
         .collect();
     let mut results = Vec::with_capacity(checked.len());
     for outcome in checked {
@@ -152,12 +159,19 @@ fn dedup(sources: Vec<Source>) -> Vec<Source> {
         .collect()
 }
 
+/// Where a check runs: the working directory, and the paths allowed outside the workspace.
+struct Scope<'a> {
+    cwd: &'a Path,
+    allowed: &'a [PathBuf],
+}
+
 fn check_source(
     source: &Source,
     stdin_name: Option<&Path>,
-    cwd: &Path,
+    scope: &Scope,
     options: &CheckOptions,
 ) -> Result<FileResult, PathError> {
+    let cwd = scope.cwd;
     let (bytes, path, display, language) = match source {
         Source::File { path, language } => (read_file(path)?, path.clone(), display_path(path, cwd), *language),
         Source::Stdin => {
@@ -176,7 +190,7 @@ fn check_source(
             (bytes, path, display, language)
         }
     };
-    Ok(check_bytes(bytes, (&path, display), language, cwd, options))
+    Ok(check_bytes(bytes, (&path, display), language, scope, options))
 }
 
 /// Reads a regular file. Anything else (a FIFO, a device) is refused rather than read, since
@@ -194,7 +208,7 @@ fn check_bytes(
     bytes: Vec<u8>,
     (path, display): (&Path, String),
     language: Language,
-    cwd: &Path,
+    scope: &Scope,
     options: &CheckOptions,
 ) -> FileResult {
     if let Err(diagnostic) = decode(&bytes) {
@@ -207,16 +221,18 @@ fn check_bytes(
     let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let diagnostics = match language {
         Language::OSpec => {
-            let own = ospec::check(&CheckInput { path, text: &text, fs: &RealFs, options });
-            crossfile::merge(own, options.policy.apply(cross_file(path, &text, cwd, options)))
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            let fs = confined_disk(&workspace_root(&absolute), scope.allowed);
+            let own = ospec::check(&CheckInput { path, text: &text, fs: &fs, options });
+            crossfile::merge(own, options.policy.apply(cross_file(path, &text, scope, options)))
         }
         Language::Topology => {
             // `load()` targets are resolved and confined against absolute paths, so a relative
             // file path and an absolute workspace root compare correctly.
             let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
             let root = workspace_root(&absolute);
-            let input =
-                TopologyInput { path: &absolute, text: &text, fs: &RealFs, root: &root, limits: Limits::default() };
+            let fs = confined_disk(&root, scope.allowed);
+            let input = TopologyInput { path: &absolute, text: &text, fs: &fs, root: &root, limits: Limits::default() };
             options.policy.apply(topology::check(&input))
         }
     };
@@ -226,13 +242,15 @@ fn check_bytes(
 /// The cross-file diagnostics of a spec that names a topology file (`ext` profile only: in
 /// `core`, `topology:` is an unknown key). Labels in the topology name it as the working
 /// directory shows it, so the human report can show its snippet when it is checked too.
-fn cross_file(path: &Path, text: &str, cwd: &Path, options: &CheckOptions) -> Vec<Diagnostic> {
+fn cross_file(path: &Path, text: &str, scope: &Scope, options: &CheckOptions) -> Vec<Diagnostic> {
     if options.profile != ospecc_compiler::Profile::Ext {
         return Vec::new();
     }
+    let cwd = scope.cwd;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let root = workspace_root(&absolute);
-    let input = CrossInput { path: &absolute, text, fs: &RealFs, root: &root, limits: Limits::default() };
+    let fs = confined_disk(&root, scope.allowed);
+    let input = CrossInput { path: &absolute, text, fs: &fs, root: &root, limits: Limits::default() };
     let mut diagnostics = crossfile::check(&input);
     for label in diagnostics.iter_mut().flat_map(|d| d.labels.iter_mut()) {
         if let Some(file) = label.file.as_mut().filter(|f| Path::new(f.as_str()).is_absolute()) {
@@ -250,6 +268,12 @@ pub(super) fn workspace_root(absolute: &Path) -> PathBuf {
         .find(|a| a.join("ospecc.toml").is_file() || a.join(".git").exists())
         .map(Path::to_path_buf)
         .unwrap_or(dir)
+}
+
+/// The disk as a spec may read it: the workspace root and the paths allowed outside it, each
+/// compared after every symbolic link is resolved.
+pub(super) fn confined_disk(root: &Path, allowed: &[PathBuf]) -> ConfinedFs {
+    ConfinedFs::new(Confinement::new(std::iter::once(root).chain(allowed.iter().map(PathBuf::as_path))))
 }
 
 /// A path as the user should read it: relative to the working directory when it is inside it,

@@ -22,6 +22,18 @@ pub const CONFIG_FILE: &str = "ospecc.toml";
 struct ConfigFile {
     #[serde(default)]
     check: CheckSection,
+    #[serde(default)]
+    workspace: WorkspaceSection,
+}
+
+/// `[workspace]`: where reads may go besides the workspace root.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkspaceSection {
+    /// Directories or files outside the workspace that specs may read (monorepos), relative
+    /// to the config file's directory.
+    #[serde(default)]
+    allow_outside: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +63,8 @@ pub struct Overrides {
 pub struct Settings {
     pub options: CheckOptions,
     pub excludes: Excludes,
+    /// `[workspace] allow_outside`, resolved against the config file's directory.
+    pub allow_outside: Vec<PathBuf>,
 }
 
 /// The nearest `ospecc.toml` in `start` or one of its ancestors.
@@ -72,7 +86,7 @@ pub fn resolve(path: Option<&Path>, cli: Overrides) -> Result<Settings, String> 
     let at = |span: std::ops::Range<usize>| location(path, &text, Some(span));
     let file: ConfigFile =
         toml::from_str(&text).map_err(|e| format!("{}: {}", location(path, &text, e.span()), e.message().trim()))?;
-    let section = file.check;
+    let section = &file.check;
     let profile = match &section.profile {
         None => None,
         Some(name) => Some(Profile::from_name(name.get_ref()).ok_or_else(|| {
@@ -90,14 +104,15 @@ pub fn resolve(path: Option<&Path>, cli: Overrides) -> Result<Settings, String> 
             .map_err(|e| format!("{}: {e}", at(pattern.span())))?;
     }
     let patterns: Vec<String> = section.exclude.iter().map(|p| p.get_ref().clone()).collect();
-    let excludes = Excludes::new(base, &patterns)?;
-    let file = FileSettings {
+    let excludes = Excludes::new(base.clone(), &patterns)?;
+    let allow_outside = file.workspace.allow_outside.iter().map(|p| base.join(p)).collect();
+    let settings = FileSettings {
         profile,
         strict: section.strict.unwrap_or(false),
         deny: codes(&section.deny)?,
         allow: codes(&section.allow)?,
     };
-    Ok(merge(file, cli, excludes))
+    Ok(Settings { allow_outside, ..merge(settings, cli, excludes) })
 }
 
 /// The config file's settings after validation.
@@ -121,7 +136,7 @@ fn merge(file: FileSettings, cli: Overrides, excludes: Excludes) -> Settings {
     allow.extend(cli.allow);
     let policy = Policy { strict: cli.strict || file.strict, deny, allow };
     let profile = cli.profile.or(file.profile).unwrap_or_default();
-    Settings { options: CheckOptions { profile, policy }, excludes }
+    Settings { options: CheckOptions { profile, policy }, excludes, allow_outside: Vec::new() }
 }
 
 /// `path:line:column` of a byte span of the config text (or just the path).
@@ -145,7 +160,7 @@ mod tests {
 
     #[test]
     fn command_line_wins_over_the_file() {
-        let file = FileSettings {
+        let settings = FileSettings {
             profile: Some(Profile::Core),
             strict: true,
             deny: codes(&["OSP100", "OSP101"]),

@@ -67,4 +67,13 @@ impl ospecc_lsp::Host for CliHost {
     fn workspace_root(&self, file: &Path) -> PathBuf {
         super::check::workspace_root(file)
     }
+
+    fn confinement(&self, file: &Path) -> ospecc_compiler::vfs::Confinement {
+        // As `check` confines it: the root and the config's `[workspace] allow_outside`.
+        let allowed = config::resolve(config::find(file).as_deref(), Overrides::default())
+            .map(|settings| settings.allow_outside)
+            .unwrap_or_default();
+        let root = self.workspace_root(file);
+        ospecc_compiler::vfs::Confinement::new(std::iter::once(root).chain(allowed))
+    }
 }

@@ -9,7 +9,6 @@ use clap::{Args, ValueEnum};
 use ospecc_compiler::plan::{self, Built, PlanInput, PlanOptions};
 use ospecc_compiler::report::{self, FileResult};
 use ospecc_compiler::syntax::text::decode;
-use ospecc_compiler::vfs::RealFs;
 use ospecc_schema::plan::Plan;
 
 use super::{report_error, write_stdout, ProfileArg, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
@@ -35,6 +34,10 @@ pub struct LowerArgs {
     /// OSpec schema profile.
     #[arg(long, value_enum, default_value_t = ProfileArg::Ext)]
     profile: ProfileArg,
+    /// Let the spec read PATH although it is outside the workspace (repeatable; symbolic links
+    /// are followed before any path is compared).
+    #[arg(long, value_name = "PATH")]
+    allow_outside: Vec<PathBuf>,
 }
 
 impl LowerArgs {
@@ -135,7 +138,15 @@ pub(super) fn lower(args: &LowerArgs) -> Result<Plan, u8> {
         limits: Default::default(),
         environment: std::env::vars().collect::<BTreeMap<_, _>>(),
     };
-    let input = PlanInput { path: &absolute, text, fs: &RealFs, root: &root, options: &options };
+    let mut allowed = super::config::resolve(super::config::find(&absolute).as_deref(), Default::default())
+        .map_err(|message| {
+            report_error(&message);
+            EXIT_USAGE
+        })?
+        .allow_outside;
+    allowed.extend(args.allow_outside.iter().cloned());
+    let fs = super::check::confined_disk(&root, &allowed);
+    let input = PlanInput { path: &absolute, text, fs: &fs, root: &root, options: &options };
     let built = plan::build(&input);
     print_diagnostics(&args.file, text, &built);
     built.plan.ok_or(EXIT_FINDINGS)

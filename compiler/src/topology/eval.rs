@@ -519,10 +519,18 @@ impl<'a, 's> Run<'a, 's> {
                 help: "move the shared definitions into a third file that both load".into(),
             });
         }
-        let text = self.input.fs.read_to_string(&target, MAX_READ_BYTES).map_err(|e| LoadFailure {
-            code: "TOP020",
-            message: format!("cannot load `{id}`: {}", crate::vfs::describe_io(&e)),
-            help: "`load()` paths are relative to the loading file's directory".into(),
+        let text = self.input.fs.read_to_string(&target, MAX_READ_BYTES).map_err(|e| match crate::vfs::outside(&e) {
+            // Text inside the workspace that resolves outside it (a symbolic link).
+            Some(refused) => LoadFailure {
+                code: "TOP021",
+                message: format!("`{id}` is outside the workspace: {refused}"),
+                help: "`load()` reaches only files inside the workspace; copy the file in, or allow its directory with `--allow-outside`".into(),
+            },
+            None => LoadFailure {
+                code: "TOP020",
+                message: format!("cannot load `{id}`: {}", crate::vfs::describe_io(&e)),
+                help: "`load()` paths are relative to the loading file's directory".into(),
+            },
         })?;
         if let Some(problem) = precheck(&text, &self.input.limits) {
             return Err(LoadFailure {

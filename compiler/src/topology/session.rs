@@ -63,10 +63,14 @@ impl Session<'_> {
 
     fn read_data(&self, path: &str) -> Result<String, SandboxError> {
         let resolved = self.resolve_data_path(path)?;
-        let text = self.fs.read_to_string(&resolved, MAX_READ_BYTES).map_err(|e| SandboxError {
-            code: "TOP031",
-            message: format!("cannot read `{path}`: {}", crate::vfs::describe_io(&e)),
-            help: "the path is relative to the spec's directory; check that the file exists and is UTF-8 text".into(),
+        let text = self.fs.read_to_string(&resolved, MAX_READ_BYTES).map_err(|e| match crate::vfs::outside(&e) {
+            Some(refused) => SandboxError::escape(format!("`{path}` is outside the workspace: {refused}")),
+            None => SandboxError {
+                code: "TOP031",
+                message: format!("cannot read `{path}`: {}", crate::vfs::describe_io(&e)),
+                help: "the path is relative to the spec's directory; check that the file exists and is UTF-8 text"
+                    .into(),
+            },
         })?;
         self.sources.borrow_mut().push((resolved.display().to_string(), text.clone()));
         Ok(text)

@@ -94,7 +94,7 @@ impl Snapshot {
     }
 
     fn context<T>(&self, shared: &Shared, files: &[PathBuf], f: impl FnOnce(&FileContext) -> T) -> T {
-        let fs = OverlayFs::new(&shared.documents);
+        let fs = OverlayFs::confined(&shared.documents, shared.host.confinement(&self.path));
         let profile = shared.host.options(&self.path).map(|o| o.profile).unwrap_or_default();
         let context = FileContext {
             path: &self.path,

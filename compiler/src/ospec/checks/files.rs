@@ -44,6 +44,16 @@ fn as_file_path(value: &str) -> Option<&str> {
 fn check_path(node: &Node, what: &str, ctx: &Context, out: &mut Vec<Diagnostic>) {
     let Some(path) = node.as_str().and_then(as_file_path) else { return };
     let base = ctx.path.parent().unwrap_or(Path::new(""));
+    // Outside the workspace nothing is looked at: the finding is the same whether the path
+    // exists or not.
+    if let Err(refused) = ctx.fs.confine(&base.join(path)) {
+        out.push(
+            Diagnostic::warning("OSP207", node.span, format!("{what} `{path}` is not checked: {refused}")).with_help(
+                "keep referenced files inside the workspace, or allow their directory with `--allow-outside`",
+            ),
+        );
+        return;
+    }
     if ctx.fs.exists(&base.join(path)) {
         return;
     }
