@@ -8,9 +8,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// Checking allocates many small nodes and strings across threads; mimalloc's per-thread
-/// heaps cut the allocator's share of a bulk check (measured in docs/performance.md).
+/// heaps cut the allocator's share of a bulk check (measured in docs/performance.md). Metered
+/// counts each thread's live bytes, which bounds a topology evaluation's memory.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: ospecc_compiler::topology::eval_limits::Metered<mimalloc::MiMalloc> =
+    ospecc_compiler::topology::eval_limits::Metered(mimalloc::MiMalloc);
 
 fn main() -> ExitCode {
     cli::run(cli::Cli::parse())

@@ -99,7 +99,7 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
     let stdin_name = args.stdin_filename.clone();
     let mut allowed = settings.allow_outside.clone();
     allowed.extend(args.allow_outside.iter().cloned());
-    let scope = Scope { cwd: &cwd, allowed: &allowed };
+    let scope = Scope { cwd: &cwd, allowed: &allowed, limits: settings.limits };
     let checked: Vec<Result<FileResult, PathError>> = dedup(sources)
         .par_iter()
         .map(|source| check_source(source, stdin_name.as_deref(), &scope, &settings.options))
@@ -163,6 +163,8 @@ fn dedup(sources: Vec<Source>) -> Vec<Source> {
 struct Scope<'a> {
     cwd: &'a Path,
     allowed: &'a [PathBuf],
+    /// The evaluation bounds (`[limits]` of `ospecc.toml`).
+    limits: Limits,
 }
 
 fn check_source(
@@ -232,7 +234,7 @@ fn check_bytes(
             let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
             let root = workspace_root(&absolute);
             let fs = confined_disk(&root, scope.allowed);
-            let input = TopologyInput { path: &absolute, text: &text, fs: &fs, root: &root, limits: Limits::default() };
+            let input = TopologyInput { path: &absolute, text: &text, fs: &fs, root: &root, limits: scope.limits };
             options.policy.apply(topology::check(&input))
         }
     };
@@ -250,7 +252,7 @@ fn cross_file(path: &Path, text: &str, scope: &Scope, options: &CheckOptions) ->
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let root = workspace_root(&absolute);
     let fs = confined_disk(&root, scope.allowed);
-    let input = CrossInput { path: &absolute, text, fs: &fs, root: &root, limits: Limits::default() };
+    let input = CrossInput { path: &absolute, text, fs: &fs, root: &root, limits: scope.limits };
     let mut diagnostics = crossfile::check(&input);
     for label in diagnostics.iter_mut().flat_map(|d| d.labels.iter_mut()) {
         if let Some(file) = label.file.as_mut().filter(|f| Path::new(f.as_str()).is_absolute()) {

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use ospecc_compiler::ospec::{CheckOptions, Policy};
+use ospecc_compiler::topology::Limits;
 use ospecc_compiler::LineIndex;
 use ospecc_schema::Profile;
 use serde::Deserialize;
@@ -24,6 +25,45 @@ struct ConfigFile {
     check: CheckSection,
     #[serde(default)]
     workspace: WorkspaceSection,
+    #[serde(default)]
+    limits: LimitsSection,
+}
+
+/// `[limits]`: the bounds of topology evaluation (docs/security.md); unset keys keep the
+/// defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    /// Memory one file's evaluation may hold, in MiB.
+    max_memory_mib: Option<Spanned<u64>>,
+    /// Wall time of one check's evaluation, in milliseconds.
+    max_time_ms: Option<Spanned<u64>>,
+    /// Steps (calls, loop iterations, elements a native call walks).
+    max_steps: Option<Spanned<u64>>,
+}
+
+impl LimitsSection {
+    /// The limits with this section applied; zero is refused (it would stop every file).
+    fn apply(&self, at: impl Fn(std::ops::Range<usize>) -> String) -> Result<Limits, String> {
+        let mut limits = Limits::default();
+        let positive = |value: &Option<Spanned<u64>>, key: &str| -> Result<Option<u64>, String> {
+            match value {
+                Some(v) if *v.get_ref() == 0 => Err(format!("{}: `limits.{key}` must be at least 1", at(v.span()))),
+                Some(v) => Ok(Some(*v.get_ref())),
+                None => Ok(None),
+            }
+        };
+        if let Some(mib) = positive(&self.max_memory_mib, "max_memory_mib")? {
+            limits.max_heap_bytes = usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        }
+        if let Some(ms) = positive(&self.max_time_ms, "max_time_ms")? {
+            limits.max_time = std::time::Duration::from_millis(ms);
+        }
+        if let Some(steps) = positive(&self.max_steps, "max_steps")? {
+            limits.max_ticks = steps;
+        }
+        Ok(limits)
+    }
 }
 
 /// `[workspace]`: where reads may go besides the workspace root.
@@ -65,6 +105,8 @@ pub struct Settings {
     pub excludes: Excludes,
     /// `[workspace] allow_outside`, resolved against the config file's directory.
     pub allow_outside: Vec<PathBuf>,
+    /// `[limits]`: the bounds of topology evaluation.
+    pub limits: Limits,
 }
 
 /// The nearest `ospecc.toml` in `start` or one of its ancestors.
@@ -106,13 +148,14 @@ pub fn resolve(path: Option<&Path>, cli: Overrides) -> Result<Settings, String> 
     let patterns: Vec<String> = section.exclude.iter().map(|p| p.get_ref().clone()).collect();
     let excludes = Excludes::new(base.clone(), &patterns)?;
     let allow_outside = file.workspace.allow_outside.iter().map(|p| base.join(p)).collect();
+    let limits = file.limits.apply(at)?;
     let settings = FileSettings {
         profile,
         strict: section.strict.unwrap_or(false),
         deny: codes(&section.deny)?,
         allow: codes(&section.allow)?,
     };
-    Ok(Settings { allow_outside, ..merge(settings, cli, excludes) })
+    Ok(Settings { allow_outside, limits, ..merge(settings, cli, excludes) })
 }
 
 /// The config file's settings after validation.
@@ -136,7 +179,12 @@ fn merge(file: FileSettings, cli: Overrides, excludes: Excludes) -> Settings {
     allow.extend(cli.allow);
     let policy = Policy { strict: cli.strict || file.strict, deny, allow };
     let profile = cli.profile.or(file.profile).unwrap_or_default();
-    Settings { options: CheckOptions { profile, policy }, excludes, allow_outside: Vec::new() }
+    Settings {
+        options: CheckOptions { profile, policy },
+        excludes,
+        allow_outside: Vec::new(),
+        limits: Limits::default(),
+    }
 }
 
 /// `path:line:column` of a byte span of the config text (or just the path).

@@ -90,6 +90,7 @@ impl From<ProfileArg> for Profile {
 
 /// Runs one parsed command line and says how the process should exit.
 pub fn run(cli: Cli) -> ExitCode {
+    ospecc_compiler::topology::eval_limits::quiet_caught_panics();
     let code = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => explain::run(&args),

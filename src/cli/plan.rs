@@ -129,22 +129,22 @@ pub(super) fn lower(args: &LowerArgs) -> Result<Plan, u8> {
     })?;
     let absolute = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
     let root = super::check::workspace_root(&absolute);
+    let settings =
+        super::config::resolve(super::config::find(&absolute).as_deref(), Default::default()).map_err(|message| {
+            report_error(&message);
+            EXIT_USAGE
+        })?;
+    let mut allowed = settings.allow_outside;
+    allowed.extend(args.allow_outside.iter().cloned());
     let options = PlanOptions {
         env: args.env.clone(),
         phase: args.phase.clone(),
         base_url: args.base_url.clone(),
         allow_shell: args.allow_shell,
         profile: args.profile.into(),
-        limits: Default::default(),
+        limits: settings.limits,
         environment: std::env::vars().collect::<BTreeMap<_, _>>(),
     };
-    let mut allowed = super::config::resolve(super::config::find(&absolute).as_deref(), Default::default())
-        .map_err(|message| {
-            report_error(&message);
-            EXIT_USAGE
-        })?
-        .allow_outside;
-    allowed.extend(args.allow_outside.iter().cloned());
     let fs = super::check::confined_disk(&root, &allowed);
     let input = PlanInput { path: &absolute, text, fs: &fs, root: &root, options: &options };
     let built = plan::build(&input);

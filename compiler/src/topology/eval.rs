@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use ospecc_schema::stdlib;
 use ospecc_schema::topology::catalog;
 use starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
-use starlark::eval::{Evaluator, ReturnFileLoader};
+use starlark::eval::{BeforeStmtFunc, Evaluator, ReturnFileLoader};
 use starlark::syntax::{AstModule, Dialect, DialectTypes};
 use starlark::values::FrozenHeapName;
 use starlark::ErrorKind;
 
 use super::attrs::Addresses;
+use super::eval_limits::{self, LimitError, StatementGuard};
 use super::session::{file_loaders, normalize, SandboxError, Session, MAX_READ_BYTES};
 use super::syntax::Syntax;
 use super::values::{recorded_of, Arg, BuiltinFn, Namespace};
@@ -88,6 +89,8 @@ static GLOBALS: LazyLock<Globals> = LazyLock::new(|| {
     let taken: Vec<String> = standard.names().map(|n| n.as_str().to_owned()).collect();
     let mut builder = GlobalsBuilder::extended_by(&[LibraryExtension::StructType, LibraryExtension::Print]);
     file_loaders(&mut builder);
+    eval_limits::guarded_operators(&mut builder);
+    eval_limits::guarded_functions(&mut builder);
     let sandboxed = ["load_file", "load_yaml", "load_json"];
     let mut namespaces: HashMap<&str, Vec<(String, usize)>> = HashMap::new();
     for (index, builtin) in catalog().builtins.iter().enumerate() {
@@ -109,6 +112,10 @@ static GLOBALS: LazyLock<Globals> = LazyLock::new(|| {
     }
     builder.build()
 });
+
+/// `+`, `*`, `%` as the guarded functions that check the budget first.
+static GUARDED_OPERATORS: LazyLock<HashMap<String, String>> =
+    LazyLock::new(|| eval_limits::GUARDED.iter().map(|(op, f)| ((*op).to_owned(), (*f).to_owned())).collect());
 
 /// From this size on, the root file's syntax index is built on a second thread while the file
 /// evaluates (below it, starting the thread costs more than the index).
@@ -337,7 +344,7 @@ impl<'a, 's> Run<'a, 's> {
         self.session.sources.borrow_mut().push((name.to_owned(), text.clone()));
         let text_for_recovery = if is_root { text.clone() } else { String::new() };
         let text_len = text.len();
-        let ast = match AstModule::parse(name, text, &DIALECT) {
+        let mut ast = match AstModule::parse(name, text, &DIALECT) {
             Ok(ast) => ast,
             Err(e) => {
                 let first = syntax_error(&e);
@@ -360,6 +367,8 @@ impl<'a, 's> Run<'a, 's> {
             }
             other => other,
         };
+        // Only the evaluated tree calls the guarded operators; the index keeps the text's own.
+        ast.replace_binary_operators(&GUARDED_OPERATORS);
         self.stack.push(key.to_owned());
         let mut modules: Vec<(String, FrozenModule)> = Vec::new();
         let mut failed = None;
@@ -391,40 +400,43 @@ impl<'a, 's> Run<'a, 's> {
         let deadline = self.deadline;
         let session = self.session;
         let evaluate = || {
-            Module::with_temp_heap(|module| {
-                let result = {
-                    let mut eval = Evaluator::new(&module);
-                    eval.set_loader(&loader);
-                    eval.extra = Some(session);
-                    // Setting each bound once on a fresh evaluator cannot fail.
-                    let _ = eval.set_max_tick_count(limits.max_ticks);
-                    let _ = eval.set_max_heap_size(limits.max_heap_bytes);
-                    let _ = eval.set_max_callstack_size(limits.max_call_depth);
-                    eval.set_check_cancelled(Box::new(move || Instant::now() > deadline));
-                    eval.set_print_handler(&SilentPrint);
-                    // Function values are numbered by identity (`values::Function`): a collection
-                    // between statements would move them. Heap growth stays bounded by the limit.
-                    eval.disable_gc();
-                    eval.eval_module(ast, &GLOBALS).map(|_| ())
-                };
-                if is_root && session.capture && result.is_ok() {
-                    // Global functions (`def test_*`) are callables too, whether or not a builtin saw them.
-                    // In the order `module_globals` meets them, so function indexes match a check's.
-                    let mut names: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
-                    names.sort();
-                    let functions: Vec<_> =
-                        names.iter().filter_map(|n| module.get(n)).filter(|v| v.get_type() == "function").collect();
-                    super::values::capture_functions(&module, session, &functions);
-                }
-                // After a failed evaluation the module's slots may not exist (a name that did not
-                // resolve stops evaluation before they are allocated): only a finished module is read.
-                let globals = if is_root && result.is_ok() { module_globals(&module) } else { Vec::new() };
-                // Loaded modules are frozen for the files that load them, the root only for a run
-                // (which calls its functions later): a check reads the recorded calls and globals,
-                // and freezing copies the whole heap.
-                let frozen = (!is_root || session.capture)
-                    .then(|| module.freeze_named(FrozenHeapName::User(Box::new(key.to_owned()))));
-                (result, globals, frozen)
+            eval_limits::with_budget(deadline, limits.max_heap_bytes, limits.max_ticks, || {
+                Module::with_temp_heap(|module| {
+                    let result = {
+                        let mut eval = Evaluator::new(&module);
+                        eval.set_loader(&loader);
+                        eval.extra = Some(session);
+                        // Setting each bound once on a fresh evaluator cannot fail.
+                        let _ = eval.set_max_tick_count(limits.max_ticks);
+                        let _ = eval.set_max_heap_size(limits.max_heap_bytes);
+                        let _ = eval.set_max_callstack_size(limits.max_call_depth);
+                        eval.set_check_cancelled(Box::new(eval_limits::cancelled));
+                        eval.before_stmt_for_dap(BeforeStmtFunc::from_dyn(Box::new(StatementGuard)));
+                        eval.set_print_handler(&SilentPrint);
+                        // Function values are numbered by identity (`values::Function`): a collection
+                        // between statements would move them. Heap growth stays bounded by the limit.
+                        eval.disable_gc();
+                        eval.eval_module(ast, &GLOBALS).map(|_| ())
+                    };
+                    if is_root && session.capture && result.is_ok() {
+                        // Global functions (`def test_*`) are callables too, whether or not a builtin saw them.
+                        // In the order `module_globals` meets them, so function indexes match a check's.
+                        let mut names: Vec<String> = module.names().map(|n| n.as_str().to_owned()).collect();
+                        names.sort();
+                        let functions: Vec<_> =
+                            names.iter().filter_map(|n| module.get(n)).filter(|v| v.get_type() == "function").collect();
+                        super::values::capture_functions(&module, session, &functions);
+                    }
+                    // After a failed evaluation the module's slots may not exist (a name that did not
+                    // resolve stops evaluation before they are allocated): only a finished module is read.
+                    let globals = if is_root && result.is_ok() { module_globals(&module) } else { Vec::new() };
+                    // Loaded modules are frozen for the files that load them, the root only for a run
+                    // (which calls its functions later): a check reads the recorded calls and globals,
+                    // and freezing copies the whole heap.
+                    let frozen = (!is_root || session.capture)
+                        .then(|| module.freeze_named(FrozenHeapName::User(Box::new(key.to_owned()))));
+                    (result, globals, frozen)
+                })
             })
         };
         let (result, globals, frozen) = match tree.take() {
@@ -646,7 +658,10 @@ fn first_line(text: &str) -> String {
 /// A located diagnostic for an evaluation error. The span is the innermost location in
 /// `file` (an error inside a loaded function is shown at the call in this file).
 fn runtime_error(e: &starlark::Error, file: &str) -> Diagnostic {
-    let mut span = e.span().filter(|s| s.filename() == file).map(span_of);
+    // A stack overflow is shown at the innermost call of a user function: the guarded
+    // operators are calls too, and the one that crossed the bound is not the recursion.
+    let overflow = matches!(e.kind(), ErrorKind::StackOverflow(_));
+    let mut span = e.span().filter(|s| s.filename() == file && !overflow).map(span_of);
     if span.is_none() {
         span = e
             .call_stack()
@@ -657,8 +672,24 @@ fn runtime_error(e: &starlark::Error, file: &str) -> Diagnostic {
             .find(|l| l.filename() == file)
             .map(span_of);
     }
+    if let ErrorKind::Native(inner) = e.kind() {
+        if let Some(limit) = inner.downcast_ref::<LimitError>() {
+            let at = limit.at.as_ref().filter(|(f, _)| f == file).map(|(_, s)| *s);
+            return limit_diagnostic(limit.limit, limit.message.clone(), at.or(span).unwrap_or(Span::at(0)));
+        }
+    }
     let span = span.unwrap_or(Span::at(0));
     let message = first_line(&e.without_diagnostic().to_string());
+    if message.contains("Evaluation cancelled") {
+        let limit = eval_limits::take_tripped().unwrap_or(eval_limits::Limit::Time);
+        let message = match limit {
+            eval_limits::Limit::Time => "evaluation did not finish within its time limit",
+            eval_limits::Limit::Memory => "evaluation exceeded its memory limit",
+        };
+        // The statement running when the hook fired (the error itself has no location).
+        let at = eval_limits::last_statement(file).unwrap_or(span);
+        return limit_diagnostic(limit, message.into(), at);
+    }
     let (code, help) = match e.kind() {
         ErrorKind::StackOverflow(_) => (
             "TOP014",
@@ -671,6 +702,10 @@ fn runtime_error(e: &starlark::Error, file: &str) -> Diagnostic {
         }
         ErrorKind::Native(inner) => match inner.downcast_ref::<SandboxError>() {
             Some(sandbox) => (sandbox.code, sandbox.help.clone()),
+            None if inner.downcast_ref::<eval_limits::RangeError>().is_some() => (
+                "TOP010",
+                "starlark ranges are 32-bit: loop over a smaller range, or compute the value without one".to_owned(),
+            ),
             None => ("TOP010", "fix the value or call shown here".to_owned()),
         },
         _ if message.contains("ticks has been exceeded") || message.contains("Evaluation cancelled") => (
@@ -691,6 +726,19 @@ fn runtime_error(e: &starlark::Error, file: &str) -> Diagnostic {
         _ => message,
     };
     Diagnostic::error(code, span, message).with_help(help)
+}
+
+/// TOP012/TOP013 for an evaluation its budget stopped, at the statement or operation.
+fn limit_diagnostic(limit: eval_limits::Limit, message: String, span: Span) -> Diagnostic {
+    let help = match limit {
+        eval_limits::Limit::Time => {
+            "evaluation is bounded so a check always ends: look for a loop or comprehension over a huge range"
+        }
+        eval_limits::Limit::Memory => {
+            "evaluation is bounded in memory: look for a huge list, string repetition or comprehension"
+        }
+    };
+    Diagnostic::error(limit.code(), span, message).with_help(help)
 }
 
 #[cfg(test)]

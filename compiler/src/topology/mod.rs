@@ -13,6 +13,7 @@ pub mod attrs;
 pub mod bodies;
 pub(crate) mod checks;
 mod eval;
+pub mod eval_limits;
 pub(crate) mod hash;
 pub mod run;
 mod session;
@@ -250,7 +251,7 @@ fn evaluate_here(input: &TopologyInput, addresses: Addresses) -> Evaluated {
         Err(_) => Evaluated {
             diagnostics: vec![Diagnostic::error(
                 "TOP013",
-                crate::span::Span::at(0),
+                eval_limits::last_statement(&input.path.display().to_string()).unwrap_or(crate::span::Span::at(0)),
                 "evaluation was aborted: it exceeded the evaluator's memory bounds",
             )
             .with_help("look for a huge list, string repetition or comprehension")],
