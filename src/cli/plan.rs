@@ -34,6 +34,10 @@ pub struct LowerArgs {
     /// OSpec schema profile.
     #[arg(long, value_enum, default_value_t = ProfileArg::Ext)]
     profile: ProfileArg,
+    /// Treat the environment variable NAME as a secret (repeatable): never written into a
+    /// plan, redacted from every output of `run`.
+    #[arg(long, value_name = "NAME")]
+    pub(super) secret_env: Vec<String>,
     /// Let the spec read PATH although it is outside the workspace (repeatable; symbolic links
     /// are followed before any path is compared).
     #[arg(long, value_name = "PATH")]
@@ -144,6 +148,7 @@ pub(super) fn lower(args: &LowerArgs) -> Result<Plan, u8> {
         profile: args.profile.into(),
         limits: settings.limits,
         environment: std::env::vars().collect::<BTreeMap<_, _>>(),
+        secret_env: args.secret_env.clone(),
     };
     let fs = super::check::confined_disk(&root, &allowed);
     let input = PlanInput { path: &absolute, text, fs: &fs, root: &root, options: &options };

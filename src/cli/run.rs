@@ -67,7 +67,7 @@ pub fn run(args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     let environment: BTreeMap<String, String> = std::env::vars().collect();
-    let redactor = redactor(&plan, &environment);
+    let redactor = redactor(&plan, &environment, &args.lower.secret_env);
     let is_tty = std::io::stderr().is_terminal() && args.format == Format::Human;
     // The plan's instance counts estimate the leaves (parallel interleavings, which run once,
     // and axes only a run discovers make it approximate).
@@ -150,10 +150,10 @@ fn load(args: &LowerArgs) -> Result<(Plan, PathBuf), u8> {
     lower(args).map(|plan| (plan, dir))
 }
 
-/// Hides the values of the spec's required secrets and of service env vars whose names look
-/// secret.
-fn redactor(plan: &Plan, environment: &BTreeMap<String, String>) -> Redactor {
-    let names: Vec<String> = plan
+/// Hides the values of the spec's required secrets, of `--secret-env` variables, of every
+/// variable (process or service environment) whose name looks secret, and URL passwords.
+fn redactor(plan: &Plan, environment: &BTreeMap<String, String>, secret_env: &[String]) -> Redactor {
+    let mut names: Vec<String> = plan
         .acceptance
         .iter()
         .flat_map(|a| &a.preflight)
@@ -162,9 +162,8 @@ fn redactor(plan: &Plan, environment: &BTreeMap<String, String>) -> Redactor {
             _ => None,
         })
         .collect();
-    let required: BTreeMap<String, String> =
-        names.iter().filter_map(|n| environment.get(n).map(|v| (n.clone(), v.clone()))).collect();
+    names.extend(secret_env.iter().cloned());
     let service_env: Vec<(String, String)> =
         plan.services.iter().flat_map(|s| s.env.iter().map(|v| (v.name.clone(), v.rendered.clone()))).collect();
-    Redactor::from_env(&names, &required, &service_env)
+    Redactor::from_env(&names, environment, &service_env)
 }

@@ -39,6 +39,9 @@ pub struct PlanOptions {
     pub limits: Limits,
     /// The process environment, for `${VAR}` in URLs (passed in: the compiler reads none).
     pub environment: BTreeMap<String, String>,
+    /// `--secret-env NAME`: variables that are secret besides `secrets.required` and the name
+    /// heuristic; their values never enter the plan.
+    pub secret_env: Vec<String>,
 }
 
 /// One file to build a plan from.

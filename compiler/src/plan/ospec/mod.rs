@@ -17,6 +17,7 @@ mod overrides;
 mod performance;
 mod preflight;
 mod request;
+pub mod secrets;
 mod targets;
 mod unverifiable;
 
@@ -77,7 +78,11 @@ fn lower_acceptance(
 ) -> Acceptance {
     let options = input.options;
     let merged = overrides::merge(root, options, diagnostics);
-    let targets = Targets::new(root, merged.env_url, options.base_url.as_deref(), &options.environment, topology);
+    // Secrets stay `${NAME}` references in the plan (docs/plan-ir.md): the runtime reads them.
+    let mut secret_names = secrets::declared(root);
+    secret_names.extend(options.secret_env.iter().cloned());
+    let environment = secrets::public_environment(&options.environment, &secret_names);
+    let targets = Targets::new(root, merged.env_url, options.base_url.as_deref(), &environment, topology);
     let mut cx = Lowering::new(options, input.path, input.fs, root, bundle, targets);
     let acceptance = &merged.acceptance;
     let preflight = preflight::lower(&mut cx);
