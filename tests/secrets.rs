@@ -66,3 +66,42 @@ fn secret_env_keeps_any_variable_out_of_the_plan() {
     let plan = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
     assert!(plan.contains("https://${PLAIN_HOST}") && !plan.contains("example.com"), "{plan}");
 }
+
+#[test]
+fn run_outputs_hold_no_secret_value() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ospecc.toml"), "").unwrap();
+    // Nothing listens on this port (the test range 21400-21499): the probe fails, and its
+    // error names the URL it tried.
+    let url = "http://u:${APP_TOKEN}@127.0.0.1:21401/${DB_PASS}";
+    std::fs::write(dir.path().join("s.ospec.yml"), spec(url)).unwrap();
+    let args = [
+        "run",
+        "s.ospec.yml",
+        "--env",
+        "staging",
+        "--format",
+        "json",
+        "--junit",
+        "j.xml",
+        "--report",
+        "r.html",
+        "--out",
+        "traces",
+    ];
+    let run = run(dir.path(), &args);
+    assert!(run.stdout.contains("[REDACTED]"), "the failing probe's URL is shown redacted:\n{}", run.text());
+    let mut outputs = vec![("stdout".to_owned(), run.stdout.clone()), ("stderr".to_owned(), run.stderr.clone())];
+    for name in ["j.xml", "r.html"] {
+        outputs.push((name.to_owned(), std::fs::read_to_string(dir.path().join(name)).unwrap()));
+    }
+    for entry in std::fs::read_dir(dir.path().join("traces")).unwrap() {
+        let path = entry.unwrap().path();
+        outputs.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
+    }
+    for (name, text) in &outputs {
+        for secret in [TOKEN, DB_PASS, OTHER] {
+            assert!(!text.contains(secret), "{secret} in {name}:\n{text}");
+        }
+    }
+}
