@@ -524,3 +524,18 @@ fn max_instances_runs_the_first_leaves_and_says_how_many_of_how_many() {
     assert!(notes[1].2.contains("`test_nested` has 3 leaves"), "{notes:?}");
     assert!(notes[2].2.contains("parallel() asked for 2 interleavings"), "{notes:?}");
 }
+
+#[test]
+fn a_port_already_in_use_is_a_clear_error_at_once() {
+    let _serial = serial();
+    // The test holds the service's port, as a second run (or anything else) would.
+    let holder = std::net::TcpListener::bind("127.0.0.1:21450").unwrap();
+    let started = Instant::now();
+    let run = run(&["run", "tests/runs/port-taken.star", "--format", "json"]);
+    drop(holder);
+    let text = run.text();
+    assert!(text.contains("port 21450 (interface `http`) is already in use"), "{text}");
+    assert!(text.contains(&format!("pid {}", std::process::id())), "the holder is named:\n{text}");
+    // Not after the healthcheck's 10 s: before the service starts.
+    assert!(started.elapsed() < Duration::from_secs(9), "took {:?}:\n{text}", started.elapsed());
+}

@@ -17,6 +17,7 @@ mod capture;
 pub mod decode;
 pub mod env;
 pub mod health;
+pub mod ports;
 pub mod process;
 mod registry;
 mod teardown;
@@ -177,6 +178,10 @@ impl Services {
                 Ok(())
             }
             Launch::Binary { path, args } => {
+                // A port someone else holds would let the healthcheck accept the wrong server.
+                if let Some(taken) = ports::check(&service) {
+                    return Err(taken);
+                }
                 let env = self.environment(&service, options);
                 let program = resolve_program(path, &options.workdir, env.get("PATH").map(String::as_str))
                     .map_err(|e| format!("service `{name}`: {e}"))?;
