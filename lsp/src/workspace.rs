@@ -149,4 +149,26 @@ mod tests {
         let accessed = fs.accessed();
         assert!(accessed.contains(&path) && accessed.contains(Path::new("/nonexistent-ospecc-test/gone.star")));
     }
+
+    #[test]
+    fn a_confined_overlay_refuses_links_out_of_the_workspace() {
+        let base = std::env::temp_dir().join(format!("ospecc-lsp-confine-{}", std::process::id()));
+        let (ws, out) = (base.join("ws"), base.join("out"));
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("secret.txt"), "CANARY").unwrap();
+        std::fs::write(ws.join("inside.txt"), "fine").unwrap();
+        let _ = std::fs::remove_file(ws.join("link"));
+        std::os::unix::fs::symlink(out.join("secret.txt"), ws.join("link")).unwrap();
+        let documents = Mutex::new(Documents::default());
+        let fs = OverlayFs::confined(&documents, Confinement::new([&ws]));
+        assert_eq!(fs.read_to_string(&ws.join("inside.txt"), 100).unwrap(), "fine");
+        let refused = fs.read_to_string(&ws.join("link"), 100).unwrap_err();
+        let outside = ospecc_compiler::vfs::outside(&refused).expect("a confinement refusal");
+        assert_eq!(outside.link.as_deref(), Some(Path::new("link")));
+        assert!(!refused.to_string().contains("CANARY"));
+        assert!(!fs.exists(&out.join("secret.txt")) && !fs.exists(&ws.join("link")));
+        assert!(OverlayFs::new(&documents).read_to_string(&ws.join("link"), 100).is_ok(), "unconfined reads follow");
+        let _ = std::fs::remove_dir_all(&base);
+    }
 }

@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn command_line_wins_over_the_file() {
-        let settings = FileSettings {
+        let file = FileSettings {
             profile: Some(Profile::Core),
             strict: true,
             deny: codes(&["OSP100", "OSP101"]),
@@ -234,6 +234,24 @@ mod tests {
         assert_eq!(settings.options.profile, Profile::Ext);
         assert_eq!(settings.options.policy.deny, codes(&["OSP001"]), "codes are normalised to the registry's spelling");
         assert!(resolve(None, Overrides { allow: codes(&["nope"]), ..Overrides::default() }).is_err());
+    }
+
+    #[test]
+    fn workspace_and_limits_sections_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(
+            &path,
+            "[workspace]\nallow_outside = [\"../shared\"]\n[limits]\nmax_memory_mib = 64\nmax_time_ms = 1500\n",
+        )
+        .unwrap();
+        let settings = resolve(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(settings.allow_outside, vec![dir.path().join("../shared")]);
+        assert_eq!(settings.limits.max_heap_bytes, 64 << 20);
+        assert_eq!(settings.limits.max_time, std::time::Duration::from_millis(1500));
+        std::fs::write(&path, "[limits]\nmax_steps = 0\n").unwrap();
+        let error = resolve(Some(&path), Overrides::default()).unwrap_err();
+        assert!(error.contains("ospecc.toml:2:") && error.contains("max_steps"), "{error}");
     }
 
     #[test]
