@@ -655,6 +655,39 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().trim().to_owned()
 }
 
+/// starlark-rust's messages that name its internals (positional parameters `a1`, the file path
+/// in a function's name, `i32`), or arrive cut off, in the user's terms: (pattern, replacement),
+/// the first match wins.
+const REWRITES: &[(&str, &str)] = &[
+    (
+        r"^Type of parameter `a(\d+)` doesn't match, expected `([^`]*)`, actual `([^`(]*?) ?\(repr: (.*)\)`$",
+        "argument ${1} must be `${2}`, got `${3}` ${4}",
+    ),
+    (
+        r"^Type of parameter `(\w+)` doesn't match, expected `([^`]*)`, actual `([^`(]*?) ?\(repr: (.*)\)`$",
+        "parameter `${1}` must be `${2}`, got `${3}` ${4}",
+    ),
+    (r"^Error unpacking value for parameter `a(\d+)` of type `([^`]*)`?$", "argument ${1} must be `${2}`"),
+    (r"^Error unpacking value for parameter `(\w+)` of type `([^`]*)`?$", "parameter `${1}` must be `${2}`"),
+    (
+        r"^Integer value is too big to fit in i32: (-?\d+)$",
+        "${1} is too large here: integers in this place take at most 2^31−1 (2147483647)",
+    ),
+    (r"^(.*) for call to \S*?\.star\.([A-Za-z_]\w*)$", "${1} for call to `${2}()`"),
+];
+
+static REWRITE_TABLE: LazyLock<Vec<(regex::Regex, &'static str)>> = LazyLock::new(|| {
+    REWRITES.iter().filter_map(|(pattern, to)| regex::Regex::new(pattern).ok().map(|re| (re, *to))).collect()
+});
+
+/// `message` rewritten by the first matching entry of [`REWRITES`], else unchanged.
+fn rewrite(message: String) -> String {
+    match REWRITE_TABLE.iter().find(|(re, _)| re.is_match(&message)) {
+        Some((re, to)) => re.replace(&message, *to).into_owned(),
+        None => message,
+    }
+}
+
 /// A located diagnostic for an evaluation error. The span is the innermost location in
 /// `file` (an error inside a loaded function is shown at the call in this file).
 fn runtime_error(e: &starlark::Error, file: &str) -> Diagnostic {
@@ -679,7 +712,7 @@ fn runtime_error(e: &starlark::Error, file: &str) -> Diagnostic {
         }
     }
     let span = span.unwrap_or(Span::at(0));
-    let message = first_line(&e.without_diagnostic().to_string());
+    let message = rewrite(first_line(&e.without_diagnostic().to_string()));
     if message.contains("Evaluation cancelled") {
         let limit = eval_limits::take_tripped().unwrap_or(eval_limits::Limit::Time);
         let message = match limit {
@@ -801,6 +834,34 @@ mod tests {
             }
         }
         None
+    }
+
+    #[test]
+    fn raw_starlark_messages_are_rewritten() {
+        let cases = [
+            (
+                "Type of parameter `a1` doesn't match, expected `int`, actual `string (repr: \"a\")`",
+                "argument 1 must be `int`, got `string` \"a\"",
+            ),
+            (
+                "Type of parameter `needle` doesn't match, expected `str`, actual `int (repr: 9)`",
+                "parameter `needle` must be `str`, got `int` 9",
+            ),
+            ("Error unpacking value for parameter `a1` of type `int", "argument 1 must be `int`"),
+            (
+                "Integer value is too big to fit in i32: 99999999999",
+                "99999999999 is too large here: integers in this place take at most 2^31−1 (2147483647)",
+            ),
+            (
+                "Found 1 extra positional argument(s) for call to /tmp/w/m.star.f",
+                "Found 1 extra positional argument(s) for call to `f()`",
+            ),
+            ("Variable `x` not found", "Variable `x` not found"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(rewrite(raw.to_owned()), shown);
+        }
+        assert_eq!(REWRITE_TABLE.len(), REWRITES.len(), "every pattern compiles");
     }
 
     #[test]
