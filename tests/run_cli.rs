@@ -359,6 +359,7 @@ fn faults_happen_to_real_processes_and_the_run_says_what_fired() {
         "test_partition",
         "test_start_stop",
         "test_trace",
+        "test_trace_kept_under_fault",
         "test_fault_all",
         "test_backend_down",
         "test_unfired",
