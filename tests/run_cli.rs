@@ -525,3 +525,51 @@ fn max_instances_runs_the_first_leaves_and_says_how_many_of_how_many() {
     assert!(notes[1].2.contains("`test_nested` has 3 leaves"), "{notes:?}");
     assert!(notes[2].2.contains("parallel() asked for 2 interleavings"), "{notes:?}");
 }
+
+/// `--test` (exact and glob, repeatable, acceptance dropped), `--runs` (names per run, seeds
+/// drawn anew per run, flakiness), `--show`, `--normalize`; a `--test` that selects nothing is
+/// a usage error naming the tests there are.
+#[test]
+fn runner_options_select_repeat_show_and_normalize() {
+    let _serial = serial();
+    let spec = "tests/runs/options.star";
+    let repeated = run(&["run", spec, "--test", "test_c*", "--runs", "8", "--seed", "1", "--format", "json"]);
+    repeated.expect(1);
+    let report: serde_json::Value = serde_json::from_str(&repeated.stdout).unwrap();
+    let names: Vec<&str> = report["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (1..=8).map(|k| format!("test_coin[run={k}]")).collect();
+    assert_eq!(names, expected, "only test_coin, once per run");
+    let passed = report["results"].as_array().unwrap().iter().filter(|r| r["outcome"] == "passed").count();
+    assert!(passed > 0 && passed < 8, "a fair coin drawn anew per run: {passed} of 8 passed");
+    // The same seed makes the same runs.
+    let again = run(&["run", spec, "--test", "test_c*", "--runs", "8", "--seed", "1", "--format", "json"]);
+    let again: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let outcomes = |r: &serde_json::Value| -> Vec<String> {
+        r["results"].as_array().unwrap().iter().map(|r| r["outcome"].to_string()).collect()
+    };
+    assert_eq!(outcomes(&report), outcomes(&again));
+
+    let human = run(&["run", spec, "--test", "test_coin", "--runs", "8", "--seed", "1", "--show", "fail"]);
+    human.expect(1);
+    assert!(human.stdout.contains(&format!("FLAKY   test_coin: passed {passed} of 8 runs")), "{}", human.text());
+    assert!(!human.stderr.contains("PASS test_coin"), "--show fail lists no pass:\n{}", human.text());
+    let all = run(&["run", spec, "--test", "test_plain", "--show", "all"]);
+    all.expect(0);
+    assert!(all.stderr.contains("PASS test_plain"), "{}", all.text());
+
+    let dir = tempfile::tempdir().unwrap();
+    let norm = dir.path().join("run.norm");
+    let normalized =
+        run(&["run", spec, "--test", "test_parallel", "--test", "test_plain", "--normalize", norm.to_str().unwrap()]);
+    normalized.expect(0);
+    let expected = "=== test_parallel ===\n--- api ---\nservice_started\nservice_ready\n--- test ---\n\
+                    step_send api\nstep_send api\nstep_recv api\nstep_recv api\n\
+                    === test_plain ===\n--- api ---\nservice_started\nservice_ready\n--- test ---\n\
+                    step_send api\nstep_recv api\n";
+    assert_eq!(std::fs::read_to_string(&norm).unwrap(), expected);
+
+    let unknown = run(&["run", spec, "--test", "test_plane"]);
+    unknown.expect(2);
+    assert!(unknown.stderr.contains("--test test_plane: no test has that name"), "{}", unknown.text());
+    assert!(unknown.stderr.contains("did you mean `test_plain`"), "{}", unknown.text());
+}

@@ -511,10 +511,20 @@ impl Faults {
         }
         if !rules.is_empty() {
             let fired: u64 = rules.iter().map(Rule::fired).sum();
+            let targets: BTreeSet<String> = applied
+                .syscall
+                .iter()
+                .map(|(service, _)| service.clone())
+                .chain(applied.proxy.iter().map(|((service, interface), _)| format!("{service}.{interface}")))
+                .collect();
             self.events.push(
                 "",
                 "fault_removed",
-                fields([("scope", applied.scope.clone().into()), ("fired", fired.into())]),
+                fields([
+                    ("scope", applied.scope.clone().into()),
+                    ("targets", targets.into_iter().collect::<Vec<_>>().into()),
+                    ("fired", fired.into()),
+                ]),
             );
         }
     }
