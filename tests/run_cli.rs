@@ -573,3 +573,71 @@ fn runner_options_select_repeat_show_and_normalize() {
     assert!(unknown.stderr.contains("--test test_plane: no test has that name"), "{}", unknown.text());
     assert!(unknown.stderr.contains("did you mean `test_plain`"), "{}", unknown.text());
 }
+
+/// The processes whose environment marks them as part of run `pid` (`OSPECC_RUN=<pid>-...`).
+fn marked_by(pid: u32) -> Vec<i32> {
+    let prefix = format!("OSPECC_RUN={pid}-");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|entry| entry.starts_with(prefix.as_bytes())))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// A SIGKILL of `ospecc run` at any moment (while a service starts, once it is healthy, in
+/// the test's body) leaves no process and no bound port once the next run has started: the
+/// next run reaps them by the killed run's mark.
+#[test]
+fn a_sigkilled_run_leaves_nothing_once_the_next_run_starts() {
+    let _serial = serial();
+    if python3_missing() {
+        return;
+    }
+    let port_open = || std::net::TcpStream::connect("127.0.0.1:18471").is_ok();
+    for (point, wait_for_port, extra) in
+        [("while starting", false, 150), ("once healthy", true, 0), ("in the body", true, 1500)]
+    {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ospecc"))
+            .args(["run", "tests/runs/wrapped.star"])
+            .current_dir(repo_root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        if wait_for_port {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !port_open() {
+                assert!(Instant::now() < deadline, "{point}: the service never came up");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(extra));
+        // SAFETY: kill sends a signal to a child we spawned.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        if wait_for_port {
+            // What PR_SET_PDEATHSIG cannot reach: the wrapped server outlives the runtime.
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(!marked_by(pid).is_empty() && port_open(), "{point}: the wrapped server outlived the runtime");
+        }
+        // The next run (any spec) reaps what the killed one left.
+        run(&["run", "tests/runs/options.star", "--test", "test_plain"]).expect(0);
+        let left = marked_by(pid);
+        for p in &left {
+            // SAFETY: cleanup of a leftover so that later tests are not disturbed.
+            unsafe { libc::kill(*p, libc::SIGKILL) };
+        }
+        assert_eq!(left, Vec::<i32>::new(), "{point}: processes of the killed run remain");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while port_open() {
+            assert!(Instant::now() < deadline, "{point}: port 18471 is still bound");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -80,6 +80,14 @@ pub struct Finished {
 pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
     let started = Instant::now();
     let events = EventLog::default();
+    let reaped = supervisor::reaper::reap_abandoned();
+    if !reaped.runs.is_empty() {
+        events.push(
+            "runner",
+            "reaped",
+            fields([("runs", reaped.runs.into()), ("processes", reaped.processes.into())]),
+        );
+    }
     let outcome = std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("ospecc-run".into())
@@ -90,8 +98,12 @@ pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
             Err(e) => Err(format!("cannot start the run thread: {e}")),
         }
     });
-    // A panic anywhere above must not leave processes behind.
+    // A panic anywhere above must not leave processes behind, nor may what left its group.
     supervisor::kill_all_now();
+    let escaped = supervisor::reaper::reap_own();
+    if !escaped.is_empty() {
+        events.push("runner", "escaped_killed", fields([("processes", escaped.into())]));
+    }
     let (services, results) = outcome.unwrap_or_else(|why| {
         let result = error_result("run", &why, &events);
         (Vec::new(), vec![result])
