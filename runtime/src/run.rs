@@ -82,11 +82,7 @@ pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
     let events = EventLog::default();
     let reaped = supervisor::reaper::reap_abandoned();
     if !reaped.runs.is_empty() {
-        events.push(
-            "runner",
-            "reaped",
-            fields([("runs", reaped.runs.into()), ("processes", reaped.processes.into())]),
-        );
+        events.push("runner", "reaped", fields([("runs", reaped.runs.into()), ("processes", reaped.processes.into())]));
     }
     let outcome = std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()

@@ -207,6 +207,16 @@ fn load(args: &LowerArgs) -> Result<(Plan, PathBuf), u8> {
             ));
             return Err(EXIT_USAGE);
         }
+        let environment: BTreeMap<String, String> = std::env::vars().collect();
+        let problems = ospecc_compiler::plan::verify::verify(&plan, &environment);
+        if !problems.is_empty() {
+            report_error(&format!(
+                "{} cannot be trusted, so nothing of it runs:\n  - {}\n  (rebuild it from its sources with `ospecc build`)",
+                file.display(),
+                problems.join("\n  - ")
+            ));
+            return Err(EXIT_USAGE);
+        }
         return Ok((plan, dir));
     }
     lower(args).map(|plan| (plan, dir))
