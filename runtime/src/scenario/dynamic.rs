@@ -1,6 +1,7 @@
 //! `dynamic(fn)` mock routes: the function of the bundle is called with the request (a dict
 //! of `method`, `path`, `query`, `headers`, `body`) and its answer (`json_response(...)`,
-//! `text_response(...)`, `status_only(...)`, `redirect(...)`) becomes the HTTP reply.
+//! `text_response(...)`, `status_only(...)`, `redirect(...)`, and for gRPC mocks `grpc_response`,
+//! `grpc_typed_response`, `grpc_raw_response`, `grpc_error`) becomes the reply.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,7 +65,7 @@ impl DynamicHandler for StarlarkMocks {
                 "path": request.path,
                 "query": request.query,
                 "headers": request.headers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-                "body": request.body,
+                "body": body_value(request),
             });
             let req = eval.heap().alloc(req);
             let value = eval.eval_function(function.to_value(), &[req], &[]).map_err(|e| e.to_string())?;
@@ -86,7 +87,17 @@ impl DynamicHandler for StarlarkMocks {
     }
 }
 
-/// A recorded mock response as an HTTP reply.
+/// The request body as the handler sees it: a gRPC mock passes the message decoded to JSON
+/// (content-type `application/grpc`), which becomes a dict; any other body stays text.
+fn body_value(request: &MockRequest) -> serde_json::Value {
+    let grpc = request.headers.iter().any(|(n, v)| n == "content-type" && v.starts_with("application/grpc"));
+    grpc.then(|| serde_json::from_str(&request.body).ok())
+        .flatten()
+        .unwrap_or_else(|| serde_json::Value::String(request.body.clone()))
+}
+
+/// A recorded mock response as an HTTP reply (gRPC replies in the form the gRPC mock reads:
+/// JSON bodies, raw bytes marked by their content type, `grpc_error` as `grpc-status`).
 fn reply(record: &Recorded) -> MockReply {
     let status = |default: u16| match record.named("status").or(record.positional.first()) {
         Some(Arg::Int(s)) => u16::try_from(*s).unwrap_or(default),
@@ -112,6 +123,26 @@ fn reply(record: &Recorded) -> MockReply {
                 _ => 302,
             };
             MockReply { status, headers: vec![("location".into(), location.to_owned())], body: Vec::new() }
+        }
+        "grpc_response" | "grpc_typed_response" => MockReply {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: record.named("body").map(Arg::to_json).unwrap_or(serde_json::json!({})).to_string().into_bytes(),
+        },
+        "grpc_raw_response" => MockReply {
+            status: 200,
+            headers: vec![("content-type".into(), crate::mock::grpc::RAW_CONTENT_TYPE.into())],
+            body: record.named("body").or(record.positional.first()).and_then(Arg::as_str).unwrap_or_default().into(),
+        },
+        "grpc_error" => {
+            let code = match record.named("code").or(record.positional.first()) {
+                Some(Arg::Int(n)) => n.to_string(),
+                Some(Arg::Str(name)) => name.clone(),
+                _ => "UNKNOWN".into(),
+            };
+            let message = record.named("message").or(record.positional.get(1)).and_then(Arg::as_str).unwrap_or_default();
+            let headers = vec![("grpc-status".into(), code), ("grpc-message".into(), message.to_owned())];
+            MockReply { status: 200, headers, body: Vec::new() }
         }
         other => MockReply {
             status: 501,
