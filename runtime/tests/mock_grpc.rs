@@ -117,7 +117,9 @@ fn grpcio_present(test: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("SKIP {test}: python3 with grpcio and grpcio-tools is absent (bash tests/deps/grpc.sh installs them)");
+        eprintln!(
+            "SKIP {test}: python3 with grpcio and grpcio-tools is absent (bash tests/deps/grpc.sh installs them)"
+        );
     }
     ok
 }
@@ -296,7 +298,10 @@ async fn descriptors_that_cannot_serve_the_routes_are_refused_before_binding() {
     };
 
     let error = refused(service("m", 0, typed("/shop.v1.Shop/GetItem"), Value::Null, Some(&text))).await;
-    assert!(error.contains("not a protobuf FileDescriptorSet") || error.contains("holds no file descriptor"), "{error}");
+    assert!(
+        error.contains("not a protobuf FileDescriptorSet") || error.contains("holds no file descriptor"),
+        "{error}"
+    );
     let error = refused(service("m", 0, typed("/shop.v1.Shop/GetItem"), Value::Null, None)).await;
     assert!(error.contains("needs the mock's `descriptors=`"), "{error}");
     let error = refused(service("m", 0, json!([route("GET /x", struct_reply(json!({})))]), Value::Null, None)).await;
@@ -313,7 +318,8 @@ async fn descriptors_that_cannot_serve_the_routes_are_refused_before_binding() {
     let descriptors = protoc(dir.path());
     let error = refused(service("m", 0, typed("/shop.v1.Shop/Missing"), Value::Null, Some(&descriptors))).await;
     assert!(error.contains("`/shop.v1.Shop/Missing` is not in the mock's descriptors"), "{error}");
-    let bad_body = json!([route("/shop.v1.Shop/GetItem", json!({ "kind": "grpc", "body": { "nope": 1 }, "typed": true }))]);
+    let bad_body =
+        json!([route("/shop.v1.Shop/GetItem", json!({ "kind": "grpc", "body": { "nope": 1 }, "typed": true }))]);
     let error = refused(service("m", 0, bad_body, Value::Null, Some(&descriptors))).await;
     assert!(error.contains("not a `shop.v1.Item`"), "{error}");
 }
@@ -406,9 +412,13 @@ async fn a_rust_h2_client_gets_structs_raw_bytes_statuses_and_dynamic_replies() 
     assert_eq!(client.call("/grpc.health.v1.Health/Check", &[]).await.unwrap().0, 14);
     // Without descriptors the handler gets a Struct request as JSON, and its JSON reply is sent
     // as a Struct.
-    let (code, _, reply) = client.call("/flags.v1.Flags/Echo", &struct_bytes(json!({ "id": "9", "qty": 2 }))).await.unwrap();
+    let (code, _, reply) =
+        client.call("/flags.v1.Flags/Echo", &struct_bytes(json!({ "id": "9", "qty": 2 }))).await.unwrap();
     assert_eq!((code, struct_json(&reply.unwrap())), (0, json!({ "id": "9", "name": "echo", "price": 200.0 })));
-    assert_eq!(serde_json::from_str::<Value>(&echo.seen.lock().unwrap()[0].body).unwrap(), json!({ "id": "9", "qty": 2.0 }));
+    assert_eq!(
+        serde_json::from_str::<Value>(&echo.seen.lock().unwrap()[0].body).unwrap(),
+        json!({ "id": "9", "qty": 2.0 })
+    );
 
     // A compressed message is refused with a status; a half message is INTERNAL.
     let (code, message, _) = client.send("/flags.v1.Flags/Get", vec![1, 0, 0, 0, 1, 7]).await.unwrap();
@@ -463,7 +473,8 @@ async fn garbage_is_one_mock_error_and_other_connections_are_served() {
     let mut garbage = TcpStream::connect(handle.address()).await.unwrap();
     garbage.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
     let mut rest = Vec::new();
-    let read = tokio::time::timeout(WAIT, garbage.read_to_end(&mut rest)).await.expect("the mock closes the connection");
+    let read =
+        tokio::time::timeout(WAIT, garbage.read_to_end(&mut rest)).await.expect("the mock closes the connection");
     assert!(read.is_ok() || rest.is_empty());
     // A preface followed by frames that are not HTTP/2.
     let mut broken = TcpStream::connect(handle.address()).await.unwrap();
@@ -489,10 +500,14 @@ async fn garbage_is_one_mock_error_and_other_connections_are_served() {
 async fn the_mock_demo_flags_mock_is_served() {
     use ospecc_compiler::plan::{self, PlanInput, PlanOptions};
     use ospecc_compiler::vfs::MemoryFs;
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/faultbox-corpus/poc/mock-demo/faultbox.star");
+    let demo =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/faultbox-corpus/poc/mock-demo/faultbox.star");
     if let Ok(text) = std::fs::read_to_string(&demo) {
         // The inline spec below copies these routes; fail if the demo changed them.
-        for needle in ["\"/flags.v1.Flags/Get\":  grpc_response(", "grpc_error(code = \"UNAVAILABLE\", message = \"backend down\")"] {
+        for needle in [
+            "\"/flags.v1.Flags/Get\":  grpc_response(",
+            "grpc_error(code = \"UNAVAILABLE\", message = \"backend down\")",
+        ] {
             assert!(text.contains(needle), "the mock-demo no longer has {needle}");
         }
     } else {
@@ -634,7 +649,8 @@ async fn the_proxy_relays_and_applies_error_delay_drop_duplicate_on_method_globs
     assert_eq!((code, struct_json(&reply.unwrap())), (0, json!({ "enabled": true, "variant": "B" })));
     assert_eq!(client.call("/flags.v1.Flags/Fail", &[]).await.unwrap().0, 14);
 
-    let error = install(&rules, ProxyAction::Error { status: Some(7), message: Some("denied".into()) }, "/flags.v1.Flags/G*");
+    let error =
+        install(&rules, ProxyAction::Error { status: Some(7), message: Some("denied".into()) }, "/flags.v1.Flags/G*");
     let (code, message, reply) = client.call("/flags.v1.Flags/Get", &[]).await.unwrap();
     assert_eq!((code, message.as_str(), reply), (7, "denied", None));
     rules.remove(error.id);
@@ -685,7 +701,11 @@ async fn the_proxy_answers_grpcio_with_the_rule_status_and_refuses_garbage() {
         handle.stop().await;
         return;
     }
-    install(&rules, ProxyAction::Error { status: Some(14), message: Some("unavailable now".into()) }, "/flags.v1.*/Get");
+    install(
+        &rules,
+        ProxyAction::Error { status: Some(14), message: Some("unavailable now".into()) },
+        "/flags.v1.*/Get",
+    );
     let dir = tempfile::tempdir().unwrap();
     protoc(dir.path());
     let (dir_path, address) = (dir.path().to_owned(), proxy.addr());

@@ -61,8 +61,9 @@ pub(super) async fn serve(ctx: Arc<Ctx>, consumer: Gated) {
             async move { conn.handle(request).await }
         })
     };
-    let served =
-        hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(consumer), service).await;
+    let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(consumer), service)
+        .await;
     if let Err(error) = served {
         if !hung_up(&error) {
             conn.ctx.error(format!("a bad HTTP/2 (gRPC) connection: {error}"));

@@ -140,7 +140,8 @@ fn reply(record: &Recorded) -> MockReply {
                 Some(Arg::Str(name)) => name.clone(),
                 _ => "UNKNOWN".into(),
             };
-            let message = record.named("message").or(record.positional.get(1)).and_then(Arg::as_str).unwrap_or_default();
+            let message =
+                record.named("message").or(record.positional.get(1)).and_then(Arg::as_str).unwrap_or_default();
             let headers = vec![("grpc-status".into(), code), ("grpc-message".into(), message.to_owned())];
             MockReply { status: 200, headers, body: Vec::new() }
         }

@@ -45,7 +45,10 @@ pub fn call(target: &Target, method: &str, args: &Args) -> Option<Response> {
         None => Ok(Vec::new()),
         Some(value) => match value.unpack_str() {
             Some(text) => request_message(text),
-            None => value.to_json_value().map_err(|e| format!("`body=` has no JSON form: {e}")).and_then(|json| codec::encode_struct(&json)),
+            None => value
+                .to_json_value()
+                .map_err(|e| format!("`body=` has no JSON form: {e}"))
+                .and_then(|json| codec::encode_struct(&json)),
         },
     };
     let message = match message {
@@ -139,7 +142,11 @@ async fn exchange(
         let trailers = collected.trailers().cloned();
         let bytes: Bytes = collected.to_bytes();
         if status != hyper::StatusCode::OK {
-            return Ok(Reply { code: wire::code_of_http(status.as_u16()), message: format!("HTTP {status}"), body: None });
+            return Ok(Reply {
+                code: wire::code_of_http(status.as_u16()),
+                message: format!("HTTP {status}"),
+                body: None,
+            });
         }
         let (code, message) = trailers
             .as_ref()

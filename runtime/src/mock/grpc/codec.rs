@@ -7,11 +7,13 @@
 use std::path::Path;
 
 use prost::Message;
-use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions};
+use prost_reflect::{
+    DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions,
+};
 use serde_json::Value;
 
 /// The message types of a descriptor set (and the well-known types).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Descriptors {
     pool: DescriptorPool,
 }

@@ -103,13 +103,22 @@ enum Answer {
     Message(Vec<u8>),
     /// A typed body for a route whose method is known only per call (pattern keys, default).
     Typed(Value),
-    Status { code: u32, message: String },
-    Dynamic { callable: String },
+    Status {
+        code: u32,
+        message: String,
+    },
+    Dynamic {
+        callable: String,
+    },
 }
 
 impl Answer {
     /// `method` is the route's exact method (typed bodies are encoded now when it is known).
-    fn prepare(response: &MockResponse, method: Option<&str>, descriptors: Option<&Descriptors>) -> Result<Answer, String> {
+    fn prepare(
+        response: &MockResponse,
+        method: Option<&str>,
+        descriptors: Option<&Descriptors>,
+    ) -> Result<Answer, String> {
         Ok(match response {
             MockResponse::Grpc { body, typed: false } => Answer::Message(codec::encode_struct(body)?),
             MockResponse::Grpc { body, typed: true } => {
@@ -215,7 +224,9 @@ pub async fn check_preface(stream: &TcpStream) -> Preface {
         };
         if head[..n] != PREFACE[..n] {
             let shown = String::from_utf8_lossy(&head[..n]).escape_debug().to_string();
-            return Preface::Garbage(format!("not HTTP/2 with prior knowledge (the connection opened with \"{shown}\")"));
+            return Preface::Garbage(format!(
+                "not HTTP/2 with prior knowledge (the connection opened with \"{shown}\")"
+            ));
         }
         if n == PREFACE.len() {
             return Preface::Http2;
@@ -260,7 +271,8 @@ impl Outcome {
 
 impl Mock {
     fn error(&self, error: String) {
-        let fields = BTreeMap::from([("interface".to_owned(), json!(self.interface)), ("error".to_owned(), json!(error))]);
+        let fields =
+            BTreeMap::from([("interface".to_owned(), json!(self.interface)), ("error".to_owned(), json!(error))]);
         self.events.push(&self.service, "mock_error", fields);
     }
 
@@ -274,9 +286,16 @@ impl Mock {
 
     async fn answer(&self, request: Request<Incoming>) -> Response<UnaryBody> {
         let method = request.uri().path().to_owned();
-        let grpc = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/grpc"));
+        let grpc = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"));
         let outcome = if request.method() != hyper::Method::POST || !grpc {
-            Outcome::failed(wire::INTERNAL, format!("not a gRPC request ({} with content-type other than application/grpc)", request.method()))
+            Outcome::failed(
+                wire::INTERNAL,
+                format!("not a gRPC request ({} with content-type other than application/grpc)", request.method()),
+            )
         } else {
             self.call(&method, request).await
         };
@@ -305,22 +324,33 @@ impl Mock {
         let body = match Limited::new(request.into_body(), MAX_MESSAGE_BYTES + 5).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                return Outcome::failed(wire::RESOURCE_EXHAUSTED, format!("the request exceeds {MAX_MESSAGE_BYTES} bytes"))
+                return Outcome::failed(
+                    wire::RESOURCE_EXHAUSTED,
+                    format!("the request exceeds {MAX_MESSAGE_BYTES} bytes"),
+                )
             }
             Err(e) => return Outcome::failed(wire::INTERNAL, format!("the request could not be read: {e}")),
         };
         let message = match wire::unframe_one(&body) {
             Ok(message) => message,
             Err(wire::Unframe::Compressed) => {
-                return Outcome::failed(wire::UNIMPLEMENTED, "compressed messages are not supported by this mock".into())
+                return Outcome::failed(
+                    wire::UNIMPLEMENTED,
+                    "compressed messages are not supported by this mock".into(),
+                )
             }
-            Err(wire::Unframe::Malformed(why)) => return Outcome::failed(wire::INTERNAL, format!("a malformed request: {why}")),
+            Err(wire::Unframe::Malformed(why)) => {
+                return Outcome::failed(wire::INTERNAL, format!("a malformed request: {why}"))
+            }
         };
         let found = self.find(method);
         let route = found.map(|(key, _)| key.to_owned());
-        let chosen = found.map(|(_, answer)| answer).or(if method == HEALTH_CHECK { None } else { self.default.as_ref() });
+        let chosen =
+            found.map(|(_, answer)| answer).or(if method == HEALTH_CHECK { None } else { self.default.as_ref() });
         let mut outcome = match chosen {
-            None if method == HEALTH_CHECK => Outcome { reply: Some(SERVING.to_vec()), ..Outcome::status(wire::OK, "") },
+            None if method == HEALTH_CHECK => {
+                Outcome { reply: Some(SERVING.to_vec()), ..Outcome::status(wire::OK, "") }
+            }
             None => Outcome::status(wire::UNIMPLEMENTED, format!("mock: no route for {method}")),
             Some(Answer::Message(bytes)) => Outcome { reply: Some(bytes.clone()), ..Outcome::status(wire::OK, "") },
             Some(Answer::Typed(body)) => self.typed(method, body),
@@ -348,19 +378,33 @@ impl Mock {
     }
 
     /// Calls the handler on a blocking thread with the request as a dict.
-    async fn dynamic(&self, callable: &str, method: &str, metadata: Vec<(String, String)>, message: Vec<u8>) -> Outcome {
+    async fn dynamic(
+        &self,
+        callable: &str,
+        method: &str,
+        metadata: Vec<(String, String)>,
+        message: Vec<u8>,
+    ) -> Outcome {
         let descriptor = self.method(method);
         let decoded = match &descriptor {
             Some(m) => codec::decode(&m.input(), &message).ok(),
             None => codec::decode_struct(&message),
         };
         let body = decoded.map_or_else(|| String::from_utf8_lossy(&message).into_owned(), |d| d.to_string());
-        let request = MockRequest { method: "POST".into(), path: method.to_owned(), query: String::new(), headers: metadata, body };
+        let request = MockRequest {
+            method: "POST".into(),
+            path: method.to_owned(),
+            query: String::new(),
+            headers: metadata,
+            body,
+        };
         let handler = Arc::clone(&self.handler);
         let id = callable.to_owned();
         let reply = match tokio::task::spawn_blocking(move || handler.respond(&id, &request)).await {
             Ok(reply) => reply,
-            Err(_) => return Outcome::failed(wire::INTERNAL, format!("the dynamic handler `{callable}` failed (panicked)")),
+            Err(_) => {
+                return Outcome::failed(wire::INTERNAL, format!("the dynamic handler `{callable}` failed (panicked)"))
+            }
         };
         reply_of(&reply, descriptor.as_ref())
     }

@@ -49,7 +49,8 @@ pub fn code_name(code: u32) -> String {
 
 /// The gRPC code a non-200 HTTP status means (the gRPC spec's HTTP-to-gRPC mapping).
 pub fn code_of_http(status: u16) -> u32 {
-    const TABLE: &[(u16, u32)] = &[(400, 13), (401, 16), (403, 7), (404, 12), (429, 14), (502, 14), (503, 14), (504, 14)];
+    const TABLE: &[(u16, u32)] =
+        &[(400, 13), (401, 16), (403, 7), (404, 12), (429, 14), (502, 14), (503, 14), (504, 14)];
     TABLE.iter().find(|(s, _)| *s == status).map_or(UNKNOWN, |(_, c)| *c)
 }
 
@@ -124,7 +125,10 @@ pub fn percent_decode(text: &[u8]) -> String {
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
-        let escaped = text.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let escaped = text
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (text[i], escaped) {
             (b'%', Some(byte)) => {
                 out.push(byte);
