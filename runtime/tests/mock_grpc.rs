@@ -746,3 +746,44 @@ async fn latency_and_start_up_are_measured() {
     assert!(start_up < Duration::from_secs(2), "start-up {start_up:?}");
     handle.stop().await;
 }
+
+/// An h2c client (what `http2` steps speak) reaches an `http2` mock through the HTTP proxy,
+/// and its rules apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_requests_pass_the_http_proxy() {
+    let (handle, events) = start(&http_mock("http2"), Arc::new(Echo::default())).await;
+    let edge = Edge {
+        consumer: "test".into(),
+        service: "api".into(),
+        interface: "main".into(),
+        protocol: "http2".into(),
+        upstream: handle.address(),
+    };
+    let rules = ProxyRules::new(1);
+    let proxy = Proxy::start(edge, rules.clone(), EventLog::default()).await.unwrap();
+    let stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    let get =
+        |path: &str| hyper::Request::get(format!("http://api.local{path}")).body(Full::new(Bytes::new())).unwrap();
+    let response = sender.send_request(get("/hello?x=1")).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), &br#"{"hi":1}"#[..]);
+    let seen = of_kind(&events, "mock_request");
+    assert_eq!((seen[0].fields["path"].as_str(), seen[0].fields["query"].as_str()), (Some("/hello"), Some("x=1")));
+    let rule = ProxyRule {
+        service: "api".into(),
+        interface: "main".into(),
+        protocol: "http2".into(),
+        action: ProxyAction::Error { status: Some(503), message: None },
+        matchers: vec![Matcher { field: "path".into(), glob: "/hello".into() }],
+        probability: 1.0,
+        assumption: "test".into(),
+        origin: Origin { file: "t.star".into(), line: 1, column: 1 },
+    };
+    rules.install(Install { rule, scope: "s".into(), probability: 1.0, max_fires: None });
+    assert_eq!(sender.send_request(get("/hello")).await.unwrap().status().as_u16(), 503);
+    proxy.stop().await;
+    handle.stop().await;
+}

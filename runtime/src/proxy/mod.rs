@@ -6,8 +6,8 @@
 //! matching messages into faults, and [`Proxy::set_blackhole`] partitions the edge.
 //!
 //! One plugin per protocol (`edge.protocol`):
-//! * `http` (and `http2`, served as HTTP/1.1): a hyper server per accepted connection, a hyper
-//!   client connection per consumer connection ([`http`]);
+//! * `http` and `http2` (HTTP/1.1 or h2c from consumers, HTTP/1.1 upstream): a hyper server per
+//!   accepted connection, a hyper client connection per consumer connection ([`http`]);
 //! * `postgres`: hand-rolled wire framing, rules on simple and extended queries ([`postgres`]);
 //! * `redis`: RESP framing, rules on command and key ([`redis`]);
 //! * `grpc`: h2c server and client per connection, rules on the method path ([`grpc`]);
