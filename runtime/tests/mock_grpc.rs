@@ -482,12 +482,17 @@ async fn garbage_is_one_mock_error_and_other_connections_are_served() {
     let _ = tokio::time::timeout(WAIT, broken.read_to_end(&mut rest)).await.expect("the mock closes the connection");
     // A TCP health check (connect, close) is not an error.
     drop(TcpStream::connect(handle.address()).await.unwrap());
+    // Half a preface, then silence: closed after a while.
+    let mut half = TcpStream::connect(handle.address()).await.unwrap();
+    half.write_all(b"PRI * HT").await.unwrap();
+    let _ = tokio::time::timeout(WAIT, half.read_to_end(&mut rest)).await.expect("the mock closes the connection");
 
     assert_eq!(client.call("/flags.v1.Flags/Get", &[]).await.unwrap().0, 0);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let errors = of_kind(&events, "mock_error");
-    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors.len(), 3, "{errors:?}");
     assert!(errors[0].fields["error"].as_str().unwrap().contains("not HTTP/2"), "{errors:?}");
+    assert!(errors[2].fields["error"].as_str().unwrap().contains("half an HTTP/2 preface"), "{errors:?}");
     assert!(errors.iter().all(|e| e.service == "flags" && e.fields["interface"] == "main"));
     handle.stop().await;
 }

@@ -36,7 +36,9 @@ use codec::Descriptors;
 use wire::UnaryBody;
 
 /// What an HTTP/2 connection opens with.
-pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// How long a connection that started the HTTP/2 preface may take to finish it.
+const PREFACE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The largest request message read; a larger one is answered RESOURCE_EXHAUSTED.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// The health service's method, answered SERVING unless a route says otherwise.
@@ -206,7 +208,7 @@ impl ProtocolMock for Mock {
 }
 
 /// How a connection opens.
-pub enum Preface {
+enum Preface {
     Http2,
     /// Closed before sending a byte (a TCP health check).
     Closed,
@@ -215,8 +217,9 @@ pub enum Preface {
 
 /// Waits for the first bytes (without consuming them) and compares them with the HTTP/2
 /// preface, so that garbage is refused before an HTTP/2 server sees it.
-pub async fn check_preface(stream: &TcpStream) -> Preface {
+async fn check_preface(stream: &TcpStream) -> Preface {
     let mut head = [0u8; PREFACE.len()];
+    let deadline = tokio::time::Instant::now() + PREFACE_TIMEOUT;
     loop {
         let n = match stream.peek(&mut head).await {
             Ok(0) | Err(_) => return Preface::Closed,
@@ -230,6 +233,9 @@ pub async fn check_preface(stream: &TcpStream) -> Preface {
         }
         if n == PREFACE.len() {
             return Preface::Http2;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Preface::Garbage(format!("half an HTTP/2 preface ({n} bytes), then silence"));
         }
         // Part of the preface: wait for the rest (peek returns at once while bytes are queued).
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
