@@ -292,26 +292,20 @@ impl Mock {
 
     async fn answer(&self, request: Request<Incoming>) -> Response<UnaryBody> {
         let method = request.uri().path().to_owned();
-        let grpc = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/grpc"));
-        let outcome = if request.method() != hyper::Method::POST || !grpc {
-            Outcome::failed(
-                wire::INTERNAL,
-                format!("not a gRPC request ({} with content-type other than application/grpc)", request.method()),
-            )
+        let content_type =
+            request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let outcome = if request.method() != hyper::Method::POST || !content_type.starts_with("application/grpc") {
+            let why = format!("not a gRPC call: {} with content-type `{content_type}`", request.method());
+            Outcome::failed(wire::INTERNAL, why)
         } else {
             self.call(&method, request).await
         };
-        let fields = BTreeMap::from([
+        let mut fields = BTreeMap::from([
             ("interface".to_owned(), json!(self.interface)),
             ("method".to_owned(), json!(method)),
             ("code".to_owned(), json!(outcome.code)),
             ("route".to_owned(), json!(outcome.route)),
         ]);
-        let mut fields = fields;
         if let Some(error) = &outcome.error {
             fields.insert("error".to_owned(), json!(error));
         }
