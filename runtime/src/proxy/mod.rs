@@ -6,10 +6,11 @@
 //! matching messages into faults, and [`Proxy::set_blackhole`] partitions the edge.
 //!
 //! One plugin per protocol (`edge.protocol`):
-//! * `http` (and `http2`, served as HTTP/1.1): a hyper server per accepted connection, a hyper
-//!   client connection per consumer connection ([`http`]);
+//! * `http` and `http2` (HTTP/1.1 or h2c from consumers, HTTP/1.1 upstream): a hyper server per
+//!   accepted connection, a hyper client connection per consumer connection ([`http`]);
 //! * `postgres`: hand-rolled wire framing, rules on simple and extended queries ([`postgres`]);
 //! * `redis`: RESP framing, rules on command and key ([`redis`]);
+//! * `grpc`: h2c server and client per connection, rules on the method path ([`grpc`]);
 //! * `tcp` and every other protocol: an opaque relay; matcher-less rules act on connect ([`tcp`]).
 //!
 //! Partitions are enforced below the plugins by [`Gated`] sockets: a blackholed direction stops
@@ -22,6 +23,7 @@
 //! pushes one `proxy_error` event and closes that connection only.
 
 mod buffer;
+mod grpc;
 mod http;
 mod matching;
 mod postgres;
@@ -224,6 +226,7 @@ type Plugin = fn(Arc<Ctx>, Gated) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Plugins by protocol name; anything else is relayed as opaque TCP.
 const PLUGINS: &[(&str, Plugin)] = &[
+    ("grpc", |ctx, client| Box::pin(grpc::serve(ctx, client))),
     ("http", |ctx, client| Box::pin(http::serve(ctx, client))),
     ("http2", |ctx, client| Box::pin(http::serve(ctx, client))),
     ("postgres", |ctx, client| Box::pin(postgres::serve(ctx, client))),

@@ -199,7 +199,7 @@ impl Runner for TestContext<'_> {
 }
 
 /// The protocols with step clients (besides `tcp`, whose `send` answers a line, not a response).
-const STEP_PROTOCOLS: &[&str] = &["http", "http2", "postgres", "redis"];
+const STEP_PROTOCOLS: &[&str] = &["http", "http2", "postgres", "redis", "grpc"];
 
 /// A step through its protocol's client: the response, or `None` for a method the protocol
 /// does not have.
@@ -208,6 +208,7 @@ fn call_protocol(client: &reqwest::blocking::Client, target: &Target, method: &s
         "http" | "http2" => steps::http::call(client, target, method, args),
         "postgres" => steps::postgres::call(target, method, args),
         "redis" => steps::redis::call(target, method, args),
+        "grpc" => steps::grpc::call(target, method, args),
         _ => None,
     }
 }
