@@ -66,7 +66,10 @@ fn the_plan_carries_the_jwks_and_is_the_same_bytes_on_every_build() {
     assert_eq!(first, second);
     let jwks = jwks_of(&plan);
     let key = &jwks["keys"][0];
-    assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()), (Some("OKP"), Some("Ed25519"), Some("EdDSA")));
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
     assert_eq!(key["kid"], "k1");
     assert_eq!(key["x"].as_str().map(str::len), Some(43), "32 bytes, base64url without padding");
 }
@@ -75,11 +78,22 @@ fn the_plan_carries_the_jwks_and_is_the_same_bytes_on_every_build() {
 struct NoRunner;
 
 impl Runner for NoRunner {
-    fn builtin<'v>(&self, _: &'static Builtin, _: &Args<'v>, _: &mut Evaluator<'v, '_, '_>) -> Option<anyhow::Result<Value<'v>>> {
+    fn builtin<'v>(
+        &self,
+        _: &'static Builtin,
+        _: &Args<'v>,
+        _: &mut Evaluator<'v, '_, '_>,
+    ) -> Option<anyhow::Result<Value<'v>>> {
         None
     }
 
-    fn step<'v>(&self, _: &Recorded, _: &str, _: &Args<'v>, _: &mut Evaluator<'v, '_, '_>) -> anyhow::Result<Value<'v>> {
+    fn step<'v>(
+        &self,
+        _: &Recorded,
+        _: &str,
+        _: &Args<'v>,
+        _: &mut Evaluator<'v, '_, '_>,
+    ) -> anyhow::Result<Value<'v>> {
         anyhow::bail!("no steps here")
     }
 }
@@ -95,7 +109,8 @@ fn a_token_signed_at_load_and_one_signed_in_a_test_verify_against_the_plans_jwks
     assert_eq!(claims["sub"], "user-42");
     let test = plan.tests.iter().find(|t| t.name == "test_sign").unwrap();
     let callable = loaded.callable(&test.body.id).unwrap();
-    let limits = CallLimits { deadline: std::time::Instant::now() + std::time::Duration::from_secs(10), max_call_depth: 50 };
+    let limits =
+        CallLimits { deadline: std::time::Instant::now() + std::time::Duration::from_secs(10), max_call_depth: 50 };
     let in_test = loaded.with_evaluator(&NoRunner, limits, |eval| {
         eval.eval_function(callable.to_value(), &[], &[]).map(|v| v.unpack_str().map(str::to_owned))
     });
@@ -109,7 +124,13 @@ fn a_value_that_is_not_a_keypair_is_a_located_error_at_load() {
     let text = "t = jwt_sign(\"k1\")\n";
     let path = Path::new("/ws/spec.star");
     let fs = MemoryFs::default().with_file(path, text);
-    let input = ospecc_compiler::topology::TopologyInput { path, text, fs: &fs, root: Path::new("/ws"), limits: Limits::default() };
+    let input = ospecc_compiler::topology::TopologyInput {
+        path,
+        text,
+        fs: &fs,
+        root: Path::new("/ws"),
+        limits: Limits::default(),
+    };
     let found = ospecc_compiler::topology::check(&input);
     let error = found.iter().find(|d| d.severity == Severity::Error).unwrap_or_else(|| panic!("{found:#?}"));
     assert!(error.message.contains("jwt_keypair"), "{error:?}");

@@ -134,9 +134,7 @@ fn misfit(value: &Arg, shape: &Shape, place: String, path: &mut Vec<Step>) -> Op
             found
         }),
         (Shape::Dict, Arg::Dict(_)) => None,
-        (Shape::Stored, Arg::Str(_) | Arg::Int(_) | Arg::Float(_) | Arg::Bool(_) | Arg::List(_) | Arg::Dict(_)) => {
-            None
-        }
+        (Shape::Stored, Arg::Str(_) | Arg::Int(_) | Arg::Float(_) | Arg::Bool(_) | Arg::List(_) | Arg::Dict(_)) => None,
         (Shape::Positive, Arg::Int(n)) if *n > 0 => None,
         (Shape::Positive, Arg::Int(n)) => wrong(path, place, format!("a positive int, not {n}")),
         _ => wrong(path, place, shape.describe()),
@@ -242,15 +240,15 @@ fn descriptors(model: &Model, call: &Call, files: Files, out: &mut Vec<Diagnosti
     let Some(resolved) = data_path(files, path) else { return };
     let problem = match files.fs.read_bytes(&resolved, MAX_READ_BYTES) {
         Err(e) => unreadable(&e).map(|why| format!("cannot read `{path}`: {why}")),
-        Ok(bytes) => descriptor_set_problem(&bytes).map(|why| format!("`{path}` is not a protobuf FileDescriptorSet: {why}")),
+        Ok(bytes) => {
+            descriptor_set_problem(&bytes).map(|why| format!("`{path}` is not a protobuf FileDescriptorSet: {why}"))
+        }
     };
     let Some(message) = problem else { return };
-    out.push(
-        Diagnostic::error("TOP128", model.value_span(call, "descriptors"), message).with_help(
-            "generate it with `protoc --include_imports --descriptor_set_out=FILE.pb your.proto` (or `buf build -o \
+    out.push(Diagnostic::error("TOP128", model.value_span(call, "descriptors"), message).with_help(
+        "generate it with `protoc --include_imports --descriptor_set_out=FILE.pb your.proto` (or `buf build -o \
              FILE.pb`); the path is relative to the spec's directory",
-        ),
-    );
+    ));
 }
 
 /// What makes `bytes` unusable as a descriptor set (`None` when it is one).
@@ -344,7 +342,10 @@ fn unrun_steps(model: &Model, out: &mut Vec<Diagnostic>) {
             Diagnostic::warning(
                 "TOP131",
                 model.callee_span(call),
-                format!("`ospecc run` has no `{proto}` client: the step `{}` fails when the test runs", call.display_name()),
+                format!(
+                    "`ospecc run` has no `{proto}` client: the step `{}` fails when the test runs",
+                    call.display_name()
+                ),
             )
             .with_help(format!(
                 "Faultbox runs `{proto}.{}`; `ospecc run` runs steps over {}. Drive this service through one \

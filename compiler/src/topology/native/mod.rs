@@ -23,7 +23,8 @@ struct Native {
 
 /// The builtins whose value is computed. `jwt_keypair` is not here: its recorded value (type
 /// `keypair`, with its `kid`) is what the other two read.
-const NATIVES: &[Native] = &[Native { builtin: "jwt_sign", call: jwt::sign }, Native { builtin: "jwt_jwks", call: jwt::jwks }];
+const NATIVES: &[Native] =
+    &[Native { builtin: "jwt_sign", call: jwt::sign }, Native { builtin: "jwt_jwks", call: jwt::jwks }];
 
 /// The native implementation of the builtin `name`, if it has one.
 pub(crate) fn find(name: &str) -> Option<NativeFn> {
