@@ -52,7 +52,7 @@ flat = mock_service("flat", interface("main", "redis", 6380), config = {"state":
     let at: Vec<&str> = top127.iter().map(|(_, at, _)| *at).collect();
     assert_eq!(at, ["None", "\"none\"", "0", "\"alice\"", "[\"a\"]"]);
     assert!(top127[0].2.contains("`state`[\"user:2\"]") && top127[0].2.contains("redis mock `cache`"), "{top127:?}");
-    assert!(top127[2].2.contains("positive int"), "{top127:?}");
+    assert!(top127[2].2.contains("is 0, not a positive int"), "{top127:?}");
     assert!(top127[3].2.contains("[1]") && top127[3].2.contains("a str"), "{top127:?}");
 }
 

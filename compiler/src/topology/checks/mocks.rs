@@ -109,10 +109,6 @@ struct Misfit {
 
 /// The first misfit of `value` against `shape` (`None` if it fits or is not known statically).
 fn misfit(value: &Arg, shape: &Shape, place: String, path: &mut Vec<Step>) -> Option<Misfit> {
-    let wrong = |path: &Vec<Step>, place: String, expected: String| {
-        let found = value.type_name().unwrap_or("?").to_owned();
-        Some(Misfit { path: path.clone(), place, expected, found })
-    };
     match (shape, value) {
         (_, Arg::Unknown) => None,
         (Shape::Map(inner), Arg::Dict(entries)) => entries.iter().enumerate().find_map(|(i, (key, item))| {
@@ -136,8 +132,13 @@ fn misfit(value: &Arg, shape: &Shape, place: String, path: &mut Vec<Step>) -> Op
         (Shape::Dict, Arg::Dict(_)) => None,
         (Shape::Stored, Arg::Str(_) | Arg::Int(_) | Arg::Float(_) | Arg::Bool(_) | Arg::List(_) | Arg::Dict(_)) => None,
         (Shape::Positive, Arg::Int(n)) if *n > 0 => None,
-        (Shape::Positive, Arg::Int(n)) => wrong(path, place, format!("a positive int, not {n}")),
-        _ => wrong(path, place, shape.describe()),
+        (Shape::Positive, Arg::Int(n)) => {
+            Some(Misfit { path: path.clone(), place, expected: shape.describe(), found: n.to_string() })
+        }
+        _ => {
+            let found = value.type_name().unwrap_or("?").to_owned();
+            Some(Misfit { path: path.clone(), place, expected: shape.describe(), found })
+        }
     }
 }
 
@@ -158,16 +159,16 @@ fn seeds(model: &Model, call: &Call, literals: &OnceLock<Option<Literals>>, out:
             let literals = literals.get_or_init(|| model.syntax.map(|s| Literals::index(&s.tree)));
             let at = model.value_span(call, "config");
             let at = literals.as_ref().map_or(at, |l| descend(l, at, &Arg::Dict(config.clone()), &found.path));
-            let expected = if found.place == format!("`{key}`") { seed.shape.describe() } else { found.expected };
             out.push(
                 Diagnostic::warning(
                     "TOP127",
                     at,
                     format!(
-                        "{} in the seed of {} mock `{own}` is {}, not {expected}",
+                        "{} in the seed of {} mock `{own}` is {}, not {}",
                         found.place,
                         seed.protocol,
-                        article(&found.found)
+                        article(&found.found),
+                        found.expected
                     ),
                 )
                 .with_help(format!(
@@ -180,9 +181,11 @@ fn seeds(model: &Model, call: &Call, literals: &OnceLock<Option<Literals>>, out:
     }
 }
 
+/// A type name with its article (`an int`); a value (`None`, `0`) as it is.
 fn article(ty: &str) -> String {
     match ty {
         "None" => "None".into(),
+        t if t.starts_with(|c: char| c.is_ascii_digit() || c == '-') => t.into(),
         t if t.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {t}"),
         t => format!("a {t}"),
     }
