@@ -19,6 +19,13 @@ pub trait FileSystem: Sync {
         let _ = (path, max_bytes);
         Err(io::Error::new(io::ErrorKind::Unsupported, "this file system cannot read files"))
     }
+
+    /// The bytes of the regular file at `path` (binary data a call names, such as a protobuf
+    /// descriptor set), with the limits of [`FileSystem::read_to_string`]. A file system that
+    /// only reads text answers `InvalidData` for a binary file.
+    fn read_bytes(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        self.read_to_string(path, max_bytes).map(String::into_bytes)
+    }
 }
 
 /// The real disk.
@@ -31,6 +38,11 @@ impl FileSystem for RealFs {
     }
 
     fn read_to_string(&self, path: &Path, max_bytes: u64) -> io::Result<String> {
+        let bytes = self.read_bytes(path, max_bytes)?;
+        String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+    }
+
+    fn read_bytes(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
         let meta = std::fs::metadata(path)?;
         // A FIFO or device could block forever or never end: only regular files are read.
         if !meta.is_file() {
@@ -39,8 +51,7 @@ impl FileSystem for RealFs {
         if meta.len() > max_bytes {
             return Err(too_large(max_bytes));
         }
-        let bytes = std::fs::read(path)?;
-        String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+        std::fs::read(path)
     }
 }
 
@@ -53,11 +64,13 @@ fn too_large(max_bytes: u64) -> io::Error {
 pub struct MemoryFs {
     paths: BTreeSet<PathBuf>,
     contents: BTreeMap<PathBuf, String>,
+    /// Files added as bytes (binary data files).
+    binary: BTreeMap<PathBuf, Vec<u8>>,
 }
 
 impl MemoryFs {
     pub fn new<I: IntoIterator<Item = P>, P: Into<PathBuf>>(paths: I) -> MemoryFs {
-        MemoryFs { paths: paths.into_iter().map(Into::into).collect(), contents: BTreeMap::new() }
+        MemoryFs { paths: paths.into_iter().map(Into::into).collect(), ..MemoryFs::default() }
     }
 
     /// Adds a file with its text (it then also exists).
@@ -65,6 +78,14 @@ impl MemoryFs {
         let path = path.into();
         self.paths.insert(path.clone());
         self.contents.insert(path, text.into());
+        self
+    }
+
+    /// Adds a file with its bytes (it then also exists; as text it is read only if UTF-8).
+    pub fn with_bytes(mut self, path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) -> MemoryFs {
+        let path = path.into();
+        self.paths.insert(path.clone());
+        self.binary.insert(path, bytes.into());
         self
     }
 }
@@ -78,8 +99,21 @@ impl FileSystem for MemoryFs {
         match self.contents.get(path) {
             Some(text) if text.len() as u64 > max_bytes => Err(too_large(max_bytes)),
             Some(text) => Ok(text.clone()),
-            None => Err(io::Error::new(io::ErrorKind::NotFound, "no such file")),
+            None => String::from_utf8(self.read_bytes(path, max_bytes)?)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text")),
         }
+    }
+
+    fn read_bytes(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        let bytes = match (self.binary.get(path), self.contents.get(path)) {
+            (Some(bytes), _) => bytes.as_slice(),
+            (None, Some(text)) => text.as_bytes(),
+            (None, None) => return Err(io::Error::new(io::ErrorKind::NotFound, "no such file")),
+        };
+        if bytes.len() as u64 > max_bytes {
+            return Err(too_large(max_bytes));
+        }
+        Ok(bytes.to_vec())
     }
 }
 

@@ -99,6 +99,16 @@ impl FileSystem for OverlayFs<'_> {
             None => RealFs.read_to_string(path, max_bytes),
         }
     }
+
+    fn read_bytes(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        match self.open_text(path) {
+            Some(_) => self.read_to_string(path, max_bytes).map(String::into_bytes),
+            None => {
+                self.record(path);
+                RealFs.read_bytes(path, max_bytes)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -125,6 +125,13 @@ pub struct Protocol {
     /// Whether `mock_service` can serve it.
     #[serde(default)]
     pub mock_capable: bool,
+    /// Whether `ospecc run` serves a `mock_service` interface of it in-process (a row of the
+    /// runtime's mock `PROTOCOLS` table; the runtime's tests hold the two to each other).
+    #[serde(default)]
+    pub mock_served: bool,
+    /// Whether `ospecc run` has a client for its step methods (`svc.iface.method(...)`).
+    #[serde(default)]
+    pub steps_run: bool,
     /// Whether Faultbox has a proxy for it (a valid target of protocol rules).
     #[serde(default)]
     pub proxy: bool,

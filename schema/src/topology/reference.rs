@@ -78,14 +78,17 @@ fn render(catalog: &Catalog) -> String {
         "Step methods are called on an interface, `svc.iface.method(kw=...)`; all their arguments are keywords. \
          *Proxy*: protocol rules (`response`, `error`, `delay`, `drop`, `duplicate`) can target the interface; a \
          matcher the proxy does not consult does not narrow a rule, and an action it does not implement does \
-         nothing.\n\n",
+         nothing. *Run mock*, *Run steps*: `ospecc run` serves a `mock_service` interface of it, and runs its \
+         step methods (elsewhere `ospecc check` warns that the run cannot).\n\n",
     );
-    out.push_str("| Protocol | Step methods | Mock | Proxy | TLS proxy | Matchers consulted | Actions |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| Protocol | Step methods | Mock | Proxy | TLS proxy | Matchers consulted | Actions | Run mock | Run steps |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
     for protocol in &catalog.protocols {
         let _ = writeln!(
             out,
-            "| [`{}`](#protocol-{}) | {} | {} | {} | {} | {} | {} |",
+            "| [`{}`](#protocol-{}) | {} | {} | {} | {} | {} | {} | {} | {} |",
             protocol.name,
             anchor(&protocol.name),
             if protocol.methods.is_empty() { "none".to_string() } else { protocol.methods.len().to_string() },
@@ -94,6 +97,8 @@ fn render(catalog: &Catalog) -> String {
             yes_no(protocol.tls_proxy),
             or_dash(code_list(protocol.matchers.iter().map(String::as_str))),
             or_dash(code_list(protocol.actions.iter().map(String::as_str))),
+            yes_no(protocol.mock_served),
+            yes_no(protocol.steps_run),
         );
     }
     out.push('\n');
