@@ -83,8 +83,7 @@ fn unknown_keyword(model: &Model, call: &Call, keyword: &str) -> Diagnostic {
     let at = model.site(call).and_then(|s| s.named.iter().find(|a| a.name == keyword)).map(|a| a.name_span);
     let at = at.unwrap_or(call.record.span);
     let alias = params.iter().find(|p| p.ignored_aliases.iter().any(|a| a == keyword)).map(|p| p.name.as_str());
-    let keywords =
-        params.iter().filter(|p| matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly));
+    let keywords = params.iter().filter(|p| matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly));
     let best = alias.or_else(|| did_you_mean(keyword, keywords.map(|p| p.name.as_str())));
     let d = if ignores_unknown_keywords(call) {
         Diagnostic::warning("TOP040", at, format!("`{name}` has no keyword parameter `{keyword}`: Faultbox ignores it"))
@@ -95,11 +94,9 @@ fn unknown_keyword(model: &Model, call: &Call, keyword: &str) -> Diagnostic {
         Some(best) if alias.is_some() => d
             .with_help(format!("Faultbox's parameter is `{best}=`; `{keyword}=` is dropped without a word"))
             .with_replacement(format!("rename to `{best}`"), at, best),
-        Some(best) => d.with_help(format!("did you mean `{best}`?")).with_replacement(
-            format!("rename to `{best}`"),
-            at,
-            best,
-        ),
+        Some(best) => {
+            d.with_help(format!("did you mean `{best}`?")).with_replacement(format!("rename to `{best}`"), at, best)
+        }
         None => d.with_help(format!("remove `{keyword}=`; docs/topology-builtins.md lists the parameters of `{name}`")),
     }
 }
