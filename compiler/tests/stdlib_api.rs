@@ -124,7 +124,9 @@ fn program(row: &Row) -> String {
     if row.args.contains("routes: routes") && !row.params.iter().any(|(n, _)| n == "routes") {
         // The gRPC mock derives `routes` from `services` (each answer converted; see
         // `grpc_services_become_routes`): with the default `services={}`, no routes.
-        text.push_str("    if services:\n        fail(\"only the default services={} is modelled\")\n    routes = {}\n");
+        text.push_str(
+            "    if services:\n        fail(\"only the default services={} is modelled\")\n    routes = {}\n",
+        );
     }
     text.push_str(&format!("    return {}\n", expected_expression(row)));
     let args = required.join(", ");
@@ -171,8 +173,13 @@ fn expected_expression(row: &Row) -> String {
 
 fn evaluate(text: &str) -> Evaluated {
     let fs = MemoryFs::default().with_file("/ws/api.yaml", OPENAPI).with_file("/ws/api.pb", "");
-    let input =
-        TopologyInput { path: Path::new("/ws/main.star"), text, fs: &fs, root: Path::new("/ws"), limits: Limits::default() };
+    let input = TopologyInput {
+        path: Path::new("/ws/main.star"),
+        text,
+        fs: &fs,
+        root: Path::new("/ws"),
+        limits: Limits::default(),
+    };
     topology::evaluate(&input)
 }
 
@@ -262,10 +269,9 @@ fn check_call(row: &Row, problems: &mut Vec<String>) {
                     _ => Vec::new(),
                 },
                 named: match &parts[1] {
-                    Arg::Dict(entries) => entries
-                        .iter()
-                        .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), v.clone()))
-                        .collect(),
+                    Arg::Dict(entries) => {
+                        entries.iter().map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), v.clone())).collect()
+                    }
                     _ => Vec::new(),
                 },
             };
@@ -286,10 +292,7 @@ fn check_jwt_server(row: &Row, label: &str, evaluated: &Evaluated, result: &Arg,
         problems.push(format!("{label}: returns {result:?}, not a struct"));
         return;
     }
-    let text = format!(
-        "{}service = result.service\njwks = result.jwks\ntoken = result.sign()\n",
-        program(row)
-    );
+    let text = format!("{}service = result.service\njwks = result.jwks\ntoken = result.sign()\n", program(row));
     let evaluated_fields = evaluate(&text);
     let in_module = |e: &'_ Evaluated, builtin: &str| -> Vec<Recorded> {
         e.calls_of(builtin).filter(|c| c.file == row.module).map(|c| (**c).clone()).collect()
