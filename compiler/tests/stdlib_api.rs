@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use ospecc_compiler::ide::stdlib_modules::{stdlib_api, stdlib_apis};
+use ospecc_compiler::ide::stdlib_modules::{reference_markdown, stdlib_api, stdlib_apis};
 use ospecc_compiler::topology::{self, Arg, Evaluated, Limits, Recorded, TopologyInput};
 use ospecc_compiler::vfs::MemoryFs;
 use ospecc_schema::stdlib;
@@ -420,5 +420,23 @@ fn clone(row: &Row) -> Row {
         params: row.params.clone(),
         builtin: row.builtin.clone(),
         args: row.args.clone(),
+    }
+}
+
+/// `docs/stdlib.md` is generated from the modules; `OSPECC_BLESS=1` rewrites it.
+#[test]
+fn docs_stdlib_md_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/stdlib.md");
+    let generated = reference_markdown();
+    if std::env::var_os("OSPECC_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/stdlib.md is stale; regenerate it with `OSPECC_BLESS=1 cargo test -p ospecc-compiler --test stdlib_api`"
+    );
+    for api in stdlib_apis() {
+        assert!(committed.contains(&format!("## `{}`", api.path)), "{}", api.path);
     }
 }

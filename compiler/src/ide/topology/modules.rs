@@ -69,6 +69,50 @@ pub(crate) fn loaded_module<'i>(index: &'i Index, local: &str) -> Option<(&'i Lo
     })
 }
 
+/// `docs/stdlib.md`: every embedded module with its exports' signatures and docs, generated
+/// from the modules (a test keeps the committed file current).
+pub fn reference_markdown() -> String {
+    let mut out = String::from(STDLIB_DOC_HEAD);
+    for api in stdlib_apis() {
+        let extension = if stdlib::EXTENSIONS.contains(&api.path) { " (ospecc only)" } else { "" };
+        out.push_str(&format!("\n## `{}`{extension}\n\n", api.path));
+        out.push_str(&format!("```python\nload(\"{}\", \"{}\")\n```\n\n", api.path, api.name));
+        out.push_str("| Export | Description |\n|---|---|\n");
+        for export in &api.exports {
+            let params: Vec<String> = export.params.iter().map(ExportParam::label).collect();
+            let signature = format!("{}.{}({})", api.name, export.name, params.join(", "));
+            out.push_str(&format!("| `{}` | {} |\n", signature.replace('|', "\\|"), export.doc.replace('|', "\\|")));
+        }
+    }
+    out
+}
+
+const STDLIB_DOC_HEAD: &str = "# The embedded stdlib (`@faultbox/...`)
+
+<!-- Generated from schema/topology/stdlib/ by `OSPECC_BLESS=1 cargo test -p ospecc-compiler --test stdlib_api`; do not edit. -->
+
+ospecc embeds the modules Faultbox embeds, under the same paths, so a spec that `load()`s them
+checks and runs under both tools. Each module exports one struct named after its file (the
+MongoDB mock's is `mongo`); load it under another name when it would shadow a builtin
+(`load(\"@faultbox/recipes/http.star\", http_recipes = \"http\")` keeps the `http()`
+healthcheck usable, see TOP340).
+
+- **Recipes** (`@faultbox/recipes/<protocol>.star`) return proxy faults (`error`, `delay`,
+  `drop`, `response`) for `fault_assumption(rules=[...])` and `fault(svc.iface, ...)`; their
+  error messages are the ones real servers send, so clients take their real error paths.
+  `grpc.retryable` returns a list of rules. A recipe whose action the protocol's proxy does not
+  implement (the NATS proxy only delays and drops) is accepted and does nothing; TOP209 says so.
+- **Mocks** (`@faultbox/mocks/<protocol>.star`) declare in-process mock services
+  (`mock_service(...)` underneath) with seed data, and build their responses.
+- **Discovery** (`@faultbox/discovery/k8s.star`) builds Kubernetes DNS names.
+
+The names, parameters, defaults, the builtin each export calls and its messages follow
+Faultbox's published API; `compiler/tests/stdlib_api.rs` holds every module to it. ospecc adds
+one module of its own, `@faultbox/recipes/tcp.star` (raw TCP faults); Faultbox does not have
+it, so a spec loading it runs only under ospecc. Completion and hover in editors show the same
+signatures and docs.
+";
+
 /// Reads a module's exported struct: `name = struct(member = _def, ...)`.
 fn read(path: &'static str, name: &'static str, text: &str) -> ModuleApi {
     let index = Index::new(text);
@@ -122,6 +166,21 @@ fn docstring(index: &Index, text: &str, close: usize) -> Option<String> {
     let string =
         index.tokens.get(close + 2..)?.iter().find(|t| t.kind != Kind::Newline).filter(|t| t.kind == Kind::Str)?;
     Some(lex::string_value(text, *string).split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+impl ExportParam {
+    /// `name`, `name = default`, `*name`, `**name`.
+    pub fn label(&self) -> String {
+        let star = match self.kind {
+            ParamKind::Variadic => "*",
+            ParamKind::KeywordVariadic => "**",
+            _ => "",
+        };
+        match &self.default {
+            Some(default) => format!("{star}{} = {default}", self.name),
+            None => format!("{star}{}", self.name),
+        }
+    }
 }
 
 #[cfg(test)]
