@@ -335,4 +335,30 @@ fn embedded_module_members_hover_and_signature_help() {
         .expect("signature help");
     assert_eq!(help.label, "redis.slow_command(duration = \"3s\", key = \"*\")");
     assert_eq!(help.active_parameter, Some(1));
+
+/// Non-ASCII text before `:` (and anywhere else) must never make a feature slice inside a
+/// character: every feature at every character boundary of such texts answers without a panic.
+#[test]
+fn non_ascii_text_never_panics_any_feature() {
+    let texts = [
+        "x = \"é\":",
+        "é:",
+        "def f(ü):\n    ä.b:",
+        "api = service(\"añ\", \"bin\", interface(\"h\", \"http\", 1))\napi.h.get(path=\"/ü\"):\nλ: ",
+        "# 日本語: コメント\nx = {\"ключ\": 1}\nx[\"ключ\"]:",
+        "s = '💥'\ns.:",
+    ];
+    let fs = MemoryFs::default();
+    for text in texts {
+        for (offset, _) in text.char_indices().chain([(text.len(), ' ')]) {
+            let mut marked = text.to_owned();
+            marked.insert(offset, '|');
+            let _ = run("/w/t.star", &marked, &fs, completions);
+            let _ = run("/w/t.star", &marked, &fs, hover);
+            let _ = run("/w/t.star", &marked, &fs, signature_help);
+            let _ = run("/w/t.star", &marked, &fs, definition);
+            let _ = run("/w/a.ospec.yml", &marked, &fs, completions);
+            let _ = run("/w/a.ospec.yml", &marked, &fs, hover);
+        }
+    }
 }

@@ -1,6 +1,10 @@
 //! `dynamic(fn)` mock routes: the function of the bundle is called with the request (a dict
 //! of `method`, `path`, `query`, `headers`, `body`) and its answer (`json_response(...)`,
 //! `text_response(...)`, `status_only(...)`, `redirect(...)`) becomes the HTTP reply.
+//!
+//! The request has Faultbox's shape: `query` is a dict of the decoded query parameters and
+//! `headers` a dict keyed by canonical header names (`Content-Type`), each with its first
+//! value, as Go's `net/http` gives them; `body` is the body as text.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,13 +63,7 @@ impl DynamicHandler for StarlarkMocks {
         let limits = CallLimits { deadline: Instant::now() + HANDLER_TIMEOUT, max_call_depth: 100 };
         let answer = self.loaded.with_evaluator(&NoSteps, limits, |eval| {
             let function = self.loaded.callable(callable_id).ok_or_else(|| format!("no callable `{callable_id}`"))?;
-            let req = serde_json::json!({
-                "method": request.method,
-                "path": request.path,
-                "query": request.query,
-                "headers": request.headers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-                "body": request.body,
-            });
+            let req = request_dict(request);
             let req = eval.heap().alloc(req);
             let value = eval.eval_function(function.to_value(), &[req], &[]).map_err(|e| e.to_string())?;
             ospecc_compiler::topology::values::recorded_of(value).ok_or_else(|| {
@@ -84,6 +82,39 @@ impl DynamicHandler for StarlarkMocks {
             }
         }
     }
+}
+
+/// The request as a handler sees it (see the module doc).
+fn request_dict(request: &MockRequest) -> serde_json::Value {
+    serde_json::json!({
+        "method": request.method,
+        "path": request.path,
+        "query": first_values(form_urlencoded::parse(request.query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))),
+        "headers": first_values(request.headers.iter().map(|(name, value)| (canonical_header(name), value.clone()))),
+        "body": request.body,
+    })
+}
+
+/// Pairs as a dict where the first of repeated names wins.
+fn first_values(pairs: impl Iterator<Item = (String, String)>) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    for (name, value) in pairs {
+        map.entry(name).or_insert(serde_json::Value::String(value));
+    }
+    map
+}
+
+/// `content-type` → `Content-Type`: each dash-separated word capitalised, the rest lower case.
+fn canonical_header(name: &str) -> String {
+    name.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// A recorded mock response as an HTTP reply.
@@ -113,10 +144,32 @@ fn reply(record: &Recorded) -> MockReply {
             };
             MockReply { status, headers: vec![("location".into(), location.to_owned())], body: Vec::new() }
         }
+        "bytes_response" => MockReply { status: status(200), headers: Vec::new(), body: text("data").into_bytes() },
         other => MockReply {
             status: 501,
             headers: Vec::new(),
             body: format!("`{other}` replies are not supported").into_bytes(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_has_faultbox_shape() {
+        let request = MockRequest {
+            method: "POST".into(),
+            path: "/echo".into(),
+            query: "msg=hello%20world&msg=second&empty=&plus=a+b".into(),
+            headers: vec![("content-type".into(), "text/plain".into()), ("x-req-id".into(), "7".into())],
+            body: "{}".into(),
+        };
+        let dict = request_dict(&request);
+        assert_eq!(dict["query"], serde_json::json!({"msg": "hello world", "empty": "", "plus": "a b"}));
+        assert_eq!(dict["headers"], serde_json::json!({"Content-Type": "text/plain", "X-Req-Id": "7"}));
+        assert_eq!(dict["method"], "POST");
+        assert_eq!(dict["body"], "{}");
     }
 }

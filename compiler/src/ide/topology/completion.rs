@@ -52,7 +52,11 @@ pub fn complete(file: &FileContext, offset: usize) -> Completions {
 fn dotted_before(text: &str, at: usize) -> Option<String> {
     let before = text[..at].trim_end_matches([' ', '\t']);
     let before = before.strip_suffix('.')?;
-    let start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).map_or(0, |i| i + 1);
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let receiver = &before[start..];
     (!receiver.is_empty()).then(|| receiver.to_string())
 }
