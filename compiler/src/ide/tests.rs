@@ -304,7 +304,7 @@ fn embedded_module_members_complete_with_signatures_and_docs() {
     let got = labels("/w/t.star", &format!("{STDLIB_LOADS}x = db_mock.|"));
     assert_eq!(got, ["server"]);
     let items = run("/w/t.star", &format!("{STDLIB_LOADS}x = db_mock.|"), &fs, completions);
-    assert_eq!(items[0].detail.as_deref(), Some("db_mock.server(name, interface, collections = {}, depends_on = [])"),);
+    assert_eq!(items[0].detail.as_deref(), Some("db_mock.server(name, interface, collections = {}, depends_on = [])"));
     // Keyword arguments of a member, from its def.
     let got = labels("/w/t.star", &format!("{STDLIB_LOADS}x = redis.slow_command(|)"));
     assert!(got.contains(&"duration=".to_string()) && got.contains(&"key=".to_string()), "{got:?}");
@@ -335,6 +335,7 @@ fn embedded_module_members_hover_and_signature_help() {
         .expect("signature help");
     assert_eq!(help.label, "redis.slow_command(duration = \"3s\", key = \"*\")");
     assert_eq!(help.active_parameter, Some(1));
+}
 
 /// Non-ASCII text before `:` (and anywhere else) must never make a feature slice inside a
 /// character: every feature at every character boundary of such texts answers without a panic.
