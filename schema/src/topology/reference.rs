@@ -104,6 +104,9 @@ fn render(catalog: &Catalog) -> String {
     out.push('\n');
     for protocol in &catalog.protocols {
         let _ = writeln!(out, "### Protocol `{}`\n\n{}\n", protocol.name, protocol.doc);
+        if protocol.ignores_unknown_keywords && !protocol.methods.is_empty() {
+            out.push_str(IGNORED_KEYWORDS);
+        }
         for method in &protocol.methods {
             let _ = writeln!(out, "#### `{}.{}`\n", protocol.name, method.name);
             let _ = writeln!(out, "```\n{}\n```\n", signature(&method.name, &method.params, &method.returns));
@@ -155,6 +158,10 @@ fn render(catalog: &Catalog) -> String {
     out
 }
 
+/// The note on callees whose unknown keywords Faultbox drops.
+const IGNORED_KEYWORDS: &str =
+    "Faultbox ignores keywords it does not know here: ospecc warns about them (TOP040) instead of failing.\n\n";
+
 fn builtin_section(out: &mut String, builtin: &Builtin) {
     let _ = writeln!(out, "#### `{}`\n", builtin.name);
     let _ = writeln!(out, "```\n{}\n```\n", signature(&builtin.name, &builtin.params, &builtin.returns));
@@ -171,6 +178,9 @@ fn builtin_section(out: &mut String, builtin: &Builtin) {
     let _ = writeln!(out, "*Where*: {context}. *Tier*: {tier}. *Returns*: `{}`.\n", builtin.returns);
     for note in &builtin.notes {
         let _ = writeln!(out, "{note}\n");
+    }
+    if builtin.ignores_unknown_keywords {
+        out.push_str(IGNORED_KEYWORDS);
     }
     if builtin.removed.is_none() {
         param_table(out, &builtin.params);
@@ -200,10 +210,19 @@ fn param_table(out: &mut String, params: &[Param]) {
             if param.required { "yes" } else { "" },
             param.default.as_deref().map(|d| format!("`{d}`")).unwrap_or_default(),
             param.vocabulary.as_deref().map(|v| format!("[`{v}`](#vocabulary-{})", anchor(v))).unwrap_or_default(),
-            cell(&param.doc),
+            cell(&with_aliases(param)),
         );
     }
     out.push('\n');
+}
+
+/// A parameter's description, with the keywords Faultbox drops that are meant for it.
+fn with_aliases(param: &Param) -> String {
+    if param.ignored_aliases.is_empty() {
+        return param.doc.clone();
+    }
+    let aliases = code_list(param.ignored_aliases.iter().map(String::as_str));
+    format!("{} Faultbox ignores {aliases} written for it.", param.doc)
 }
 
 /// A Python-style signature: `name(a: str, /, *rest: T, key: T = default, **kw: T) -> R`.
