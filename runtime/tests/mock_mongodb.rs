@@ -58,8 +58,9 @@ fn seed() -> Value {
 
 async fn start(config: Value) -> (MockHandle, EventLog) {
     let events = EventLog::default();
-    let handle =
-        mock::serve(&service("users", 0, config), Arc::new(NoHandler), events.clone(), None).await.expect("the mock starts");
+    let handle = mock::serve(&service("users", 0, config), Arc::new(NoHandler), events.clone(), None)
+        .await
+        .expect("the mock starts");
     (handle, events)
 }
 
@@ -118,14 +119,18 @@ async fn driver_finds_with_filter_projection_sort_and_limit() {
     assert_eq!(without_address, doc! { "_id": "2", "name": "bob", "role": "user", "age": 27 });
     let found: Vec<Document> = users.find(doc! { "name": { "$in": ["bob", "zed"] }, "age": { "$lt": 30, "$ne": 1 }, "role": { "$nin": ["admin"] }, "address": { "$exists": true } }).await.unwrap().all().await;
     assert_eq!(names(&found), ["bob"]);
-    let none: Vec<Document> = users.find(doc! { "$and": [{ "role": "admin" }, { "age": { "$gt": 40 } }] }).await.unwrap().all().await;
+    let none: Vec<Document> =
+        users.find(doc! { "$and": [{ "role": "admin" }, { "age": { "$gt": 40 } }] }).await.unwrap().all().await;
     assert!(none.is_empty());
     let bad = users.find(doc! { "age": { "$near": 3 } }).await.unwrap_err();
     assert!(bad.to_string().contains("unknown operator: $near"), "{bad}");
 
     let recorded = of_kind(&events, "mock_request");
     let find = recorded.iter().find(|e| e.fields["op"] == "find").expect("a find event");
-    assert_eq!((find.service.as_str(), &find.fields["interface"], &find.fields["collection"]), ("users", &json!("main"), &json!("users")));
+    assert_eq!(
+        (find.service.as_str(), &find.fields["interface"], &find.fields["collection"]),
+        ("users", &json!("main"), &json!("users"))
+    );
     assert!(ops(&events).iter().any(|op| op == "hello" || op.eq_ignore_ascii_case("ismaster")), "{:?}", ops(&events));
     mock.stop().await;
 }
@@ -170,12 +175,21 @@ async fn driver_writes_counts_and_aggregates() {
     let duplicate = users.insert_one(doc! { "_id": "1", "name": "again" }).await.unwrap_err();
     assert!(duplicate.to_string().contains("E11000"), "{duplicate}");
 
-    let one = users.update_one(doc! { "name": "bob" }, doc! { "$set": { "role": "admin", "address.zip": "5003" }, "$inc": { "age": 1 } }).await.unwrap();
+    let one = users
+        .update_one(
+            doc! { "name": "bob" },
+            doc! { "$set": { "role": "admin", "address.zip": "5003" }, "$inc": { "age": 1 } },
+        )
+        .await
+        .unwrap();
     assert_eq!((one.matched_count, one.modified_count), (1, 1));
     let bob = users.find_one(doc! { "_id": "2" }).await.unwrap().unwrap();
     assert_eq!((bob.get_str("role").unwrap(), bob.get_i32("age").unwrap()), ("admin", 28));
     assert_eq!(bob.get_document("address").unwrap(), &doc! { "city": "Bergen", "zip": "5003" });
-    let many = users.update_many(doc! { "role": "user" }, doc! { "$push": { "tags": "t" }, "$unset": { "address": "" } }).await.unwrap();
+    let many = users
+        .update_many(doc! { "role": "user" }, doc! { "$push": { "tags": "t" }, "$unset": { "address": "" } })
+        .await
+        .unwrap();
     assert_eq!((many.matched_count, many.modified_count), (2, 2));
     let upsert = users.update_one(doc! { "name": "erin" }, doc! { "$set": { "age": 50 } }).upsert(true).await.unwrap();
     assert!(upsert.upserted_id.is_some());
@@ -183,7 +197,10 @@ async fn driver_writes_counts_and_aggregates() {
     assert_eq!(erin.get_i32("age"), Ok(50));
     let replaced = users.replace_one(doc! { "_id": "3" }, doc! { "name": "carol", "age": 46 }).await.unwrap();
     assert_eq!(replaced.modified_count, 1);
-    assert_eq!(users.find_one(doc! { "_id": "3" }).await.unwrap().unwrap(), doc! { "_id": "3", "name": "carol", "age": 46 });
+    assert_eq!(
+        users.find_one(doc! { "_id": "3" }).await.unwrap().unwrap(),
+        doc! { "_id": "3", "name": "carol", "age": 46 }
+    );
     let immutable = users.update_one(doc! { "_id": "3" }, doc! { "$set": { "_id": "9" } }).await.unwrap_err();
     assert!(immutable.to_string().contains("immutable"), "{immutable}");
 
@@ -200,7 +217,12 @@ async fn driver_writes_counts_and_aggregates() {
     ];
     let out: Vec<Document> = users.aggregate(pipeline).await.unwrap().all().await;
     assert_eq!(out, vec![doc! { "name": "carol" }, doc! { "name": "alice" }]);
-    let counted: Vec<Document> = users.aggregate(vec![doc! { "$match": { "role": "admin" } }, doc! { "$count": "admins" }]).await.unwrap().all().await;
+    let counted: Vec<Document> = users
+        .aggregate(vec![doc! { "$match": { "role": "admin" } }, doc! { "$count": "admins" }])
+        .await
+        .unwrap()
+        .all()
+        .await;
     assert_eq!(counted, vec![doc! { "admins": 2 }]);
 
     let gone = users.delete_one(doc! { "role": "admin" }).await.unwrap();
@@ -212,7 +234,10 @@ async fn driver_writes_counts_and_aggregates() {
     let unknown = client.database("app").run_command(doc! { "frobnicate": 1 }).await.unwrap_err();
     match *unknown.kind {
         mongodb::error::ErrorKind::Command(ref e) => {
-            assert_eq!((e.code, e.code_name.as_str(), e.message.as_str()), (59, "CommandNotFound", "no such command: 'frobnicate'"))
+            assert_eq!(
+                (e.code, e.code_name.as_str(), e.message.as_str()),
+                (59, "CommandNotFound", "no such command: 'frobnicate'")
+            )
         }
         ref other => panic!("not a command error: {other:?}"),
     }
@@ -223,7 +248,8 @@ async fn driver_writes_counts_and_aggregates() {
     let build = client.database("admin").run_command(doc! { "buildInfo": 1 }).await.unwrap();
     assert!(build.get_str("version").is_ok());
 
-    let writes: Vec<Event> = of_kind(&events, "mock_request").into_iter().filter(|e| e.fields["op"] == "insert").collect();
+    let writes: Vec<Event> =
+        of_kind(&events, "mock_request").into_iter().filter(|e| e.fields["op"] == "insert").collect();
     assert_eq!(writes.len(), 2);
     assert_eq!(writes[1].fields["ok"], json!(true), "a write error is still an ok reply");
     mock.stop().await;
@@ -233,10 +259,15 @@ async fn driver_writes_counts_and_aggregates() {
 async fn bad_seeds_are_refused_naming_the_collection_and_index() {
     for (config, expected) in [
         (json!({ "collections": { "users": { "_id": 1 } } }), "collection `users`: its documents must be a list"),
-        (json!({ "collections": { "users": [{ "_id": 1 }, "bob"] } }), "collection `users`, document 1: a document must be a dict"),
+        (
+            json!({ "collections": { "users": [{ "_id": 1 }, "bob"] } }),
+            "collection `users`, document 1: a document must be a dict",
+        ),
         (json!({ "collections": ["users"] }), "`config.collections` must be a dict"),
     ] {
-        let error = mock::serve(&service("users", 0, config), Arc::new(NoHandler), EventLog::default(), None).await.unwrap_err();
+        let error = mock::serve(&service("users", 0, config), Arc::new(NoHandler), EventLog::default(), None)
+            .await
+            .unwrap_err();
         let text = error.to_string();
         assert!(text.contains(expected) && text.contains("mock `users`"), "{text}");
     }
@@ -300,7 +331,8 @@ async fn garbage_and_half_messages_close_only_their_connection() {
     let mut header = [0u8; 16];
     raw.read_exact(&mut header).await.unwrap();
     assert_eq!(i32::from_le_bytes(header[8..12].try_into().unwrap()), 7, "responseTo is the request id");
-    let found: Vec<Document> = driver.database("app").collection::<Document>("users").find(doc! {}).await.unwrap().all().await;
+    let found: Vec<Document> =
+        driver.database("app").collection::<Document>("users").find(doc! {}).await.unwrap().all().await;
     assert_eq!(found.len(), 3);
 
     let errors = of_kind(&events, "mock_error");
@@ -367,7 +399,10 @@ fn install(rules: &ProxyRules, action: ProxyAction, matchers: &[(&str, &str)]) -
         interface: "main".into(),
         protocol: "mongodb".into(),
         action,
-        matchers: matchers.iter().map(|(field, glob)| Matcher { field: (*field).into(), glob: (*glob).into() }).collect(),
+        matchers: matchers
+            .iter()
+            .map(|(field, glob)| Matcher { field: (*field).into(), glob: (*glob).into() })
+            .collect(),
         probability: 1.0,
         assumption: "test".into(),
         origin: Origin { file: "t.star".into(), line: 1, column: 1 },
@@ -379,7 +414,13 @@ fn install(rules: &ProxyRules, action: ProxyAction, matchers: &[(&str, &str)]) -
 async fn the_proxy_applies_rules_on_command_and_collection() {
     let (mock, mock_events) = start(seed()).await;
     let (rules, events) = (ProxyRules::new(1), EventLog::default());
-    let edge = Edge { consumer: "api".into(), service: "users".into(), interface: "main".into(), protocol: "mongodb".into(), upstream: mock.address() };
+    let edge = Edge {
+        consumer: "api".into(),
+        service: "users".into(),
+        interface: "main".into(),
+        protocol: "mongodb".into(),
+        upstream: mock.address(),
+    };
     let proxy = Proxy::start(edge, rules.clone(), events.clone()).await.unwrap();
     let db = client(proxy.addr()).await.database("app");
     let users = db.collection::<Document>("users");
@@ -388,7 +429,11 @@ async fn the_proxy_applies_rules_on_command_and_collection() {
     // No rule: relayed.
     assert_eq!(users.count_documents(doc! {}).await.unwrap(), 3);
 
-    let error = install(&rules, ProxyAction::Error { message: Some("disk full".into()), status: None }, &[("method", "FIND"), ("key", "us*")]);
+    let error = install(
+        &rules,
+        ProxyAction::Error { message: Some("disk full".into()), status: None },
+        &[("method", "FIND"), ("key", "us*")],
+    );
     let failed = users.find(doc! {}).await.unwrap_err();
     match *failed.kind {
         mongodb::error::ErrorKind::Command(ref e) => assert_eq!((e.code, e.message.as_str()), (8000, "disk full")),
@@ -397,7 +442,8 @@ async fn the_proxy_applies_rules_on_command_and_collection() {
     assert_eq!(audit.find(doc! {}).await.unwrap().all().await.len(), 1, "another collection passes");
     rules.remove(error);
 
-    let write = install(&rules, ProxyAction::Error { message: Some("no space".into()), status: None }, &[("method", "insert")]);
+    let write =
+        install(&rules, ProxyAction::Error { message: Some("no space".into()), status: None }, &[("method", "insert")]);
     let failed = users.insert_one(doc! { "name": "x" }).await.unwrap_err();
     assert!(matches!(*failed.kind, mongodb::error::ErrorKind::Write(_)), "{failed:?}");
     assert!(failed.to_string().contains("no space"), "{failed}");
@@ -415,7 +461,10 @@ async fn the_proxy_applies_rules_on_command_and_collection() {
     audit.insert_one(doc! { "event": "twice" }).await.unwrap();
     rules.remove(duplicate);
     assert_eq!(audit.count_documents(doc! { "event": "twice" }).await.unwrap(), 1);
-    let audit_inserts = of_kind(&mock_events, "mock_request").into_iter().filter(|e| e.fields["op"] == "insert" && e.fields["collection"] == "audit").count();
+    let audit_inserts = of_kind(&mock_events, "mock_request")
+        .into_iter()
+        .filter(|e| e.fields["op"] == "insert" && e.fields["collection"] == "audit")
+        .count();
     assert_eq!(audit_inserts, 2);
 
     let drop = install(&rules, ProxyAction::Drop, &[("method", "delete")]);
@@ -442,7 +491,13 @@ async fn the_proxy_applies_rules_on_command_and_collection() {
 async fn the_proxy_closes_on_a_garbage_header() {
     let (mock, _) = start(seed()).await;
     let (rules, events) = (ProxyRules::new(1), EventLog::default());
-    let edge = Edge { consumer: "api".into(), service: "users".into(), interface: "main".into(), protocol: "mongodb".into(), upstream: mock.address() };
+    let edge = Edge {
+        consumer: "api".into(),
+        service: "users".into(),
+        interface: "main".into(),
+        protocol: "mongodb".into(),
+        upstream: mock.address(),
+    };
     let proxy = Proxy::start(edge, rules, events.clone()).await.unwrap();
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     stream.write_all(&[3, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]).await.unwrap();
@@ -498,8 +553,9 @@ def test_writes_and_counts():
     assert_eq(cmd.data["ok"], 1.0)
     bad = users_db.main.command(cmd = {"nope": 1})
     assert_eq(bad.ok, False)
-    missing = users_db.main.find(filter = {})
-    assert_eq(missing.ok, False)
+    garbled = users_db.main.find(collection = "users", filter = "{not json")
+    assert_eq(garbled.ok, False)
+    assert_true("invalid JSON" in garbled.error)
 "#;
 
 /// The `ospecc` binary next to this test's executable (cargo builds it for the workspace's
