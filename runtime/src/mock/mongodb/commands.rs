@@ -419,8 +419,8 @@ fn delete(session: &Session, command: &Command) -> Reply {
     let mut reply = statements(command, "deletes", |_, statement| {
         let filter = statement.get_document("q").cloned().unwrap_or_default();
         let one = match statement.get("limit").and_then(number) {
-            Some(limit) if limit == 1.0 => true,
-            Some(limit) if limit == 0.0 => false,
+            Some(1.0) => true,
+            Some(0.0) => false,
             _ => {
                 return Err(QueryError { code: 9, message: "The limit field in delete objects must be 0 or 1".into() })
             }

@@ -229,7 +229,7 @@ fn operator_matches(values: &[&Bson], operator: &str, operand: &Bson, all: &Docu
         "$lte" => compare(values, operand, Ordering::is_le),
         "$in" => in_list(values, operand, "$in")?,
         "$nin" => !in_list(values, operand, "$nin")?,
-        "$exists" => !values.is_empty() == truthy(operand),
+        "$exists" => values.is_empty() != truthy(operand),
         "$regex" => {
             let (pattern, options) = match operand {
                 Bson::String(pattern) => (pattern.clone(), all.get_str("$options").unwrap_or_default().to_owned()),
@@ -289,8 +289,8 @@ pub fn sort(documents: &mut [Document], spec: &Document) -> Outcome<()> {
     let mut keys = Vec::with_capacity(spec.len());
     for (path, direction) in spec {
         let descending = match number(direction) {
-            Some(n) if n == 1.0 => false,
-            Some(n) if n == -1.0 => true,
+            Some(1.0) => false,
+            Some(-1.0) => true,
             _ => {
                 return Err(QueryError {
                     code: 15975,

@@ -146,15 +146,15 @@ impl Store {
         let mut matched = 0;
         let mut modified = 0;
         if let Some(documents) = self.collections.get_mut(collection) {
-            for index in 0..documents.len() {
-                if !query::matches(&documents[index], filter)? {
+            for document in documents.iter_mut() {
+                if !query::matches(document, filter)? {
                     continue;
                 }
                 matched += 1;
-                let mut changed = documents[index].clone();
+                let mut changed = document.clone();
                 update::apply(&mut changed, change, false)?;
-                if changed != documents[index] {
-                    documents[index] = changed;
+                if changed != *document {
+                    *document = changed;
                     modified += 1;
                 }
                 if !multi {

@@ -79,12 +79,12 @@ pub fn apply(document: &mut Document, update: &Document, inserting: bool) -> Out
         let Some((_, apply)) = OPERATORS.iter().find(|(name, _)| name == operator) else { continue };
         let Bson::Document(fields) = fields else { continue };
         for (path, operand) in fields {
-            if path == "_id" || path.starts_with("_id.") {
-                if !(inserting && id.is_none())
-                    && lookup(document, path).first().is_none_or(|old| !super::query::equal(old, operand))
-                {
-                    return Err(immutable_id());
-                }
+            let touches_id = path == "_id" || path.starts_with("_id.");
+            if touches_id
+                && !(inserting && id.is_none())
+                && lookup(document, path).first().is_none_or(|old| !super::query::equal(old, operand))
+            {
+                return Err(immutable_id());
             }
             apply(document, path, operand)?;
         }
