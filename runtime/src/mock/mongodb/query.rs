@@ -62,7 +62,7 @@ fn same_bracket_cmp(a: &Bson, b: &Bson) -> Ordering {
     match (a, b) {
         (Bson::Int32(x), Bson::Int32(y)) => x.cmp(y),
         (Bson::Int64(x), Bson::Int64(y)) => x.cmp(y),
-        (Bson::String(x), Bson::String(y)) => x.cmp(y),
+        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => x.cmp(y),
         (Bson::Document(x), Bson::Document(y)) => documents_cmp(x, y),
         (Bson::Array(x), Bson::Array(y)) => seq_cmp(x.iter(), y.iter()),
         (Bson::ObjectId(x), Bson::ObjectId(y)) => x.bytes().cmp(&y.bytes()),

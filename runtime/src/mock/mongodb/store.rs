@@ -4,7 +4,7 @@
 //! for `_id` (generated when absent, unique per collection: a duplicate is an E11000 write
 //! error).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};
@@ -20,9 +20,17 @@ type Outcome<T> = Result<T, QueryError>;
 
 #[derive(Default)]
 pub struct Store {
-    collections: BTreeMap<String, Vec<Document>>,
+    collections: BTreeMap<String, Collection>,
     cursors: BTreeMap<i64, Cursor>,
     last_cursor: i64,
+}
+
+/// A collection's documents in insertion order, and the keys of their `_id`s (uniqueness is
+/// checked by a lookup, so seeding or inserting n documents is not quadratic).
+#[derive(Default)]
+struct Collection {
+    documents: Vec<Document>,
+    ids: HashSet<String>,
 }
 
 struct Cursor {
@@ -69,7 +77,7 @@ impl Store {
     }
 
     pub fn collection_names(&self) -> impl Iterator<Item = (&String, usize)> {
-        self.collections.iter().map(|(name, docs)| (name, docs.len()))
+        self.collections.iter().map(|(name, collection)| (name, collection.documents.len()))
     }
 
     pub fn exists(&self, collection: &str) -> bool {
@@ -81,7 +89,7 @@ impl Store {
         if self.exists(collection) {
             return false;
         }
-        self.collections.insert(collection.to_owned(), Vec::new());
+        self.collections.insert(collection.to_owned(), Collection::default());
         true
     }
 
@@ -98,7 +106,7 @@ impl Store {
     /// Every document of `collection` matching `filter`, cloned, in insertion order.
     pub fn find(&self, collection: &str, filter: &Document) -> Outcome<Vec<Document>> {
         let mut found = Vec::new();
-        for document in self.collections.get(collection).into_iter().flatten() {
+        for document in self.collections.get(collection).into_iter().flat_map(|c| &c.documents) {
             if query::matches(document, filter)? {
                 found.push(document.clone());
             }
@@ -117,11 +125,11 @@ impl Store {
         if matches!(id, Bson::Array(_)) {
             return Err(QueryError { code: 2, message: "can't use an array for _id".into() });
         }
-        let documents = self.collections.entry(collection.to_owned()).or_default();
-        if documents.iter().any(|d| d.get("_id").is_some_and(|other| query::equal(other, &id))) {
+        let stored = self.collections.entry(collection.to_owned()).or_default();
+        if !stored.ids.insert(id_key(&id)) {
             return Err(duplicate(collection, &id));
         }
-        documents.push(document);
+        stored.documents.push(document);
         Ok(id)
     }
 
@@ -145,8 +153,8 @@ impl Store {
         }
         let mut matched = 0;
         let mut modified = 0;
-        if let Some(documents) = self.collections.get_mut(collection) {
-            for document in documents.iter_mut() {
+        if let Some(stored) = self.collections.get_mut(collection) {
+            for document in stored.documents.iter_mut() {
                 if !query::matches(document, filter)? {
                     continue;
                 }
@@ -173,19 +181,28 @@ impl Store {
 
     /// Deletes the documents matching `filter` (the first only when `one`); returns how many.
     pub fn delete(&mut self, collection: &str, filter: &Document, one: bool) -> Outcome<usize> {
-        let Some(documents) = self.collections.get_mut(collection) else { return Ok(0) };
-        let mut keep = Vec::with_capacity(documents.len());
-        let mut deleted = 0;
-        for document in documents.drain(..) {
-            let gone = (!one || deleted == 0) && query::matches(&document, filter)?;
-            if gone {
-                deleted += 1;
-            } else {
-                keep.push(document);
+        let Some(stored) = self.collections.get_mut(collection) else { return Ok(0) };
+        // Matched first, removed after: a filter error leaves the collection as it was.
+        let mut gone = Vec::new();
+        for (index, document) in stored.documents.iter().enumerate() {
+            if query::matches(document, filter)? {
+                gone.push(index);
+                if one {
+                    break;
+                }
             }
         }
-        *documents = keep;
-        Ok(deleted)
+        let mut index = 0;
+        let ids = &mut stored.ids;
+        stored.documents.retain(|document| {
+            let keep = gone.binary_search(&index).is_err();
+            index += 1;
+            if !keep {
+                ids.remove(&id_key(document.get("_id").unwrap_or(&Bson::Null)));
+            }
+            keep
+        });
+        Ok(gone.len())
     }
 
     /// Opens a cursor over `rest` (none when it is empty); its id, `0` for none.
@@ -219,6 +236,42 @@ impl Store {
     pub fn kill_cursor(&mut self, id: i64) -> bool {
         self.cursors.remove(&id).is_some()
     }
+}
+
+/// A key equal for `_id`s the server deems equal: numbers by value across types (1 = 1.0),
+/// everything else by type and content, length-prefixed so that nested keys cannot collide.
+fn id_key(id: &Bson) -> String {
+    let mut key = String::new();
+    write_key(id, &mut key);
+    key
+}
+
+fn write_key(value: &Bson, key: &mut String) {
+    use std::fmt::Write;
+    let _ = match value {
+        Bson::Null | Bson::Undefined => write!(key, "null;"),
+        Bson::String(text) | Bson::Symbol(text) => write!(key, "s{}:{text}", text.len()),
+        Bson::ObjectId(id) => write!(key, "o{};", id.to_hex()),
+        Bson::Boolean(b) => write!(key, "b{b};"),
+        Bson::Document(document) => {
+            key.push('{');
+            for (name, inner) in document {
+                let _ = write!(key, "{}:{name}", name.len());
+                write_key(inner, key);
+            }
+            write!(key, "}}")
+        }
+        Bson::Array(items) => {
+            key.push('[');
+            items.iter().for_each(|item| write_key(item, key));
+            write!(key, "]")
+        }
+        Bson::Int32(n) => write!(key, "n{n};"),
+        Bson::Int64(n) => write!(key, "n{n};"),
+        Bson::Double(n) if n.fract() == 0.0 && n.abs() < 9.0e18 => write!(key, "n{};", *n as i64),
+        Bson::Double(n) => write!(key, "f{};", n.to_bits()),
+        other => write!(key, "x{other:?};"),
+    };
 }
 
 /// The E11000 error of a duplicate `_id`.
@@ -301,8 +354,17 @@ mod tests {
             .unwrap();
         assert!(upserted.is_some());
         assert_eq!(store.find("c", &doc! { "name": "z", "k": 3, "v": 1 }).unwrap().len(), 1);
+        assert!(store.delete("c", &doc! { "$bad": 1 }, false).is_err());
+        assert_eq!(store.find("c", &doc! {}).unwrap().len(), 4, "a failed delete removes nothing");
         assert_eq!(store.delete("c", &doc! {}, true).unwrap(), 1);
         assert_eq!(store.delete("c", &doc! {}, false).unwrap(), 3);
+        store.insert_one("c", doc! { "_id": 1 }).unwrap();
+        assert_eq!(store.insert_one("c", doc! { "_id": 1i64 }).unwrap_err().code, 11000);
+        assert_eq!(store.insert_one("c", doc! { "_id": { "a": 1, "b": "x" } }).map(|_| ()), Ok(()));
+        assert!(store.insert_one("c", doc! { "_id": { "a": 1.0, "b": "x" } }).is_err());
+        assert!(store.insert_one("c", doc! { "_id": { "a": 1, "b": "y" } }).is_ok());
+        assert_eq!(store.delete("c", &doc! { "_id": 1.0 }, true).unwrap(), 1);
+        assert!(store.insert_one("c", doc! { "_id": 1 }).is_ok(), "a deleted _id is free again");
         let id = store.open_cursor("db.c".into(), (0..5).map(|n| doc! { "n": n }).collect());
         assert_eq!(store.next_batch(id, Some(2)).map(|(_, b, i)| (b.len(), i)), Some((2, id)));
         assert_eq!(store.next_batch(id, None).map(|(_, b, i)| (b.len(), i)), Some((3, 0)));
