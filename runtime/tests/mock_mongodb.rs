@@ -225,6 +225,22 @@ async fn driver_writes_counts_and_aggregates() {
         .await;
     assert_eq!(counted, vec![doc! { "admins": 2 }]);
 
+    let before = users.find_one_and_update(doc! { "_id": "1" }, doc! { "$inc": { "age": 1 } }).await.unwrap().unwrap();
+    assert_eq!(before.get_i32("age"), Ok(34));
+    let after = users
+        .find_one_and_update(doc! { "role": "admin" }, doc! { "$set": { "seen": true } })
+        .sort(doc! { "age": -1 })
+        .return_document(mongodb::options::ReturnDocument::After)
+        .projection(doc! { "name": 1, "seen": 1 })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, doc! { "_id": "1", "name": "alice", "seen": true });
+    let removed = users.find_one_and_delete(doc! { "name": "erin" }).await.unwrap().unwrap();
+    assert_eq!(removed.get_i32("age"), Ok(50));
+    assert!(users.find_one_and_delete(doc! { "name": "erin" }).await.unwrap().is_none());
+    users.insert_one(doc! { "name": "erin", "age": 50 }).await.unwrap();
+
     let gone = users.delete_one(doc! { "role": "admin" }).await.unwrap();
     assert_eq!(gone.deleted_count, 1);
     let gone = users.delete_many(doc! { "age": { "$lt": 100 } }).await.unwrap();
@@ -250,7 +266,7 @@ async fn driver_writes_counts_and_aggregates() {
 
     let writes: Vec<Event> =
         of_kind(&events, "mock_request").into_iter().filter(|e| e.fields["op"] == "insert").collect();
-    assert_eq!(writes.len(), 2);
+    assert_eq!(writes.len(), 3);
     assert_eq!(writes[1].fields["ok"], json!(true), "a write error is still an ok reply");
     mock.stop().await;
 }

@@ -2,7 +2,7 @@
 //! chatter drivers and shells send (`hello`/`isMaster`, `buildInfo`, `ping`, `getParameter`,
 //! `getLog`, `whatsmyuri`, `endSessions`, `listDatabases`, `listCollections`, ...), reads with
 //! cursors (`find`, `aggregate`, `getMore`, `killCursors`, `count`) and writes (`insert`,
-//! `update`, `delete`, `drop`, `dropDatabase`, `create`, `createIndexes`). Indexes are
+//! `update`, `delete`, `findAndModify`, `drop`, `dropDatabase`, `create`, `createIndexes`). Indexes are
 //! acknowledged, not kept: only `_id` is unique. An unknown command is `CommandNotFound`.
 
 use std::collections::VecDeque;
@@ -68,6 +68,8 @@ const COMMANDS: &[(&str, Handler)] = &[
     ("getMore", get_more),
     ("killCursors", kill_cursors),
     ("count", count),
+    ("findAndModify", find_and_modify),
+    ("findandmodify", find_and_modify),
     ("insert", insert),
     ("update", update),
     ("delete", delete),
@@ -430,6 +432,53 @@ fn delete(session: &Session, command: &Command) -> Reply {
     })?;
     reply.insert("n", n);
     Ok(reply)
+}
+
+/// `findAndModify` (the drivers' `findOneAndUpdate/Replace/Delete`): the first match in
+/// `sort` order, removed or updated, answered before or (`new`) after the change.
+fn find_and_modify(session: &Session, command: &Command) -> Reply {
+    let collection = collection_arg(command)?;
+    let filter = document_arg(command, "query")?.unwrap_or_default();
+    let remove = command.body.get("remove").is_some_and(truthy);
+    let change = document_arg(command, "update")?;
+    let (return_new, upsert) =
+        (command.body.get("new").is_some_and(truthy), command.body.get("upsert").is_some_and(truthy));
+    if remove == change.is_some() {
+        return Err(QueryError { code: 9, message: "Either an update or remove=true must be specified".into() });
+    }
+    let projection = document_arg(command, "fields")?.map(|spec| Projection::parse(&spec)).transpose()?;
+    let mut store = session.store();
+    let mut matching = store.find(&collection, &filter)?;
+    if let Some(sort) = document_arg(command, "sort")? {
+        super::query::sort(&mut matching, &sort)?;
+    }
+    let old = matching.into_iter().next();
+    let by_id = |id: &Bson| doc! { "_id": { "$eq": id.clone() } };
+    let (value, last) = match (old, change) {
+        (Some(old), None) => {
+            store.delete(&collection, &by_id(old.get("_id").unwrap_or(&Bson::Null)), true)?;
+            (Some(old), doc! { "n": 1 })
+        }
+        (Some(old), Some(change)) => {
+            let id = old.get("_id").cloned().unwrap_or(Bson::Null);
+            store.update(&collection, &by_id(&id), &change, false, false)?;
+            let new = store.find(&collection, &by_id(&id))?.into_iter().next();
+            (if return_new { new } else { Some(old) }, doc! { "n": 1, "updatedExisting": true })
+        }
+        (None, Some(change)) if upsert => {
+            let (_, _, id) = store.update(&collection, &filter, &change, false, true)?;
+            let id = id.unwrap_or(Bson::Null);
+            let new = if return_new { store.find(&collection, &by_id(&id))?.into_iter().next() } else { None };
+            (new, doc! { "n": 1, "updatedExisting": false, "upserted": id })
+        }
+        (None, _) => (None, doc! { "n": 0, "updatedExisting": false }),
+    };
+    let value = match (value, projection) {
+        (Some(document), Some(projection)) => Bson::Document(projection.apply(&document)),
+        (Some(document), None) => Bson::Document(document),
+        (None, _) => Bson::Null,
+    };
+    Ok(doc! { "lastErrorObject": last, "value": value })
 }
 
 fn drop(session: &Session, command: &Command) -> Reply {
