@@ -11,6 +11,7 @@
 //! * `postgres`: hand-rolled wire framing, rules on simple and extended queries ([`postgres`]);
 //! * `redis`: RESP framing, rules on command and key ([`redis`]);
 //! * `grpc`: h2c server and client per connection, rules on the method path ([`grpc`]);
+//! * `mongodb`: wire framing, rules on command (`op`) and collection ([`mongodb`]);
 //! * `tcp` and every other protocol: an opaque relay; matcher-less rules act on connect ([`tcp`]).
 //!
 //! Partitions are enforced below the plugins by [`Gated`] sockets: a blackholed direction stops
@@ -26,6 +27,7 @@ mod buffer;
 mod grpc;
 mod http;
 mod matching;
+mod mongodb;
 mod postgres;
 mod redis;
 mod tcp;
@@ -231,6 +233,7 @@ const PLUGINS: &[(&str, Plugin)] = &[
     ("http2", |ctx, client| Box::pin(http::serve(ctx, client))),
     ("postgres", |ctx, client| Box::pin(postgres::serve(ctx, client))),
     ("redis", |ctx, client| Box::pin(redis::serve(ctx, client))),
+    ("mongodb", |ctx, client| Box::pin(mongodb::serve(ctx, client))),
 ];
 
 fn plugin(protocol: &str) -> Plugin {
