@@ -232,7 +232,7 @@ fn fetch_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize,
 async fn list_offsets(
     broker: &Broker,
     request: ListOffsetsRequest,
-    _version: i16,
+    version: i16,
     _port: u16,
 ) -> (ListOffsetsResponse, Note) {
     let note = Note { topic: request.topics.first().map(|t| text(&t.name.0)), group: None };
@@ -255,7 +255,9 @@ async fn list_offsets(
                 Ok((offset, timestamp)) => {
                     entry.offset = offset;
                     entry.timestamp = timestamp;
-                    entry.leader_epoch = 0;
+                    if version >= 4 {
+                        entry.leader_epoch = 0;
+                    }
                 }
                 Err(code) => {
                     entry.error_code = code;

@@ -119,7 +119,9 @@ impl Broker {
             return Err(format!("{api:?} version {version} is not supported (versions {min} to {max})"));
         }
         let mut body = body;
-        let (reply, note) = apis::dispatch(self, api, version, correlation, &mut body, port).await?;
+        let (reply, note) = apis::dispatch(self, api, version, correlation, &mut body, port)
+            .await
+            .map_err(|e| format!("{api:?} v{version}: {e}"))?;
         self.request(api, version, note);
         Ok(reply)
     }

