@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use ospecc_runtime::events::{Event, EventLog};
 use ospecc_runtime::mock::{self, DynamicHandler, MockHandle, MockReply, MockRequest};
+use ospecc_runtime::steps::kafka::{self, Publish};
 use ospecc_schema::plan::Service;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -202,4 +203,146 @@ async fn bad_seed_configs_are_refused_with_a_reason() {
     .await;
     let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(error.contains("bus") && error.contains("orders") && error.contains("list"), "{error}");
+}
+
+fn publish(address: SocketAddr, topic: &str, key: Option<&str>, data: &str) -> Result<Value, String> {
+    let message = Publish {
+        topic: topic.into(),
+        data: data.into(),
+        key: key.map(str::to_owned),
+        headers: [("trace".to_owned(), "t-1".to_owned())].into(),
+    };
+    kafka::publish_message(&address.to_string(), &message, Instant::now() + WAIT)
+}
+
+fn consume(address: SocketAddr, topic: &str, group: &str, within: Duration) -> Result<Value, String> {
+    kafka::consume_message(&address.to_string(), topic, group, Instant::now() + within)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_client_publishes_and_consumes_through_a_group() {
+    let (handle, events) = start(json!({"topics": {"orders": []}, "partitions": 1})).await;
+    let address = handle.address();
+    let results = blocking(move || {
+        let published = publish(address, "orders", Some("o-1"), r#"{"id":1}"#);
+        let second = publish(address, "orders", None, "two");
+        let first_read = consume(address, "orders", "billing", WAIT);
+        let second_read = consume(address, "orders", "billing", WAIT);
+        // Nothing left for the group: the read gives up at its timeout with a reason.
+        let empty = consume(address, "orders", "billing", Duration::from_millis(700));
+        // Another group starts from the earliest offset.
+        let other = consume(address, "orders", "audit", WAIT);
+        (published, second, first_read, second_read, empty, other)
+    })
+    .await;
+    let (published, second, first_read, second_read, empty, other) = results;
+    assert_eq!(published, Ok(json!({"published": true, "topic": "orders"})));
+    assert!(second.is_ok(), "{second:?}");
+    assert_eq!(
+        first_read,
+        Ok(json!({"topic": "orders", "partition": 0, "offset": 0, "key": "o-1", "value": r#"{"id":1}"#}))
+    );
+    assert_eq!(second_read.as_ref().map(|v| v["value"].clone()), Ok(json!("two")), "{second_read:?}");
+    assert_eq!(second_read.map(|v| v["offset"].clone()), Ok(json!(1)));
+    let error = empty.err().unwrap_or_default();
+    assert!(error.contains("no message on orders"), "{error}");
+    assert_eq!(other.map(|v| v["offset"].clone()), Ok(json!(0)));
+    assert!(of_kind(&events, "mock_error").is_empty(), "{:?}", of_kind(&events, "mock_error"));
+    handle.stop().await;
+}
+
+/// Waits until the mock has answered `n` requests of `api`.
+async fn wait_for_requests(events: &EventLog, api: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let count = || of_kind(events, "mock_request").iter().filter(|e| e.fields["api"] == api).count();
+    while count() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(count() >= n, "{} {api} requests, wanted {n}", count());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kcat_member_and_a_step_consumer_rebalance_one_group() {
+    if !kcat_present() {
+        return;
+    }
+    let (handle, events) = start(json!({"topics": {"jobs": []}, "partitions": 2})).await;
+    let address = handle.address();
+    // kcat joins first, alone, and holds both partitions.
+    let member = Command::new("timeout")
+        .args(["10", "kcat", "-b", &address.to_string(), "-G", "workers", "-f", "%p:%s\\n"])
+        .args(["-X", "heartbeat.interval.ms=100", "-X", "auto.offset.reset=earliest", "jobs"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kcat runs");
+    wait_for_requests(&events, "sync_group", 1).await;
+    // The step joins: kcat learns of the rebalance from its heartbeat and rejoins; the two
+    // split the partitions (both members sync again).
+    let step = tokio::task::spawn_blocking(move || consume(address, "jobs", "workers", WAIT));
+    wait_for_requests(&events, "sync_group", 3).await;
+    let values: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+    let published = values.clone();
+    blocking(move || {
+        for value in &published {
+            publish(address, "jobs", Some(value), value).unwrap();
+        }
+    })
+    .await;
+    let read = step.await.unwrap().expect("the step reads a message");
+    assert_eq!(read["offset"], 0, "{read}");
+    let output = blocking(move || member.wait_with_output().unwrap()).await;
+    let printed: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
+    // kcat printed every message but the one the step consumed and committed past: those of
+    // its own partition, then, once the step left, the rest of the step's partition.
+    let mut expected: Vec<String> = Vec::new();
+    for value in &values {
+        if *value != read["value"] {
+            expected.push(value.clone());
+        }
+    }
+    let mut seen: Vec<String> = printed.iter().filter_map(|l| l.split_once(':').map(|(_, v)| v.to_owned())).collect();
+    seen.sort();
+    assert_eq!(seen, expected, "kcat printed {printed:?}; the step read {read}");
+    let stepped = read["partition"].as_i64().unwrap();
+    assert!(printed.iter().any(|l| !l.starts_with(&format!("{stepped}:"))), "{printed:?}");
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_client_and_kcat_read_each_others_messages() {
+    if !kcat_present() {
+        return;
+    }
+    let (handle, _) = start(json!({"topics": {"orders": []}})).await;
+    let address = handle.address();
+    blocking(move || publish(address, "orders", Some("k"), "from-step").unwrap()).await;
+    let read = blocking(move || {
+        kcat(address, &["-C", "-t", "orders", "-o", "beginning", "-e", "-f", "%k=%s|%h\\n"], "")
+    })
+    .await;
+    assert_eq!(read.trim(), "k=from-step|trace=t-1");
+    blocking(move || kcat(address, &["-P", "-t", "orders", "-K:"], "k2:from-kcat\n")).await;
+    let consumed = blocking(move || {
+        let first = consume(address, "orders", "g", WAIT).unwrap();
+        let second = consume(address, "orders", "g", WAIT).unwrap();
+        (first, second)
+    })
+    .await;
+    assert_eq!(consumed.0["value"], "from-step");
+    assert_eq!((consumed.1["key"].clone(), consumed.1["value"].clone()), (json!("k2"), json!("from-kcat")));
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_to_a_dead_broker_or_a_bad_topic_fails_with_a_reason() {
+    let (handle, _) = start(json!({})).await;
+    let address = handle.address();
+    let bad = blocking(move || publish(address, "no spaces allowed", None, "x")).await;
+    let error = bad.err().unwrap_or_default();
+    assert!(error.contains("no spaces allowed") && error.contains("error code 17"), "{error}");
+    handle.stop().await;
+    let dead = blocking(move || publish(address, "orders", None, "x")).await;
+    let error = dead.err().unwrap_or_default();
+    assert!(error.contains("cannot reach the broker"), "{error}");
 }

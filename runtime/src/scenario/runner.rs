@@ -175,6 +175,7 @@ impl Runner for TestContext<'_> {
             "http" | "http2" => steps::http::call(self.client, &target, method, args),
             "postgres" => steps::postgres::call(&target, method, args),
             "redis" => steps::redis::call(&target, method, args),
+            "kafka" => steps::kafka::call(&target, method, args),
             "tcp" => {
                 let reply = steps::tcp::send(&target, args);
                 self.step_event(&target, method, reply.as_ref().map(|_| 0).map_err(|e| e.to_string()));

@@ -5,6 +5,7 @@
 //! Faultbox), except `tcp.send`, which returns the first reply line and raises on failure.
 
 pub mod http;
+pub mod kafka;
 pub mod postgres;
 pub mod redis;
 pub mod response;

@@ -13,10 +13,13 @@
 //! `mock_error` and closes that connection.
 
 mod apis;
+pub(crate) mod client;
 mod group;
 mod log;
 mod seed;
 pub(crate) mod wire;
+
+pub(crate) use log::now_ms;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
