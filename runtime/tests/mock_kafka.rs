@@ -1,6 +1,7 @@
 //! The Kafka mock (`runtime::mock`, protocol `kafka`), its steps and its proxy plugin,
 //! exercised over real sockets: kcat (librdkafka) producing and consuming, with and without a
-//! consumer group, the step client, garbage input, and the proxy's topic rules.
+//! consumer group, the step client (a second, independent client), garbage input, and the
+//! proxy's topic rules. Skips the kcat parts with a printed reason when kcat is absent.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -9,9 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ospecc_runtime::events::{Event, EventLog};
+use ospecc_runtime::faults::rules::{Active, Install};
+use ospecc_runtime::proxy::{Edge, Proxy, ProxyRules};
 use ospecc_runtime::mock::{self, DynamicHandler, MockHandle, MockReply, MockRequest};
 use ospecc_runtime::steps::kafka::{self, Publish};
-use ospecc_schema::plan::Service;
+use ospecc_schema::plan::topology::{Matcher, ProxyAction, ProxyRule};
+use ospecc_schema::plan::{Origin, Service};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -345,4 +349,143 @@ async fn publish_to_a_dead_broker_or_a_bad_topic_fails_with_a_reason() {
     let dead = blocking(move || publish(address, "orders", None, "x")).await;
     let error = dead.err().unwrap_or_default();
     assert!(error.contains("cannot reach the broker"), "{error}");
+}
+
+fn install(rules: &ProxyRules, action: ProxyAction, topic: &str) -> Arc<Active<ProxyRule>> {
+    let rule = ProxyRule {
+        service: "bus".into(),
+        interface: "main".into(),
+        protocol: "kafka".into(),
+        action,
+        matchers: vec![Matcher { field: "topic".into(), glob: topic.into() }],
+        probability: 1.0,
+        assumption: "test".into(),
+        origin: Origin { file: "t.star".into(), line: 1, column: 1 },
+    };
+    rules.install(Install { rule, scope: "scope-1".into(), probability: 1.0, max_fires: None })
+}
+
+async fn proxied(config: Value) -> (MockHandle, Proxy, ProxyRules, EventLog) {
+    let (handle, events) = start(config).await;
+    let rules = ProxyRules::new(1);
+    let edge = Edge {
+        consumer: "test".into(),
+        service: "bus".into(),
+        interface: "main".into(),
+        protocol: "kafka".into(),
+        upstream: handle.address(),
+    };
+    let proxy = Proxy::start(edge, rules.clone(), events.clone()).await.unwrap();
+    (handle, proxy, rules, events)
+}
+
+fn fired(events: &EventLog) -> Vec<(String, String, String)> {
+    of_kind(events, "proxy")
+        .iter()
+        .map(|e| {
+            let field = |name: &str| e.fields.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+            (field("action"), field("api"), field("topic"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_rules_by_topic_error_delay_drop_and_duplicate() {
+    let (handle, proxy, rules, events) = proxied(json!({"topics": {"orders": [], "payments": []}})).await;
+    let (via, direct) = (proxy.addr(), handle.address());
+
+    let code6 = "NotLeaderForPartitionException (error code 6): This server is not the leader";
+    let rule = install(&rules, ProxyAction::Error { message: Some(code6.into()), status: None }, "ord*");
+    let (refused, other) = blocking(move || (publish(via, "orders", None, "x"), publish(via, "payments", None, "y"))).await;
+    let error = refused.err().unwrap_or_default();
+    assert!(error.contains("error code 6") && error.contains("orders"), "{error}");
+    assert!(other.is_ok(), "{other:?}");
+    rules.remove(rule.id);
+
+    let rule = install(&rules, ProxyAction::Error { message: Some("broker overloaded".into()), status: None }, "orders");
+    let refused = blocking(move || publish(via, "orders", None, "x")).await;
+    let error = refused.err().unwrap_or_default();
+    assert!(error.contains("error code -1"), "{error}");
+    // A fetch is answered with the error too.
+    let fetch = blocking(move || consume(via, "orders", "g", Duration::from_secs(3))).await;
+    assert!(fetch.err().unwrap_or_default().contains("error code -1"));
+    rules.remove(rule.id);
+
+    let rule = install(&rules, ProxyAction::Delay { ms: 300 }, "orders");
+    let started = Instant::now();
+    let delayed = blocking(move || publish(via, "orders", None, "late")).await;
+    assert!(delayed.is_ok() && started.elapsed() >= Duration::from_millis(300), "{delayed:?}");
+    rules.remove(rule.id);
+
+    let rule = install(&rules, ProxyAction::Drop, "orders");
+    let dropped = blocking(move || publish(via, "orders", None, "lost")).await;
+    assert!(dropped.err().unwrap_or_default().contains("reading from the broker"));
+    rules.remove(rule.id);
+
+    let rule = install(&rules, ProxyAction::Duplicate, "orders");
+    let twice = blocking(move || publish(via, "orders", Some("d"), "twice")).await;
+    assert!(twice.is_ok(), "{twice:?}");
+    // Fetches are not duplicated: the consumer reads through the proxy as usual.
+    let reads = blocking(move || {
+        (0..3).map(|_| consume(via, "orders", "readers", WAIT).map(|v| v["value"].clone())).collect::<Vec<_>>()
+    })
+    .await;
+    assert_eq!(reads, [Ok(json!("late")), Ok(json!("twice")), Ok(json!("twice"))]);
+    rules.remove(rule.id);
+
+    assert_eq!(
+        fired(&events),
+        [
+            ("error".into(), "produce".into(), "orders".into()),
+            ("error".into(), "produce".into(), "orders".into()),
+            ("error".into(), "fetch".into(), "orders".into()),
+            ("delay".into(), "produce".into(), "orders".into()),
+            ("drop".into(), "produce".into(), "orders".into()),
+            ("duplicate".into(), "produce".into(), "orders".into()),
+        ]
+    );
+    // Nothing reached the mock for the refused and dropped produces.
+    let stored = blocking(move || consume(direct, "orders", "all", WAIT).map(|v| v["value"].clone())).await;
+    assert_eq!(stored, Ok(json!("late")));
+    assert!(of_kind(&events, "proxy_error").is_empty(), "{:?}", of_kind(&events, "proxy_error"));
+    proxy.stop().await;
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_stays_behind_the_proxy_after_bootstrapping() {
+    if !kcat_present() {
+        return;
+    }
+    let (handle, proxy, rules, events) = proxied(json!({"topics": {"orders": []}})).await;
+    let (via, direct) = (proxy.addr(), handle.address());
+    // The metadata kcat gets names the proxy, so its produce passes the rule.
+    install(&rules, ProxyAction::Duplicate, "orders");
+    blocking(move || kcat(via, &["-P", "-t", "orders"], "once\n")).await;
+    let read = blocking(move || kcat(direct, &["-C", "-t", "orders", "-o", "beginning", "-e"], "")).await;
+    assert_eq!(read.lines().collect::<Vec<_>>(), ["once", "once"]);
+    assert_eq!(fired(&events), [("duplicate".into(), "produce".into(), "orders".into())]);
+    let listed = blocking(move || kcat(via, &["-L"], "")).await;
+    assert!(listed.contains(&format!("broker 0 at {via}")), "{listed}");
+    proxy.stop().await;
+    handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_garbage_and_half_frames_are_one_proxy_error() {
+    let (handle, proxy, _, events) = proxied(json!({})).await;
+    for (i, (bytes, half_close)) in
+        [(&[0xff, 0xff, 0xff, 0xff, 1][..], false), (&[0, 0, 0, 50, 0, 0, 0][..], true)].into_iter().enumerate()
+    {
+        assert!(closed_after(proxy.addr(), bytes, half_close).await);
+        let deadline = Instant::now() + WAIT;
+        while of_kind(&events, "proxy_error").len() <= i && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(of_kind(&events, "proxy_error").len(), i + 1);
+    }
+    let via = proxy.addr();
+    assert!(blocking(move || publish(via, "orders", None, "still")).await.is_ok());
+    proxy.stop().await;
+    handle.stop().await;
 }

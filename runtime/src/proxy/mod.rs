@@ -23,6 +23,7 @@
 
 mod buffer;
 mod http;
+mod kafka;
 mod matching;
 mod postgres;
 mod redis;
@@ -226,6 +227,7 @@ type Plugin = fn(Arc<Ctx>, Gated) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 const PLUGINS: &[(&str, Plugin)] = &[
     ("http", |ctx, client| Box::pin(http::serve(ctx, client))),
     ("http2", |ctx, client| Box::pin(http::serve(ctx, client))),
+    ("kafka", |ctx, client| Box::pin(kafka::serve(ctx, client))),
     ("postgres", |ctx, client| Box::pin(postgres::serve(ctx, client))),
     ("redis", |ctx, client| Box::pin(redis::serve(ctx, client))),
 ];

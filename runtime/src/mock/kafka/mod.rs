@@ -27,7 +27,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -102,7 +102,7 @@ impl Broker {
     async fn connection(&self, mut stream: TcpStream) -> Result<(), String> {
         let port = stream.local_addr().map(|a| a.port()).unwrap_or_default();
         loop {
-            let Some(body) = read_frame(&mut stream).await? else { return Ok(()) };
+            let Some(body) = wire::read_frame(&mut stream, "the client").await? else { return Ok(()) };
             if let Some(reply) = self.handle(body, port).await? {
                 if stream.write_all(&reply).await.is_err() {
                     return Ok(());
@@ -149,28 +149,4 @@ impl Broker {
         fields.insert("error".to_owned(), json!(error));
         self.events.push(&self.service, "mock_error", fields);
     }
-}
-
-/// One request frame's body; `None` at a clean end of stream between frames.
-async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<Bytes>, String> {
-    let mut prefix = [0u8; 4];
-    let mut got = 0;
-    while got < 4 {
-        let n = reader.read(&mut prefix[got..]).await.map_err(|e| format!("reading a frame: {e}"))?;
-        if n == 0 {
-            return match got {
-                0 => Ok(None),
-                _ => Err("the connection closed in the middle of a frame's length".to_owned()),
-            };
-        }
-        got += n;
-    }
-    let len = wire::frame_len(prefix)?;
-    // Grows as bytes arrive: a garbage length does not reserve memory up front.
-    let mut body = Vec::new();
-    reader.take(len as u64).read_to_end(&mut body).await.map_err(|e| format!("reading a frame: {e}"))?;
-    if body.len() < len {
-        return Err(format!("the connection closed in the middle of a frame ({} of {len} bytes)", body.len()));
-    }
-    Ok(Some(Bytes::from(body)))
 }

@@ -6,6 +6,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The largest frame accepted (Kafka's default `socket.request.max.bytes` is 100 MiB).
 pub(crate) const MAX_FRAME: usize = 100 << 20;
@@ -30,6 +31,31 @@ pub(crate) fn frame_len(prefix: [u8; 4]) -> Result<usize, String> {
         Ok(len) if len <= MAX_FRAME => Ok(len),
         _ => Err(format!("a frame length of {len} bytes (at most {MAX_FRAME})")),
     }
+}
+
+/// One frame's body (without its length prefix); `None` at a clean end of stream between
+/// frames. `side` names the peer in errors. The body grows as bytes arrive, so a garbage
+/// length reserves nothing up front.
+pub(crate) async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, side: &str) -> Result<Option<Bytes>, String> {
+    let mut prefix = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        let n = reader.read(&mut prefix[got..]).await.map_err(|e| format!("reading {side}: {e}"))?;
+        if n == 0 {
+            return match got {
+                0 => Ok(None),
+                _ => Err(format!("{side} closed the connection in the middle of a frame's length")),
+            };
+        }
+        got += n;
+    }
+    let len = frame_len(prefix).map_err(|e| format!("{side} sent {e}"))?;
+    let mut body = Vec::new();
+    reader.take(len as u64).read_to_end(&mut body).await.map_err(|e| format!("reading {side}: {e}"))?;
+    if body.len() < len {
+        return Err(format!("{side} closed the connection in the middle of a frame ({} of {len} bytes)", body.len()));
+    }
+    Ok(Some(Bytes::from(body)))
 }
 
 /// A request frame (length prefix included).
