@@ -489,3 +489,68 @@ async fn proxy_garbage_and_half_frames_are_one_proxy_error() {
     proxy.stop().await;
     handle.stop().await;
 }
+
+/// `corpus/kafka_basic.star`'s tests (with `data=`: the checker refuses the `value=` the
+/// corpus passes, which Faultbox ignores) plus a round trip, over `mock_service(...)` directly.
+const SPEC: &str = r#"
+bus = mock_service("bus",
+    interface("main", "kafka", 21100),
+    config = {"topics": {"orders": [], "payments": [{"key": "p-0", "value": "seeded"}]}, "partitions": 1},
+)
+
+def test_publish_to_orders_topic():
+    r = bus.main.publish(topic = "orders", key = "o-1", data = '{"id":1}')
+    assert_true(r.ok, "publish to 'orders' failed: %s" % r.error)
+    assert_eq(r.data["published"], True)
+    assert_eq(r.data["topic"], "orders")
+
+def test_publish_to_payments_topic():
+    r = bus.main.publish(topic = "payments", key = "p-1", data = '{"amount":100}')
+    assert_true(r.ok, "publish to 'payments' failed: %s" % r.error)
+
+def test_publish_then_consume():
+    bus.main.publish(topic = "orders", key = "o-2", data = '{"id":2}')
+    r = bus.main.consume(topic = "orders", group = "billing")
+    assert_true(r.ok, "consume failed: %s" % r.error)
+    assert_eq(r.data["key"], "o-2")
+    assert_eq(r.data["value"], '{"id":2}')
+    assert_eq(r.data["offset"], 0)
+    assert_eq(r.data["partition"], 0)
+
+def test_seeded_messages_are_consumed_first():
+    r = bus.main.consume(topic = "payments")
+    assert_true(r.ok, "consume failed: %s" % r.error)
+    assert_eq(r.data["value"], "seeded")
+"#;
+
+/// The `ospecc` binary of this build (`cargo test --workspace` builds it for the root
+/// package's tests), beside this test's own executable.
+fn ospecc_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let binary = exe.parent()?.parent()?.join("ospecc");
+    binary.is_file().then_some(binary)
+}
+
+#[test]
+fn a_kafka_spec_runs_end_to_end_through_the_binary() {
+    let Some(binary) = ospecc_binary() else {
+        eprintln!("SKIP: the ospecc binary is not built (cargo build, or cargo test --workspace, builds it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("kafka_basic.star");
+    std::fs::write(&spec, SPEC).unwrap();
+    let output = Command::new("timeout")
+        .arg("120")
+        .arg(&binary)
+        .args(["run", spec.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("4 passed, 0 failed, 0 errored"), "{text}");
+    for test in ["publish_to_orders_topic", "publish_to_payments_topic", "publish_then_consume", "seeded_messages"] {
+        assert!(text.lines().any(|l| l.starts_with("PASS") && l.contains(test)), "{test}: {text}");
+    }
+}
