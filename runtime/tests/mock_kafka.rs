@@ -554,3 +554,15 @@ fn a_kafka_spec_runs_end_to_end_through_the_binary() {
         assert!(text.lines().any(|l| l.starts_with("PASS") && l.contains(test)), "{test}: {text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_array_count_is_refused_without_reserving_memory() {
+    let (handle, events) = start(json!({})).await;
+    // Metadata v1, client id "x", a topic array that claims 2^31-1 entries in 4 bytes.
+    let body: &[u8] = &[0, 3, 0, 1, 0, 0, 0, 7, 0, 1, b'x', 0x7f, 0xff, 0xff, 0xff];
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(body);
+    assert!(closed_after(handle.address(), &frame, false).await);
+    assert_eq!(of_kind(&events, "mock_error").len(), 1);
+    handle.stop().await;
+}

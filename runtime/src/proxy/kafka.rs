@@ -29,7 +29,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use super::{Ctx, Fired, Gated};
-use crate::mock::kafka::wire;
+use crate::mock::kafka::{guard, wire};
 
 /// UNKNOWN_SERVER_ERROR: the code of an `error()` whose message names none.
 const UNKNOWN_SERVER_ERROR: i16 = -1;
@@ -73,10 +73,10 @@ impl Request {
         // Requests this codec cannot read are relayed untouched (the broker judges them).
         let decoded = match api {
             Some(ApiKey::Produce) if in_range(ProduceRequest::VERSIONS, version) => {
-                decode(&frame, version).map_or(Decoded::Other, Decoded::Produce)
+                decode(ApiKey::Produce, &frame, version).map_or(Decoded::Other, Decoded::Produce)
             }
             Some(ApiKey::Fetch) if in_range(FetchRequest::VERSIONS, version) => {
-                decode(&frame, version).map_or(Decoded::Other, Decoded::Fetch)
+                decode(ApiKey::Fetch, &frame, version).map_or(Decoded::Other, Decoded::Fetch)
             }
             _ => Decoded::Other,
         };
@@ -102,9 +102,11 @@ fn in_range(range: VersionRange, version: i16) -> bool {
     (range.min..=range.max).contains(&version)
 }
 
-fn decode<M: Decodable>(frame: &Bytes, version: i16) -> Option<M> {
+/// The request, when it decodes; its arrays are checked first (see `mock::kafka::guard`).
+fn decode<M: Decodable>(api: ApiKey, frame: &Bytes, version: i16) -> Option<M> {
     let mut body = frame.clone();
     decode_request_header_from_buffer(&mut body).ok()?;
+    guard::check_request(api, version, &body).ok()?;
     M::decode(&mut body, version).ok()
 }
 

@@ -24,15 +24,13 @@ use kafka_protocol::records::{Compression, RecordBatchDecoder};
 
 use super::group::Join;
 use super::log::{now_ms, Message};
-use super::{wire, Broker, Note, APIS};
+use super::{guard, wire, Broker, Note, APIS};
 
 const CORRUPT_MESSAGE: i16 = 2;
 const UNSUPPORTED_VERSION: i16 = 35;
 const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
 /// The longest a Fetch waits for data, whatever `max_wait_ms` asks.
 const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
-/// The smallest encoded record (attributes, varints of an empty record).
-const MIN_RECORD_BYTES: usize = 7;
 
 type Answer = Result<(Option<BytesMut>, Note), String>;
 
@@ -57,6 +55,7 @@ pub(super) async fn dispatch(
         return Ok((Some(api_versions(version, correlation)?), Note::default()));
     }
     decode_request_header_from_buffer(body).map_err(|e| format!("a malformed {api:?} request header: {e}"))?;
+    guard::check_request(api, version, body)?;
     macro_rules! serve {
         ($request:ty, $handler:ident) => {{
             let request = <$request>::decode(body, version)
@@ -149,13 +148,10 @@ fn produce(broker: &Broker, request: ProduceRequest) -> (ProduceResponse, Note) 
 /// The messages of a produce's record batches, or the Kafka error code that refuses them.
 fn decode_records(records: Option<Bytes>) -> Result<Vec<Message>, i16> {
     let Some(records) = records else { return Ok(Vec::new()) };
+    // Record and header counts are checked against the bytes before the decoder reserves
+    // room for that many.
+    guard::check_records(&records).map_err(|_| CORRUPT_MESSAGE)?;
     let infos = RecordBatchDecoder::decode_batch_info(&mut records.clone()).map_err(|_| CORRUPT_MESSAGE)?;
-    // A batch's record count is checked against its size before the decoder reserves room for
-    // that many records.
-    let claimed: usize = infos.iter().map(|i| i.record_count.max(0) as usize).sum();
-    if claimed.saturating_mul(MIN_RECORD_BYTES) > records.len() {
-        return Err(CORRUPT_MESSAGE);
-    }
     if infos.iter().any(|i| i.compression != Compression::None) {
         return Err(UNSUPPORTED_COMPRESSION_TYPE);
     }

@@ -15,6 +15,7 @@
 mod apis;
 pub(crate) mod client;
 mod group;
+pub(crate) mod guard;
 mod log;
 mod seed;
 pub(crate) mod wire;
