@@ -331,6 +331,121 @@ impl Walk<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+    fn s(text: &str) -> StrBytes {
+        StrBytes::from_string(text.to_owned())
+    }
+
+    /// Every served request, with one element in each array, encoded by the crate at every
+    /// served version, passes the check; cut short by a byte, it fails.
+    #[test]
+    fn every_served_request_version_passes_and_truncations_fail() {
+        let mut produce = ProduceRequest::default();
+        let mut topic = produce_request::TopicProduceData::default();
+        topic.name = TopicName(s("orders"));
+        let mut partition = produce_request::PartitionProduceData::default();
+        partition.records = Some(Bytes::from_static(b"xyz"));
+        topic.partition_data.push(partition);
+        produce.topic_data.push(topic);
+        let mut fetch = FetchRequest::default();
+        let mut fetch_topic = fetch_request::FetchTopic::default();
+        fetch_topic.topic = TopicName(s("orders"));
+        fetch_topic.partitions.push(fetch_request::FetchPartition::default());
+        fetch.topics.push(fetch_topic);
+        let mut forgotten = fetch_request::ForgottenTopic::default();
+        forgotten.topic = TopicName(s("old"));
+        forgotten.partitions = vec![1, 2];
+        fetch.forgotten_topics_data.push(forgotten);
+        let mut list = ListOffsetsRequest::default();
+        let mut list_topic = list_offsets_request::ListOffsetsTopic::default();
+        list_topic.partitions.push(list_offsets_request::ListOffsetsPartition::default());
+        list.topics.push(list_topic);
+        let mut metadata = MetadataRequest::default();
+        let mut wanted = metadata_request::MetadataRequestTopic::default();
+        wanted.name = Some(TopicName(s("orders")));
+        metadata.topics = Some(vec![wanted]);
+        let mut commit = OffsetCommitRequest::default();
+        let mut commit_topic = offset_commit_request::OffsetCommitRequestTopic::default();
+        commit_topic.partitions.push(offset_commit_request::OffsetCommitRequestPartition::default());
+        commit.topics.push(commit_topic);
+        let mut offsets = OffsetFetchRequest::default();
+        let mut offsets_topic = offset_fetch_request::OffsetFetchRequestTopic::default();
+        offsets_topic.partition_indexes = vec![0, 1];
+        offsets.topics = Some(vec![offsets_topic]);
+        let mut coordinator = FindCoordinatorRequest::default();
+        coordinator.coordinator_keys = vec![s("g")];
+        let mut join = JoinGroupRequest::default();
+        let mut protocol = join_group_request::JoinGroupRequestProtocol::default();
+        protocol.metadata = Bytes::from_static(b"meta");
+        join.protocols.push(protocol);
+        let mut leave = LeaveGroupRequest::default();
+        leave.members.push(leave_group_request::MemberIdentity::default());
+        let mut sync = SyncGroupRequest::default();
+        sync.assignments.push(sync_group_request::SyncGroupRequestAssignment::default());
+
+        fn each<M: Encodable>(api: ApiKey, message: &M) {
+            let (_, min, max) = super::super::APIS.iter().find(|(k, _, _)| *k == api).copied().unwrap();
+            for version in min..=max {
+                let mut buf = BytesMut::new();
+                if message.encode(&mut buf, version).is_err() {
+                    // A field this version lacks was set: encode the defaults instead.
+                    continue;
+                }
+                assert_eq!(check_request(api, version, &buf), Ok(()), "{api:?} v{version}");
+                assert!(check_request(api, version, &buf[..buf.len() - 1]).is_err(), "{api:?} v{version} cut");
+            }
+        }
+        each(ApiKey::Produce, &produce);
+        each(ApiKey::Fetch, &fetch);
+        each(ApiKey::ListOffsets, &list);
+        each(ApiKey::Metadata, &metadata);
+        each(ApiKey::OffsetCommit, &commit);
+        each(ApiKey::OffsetFetch, &offsets);
+        each(ApiKey::FindCoordinator, &coordinator);
+        each(ApiKey::FindCoordinator, &FindCoordinatorRequest::default());
+        each(ApiKey::JoinGroup, &join);
+        each(ApiKey::Heartbeat, &HeartbeatRequest::default());
+        each(ApiKey::LeaveGroup, &leave);
+        each(ApiKey::LeaveGroup, &LeaveGroupRequest::default());
+        each(ApiKey::SyncGroup, &sync);
+        each(ApiKey::InitProducerId, &InitProducerIdRequest::default());
+    }
+
+    #[test]
+    fn record_batches_pass_and_lying_header_counts_fail() {
+        let mut headers = kafka_protocol::indexmap::IndexMap::new();
+        headers.insert(s("h"), Some(Bytes::from_static(b"v")));
+        let record = Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: 1,
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"value")),
+            headers,
+        };
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+        RecordBatchEncoder::encode(&mut buf, [&record, &record], &options).unwrap();
+        assert_eq!(check_records(&buf), Ok(()));
+        assert!(check_records(&buf[..buf.len() - 1]).is_err());
+        // The last record's header count (1) becomes 64 (zigzag 0x80 0x01 would be longer; 0x7e is 63).
+        let mut lying = buf.to_vec();
+        let at = lying.len() - 1 - 2 - 1 - 1;
+        assert_eq!(lying[at], 2, "the zigzag header count of 1");
+        lying[at] = 0x7e;
+        assert!(check_records(&lying).is_err());
+    }
 
     #[test]
     fn huge_counts_are_refused_and_real_ones_pass() {
