@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use ospecc_runtime::events::{Event, EventLog};
 use ospecc_runtime::faults::rules::{Active, Install};
-use ospecc_runtime::proxy::{Edge, Proxy, ProxyRules};
 use ospecc_runtime::mock::{self, DynamicHandler, MockHandle, MockReply, MockRequest};
+use ospecc_runtime::proxy::{Edge, Proxy, ProxyRules};
 use ospecc_runtime::steps::kafka::{self, Publish};
 use ospecc_schema::plan::topology::{Matcher, ProxyAction, ProxyRule};
 use ospecc_schema::plan::{Origin, Service};
@@ -45,8 +45,9 @@ impl DynamicHandler for NoHandler {
 
 async fn start(config: Value) -> (MockHandle, EventLog) {
     let events = EventLog::default();
-    let handle =
-        mock::serve(&broker("bus", 0, config), Arc::new(NoHandler), events.clone(), None).await.expect("the mock starts");
+    let handle = mock::serve(&broker("bus", 0, config), Arc::new(NoHandler), events.clone(), None)
+        .await
+        .expect("the mock starts");
     (handle, events)
 }
 
@@ -101,10 +102,9 @@ async fn kcat_produces_and_consumes_seeded_and_new_messages() {
     .await;
     let address = handle.address();
     blocking(move || kcat(address, &["-P", "-t", "orders", "-K:"], "k1:first\nk2:second\n")).await;
-    let consumed = blocking(move || {
-        kcat(address, &["-C", "-t", "orders", "-o", "beginning", "-e", "-f", "%k=%s@%o|%h\\n"], "")
-    })
-    .await;
+    let consumed =
+        blocking(move || kcat(address, &["-C", "-t", "orders", "-o", "beginning", "-e", "-f", "%k=%s@%o|%h\\n"], ""))
+            .await;
     let lines: Vec<&str> = consumed.lines().collect();
     assert_eq!(lines, ["=seeded@0|", "k0=with-key@1|h=v", "k1=first@2|", "k2=second@3|"], "{consumed}");
     // A topic nobody declared is created on first use, as a dev broker does.
@@ -198,13 +198,8 @@ async fn garbage_and_half_frames_close_only_that_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_seed_configs_are_refused_with_a_reason() {
     let events = EventLog::default();
-    let refused = mock::serve(
-        &broker("bus", 0, json!({"topics": {"orders": "nope"}})),
-        Arc::new(NoHandler),
-        events,
-        None,
-    )
-    .await;
+    let refused =
+        mock::serve(&broker("bus", 0, json!({"topics": {"orders": "nope"}})), Arc::new(NoHandler), events, None).await;
     let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(error.contains("bus") && error.contains("orders") && error.contains("list"), "{error}");
 }
@@ -321,10 +316,9 @@ async fn step_client_and_kcat_read_each_others_messages() {
     let (handle, _) = start(json!({"topics": {"orders": []}})).await;
     let address = handle.address();
     blocking(move || publish(address, "orders", Some("k"), "from-step").unwrap()).await;
-    let read = blocking(move || {
-        kcat(address, &["-C", "-t", "orders", "-o", "beginning", "-e", "-f", "%k=%s|%h\\n"], "")
-    })
-    .await;
+    let read =
+        blocking(move || kcat(address, &["-C", "-t", "orders", "-o", "beginning", "-e", "-f", "%k=%s|%h\\n"], ""))
+            .await;
     assert_eq!(read.trim(), "k=from-step|trace=t-1");
     blocking(move || kcat(address, &["-P", "-t", "orders", "-K:"], "k2:from-kcat\n")).await;
     let consumed = blocking(move || {
@@ -396,13 +390,15 @@ async fn proxy_rules_by_topic_error_delay_drop_and_duplicate() {
 
     let code6 = "NotLeaderForPartitionException (error code 6): This server is not the leader";
     let rule = install(&rules, ProxyAction::Error { message: Some(code6.into()), status: None }, "ord*");
-    let (refused, other) = blocking(move || (publish(via, "orders", None, "x"), publish(via, "payments", None, "y"))).await;
+    let (refused, other) =
+        blocking(move || (publish(via, "orders", None, "x"), publish(via, "payments", None, "y"))).await;
     let error = refused.err().unwrap_or_default();
     assert!(error.contains("error code 6") && error.contains("orders"), "{error}");
     assert!(other.is_ok(), "{other:?}");
     rules.remove(rule.id);
 
-    let rule = install(&rules, ProxyAction::Error { message: Some("broker overloaded".into()), status: None }, "orders");
+    let rule =
+        install(&rules, ProxyAction::Error { message: Some("broker overloaded".into()), status: None }, "orders");
     let refused = blocking(move || publish(via, "orders", None, "x")).await;
     let error = refused.err().unwrap_or_default();
     assert!(error.contains("error code -1"), "{error}");

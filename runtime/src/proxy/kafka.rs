@@ -232,7 +232,8 @@ impl Session {
     }
 
     fn rewrite_coordinator(&self, request: &Request, answer: &Bytes, proxy: SocketAddr) -> Option<BytesMut> {
-        let (_, mut response) = wire::decode_response::<FindCoordinatorRequest>(answer.clone(), request.version).ok()?;
+        let (_, mut response) =
+            wire::decode_response::<FindCoordinatorRequest>(answer.clone(), request.version).ok()?;
         let host = StrBytes::from_string(proxy.ip().to_string());
         if self.is_upstream(response.port) {
             response.host = host.clone();

@@ -166,7 +166,12 @@ fn consume(target: &Target, args: &Args, deadline: Instant) -> Result<serde_json
 
 /// Reads one message of `topic` as a member of `group` through the broker at `bootstrap`,
 /// committing past it; `Ok` is the step's `.data`, `Err` its `.error`.
-pub fn consume_message(bootstrap: &str, topic: &str, group: &str, deadline: Instant) -> Result<serde_json::Value, String> {
+pub fn consume_message(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    deadline: Instant,
+) -> Result<serde_json::Value, String> {
     let mut client = Client::connect(bootstrap, deadline)?;
     let metadata = topic_metadata(&mut client, topic, deadline)?;
     let coordinator = find_coordinator(&mut client, group, deadline)?;
@@ -204,9 +209,8 @@ fn default_group() -> String {
     static GROUP: OnceLock<String> = OnceLock::new();
     GROUP
         .get_or_init(|| {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
+            let nanos =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
             format!("faultbox-{:08x}", nanos ^ std::process::id().rotate_left(16))
         })
         .clone()
@@ -249,8 +253,9 @@ fn topic_metadata(client: &mut Client, topic: &str, deadline: Instant) -> Result
         let response = client.call(&request)?;
         let found = response.topics.iter().find(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == topic));
         let code = found.map_or(UNKNOWN_TOPIC_OR_PARTITION, |t| t.error_code);
-        let partitions: Vec<(i32, i32)> =
-            found.map(|t| t.partitions.iter().map(|p| (p.partition_index, p.leader_id.0)).collect()).unwrap_or_default();
+        let partitions: Vec<(i32, i32)> = found
+            .map(|t| t.partitions.iter().map(|p| (p.partition_index, p.leader_id.0)).collect())
+            .unwrap_or_default();
         if code == 0 && !partitions.is_empty() && partitions.iter().all(|(_, leader)| *leader >= 0) {
             let brokers =
                 response.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
@@ -258,7 +263,10 @@ fn topic_metadata(client: &mut Client, topic: &str, deadline: Instant) -> Result
         }
         let retriable = matches!(code, 0 | UNKNOWN_TOPIC_OR_PARTITION | LEADER_NOT_AVAILABLE);
         if !retriable || remaining(deadline)? <= RETRY_PAUSE {
-            return Err(format!("no usable metadata for topic {topic}: {}", describe_error(code.max(LEADER_NOT_AVAILABLE))));
+            return Err(format!(
+                "no usable metadata for topic {topic}: {}",
+                describe_error(code.max(LEADER_NOT_AVAILABLE))
+            ));
         }
         std::thread::sleep(RETRY_PAUSE);
     }
@@ -300,7 +308,9 @@ fn find_coordinator(client: &mut Client, group: &str, deadline: Instant) -> Resu
         if code == 0 {
             return Ok(node);
         }
-        if !matches!(code, COORDINATOR_NOT_AVAILABLE | COORDINATOR_LOAD_IN_PROGRESS) || remaining(deadline)? <= RETRY_PAUSE {
+        if !matches!(code, COORDINATOR_NOT_AVAILABLE | COORDINATOR_LOAD_IN_PROGRESS)
+            || remaining(deadline)? <= RETRY_PAUSE
+        {
             return Err(format!("no coordinator for group {group}: {}", describe_error(code)));
         }
         std::thread::sleep(RETRY_PAUSE);
@@ -358,9 +368,19 @@ fn join(client: &mut Client, group: &str, topic: &str, deadline: Instant) -> Res
         Vec::new()
     } else {
         let assignment: ConsumerProtocolAssignment = unversioned(synced.assignment)?;
-        assignment.assigned_partitions.into_iter().filter(|t| t.topic.0.as_str() == topic).flat_map(|t| t.partitions).collect()
+        assignment
+            .assigned_partitions
+            .into_iter()
+            .filter(|t| t.topic.0.as_str() == topic)
+            .flat_map(|t| t.partitions)
+            .collect()
     };
-    Ok(Member { group: group.to_owned(), id: joined.member_id.as_str().to_owned(), generation: joined.generation_id, partitions })
+    Ok(Member {
+        group: group.to_owned(),
+        id: joined.member_id.as_str().to_owned(),
+        generation: joined.generation_id,
+        partitions,
+    })
 }
 
 /// The range assignment of every member's subscribed topics (the leader's job).
@@ -386,7 +406,8 @@ fn assign(
             let take = per + usize::from(i < extra);
             let partitions = (next..next + take).map(|p| p as i32).collect();
             next += take;
-            let entry = AssignedPartitions::default().with_topic(TopicName(str_bytes(&topic))).with_partitions(partitions);
+            let entry =
+                AssignedPartitions::default().with_topic(TopicName(str_bytes(&topic))).with_partitions(partitions);
             assigned.entry(id.clone()).or_default().push(entry);
         }
     }
@@ -424,12 +445,7 @@ fn unversioned<M: Decodable>(mut bytes: Bytes) -> Result<M, String> {
 
 /// Fetches from the member's partitions, starting at the committed offsets (else the
 /// earliest), until one record arrives; commits past it.
-fn read_one(
-    client: &mut Client,
-    member: &Member,
-    topic: &str,
-    deadline: Instant,
-) -> Result<(i32, Record), String> {
+fn read_one(client: &mut Client, member: &Member, topic: &str, deadline: Instant) -> Result<(i32, Record), String> {
     if member.partitions.is_empty() {
         return Err(format!("group {} assigned no partition of {topic} to this consumer", member.group));
     }
@@ -465,10 +481,13 @@ fn read_one(
                     position.1 = earliest(client, topic, data.partition_index)?;
                     continue;
                 }
-                code => return Err(format!("fetching {topic}[{}] failed: {}", data.partition_index, describe_error(code))),
+                code => {
+                    return Err(format!("fetching {topic}[{}] failed: {}", data.partition_index, describe_error(code)))
+                }
             }
             let Some(mut records) = data.records.clone() else { continue };
-            let sets = RecordBatchDecoder::decode_all(&mut records).map_err(|e| format!("a malformed record batch: {e}"))?;
+            let sets =
+                RecordBatchDecoder::decode_all(&mut records).map_err(|e| format!("a malformed record batch: {e}"))?;
             let from = position.1;
             let first = sets.into_iter().flat_map(|s| s.records).find(|r| !r.control && r.offset >= from);
             if let Some(record) = first {
@@ -489,7 +508,11 @@ fn committed(client: &mut Client, member: &Member, topic: &str) -> Result<Vec<(i
     request.topics = Some(vec![wanted]);
     let response = client.call(&request)?;
     if response.error_code != 0 {
-        return Err(format!("reading the offsets of group {} failed: {}", member.group, describe_error(response.error_code)));
+        return Err(format!(
+            "reading the offsets of group {} failed: {}",
+            member.group,
+            describe_error(response.error_code)
+        ));
     }
     Ok(member
         .partitions

@@ -71,7 +71,8 @@ pub(super) async fn dispatch(
             let acks = request.acks;
             let (response, note) = produce(broker, request);
             // acks=0: the producer expects no answer at all.
-            let frame = if acks == 0 { None } else { Some(wire::response_frame(api, version, correlation, &response)?) };
+            let frame =
+                if acks == 0 { None } else { Some(wire::response_frame(api, version, correlation, &response)?) };
             Ok((frame, note))
         }
         ApiKey::Fetch => serve!(FetchRequest, fetch),
@@ -391,7 +392,12 @@ async fn join_group(broker: &Broker, request: JoinGroupRequest, version: i16, _p
     (response, note)
 }
 
-async fn sync_group(broker: &Broker, request: SyncGroupRequest, _version: i16, _port: u16) -> (SyncGroupResponse, Note) {
+async fn sync_group(
+    broker: &Broker,
+    request: SyncGroupRequest,
+    _version: i16,
+    _port: u16,
+) -> (SyncGroupResponse, Note) {
     let group = text(&request.group_id.0);
     let assignments = request.assignments.iter().map(|a| (text(&a.member_id), a.assignment.clone())).collect();
     let mut response = SyncGroupResponse::default();
@@ -413,7 +419,12 @@ async fn heartbeat(broker: &Broker, request: HeartbeatRequest, _version: i16, _p
     (response, Note { group: Some(group), topic: None })
 }
 
-async fn leave_group(broker: &Broker, request: LeaveGroupRequest, version: i16, _port: u16) -> (LeaveGroupResponse, Note) {
+async fn leave_group(
+    broker: &Broker,
+    request: LeaveGroupRequest,
+    version: i16,
+    _port: u16,
+) -> (LeaveGroupResponse, Note) {
     let group = text(&request.group_id.0);
     let mut response = LeaveGroupResponse::default();
     if version >= 3 {
@@ -474,10 +485,7 @@ async fn offset_fetch(
 ) -> (OffsetFetchResponse, Note) {
     let group = text(&request.group_id.0);
     let wanted: Vec<(String, i32)> = match &request.topics {
-        Some(topics) => topics
-            .iter()
-            .flat_map(|t| t.partition_indexes.iter().map(|p| (text(&t.name.0), *p)))
-            .collect(),
+        Some(topics) => topics.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (text(&t.name.0), *p))).collect(),
         None => broker.groups.committed_all(&group).into_iter().map(|(t, p, _, _)| (t, p)).collect(),
     };
     let note = Note { group: Some(group.clone()), topic: wanted.first().map(|(t, _)| t.clone()) };
@@ -520,4 +528,3 @@ async fn init_producer_id(
     }
     (response, Note::default())
 }
-

@@ -39,10 +39,12 @@ impl Client {
         let request = ApiVersionsRequest::default();
         let response = client.call_version(&request, 0)?;
         if response.error_code != 0 {
-            return Err(format!("the broker at {address} refused ApiVersions: {}", wire::describe_error(response.error_code)));
+            return Err(format!(
+                "the broker at {address} refused ApiVersions: {}",
+                wire::describe_error(response.error_code)
+            ));
         }
-        client.versions =
-            response.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
+        client.versions = response.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
         Ok(client)
     }
 
@@ -58,7 +60,9 @@ impl Client {
             self.versions.get(&R::KEY).copied().ok_or_else(|| format!("the broker does not serve {key:?}"))?;
         let version = ours.min(broker_max);
         if version < broker_min.max(R::VERSIONS.min) {
-            return Err(format!("no {key:?} version in common with the broker (it serves {broker_min} to {broker_max})"));
+            return Err(format!(
+                "no {key:?} version in common with the broker (it serves {broker_min} to {broker_max})"
+            ));
         }
         self.call_version(request, version)
     }

@@ -242,8 +242,12 @@ impl Coordinator {
                         .members
                         .iter()
                         .map(|(id, m)| {
-                            let metadata =
-                                m.protocols.iter().find(|(n, _)| *n == protocol).map(|(_, b)| b.clone()).unwrap_or_default();
+                            let metadata = m
+                                .protocols
+                                .iter()
+                                .find(|(n, _)| *n == protocol)
+                                .map(|(_, b)| b.clone())
+                                .unwrap_or_default();
                             (id.clone(), metadata)
                         })
                         .collect()
@@ -381,8 +385,7 @@ impl Coordinator {
     /// Every partition with a committed offset in a group.
     pub(crate) fn committed_all(&self, group_id: &str) -> Vec<(String, i32, i64, Option<String>)> {
         self.with_group(group_id, |group| {
-            let mut all: Vec<_> =
-                group.offsets.iter().map(|((t, p), (o, m))| (t.clone(), *p, *o, m.clone())).collect();
+            let mut all: Vec<_> = group.offsets.iter().map(|((t, p), (o, m))| (t.clone(), *p, *o, m.clone())).collect();
             all.sort();
             all
         })

@@ -49,7 +49,8 @@ const UUID: Kind = Kind::Fixed(16);
 
 const PRODUCE_PARTITION: &[Field] = &[f(0, ANY, I32), f(0, ANY, Kind::Bytes)];
 const PRODUCE_TOPIC: &[Field] = &[f(0, 12, Kind::Str), f(13, ANY, UUID), f(0, ANY, Kind::Structs(PRODUCE_PARTITION))];
-const PRODUCE: &[Field] = &[f(0, ANY, Kind::Str), f(0, ANY, I16), f(0, ANY, I32), f(0, ANY, Kind::Structs(PRODUCE_TOPIC))];
+const PRODUCE: &[Field] =
+    &[f(0, ANY, Kind::Str), f(0, ANY, I16), f(0, ANY, I32), f(0, ANY, Kind::Structs(PRODUCE_TOPIC))];
 
 const FETCH_PARTITION: &[Field] =
     &[f(0, ANY, I32), f(9, ANY, I32), f(0, ANY, I64), f(12, ANY, I32), f(5, ANY, I64), f(0, ANY, I32)];
@@ -74,8 +75,7 @@ const LIST_OFFSETS: &[Field] =
     &[f(0, ANY, I32), f(2, ANY, I8), f(0, ANY, Kind::Structs(LIST_OFFSETS_TOPIC)), f(10, ANY, I32)];
 
 const METADATA_TOPIC: &[Field] = &[f(10, ANY, UUID), f(0, ANY, Kind::Str)];
-const METADATA: &[Field] =
-    &[f(0, ANY, Kind::Structs(METADATA_TOPIC)), f(4, ANY, I8), f(8, 10, I8), f(8, ANY, I8)];
+const METADATA: &[Field] = &[f(0, ANY, Kind::Structs(METADATA_TOPIC)), f(4, ANY, I8), f(8, 10, I8), f(8, ANY, I8)];
 
 const COMMIT_PARTITION: &[Field] = &[f(0, ANY, I32), f(0, ANY, I64), f(6, ANY, I32), f(0, ANY, Kind::Str)];
 const COMMIT_TOPIC: &[Field] = &[f(0, ANY, Kind::Str), f(0, ANY, Kind::Structs(COMMIT_PARTITION))];

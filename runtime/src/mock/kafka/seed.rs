@@ -139,7 +139,8 @@ mod tests {
 
     #[test]
     fn keyed_seeds_use_the_java_partitioner_and_unkeyed_round_robin() {
-        let logs = logs(&json!({"topics": {"t": ["a", "b", "c", {"key": "k", "value": "v"}]}, "partitions": 3})).unwrap();
+        let logs =
+            logs(&json!({"topics": {"t": ["a", "b", "c", {"key": "k", "value": "v"}]}, "partitions": 3})).unwrap();
         let keyed = partition_for_key(b"k", 3);
         let counts: Vec<i64> = (0..3).map(|p| logs.end("t", p).unwrap()).collect();
         let mut expected = vec![1, 1, 1];

@@ -59,11 +59,7 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, side: &str)
 }
 
 /// A request frame (length prefix included).
-pub(crate) fn request_frame<R: Request>(
-    correlation_id: i32,
-    version: i16,
-    request: &R,
-) -> Result<BytesMut, String> {
+pub(crate) fn request_frame<R: Request>(correlation_id: i32, version: i16, request: &R) -> Result<BytesMut, String> {
     let mut header = RequestHeader::default();
     header.request_api_key = R::KEY;
     header.request_api_version = version;
@@ -163,8 +159,11 @@ fn murmur2(data: &[u8]) -> u32 {
 pub(crate) fn error_code_in(message: &str) -> Option<i16> {
     let lower = message.to_ascii_lowercase();
     let at = lower.find("error code")? + "error code".len();
-    let digits: String =
-        lower[at..].trim_start_matches([' ', ':', '=']).chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
+    let digits: String = lower[at..]
+        .trim_start_matches([' ', ':', '='])
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect();
     digits.parse().ok()
 }
 
