@@ -103,7 +103,7 @@ pub fn publish_message(bootstrap: &str, message: &Publish, deadline: Instant) ->
     let partitions = metadata.partitions.len() as i32;
     let partition = match &key {
         Some(key) => partition_for_key(key.as_bytes(), partitions),
-        None => next_round_robin() as i32 % partitions.max(1),
+        None => (next_round_robin() % partitions.max(1) as usize) as i32,
     };
     let mut leader = leader_client(client, &metadata.brokers, metadata.leader_of(partition), deadline)?;
     let record = Record {
