@@ -11,6 +11,7 @@
 
 pub(crate) mod grpc;
 mod http;
+pub(crate) mod kafka;
 pub(crate) mod mongodb;
 mod routes;
 
@@ -192,8 +193,13 @@ pub trait ProtocolMock: Send + Sync + 'static {
 type Build = fn(MockContext) -> Result<Arc<dyn ProtocolMock>, String>;
 
 /// Every protocol with an in-process mock, and its builder.
-pub const PROTOCOLS: &[(&str, Build)] =
-    &[("http", http::build), ("http2", http::build), ("grpc", grpc::build), ("mongodb", mongodb::build)];
+pub const PROTOCOLS: &[(&str, Build)] = &[
+    ("http", http::build),
+    ("http2", http::build),
+    ("grpc", grpc::build),
+    ("mongodb", mongodb::build),
+    ("kafka", kafka::build),
+];
 
 fn served_protocols() -> String {
     PROTOCOLS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")

@@ -26,6 +26,7 @@
 mod buffer;
 mod grpc;
 mod http;
+mod kafka;
 mod matching;
 mod mongodb;
 mod postgres;
@@ -231,6 +232,7 @@ const PLUGINS: &[(&str, Plugin)] = &[
     ("grpc", |ctx, client| Box::pin(grpc::serve(ctx, client))),
     ("http", |ctx, client| Box::pin(http::serve(ctx, client))),
     ("http2", |ctx, client| Box::pin(http::serve(ctx, client))),
+    ("kafka", |ctx, client| Box::pin(kafka::serve(ctx, client))),
     ("postgres", |ctx, client| Box::pin(postgres::serve(ctx, client))),
     ("redis", |ctx, client| Box::pin(redis::serve(ctx, client))),
     ("mongodb", |ctx, client| Box::pin(mongodb::serve(ctx, client))),

@@ -199,7 +199,7 @@ impl Runner for TestContext<'_> {
 }
 
 /// The protocols with step clients (besides `tcp`, whose `send` answers a line, not a response).
-const STEP_PROTOCOLS: &[&str] = &["http", "http2", "postgres", "redis", "grpc", "mongodb"];
+const STEP_PROTOCOLS: &[&str] = &["http", "http2", "postgres", "redis", "grpc", "mongodb", "kafka"];
 
 /// A step through its protocol's client: the response, or `None` for a method the protocol
 /// does not have.
@@ -210,6 +210,7 @@ fn call_protocol(client: &reqwest::blocking::Client, target: &Target, method: &s
         "redis" => steps::redis::call(target, method, args),
         "grpc" => steps::grpc::call(target, method, args),
         "mongodb" => steps::mongodb::call(target, method, args),
+        "kafka" => steps::kafka::call(target, method, args),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod kafka;
 pub mod mongodb;
 pub mod postgres;
 pub mod redis;
