@@ -10,6 +10,7 @@
 //! closing that connection only; the others keep being served.
 
 mod http;
+mod redis;
 mod routes;
 
 use std::fmt;
@@ -190,7 +191,7 @@ pub trait ProtocolMock: Send + Sync + 'static {
 type Build = fn(MockContext) -> Result<Arc<dyn ProtocolMock>, String>;
 
 /// Every protocol with an in-process mock, and its builder.
-pub const PROTOCOLS: &[(&str, Build)] = &[("http", http::build), ("http2", http::build)];
+pub const PROTOCOLS: &[(&str, Build)] = &[("http", http::build), ("http2", http::build), ("redis", redis::build)];
 
 fn served_protocols() -> String {
     PROTOCOLS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")

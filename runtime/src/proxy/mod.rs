@@ -21,11 +21,11 @@
 //! Every fired rule pushes one `proxy` event; a peer speaking garbage or an unreachable upstream
 //! pushes one `proxy_error` event and closes that connection only.
 
-mod buffer;
+pub(crate) mod buffer;
 mod http;
 mod matching;
 mod postgres;
-mod redis;
+pub(crate) mod redis;
 mod tcp;
 
 use std::collections::BTreeMap;
