@@ -25,11 +25,15 @@ impl DynamicHandler for NoHandler {
 }
 
 fn service(config: Value) -> Service {
+    service_on(0, config)
+}
+
+fn service_on(port: u16, config: Value) -> Service {
     serde_json::from_value(json!({
         "name": "cache",
         "origin": { "file": "mocks.star", "line": 1, "column": 1 },
         "launch": { "kind": "mock", "routes": [], "default": null, "config": config },
-        "interfaces": [{ "name": "main", "protocol": "redis", "port": 0 }],
+        "interfaces": [{ "name": "main", "protocol": "redis", "port": port }],
         "env": [], "ports": [], "depends_on": [], "observe": [], "ops": [],
         "seccomp": true, "intercept": []
     }))
@@ -364,7 +368,10 @@ fn a_configured_password_is_required() {
 fn resp3_after_hello() {
     let mock = Running::seeded();
     let con = &mut mock.client("?protocol=resp3");
-    assert_eq!(ok(con, &["HGETALL", "profile"]), R::Map(vec![(bulk("age"), bulk("41")), (bulk("name"), bulk("carol"))]));
+    assert_eq!(
+        ok(con, &["HGETALL", "profile"]),
+        R::Map(vec![(bulk("age"), bulk("41")), (bulk("name"), bulk("carol"))])
+    );
     ok(con, &["SADD", "s", "x"]);
     assert_eq!(ok(con, &["SMEMBERS", "s"]), R::Set(vec![bulk("x")]));
     assert_eq!(ok(con, &["GET", "missing"]), R::Nil);
@@ -398,7 +405,10 @@ fn pipelines_are_answered_in_order() {
     }
     // Many commands in one write, mixed framings, answered in one go and in order.
     let mut raw = raw(mock.address);
-    let replies = exchange(&mut raw, b"*2\r\n$3\r\nGET\r\n$6\r\nuser:1\r\nPING\r\n\r\n*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$1\r\n1\r\nGET q\r\n");
+    let replies = exchange(
+        &mut raw,
+        b"*2\r\n$3\r\nGET\r\n$6\r\nuser:1\r\nPING\r\n\r\n*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$1\r\n1\r\nGET q\r\n",
+    );
     assert_eq!(String::from_utf8_lossy(&replies), "$5\r\nalice\r\n+PONG\r\n+OK\r\n$1\r\n1\r\n");
 }
 
@@ -413,10 +423,13 @@ fn every_command_is_one_event() {
     let events = mock.events("mock_request");
     let last: Vec<_> = events[before..].iter().map(|e| (e.service.clone(), e.fields.clone())).collect();
     let fields = |command: &str, key: Value| {
-        ("cache".to_owned(), [("command", json!(command)), ("interface", json!("main")), ("key", key)]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect())
+        (
+            "cache".to_owned(),
+            [("command", json!(command)), ("interface", json!("main")), ("key", key)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
     };
     assert_eq!(last, vec![fields("GET", json!("user:1")), fields("PING", Value::Null), fields("NOPE", Value::Null)]);
 }
@@ -542,7 +555,10 @@ fn redis_cli_drives_the_mock() {
     assert_eq!(cli(&mock, &["HGETALL", "profile"], None), "age\n41\nname\ncarol\n");
     // A RESP3 map prints a pair per line.
     assert_eq!(cli(&mock, &["-3", "HGETALL", "profile"], None), "age 41\nname carol\n");
-    assert_eq!(cli(&mock, &["-3", "--no-raw", "HGETALL", "profile"], None), "1# \"age\" => \"41\"\n2# \"name\" => \"carol\"\n");
+    assert_eq!(
+        cli(&mock, &["-3", "--no-raw", "HGETALL", "profile"], None),
+        "1# \"age\" => \"41\"\n2# \"name\" => \"carol\"\n"
+    );
     assert_eq!(cli(&mock, &["--no-raw", "GET", "missing"], None), "(nil)\n");
     assert!(cli(&mock, &["INFO", "server"], None).contains("redis_version:7.2.4"));
     assert!(cli(&mock, &["NOPE"], None).starts_with("ERR unknown command 'NOPE'"));
@@ -633,4 +649,50 @@ fn ospecc_binary(root: &std::path::Path) -> PathBuf {
     assert!(status.success(), "building ospecc");
     assert!(binary.exists(), "no binary at {}", binary.display());
     binary
+}
+
+/// Not a test: the mock side of `bench/mocks/redis.sh`. Prints the start-up time (`serve()`
+/// called → listening, and → the first `PING` answered) over 50 starts, then serves on
+/// `$OSPECC_BENCH_PORT` until the file `$OSPECC_BENCH_STOP` exists (at most 10 minutes).
+#[test]
+#[ignore = "the server half of bench/mocks/redis.sh"]
+fn serve_for_benchmark() {
+    let port: u16 = std::env::var("OSPECC_BENCH_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(21050);
+    let stop = PathBuf::from(std::env::var("OSPECC_BENCH_STOP").unwrap_or_else(|_| "/tmp/ospecc-bench-stop".into()));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let state = json!({"state": {"user:1": "alice", "counter": 0}});
+    let (mut listening, mut answering) = (Vec::new(), Vec::new());
+    for _ in 0..50 {
+        let started = Instant::now();
+        let handle = runtime
+            .block_on(mock::serve(&service(state.clone()), Arc::new(NoHandler), EventLog::default(), None))
+            .unwrap();
+        listening.push(started.elapsed());
+        let mut socket = raw(handle.address());
+        socket.write_all(b"PING\r\n").unwrap();
+        let mut pong = [0; 7];
+        socket.read_exact(&mut pong).unwrap();
+        answering.push(started.elapsed());
+        assert_eq!(&pong, b"+PONG\r\n");
+        runtime.block_on(handle.stop());
+    }
+    listening.sort();
+    answering.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "startup_us listening p50={:.0} p99={:.0} first_reply p50={:.0} p99={:.0}",
+        us(listening[25]),
+        us(listening[49]),
+        us(answering[25]),
+        us(answering[49])
+    );
+    let handle = runtime
+        .block_on(mock::serve(&service_on(port, state), Arc::new(NoHandler), EventLog::default(), None))
+        .unwrap();
+    println!("READY {}", handle.address());
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !stop.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    runtime.block_on(handle.stop());
 }
