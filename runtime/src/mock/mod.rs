@@ -12,6 +12,7 @@
 mod http;
 mod redis;
 mod routes;
+mod tcp;
 
 use std::fmt;
 use std::future::Future;
@@ -191,7 +192,8 @@ pub trait ProtocolMock: Send + Sync + 'static {
 type Build = fn(MockContext) -> Result<Arc<dyn ProtocolMock>, String>;
 
 /// Every protocol with an in-process mock, and its builder.
-pub const PROTOCOLS: &[(&str, Build)] = &[("http", http::build), ("http2", http::build), ("redis", redis::build)];
+pub const PROTOCOLS: &[(&str, Build)] =
+    &[("http", http::build), ("http2", http::build), ("redis", redis::build), ("tcp", tcp::build)];
 
 fn served_protocols() -> String {
     PROTOCOLS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
