@@ -37,7 +37,7 @@ pub fn build(cx: MockContext) -> Result<Arc<dyn ProtocolMock>, String> {
         routes.push((route.key.as_bytes().to_vec(), route.key.clone(), answer));
     }
     // Longest prefix first: the first match is the most specific.
-    routes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    routes.sort_by_key(|(prefix, _, _)| std::cmp::Reverse(prefix.len()));
     let default = match &cx.default {
         None => None,
         Some(response) => Some(Answer::prepare(response).map_err(|kind| {

@@ -25,7 +25,7 @@ fn wrong_arguments(call: &Call<'_>) -> Reply {
 
 /// `HSET key field value [field value ...]`: the number of fields added.
 pub(super) fn hset(call: &mut Call<'_>) -> Outcome {
-    if call.args.len() % 2 != 0 {
+    if !call.args[2..].chunks_exact(2).remainder().is_empty() {
         return Err(wrong_arguments(call));
     }
     let (key, pairs) = (call.arg(1).to_vec(), call.args[2..].to_vec());

@@ -107,6 +107,9 @@ fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
 }
 
+/// A command's words, its name first.
+type Args = Vec<Vec<u8>>;
+
 /// A connection's incoming bytes, read as commands.
 pub(super) struct Commands {
     buffer: ReadBuffer,
@@ -131,7 +134,7 @@ impl Commands {
 
     /// The next complete command's arguments (empty for an empty command, which Redis ignores),
     /// `None` while it is partial, or why the bytes are not RESP (a protocol error).
-    pub(super) fn next(&mut self) -> Result<Option<Vec<Vec<u8>>>, String> {
+    pub(super) fn next(&mut self) -> Result<Option<Args>, String> {
         let bytes = self.buffer.bytes();
         let (args, len) = match bytes.first() {
             None => return Ok(None),
@@ -151,7 +154,7 @@ impl Commands {
 }
 
 /// The arguments of a complete multibulk frame (already checked by [`Scan`]).
-fn multibulk(frame: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+fn multibulk(frame: &[u8]) -> Result<Args, String> {
     let mut pos = 0;
     let count = header(frame, &mut pos)?;
     let mut args = Vec::with_capacity(count.clamp(0, 64) as usize);
@@ -177,7 +180,7 @@ fn header(frame: &[u8], pos: &mut usize) -> Result<i64, String> {
 }
 
 /// An inline command (`SET k "a b"\r\n`) and its length, `None` while its line is partial.
-fn inline(bytes: &[u8]) -> Result<Option<(Vec<Vec<u8>>, usize)>, String> {
+fn inline(bytes: &[u8]) -> Result<Option<(Args, usize)>, String> {
     let Some(newline) = bytes.iter().take(MAX_INLINE + 1).position(|b| *b == b'\n') else {
         return match bytes.len() > MAX_INLINE {
             true => Err("too big inline request".into()),
@@ -199,7 +202,7 @@ fn inline(bytes: &[u8]) -> Result<Option<(Vec<Vec<u8>>, usize)>, String> {
 
 /// Splits an inline line into words as Redis does: whitespace-separated, `"..."` with
 /// backslash escapes (`\n`, `\xHH`, ...), `'...'` with `\'`.
-fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
+fn split_args(line: &str) -> Result<Args, String> {
     let mut args = Vec::new();
     let mut chars = line.chars().peekable();
     loop {

@@ -170,7 +170,7 @@ pub(super) fn mget(call: &mut Call<'_>) -> Outcome {
 }
 
 pub(super) fn mset(call: &mut Call<'_>) -> Outcome {
-    if call.args.len() % 2 == 0 {
+    if !call.args[1..].chunks_exact(2).remainder().is_empty() {
         return Err(Reply::error("ERR wrong number of arguments for 'mset' command"));
     }
     let pairs = call.args[1..].to_vec();
