@@ -696,3 +696,153 @@ fn serve_for_benchmark() {
     }
     runtime.block_on(handle.stop());
 }
+
+/// The same commands through `redis-cli` against a real `redis-server` and against the mock
+/// print the same output (replies and error texts alike).
+#[test]
+fn the_mock_answers_like_redis_server() {
+    if redis_cli().is_none() || Command::new("redis-server").arg("--version").output().is_err() {
+        eprintln!("SKIP: redis-cli or redis-server is not installed (tests/deps/redis-tools.sh installs them)");
+        return;
+    }
+    let port = "21010";
+    let _server = KillOnDrop(
+        Command::new("redis-server")
+            .args(["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let real = |script: &str| {
+        let mut child = Command::new("timeout")
+            .args(["20", "redis-cli", "-h", "127.0.0.1", "-p", port])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while real("PING\n") != "PONG\n" {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mock = Running::start(Value::Null);
+    let expected = real(DIFFERENTIAL);
+    let got = cli(&mock, &[], Some(DIFFERENTIAL));
+    let (expected, got): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), got.lines().collect());
+    assert!(expected.len() > 90, "redis-server answered every command: {expected:?}");
+    for (i, (e, g)) in expected.iter().zip(&got).enumerate() {
+        assert_eq!(e, g, "line {i} of the output differs");
+    }
+    assert_eq!(expected.len(), got.len());
+}
+
+/// A child process killed when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const DIFFERENTIAL: &str = "FLUSHALL
+SET a 1
+GET a
+SET a 2 NX
+SET a 3 XX GET
+INCR a
+INCRBY a 10
+DECR a
+DECRBY a 5
+INCRBYFLOAT f 1.5
+INCRBYFLOAT f 0.1
+INCR f
+APPEND s hello
+APPEND s \" world\"
+GET s
+STRLEN s
+MSET m1 x m2 y
+MGET m1 m2 nope
+GETSET m1 z
+GETDEL m2
+GETDEL m2
+SETNX m1 q
+EXISTS a s nope a
+TYPE a
+RENAME m1 m3
+RENAME nope x
+HSET h a 1 b 2
+HGET h a
+HMGET h a zz
+HINCRBY h a 5
+HINCRBY h b x
+HINCRBY h b 1
+HGETALL h
+HKEYS h
+HVALS h
+HLEN h
+HEXISTS h zz
+HDEL h a b
+EXISTS h
+RPUSH l a b c
+LPUSH l z
+LRANGE l 0 -1
+LRANGE l -2 -1
+LRANGE l 5 1
+LINDEX l 1
+LINDEX l -9
+LLEN l
+LPOP l
+RPOP l 2
+RPOP nope 2
+SADD st a b c a
+SISMEMBER st b
+SCARD st
+SREM st b x
+SMEMBERS st
+GET l
+LPUSH a x
+HGET a x
+SADD a x
+EXPIRE a 100
+TTL a
+PERSIST a
+TTL a
+TTL nope
+PTTL a
+EXPIRE a 100 XX
+EXPIRE nope 100
+SELECT 2
+DBSIZE
+SET in2 v
+SELECT 0
+EXISTS in2
+SELECT 99
+SELECT x
+DEL a s nope
+SET k v EX 0
+SET k v PX
+SET k v NX XX
+SETEX k -5 v
+FOO bar baz
+GET
+GET a b
+HSET h a
+MSET a
+PING
+PING hi
+ECHO hey
+TYPE st
+TYPE nope
+DBSIZE
+FLUSHDB
+DBSIZE
+SELECT 2
+DBSIZE
+FLUSHALL
+DBSIZE
+";
