@@ -152,6 +152,10 @@ fn strings_and_the_seeded_state() {
     assert_eq!(ok(con, &["SET", "big", &big]), R::Okay);
     assert_eq!(ok(con, &["STRLEN", "big"]), R::Int(3 << 20));
     assert_eq!(ok(con, &["GET", "big"]), bulk(&big));
+    // The state is the mock's: another connection sees it.
+    let other = &mut mock.client("");
+    assert_eq!(ok(other, &["GET", "k"]), bulk("w"));
+    assert_eq!(ok(other, &["STRLEN", "big"]), R::Int(3 << 20));
 }
 
 #[test]
