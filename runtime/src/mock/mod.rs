@@ -13,7 +13,9 @@ pub(crate) mod grpc;
 mod http;
 pub(crate) mod kafka;
 pub(crate) mod mongodb;
+mod redis;
 mod routes;
+mod tcp;
 
 use std::fmt;
 use std::future::Future;
@@ -199,6 +201,8 @@ pub const PROTOCOLS: &[(&str, Build)] = &[
     ("grpc", grpc::build),
     ("mongodb", mongodb::build),
     ("kafka", kafka::build),
+    ("redis", redis::build),
+    ("tcp", tcp::build),
 ];
 
 fn served_protocols() -> String {

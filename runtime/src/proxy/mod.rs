@@ -23,14 +23,14 @@
 //! Every fired rule pushes one `proxy` event; a peer speaking garbage or an unreachable upstream
 //! pushes one `proxy_error` event and closes that connection only.
 
-mod buffer;
+pub(crate) mod buffer;
 mod grpc;
 mod http;
 mod kafka;
 mod matching;
 mod mongodb;
 mod postgres;
-mod redis;
+pub(crate) mod redis;
 mod tcp;
 
 use std::collections::BTreeMap;
