@@ -181,7 +181,8 @@ impl Runner for TestContext<'_> {
         if !STEP_PROTOCOLS.contains(&iface.protocol.as_str()) && iface.protocol != "tcp" {
             // Not a failure of the system under test: the test is not run, with the reason
             // (`ospecc check` warns about it as TOP131).
-            let why = format!("`{method}` steps over `{}`: this runtime has no {} client", iface.protocol, iface.protocol);
+            let why =
+                format!("`{method}` steps over `{}`: this runtime has no {} client", iface.protocol, iface.protocol);
             return Err(self.halt(Stop::NeedsFaults(why)));
         }
         step_sent(self.events, &target, method);
