@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A 20-test mock-only spec over four protocol mocks (HTTP, Redis, Kafka, MongoDB, built with the
-# @faultbox/mocks constructors), run whole by the release binary: the wall time of
+# A 20-test mock-only spec over five protocol mocks (HTTP, Redis, Kafka, MongoDB through the
+# @faultbox/mocks constructors, and a gRPC mock served alongside), run whole by the release binary: the wall time of
 # `ospecc run` (plan lowering, 20 lifecycles each serving every mock, the steps, teardown),
 # the median of 5 runs, and each mock's start-up (service_started → service_ready) from the
 # JSONL traces. Usage: bench/mocks/suite.sh
@@ -23,6 +23,8 @@ cache = redis.server(name = "cache", interface = interface("main", "redis", 2170
 bus = kafka.broker(name = "bus", interface = interface("main", "kafka", 21703), topics = {"orders": []})
 db = mongo.server(name = "db", interface = interface("main", "mongodb", 21704),
     collections = {"users": [{"_id": "1", "name": "alice"}]})
+flags = mock_service("flags", interface("main", "grpc", 21705),
+    routes = {"/flags.v1.Flags/Get": grpc_response(body = {"enabled": True})})
 STAR
 for i in $(seq 1 5); do
   cat >> "$spec" <<STAR
@@ -46,7 +48,7 @@ for run in 1 2 3 4 5; do
   walls+=($(( ($(date +%s%N) - start) / 1000000 )))
 done
 median=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n 3p)
-echo "20-test mock-only spec (4 protocol mocks per lifecycle): ${median} ms wall, median of 5 (${walls[*]})"
+echo "20-test mock-only spec (5 protocol mocks per lifecycle): ${median} ms wall, median of 5 (${walls[*]})"
 python3 - "$work/traces" <<'PY'
 import json, pathlib, statistics, sys
 ready = {}
