@@ -764,6 +764,8 @@ const COMPLETION_CASES: &[(&str, &str, &str)] = &[
     ),
     ("star-load-path", "case.star", "load(\"|\")\n"),
     ("star-load-symbols", "case.star", "load(\"lib/helpers.star\", \"|\")\n"),
+    ("star-stdlib-members", "case.star", "load(\"@faultbox/recipes/redis.star\", \"redis\")\nr = redis.|\n"),
+    ("star-stdlib-member-kwargs", "case.star", "load(\"@faultbox/mocks/kafka.star\", \"kafka\")\nb = kafka.broker(\"bus\", |)\n"),
 ];
 
 #[test]

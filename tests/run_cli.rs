@@ -359,6 +359,7 @@ fn faults_happen_to_real_processes_and_the_run_says_what_fired() {
         "test_partition",
         "test_start_stop",
         "test_trace",
+        "test_trace_kept_under_fault",
         "test_fault_all",
         "test_backend_down",
         "test_unfired",
@@ -538,4 +539,120 @@ fn a_port_already_in_use_is_a_clear_error_at_once() {
     assert!(text.contains(&format!("pid {}", std::process::id())), "the holder is named:\n{text}");
     // Not after the healthcheck's 10 s: before the service starts.
     assert!(started.elapsed() < Duration::from_secs(9), "took {:?}:\n{text}", started.elapsed());
+}
+
+/// `--test` (exact and glob, repeatable, acceptance dropped), `--runs` (names per run, seeds
+/// drawn anew per run, flakiness), `--show`, `--normalize`; a `--test` that selects nothing is
+/// a usage error naming the tests there are.
+#[test]
+fn runner_options_select_repeat_show_and_normalize() {
+    let _serial = serial();
+    let spec = "tests/runs/options.star";
+    let repeated = run(&["run", spec, "--test", "test_c*", "--runs", "8", "--seed", "1", "--format", "json"]);
+    repeated.expect(1);
+    let report: serde_json::Value = serde_json::from_str(&repeated.stdout).unwrap();
+    let names: Vec<&str> = report["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (1..=8).map(|k| format!("test_coin[run={k}]")).collect();
+    assert_eq!(names, expected, "only test_coin, once per run");
+    let passed = report["results"].as_array().unwrap().iter().filter(|r| r["outcome"] == "passed").count();
+    assert!(passed > 0 && passed < 8, "a fair coin drawn anew per run: {passed} of 8 passed");
+    // The same seed makes the same runs.
+    let again = run(&["run", spec, "--test", "test_c*", "--runs", "8", "--seed", "1", "--format", "json"]);
+    let again: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let outcomes = |r: &serde_json::Value| -> Vec<String> {
+        r["results"].as_array().unwrap().iter().map(|r| r["outcome"].to_string()).collect()
+    };
+    assert_eq!(outcomes(&report), outcomes(&again));
+
+    let human = run(&["run", spec, "--test", "test_coin", "--runs", "8", "--seed", "1", "--show", "fail"]);
+    human.expect(1);
+    assert!(human.stdout.contains(&format!("FLAKY   test_coin: passed {passed} of 8 runs")), "{}", human.text());
+    assert!(!human.stderr.contains("PASS test_coin"), "--show fail lists no pass:\n{}", human.text());
+    let all = run(&["run", spec, "--test", "test_plain", "--show", "all"]);
+    all.expect(0);
+    assert!(all.stderr.contains("PASS test_plain"), "{}", all.text());
+
+    let dir = tempfile::tempdir().unwrap();
+    let norm = dir.path().join("run.norm");
+    let normalized =
+        run(&["run", spec, "--test", "test_parallel", "--test", "test_plain", "--normalize", norm.to_str().unwrap()]);
+    normalized.expect(0);
+    let expected = "=== test_parallel ===\n--- api ---\nservice_started\nservice_ready\n--- test ---\n\
+                    step_send api\nstep_send api\nstep_recv api\nstep_recv api\n\
+                    === test_plain ===\n--- api ---\nservice_started\nservice_ready\n--- test ---\n\
+                    step_send api\nstep_recv api\n";
+    assert_eq!(std::fs::read_to_string(&norm).unwrap(), expected);
+
+    let unknown = run(&["run", spec, "--test", "test_plane"]);
+    unknown.expect(2);
+    assert!(unknown.stderr.contains("--test test_plane: no test has that name"), "{}", unknown.text());
+    assert!(unknown.stderr.contains("did you mean `test_plain`"), "{}", unknown.text());
+}
+
+/// The processes whose environment marks them as part of run `pid` (`OSPECC_RUN=<pid>-...`).
+fn marked_by(pid: u32) -> Vec<i32> {
+    let prefix = format!("OSPECC_RUN={pid}-");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|entry| entry.starts_with(prefix.as_bytes())))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// A SIGKILL of `ospecc run` at any moment (while a service starts, once it is healthy, in
+/// the test's body) leaves no process and no bound port once the next run has started: the
+/// next run reaps them by the killed run's mark.
+#[test]
+fn a_sigkilled_run_leaves_nothing_once_the_next_run_starts() {
+    let _serial = serial();
+    if python3_missing() {
+        return;
+    }
+    let port_open = || std::net::TcpStream::connect("127.0.0.1:18471").is_ok();
+    for (point, wait_for_port, extra) in
+        [("while starting", false, 150), ("once healthy", true, 0), ("in the body", true, 1500)]
+    {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ospecc"))
+            .args(["run", "tests/runs/wrapped.star"])
+            .current_dir(repo_root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        if wait_for_port {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !port_open() {
+                assert!(Instant::now() < deadline, "{point}: the service never came up");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(extra));
+        // SAFETY: kill sends a signal to a child we spawned.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        if wait_for_port {
+            // What PR_SET_PDEATHSIG cannot reach: the wrapped server outlives the runtime.
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(!marked_by(pid).is_empty() && port_open(), "{point}: the wrapped server outlived the runtime");
+        }
+        // The next run (any spec) reaps what the killed one left.
+        run(&["run", "tests/runs/options.star", "--test", "test_plain"]).expect(0);
+        let left = marked_by(pid);
+        for p in &left {
+            // SAFETY: cleanup of a leftover so that later tests are not disturbed.
+            unsafe { libc::kill(*p, libc::SIGKILL) };
+        }
+        assert_eq!(left, Vec::<i32>::new(), "{point}: processes of the killed run remain");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while port_open() {
+            assert!(Instant::now() < deadline, "{point}: port 18471 is still bound");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }

@@ -27,6 +27,13 @@ pub trait FileSystem: Sync {
         Err(io::Error::new(io::ErrorKind::Unsupported, "this file system cannot read files"))
     }
 
+    /// The bytes of the regular file at `path` (binary data a call names, such as a protobuf
+    /// descriptor set), with the limits of [`FileSystem::read_to_string`]. A file system that
+    /// only reads text answers `InvalidData` for a binary file.
+    fn read_bytes(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        self.read_to_string(path, max_bytes).map(String::into_bytes)
+    }
+
     /// Whether the analysis may look at `path` at all (read it or ask whether it exists).
     /// A refusal is a finding of its own, never "does not exist".
     fn confine(&self, path: &Path) -> Result<(), Outside> {
@@ -175,6 +182,11 @@ impl FileSystem for ConfinedFs {
         RealFs.read_to_string(&real, max_bytes)
     }
 
+    fn read_bytes(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        let real = self.confinement.check(path).map_err(Outside::into_io)?;
+        RealFs.read_bytes(&real, max_bytes)
+    }
+
     fn confine(&self, path: &Path) -> Result<(), Outside> {
         self.confinement.check(path).map(|_| ())
     }
@@ -190,6 +202,11 @@ impl FileSystem for RealFs {
     }
 
     fn read_to_string(&self, path: &Path, max_bytes: u64) -> io::Result<String> {
+        let bytes = self.read_bytes(path, max_bytes)?;
+        String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+    }
+
+    fn read_bytes(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
         let meta = std::fs::metadata(path)?;
         // A FIFO or device could block forever or never end: only regular files are read.
         if !meta.is_file() {
@@ -198,8 +215,7 @@ impl FileSystem for RealFs {
         if meta.len() > max_bytes {
             return Err(too_large(max_bytes));
         }
-        let bytes = std::fs::read(path)?;
-        String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+        std::fs::read(path)
     }
 }
 
@@ -212,11 +228,13 @@ fn too_large(max_bytes: u64) -> io::Error {
 pub struct MemoryFs {
     paths: BTreeSet<PathBuf>,
     contents: BTreeMap<PathBuf, String>,
+    /// Files added as bytes (binary data files).
+    binary: BTreeMap<PathBuf, Vec<u8>>,
 }
 
 impl MemoryFs {
     pub fn new<I: IntoIterator<Item = P>, P: Into<PathBuf>>(paths: I) -> MemoryFs {
-        MemoryFs { paths: paths.into_iter().map(Into::into).collect(), contents: BTreeMap::new() }
+        MemoryFs { paths: paths.into_iter().map(Into::into).collect(), ..MemoryFs::default() }
     }
 
     /// Adds a file with its text (it then also exists).
@@ -224,6 +242,14 @@ impl MemoryFs {
         let path = path.into();
         self.paths.insert(path.clone());
         self.contents.insert(path, text.into());
+        self
+    }
+
+    /// Adds a file with its bytes (it then also exists; as text it is read only if UTF-8).
+    pub fn with_bytes(mut self, path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) -> MemoryFs {
+        let path = path.into();
+        self.paths.insert(path.clone());
+        self.binary.insert(path, bytes.into());
         self
     }
 }
@@ -237,8 +263,21 @@ impl FileSystem for MemoryFs {
         match self.contents.get(path) {
             Some(text) if text.len() as u64 > max_bytes => Err(too_large(max_bytes)),
             Some(text) => Ok(text.clone()),
-            None => Err(io::Error::new(io::ErrorKind::NotFound, "no such file")),
+            None => String::from_utf8(self.read_bytes(path, max_bytes)?)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text")),
         }
+    }
+
+    fn read_bytes(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        let bytes = match (self.binary.get(path), self.contents.get(path)) {
+            (Some(bytes), _) => bytes.as_slice(),
+            (None, Some(text)) => text.as_bytes(),
+            (None, None) => return Err(io::Error::new(io::ErrorKind::NotFound, "no such file")),
+        };
+        if bytes.len() as u64 > max_bytes {
+            return Err(too_large(max_bytes));
+        }
+        Ok(bytes.to_vec())
     }
 }
 

@@ -385,7 +385,7 @@ impl Source {
                 let diagnostic = decode(&bytes).err();
                 // As `ospecc check` does: show what decodes, so the range still points somewhere.
                 let end = diagnostic.as_ref().map_or(0, |d| d.span.start.min(bytes.len()));
-                let text = String::from_utf8_lossy(&bytes[..end]).into_owned();
+                let text = ospecc_compiler::syntax::text::offset_preserving_prefix(&bytes, end);
                 Source { rope: Rope::from_str(&text), text, uri, version: None, language, undecodable: diagnostic }
             }
         }

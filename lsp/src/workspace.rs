@@ -110,6 +110,17 @@ impl FileSystem for OverlayFs<'_> {
         }
     }
 
+    fn read_bytes(&self, path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+        match self.open_text(path) {
+            Some(_) => self.read_to_string(path, max_bytes).map(String::into_bytes),
+            None => {
+                self.record(path);
+                self.confine(path).map_err(Outside::into_io)?;
+                RealFs.read_bytes(path, max_bytes)
+            }
+        }
+    }
+
     fn confine(&self, path: &Path) -> Result<(), Outside> {
         match &self.confinement {
             Some(confinement) => confinement.check(path).map(|_| ()),

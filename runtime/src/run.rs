@@ -63,6 +63,9 @@ pub struct RunOptions {
     pub seed: u64,
     /// The most leaves (executions) one test runs (`--max-instances`); at least one runs.
     pub max_instances: u64,
+    /// How many times each test runs (`--runs`); with more than one, each result's name ends
+    /// in `[run=K]`.
+    pub runs: u32,
     /// Called with each result as it is known (live progress).
     pub on_result: Box<dyn Fn(&ItemResult) + Send + Sync>,
 }
@@ -77,6 +80,10 @@ pub struct Finished {
 pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
     let started = Instant::now();
     let events = EventLog::default();
+    let reaped = supervisor::reaper::reap_abandoned();
+    if !reaped.runs.is_empty() {
+        events.push("runner", "reaped", fields([("runs", reaped.runs.into()), ("processes", reaped.processes.into())]));
+    }
     let outcome = std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("ospecc-run".into())
@@ -87,8 +94,12 @@ pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
             Err(e) => Err(format!("cannot start the run thread: {e}")),
         }
     });
-    // A panic anywhere above must not leave processes behind.
+    // A panic anywhere above must not leave processes behind, nor may what left its group.
     supervisor::kill_all_now();
+    let escaped = supervisor::reaper::reap_own();
+    if !escaped.is_empty() {
+        events.push("runner", "escaped_killed", fields([("processes", escaped.into())]));
+    }
     let (services, results) = outcome.unwrap_or_else(|why| {
         let result = error_result("run", &why, &events);
         (Vec::new(), vec![result])
@@ -129,9 +140,15 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
         match load(plan) {
             Ok(loaded) => {
                 let loaded = Arc::new(loaded);
+                let runs = options.runs.max(1);
                 for test in tests {
-                    let lifecycle = Lifecycle { runtime: &runtime, plan, loaded: &loaded, options, events };
-                    results.extend(run_leaves(&lifecycle, test, &mut services));
+                    for run in 1..=runs {
+                        // Each repetition draws anew (reproducibly): run K decides with seed + K - 1.
+                        let seed = options.seed.wrapping_add(u64::from(run - 1));
+                        let lifecycle = Lifecycle { runtime: &runtime, plan, loaded: &loaded, options, events, seed };
+                        let run = (runs > 1).then_some(run);
+                        results.extend(run_leaves(&lifecycle, test, run, &mut services));
+                    }
                 }
             }
             Err(diagnostics) => {
@@ -163,13 +180,21 @@ struct Lifecycle<'a> {
     plan: &'a Plan,
     loaded: &'a Arc<Loaded>,
     options: &'a RunOptions,
+    /// The seed of this repetition's fault decisions.
+    seed: u64,
     events: &'a EventLog,
 }
 
 /// A test's leaves, depth-first from leaf 0 (the discovery execution), each its own lifecycle
 /// and its own result (named by its decisions), reported as it finishes. A test that meets no
 /// axis is one execution under its plain name.
-fn run_leaves(lifecycle: &Lifecycle, test: &Test, services_seen: &mut Vec<ServiceResult>) -> Vec<ItemResult> {
+/// Every leaf of `test` (once; `run` is the repetition of `--runs`, named in the results).
+fn run_leaves(
+    lifecycle: &Lifecycle,
+    test: &Test,
+    run: Option<u32>,
+    services_seen: &mut Vec<ServiceResult>,
+) -> Vec<ItemResult> {
     let cap = lifecycle.options.max_instances.max(1);
     let mut results = Vec::new();
     let mut prescribed = Vec::new();
@@ -179,11 +204,14 @@ fn run_leaves(lifecycle: &Lifecycle, test: &Test, services_seen: &mut Vec<Servic
         let mut result = run_test(lifecycle, test, &leaf, services_seen);
         let path = leaf.path();
         result.name = explore::leaf_name(&test.name, &path);
+        if let Some(run) = run {
+            result.name = format!("{}[run={run}]", result.name);
+        }
         let interleavings = leaf.interleavings();
         if !interleavings.is_empty() && !interleavings_noted {
             interleavings_noted = true;
             result.diagnostics.push(diagnose::instances_not_explored(format!(
-                "parallel() asked for {} interleavings; this runtime runs its functions in one order",
+                "parallel() asked for {} interleavings; this runtime runs its branches once (their steps concurrently)",
                 interleavings.iter().map(u64::to_string).collect::<Vec<_>>().join(" × ")
             )));
         }
@@ -213,13 +241,13 @@ fn run_test(
     leaf: &Arc<Leaf>,
     services_seen: &mut Vec<ServiceResult>,
 ) -> ItemResult {
-    let Lifecycle { runtime, plan, loaded, options, events } = *lifecycle;
+    let Lifecycle { runtime, plan, loaded, options, events, seed } = *lifecycle;
     let first_seq = events.push("runner", "lifecycle_started", fields([("test", test.name.clone().into())]));
     let started = Instant::now();
-    let mut faults = Faults::prepare(plan, test, options.seed, events.clone(), leaf.clone());
+    let mut faults = Faults::prepare(plan, test, seed, events.clone(), leaf.clone());
     let handler = Arc::new(StarlarkMocks::new(plan, loaded.clone(), events.clone()));
     let up = runtime.block_on(async {
-        faults.start_proxies(plan, test, options.seed).await?;
+        faults.start_proxies(plan, test, seed).await?;
         start(plan, options, events, handler, &faults).await
     });
     let (mocks, running) = match up {
@@ -270,8 +298,20 @@ async fn start(
 ) -> Result<Up, String> {
     let mut mocks = Vec::new();
     for service in plan.services.iter().filter(|s| matches!(s.launch, Launch::Mock { .. })) {
+        let serving = Instant::now();
         match mock::serve(service, handler.clone(), events.clone(), Some(&options.workdir)).await {
-            Ok(handle) => mocks.push(handle),
+            Ok(handle) => {
+                // A mock is up once its ports are bound: started and ready, as Faultbox logs it.
+                let addresses: Vec<String> = handle.addresses().iter().map(|(_, a)| a.to_string()).collect();
+                events.push(
+                    &service.name,
+                    "service_started",
+                    fields([("mock", true.into()), ("addresses", addresses.into())]),
+                );
+                let ms = serving.elapsed().as_secs_f64() * 1000.0;
+                events.push(&service.name, "service_ready", fields([("ms", ms.into())]));
+                mocks.push(handle);
+            }
             Err(e) => {
                 stop(mocks, None).await;
                 return Err(format!("mock service `{}` could not be served: {e}", service.name));

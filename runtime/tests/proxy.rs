@@ -268,7 +268,7 @@ async fn tcp_relays_and_applies_connect_rules() {
     let upstream = echo_upstream().await;
     let (rules, events) = (ProxyRules::new(1), EventLog::default());
     // Any protocol without a plugin is a TCP relay.
-    let proxy = Proxy::start(edge("kafka", upstream), rules.clone(), events.clone()).await.unwrap();
+    let proxy = Proxy::start(edge("amqp", upstream), rules.clone(), events.clone()).await.unwrap();
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     stream.write_all(b"hello").await.unwrap();
     assert_eq!(read_n(&mut stream, 5, WAIT).await.as_deref(), Some(&b"hello"[..]));

@@ -46,6 +46,11 @@ pub struct Builtin {
     /// Kept in the catalog so a checker can say why instead of "undefined name".
     #[serde(default)]
     pub removed: Option<String>,
+    /// Faultbox accepts keywords this builtin does not have and drops them silently (it reads
+    /// only the names it knows): an unknown keyword is then a warning (the call does not do
+    /// what it says, but it runs), not an error.
+    #[serde(default)]
+    pub ignores_unknown_keywords: bool,
 }
 
 /// Where a builtin may be called.
@@ -82,6 +87,10 @@ pub struct Param {
     pub vocabulary: Option<String>,
     #[serde(default)]
     pub doc: String,
+    /// Keywords written for this parameter that Faultbox drops silently (kafka `publish(value=)`
+    /// for `data=`); the diagnostic on them offers the rename.
+    #[serde(default)]
+    pub ignored_aliases: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -125,6 +134,13 @@ pub struct Protocol {
     /// Whether `mock_service` can serve it.
     #[serde(default)]
     pub mock_capable: bool,
+    /// Whether `ospecc run` serves a `mock_service` interface of it in-process (a row of the
+    /// runtime's mock `PROTOCOLS` table; the runtime's tests hold the two to each other).
+    #[serde(default)]
+    pub mock_served: bool,
+    /// Whether `ospecc run` has a client for its step methods (`svc.iface.method(...)`).
+    #[serde(default)]
+    pub steps_run: bool,
     /// Whether Faultbox has a proxy for it (a valid target of protocol rules).
     #[serde(default)]
     pub proxy: bool,
@@ -137,6 +153,10 @@ pub struct Protocol {
     /// The `proxy_action`s the proxy implements; other actions are accepted and do nothing.
     #[serde(default)]
     pub actions: Vec<String>,
+    /// Faultbox's step methods of this protocol drop keywords they do not read (plugins read a
+    /// `map[string]any`): an unknown keyword is a warning, not an error.
+    #[serde(default)]
+    pub ignores_unknown_keywords: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -215,7 +215,7 @@ fn check_bytes(
 ) -> FileResult {
     if let Err(diagnostic) = decode(&bytes) {
         // Undecodable bytes: show what decodes, so the snippet still points somewhere useful.
-        let text = String::from_utf8_lossy(&bytes[..diagnostic.span.start.min(bytes.len())]).into_owned();
+        let text = ospecc_compiler::syntax::text::offset_preserving_prefix(&bytes, diagnostic.span.start);
         let diagnostics = options.policy.apply(vec![diagnostic]);
         return FileResult { path: display, text, diagnostics };
     }

@@ -131,7 +131,11 @@ pub(super) fn lower(args: &LowerArgs) -> Result<Plan, u8> {
         report_error(&format!("cannot read {}: {}", args.file.display(), why.message));
         EXIT_USAGE
     })?;
-    let absolute = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
+    // Canonical, so that `../specs/x.star` finds the root above the spec, not above the
+    // working directory (`absolute` keeps `..` components, which `ancestors` walks textually).
+    let absolute = std::fs::canonicalize(&args.file)
+        .or_else(|_| std::path::absolute(&args.file))
+        .unwrap_or_else(|_| args.file.clone());
     let root = super::check::workspace_root(&absolute);
     let settings =
         super::config::resolve(super::config::find(&absolute).as_deref(), Default::default()).map_err(|message| {

@@ -46,6 +46,29 @@ pub struct RunArgs {
     /// max_fires rules runs once per leaf, depth-first, and stops after this many.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     max_instances: u64,
+    /// Run only the tests with this name, or whose name matches this glob (`test_*_redis`);
+    /// repeatable. The spec's acceptance probes do not run when tests are selected.
+    #[arg(long = "test", value_name = "NAME")]
+    tests: Vec<String>,
+    /// Run each test N times: results per run (`name[run=K]`) and which tests are flaky.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// Which results the live output lists: only those that did not pass, or all of them
+    /// (default: all in a log, the failures above the bar on a terminal).
+    #[arg(long, value_enum, value_name = "WHICH")]
+    show: Option<Show>,
+    /// Also write the normalized trace here: Faultbox's golden format (one block per test, per
+    /// service), to compare a run with Faultbox's or with another run.
+    #[arg(long, value_name = "FILE")]
+    normalize: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Show {
+    /// Only results that did not pass.
+    Fail,
+    /// Every result.
+    All,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -62,18 +85,30 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let (plan, workdir) = match load(&args.lower) {
+    let (mut plan, workdir) = match load(&args.lower) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    if !args.tests.is_empty() {
+        if let Err(why) = select_tests(&mut plan, &args.tests) {
+            report_error(&why);
+            return EXIT_USAGE;
+        }
+    }
     let environment: BTreeMap<String, String> = std::env::vars().collect();
     let redactor = redactor(&plan, &environment, &args.lower.secret_env);
     let is_tty = std::io::stderr().is_terminal() && args.format == Format::Human;
     // The plan's instance counts estimate the leaves (parallel interleavings, which run once,
     // and axes only a run discovers make it approximate).
-    let leaves: u64 = plan.tests.iter().map(|t| t.instances.clamp(1, args.max_instances)).sum();
+    let leaves: u64 =
+        plan.tests.iter().map(|t| t.instances.clamp(1, args.max_instances)).sum::<u64>() * u64::from(args.runs);
     let total = leaves + plan.acceptance.as_ref().map_or(0, count_probes);
-    let progress = report::human::Progress::new(is_tty, total).with_redactor(redactor.clone());
+    let show = match args.show {
+        Some(Show::All) => report::human::Show::All,
+        Some(Show::Fail) => report::human::Show::Failures,
+        None => report::human::Show::Default,
+    };
+    let progress = report::human::Progress::new(is_tty, total).with_redactor(redactor.clone()).with_show(show);
     let options = RunOptions {
         workdir,
         grace: Duration::from_secs(args.grace),
@@ -82,6 +117,7 @@ pub fn run(args: RunArgs) -> u8 {
         allow_shell: args.lower.allow_shell || plan.options.allow_shell,
         seed: args.seed,
         max_instances: args.max_instances,
+        runs: args.runs,
         on_result: Box::new(move |item| progress.item(item)),
     };
     let finished = run::execute(&plan, &options);
@@ -90,12 +126,13 @@ pub fn run(args: RunArgs) -> u8 {
     let events = report::redact_events(&finished.events, &redactor);
     let mut code = if report.summary.failed_run() { EXIT_FINDINGS } else { EXIT_OK };
     write_stdout(&match args.format {
-        Format::Human => report::human::summary(&report),
+        Format::Human => report::human::summary(&report) + &report::human::flakiness(&report),
         Format::Json => report::json::render(&report),
     });
     let writes = [
         (args.junit.as_deref(), report::junit::render(&report)),
         (args.report.as_deref(), report::html::render(&report, &plan, &events)),
+        (args.normalize.as_deref(), report::normalize::render(&report, &events)),
     ];
     for (path, text) in writes {
         if let Some(path) = path {
@@ -116,6 +153,31 @@ pub fn run(args: RunArgs) -> u8 {
         }
     }
     code
+}
+
+/// Keeps the tests named (exactly or by glob) and drops the acceptance probes; an
+/// argument that selects nothing is an error listing what there is.
+fn select_tests(plan: &mut Plan, wanted: &[String]) -> Result<(), String> {
+    let mut matchers = Vec::with_capacity(wanted.len());
+    for pattern in wanted {
+        let glob = globset::Glob::new(pattern).map_err(|e| format!("--test {pattern}: not a name or glob: {e}"))?;
+        matchers.push((pattern, glob.compile_matcher()));
+    }
+    for (pattern, matcher) in &matchers {
+        if !plan.tests.iter().any(|t| t.name == **pattern || matcher.is_match(&t.name)) {
+            let names: Vec<&str> = plan.tests.iter().map(|t| t.name.as_str()).collect();
+            let hint = ospecc_compiler::suggest::did_you_mean(pattern, names.iter().copied())
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "--test {pattern}: no test has that name{hint}; the tests are: {}",
+                if names.is_empty() { "(none)".to_owned() } else { names.join(", ") }
+            ));
+        }
+    }
+    plan.tests.retain(|t| matchers.iter().any(|(p, m)| t.name == **p || m.is_match(&t.name)));
+    plan.acceptance = None;
+    Ok(())
 }
 
 fn count_probes(acceptance: &ospecc_schema::plan::Acceptance) -> u64 {
@@ -142,6 +204,16 @@ fn load(args: &LowerArgs) -> Result<(Plan, PathBuf), u8> {
                 "{} is a version {} plan; this ospecc runs version {PLAN_VERSION} (rebuild it with `ospecc build`)",
                 file.display(),
                 plan.version
+            ));
+            return Err(EXIT_USAGE);
+        }
+        let environment: BTreeMap<String, String> = std::env::vars().collect();
+        let problems = ospecc_compiler::plan::verify::verify(&plan, &environment);
+        if !problems.is_empty() {
+            report_error(&format!(
+                "{} cannot be trusted, so nothing of it runs:\n  - {}\n  (rebuild it from its sources with `ospecc build`)",
+                file.display(),
+                problems.join("\n  - ")
             ));
             return Err(EXIT_USAGE);
         }

@@ -283,3 +283,83 @@ fn latency() {
         }
     }
 }
+
+const STDLIB_LOADS: &str =
+    "load(\"@faultbox/recipes/redis.star\", \"redis\")\nload(\"@faultbox/mocks/mongodb.star\", db_mock = \"mongo\")\n";
+
+#[test]
+fn embedded_module_members_complete_with_signatures_and_docs() {
+    let fs = MemoryFs::default();
+    let items = run("/w/t.star", &format!("{STDLIB_LOADS}x = redis.|"), &fs, completions);
+    let got: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
+    for member in ["oom", "loading", "cluster_down", "slow_command", "connection_drop"] {
+        assert!(got.contains(&member), "{member} in {got:?}");
+    }
+    assert!(!got.contains(&"server"), "{got:?}");
+    let oom = items.iter().find(|i| i.label == "oom").unwrap();
+    assert_eq!(oom.detail.as_deref(), Some("redis.oom(key = \"*\")"));
+    assert!(oom.documentation.as_deref().is_some_and(|d| d.contains("OOM")), "{oom:?}");
+    assert_eq!(oom.insert_text.as_deref(), Some("oom($0)"));
+    // An alias of a module's struct completes the same; the struct's own name does not.
+    let got = labels("/w/t.star", &format!("{STDLIB_LOADS}x = db_mock.|"));
+    assert_eq!(got, ["server"]);
+    let items = run("/w/t.star", &format!("{STDLIB_LOADS}x = db_mock.|"), &fs, completions);
+    assert_eq!(items[0].detail.as_deref(), Some("db_mock.server(name, interface, collections = {}, depends_on = [])"));
+    // Keyword arguments of a member, from its def.
+    let got = labels("/w/t.star", &format!("{STDLIB_LOADS}x = redis.slow_command(|)"));
+    assert!(got.contains(&"duration=".to_string()) && got.contains(&"key=".to_string()), "{got:?}");
+}
+
+#[test]
+fn every_embedded_module_path_completes_in_load() {
+    let got = labels("/w/t.star", "load(\"@faultbox/|\")");
+    for (path, _) in ospecc_schema::stdlib::MODULES {
+        assert!(got.contains(&path.to_string()), "{path} in {got:?}");
+    }
+    assert_eq!(got.iter().filter(|l| l.starts_with("@faultbox/")).count(), ospecc_schema::stdlib::MODULES.len());
+    let got = labels("/w/t.star", "load(\"@faultbox/mocks/jwt.star\", \"|\")");
+    assert_eq!(got, ["jwt"]);
+}
+
+#[test]
+fn embedded_module_members_hover_and_signature_help() {
+    let fs = MemoryFs::default();
+    let hover = run("/w/t.star", &format!("{STDLIB_LOADS}x = redis.lo|ading()"), &fs, super::hover).expect("hover");
+    assert!(hover.markdown.contains("redis.loading(key = \"*\")"), "{}", hover.markdown);
+    assert!(hover.markdown.contains("LOADING") && hover.markdown.contains("@faultbox/recipes/redis.star"));
+    let hover = run("/w/t.star", &format!("{STDLIB_LOADS}x = red|is.oom()"), &fs, super::hover).expect("hover");
+    assert!(hover.markdown.contains("`oom`") && hover.markdown.contains("`wrongtype`"), "{}", hover.markdown);
+    let hover = run("/w/t.star", "load(\"@faultbox/discovery/k|8s.star\", \"k8s\")", &fs, super::hover).expect("hover");
+    assert!(hover.markdown.contains("endpoint"), "{}", hover.markdown);
+    let help = run("/w/t.star", &format!("{STDLIB_LOADS}x = redis.slow_command(\"1s\", |)"), &fs, signature_help)
+        .expect("signature help");
+    assert_eq!(help.label, "redis.slow_command(duration = \"3s\", key = \"*\")");
+    assert_eq!(help.active_parameter, Some(1));
+}
+
+/// Non-ASCII text before `:` (and anywhere else) must never make a feature slice inside a
+/// character: every feature at every character boundary of such texts answers without a panic.
+#[test]
+fn non_ascii_text_never_panics_any_feature() {
+    let texts = [
+        "x = \"é\":",
+        "é:",
+        "def f(ü):\n    ä.b:",
+        "api = service(\"añ\", \"bin\", interface(\"h\", \"http\", 1))\napi.h.get(path=\"/ü\"):\nλ: ",
+        "# 日本語: コメント\nx = {\"ключ\": 1}\nx[\"ключ\"]:",
+        "s = '💥'\ns.:",
+    ];
+    let fs = MemoryFs::default();
+    for text in texts {
+        for (offset, _) in text.char_indices().chain([(text.len(), ' ')]) {
+            let mut marked = text.to_owned();
+            marked.insert(offset, '|');
+            let _ = run("/w/t.star", &marked, &fs, completions);
+            let _ = run("/w/t.star", &marked, &fs, hover);
+            let _ = run("/w/t.star", &marked, &fs, signature_help);
+            let _ = run("/w/t.star", &marked, &fs, definition);
+            let _ = run("/w/a.ospec.yml", &marked, &fs, completions);
+            let _ = run("/w/a.ospec.yml", &marked, &fs, hover);
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod ospec;
 pub mod render;
 pub mod topology;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::path::Path;

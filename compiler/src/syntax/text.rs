@@ -32,6 +32,18 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
     })
 }
 
+/// The text of `bytes[..end]` for showing an undecodable file's diagnostic: valid UTF-8 as it
+/// is, each invalid byte as one `?`, so byte offsets (and so lines and columns) stay those of
+/// the file. (`from_utf8_lossy` would put a 3-byte U+FFFD per invalid sequence and shift them.)
+pub fn offset_preserving_prefix(bytes: &[u8], end: usize) -> String {
+    let mut text = String::with_capacity(end);
+    for chunk in bytes[..end.min(bytes.len())].utf8_chunks() {
+        text.push_str(chunk.valid());
+        text.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +54,17 @@ mod tests {
         let err = decode(b"a: \xff\xfe b").unwrap_err();
         assert_eq!((err.code, err.span), ("OSP003", Span::new(3, 4)));
         assert_eq!(decode("é: 1".as_bytes()).ok(), Some("é: 1"));
+    }
+
+    #[test]
+    fn a_nul_after_invalid_utf8_is_placed_by_its_byte_offset() {
+        let bytes = b"a: 1\nb: \xff\xfe x\x00";
+        let err = decode(bytes).unwrap_err();
+        assert_eq!((err.code, err.span), ("OSP002", Span::new(12, 13)));
+        let shown = offset_preserving_prefix(bytes, err.span.start);
+        assert_eq!(shown, "a: 1\nb: ?? x");
+        assert_eq!(shown.len(), err.span.start, "offsets are the file's");
+        let at = crate::span::LineIndex::new(&shown).line_col(&shown, err.span.start);
+        assert_eq!((at.line, at.column), (2, 8));
     }
 }

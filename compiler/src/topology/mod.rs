@@ -15,6 +15,7 @@ pub(crate) mod checks;
 mod eval;
 pub mod eval_limits;
 pub(crate) mod hash;
+mod native;
 pub mod run;
 mod session;
 pub mod syntax;
@@ -164,7 +165,7 @@ fn matrix_cells(call: &Recorded) -> Vec<String> {
 pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
     on_analysis_stack(|| {
         let mut evaluated = evaluate_here(input, Addresses::Values);
-        let mut diagnostics = run_checks(&evaluated);
+        let mut diagnostics = run_checks(&evaluated, input);
         diagnostics.append(&mut evaluated.diagnostics);
         // Nothing reads the model any more; freeing it takes about a tenth of a big file's check.
         threads::drop_later(evaluated);
@@ -176,8 +177,9 @@ pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
 
 /// The static checks, contained: a defect in one check must not take the whole run down (or
 /// hide the evaluation's own diagnostics), so a panic becomes a finding that asks for a report.
-fn run_checks(evaluated: &Evaluated) -> Vec<Diagnostic> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(evaluated))) {
+fn run_checks(evaluated: &Evaluated, input: &TopologyInput) -> Vec<Diagnostic> {
+    let files = input.path.parent().map(|spec_dir| checks::Files { fs: input.fs, spec_dir });
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(evaluated, files))) {
         Ok(found) => found,
         Err(panic) => {
             let what = panic
@@ -206,7 +208,7 @@ pub fn evaluate(input: &TopologyInput) -> Evaluated {
 pub fn evaluate_for_plan(input: &TopologyInput) -> Evaluated {
     on_analysis_stack(|| {
         let mut evaluated = evaluate_here(input, Addresses::Markers);
-        let mut found = run_checks(&evaluated);
+        let mut found = run_checks(&evaluated, input);
         found.append(&mut evaluated.diagnostics);
         diagnostics::sort(&mut found);
         found.dedup();

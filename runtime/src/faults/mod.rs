@@ -5,8 +5,10 @@
 //! its counters, so the run diagnostics ([`diagnose`]) can say which faults never fired.
 //!
 //! Scope semantics follow Faultbox (reference §1.4): a scope on a service replaces the
-//! service's dynamic rules, and leaving any scope clears them all; the test's own rules (from
-//! `fault_scenario`/`fault_matrix`) stay for the whole test.
+//! service's dynamic rules of its [`Layer`], and leaving any scope clears them; faults and
+//! traces are separate layers, so `fault(svc, ..., run=)` inside `trace_start(svc, ...)` keeps
+//! the trace (as Faultbox does). The test's own rules (from `fault_scenario`/`fault_matrix`)
+//! stay for the whole test.
 
 pub mod diagnose;
 pub mod edges;
@@ -116,10 +118,31 @@ impl Rule {
     }
 }
 
+/// Which dynamic rules a scope replaces: `fault*` scopes replace faults, `trace*` scopes
+/// replace traces; neither touches the other.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    #[default]
+    Fault,
+    Trace,
+}
+
+impl Layer {
+    /// The layer of a scope builtin (`trace`, `trace_start`, `trace_stop` → trace).
+    pub fn of(builtin: &str) -> Layer {
+        if builtin.starts_with("trace") {
+            Layer::Trace
+        } else {
+            Layer::Fault
+        }
+    }
+}
+
 /// What applying a scope installed (to remove it again).
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
     pub scope: String,
+    layer: Layer,
     syscall: Vec<(String, u64)>,
     proxy: Vec<((String, String), u64)>,
     /// Services whose dynamic rules this scope replaced.
@@ -151,8 +174,8 @@ pub struct Faults {
     installed: Mutex<Vec<Rule>>,
     /// The leaf this lifecycle runs: it gives each exhaustive rule its fire schedule.
     leaf: Arc<Leaf>,
-    /// Rule ids of each service's dynamic (body-applied) syscall rules.
-    dynamic: Mutex<BTreeMap<String, Vec<u64>>>,
+    /// Rule ids of each service's dynamic (body-applied) syscall rules, per layer.
+    dynamic: Mutex<BTreeMap<(String, Layer), Vec<u64>>>,
     partitions: Mutex<Vec<Partition>>,
 }
 
@@ -266,27 +289,29 @@ impl Faults {
         self.install(&scope, &test.syscall_rules, &test.proxy_rules)
     }
 
-    /// Installs a body's scope: for each service it targets, its earlier dynamic rules are
-    /// replaced.
-    pub fn apply_scope(&self, scope: &str, rules: &ScopeRules) -> Result<Applied, FaultError> {
+    /// Installs a body's scope: for each service it targets, its earlier dynamic rules of the
+    /// same layer are replaced.
+    pub fn apply_scope(&self, scope: &str, layer: Layer, rules: &ScopeRules) -> Result<Applied, FaultError> {
         let services: BTreeSet<&String> = rules.syscall.iter().map(|r| &r.service).collect();
         for service in &services {
-            self.clear_dynamic(service);
+            self.clear_dynamic(service, layer);
         }
         let mut applied = self.install(scope, &rules.syscall, &rules.proxy)?;
+        applied.layer = layer;
         let mut dynamic = self.dynamic.lock().unwrap_or_else(|p| p.into_inner());
         for (service, id) in &applied.syscall {
-            dynamic.entry(service.clone()).or_default().push(*id);
+            dynamic.entry((service.clone(), layer)).or_default().push(*id);
         }
         applied.services = services.into_iter().cloned().collect();
         Ok(applied)
     }
 
-    /// Leaves a scope: its proxy rules go, and every dynamic rule of the services it targeted.
+    /// Leaves a scope: its proxy rules go, and every dynamic rule of its layer on the services
+    /// it targeted.
     pub fn leave_scope(&self, applied: &Applied) {
         // The scope's own rules are reported once, below, under the scope's name.
         for service in &applied.services {
-            self.take_dynamic(service);
+            self.take_dynamic(service, applied.layer);
         }
         for ((service, interface), id) in &applied.proxy {
             if let Some(table) = self.proxy.get(&(service.clone(), interface.clone())) {
@@ -345,12 +370,13 @@ impl Faults {
         }
     }
 
-    /// `fault_stop(svc)`/`trace_stop(svc)`: the service's dynamic rules go.
-    pub fn clear_dynamic(&self, service: &str) {
-        let ids = self.take_dynamic(service);
+    /// `fault_stop(svc)`/`trace_stop(svc)`: the service's dynamic rules of that layer go.
+    pub fn clear_dynamic(&self, service: &str, layer: Layer) {
+        let ids = self.take_dynamic(service, layer);
         if !ids.is_empty() {
             let applied = Applied {
                 scope: service.to_owned(),
+                layer,
                 syscall: ids.into_iter().map(|id| (service.to_owned(), id)).collect(),
                 ..Applied::default()
             };
@@ -358,9 +384,10 @@ impl Faults {
         }
     }
 
-    /// Removes the service's dynamic rules from its table; returns their ids.
-    fn take_dynamic(&self, service: &str) -> Vec<u64> {
-        let ids = self.dynamic.lock().unwrap_or_else(|p| p.into_inner()).remove(service).unwrap_or_default();
+    /// Removes the service's dynamic rules of `layer` from its table; returns their ids.
+    fn take_dynamic(&self, service: &str, layer: Layer) -> Vec<u64> {
+        let key = (service.to_owned(), layer);
+        let ids = self.dynamic.lock().unwrap_or_else(|p| p.into_inner()).remove(&key).unwrap_or_default();
         if let Some(table) = self.syscall.get(service) {
             for id in &ids {
                 table.remove(*id);
@@ -484,10 +511,20 @@ impl Faults {
         }
         if !rules.is_empty() {
             let fired: u64 = rules.iter().map(Rule::fired).sum();
+            let targets: BTreeSet<String> = applied
+                .syscall
+                .iter()
+                .map(|(service, _)| service.clone())
+                .chain(applied.proxy.iter().map(|((service, interface), _)| format!("{service}.{interface}")))
+                .collect();
             self.events.push(
                 "",
                 "fault_removed",
-                fields([("scope", applied.scope.clone().into()), ("fired", fired.into())]),
+                fields([
+                    ("scope", applied.scope.clone().into()),
+                    ("targets", targets.into_iter().collect::<Vec<_>>().into()),
+                    ("fired", fired.into()),
+                ]),
             );
         }
     }

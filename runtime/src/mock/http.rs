@@ -8,9 +8,8 @@
 //! the answer is an error of the mock itself (a dynamic handler that panicked or answered an
 //! invalid status, an unsupported response kind, reply headers that had to be left out).
 //!
-//! `http2` interfaces are served as HTTP/1.1 (the runtime's hyper has only the `http1`
-//! feature): HTTP/1.1 clients, and h2c clients that fall back to it, work; prior-knowledge
-//! h2c does not.
+//! Every HTTP interface (`http` and `http2`) serves HTTP/1.1 and cleartext HTTP/2 with prior
+//! knowledge (h2c: the connection opens with the HTTP/2 preface), told apart per connection.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -20,7 +19,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use ospecc_schema::plan::topology::MockResponse;
 use serde_json::json;
 use tokio::net::TcpStream;
@@ -67,7 +67,9 @@ impl ProtocolMock for Mock {
                 let mock = Arc::clone(&mock);
                 async move { Ok::<_, Infallible>(answer(&mock, request).await) }
             });
-            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            // HTTP/1.1, or HTTP/2 when the connection opens with its preface (h2c, prior knowledge).
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}

@@ -9,8 +9,13 @@
 //! mock) and, for a peer that speaks garbage or stops mid-message, one `mock_error` event before
 //! closing that connection only; the others keep being served.
 
+pub(crate) mod grpc;
 mod http;
+pub(crate) mod kafka;
+pub(crate) mod mongodb;
+mod redis;
 mod routes;
+mod tcp;
 
 use std::fmt;
 use std::future::Future;
@@ -190,7 +195,15 @@ pub trait ProtocolMock: Send + Sync + 'static {
 type Build = fn(MockContext) -> Result<Arc<dyn ProtocolMock>, String>;
 
 /// Every protocol with an in-process mock, and its builder.
-pub const PROTOCOLS: &[(&str, Build)] = &[("http", http::build), ("http2", http::build)];
+pub const PROTOCOLS: &[(&str, Build)] = &[
+    ("http", http::build),
+    ("http2", http::build),
+    ("grpc", grpc::build),
+    ("mongodb", mongodb::build),
+    ("kafka", kafka::build),
+    ("redis", redis::build),
+    ("tcp", tcp::build),
+];
 
 fn served_protocols() -> String {
     PROTOCOLS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")

@@ -11,23 +11,23 @@ const MAX_BUFFERED: usize = 1 << 30;
 /// The least free space offered to each read.
 const READ_CHUNK: usize = 16 * 1024;
 
-pub(super) struct ReadBuffer {
+pub(crate) struct ReadBuffer {
     data: Vec<u8>,
     /// Bytes before this are consumed.
     start: usize,
 }
 
 impl ReadBuffer {
-    pub(super) fn new() -> ReadBuffer {
+    pub(crate) fn new() -> ReadBuffer {
         ReadBuffer { data: Vec::with_capacity(READ_CHUNK), start: 0 }
     }
 
     /// The unconsumed bytes.
-    pub(super) fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.data[self.start..]
     }
 
-    pub(super) fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.data.len());
         if self.start == self.data.len() {
             self.data.clear();
@@ -37,7 +37,7 @@ impl ReadBuffer {
 
     /// Reads once more from `reader`; `Ok(0)` is end of stream. The free space offered grows
     /// with the buffered bytes, so that a large message takes a logarithmic number of reads.
-    pub(super) async fn fill<R: AsyncRead + Unpin>(&mut self, reader: &mut R) -> io::Result<usize> {
+    pub(crate) async fn fill<R: AsyncRead + Unpin>(&mut self, reader: &mut R) -> io::Result<usize> {
         if self.start > 0 {
             self.data.drain(..self.start);
             self.start = 0;

@@ -1,7 +1,7 @@
-//! The HTTP plugin: a hyper HTTP/1.1 server per consumer connection, forwarding over one hyper
-//! client connection to the upstream per consumer connection (dialled on the first request
-//! that needs it, redialled when the upstream closed it). `http2` interfaces are served the
-//! same way, as HTTP/1.1 (prior-knowledge h2 clients are not supported).
+//! The HTTP plugin: a hyper server per consumer connection (HTTP/1.1, or h2c with prior
+//! knowledge), forwarding over one hyper HTTP/1.1 client connection to the upstream per
+//! consumer connection (dialled on the first request that needs it, redialled when the
+//! upstream closed it). `http2` interfaces are served the same way.
 //!
 //! Requests are forwarded unchanged (streamed bodies, the Host header as sent). Rules match
 //! `method`, `path` (without the query) and `query` (the raw query string):
@@ -22,10 +22,10 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1 as client;
-use hyper::server::conn::http1 as server;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use ospecc_schema::plan::topology::ProxyAction;
 use serde_json::Value;
 use tokio::sync::{Mutex, Notify};
@@ -38,8 +38,8 @@ type Body = BoxBody<Bytes, hyper::Error>;
 /// The state of one consumer connection.
 struct Conn {
     ctx: Arc<Ctx>,
-    /// hyper serves an HTTP/1 connection's requests one at a time, so the lock is uncontended;
-    /// it only makes the slot shareable with the service closure.
+    /// hyper serves an HTTP/1 connection's requests one at a time, so the lock is uncontended
+    /// (an h2c connection's concurrent requests take turns on the one upstream connection).
     upstream: Mutex<Option<Upstream>>,
     /// Signalled by a `drop` rule: the consumer's connection closes without a response.
     dropped: Notify,
@@ -68,12 +68,14 @@ pub(super) async fn serve(ctx: Arc<Ctx>, client: Gated) {
             async move { conn.handle(request).await }
         })
     };
-    let serving = server::Builder::new().serve_connection(TokioIo::new(client), service);
+    // HTTP/1.1, or h2c with prior knowledge (what `http2` steps and clients speak).
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let serving = builder.serve_connection(TokioIo::new(client), service);
     tokio::select! {
         served = serving => {
             // hyper has answered 400 to garbage already; a consumer that hangs up in the middle
             // of a request is bad input too. Closes between requests are not errors.
-            if let Err(error) = served.as_ref() {
+            if let Some(error) = served.as_ref().err().and_then(|e| e.downcast_ref::<hyper::Error>()) {
                 if error.is_parse() || error.is_parse_too_large() || error.is_incomplete_message() {
                     conn.ctx.error(format!("a bad HTTP request: {error}"));
                 }
@@ -91,7 +93,7 @@ impl Conn {
                 [("method", request.method().as_str()), ("path", uri.path()), ("query", uri.query().unwrap_or(""))];
             self.ctx.first_firing(&message)
         };
-        let request = request.map(BodyExt::boxed);
+        let request = http1_form(request.map(BodyExt::boxed));
         let Some(active) = fired else { return Ok(self.forward(request).await) };
         Ok(self.act(active, request).await)
     }
@@ -192,6 +194,24 @@ impl Conn {
         });
         Ok(Upstream { sender, _driver: AbortOnDrop(driver) })
     }
+}
+
+/// A request as the HTTP/1.1 upstream connection sends it: an h2c request's absolute URI and
+/// `:authority` become the path and a Host header.
+fn http1_form(mut request: Request<Body>) -> Request<Body> {
+    if request.version() == hyper::Version::HTTP_2 {
+        *request.version_mut() = hyper::Version::HTTP_11;
+        if let Some(authority) = request.uri().authority().map(|a| a.as_str().to_owned()) {
+            if let Ok(host) = hyper::header::HeaderValue::from_str(&authority) {
+                request.headers_mut().entry(hyper::header::HOST).or_insert(host);
+            }
+        }
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        if let Ok(uri) = path.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 /// A local response.

@@ -6,10 +6,12 @@
 //! matching messages into faults, and [`Proxy::set_blackhole`] partitions the edge.
 //!
 //! One plugin per protocol (`edge.protocol`):
-//! * `http` (and `http2`, served as HTTP/1.1): a hyper server per accepted connection, a hyper
-//!   client connection per consumer connection ([`http`]);
+//! * `http` and `http2` (HTTP/1.1 or h2c from consumers, HTTP/1.1 upstream): a hyper server per
+//!   accepted connection, a hyper client connection per consumer connection ([`http`]);
 //! * `postgres`: hand-rolled wire framing, rules on simple and extended queries ([`postgres`]);
 //! * `redis`: RESP framing, rules on command and key ([`redis`]);
+//! * `grpc`: h2c server and client per connection, rules on the method path ([`grpc`]);
+//! * `mongodb`: wire framing, rules on command (`op`) and collection ([`mongodb`]);
 //! * `tcp` and every other protocol: an opaque relay; matcher-less rules act on connect ([`tcp`]).
 //!
 //! Partitions are enforced below the plugins by [`Gated`] sockets: a blackholed direction stops
@@ -21,11 +23,14 @@
 //! Every fired rule pushes one `proxy` event; a peer speaking garbage or an unreachable upstream
 //! pushes one `proxy_error` event and closes that connection only.
 
-mod buffer;
+pub(crate) mod buffer;
+mod grpc;
 mod http;
+mod kafka;
 mod matching;
+mod mongodb;
 mod postgres;
-mod redis;
+pub(crate) mod redis;
 mod tcp;
 
 use std::collections::BTreeMap;
@@ -224,10 +229,13 @@ type Plugin = fn(Arc<Ctx>, Gated) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Plugins by protocol name; anything else is relayed as opaque TCP.
 const PLUGINS: &[(&str, Plugin)] = &[
+    ("grpc", |ctx, client| Box::pin(grpc::serve(ctx, client))),
     ("http", |ctx, client| Box::pin(http::serve(ctx, client))),
     ("http2", |ctx, client| Box::pin(http::serve(ctx, client))),
+    ("kafka", |ctx, client| Box::pin(kafka::serve(ctx, client))),
     ("postgres", |ctx, client| Box::pin(postgres::serve(ctx, client))),
     ("redis", |ctx, client| Box::pin(redis::serve(ctx, client))),
+    ("mongodb", |ctx, client| Box::pin(mongodb::serve(ctx, client))),
 ];
 
 fn plugin(protocol: &str) -> Plugin {

@@ -26,7 +26,7 @@ use super::{Ctx, Fired, Gated};
 
 /// Redis's own limits: a bulk string of at most 512 MiB, an inline command of at most 64 KiB.
 const MAX_BULK: i64 = 512 << 20;
-const MAX_INLINE: usize = 64 << 10;
+pub(crate) const MAX_INLINE: usize = 64 << 10;
 /// A type line (`*3`, `+OK`, `-ERR ...`) longer than this is garbage.
 const MAX_LINE: usize = 1 << 20;
 /// Elements of one aggregate.
@@ -255,7 +255,7 @@ fn one_line(message: &str) -> String {
 
 /// An incremental scan of one RESP value. A value can arrive over many reads; the scan resumes
 /// where it stopped instead of starting over (a 100 MB value is scanned once).
-struct Scan {
+pub(crate) struct Scan {
     /// A command: an array of bulk strings whose first two are recorded.
     command: bool,
     /// Bytes of the value scanned so far.
@@ -272,12 +272,12 @@ struct Scan {
 }
 
 impl Scan {
-    fn new(command: bool) -> Scan {
+    pub(crate) fn new(command: bool) -> Scan {
         Scan { command, pos: 0, pending: 1, seen: 0, top: 0, first: None, second: None }
     }
 
     /// The length of the value at the front of `bytes` once complete, `None` while partial.
-    fn scan(&mut self, bytes: &[u8]) -> Result<Option<usize>, String> {
+    pub(crate) fn scan(&mut self, bytes: &[u8]) -> Result<Option<usize>, String> {
         while self.pending > 0 {
             let Some(&kind) = bytes.get(self.pos) else { return Ok(None) };
             let Some(line_end) = find_crlf(bytes, self.pos + 1)? else { return Ok(None) };

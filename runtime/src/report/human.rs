@@ -85,12 +85,47 @@ pub fn progress_line(item: &ItemResult) -> String {
     line
 }
 
+/// Which finished items the live output lists (`--show`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// Everything in a log; on a terminal, what did not pass (above the bar).
+    Default,
+    /// Only what did not pass.
+    Failures,
+    /// Everything.
+    All,
+}
+
+/// The flakiness of a run with `--runs`: each test whose runs disagree, with how many of its
+/// runs passed (empty when no test ran more than once or all agreed).
+pub fn flakiness(report: &RunReport) -> String {
+    let mut runs: std::collections::BTreeMap<&str, (u32, u32)> = std::collections::BTreeMap::new();
+    for item in &report.results {
+        let Some(base) = item.name.rfind("[run=").map(|at| &item.name[..at]) else { continue };
+        let entry = runs.entry(base).or_default();
+        entry.1 += 1;
+        if item.outcome == Outcome::Passed {
+            entry.0 += 1;
+        }
+    }
+    let flaky: Vec<String> = runs
+        .iter()
+        .filter(|(_, (passed, total))| *passed > 0 && passed < total)
+        .map(|(name, (passed, total))| format!("FLAKY   {name}: passed {passed} of {total} runs\n"))
+        .collect();
+    if runs.is_empty() {
+        return String::new();
+    }
+    format!("{}{} of {} tests flaky over their runs\n", flaky.concat(), flaky.len(), runs.len())
+}
+
 /// Live progress on stderr: a bar on a terminal (lines above it for what did not pass), plain
-/// lines otherwise (CI logs).
+/// lines otherwise (CI logs); `--show` narrows or widens what is listed.
 pub struct Progress {
     bar: ProgressBar,
     tty: bool,
     redactor: Redactor,
+    show: Show,
 }
 
 impl Progress {
@@ -106,7 +141,13 @@ impl Progress {
         } else {
             ProgressBar::hidden()
         };
-        Progress { bar, tty: is_tty, redactor: Redactor::none() }
+        Progress { bar, tty: is_tty, redactor: Redactor::none(), show: Show::Default }
+    }
+
+    /// Lists the items `show` asks for.
+    pub fn with_show(mut self, show: Show) -> Progress {
+        self.show = show;
+        self
     }
 
     /// Redacts every line this progress prints.
@@ -124,13 +165,18 @@ impl Progress {
 
     /// Reports one finished item.
     pub fn item(&self, item: &ItemResult) {
-        let line = self.redactor.apply(&progress_line(item));
+        let listed = match self.show {
+            Show::All => true,
+            Show::Failures => item.outcome != Outcome::Passed,
+            Show::Default => !self.tty || item.outcome != Outcome::Passed,
+        };
+        let line = listed.then(|| self.redactor.apply(&progress_line(item)));
         if self.tty {
-            if item.outcome != Outcome::Passed {
+            if let Some(line) = line {
                 self.bar.println(line);
             }
             self.bar.inc(1);
-        } else {
+        } else if let Some(line) = line {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{line}");
         }

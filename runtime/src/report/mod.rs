@@ -8,6 +8,7 @@ pub mod human;
 pub mod json;
 pub mod junit;
 pub mod model;
+pub mod normalize;
 pub mod redact;
 pub mod trace;
 

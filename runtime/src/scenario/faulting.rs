@@ -14,7 +14,7 @@ use starlark::eval::Evaluator;
 use starlark::values::Value;
 
 use super::runner::{Stop, TestContext};
-use crate::faults::FaultError;
+use crate::faults::{FaultError, Layer};
 
 /// Builtins that apply faults or observation, and whether they take `run=`.
 const SCOPES: &[(&str, Kind)] = &[
@@ -79,7 +79,7 @@ impl TestContext<'_> {
                 let record = args.to_record(builtin, &self.root);
                 let scope = self.scope_name(name, &record);
                 let rules = scope_rules(&record, &scope, &|r: &Recorded| origin(r));
-                match faults.apply_scope(&scope, &rules) {
+                match faults.apply_scope(&scope, Layer::of(name), &rules) {
                     Err(error) => Err(self.fault_error(error)),
                     Ok(applied) => {
                         self.claim_monitors(&rules.monitors);
@@ -95,7 +95,7 @@ impl TestContext<'_> {
             }
             Kind::Stop => {
                 for service in services(args) {
-                    faults.clear_dynamic(&service);
+                    faults.clear_dynamic(&service, Layer::of(name));
                 }
                 Ok(Value::new_none())
             }

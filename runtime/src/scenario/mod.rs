@@ -6,6 +6,7 @@
 //! fault rules are in force from after its setup until the lifecycle ends; the run
 //! diagnostics ([`crate::faults::diagnose`]) read their counters afterwards.
 
+mod concurrent;
 pub mod dynamic;
 pub mod event_value;
 mod faulting;
@@ -129,6 +130,8 @@ impl Suite<'_> {
             root: self.loaded.root().to_owned(),
             claimed_monitors: RefCell::new(Vec::new()),
             leaf: self.leaf,
+            parallel_depth: Cell::new(0),
+            in_flight: Default::default(),
         };
         let limits = CallLimits { deadline, max_call_depth: MAX_CALL_DEPTH };
         let verdict = self.loaded.with_evaluator(&context, limits, |eval| self.phases(test, &context, eval));

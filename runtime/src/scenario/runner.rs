@@ -17,12 +17,14 @@ use starlark::eval::Evaluator;
 use starlark::values::list::AllocList;
 use starlark::values::Value;
 
+use super::concurrent::{InFlight, OwnedArgs, PendingResponse};
 use super::event_value::EventValue;
 use super::filters;
 use crate::events::{fields, Event, EventLog};
 use crate::explore::Leaf;
 use crate::faults::edges::TEST_DRIVER;
 use crate::faults::Faults;
+use crate::steps::response::Response;
 use crate::steps::{self, Target};
 
 /// Why a test body stopped early, when it is not an ordinary error.
@@ -30,7 +32,8 @@ use crate::steps::{self, Target};
 pub enum Stop {
     /// An `assert_*` failed.
     Assertion(String),
-    /// The body needs a capability this runtime does not have (packet-level faults).
+    /// The body needs a capability this runtime does not have (packet-level faults, a step
+    /// over a protocol with no client here): the test is not run, with the reason.
     NeedsFaults(String),
     /// A fault could not be applied (not filterable, no proxy, no edge to cut).
     Fault(crate::faults::FaultError),
@@ -56,6 +59,10 @@ pub struct TestContext<'a> {
     pub claimed_monitors: RefCell<Vec<String>>,
     /// The leaf this execution runs: named `choose()` axes take its options.
     pub leaf: &'a Leaf,
+    /// How many `parallel` calls are in progress (steps inside one run concurrently).
+    pub parallel_depth: Cell<u32>,
+    /// Steps sent concurrently and not yet joined.
+    pub in_flight: InFlight,
 }
 
 impl TestContext<'_> {
@@ -171,44 +178,110 @@ impl Runner for TestContext<'_> {
             address: edge.map_or_else(|| SocketAddr::from(([127, 0, 0, 1], port)), |e| e.proxy),
             timeout: self.remaining(),
         };
-        let response = match iface.protocol.as_str() {
-            "http" | "http2" => steps::http::call(self.client, &target, method, args),
-            "postgres" => steps::postgres::call(&target, method, args),
-            "redis" => steps::redis::call(&target, method, args),
-            "tcp" => {
-                let reply = steps::tcp::send(&target, args);
-                self.step_event(&target, method, reply.as_ref().map(|_| 0).map_err(|e| e.to_string()));
-                return reply.map(|line| eval.heap().alloc(line));
+        if !STEP_PROTOCOLS.contains(&iface.protocol.as_str()) && iface.protocol != "tcp" {
+            // Not a failure of the system under test: the test is not run, with the reason
+            // (`ospecc check` warns about it as TOP131).
+            let why =
+                format!("`{method}` steps over `{}`: this runtime has no {} client", iface.protocol, iface.protocol);
+            return Err(self.halt(Stop::NeedsFaults(why)));
+        }
+        step_sent(self.events, &target, method);
+        if iface.protocol == "tcp" {
+            let reply = steps::tcp::send(&target, args);
+            step_event(self.events, &target, method, reply.as_ref().map(|_| 0).map_err(|e| e.to_string()));
+            return reply.map(|line| eval.heap().alloc(line));
+        }
+        if self.parallel_depth.get() > 0 {
+            if let Some(owned) = OwnedArgs::of(args) {
+                return Ok(eval.heap().alloc(self.send_concurrently(&target, method, owned)));
             }
-            other => anyhow::bail!("steps over `{other}` are not supported by this runtime yet"),
-        };
-        let response = response.ok_or_else(|| anyhow::anyhow!("`{method}` is not a step of `{}`", iface.protocol))?;
-        self.step_event(&target, method, if response.ok { Ok(response.status) } else { Err(response.error.clone()) });
+        }
+        let response = call_protocol(self.client, &target, method, args)
+            .ok_or_else(|| anyhow::anyhow!("`{method}` is not a step of `{}`", iface.protocol))?;
+        step_event(self.events, &target, method, outcome(&response));
         Ok(eval.heap().alloc(response))
     }
 }
 
-impl TestContext<'_> {
-    fn step_event(&self, target: &Target, method: &str, outcome: Result<i32, String>) {
-        let (ok, status, error) = match outcome {
-            Ok(status) => (true, status, None),
-            Err(e) => (false, 0, Some(e)),
-        };
-        self.events.push(
-            "test",
-            "step",
-            fields([
-                ("target", target.service.name.clone().into()),
-                ("interface", target.interface.into()),
-                ("protocol", target.protocol.into()),
-                ("method", method.into()),
-                ("ok", ok.into()),
-                ("status", status.into()),
-                ("error", error.into()),
-            ]),
-        );
-    }
+/// The protocols with step clients (besides `tcp`, whose `send` answers a line, not a response).
+const STEP_PROTOCOLS: &[&str] = &["http", "http2", "postgres", "redis", "grpc", "mongodb", "kafka"];
 
+/// A step through its protocol's client: the response, or `None` for a method the protocol
+/// does not have.
+fn call_protocol(client: &reqwest::blocking::Client, target: &Target, method: &str, args: &Args) -> Option<Response> {
+    match target.protocol {
+        "http" | "http2" => steps::http::call(client, target, method, args),
+        "postgres" => steps::postgres::call(target, method, args),
+        "redis" => steps::redis::call(target, method, args),
+        "grpc" => steps::grpc::call(target, method, args),
+        "mongodb" => steps::mongodb::call(target, method, args),
+        "kafka" => steps::kafka::call(target, method, args),
+        _ => None,
+    }
+}
+
+fn outcome(response: &Response) -> Result<i32, String> {
+    if response.ok {
+        Ok(response.status)
+    } else {
+        Err(response.error.clone())
+    }
+}
+
+/// The test driver sent a step (`step_send`; its reply is the `step` event).
+fn step_sent(events: &EventLog, target: &Target, method: &str) {
+    events.push(
+        "test",
+        "step_send",
+        fields([
+            ("target", target.service.name.clone().into()),
+            ("interface", target.interface.into()),
+            ("protocol", target.protocol.into()),
+            ("method", method.into()),
+        ]),
+    );
+}
+
+/// A step's reply (or failure) as the `step` event.
+fn step_event(events: &EventLog, target: &Target, method: &str, outcome: Result<i32, String>) {
+    let (ok, status, error) = match outcome {
+        Ok(status) => (true, status, None),
+        Err(e) => (false, 0, Some(e)),
+    };
+    events.push(
+        "test",
+        "step",
+        fields([
+            ("target", target.service.name.clone().into()),
+            ("interface", target.interface.into()),
+            ("protocol", target.protocol.into()),
+            ("method", method.into()),
+            ("ok", ok.into()),
+            ("status", status.into()),
+            ("error", error.into()),
+        ]),
+    );
+}
+
+impl TestContext<'_> {
+    /// Sends a step on its own thread (inside `parallel`); the reply comes later.
+    fn send_concurrently(&self, target: &Target, method: &str, args: OwnedArgs) -> PendingResponse {
+        let service = target.service.clone();
+        let (interface, protocol) = (target.interface.to_owned(), target.protocol.to_owned());
+        let (address, timeout) = (target.address, target.timeout);
+        let (client, events, method) = (self.client.clone(), self.events.clone(), method.to_owned());
+        self.in_flight.send(move || {
+            let target = Target { service: &service, interface: &interface, protocol: &protocol, address, timeout };
+            let response = args
+                .with_args(|args| call_protocol(&client, &target, &method, args))
+                .unwrap_or_else(|| Response::failed(format!("`{method}` is not a step of `{protocol}`"), 0));
+            step_event(&events, &target, &method, outcome(&response));
+            response
+        })
+    }
+}
+
+impl TestContext<'_> {
     fn assert_true(&self, args: &Args) -> anyhow::Result<()> {
         let condition = args.positional.first().is_some_and(|v| v.to_bool());
         self.assertion(condition, || message(args, 1, "assert_true failed"))
@@ -298,11 +371,30 @@ impl TestContext<'_> {
     /// `interleavings=` asks for are noted as not explored.
     fn parallel<'v>(&self, args: &Args<'v>, eval: &mut Evaluator<'v, '_, '_>) -> anyhow::Result<Value<'v>> {
         self.leaf.note_interleavings(interleavings(args));
+        self.parallel_depth.set(self.parallel_depth.get() + 1);
         let mut results = Vec::new();
+        let mut failed = None;
         for function in &args.positional {
-            results.push(eval.eval_function(*function, &[], &[]).map_err(|e| anyhow::anyhow!("{e}"))?);
+            match eval.eval_function(*function, &[], &[]) {
+                Ok(value) => results.push(value),
+                Err(e) => {
+                    failed = Some(anyhow::anyhow!("{e}"));
+                    break;
+                }
+            }
         }
-        Ok(eval.heap().alloc(AllocList(results)))
+        self.parallel_depth.set(self.parallel_depth.get() - 1);
+        // Every step sent is answered (and its event logged) before the test goes on.
+        self.in_flight.join_all();
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        let heap = eval.heap();
+        let results: Vec<Value> = results
+            .into_iter()
+            .map(|v| PendingResponse::from_value(v).map_or(v, |pending| heap.alloc(pending.wait())))
+            .collect();
+        Ok(heap.alloc(AllocList(results)))
     }
 
     /// `choose(options)` or `choose(name, options)`: the option this leaf takes for a named

@@ -1,5 +1,6 @@
-//! HTTP steps: `get`, `post`, `put`, `delete`, `patch` with `path`, `body`, `headers`. The body
-//! is kept up to 64 KiB (as Faultbox does); a transport failure is `ok=False` with the error.
+//! HTTP steps: `get`, `post`, `put`, `delete`, `patch` with `path`, `body`, `headers` (over
+//! h2c with prior knowledge on `http2` interfaces). The body is kept up to 64 KiB (as Faultbox
+//! does); a transport failure is `ok=False` with the error.
 
 use std::time::Instant;
 
@@ -28,6 +29,8 @@ pub fn call(client: &Client, target: &Target, method: &str, args: &Args) -> Opti
     let path = text_arg(args, "path").unwrap_or_else(|| "/".to_owned());
     let path = if path.starts_with('/') { path } else { format!("/{path}") };
     let url = format!("http://{}{path}", target.address);
+    // `http2` interfaces speak cleartext HTTP/2 with prior knowledge, as Faultbox's h2c client does.
+    let client = if target.protocol == "http2" { h2c_client().unwrap_or(client) } else { client };
     let mut request = client.request(verb, &url).timeout(target.timeout);
     for (name, value) in string_map(args, "headers") {
         request = request.header(name, value);
@@ -55,6 +58,12 @@ pub fn call(client: &Client, target: &Target, method: &str, args: &Args) -> Opti
         }
         Err(e) => Response::failed(describe(&e), ms()),
     })
+}
+
+/// The one h2c (prior knowledge) client of the process; `None` if it cannot be built.
+fn h2c_client() -> Option<&'static Client> {
+    static H2C: std::sync::OnceLock<Option<Client>> = std::sync::OnceLock::new();
+    H2C.get_or_init(|| Client::builder().http2_prior_knowledge().build().ok()).as_ref()
 }
 
 /// A transport error in a sentence (reqwest's display nests its causes).

@@ -4,7 +4,10 @@
 //! result is a [`response::Response`] (a failed step is `ok=False`, not an exception, as in
 //! Faultbox), except `tcp.send`, which returns the first reply line and raises on failure.
 
+pub mod grpc;
 pub mod http;
+pub mod kafka;
+pub mod mongodb;
 pub mod postgres;
 pub mod redis;
 pub mod response;

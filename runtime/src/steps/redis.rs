@@ -1,7 +1,9 @@
 //! Redis steps: `get`, `set`, `del`, `ping`, `keys`, `lpush`, `rpush`, `lrange`, `incr`, and
-//! `command(cmd=, args=[...])`. `.data` is the reply itself (a string, a number, a list), so
-//! `len(cache.redis.keys(pattern="user:*").data)` counts keys. Credentials default from the
-//! service's env (`REDIS_USER`, `REDIS_PASSWORD`).
+//! `command(cmd=, args=[...])`, with Faultbox's result shape: `status` 0, `body` the JSON
+//! `{"value": <reply>}` and `data` that object, so `cache.main.get(key="k").data["value"]` is
+//! the value and `len(cache.redis.keys(pattern="user:*").data["value"])` counts keys. A server
+//! error is `ok=False` with `error` = `redis error: <the error line>`. Credentials default from
+//! the service's env (`REDIS_USER`, `REDIS_PASSWORD`).
 
 use std::time::Instant;
 
@@ -34,8 +36,8 @@ pub fn call(target: &Target, method: &str, args: &Args) -> Option<Response> {
     };
     let reply = connect(target, args).and_then(|mut connection| command.query::<redis::Value>(&mut connection));
     Some(match reply {
-        Ok(value) => Response::data(json(value), ms()),
-        Err(e) => Response::failed(e.to_string(), ms()),
+        Ok(value) => Response::data(serde_json::json!({ "value": json(value) }), ms()),
+        Err(e) => Response::failed(describe(&e), ms()),
     })
 }
 
@@ -78,6 +80,16 @@ fn connect(target: &Target, args: &Args) -> redis::RedisResult<redis::Connection
         auth.arg(password).query::<()>(&mut connection)?;
     }
     Ok(connection)
+}
+
+/// A server's error reply as Faultbox words it (`redis error: OOM command not allowed ...`);
+/// other failures (refused, timed out) as the client says them.
+fn describe(error: &redis::RedisError) -> String {
+    match (error.code(), error.detail()) {
+        (Some(code), Some(detail)) => format!("redis error: {code} {detail}"),
+        (Some(code), None) => format!("redis error: {code}"),
+        _ => error.to_string(),
+    }
 }
 
 /// A reply as JSON: bulk strings as text, arrays as lists, nil as null.

@@ -4,7 +4,9 @@
 //! dropped (a panic, a cancelled future), and through [`kill_all_now`] (signal handlers).
 //!
 //! Every service runs in its own process group with `PR_SET_PDEATHSIG(SIGKILL)`, so that
-//! teardown reaches the children it forks and the runtime's own death takes the service along.
+//! teardown reaches the children it forks and the runtime's own death takes the service along;
+//! [`reaper`] marks every process of a run so that what escapes both (a grandchild of a killed
+//! runtime) dies when the next run starts.
 //! Mock services are served in-process by the caller; `image=`/`build=` services need a
 //! container engine, which this runtime does not drive.
 //!
@@ -19,6 +21,7 @@ pub mod env;
 pub mod health;
 pub mod ports;
 pub mod process;
+pub mod reaper;
 mod registry;
 mod teardown;
 

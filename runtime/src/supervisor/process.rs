@@ -133,6 +133,9 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
     command
         .args(spec.args)
         .envs(spec.env)
+        // The run's mark, inherited by everything the service forks: the next run kills what a
+        // SIGKILLed runtime left behind by it (`reaper`).
+        .env(super::reaper::MARK, super::reaper::run_id())
         .current_dir(spec.workdir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

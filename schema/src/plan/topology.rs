@@ -53,6 +53,9 @@ pub struct Service {
 }
 
 /// How a service comes to run.
+// A plan holds a handful of services, each read far more than moved: boxing the mock's
+// payload would buy nothing but an indirection in every reader.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Launch {

@@ -78,14 +78,17 @@ fn render(catalog: &Catalog) -> String {
         "Step methods are called on an interface, `svc.iface.method(kw=...)`; all their arguments are keywords. \
          *Proxy*: protocol rules (`response`, `error`, `delay`, `drop`, `duplicate`) can target the interface; a \
          matcher the proxy does not consult does not narrow a rule, and an action it does not implement does \
-         nothing.\n\n",
+         nothing. *Run mock*, *Run steps*: `ospecc run` serves a `mock_service` interface of it, and runs its \
+         step methods (elsewhere `ospecc check` warns that the run cannot).\n\n",
     );
-    out.push_str("| Protocol | Step methods | Mock | Proxy | TLS proxy | Matchers consulted | Actions |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| Protocol | Step methods | Mock | Proxy | TLS proxy | Matchers consulted | Actions | Run mock | Run steps |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
     for protocol in &catalog.protocols {
         let _ = writeln!(
             out,
-            "| [`{}`](#protocol-{}) | {} | {} | {} | {} | {} | {} |",
+            "| [`{}`](#protocol-{}) | {} | {} | {} | {} | {} | {} | {} | {} |",
             protocol.name,
             anchor(&protocol.name),
             if protocol.methods.is_empty() { "none".to_string() } else { protocol.methods.len().to_string() },
@@ -94,11 +97,16 @@ fn render(catalog: &Catalog) -> String {
             yes_no(protocol.tls_proxy),
             or_dash(code_list(protocol.matchers.iter().map(String::as_str))),
             or_dash(code_list(protocol.actions.iter().map(String::as_str))),
+            yes_no(protocol.mock_served),
+            yes_no(protocol.steps_run),
         );
     }
     out.push('\n');
     for protocol in &catalog.protocols {
         let _ = writeln!(out, "### Protocol `{}`\n\n{}\n", protocol.name, protocol.doc);
+        if protocol.ignores_unknown_keywords && !protocol.methods.is_empty() {
+            out.push_str(IGNORED_KEYWORDS);
+        }
         for method in &protocol.methods {
             let _ = writeln!(out, "#### `{}.{}`\n", protocol.name, method.name);
             let _ = writeln!(out, "```\n{}\n```\n", signature(&method.name, &method.params, &method.returns));
@@ -150,6 +158,10 @@ fn render(catalog: &Catalog) -> String {
     out
 }
 
+/// The note on callees whose unknown keywords Faultbox drops.
+const IGNORED_KEYWORDS: &str =
+    "Faultbox ignores keywords it does not know here: ospecc warns about them (TOP040) instead of failing.\n\n";
+
 fn builtin_section(out: &mut String, builtin: &Builtin) {
     let _ = writeln!(out, "#### `{}`\n", builtin.name);
     let _ = writeln!(out, "```\n{}\n```\n", signature(&builtin.name, &builtin.params, &builtin.returns));
@@ -166,6 +178,9 @@ fn builtin_section(out: &mut String, builtin: &Builtin) {
     let _ = writeln!(out, "*Where*: {context}. *Tier*: {tier}. *Returns*: `{}`.\n", builtin.returns);
     for note in &builtin.notes {
         let _ = writeln!(out, "{note}\n");
+    }
+    if builtin.ignores_unknown_keywords {
+        out.push_str(IGNORED_KEYWORDS);
     }
     if builtin.removed.is_none() {
         param_table(out, &builtin.params);
@@ -195,10 +210,19 @@ fn param_table(out: &mut String, params: &[Param]) {
             if param.required { "yes" } else { "" },
             param.default.as_deref().map(|d| format!("`{d}`")).unwrap_or_default(),
             param.vocabulary.as_deref().map(|v| format!("[`{v}`](#vocabulary-{})", anchor(v))).unwrap_or_default(),
-            cell(&param.doc),
+            cell(&with_aliases(param)),
         );
     }
     out.push('\n');
+}
+
+/// A parameter's description, with the keywords Faultbox drops that are meant for it.
+fn with_aliases(param: &Param) -> String {
+    if param.ignored_aliases.is_empty() {
+        return param.doc.clone();
+    }
+    let aliases = code_list(param.ignored_aliases.iter().map(String::as_str));
+    format!("{} Faultbox ignores {aliases} written for it.", param.doc)
 }
 
 /// A Python-style signature: `name(a: str, /, *rest: T, key: T = default, **kw: T) -> R`.

@@ -9,6 +9,7 @@ use ospecc_schema::topology::{catalog, Builtin, ParamKind};
 
 use super::index::Index;
 use super::lex::{self, Kind};
+use super::modules;
 use super::resolve::{self, callable, namespaced, service_of};
 use crate::ide::ospec::completion::relative;
 use crate::ide::{word_at, CompletionItem, CompletionKind, Completions, FileContext, MAX_RELATED_FILE_BYTES};
@@ -51,7 +52,11 @@ pub fn complete(file: &FileContext, offset: usize) -> Completions {
 fn dotted_before(text: &str, at: usize) -> Option<String> {
     let before = text[..at].trim_end_matches([' ', '\t']);
     let before = before.strip_suffix('.')?;
-    let start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).map_or(0, |i| i + 1);
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let receiver = &before[start..];
     (!receiver.is_empty()).then(|| receiver.to_string())
 }
@@ -67,6 +72,9 @@ fn after_dot(index: &Index, text: &str, receiver: &str, word: Span) -> Vec<Compl
                 let short = builtin.name.rsplit('.').next().unwrap_or(&builtin.name);
                 items.push(builtin_item(builtin, short, word));
             }
+        }
+        [variable] if modules::loaded_module(index, variable).is_some() => {
+            items.extend(module_members(index, text, variable, word));
         }
         [variable] => {
             if let Some(service) = service_of(index, text, variable) {
@@ -101,6 +109,23 @@ fn after_dot(index: &Index, text: &str, receiver: &str, word: Span) -> Vec<Compl
         _ => {}
     }
     items
+}
+
+/// The members of an embedded module's struct, with their signatures and docstrings.
+fn module_members(index: &Index, text: &str, local: &str, word: Span) -> Vec<CompletionItem> {
+    let Some((_, api)) = modules::loaded_module(index, local) else { return Vec::new() };
+    api.exports
+        .iter()
+        .map(|export| {
+            let label = format!("{local}.{}", export.name);
+            let detail = callable(index, text, &label).map(|c| c.signature().0).unwrap_or_default();
+            CompletionItem::new(&export.name, CompletionKind::Function, word)
+                .detail(detail)
+                .docs(&export.doc)
+                .insert(format!("{}($0)", export.name), true)
+                .sort(format!("0{}", export.name))
+        })
+        .collect()
 }
 
 /// The attributes of a catalog value type.
@@ -454,7 +479,11 @@ fn load_paths(file: &FileContext, word: Span) -> Vec<CompletionItem> {
     let mut items: Vec<CompletionItem> = stdlib::MODULES
         .iter()
         .map(|(path, _)| {
-            CompletionItem::new(*path, CompletionKind::Module, word).detail("embedded module").sort(format!("1{path}"))
+            let detail = match modules::stdlib_api(path) {
+                Some(api) => format!("embedded module: {}", api.name),
+                None => "embedded module".to_string(),
+            };
+            CompletionItem::new(*path, CompletionKind::Module, word).detail(detail).sort(format!("1{path}"))
         })
         .collect();
     let dir = file.path.parent().unwrap_or(file.path);

@@ -7,6 +7,7 @@ use ospecc_schema::topology::catalog;
 
 use super::index::Index;
 use super::lex::{self, Kind};
+use super::modules;
 use super::resolve::{callable, service_of};
 use crate::ide::{FileContext, Hover};
 use crate::span::Span;
@@ -62,6 +63,15 @@ fn describe(index: &Index, text: &str, name: &str) -> Option<String> {
     let parts: Vec<&str> = name.split('.').collect();
     match parts[..] {
         [variable] => {
+            if let Some((load, api)) = modules::loaded_module(index, variable) {
+                let members: Vec<String> = api.exports.iter().map(|e| format!("- `{}`: {}", e.name, e.doc)).collect();
+                return Some(format!(
+                    "`{variable}`: the `{}` struct of `{}`\n\n{}",
+                    api.name,
+                    load.path,
+                    members.join("\n")
+                ));
+            }
             if let Some(service) = service_of(index, text, variable) {
                 let interfaces: Vec<String> =
                     service.interfaces.iter().map(|(n, _, p)| format!("- `{n}`: {p}")).collect();
@@ -95,7 +105,14 @@ fn string_hover(index: &Index, text: &str, token: lex::Token, offset: usize) -> 
     let value = lex::string_value(text, token);
     let span = lex::string_content(text, token);
     if site.callee == "load" {
-        return Some(Hover { markdown: format!("module `{value}`"), span });
+        let markdown = match modules::stdlib_api(value) {
+            Some(api) => {
+                let members: Vec<&str> = api.exports.iter().map(|e| e.name.as_str()).collect();
+                format!("embedded module `{value}`: exports `{}` ({})", api.name, members.join(", "))
+            }
+            None => format!("module `{value}`"),
+        };
+        return Some(Hover { markdown, span });
     }
     let arg = index.argument_at(call, offset);
     let keyword = site.args.get(arg).and_then(|a| a.name.as_ref()).map(|(n, _)| n.as_str());

@@ -122,7 +122,8 @@ fn string_end(bytes: &[u8], i: usize) -> usize {
     let mut j = if triple { i + 3 } else { i + 1 };
     while j < bytes.len() {
         match bytes[j] {
-            b'\\' => j += 2,
+            // Skip the escaped character whole: a multi-byte one must not leave `j` inside it.
+            b'\\' => j += 1 + bytes.get(j + 1).map_or(1, |b| utf8_width(*b)),
             b'\n' | b'\r' if !triple => return j,
             c if c == quote => {
                 if !triple {
@@ -139,9 +140,23 @@ fn string_end(bytes: &[u8], i: usize) -> usize {
     bytes.len()
 }
 
+/// The length of the UTF-8 sequence a leading byte starts (1 for a stray continuation byte).
+fn utf8_width(first: u8) -> usize {
+    match first {
+        0xF0..=0xF7 => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
 /// A string token's content span (quotes and prefix excluded; an unterminated string runs to
 /// its end).
 pub fn string_content(source: &str, token: Token) -> Span {
+    // Callers may hand over whatever token is at the cursor: only a string has content.
+    if token.kind != Kind::Str {
+        return Span::new(token.span.start, token.span.start);
+    }
     let text = token.text(source);
     let prefix = text.find(['"', '\'']).unwrap_or(0);
     let quote = text[prefix..].chars().next().unwrap_or('"');

@@ -6,6 +6,7 @@
 use ospecc_schema::topology::{catalog, Param, ParamKind};
 
 use super::index::{Index, Service};
+use super::modules::{self, Export};
 
 /// Something callable, with its parameters as the catalog (or the `def`) gives them.
 pub struct Callable<'a> {
@@ -137,6 +138,11 @@ pub fn callable<'a>(index: &'a Index, text: &str, callee: &str) -> Option<Callab
         });
     }
     let parts: Vec<&str> = callee.split('.').collect();
+    if let [local, member] = parts[..] {
+        if let Some((load, api)) = modules::loaded_module(index, local) {
+            return api.export(member).map(|export| module_export(local, &load.path, export));
+        }
+    }
     if let [service, interface, method] = parts[..] {
         let protocol = protocol_of(index, text, service, interface)?;
         let method = catalog().protocol(&protocol)?.methods.iter().find(|m| m.name == method)?;
@@ -169,6 +175,30 @@ pub fn callable<'a>(index: &'a Index, text: &str, callee: &str) -> Option<Callab
         params,
         notes: &[],
     })
+}
+
+/// A member of an embedded module's struct (`redis.oom`), from the module's `def`.
+fn module_export(local: &str, path: &str, export: &'static Export) -> Callable<'static> {
+    let params = export
+        .params
+        .iter()
+        .map(|p| ParamView {
+            name: p.name.clone(),
+            kind: p.kind,
+            ty: "",
+            default: p.default.as_deref(),
+            doc: "",
+            vocabulary: None,
+            required: p.default.is_none() && p.kind == ParamKind::PositionalOrKeyword,
+        })
+        .collect();
+    Callable {
+        name: format!("{local}.{}", export.name),
+        doc: format!("{}\n\nfrom `{path}`", export.doc),
+        returns: String::new(),
+        params,
+        notes: &[],
+    }
 }
 
 /// The service a variable is bound to.

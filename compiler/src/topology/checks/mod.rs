@@ -8,11 +8,13 @@ pub(crate) mod arguments;
 pub(crate) mod dialect;
 mod faults;
 mod loads;
+mod mocks;
 mod placement;
 mod services;
 mod signature;
 mod tests;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use ospecc_schema::topology::{catalog, Builtin, Method, Param};
@@ -23,6 +25,7 @@ use super::values::{Arg, Recorded};
 use super::Evaluated;
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
+use crate::vfs::FileSystem;
 
 /// Where a call happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,12 +93,26 @@ pub struct Model<'a> {
     /// Builtin and step calls of the root file: recorded ones first (evaluation order), then
     /// body calls (source order).
     pub calls: Vec<Call>,
+    /// The data files a check may read (none when checking without a file system).
+    pub files: Option<Files<'a>>,
     /// The root file's functions, indexed once for every check that follows them.
     functions: std::sync::OnceLock<Option<dialect::graph::Functions>>,
 }
 
+/// The files checks may read: data files a call names (`descriptors=`, `openapi=`), relative
+/// to the spec's directory, through the injected file system.
+#[derive(Clone, Copy)]
+pub(crate) struct Files<'a> {
+    pub fs: &'a dyn FileSystem,
+    pub spec_dir: &'a Path,
+}
+
 impl<'a> Model<'a> {
-    pub(crate) fn new(evaluated: &'a Evaluated, body_calls: Vec<bodies::BodyCall>) -> Model<'a> {
+    pub(crate) fn new(
+        evaluated: &'a Evaluated,
+        body_calls: Vec<bodies::BodyCall>,
+        files: Option<Files<'a>>,
+    ) -> Model<'a> {
         let syntax = evaluated.syntax.as_ref();
         let mut calls: Vec<Call> = evaluated
             .calls
@@ -119,7 +136,7 @@ impl<'a> Model<'a> {
             };
             calls.push(Call { target, record: body.record, origin: Origin::Body(body.function) });
         }
-        Model { evaluated, syntax, calls, functions: Default::default() }
+        Model { evaluated, syntax, calls, files, functions: Default::default() }
     }
 
     /// The root file's functions (none without a syntax tree).
@@ -169,12 +186,12 @@ impl<'a> Model<'a> {
 }
 
 /// Every static-check diagnostic for an evaluated file.
-pub(super) fn run(evaluated: &Evaluated) -> Vec<Diagnostic> {
+pub(super) fn run(evaluated: &Evaluated, files: Option<Files>) -> Vec<Diagnostic> {
     let Some(syntax) = evaluated.syntax.as_ref() else { return Vec::new() };
     let bodies = bodies::analyse(syntax, &evaluated.globals, &evaluated.root);
     let mut out = bodies.diagnostics;
     let body_calls = bodies.calls;
-    let model = Model::new(evaluated, body_calls);
+    let model = Model::new(evaluated, body_calls, files);
     let (mut first, mut second) = if model.calls.len() >= PARALLEL_CALLS {
         super::threads::join(|| first_half(&model), || second_half(&model))
     } else {
@@ -190,13 +207,14 @@ pub(super) fn run(evaluated: &Evaluated) -> Vec<Diagnostic> {
 /// same, and below this a second thread costs more than it saves.
 const PARALLEL_CALLS: usize = 256;
 
-/// Signatures, arguments, services, faults: the checks that read every call's arguments.
+/// Signatures, arguments, services, faults, mocks: the checks that read every call's arguments.
 fn first_half(model: &Model) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     signature::check(model, &mut out);
     arguments::check(model, &mut out);
     services::check(model, &mut out);
     faults::check(model, &mut out);
+    mocks::check(model, &mut out);
     out
 }
 

@@ -1,9 +1,9 @@
 //! Call shapes against the catalog (reference §8.1 items 1–2): positional arity, keyword
 //! names (with did-you-mean), required parameters; for builtins and step methods alike.
 
-use ospecc_schema::topology::ParamKind;
+use ospecc_schema::topology::{catalog, ParamKind};
 
-use super::{Call, Model};
+use super::{Call, Model, Target};
 use crate::diagnostics::Diagnostic;
 use crate::suggest::did_you_mean;
 
@@ -57,26 +57,7 @@ fn shape(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
         match param {
             Some(p) if matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly) => bound.push(keyword),
             _ if any_keyword && param.is_none() => {}
-            _ => {
-                let keywords = params
-                    .iter()
-                    .filter(|p| matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly))
-                    .map(|p| p.name.as_str());
-                let at =
-                    model.site(call).and_then(|s| s.named.iter().find(|a| a.name == *keyword)).map(|a| a.name_span);
-                let at = at.unwrap_or(call.record.span);
-                let d = Diagnostic::error("TOP040", at, format!("`{name}` has no keyword parameter `{keyword}`"));
-                out.push(match did_you_mean(keyword, keywords) {
-                    Some(best) => d.with_help(format!("did you mean `{best}`?")).with_replacement(
-                        format!("rename to `{best}`"),
-                        at,
-                        best,
-                    ),
-                    None => d.with_help(format!(
-                        "remove `{keyword}=`; docs/topology-builtins.md lists the parameters of `{name}`"
-                    )),
-                });
-            }
+            _ => out.push(unknown_keyword(model, call, keyword)),
         }
     }
     for param in params.iter().filter(|p| p.required) {
@@ -90,5 +71,44 @@ fn shape(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
                 .with_help(format!("add `{}` ({})", param.name, param.ty)),
             );
         }
+    }
+}
+
+/// TOP040 for a keyword the callee does not have: an error where Faultbox rejects it, a warning
+/// where Faultbox drops it silently (the catalog says which), with the rename when the catalog
+/// or the spelling knows the intended parameter.
+fn unknown_keyword(model: &Model, call: &Call, keyword: &str) -> Diagnostic {
+    let name = call.display_name();
+    let params = call.params();
+    let at = model.site(call).and_then(|s| s.named.iter().find(|a| a.name == keyword)).map(|a| a.name_span);
+    let at = at.unwrap_or(call.record.span);
+    let alias = params.iter().find(|p| p.ignored_aliases.iter().any(|a| a == keyword)).map(|p| p.name.as_str());
+    let keywords = params.iter().filter(|p| matches!(p.kind, ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly));
+    let best = alias.or_else(|| did_you_mean(keyword, keywords.map(|p| p.name.as_str())));
+    let d = if ignores_unknown_keywords(call) {
+        Diagnostic::warning("TOP040", at, format!("`{name}` has no keyword parameter `{keyword}`: Faultbox ignores it"))
+    } else {
+        Diagnostic::error("TOP040", at, format!("`{name}` has no keyword parameter `{keyword}`"))
+    };
+    match best {
+        Some(best) if alias.is_some() => d
+            .with_help(format!("Faultbox's parameter is `{best}=`; `{keyword}=` is dropped without a word"))
+            .with_replacement(format!("rename to `{best}`"), at, best),
+        Some(best) => {
+            d.with_help(format!("did you mean `{best}`?")).with_replacement(format!("rename to `{best}`"), at, best)
+        }
+        None => d.with_help(format!("remove `{keyword}=`; docs/topology-builtins.md lists the parameters of `{name}`")),
+    }
+}
+
+/// Whether Faultbox drops unknown keywords of this callee instead of failing.
+fn ignores_unknown_keywords(call: &Call) -> bool {
+    match &call.target {
+        Target::Builtin(b) => b.ignores_unknown_keywords,
+        Target::Step { method, .. } => catalog()
+            .protocols
+            .iter()
+            .find(|p| p.methods.iter().any(|m| std::ptr::eq(m, *method)))
+            .is_some_and(|p| p.ignores_unknown_keywords),
     }
 }

@@ -23,10 +23,10 @@ pub(super) enum Literal {
 
 /// The list, dict and string literals of a file, by span.
 #[derive(Debug, Default)]
-pub(super) struct Literals(HashMap<Span, Literal>);
+pub(in crate::topology::checks) struct Literals(HashMap<Span, Literal>);
 
 impl Literals {
-    pub(super) fn index(tree: &AstStmt) -> Literals {
+    pub(in crate::topology::checks) fn index(tree: &AstStmt) -> Literals {
         let mut literals = Literals::default();
         literals.stmt(tree);
         literals
@@ -58,7 +58,7 @@ impl Literals {
 
     /// The spans of the `n` elements of the list literal at `at`; `at` itself for each element
     /// when the value is not a literal of that length (a variable, a comprehension, a splice).
-    pub(super) fn items(&self, at: Span, n: usize) -> Vec<Span> {
+    pub(in crate::topology::checks) fn items(&self, at: Span, n: usize) -> Vec<Span> {
         match self.0.get(&at) {
             Some(Literal::Items(items)) if items.len() == n => items.clone(),
             _ => vec![at; n],
@@ -66,7 +66,7 @@ impl Literals {
     }
 
     /// The key and value spans of the `n` entries of the dict literal at `at` (else `at`).
-    pub(super) fn entries(&self, at: Span, n: usize) -> Vec<(Span, Span)> {
+    pub(in crate::topology::checks) fn entries(&self, at: Span, n: usize) -> Vec<(Span, Span)> {
         match self.0.get(&at) {
             Some(Literal::Entries(entries)) if entries.len() == n => entries.clone(),
             _ => vec![(at, at); n],

@@ -9,7 +9,7 @@
 mod deps;
 mod health;
 mod interfaces;
-mod literal;
+pub(super) mod literal;
 mod names;
 mod sources;
 mod tls;
@@ -185,7 +185,7 @@ fn dependency_name(item: &Arg) -> Option<String> {
 }
 
 /// "`a`, `b` and `c`".
-pub(super) fn listing<S: AsRef<str>>(names: &[S]) -> String {
+pub(in crate::topology::checks) fn listing<S: AsRef<str>>(names: &[S]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{}`", n.as_ref())).collect();
     match quoted.split_last() {
         None => String::new(),

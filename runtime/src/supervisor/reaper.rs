@@ -1,0 +1,177 @@
+//! Teardown that survives a SIGKILL of the runtime. `PR_SET_PDEATHSIG` reaches only a service's
+//! own process: a grandchild (`sh -c "server & wait"`) or a daemon that left the process group
+//! is reparented to PID 1 and keeps its port. So every process of a run carries the run's mark
+//! in its environment (`OSPECC_RUN=<id>`, inherited by everything it forks), and the run holds
+//! an exclusive `flock` on its lock file (`$TMPDIR/ospecc-runs/<id>.lock`) for as long as it
+//! lives. The kernel drops the lock when the run dies, however it dies, so:
+//! * at the start of every run, [`reap_abandoned`] finds lock files nobody holds, kills every
+//!   process still carrying their marks, and removes them;
+//! * at the end of a run, [`reap_own`] kills whatever of its own escaped the process groups.
+//!
+//! A process that scrubs its whole environment escapes the mark; its process group (recorded by
+//! the supervisor) still dies with the run, so only a process that both changed groups and
+//! cleared its environment could survive a SIGKILL of the runtime.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The environment variable that marks a run's processes.
+pub const MARK: &str = "OSPECC_RUN";
+
+/// This process's run: its id and the locked file that says it is alive.
+struct Run {
+    id: String,
+    /// Held open (and locked) until the process exits.
+    _lock: Option<File>,
+}
+
+static RUN: OnceLock<Run> = OnceLock::new();
+
+/// The directory of the lock files.
+fn lock_dir() -> PathBuf {
+    std::env::temp_dir().join("ospecc-runs")
+}
+
+/// This process's run id (taking the lock on first use). Every service gets `OSPECC_RUN=<id>`.
+pub fn run_id() -> &'static str {
+    &RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let id = format!("{}-{:x}", std::process::id(), nanos);
+        let lock = lock(&lock_dir(), &id).ok();
+        Run { id, _lock: lock }
+    })
+    .id
+}
+
+/// Creates and locks `<dir>/<id>.lock`.
+fn lock(dir: &Path, id: &str) -> io::Result<File> {
+    std::fs::create_dir_all(dir)?;
+    let file = File::create(dir.join(format!("{id}.lock")))?;
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
+}
+
+/// What [`reap_abandoned`] cleaned up.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reaped {
+    /// Runs that died without tearing down (their ids).
+    pub runs: Vec<String>,
+    /// Processes of those runs that were still alive, now killed.
+    pub processes: Vec<i32>,
+}
+
+/// Kills what runs that died (SIGKILL, a crash) left behind, and forgets those runs.
+pub fn reap_abandoned() -> Reaped {
+    let own = run_id();
+    let mut reaped = Reaped::default();
+    let Ok(entries) = std::fs::read_dir(lock_dir()) else { return reaped };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let Some(id) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".lock")) else {
+            continue;
+        };
+        if id == own || !abandoned(&path) {
+            continue;
+        }
+        reaped.processes.extend(kill_marked(id));
+        let _ = std::fs::remove_file(&path);
+        reaped.runs.push(id.to_owned());
+    }
+    reaped
+}
+
+/// Kills the processes of this run that outlived their process groups, and removes the run's
+/// lock file: the run ended in order, so nothing is left for a later run to reap.
+pub fn reap_own() -> Vec<i32> {
+    let killed = kill_marked(run_id());
+    let _ = std::fs::remove_file(lock_dir().join(format!("{}.lock", run_id())));
+    killed
+}
+
+/// Whether nobody holds the lock file (its run is gone).
+fn abandoned(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else { return false };
+    // SAFETY: flock on a file descriptor we own; the lock is released as `file` closes.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// SIGKILLs every process whose environment carries `OSPECC_RUN=<id>`; returns their pids.
+fn kill_marked(id: &str) -> Vec<i32> {
+    let needle = format!("{MARK}={id}");
+    let own = std::process::id() as i32;
+    let marked: Vec<i32> = pids().filter(|pid| *pid != own && carries(*pid, &needle)).collect();
+    for pid in &marked {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe {
+            libc::kill(*pid, libc::SIGKILL);
+        }
+    }
+    marked
+}
+
+fn pids() -> impl Iterator<Item = i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+}
+
+/// Whether the process's environment holds exactly `needle` as one of its entries.
+fn carries(pid: i32, needle: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|environ| environ.split(|b| *b == 0).any(|entry| entry == needle.as_bytes()))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+    use std::sync::Mutex;
+
+    /// Each test reaps every abandoned run of the machine: one at a time.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn a_dead_runs_marked_processes_are_killed_and_its_lock_removed() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = lock_dir();
+        let id = format!("test-{}-dead", std::process::id());
+        // A run that died: its lock file exists but nobody holds it.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{id}.lock")), b"").unwrap();
+        let mut orphan = Command::new("sleep").arg("30").env(MARK, &id).spawn().unwrap();
+        let mut unmarked = Command::new("sleep").arg("30").spawn().unwrap();
+        // /proc/PID/environ is readable once the exec is done.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+
+        let reaped = reap_abandoned();
+        assert!(reaped.runs.contains(&id), "{reaped:?}");
+        assert!(reaped.processes.contains(&(orphan.id() as i32)), "{reaped:?}");
+        assert!(!reaped.processes.contains(&(unmarked.id() as i32)));
+        assert!(orphan.wait().unwrap().code().is_none(), "killed by a signal");
+        assert!(!dir.join(format!("{id}.lock")).exists());
+        unmarked.kill().unwrap();
+        let _ = unmarked.wait();
+    }
+
+    #[test]
+    fn a_live_runs_lock_is_left_alone() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = lock_dir();
+        let id = format!("test-{}-live", std::process::id());
+        let held = lock(&dir, &id).unwrap();
+        let reaped = reap_abandoned();
+        assert!(!reaped.runs.contains(&id));
+        assert!(dir.join(format!("{id}.lock")).exists());
+        drop(held);
+        let _ = std::fs::remove_file(dir.join(format!("{id}.lock")));
+    }
+}
