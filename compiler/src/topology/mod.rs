@@ -16,6 +16,7 @@ mod eval;
 pub mod eval_limits;
 pub(crate) mod hash;
 mod native;
+pub use native::is_native;
 pub mod run;
 mod session;
 pub mod syntax;

@@ -31,6 +31,11 @@ pub(crate) fn find(name: &str) -> Option<NativeFn> {
     NATIVES.iter().find(|n| n.builtin == name).map(|n| n.call)
 }
 
+/// Whether the builtin `name` computes its value (callers comparing recorded calls need to know).
+pub fn is_native(name: &str) -> bool {
+    find(name).is_some()
+}
+
 /// A positional-or-keyword argument: the `index`th positional, else the keyword `name`.
 fn argument<'v>(args: &Args<'v>, index: usize, name: &str) -> Option<Value<'v>> {
     args.positional.get(index).copied().or_else(|| args.named(name))
