@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --quiet -p ospecc
-bin=target/release/ospecc
+bin="${CARGO_TARGET_DIR:-target}/release/ospecc"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 spec="$work/suite.star"

@@ -4,6 +4,7 @@
 //! runs. The tests read the runtime's own tables, so they keep agreeing as rows are added.
 
 use ospecc_runtime::mock::PROTOCOLS;
+use ospecc_runtime::scenario::runner::STEP_PROTOCOLS;
 use ospecc_schema::topology::catalog;
 
 #[test]
@@ -27,30 +28,10 @@ fn served_mocks_and_run_steps_are_for_protocols_faultbox_has_them_for() {
     }
 }
 
-/// The protocols the scenario runner dispatches steps for, read from its dispatch `match`
-/// (`"http" | "http2" => steps::...`): the table is code, so the test reads the code.
-fn dispatched_step_protocols() -> Vec<String> {
-    let source = include_str!("../src/scenario/runner.rs");
-    let start = source.find("match iface.protocol.as_str()").expect("the step dispatch");
-    let end = source[start..].find("other =>").map(|e| start + e).expect("the dispatch's fallback arm");
-    let mut found = Vec::new();
-    for line in source[start..end].lines() {
-        let Some((pattern, _)) = line.split_once("=>") else { continue };
-        for alternative in pattern.split('|') {
-            let alternative = alternative.trim();
-            if let Some(name) = alternative.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
-                found.push(name.to_owned());
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn every_protocol_the_runner_steps_is_marked_in_the_catalog() {
-    let dispatched = dispatched_step_protocols();
-    assert!(dispatched.iter().any(|p| p == "http"), "read the dispatch: {dispatched:?}");
-    for name in &dispatched {
+    assert!(STEP_PROTOCOLS.contains(&"http"));
+    for name in STEP_PROTOCOLS {
         let entry = catalog().protocol(name).unwrap_or_else(|| panic!("`{name}` is not a catalog protocol"));
         assert!(entry.steps_run, "the runner steps `{name}` but the catalog says `steps_run: false`");
     }

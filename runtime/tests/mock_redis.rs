@@ -621,21 +621,21 @@ cache = mock_service("cache",
 def test_get_seeded_string():
     resp = cache.main.get(key = "user:1")
     assert_true(resp.ok, "GET answered")
-    assert_eq(resp.data, "alice")
+    assert_eq(resp.data["value"], "alice")
 
 def test_get_second_seeded_string():
     resp = cache.main.get(key = "user:2")
     assert_true("bob" in resp.body, "expected seeded value 'bob' for user:2")
 
 def test_counter_counts_from_the_seed():
-    assert_eq(cache.main.incr(key = "counter:hits").data, 1)
-    assert_eq(cache.main.incr(key = "counter:hits").data, 2)
-    assert_eq(cache.main.get(key = "counter:hits").data, "2")
+    assert_eq(cache.main.incr(key = "counter:hits").data["value"], 1)
+    assert_eq(cache.main.incr(key = "counter:hits").data["value"], 2)
+    assert_eq(cache.main.get(key = "counter:hits").data["value"], "2")
 
 def test_list_and_commands():
-    assert_eq(cache.main.lrange(key = "queue").data, ["a", "b"])
-    assert_eq(cache.main.command(cmd = "hset", args = ["h", "f", "v"]).data, 1)
-    assert_eq(cache.main.command(cmd = "hget", args = ["h", "f"]).data, "v")
+    assert_eq(cache.main.lrange(key = "queue").data["value"], ["a", "b"])
+    assert_eq(cache.main.command(cmd = "hset", args = ["h", "f", "v"]).data["value"], 1)
+    assert_eq(cache.main.command(cmd = "hget", args = ["h", "f"]).data["value"], "v")
 "#;
 
 /// The `ospecc` binary of this build (`target/<profile>/ospecc`, beside the test's `deps/`),

@@ -44,6 +44,9 @@ pub struct Limits {
     /// Operators, attribute accesses and calls in one logical line beyond this are refused:
     /// each nests the syntax tree one level, and every stage recurses on it.
     pub max_expression_nodes: usize,
+    /// Names and number literals longer than this are refused before parsing: no spec has
+    /// one, and the parser's did-you-mean for an undefined name is quadratic in its length.
+    pub max_word_bytes: usize,
 }
 
 impl Default for Limits {
@@ -61,6 +64,7 @@ impl Default for Limits {
             // A 1 GiB analysis stack holds about 20,000 in a debug build; real specs stay
             // below a hundred.
             max_expression_nodes: 10_000,
+            max_word_bytes: 4096,
         }
     }
 }
@@ -219,6 +223,16 @@ fn oversized(text: &str, limits: &Limits) -> Option<Diagnostic> {
     })
 }
 
+/// TOP002 for a name or number literal (`start..end`) past the word-length limit.
+fn too_long_word(start: usize, end: usize, limits: &Limits) -> Diagnostic {
+    Diagnostic::error(
+        "TOP002",
+        Span::new(start, end),
+        format!("this name or number is {} bytes long; the limit is {}", end - start, limits.max_word_bytes),
+    )
+    .with_help("names are for people: shorten it (data belongs in a string, or in a file read with load_file)")
+}
+
 /// TOP004 for brackets opened at `at` past the nesting limit.
 fn too_deep(at: usize, limits: &Limits) -> Diagnostic {
     Diagnostic::error(
@@ -256,6 +270,9 @@ fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
             // A word counts once the byte after it is reached, so one ending the text does not.
             let start = i;
             i += bytes[i..].iter().position(|&c| !is_word_byte(c)).unwrap_or(bytes.len() - i);
+            if i - start > limits.max_word_bytes {
+                return Some(too_long_word(start, i, limits));
+            }
             if i == bytes.len() {
                 break;
             }
@@ -808,6 +825,9 @@ mod tests {
             match (word_start, in_word) {
                 (None, true) => word_start = Some(i),
                 (Some(start), false) => {
+                    if i - start > limits.max_word_bytes {
+                        return Some(too_long_word(start, i, limits));
+                    }
                     nodes += usize::from(matches!(&bytes[start..i], b"and" | b"or" | b"not" | b"if" | b"lambda"));
                     word_start = None;
                 }
@@ -833,7 +853,24 @@ mod tests {
                 return Some(too_many_nodes(line_start, i, limits));
             }
         }
-        None
+        // A word that ends the text.
+        match word_start {
+            Some(start) if bytes.len() - start > limits.max_word_bytes => {
+                Some(too_long_word(start, bytes.len(), limits))
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_huge_name_is_refused_before_parsing() {
+        let limits = Limits::default();
+        for text in [format!("x = {}\n", "a".repeat(5000)), format!("x = {}", "a".repeat(5000)), format!("y = {}", "9".repeat(5000))] {
+            let found = precheck(&text, &limits).map(|d| (d.code, d.span));
+            assert_eq!(found, Some(("TOP002", Span::new(4, 5004))), "{:?}", &text[..8]);
+        }
+        // In a string or a comment it is data, not a name.
+        assert!(precheck(&format!("x = \"{}\"  # {}\n", "a".repeat(5000), "b".repeat(5000)), &limits).is_none());
     }
 
     #[test]
@@ -866,7 +903,13 @@ mod tests {
 
     #[test]
     fn precheck_agrees_with_the_byte_at_a_time_scan() {
-        let limits = Limits { max_nesting: 3, max_expression_nodes: 4, max_file_bytes: 4096, ..Limits::default() };
+        let limits = Limits {
+            max_nesting: 3,
+            max_expression_nodes: 4,
+            max_file_bytes: 4096,
+            max_word_bytes: 6,
+            ..Limits::default()
+        };
         let alphabet: &[&str] =
             &["a", "and", " ", "\n", "#", "\"", "'", "\\", "(", ")", "[", "]", "+", ".", ".x", "if", "or", "x_1"];
         // A fixed linear congruential sequence: the same inputs on every run.
