@@ -329,10 +329,17 @@ fn apply_overrides(operations: &mut [Operation], config: &MockOpenApi) -> Result
     for route in &config.overrides {
         let pattern = Pattern::parse(&route.key)
             .map_err(|why| format!("override `{}` is not an HTTP route: {why}", route.key))?;
+        // A key naming an operation's template replaces that operation only (`GET /pets/{id}`
+        // leaves `GET /pets/mine` alone); any other key is a pattern over the templates.
+        let exact = exact_template(&route.key);
+        let names = |op: &Operation| {
+            exact.as_ref().is_some_and(|(m, s)| op.method.eq_ignore_ascii_case(m) && same_template(s, &op.segments))
+        };
+        let exact_hit = operations.iter().any(names);
         let mut matched = false;
         for op in operations.iter_mut() {
             let template = op.key.split_once(' ').map_or("", |(_, t)| t);
-            if pattern.matches(&op.method, template) {
+            if (exact_hit && names(op)) || (!exact_hit && pattern.matches(&op.method, template)) {
                 op.response = route.response.clone();
                 matched = true;
             }
@@ -342,6 +349,24 @@ fn apply_overrides(operations: &mut [Operation], config: &MockOpenApi) -> Result
         }
     }
     Ok(())
+}
+
+/// An override key as a method and template segments.
+fn exact_template(key: &str) -> Option<(String, Vec<Segment>)> {
+    let (method, path) = key.trim().split_once(' ')?;
+    Some((method.to_owned(), split(path.trim()).map(segment).collect()))
+}
+
+/// Templates equal but for their parameters' names.
+fn same_template(a: &[Segment], b: &[Segment]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|pair| match pair {
+            (Segment::Literal(x), Segment::Literal(y)) => x == y,
+            (Segment::Param { prefix: p1, suffix: s1, .. }, Segment::Param { prefix: p2, suffix: s2, .. }) => {
+                p1 == p2 && s1 == s2
+            }
+            _ => false,
+        })
 }
 
 /// The document as JSON: JSON text directly, anything else through the YAML front end.
