@@ -371,7 +371,7 @@ async fn request_validation_answers_400_naming_the_failures() {
 async fn without_request_validation_bad_requests_are_served() {
     let off = serve(json!({"validate": "off"})).await;
     assert_eq!(get_json(&off.url("/pets")).await.0, 200);
-    assert!(off.requests()[0].fields.get("validate_error").is_none());
+    assert!(!off.requests()[0].fields.contains_key("validate_error"));
     off.handle.stop().await;
     // `warn` records the failure and serves anyway.
     let warn = serve(json!({"validate": "warn"})).await;

@@ -482,7 +482,7 @@ impl Document {
         op: &'a Value,
         strategy: &Strategy,
         seed: &str,
-    ) -> Result<(MockResponse, Option<(Value, &'a Value)>), String> {
+    ) -> Result<(MockResponse, Option<Checked<'a>>), String> {
         let responses = op.get("responses").and_then(Value::as_object).ok_or("it has no `responses`")?;
         let (status_key, response) = primary_response(responses).ok_or("it declares no response")?;
         let status = status_of(status_key);
@@ -621,6 +621,9 @@ impl Document {
         Ok(RequestCheck { params, body })
     }
 }
+
+/// A derived JSON body with the schema it must match.
+type Checked<'a> = (Value, &'a Value);
 
 /// The success response: the lowest 2xx, else `2XX`, else `default`, else the lowest key.
 fn primary_response(responses: &Map<String, Value>) -> Option<(&String, &Value)> {
