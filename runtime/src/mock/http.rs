@@ -1,10 +1,14 @@
-//! The HTTP mock: answers from the route table ([`super::routes`] has the matching rules); no
-//! route matches → the mock's `default`, else 404 with a JSON error. A `dynamic(fn)` route calls
+//! The HTTP mock: answers from the route table ([`super::routes`] has the matching rules), then
+//! (with `openapi=`) from the document's operations ([`super::openapi`]: derived responses,
+//! overrides, request validation answered 400); nothing matches → the mock's `default`, else
+//! 404 with a JSON error. A `dynamic(fn)` route calls
 //! the [`DynamicHandler`] on a blocking thread (the runtime's handler runs Starlark). A response
 //! kind HTTP cannot send (gRPC replies, `MockResponse::Other`) answers 501.
 //!
 //! Events: one `mock_request` per request: `method`, `path`, `query`, `status`, `interface`,
-//! `route` (the matched key, or null when the default or the 404 answered), and `error` when
+//! `route` (the matched key, or null when the default or the 404 answered; an operation's
+//! `"METHOD /template"`), with `openapi=` also `operation` (the operationId, or null) and
+//! `validate_error` when the request breaks the document, and `error` when
 //! the answer is an error of the mock itself (a dynamic handler that panicked or answered an
 //! invalid status, an unsupported response kind, reply headers that had to be left out).
 //!
