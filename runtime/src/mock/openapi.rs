@@ -10,8 +10,10 @@
 //! `paths`, or holds a `$ref` that does not resolve refuses to start, as does an override that
 //! matches no operation or (when responses are validated) an example that breaks its schema.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use jsonschema::{Draft, Validator};
 use ospecc_compiler::syntax::yaml;
@@ -124,13 +126,13 @@ struct Param {
     kind: Option<String>,
     /// For arrays, the items' type.
     item_kind: Option<String>,
-    validator: Option<Validator>,
+    validator: Option<Arc<Validator>>,
 }
 
 struct BodyCheck {
     required: bool,
     /// Declared content types (lower-case) with the validator of their schema, if any.
-    media: Vec<(String, Option<Validator>)>,
+    media: Vec<(String, Option<Arc<Validator>>)>,
 }
 
 impl Api {
@@ -392,6 +394,9 @@ struct Document {
     /// `root` with OpenAPI 3.0's `nullable` rewritten as JSON Schema, for validators.
     normalized: Value,
     draft: Draft,
+    /// Validators by their schema's text: operations share schemas (a `$ref`, `{type:
+    /// integer}`), and each compile copies the document's components.
+    validators: RefCell<HashMap<String, Arc<Validator>>>,
 }
 
 impl Document {
@@ -412,7 +417,7 @@ impl Document {
         } else {
             (Draft::Draft4, nullable_to_types(root.clone()))
         };
-        Ok(Document { root, normalized, draft })
+        Ok(Document { root, normalized, draft, validators: RefCell::default() })
     }
 
     fn paths(&self) -> Result<impl Iterator<Item = (&String, &Value)>, String> {
@@ -430,11 +435,23 @@ impl Document {
     }
 
     /// A validator for `schema` (a node of the document), its `$ref`s resolved in the document.
-    fn validator(&self, schema: &Value) -> Result<Validator, String> {
+    fn validator(&self, schema: &Value) -> Result<Arc<Validator>, String> {
+        let text = schema.to_string();
+        if let Some(known) = self.validators.borrow().get(&text) {
+            return Ok(Arc::clone(known));
+        }
+        let compiled = Arc::new(self.compile(schema)?);
+        self.validators.borrow_mut().insert(text, Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    fn compile(&self, schema: &Value) -> Result<Validator, String> {
         let schema = if self.draft == Draft::Draft4 { nullable_to_types(schema.clone()) } else { schema.clone() };
         let mut wrapper = Map::new();
+        // Only a schema with a `$ref` needs the document's components beside it.
+        let refers = schema.to_string().contains("\"$ref\"");
         wrapper.insert("allOf".to_owned(), Value::Array(vec![schema]));
-        if let Some(components) = self.normalized.get("components") {
+        if let Some(components) = self.normalized.get("components").filter(|_| refers) {
             wrapper.insert("components".to_owned(), components.clone());
         }
         jsonschema::options()
@@ -459,7 +476,7 @@ impl Document {
         let (response, chosen) = self.response(node, strategy, &format!("{service}\0{key}"))?;
         if checks.responses {
             if let Some((value, schema)) = chosen {
-                let failures = errors(&self.validator(schema)?, &value);
+                let failures = errors(&*self.validator(schema)?, &value);
                 if !failures.is_empty() {
                     return Err(format!("its response does not match its schema: {}", failures.join("; ")));
                 }
