@@ -338,6 +338,16 @@ async fn overrides_replace_operations_and_must_match_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_override_replaces_every_operation_it_matches() {
+    let overrides = json!([{ "key": "GET /pets/*", "response": { "kind": "status", "status": 410 } }]);
+    let mock = serve(json!({"overrides": overrides})).await;
+    assert_eq!(get(&mock.url("/pets/7")).await.0, 410);
+    assert_eq!(get(&mock.url("/pets/mine")).await.0, 410);
+    assert_eq!(get(&mock.url("/pets?limit=1")).await.0, 200, "`/pets` has no second segment");
+    mock.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_validation_answers_400_naming_the_failures() {
     let mock = serve(json!({"validate": "request"})).await;
     let (status, problem) = get_json(&mock.url("/pets")).await;
