@@ -1,10 +1,14 @@
-//! The HTTP mock: answers from the route table ([`super::routes`] has the matching rules); no
-//! route matches → the mock's `default`, else 404 with a JSON error. A `dynamic(fn)` route calls
+//! The HTTP mock: answers from the route table ([`super::routes`] has the matching rules), then
+//! (with `openapi=`) from the document's operations ([`super::openapi`]: derived responses,
+//! overrides, request validation answered 400); nothing matches → the mock's `default`, else
+//! 404 with a JSON error. A `dynamic(fn)` route calls
 //! the [`DynamicHandler`] on a blocking thread (the runtime's handler runs Starlark). A response
 //! kind HTTP cannot send (gRPC replies, `MockResponse::Other`) answers 501.
 //!
 //! Events: one `mock_request` per request: `method`, `path`, `query`, `status`, `interface`,
-//! `route` (the matched key, or null when the default or the 404 answered), and `error` when
+//! `route` (the matched key, or null when the default or the 404 answered; an operation's
+//! `"METHOD /template"`), with `openapi=` also `operation` (the operationId, or null) and
+//! `validate_error` when the request breaks the document, and `error` when
 //! the answer is an error of the mock itself (a dynamic handler that panicked or answered an
 //! invalid status, an unsupported response kind, reply headers that had to be left out).
 //!
@@ -21,11 +25,12 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use ospecc_schema::plan::topology::MockResponse;
+use ospecc_schema::plan::topology::{MockOpenApi, MockResponse};
 use serde_json::json;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::openapi::Api;
 use super::routes::Table;
 use super::{stopped, DynamicHandler, MockContext, MockRequest, ProtocolMock, Serving};
 use crate::events::EventLog;
@@ -49,14 +54,41 @@ pub fn build(cx: MockContext) -> Result<Arc<dyn ProtocolMock>, String> {
             Some(Answer::prepare(response).map_err(|reason| format!("the default response cannot be sent: {reason}"))?)
         }
     };
+    let openapi = match &cx.openapi {
+        None => None,
+        Some((path, config)) => Some(Operations::prepare(path, config, &cx.service)?),
+    };
     Ok(Arc::new(Mock {
         service: cx.service,
         interface: cx.interface.into(),
         table,
         default,
+        openapi,
         handler: cx.handler,
         events: cx.events,
     }))
+}
+
+/// The operations of an `openapi=` document with their answers, checked at start.
+struct Operations {
+    api: Api,
+    /// One per operation of `api`, in its order.
+    answers: Vec<Answer>,
+}
+
+impl Operations {
+    fn prepare(path: &std::path::Path, config: &MockOpenApi, service: &str) -> Result<Operations, String> {
+        let api = Api::load(path, config, service)?;
+        let answers = api
+            .operations()
+            .iter()
+            .map(|op| {
+                Answer::prepare(&op.response)
+                    .map_err(|reason| format!("the response of operation `{}` cannot be sent: {reason}", op.key))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Operations { api, answers })
+    }
 }
 
 impl ProtocolMock for Mock {
@@ -88,6 +120,7 @@ struct Mock {
     interface: Arc<str>,
     table: Table<Answer>,
     default: Option<Answer>,
+    openapi: Option<Operations>,
     handler: Arc<dyn DynamicHandler>,
     events: EventLog,
 }
@@ -154,36 +187,29 @@ async fn answer(mock: &Mock, request: Request<Incoming>) -> Response<Full<Bytes>
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
+    // Routes first, then the document's operations, then the default.
+    let operation = mock.openapi.as_ref().and_then(|o| o.api.find(&method, &path).map(|(i, params)| (o, i, params)));
     let found = mock.table.find(&method, &path);
-    let route = found.map(|(key, _)| key.to_owned());
-    let chosen = found.map(|(_, answer)| answer).or(mock.default.as_ref());
-
-    let (response, error) = match chosen {
-        None => (json_error(StatusCode::NOT_FOUND, &format!("no route for {method} {path}")), None),
-        Some(Answer::Static { status, headers, body }) => {
-            let mut response = Response::new(Full::new(body.clone()));
-            *response.status_mut() = *status;
-            for (name, value) in headers {
-                response.headers_mut().append(name.clone(), value.clone());
-            }
-            (response, None)
-        }
-        Some(Answer::Unsupported { builtin }) => {
-            let message = format!("`{builtin}` responses are not supported by HTTP mocks");
-            (json_error(StatusCode::NOT_IMPLEMENTED, &message), Some(message))
-        }
-        Some(Answer::Dynamic { callable }) => {
-            dynamic(mock, callable, method.clone(), path.clone(), query.clone(), request).await
-        }
+    let (route, chosen) = match (found, &operation) {
+        (Some((key, answer)), _) => (Some(key.to_owned()), Some(answer)),
+        (None, Some((ops, index, _))) => (Some(ops.api.operations()[*index].key.clone()), ops.answers.get(*index)),
+        (None, None) => (None, mock.default.as_ref()),
     };
 
     let mut fields = BTreeMap::new();
+    let (response, error) =
+        respond(mock, chosen, operation.as_ref(), &mut fields, request, &method, &path, &query).await;
+
     fields.insert("method".to_owned(), json!(method));
     fields.insert("path".to_owned(), json!(path));
     fields.insert("query".to_owned(), json!(query));
     fields.insert("status".to_owned(), json!(response.status().as_u16()));
     fields.insert("interface".to_owned(), json!(&*mock.interface));
     fields.insert("route".to_owned(), json!(route));
+    if let Some(ops) = &mock.openapi {
+        let id = operation.as_ref().and_then(|(_, index, _)| ops.api.operations()[*index].operation_id.clone());
+        fields.insert("operation".to_owned(), json!(id));
+    }
     if let Some(error) = error {
         fields.insert("error".to_owned(), json!(error));
     }
@@ -191,15 +217,88 @@ async fn answer(mock: &Mock, request: Request<Incoming>) -> Response<Full<Bytes>
     response
 }
 
-/// Reads the request, runs the handler on a blocking thread, and builds its reply.
-async fn dynamic(
+/// An `openapi=` operation a request matched: the operations, its index, its path parameters.
+type Matched<'a> = (&'a Operations, usize, BTreeMap<String, String>);
+
+/// The response to one request (and the mock's own error, if any), after the document's
+/// request checks when `validate=` asks for them (their failures go in `fields`).
+#[allow(clippy::too_many_arguments)]
+async fn respond(
     mock: &Mock,
-    callable: &str,
-    method: String,
-    path: String,
-    query: String,
+    chosen: Option<&Answer>,
+    operation: Option<&Matched<'_>>,
+    fields: &mut BTreeMap<String, serde_json::Value>,
     request: Request<Incoming>,
+    method: &str,
+    path: &str,
+    query: &str,
 ) -> (Response<Full<Bytes>>, Option<String>) {
+    let checked = operation.filter(|(ops, _, _)| ops.api.checks_requests().0);
+    let dynamic = match chosen {
+        Some(Answer::Dynamic { callable }) => Some(callable),
+        _ => None,
+    };
+    let read = if checked.is_some() || dynamic.is_some() {
+        match read_request(request, method, path, query).await {
+            Ok(read) => Some(read),
+            Err(failed) => return failed,
+        }
+    } else {
+        None
+    };
+    if let (Some((ops, index, params)), Some(read)) = (checked, &read) {
+        let failures = ops.api.check(*index, params, read);
+        if !failures.is_empty() {
+            fields.insert("validate_error".to_owned(), json!(failures.join("; ")));
+            if ops.api.checks_requests().1 {
+                return (problem(&ops.api.operations()[*index].key, &failures), None);
+            }
+        }
+    }
+    match (chosen, read) {
+        (None, _) => (json_error(StatusCode::NOT_FOUND, &format!("no route for {method} {path}")), None),
+        (Some(Answer::Static { status, headers, body }), _) => {
+            let mut response = Response::new(Full::new(body.clone()));
+            *response.status_mut() = *status;
+            for (name, value) in headers {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+            (response, None)
+        }
+        (Some(Answer::Unsupported { builtin }), _) => {
+            let message = format!("`{builtin}` responses are not supported by HTTP mocks");
+            (json_error(StatusCode::NOT_IMPLEMENTED, &message), Some(message))
+        }
+        (Some(Answer::Dynamic { callable }), Some(read)) => self::dynamic(mock, callable, read).await,
+        (Some(Answer::Dynamic { callable }), None) => {
+            let message = format!("the request for the dynamic handler `{callable}` was not read");
+            (json_error(StatusCode::INTERNAL_SERVER_ERROR, &message), Some(message))
+        }
+    }
+}
+
+/// A 400 naming why the request breaks the operation's contract.
+fn problem(operation: &str, failures: &[String]) -> Response<Full<Bytes>> {
+    let body = json!({
+        "error": format!("request validation failed: {}", failures.join("; ")),
+        "title": "request validation failed",
+        "status": 400,
+        "operation": operation,
+        "errors": failures,
+    });
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}
+
+/// Reads the request's headers and body (`Err` is the answer when the body cannot be read).
+async fn read_request(
+    request: Request<Incoming>,
+    method: &str,
+    path: &str,
+    query: &str,
+) -> Result<MockRequest, (Response<Full<Bytes>>, Option<String>)> {
     let headers = request
         .headers()
         .iter()
@@ -214,10 +313,14 @@ async fn dynamic(
             } else {
                 (StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}"))
             };
-            return (json_error(status, &message), Some(message));
+            return Err((json_error(status, &message), Some(message)));
         }
     };
-    let request = MockRequest { method, path, query, headers, body };
+    Ok(MockRequest { method: method.to_owned(), path: path.to_owned(), query: query.to_owned(), headers, body })
+}
+
+/// Runs the handler on a blocking thread, and builds its reply.
+async fn dynamic(mock: &Mock, callable: &str, request: MockRequest) -> (Response<Full<Bytes>>, Option<String>) {
     let handler = Arc::clone(&mock.handler);
     let id = callable.to_owned();
     let reply = match tokio::task::spawn_blocking(move || handler.respond(&id, &request)).await {

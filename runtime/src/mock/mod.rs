@@ -13,6 +13,7 @@ pub(crate) mod grpc;
 mod http;
 pub(crate) mod kafka;
 pub(crate) mod mongodb;
+mod openapi;
 mod redis;
 mod routes;
 mod tcp;
@@ -25,7 +26,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ospecc_schema::plan::topology::{Launch, MockResponse, MockRoute};
+use ospecc_schema::plan::topology::{Launch, MockOpenApi, MockResponse, MockRoute};
 use ospecc_schema::plan::Service;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -177,6 +178,9 @@ pub struct MockContext {
     pub config: serde_json::Value,
     /// `descriptors=` resolved against the spec's directory, when given.
     pub descriptors: Option<PathBuf>,
+    /// `openapi=` (an HTTP mock served from an OpenAPI document), its path resolved against
+    /// the spec's directory.
+    pub openapi: Option<(PathBuf, MockOpenApi)>,
     pub handler: Arc<dyn DynamicHandler>,
     pub events: EventLog,
 }
@@ -211,14 +215,14 @@ fn served_protocols() -> String {
 
 /// Serves `service` (a `Launch::Mock`) on 127.0.0.1 at each of its interfaces' ports (port 0
 /// binds a free port; [`MockHandle::addresses`] tells which). Every interface's mock is built
-/// (routes parsed, state checked) before anything is bound. `spec_dir` resolves `descriptors=`.
+/// (routes parsed, state checked) before anything is bound. `spec_dir` resolves `descriptors=` and `openapi=`.
 pub async fn serve(
     service: &Service,
     handler: Arc<dyn DynamicHandler>,
     events: EventLog,
     spec_dir: Option<&std::path::Path>,
 ) -> Result<MockHandle, MockError> {
-    let Launch::Mock { routes, default, config, descriptors, .. } = &service.launch else {
+    let Launch::Mock { routes, default, config, descriptors, openapi } = &service.launch else {
         return Err(MockError::NotAMock { service: service.name.clone() });
     };
     if service.interfaces.is_empty() {
@@ -243,7 +247,8 @@ pub async fn serve(
             routes: routes.clone(),
             default: default.clone(),
             config: config.clone(),
-            descriptors: descriptors.as_ref().map(|d| spec_dir.map_or_else(|| PathBuf::from(d), |dir| dir.join(d))),
+            descriptors: descriptors.as_ref().map(|d| resolve(spec_dir, d)),
+            openapi: openapi.as_ref().map(|o| (resolve(spec_dir, &o.path), o.clone())),
             handler: Arc::clone(&handler),
             events: events.clone(),
         };
@@ -275,6 +280,11 @@ pub async fn serve(
         listeners.push(tokio::spawn(accept_loop(listener, mock, shutdown.subscribe())));
     }
     Ok(MockHandle { service: service.name.clone(), addresses, shutdown, listeners })
+}
+
+/// A data file the spec names, relative to the spec's directory.
+fn resolve(spec_dir: Option<&std::path::Path>, path: &str) -> PathBuf {
+    spec_dir.map_or_else(|| PathBuf::from(path), |dir| dir.join(path))
 }
 
 async fn accept_loop(listener: TcpListener, mock: Arc<dyn ProtocolMock>, mut shutdown: watch::Receiver<bool>) {
