@@ -865,7 +865,11 @@ mod tests {
     #[test]
     fn a_huge_name_is_refused_before_parsing() {
         let limits = Limits::default();
-        for text in [format!("x = {}\n", "a".repeat(5000)), format!("x = {}", "a".repeat(5000)), format!("y = {}", "9".repeat(5000))] {
+        for text in [
+            format!("x = {}\n", "a".repeat(5000)),
+            format!("x = {}", "a".repeat(5000)),
+            format!("y = {}", "9".repeat(5000)),
+        ] {
             let found = precheck(&text, &limits).map(|d| (d.code, d.span));
             assert_eq!(found, Some(("TOP002", Span::new(4, 5004))), "{:?}", &text[..8]);
         }
