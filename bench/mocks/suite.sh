@@ -6,8 +6,13 @@
 # JSONL traces. Usage: bench/mocks/suite.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --quiet -p ospecc
-bin="${CARGO_TARGET_DIR:-target}/release/ospecc"
+# OSPECC_BIN=path measures that binary instead of building the release one.
+if [ -n "${OSPECC_BIN:-}" ]; then
+  bin=$OSPECC_BIN
+else
+  cargo build --release --quiet -p ospecc
+  bin="${CARGO_TARGET_DIR:-target}/release/ospecc"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 spec="$work/suite.star"
