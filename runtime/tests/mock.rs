@@ -440,3 +440,27 @@ async fn a_lowered_plan_mock_serves() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     handle.stop().await;
 }
+
+#[tokio::test]
+async fn garbage_and_half_requests_close_their_connection_with_one_event() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (handle, _, events) = start(&payments()).await;
+    let address = handle.address();
+    for bytes in [&b"\x00\x01GARBAGE \xff\r\n\r\n"[..], &b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Len"[..]] {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream.write_all(bytes).await.unwrap();
+        // A half request: the peer gives up (closes its side) mid-message.
+        stream.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    }
+    // A well-behaved client is still served, and a plain connect-and-close is no error.
+    drop(tokio::net::TcpStream::connect(address).await.unwrap());
+    let status = client().get(url(address, "/health")).send().await.unwrap().status();
+    assert_eq!(status, 204);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let errors: Vec<_> = events.since(0).into_iter().filter(|e| e.kind == "mock_error").collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors.iter().all(|e| e.service == "payments" && e.fields["interface"] == "http"), "{errors:?}");
+    handle.stop().await;
+}

@@ -95,6 +95,7 @@ impl ProtocolMock for Mock {
     fn serve(self: Arc<Self>, stream: TcpStream, mut stop: watch::Receiver<bool>) -> Serving {
         Box::pin(async move {
             let mock = self;
+            let reporter = Arc::clone(&mock);
             let service = hyper::service::service_fn(move |request| {
                 let mock = Arc::clone(&mock);
                 async move { Ok::<_, Infallible>(answer(&mock, request).await) }
@@ -104,13 +105,34 @@ impl ProtocolMock for Mock {
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {
-                _ = connection.as_mut() => {}
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        reporter.broken_connection(error.as_ref());
+                    }
+                }
                 _ = stopped(&mut stop) => {
                     connection.as_mut().graceful_shutdown();
                     let _ = connection.await;
                 }
             }
         })
+    }
+}
+
+impl Mock {
+    /// A peer that spoke no HTTP, or stopped mid-message: one `mock_error` event (the
+    /// connection is already closed; others are served on). A peer that merely hung up is no
+    /// error.
+    fn broken_connection(&self, error: &(dyn std::error::Error + Send + Sync + 'static)) {
+        let broken = error.downcast_ref::<hyper::Error>().is_some_and(|e| {
+            e.is_parse() || e.is_parse_too_large() || e.is_incomplete_message() || e.is_parse_status()
+        });
+        if broken {
+            let mut fields = BTreeMap::new();
+            fields.insert("interface".to_owned(), json!(&*self.interface));
+            fields.insert("error".to_owned(), json!(error.to_string()));
+            self.events.push(&self.service, "mock_error", fields);
+        }
     }
 }
 
