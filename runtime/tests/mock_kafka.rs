@@ -3,15 +3,18 @@
 //! consumer group, the step client (a second, independent client), garbage input, and the
 //! proxy's topic rules. Skips the kcat parts with a printed reason when kcat is absent.
 
+mod common;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{mock_service, ospecc_binary, NoHandler};
 use ospecc_runtime::events::{Event, EventLog};
 use ospecc_runtime::faults::rules::{Active, Install};
-use ospecc_runtime::mock::{self, DynamicHandler, MockHandle, MockReply, MockRequest};
+use ospecc_runtime::mock::{self, MockHandle};
 use ospecc_runtime::proxy::{Edge, Proxy, ProxyRules};
 use ospecc_runtime::steps::kafka::{self, Publish};
 use ospecc_schema::plan::topology::{Matcher, ProxyAction, ProxyRule};
@@ -24,23 +27,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A Kafka mock service as the plan writes it.
 fn broker(name: &str, port: u16, config: Value) -> Service {
-    serde_json::from_value(json!({
-        "name": name,
-        "origin": { "file": "mocks.star", "line": 1, "column": 1 },
-        "launch": { "kind": "mock", "routes": [], "config": config },
-        "interfaces": [{ "name": "main", "protocol": "kafka", "port": port }],
-        "env": [], "ports": [], "depends_on": [], "observe": [], "ops": [],
-        "seccomp": true, "intercept": []
-    }))
-    .expect("a valid plan service")
-}
-
-struct NoHandler;
-
-impl DynamicHandler for NoHandler {
-    fn respond(&self, _: &str, _: &MockRequest) -> MockReply {
-        MockReply { status: 500, headers: Vec::new(), body: Vec::new() }
-    }
+    mock_service(name, "kafka", port, config)
 }
 
 async fn start(config: Value) -> (MockHandle, EventLog) {
@@ -518,14 +505,6 @@ def test_seeded_messages_are_consumed_first():
     assert_true(r.ok, "consume failed: %s" % r.error)
     assert_eq(r.data["value"], "seeded")
 "#;
-
-/// The `ospecc` binary of this build (`cargo test --workspace` builds it for the root
-/// package's tests), beside this test's own executable.
-fn ospecc_binary() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let binary = exe.parent()?.parent()?.join("ospecc");
-    binary.is_file().then_some(binary)
-}
 
 #[test]
 fn a_kafka_spec_runs_end_to_end_through_the_binary() {

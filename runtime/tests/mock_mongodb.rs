@@ -3,17 +3,19 @@
 //! counts; aggregation), pymongo when installed (`tests/deps/mongodb.sh`), garbage input, the
 //! fault proxy's rules in front of it, and a `.star` spec run by the `ospecc` binary.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{mock_service, ospecc_binary, NoHandler};
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ClientOptions;
 use mongodb::Client;
 use ospecc_runtime::events::{Event, EventLog};
 use ospecc_runtime::faults::rules::Install;
-use ospecc_runtime::mock::{self, DynamicHandler, MockHandle, MockReply, MockRequest};
+use ospecc_runtime::mock::{self, MockHandle};
 use ospecc_runtime::proxy::{Edge, Proxy, ProxyRules};
 use ospecc_schema::plan::topology::{Matcher, ProxyAction, ProxyRule};
 use ospecc_schema::plan::{Origin, Service};
@@ -25,24 +27,7 @@ use tokio::net::TcpStream;
 const SPEC_PORT: u16 = 21250;
 
 fn service(name: &str, port: u16, config: Value) -> Service {
-    serde_json::from_value(json!({
-        "name": name,
-        "origin": { "file": "mocks.star", "line": 1, "column": 1 },
-        "launch": { "kind": "mock", "routes": [], "config": config },
-        "interfaces": [{ "name": "main", "protocol": "mongodb", "port": port }],
-        "env": [], "ports": [], "depends_on": [], "observe": [], "ops": [],
-        "seccomp": true, "intercept": []
-    }))
-    .expect("a valid plan service")
-}
-
-/// The mongodb mock never calls a dynamic handler.
-struct NoHandler;
-
-impl DynamicHandler for NoHandler {
-    fn respond(&self, _: &str, _: &MockRequest) -> MockReply {
-        MockReply { status: 500, headers: Vec::new(), body: Vec::new() }
-    }
+    mock_service(name, "mongodb", port, config)
 }
 
 fn seed() -> Value {
@@ -573,14 +558,6 @@ def test_writes_and_counts():
     assert_eq(garbled.ok, False)
     assert_true("invalid JSON" in garbled.error)
 "#;
-
-/// The `ospecc` binary next to this test's executable (cargo builds it for the workspace's
-/// own end-to-end tests).
-fn ospecc_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let binary = exe.parent()?.parent()?.join("ospecc");
-    binary.exists().then_some(binary)
-}
 
 #[test]
 fn a_star_spec_with_a_mongodb_mock_runs_through_the_binary() {

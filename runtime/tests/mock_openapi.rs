@@ -1,12 +1,15 @@
 //! OpenAPI-driven HTTP mocks (`mock_service(..., openapi=...)`), over real sockets with reqwest,
 //! curl as an independent client, and a spec run end to end through the `ospecc` binary.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::ospecc_binary;
 use ospecc_runtime::events::{Event, EventLog};
 use ospecc_runtime::mock::{self, DynamicHandler, MockHandle, MockReply, MockRequest};
 use ospecc_schema::plan::Service;
@@ -508,13 +511,6 @@ def test_unknown_path():
     r = petstore.main.get(path = "/owners")
     assert_eq(r.status, 404)
 "#;
-
-/// The `ospecc` binary of this build, beside this test's own executable.
-fn ospecc_binary() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let binary = exe.parent()?.parent()?.join("ospecc");
-    binary.is_file().then_some(binary)
-}
 
 fn run_spec(binary: &Path, dir: &Path) -> (bool, String) {
     let output =
