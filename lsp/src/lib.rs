@@ -55,6 +55,18 @@ pub fn run_stdio(host: Arc<dyn Host>) -> Result<bool, String> {
     Ok(clean)
 }
 
+/// One client session of untrusted bytes against a server with default settings, bounded by
+/// `limit`: the fuzzing entry point of the message loop (`fuzz/`, `tests/fuzz_corpus.rs`). The
+/// server must answer or skip anything and end when the input does; `false` when it did not
+/// end in time.
+pub fn serve_untrusted(input: Vec<u8>, limit: Duration) -> bool {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return true };
+    runtime.block_on(async {
+        let session = serve(Arc::new(BasicHost), std::io::Cursor::new(input), tokio::io::sink());
+        tokio::time::timeout(limit, session).await.is_ok()
+    })
+}
+
 /// Serves LSP over any byte streams (stdio, or in-memory pipes in tests).
 pub async fn serve<I, O>(host: Arc<dyn Host>, input: I, output: O) -> bool
 where

@@ -1,0 +1,9 @@
+//! Any bytes as an OSpec file: diagnostics, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ospecc_compiler::analysis::{check_untrusted, Language};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = check_untrusted("spec.ospec.yml", data, Language::OSpec);
+});
