@@ -77,6 +77,21 @@ fn cross_file(input: &FileInput) -> Vec<Diagnostic> {
     })
 }
 
+/// Untrusted bytes checked as a file named `name` with nothing around it (no other file
+/// exists): the fuzzing entry point of both front ends (`fuzz/`, `tests/fuzz_corpus.rs`), which
+/// must return diagnostics for any input and never panic.
+pub fn check_untrusted(name: &str, bytes: &[u8], language: Language) -> Vec<Diagnostic> {
+    let text = match decode(bytes) {
+        Ok(text) => text,
+        Err(diagnostic) => return vec![diagnostic],
+    };
+    let root = Path::new("/fuzz");
+    let path = root.join(name);
+    let fs = crate::vfs::MemoryFs::default();
+    let options = CheckOptions::default();
+    check_file(&FileInput { path: &path, text, language, fs: &fs, root, options: &options })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,19 +122,4 @@ mod tests {
         let found = check("/w/t.star", "service(\n", Language::Topology, &MemoryFs::default());
         assert!(found.iter().any(|d| d.code.starts_with("TOP")), "{found:#?}");
     }
-}
-
-/// Untrusted bytes checked as a file named `name` with nothing around it (no other file
-/// exists): the fuzzing entry point of both front ends (`fuzz/`, `tests/fuzz_corpus.rs`), which
-/// must return diagnostics for any input and never panic.
-pub fn check_untrusted(name: &str, bytes: &[u8], language: Language) -> Vec<Diagnostic> {
-    let text = match decode(bytes) {
-        Ok(text) => text,
-        Err(diagnostic) => return vec![diagnostic],
-    };
-    let root = Path::new("/fuzz");
-    let path = root.join(name);
-    let fs = crate::vfs::MemoryFs::default();
-    let options = CheckOptions::default();
-    check_file(&FileInput { path: &path, text, language, fs: &fs, root, options: &options })
 }
