@@ -25,10 +25,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo test "${profile[@]}" -q -p ospecc-runtime --test mock_redis --no-run 2>/dev/null
+cargo build "${profile[@]}" -q -p ospecc-runtime --example redis_mock_bench
 OSPECC_BENCH_PORT=$mock_port OSPECC_BENCH_STOP="$work/stop" \
-  cargo test "${profile[@]}" -q -p ospecc-runtime --test mock_redis -- --ignored --exact serve_for_benchmark \
-  --nocapture >"$work/mock.log" 2>&1 &
+  cargo run "${profile[@]}" -q -p ospecc-runtime --example redis_mock_bench >"$work/mock.log" 2>&1 &
 pids+=($!)
 redis-server --port "$real_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
 pids+=($!)

@@ -655,52 +655,6 @@ fn ospecc_binary(root: &std::path::Path) -> PathBuf {
     binary
 }
 
-/// Not a test: the mock side of `bench/mocks/redis.sh`. Prints the start-up time (`serve()`
-/// called → listening, and → the first `PING` answered) over 50 starts, then serves on
-/// `$OSPECC_BENCH_PORT` until the file `$OSPECC_BENCH_STOP` exists (at most 10 minutes).
-#[test]
-#[ignore = "the server half of bench/mocks/redis.sh"]
-fn serve_for_benchmark() {
-    let port: u16 = std::env::var("OSPECC_BENCH_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(21050);
-    let stop = PathBuf::from(std::env::var("OSPECC_BENCH_STOP").unwrap_or_else(|_| "/tmp/ospecc-bench-stop".into()));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let state = json!({"state": {"user:1": "alice", "counter": 0}});
-    let (mut listening, mut answering) = (Vec::new(), Vec::new());
-    for _ in 0..50 {
-        let started = Instant::now();
-        let handle = runtime
-            .block_on(mock::serve(&service(state.clone()), Arc::new(NoHandler), EventLog::default(), None))
-            .unwrap();
-        listening.push(started.elapsed());
-        let mut socket = raw(handle.address());
-        socket.write_all(b"PING\r\n").unwrap();
-        let mut pong = [0; 7];
-        socket.read_exact(&mut pong).unwrap();
-        answering.push(started.elapsed());
-        assert_eq!(&pong, b"+PONG\r\n");
-        runtime.block_on(handle.stop());
-    }
-    listening.sort();
-    answering.sort();
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    println!(
-        "startup_us listening p50={:.0} p99={:.0} first_reply p50={:.0} p99={:.0}",
-        us(listening[25]),
-        us(listening[49]),
-        us(answering[25]),
-        us(answering[49])
-    );
-    let handle = runtime
-        .block_on(mock::serve(&service_on(port, state), Arc::new(NoHandler), EventLog::default(), None))
-        .unwrap();
-    println!("READY {}", handle.address());
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while !stop.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    runtime.block_on(handle.stop());
-}
-
 /// The same commands through `redis-cli` against a real `redis-server` and against the mock
 /// print the same output (replies and error texts alike). Sets hold one member when listed:
 /// Redis orders larger ones by hash.
