@@ -65,23 +65,10 @@ pub(super) async fn serve(ctx: Arc<Ctx>, consumer: Gated) {
         .serve_connection(TokioIo::new(consumer), service)
         .await;
     if let Err(error) = served {
-        if !hung_up(&error) {
+        if !crate::mock::grpc::is_hang_up(&error) {
             conn.ctx.error(format!("a bad HTTP/2 (gRPC) connection: {error}"));
         }
     }
-}
-
-/// A consumer that went away (or never said anything) is not bad input.
-fn hung_up(error: &hyper::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            return matches!(io.kind(), ConnectionReset | BrokenPipe | UnexpectedEof | ConnectionAborted);
-        }
-        source = e.source();
-    }
-    error.is_canceled() || error.is_closed()
 }
 
 impl Conn {

@@ -242,8 +242,9 @@ async fn check_preface(stream: &TcpStream) -> Preface {
     }
 }
 
-/// A peer that went away: not a protocol error.
-fn is_hang_up(error: &hyper::Error) -> bool {
+/// A peer that went away (or never said anything): not a protocol error. The gRPC proxy asks
+/// the same of its consumers.
+pub(crate) fn is_hang_up(error: &hyper::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
