@@ -55,6 +55,8 @@ const OFFSET_OUT_OF_RANGE: i16 = 1;
 const DEFAULT_CONSUME: Duration = Duration::from_secs(10);
 /// The longest one fetch waits on the broker.
 const FETCH_WAIT: Duration = Duration::from_millis(500);
+/// How long before the step's deadline a held fetch must be answered.
+const FETCH_MARGIN: Duration = Duration::from_millis(200);
 /// Pause between metadata retries while a topic is being created.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
@@ -459,7 +461,9 @@ fn read_one(client: &mut Client, member: &Member, topic: &str, deadline: Instant
         let left = remaining(deadline).map_err(|_| format!("no message on {topic} within the timeout"))?;
         let mut request = FetchRequest::default();
         request.replica_id = BrokerId(-1);
-        request.max_wait_ms = millis(left.min(FETCH_WAIT));
+        // The broker answers an empty fetch after max_wait: leave room for that answer to
+        // arrive before the client's own deadline.
+        request.max_wait_ms = millis(left.saturating_sub(FETCH_MARGIN).min(FETCH_WAIT));
         request.min_bytes = 1;
         request.max_bytes = 16 << 20;
         let mut fetch_topic = FetchTopic::default();
@@ -472,7 +476,12 @@ fn read_one(client: &mut Client, member: &Member, topic: &str, deadline: Instant
             fetch_topic.partitions.push(entry);
         }
         request.topics.push(fetch_topic);
-        let response = client.call(&request)?;
+        let response = match client.call(&request) {
+            Ok(response) => response,
+            // The deadline passed while the broker held an empty fetch: nothing came in time.
+            Err(_) if remaining(deadline).is_err() => return Err(format!("no message on {topic} within the timeout")),
+            Err(e) => return Err(e),
+        };
         for data in response.responses.iter().flat_map(|t| t.partitions.iter()) {
             let Some(position) = positions.iter_mut().find(|(p, _)| *p == data.partition_index) else { continue };
             match data.error_code {
