@@ -458,7 +458,13 @@ async fn garbage_and_half_requests_close_their_connection_with_one_event() {
     drop(tokio::net::TcpStream::connect(address).await.unwrap());
     let status = client().get(url(address, "/health")).send().await.unwrap().status();
     assert_eq!(status, 204);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The close can reach the client before the mock's task has logged why: wait for both.
+    let logged = || events.since(0).into_iter().filter(|e| e.kind == "mock_error").count();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while logged() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let errors: Vec<_> = events.since(0).into_iter().filter(|e| e.kind == "mock_error").collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors.iter().all(|e| e.service == "payments" && e.fields["interface"] == "http"), "{errors:?}");

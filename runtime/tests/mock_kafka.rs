@@ -538,6 +538,11 @@ async fn a_huge_array_count_is_refused_without_reserving_memory() {
     let mut frame = (body.len() as u32).to_be_bytes().to_vec();
     frame.extend_from_slice(body);
     assert!(closed_after(handle.address(), &frame, false).await);
+    // The client may see the close before the mock's task has logged why: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while of_kind(&events, "mock_error").is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(of_kind(&events, "mock_error").len(), 1);
     handle.stop().await;
 }
