@@ -30,24 +30,30 @@ fn dump_events() {
 #[ignore]
 fn scratch_corpus() {
     let mut files = Vec::new();
+    for dir in std::fs::read_dir("/work/shared/data/faultbox-corpus/corpus").unwrap() {
+        files.push(dir.unwrap().path());
+    }
+    files.push("/work/shared/data/faultbox-corpus/poc/mock-demo/faultbox.star".into());
     for dir in std::fs::read_dir("/work/shared/data/yaml-test-suite").unwrap() {
         let p = dir.unwrap().path().join("in.yaml");
         if p.exists() { files.push(p); }
     }
     let out = std::process::Command::new("git").args(["-C", "/work/wt/fmt", "ls-files"]).output().unwrap();
     for l in String::from_utf8(out.stdout).unwrap().lines() {
-        if l.ends_with(".yml") || l.ends_with(".yaml") || l.ends_with(".ospec") {
+        if l.ends_with(".yml") || l.ends_with(".yaml") || l.ends_with(".ospec") || l.ends_with(".star") {
             files.push(std::path::PathBuf::from("/work/wt/fmt").join(l));
         }
     }
     let (mut changed, mut unsupported, mut invalid, mut failed, mut nonidem) = (0, 0, 0, 0, 0);
     for f in &files {
         let Ok(text) = std::fs::read_to_string(f) else { continue };
-        let r = fmt(Language::OSpec, &text, &Options::default());
+        let lang = if f.extension().is_some_and(|e| e == "star") { Language::Topology } else { Language::OSpec };
+        if std::env::var("FMT_LANG").is_ok_and(|l| (l == "star") != (lang == Language::Topology)) { continue; }
+        let r = fmt(lang, &text, &Options::default());
         match &r.text {
             Some(t) => {
                 if *t != text { changed += 1; }
-                let again = fmt(Language::OSpec, t, &Options::default());
+                let again = fmt(lang, t, &Options::default());
                 if again.text.as_deref() != Some(t.as_str()) { nonidem += 1; eprintln!("NONIDEM {}", f.display()); }
             }
             None => {
@@ -57,6 +63,11 @@ fn scratch_corpus() {
                   _ => invalid += 1 }
             }
         }
+    }
+    if let Ok(one) = std::env::var("FMT_STAR") {
+        let text = std::fs::read_to_string(&one).unwrap();
+        eprintln!("OUT<<{}>>", crate::fmt::starlark::layout_unchecked(&text, &Options::default()).unwrap());
+        return;
     }
     if let Ok(one) = std::env::var("FMT_ONE") {
         let text = std::fs::read_to_string(&one).unwrap();
