@@ -37,6 +37,19 @@ pub fn line_edits(old: &str, new: &str) -> Vec<TextEdit> {
         .collect()
 }
 
+/// A unified diff (three lines of context) from `old` to `new`, with `a/NAME` and `b/NAME`
+/// headers; empty when they are equal.
+pub fn unified_diff(old: &str, new: &str, name: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string()
+}
+
 /// `text` with `edits` (sorted, not overlapping) applied.
 pub fn apply(text: &str, edits: &[TextEdit]) -> String {
     let mut out = String::with_capacity(text.len());

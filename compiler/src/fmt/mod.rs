@@ -14,7 +14,7 @@ pub(crate) mod starlark;
 mod yaml;
 
 pub use crate::analysis::Language;
-pub use edits::{line_edits, TextEdit};
+pub use edits::{line_edits, unified_diff, TextEdit};
 
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::span::Span;

@@ -12,6 +12,9 @@ use crate::fmt::Options;
 const KEYWORDS: &[&str] =
     &["and", "or", "not", "in", "if", "else", "elif", "for", "while", "def", "return", "lambda", "pass", "break", "continue"];
 
+/// Operators a broken parenthesised expression is split before.
+const CHAIN_OPERATORS: &[&str] = &["and", "or", "+"];
+
 /// Statements that open a block.
 const COMPOUND: &[&str] = &["def", "if", "elif", "else", "for", "while"];
 
@@ -149,18 +152,42 @@ impl Printer<'_> {
             match node {
                 Node::Tok(t) => self.out.push_str(t.text),
                 Node::Group(g) => {
-                    let after = nodes[i + 1..].iter().map(|n| flat_width(n, usize::MAX / 4) + 1).sum::<usize>() + rest;
-                    self.group(g, line_indent, after, is_callee(nodes, i));
+                    let (after, last) = width_after(nodes, i);
+                    self.group(g, line_indent, after + rest, is_callee(nodes, i), last);
                 }
             }
         }
     }
 
-    fn group(&mut self, group: &Group, line_indent: usize, after: usize, callee: bool) {
+    /// A group that does not fit is broken only when it ends its line (`last`): breaking a
+    /// group in the middle of an expression moves little and reads badly, so such a line
+    /// stays long.
+    /// A parenthesised expression that is broken: one operand of its `and`/`or`/`+` chain
+    /// per line, the operator first.
+    fn chain(&mut self, nodes: &[Node], indent: usize) {
+        let mut start = 0;
+        for i in 0..=nodes.len() {
+            let splits = i < nodes.len()
+                && i > 0
+                && matches!(&nodes[i], Node::Tok(t) if CHAIN_OPERATORS.contains(&t.text))
+                && !is_unary(nodes, i);
+            if i == nodes.len() || splits {
+                if start > 0 {
+                    self.out.push('\n');
+                    self.spaces(indent);
+                }
+                self.nodes(&nodes[start..i], indent, 0, false);
+                start = i;
+            }
+        }
+    }
+
+    fn group(&mut self, group: &Group, line_indent: usize, after: usize, callee: bool, last: bool) {
         let subscript = callee && group.open == "[";
         let width = self.column() + after;
         let limit = self.options.line_width.saturating_sub(width);
-        if !must_break(group, callee) && flat_width_group(group, limit) <= limit {
+        let flat = !must_break(group, callee) && (!last || flat_width_group(group, limit) <= limit);
+        if flat {
             self.flat(group, callee, subscript);
         } else {
             self.broken(group, line_indent, callee, subscript);
@@ -198,7 +225,11 @@ impl Printer<'_> {
                 self.out.push('\n');
             }
             self.spaces(inner);
-            self.nodes(&element.nodes, inner, 1, subscript);
+            if group.open == "(" && !callee && group.elements.len() == 1 && !group.trailing_comma {
+                self.chain(&element.nodes, inner);
+            } else {
+                self.nodes(&element.nodes, inner, 1, subscript);
+            }
             if i < last || comma_last {
                 self.out.push(',');
             }
@@ -280,6 +311,28 @@ fn space_between(nodes: &[Node], i: usize, subscript: bool) -> bool {
         return !(is_callee(nodes, i) && (g.open == "(" || g.open == "["));
     }
     true
+}
+
+/// Most characters that may follow a group that is broken for its length.
+const SHORT_TAIL: usize = 2;
+
+/// The width of what follows node `i` on its line (up to the opening bracket of a group that
+/// breaks anyway), and whether node `i` ends the line: no group and only a short tail after it.
+fn width_after(nodes: &[Node], i: usize) -> (usize, bool) {
+    let mut width = 0;
+    let mut last = true;
+    for (j, node) in nodes.iter().enumerate().skip(i + 1) {
+        width += usize::from(space_between(nodes, j, false));
+        match node {
+            Node::Group(g) if must_break(g, is_callee(nodes, j)) => return (width + g.open.len(), false),
+            Node::Group(g) => {
+                width += flat_width_group(g, usize::MAX / 4);
+                last = false;
+            }
+            Node::Tok(t) => width += flat_width(&Node::Tok(*t), usize::MAX / 4),
+        }
+    }
+    (width, last && width <= SHORT_TAIL)
 }
 
 /// A `(x,)` tuple or a subscript written with a trailing comma keeps it on one line.
