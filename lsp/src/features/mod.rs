@@ -3,13 +3,14 @@
 //! results converted to LSP types in the negotiated position encoding.
 //!
 //! One module per request family: `completion`, `hover`, `navigation` (definition,
-//! references), `symbols`, `folding`, `workspace_symbols`, `actions` (quick fixes from the
+//! references), `symbols`, `folding`, `formatting`, `workspace_symbols`, `actions` (quick fixes from the
 //! diagnostics' fixes), `signature`, `tokens` (semantic tokens). Documents over the size cap get no features (the scheduler
 //! has already told the user why).
 
 pub mod actions;
 pub mod completion;
 pub mod folding;
+pub mod formatting;
 pub mod hover;
 pub mod navigation;
 pub mod signature;
