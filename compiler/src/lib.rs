@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod crossfile;
 pub mod diagnostics;
 pub mod ide;
+pub mod init;
 pub mod ospec;
 pub mod plan;
 pub mod report;
