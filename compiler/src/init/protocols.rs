@@ -2,42 +2,43 @@
 //! which protocol, the interface name and default port of each, how a generated spec waits
 //! for it and which step makes its happy-path test.
 
-/// Image name fragments and the protocol their main port speaks (first match wins, so the
-/// more specific fragments come first).
-const IMAGE_PROTOCOLS: &[(&str, &str)] = &[
-    ("postgis", "postgres"),
-    ("timescale", "postgres"),
-    ("postgres", "postgres"),
-    ("mariadb", "mysql"),
-    ("mysql", "mysql"),
-    ("percona", "mysql"),
-    ("valkey", "redis"),
-    ("keydb", "redis"),
-    ("dragonfly", "redis"),
-    ("redis", "redis"),
-    ("mongo", "mongodb"),
-    ("redpanda", "kafka"),
-    ("kafka", "kafka"),
-    ("nats", "nats"),
-    ("rabbitmq", "amqp"),
-    ("memcached", "memcached"),
-    ("cassandra", "cassandra"),
-    ("scylla", "cassandra"),
-    ("clickhouse", "clickhouse"),
-    ("nginx", "http"),
-    ("httpd", "http"),
-    ("caddy", "http"),
-    ("envoy", "http"),
-    ("traefik", "http"),
-    ("haproxy", "http"),
-    ("wiremock", "http"),
-    ("mockserver", "http"),
-    ("minio", "http"),
-    ("localstack", "http"),
-    ("elasticsearch", "http"),
-    ("opensearch", "http"),
-    ("grafana", "http"),
-    ("prometheus", "http"),
+/// Image name fragments, the protocol their main port speaks and that port (first match
+/// wins, so the more specific fragments come first).
+const IMAGE_PROTOCOLS: &[(&str, &str, u16)] = &[
+    ("postgis", "postgres", 5432),
+    ("timescale", "postgres", 5432),
+    ("postgres", "postgres", 5432),
+    ("mariadb", "mysql", 3306),
+    ("mysql", "mysql", 3306),
+    ("percona", "mysql", 3306),
+    ("valkey", "redis", 6379),
+    ("keydb", "redis", 6379),
+    ("dragonfly", "redis", 6379),
+    ("redis", "redis", 6379),
+    ("mongo", "mongodb", 27017),
+    ("redpanda", "kafka", 9092),
+    ("kafka", "kafka", 9092),
+    ("zookeeper", "tcp", 2181),
+    ("nats", "nats", 4222),
+    ("rabbitmq", "amqp", 5672),
+    ("memcached", "memcached", 11211),
+    ("cassandra", "cassandra", 9042),
+    ("scylla", "cassandra", 9042),
+    ("clickhouse", "clickhouse", 8123),
+    ("nginx", "http", 80),
+    ("httpd", "http", 80),
+    ("caddy", "http", 80),
+    ("envoy", "http", 10000),
+    ("traefik", "http", 80),
+    ("haproxy", "http", 80),
+    ("wiremock", "http", 8080),
+    ("mockserver", "http", 1080),
+    ("minio", "http", 9000),
+    ("localstack", "http", 4566),
+    ("elasticsearch", "http", 9200),
+    ("opensearch", "http", 9200),
+    ("grafana", "http", 3000),
+    ("prometheus", "http", 9090),
 ];
 
 /// Well-known container ports and their protocol.
@@ -107,8 +108,17 @@ const READY_PROTOCOLS: &[&str] =
 
 /// The protocol an image's main port speaks, from its name (`bitnami/postgresql:16`).
 pub fn of_image(image: &str) -> Option<&'static str> {
+    image_entry(image).map(|(_, protocol, _)| *protocol)
+}
+
+/// The port an image's main protocol listens on.
+pub fn image_port(image: &str) -> Option<u16> {
+    image_entry(image).map(|(_, _, port)| *port)
+}
+
+fn image_entry(image: &str) -> Option<&'static (&'static str, &'static str, u16)> {
     let name = image_name(image);
-    IMAGE_PROTOCOLS.iter().find(|(fragment, _)| name.contains(fragment)).map(|(_, protocol)| *protocol)
+    IMAGE_PROTOCOLS.iter().find(|(fragment, _, _)| name.contains(fragment))
 }
 
 /// The repository part of an image reference, lower-cased, without registry host and tag.
@@ -135,8 +145,8 @@ pub fn detect(image: Option<&str>, port: u16, udp: bool) -> &'static str {
         return "udp";
     }
     let from_image = image.and_then(of_image);
-    if let Some(protocol) = from_image {
-        if default_port(protocol) == Some(port) {
+    if let (Some(protocol), Some(main)) = (from_image, image.and_then(image_port)) {
+        if main == port {
             return protocol;
         }
     }
@@ -217,6 +227,8 @@ mod tests {
         assert_eq!(detect(None, 6379, false), "redis");
         assert_eq!(detect(None, 4000, false), "http");
         assert_eq!(detect(None, 53, true), "udp");
+        assert_eq!(detect(Some("zookeeper:3.9"), 2181, false), "tcp");
+        assert_eq!(image_port("confluentinc/cp-zookeeper"), Some(2181));
         assert_eq!(interface_name("postgres"), "pg");
         assert_eq!(interface_name("weird"), "main");
         assert_eq!(scheme_port("HTTP"), Some(80));
@@ -224,7 +236,7 @@ mod tests {
 
     #[test]
     fn every_table_protocol_is_in_the_catalog() {
-        let images = IMAGE_PROTOCOLS.iter().map(|(_, p)| *p);
+        let images = IMAGE_PROTOCOLS.iter().map(|(_, p, _)| *p);
         for protocol in images.chain(PORT_PROTOCOLS.iter().map(|(_, p)| *p)).chain(PROTOCOLS.iter().map(|(p, _, _)| *p)) {
             assert!(is_known(protocol), "{protocol}");
         }

@@ -265,7 +265,7 @@ fn interfaces(raw: &Raw) -> Vec<Interface> {
         }
     }
     if found.is_empty() {
-        let default = raw.image.as_deref().and_then(protocols::of_image).and_then(protocols::default_port);
+        let default = raw.image.as_deref().and_then(protocols::image_port);
         found.extend(default.map(|port| (port, false, false)));
     }
     let mut interfaces: Vec<Interface> = found

@@ -83,8 +83,15 @@ fn keep_acyclic_references(
                     ),
                 );
                 *part = Part::Text(text);
-            } else if !after[i].contains(&j) {
-                after[i].push(j);
+            } else {
+                // The runtime starts a service after its `depends_on`: one whose address is read
+                // at start must be up by then (TOP124).
+                if !after[i].contains(&j) {
+                    after[i].push(j);
+                }
+                if !services[i].depends_on.contains(service) {
+                    services[i].depends_on.push(service.clone());
+                }
             }
         }
         merge_text(&mut variable.parts);
