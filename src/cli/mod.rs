@@ -6,6 +6,7 @@ mod completions;
 mod config;
 mod discover;
 mod explain;
+mod init;
 mod lsp;
 mod man;
 mod plan;
@@ -45,6 +46,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the long explanation of a diagnostic code.
     Explain(explain::ExplainArgs),
+    /// Write a starter spec from a Compose file or from one executable.
+    Init(init::InitArgs),
     /// Lower a spec into its plan and show it: services, tests, matrix cells, probes, totals.
     Plan(plan::PlanArgs),
     /// Lower a spec into its plan and write it as JSON (what `ospecc run` executes).
@@ -94,6 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => explain::run(&args),
+        Command::Init(args) => init::run(&args),
         Command::Plan(args) => plan::run_plan(args),
         Command::Build(args) => plan::run_build(args),
         Command::Run(args) => run::run(args),

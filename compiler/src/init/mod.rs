@@ -188,7 +188,7 @@ pub fn from_binary(input: &BinaryInput) -> Result<Generated, String> {
     };
     let project = Project {
         id,
-        origin: format!("init {}", input.binary),
+        origin: format!("init --name {} --port {} --protocol {} {}", input.name, input.port, input.protocol, input.binary),
         services: vec![service],
         skipped: Vec::new(),
     };

@@ -200,9 +200,11 @@ const STEPS: &[(&str, Step)] = &[
     ("tcp", Step { call: "send(data = \"PING\")", check: "len(resp) >= 0" }),
 ];
 
-/// The happy-path step of a protocol, if it has a step client.
+/// The happy-path step of a protocol, if `ospecc run` has a client for it (a step it cannot
+/// run would fail the test, TOP131).
 pub fn step(protocol: &str) -> Option<&'static Step> {
-    STEPS.iter().find(|(p, _)| *p == protocol).map(|(_, step)| step)
+    let runs = ospecc_schema::topology::catalog().protocol(protocol).is_some_and(|p| p.steps_run);
+    STEPS.iter().find(|(p, _)| *p == protocol && runs).map(|(_, step)| step)
 }
 
 /// Whether ospecc knows the protocol (the catalog's list).
@@ -242,7 +244,8 @@ mod tests {
         }
         for (protocol, _) in STEPS {
             let known = ospecc_schema::topology::catalog().protocol(protocol).unwrap();
-            let method = step(protocol).unwrap().call.split('(').next().unwrap();
+            let Some(step) = step(protocol) else { continue };
+            let method = step.call.split('(').next().unwrap();
             assert!(known.methods.iter().any(|m| m.name == method), "{protocol}.{method}");
         }
     }

@@ -163,36 +163,52 @@ fn with_timeout(call: String, timeout: Option<String>) -> String {
     }
 }
 
-/// One happy-path test per public interface whose protocol has a step client.
+/// One happy-path test per public interface whose protocol has a step client; when none has,
+/// one per interface that has; when no interface has, a start-up test (the runtime runs a
+/// test only after every healthcheck passed, so the topology coming up is what it checks,
+/// with one assertion per service that it started).
 fn tests(out: &mut String, project: &Project) {
     let mut names = Variables::default();
     for service in &project.services {
         names.reserve(&service.var);
     }
-    let mut written = false;
-    for service in &project.services {
-        for interface in service.interfaces.iter().filter(|i| i.public) {
-            let Some(step) = protocols::step(&interface.protocol) else { continue };
-            if !written {
-                out.push_str("\n# Happy paths: one test per published interface. Each fault test is a variation of one.\n");
-                written = true;
-            }
-            let name = names.claim(&format!("test_{}_{}", service.var, interface.name));
-            let _ = write!(
-                out,
-                "\ndef {name}():\n{INDENT}resp = {}.{}.{}\n{INDENT}assert_true({}, {})\n",
-                service.var,
-                interface.name,
-                step.call,
-                step.check,
-                string(&format!("{} answers on {}", service.name, interface.name)),
-            );
-        }
+    let steppable = |public: bool| -> Vec<(&Service, &super::Interface, &protocols::Step)> {
+        let interfaces = project.services.iter().flat_map(|s| s.interfaces.iter().map(move |i| (s, i)));
+        interfaces
+            .filter(|(_, i)| i.public || !public)
+            .filter_map(|(s, i)| Some((s, i, protocols::step(&i.protocol)?)))
+            .collect()
+    };
+    let (cases, heading) = match steppable(true) {
+        cases if !cases.is_empty() => (cases, "one test per published interface"),
+        _ => (steppable(false), "one test per interface (none is published)"),
+    };
+    if cases.is_empty() {
+        let name = names.claim("test_topology_starts");
+        let services: Vec<String> = project.services.iter().map(|s| string(&s.name)).collect();
+        let _ = write!(
+            out,
+            "\n# No interface speaks a protocol `ospecc run` has a step client for, so this test checks\n\
+             # that the topology comes up (a test body runs once every healthcheck passed). Add steps\n\
+             # (`svc.iface.method(...)`) and assertions.\n\n\
+             def {name}():\n\
+             {INDENT}for name in [{}]:\n\
+             {INDENT}{INDENT}assert_eventually(where = lambda e: e.type == \"service_started\" and e.service == name)\n",
+            services.join(", ")
+        );
+        return;
     }
-    if !written {
-        out.push_str(
-            "\n# No published interface has a protocol with a step client, so there is no happy-path test yet:\n\
-             # write `def test_...():` functions that call `svc.iface.<method>(...)` and assert on the response.\n",
+    let _ = writeln!(out, "\n# Happy paths: {heading}. Each fault test is a variation of one.");
+    for (service, interface, step) in cases {
+        let name = names.claim(&format!("test_{}_{}", service.var, interface.name));
+        let _ = write!(
+            out,
+            "\ndef {name}():\n{INDENT}resp = {}.{}.{}\n{INDENT}assert_true({}, {})\n",
+            service.var,
+            interface.name,
+            step.call,
+            step.check,
+            string(&format!("{} answers on {}", service.name, interface.name)),
         );
     }
 }
