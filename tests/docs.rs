@@ -43,7 +43,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn every_code_in_the_sources_is_documented() {
-    let pattern = Regex::new(r#""((?:OSP|TOP|XSP|PLN|RUN)[0-9]{3})""#).unwrap();
+    let pattern = Regex::new(r#""((?:OSP|TOP|XSP|PLN|RUN|INI)[0-9]{3})""#).unwrap();
     let mut files = Vec::new();
     for dir in ["compiler/src", "src"] {
         rust_files(&root().join(dir), &mut files);

@@ -8,6 +8,7 @@ pub mod crossfile;
 pub mod diagnostics;
 pub mod fmt;
 pub mod ide;
+pub mod init;
 pub mod ospec;
 pub mod plan;
 pub mod report;

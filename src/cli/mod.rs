@@ -7,6 +7,7 @@ mod config;
 mod discover;
 mod explain;
 mod fmt;
+mod init;
 mod lsp;
 mod man;
 mod plan;
@@ -48,6 +49,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Format OSpec specs and topology files in place (`--check`: show a diff, change nothing).
     Fmt(fmt::FmtArgs),
+    /// Write a starter spec from a Compose file or from one executable.
+    Init(init::InitArgs),
     /// Lower a spec into its plan and show it: services, tests, matrix cells, probes, totals.
     Plan(plan::PlanArgs),
     /// Lower a spec into its plan and write it as JSON (what `ospecc run` executes).
@@ -98,6 +101,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => explain::run(&args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Init(args) => init::run(&args),
         Command::Plan(args) => plan::run_plan(args),
         Command::Build(args) => plan::run_build(args),
         Command::Run(args) => run::run(args),

@@ -1,7 +1,7 @@
 //! The one diagnostic type every stage produces, and the registry of documented codes.
 //!
 //! Codes are an API (DESIGN.md §4): `OSP…` OSpec, `TOP…` topology, `XSP…` cross-file,
-//! `PLN…` plans, `RUN…` run-time. Each is documented in `docs/diagnostics/CODE.md`; the
+//! `PLN…` plans, `RUN…` run-time, `INI…` `ospecc init`'s inputs. Each is documented in `docs/diagnostics/CODE.md`; the
 //! registry in [`codes`] is generated from those files at build time.
 
 pub mod codes;
