@@ -112,6 +112,7 @@ fn fixture() -> (RunReport, Vec<Event>, Plan) {
             suggestion: None,
         }],
         root: "spec.star".into(),
+        plan: None,
         shard: None,
         duration_ms: 1234.5,
         services: vec![
@@ -367,7 +368,7 @@ fn junit_has_a_suite_per_kind_with_counts() {
 fn html_has_the_coloured_matrix_results_and_timelines() {
     let (report, events, plan) = fixture();
     let r = redactor();
-    let page = html::render(&report.redacted(&r), &plan, &redact_events(&events, &r));
+    let page = html::render(&report.redacted(&r), Some(&plan), &redact_events(&events, &r));
 
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<style>") && !page.contains("<script") && !page.contains("<link"));
@@ -431,7 +432,7 @@ fn html_has_the_coloured_matrix_results_and_timelines() {
 fn html_without_a_matrix_has_no_matrix_section() {
     let (report, events, mut plan) = fixture();
     plan.tests.retain(|t| t.matrix.is_none());
-    let page = html::render(&report, &plan, &events);
+    let page = html::render(&report, Some(&plan), &events);
     assert!(!page.contains("<section id=\"matrix\">"));
     assert!(page.contains("<section id=\"results\">"));
 }
@@ -492,7 +493,7 @@ fn a_secret_never_reaches_any_output() {
         ("human", summary(&report)),
         ("json", json_report::render(&report)),
         ("junit", junit::render(&report)),
-        ("html", html::render(&report, &plan, &events)),
+        ("html", html::render(&report, Some(&plan), &events)),
         ("trace", traces),
     ];
     // Also its escaped forms (JSON, XML, HTML) and its distinctive part.

@@ -27,6 +27,26 @@ struct ConfigFile {
     workspace: WorkspaceSection,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    run: RunSection,
+}
+
+/// `[run]`: settings of `ospecc run`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunSection {
+    /// Where a failed run leaves its bundle, relative to the config file's directory.
+    bundle_dir: Option<PathBuf>,
+}
+
+/// `[run] bundle_dir` of the config at `path`, resolved against its directory.
+pub fn run_bundle_dir(path: &Path) -> Result<Option<PathBuf>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config `{}`: {}", path.display(), super::discover::describe(&e)))?;
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", location(path, &text, e.span()), e.message().trim()))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(file.run.bundle_dir.map(|dir| base.join(dir)))
 }
 
 /// `[limits]`: the bounds of topology evaluation (docs/security.md); unset keys keep the

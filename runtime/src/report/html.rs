@@ -110,9 +110,9 @@ struct Matrix<'a> {
     cells: BTreeMap<(&'a str, &'a str), &'a str>,
 }
 
-fn matrices(plan: &Plan) -> Vec<Matrix<'_>> {
+fn matrices(plan: Option<&Plan>) -> Vec<Matrix<'_>> {
     let mut out: Vec<Matrix<'_>> = Vec::new();
-    for test in &plan.tests {
+    for test in plan.iter().flat_map(|p| &p.tests) {
         let Some(cell) = &test.matrix else { continue };
         let index = match out.iter().position(|m| *m.origin == cell.origin) {
             Some(i) => i,
@@ -144,7 +144,7 @@ fn item_anchor(index: usize) -> String {
 }
 
 /// Renders the page.
-pub fn render(report: &RunReport, plan: &Plan, events: &[Event]) -> String {
+pub fn render(report: &RunReport, plan: Option<&Plan>, events: &[Event]) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let s = &report.summary;
     let failed = s.failed_run();
