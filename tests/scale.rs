@@ -155,7 +155,7 @@ fn the_github_actions_matrix_runs_three_shards_and_merges_them_into_the_unsharde
         7
     );
     let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
-    assert!(page.contains("test_b_create_is_refused"), "a page with the results");
+    assert!(page.contains("test_b_create_is_refused") && page.contains("class=\"lanes\""), "a page with timelines");
 }
 
 #[test]

@@ -7,6 +7,7 @@ pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod lanes;
 pub mod merge;
 pub mod model;
 pub mod normalize;
