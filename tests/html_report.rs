@@ -144,7 +144,7 @@ fn the_report_is_a_picture_of_the_run_in_a_real_browser() {
     let tests = page["tests"].as_array().unwrap();
     assert_eq!(tests.len(), 7, "every test has a timeline, passed ones too: {page}");
     for test in tests {
-        assert_eq!(test["lanes"], serde_json::json!(["test", "users", "orders"]), "{test}");
+        assert_eq!(test["lanes"], serde_json::json!(["test", "orders", "users"]), "{test}");
         assert!(test["arrows"].as_u64().unwrap() >= 1 && test["arrows"] == test["drawn_arrows"], "{test}");
         assert!(test["height"].as_f64().unwrap() > 100.0, "{test}");
     }

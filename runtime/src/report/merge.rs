@@ -119,6 +119,7 @@ pub fn merge(inputs: Vec<ShardInput>) -> Result<Merged, String> {
             if with_events {
                 result.first_seq = result.first_seq.saturating_sub(base) + offset;
                 result.end_seq = result.end_seq.saturating_sub(base) + offset;
+                result.message = result.message.map(|m| renumber(&m, |seq| seq.saturating_sub(base) + offset));
             } else {
                 (result.first_seq, result.end_seq) = (0, 0);
             }
@@ -149,6 +150,26 @@ pub fn merge(inputs: Vec<ShardInput>) -> Result<Merged, String> {
         plan: Some(identity),
     };
     Ok(Merged { report, events })
+}
+
+/// A message's `event #N` (a monitor's verdict names the event it failed at) in the merged
+/// numbering, so the message still points at its event in the merged log.
+fn renumber(message: &str, shift: impl Fn(u64) -> u64) -> String {
+    const MARK: &str = "event #";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(MARK) {
+        let (before, after) = rest.split_at(at + MARK.len());
+        out.push_str(before);
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        match after[..digits].parse::<u64>() {
+            Ok(seq) => out.push_str(&shift(seq).to_string()),
+            Err(_) => out.push_str(&after[..digits]),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Keeps the first failure of each service, as one run does.
@@ -202,6 +223,15 @@ mod tests {
         assert_eq!(names, ["test_a", "test_b[mode=x]", "test_b[mode=y]", "test_c", "probe.x"]);
         assert_eq!(merged.report.summary.failed, 1);
         assert_eq!(merged.report.shard, None);
+    }
+
+    #[test]
+    fn event_numbers_in_messages_follow_the_merged_log() {
+        assert_eq!(
+            renumber("monitor `m` violated at event #12: x", |s| s + 100),
+            "monitor `m` violated at event #112: x"
+        );
+        assert_eq!(renumber("no event here", |s| s + 1), "no event here");
     }
 
     #[test]
