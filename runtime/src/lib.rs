@@ -3,8 +3,9 @@
 //! each test's Starlark callables with run-mode builtins ([`scenario`], [`steps`]) and the OSpec
 //! probes ([`probes`]), records every observation in one event log ([`events`]), and reports
 //! ([`report`]); a test with named `choose()` axes or exhaustive `max_fires` rules runs once per
-//! leaf ([`explore`]). Teardown happens on success, failure, panic and SIGINT/SIGTERM.
+//! leaf ([`explore`]); a run can be kept as one archive to replay and compare ([`bundle`]). Teardown happens on success, failure, panic and SIGINT/SIGTERM.
 
+pub mod bundle;
 pub mod events;
 pub mod explore;
 pub mod faults;

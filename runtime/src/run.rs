@@ -115,6 +115,7 @@ pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
         results,
         diagnostics,
         summary,
+        plan: Some(crate::report::model::PlanIdentity::of(plan)),
     };
     Finished { report, events: all_events }
 }

@@ -29,6 +29,8 @@ struct ConfigFile {
     limits: LimitsSection,
     #[serde(default)]
     fmt: FmtSection,
+    #[serde(default)]
+    run: RunSection,
 }
 
 /// `[fmt]`: the layout `ospecc fmt` writes (docs/fmt.md); unset keys keep the defaults.
@@ -90,6 +92,24 @@ pub fn resolve_fmt(path: Option<&Path>) -> Result<FmtSettings, String> {
     }
     let patterns: Vec<String> = patterns.map(|p| p.get_ref().clone()).collect();
     Ok(FmtSettings { options, excludes: Excludes::new(base, &patterns)? })
+}
+
+/// `[run]`: settings of `ospecc run`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunSection {
+    /// Where a failed run leaves its bundle, relative to the config file's directory.
+    bundle_dir: Option<PathBuf>,
+}
+
+/// `[run] bundle_dir` of the config at `path`, resolved against its directory.
+pub fn run_bundle_dir(path: &Path) -> Result<Option<PathBuf>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config `{}`: {}", path.display(), super::discover::describe(&e)))?;
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", location(path, &text, e.span()), e.message().trim()))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(file.run.bundle_dir.map(|dir| base.join(dir)))
 }
 
 /// `[limits]`: the bounds of topology evaluation (docs/security.md); unset keys keep the

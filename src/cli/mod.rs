@@ -1,16 +1,21 @@
 //! The commands of `ospecc` and what they share: argument definitions, exit codes, writing
 //! to stdout/stderr without panicking on a closed pipe, and code-name validation.
 
+mod bundle;
 mod check;
 mod completions;
 mod config;
+mod diff;
 mod discover;
 mod explain;
 mod fmt;
 mod init;
+mod inspect;
 mod lsp;
 mod man;
 mod plan;
+mod replay;
+mod report;
 mod run;
 mod schema_export;
 
@@ -57,6 +62,18 @@ enum Command {
     Build(plan::BuildArgs),
     /// Run a spec or a built plan: start its services, run its tests and probes, report.
     Run(run::RunArgs),
+    /// Work with run reports: merge the reports of a plan's shards.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
+    },
+    /// Run a bundle's tests again with its plan, seed and decisions; say whether each outcome
+    /// reproduced.
+    Replay(replay::ReplayArgs),
+    /// List a bundle's parts, print one, or extract them.
+    Inspect(inspect::InspectArgs),
+    /// Compare two runs (bundles, JSON reports or normalized traces) test by test.
+    Diff(diff::DiffArgs),
     /// Work with the embedded JSON Schemas.
     Schema {
         #[command(subcommand)]
@@ -105,6 +122,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan::run_plan(args),
         Command::Build(args) => plan::run_build(args),
         Command::Run(args) => run::run(args),
+        Command::Report { command } => report::run(command),
+        Command::Replay(args) => replay::run(args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Schema { command: SchemaCommand::Export(args) } => schema_export::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),

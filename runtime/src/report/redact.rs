@@ -299,6 +299,7 @@ impl RunReport {
                 .collect(),
             diagnostics: redact_diagnostics(r, &self.diagnostics),
             summary: self.summary,
+            plan: self.plan.clone(),
         }
     }
 }
