@@ -38,6 +38,7 @@ fn service(name: &str, launch: Launch) -> Service {
         interfaces: vec![],
         env: vec![],
         ports: vec![],
+        volumes: vec![],
         healthcheck: None,
         depends_on: vec![],
         observe: vec![],

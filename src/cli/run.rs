@@ -61,6 +61,11 @@ pub struct RunArgs {
     /// service), to compare a run with Faultbox's or with another run.
     #[arg(long, value_name = "FILE")]
     normalize: Option<PathBuf>,
+    /// The container engine for image= and build= services: `podman`, `docker`, or the path
+    /// of either's CLI (default: Docker when DOCKER_HOST is set, else the first of podman,
+    /// docker on PATH that answers).
+    #[arg(long, value_name = "ENGINE")]
+    engine: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -118,6 +123,8 @@ pub fn run(args: RunArgs) -> u8 {
         seed: args.seed,
         max_instances: args.max_instances,
         runs: args.runs,
+        engine: args.engine.clone(),
+        container_shim: true,
         on_result: Box::new(move |item| progress.item(item)),
     };
     let finished = run::execute(&plan, &options);
