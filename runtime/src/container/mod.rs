@@ -236,7 +236,12 @@ async fn prepare(request: &Request<'_>, events: &EventLog) -> Result<Prepared, S
     let args = launch_args(service).to_vec();
     let events = events.clone();
     let work = move || -> Result<Prepared, String> {
-        let engine = Engine::find(choice.as_deref()).map_err(|e| format!("service `{name}` runs in a container: {e}"))?;
+        let what = match &launch {
+            Launch::Build { context, .. } => format!("build `{context}`"),
+            _ => format!("run `{}`", image_name(&launch)),
+        };
+        let engine = Engine::find(choice.as_deref())
+            .map_err(|e| format!("service `{name}` needs a container engine to {what}: {e}"))?;
         let reaped = cleanup::reap_abandoned(&engine);
         if !reaped.is_empty() {
             events.push("runner", "containers_reaped", fields([("containers", reaped.into())]));
@@ -299,6 +304,13 @@ fn shim_setup(
         sync_wake_up: support.sync_wake_up,
     };
     Ok((handoff, supervisor))
+}
+
+fn image_name(launch: &Launch) -> &str {
+    match launch {
+        Launch::Image { image, .. } => image,
+        _ => "",
+    }
 }
 
 /// `args=` of a container service (they replace the image's command).

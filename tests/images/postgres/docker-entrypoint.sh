@@ -24,10 +24,10 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     umask 077
     printf '%s\n' "${POSTGRES_PASSWORD:-}" >"$pwfile"
     if [ -n "${POSTGRES_PASSWORD:-}" ]; then
-        initdb --username="$user" --pwfile="$pwfile" --auth=trust --locale=C --encoding=UTF8 \
+        initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host="$method" --locale=C --encoding=UTF8 \
             ${POSTGRES_INITDB_ARGS:-} -D "$PGDATA" >/dev/null
     else
-        initdb --username="$user" --auth=trust --locale=C --encoding=UTF8 \
+        initdb --username="$user" --auth-local=trust --auth-host="$method" --locale=C --encoding=UTF8 \
             ${POSTGRES_INITDB_ARGS:-} -D "$PGDATA" >/dev/null
     fi
     rm -f "$pwfile"
