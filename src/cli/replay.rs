@@ -80,6 +80,8 @@ fn replay(args: &ReplayArgs) -> Result<u8, String> {
         seed: settings.seed,
         max_instances: settings.max_instances.max(1),
         runs: settings.runs.max(1),
+        engine: settings.container_engine.clone(),
+        container_shim: true,
         on_result: Box::new(|_| {}),
     };
     eprintln!("replaying {} result(s) of {} with seed {} ...", chosen.len(), args.bundle.display(), settings.seed);

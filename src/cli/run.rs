@@ -63,6 +63,11 @@ pub struct RunArgs {
     normalize: Option<PathBuf>,
     #[command(flatten)]
     bundle: super::bundle::BundleArgs,
+    /// The container engine for image= and build= services: `podman`, `docker`, or the path
+    /// of either's CLI (default: Docker when DOCKER_HOST is set, else the first of podman,
+    /// docker on PATH that answers).
+    #[arg(long, value_name = "ENGINE")]
+    engine: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -120,6 +125,7 @@ pub fn run(args: RunArgs) -> u8 {
         grace_seconds: args.grace,
         allow_shell: args.lower.allow_shell || plan.options.allow_shell,
         workdir: workdir.display().to_string(),
+        container_engine: args.engine.clone(),
     };
     let options = RunOptions {
         workdir,
@@ -130,6 +136,8 @@ pub fn run(args: RunArgs) -> u8 {
         seed: args.seed,
         max_instances: args.max_instances,
         runs: args.runs,
+        engine: args.engine.clone(),
+        container_shim: true,
         on_result: Box::new(move |item| progress.item(item)),
     };
     let finished = run::execute(&plan, &options);

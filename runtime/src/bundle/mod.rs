@@ -78,6 +78,9 @@ pub struct RunSettings {
     pub allow_shell: bool,
     /// The directory relative paths of the plan resolved in.
     pub workdir: String,
+    /// `--engine` for container services, when given (a replay uses the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_engine: Option<String>,
 }
 
 /// One part: its name in the archive, size and SHA-256.
