@@ -420,3 +420,32 @@ fn diff_of_a_run_with_itself_is_empty_and_of_two_seeds_names_the_first_diverging
     let bad = ospecc(dir.path(), &["diff", "seed-3.json", &shop()]);
     bad.expect(2);
 }
+
+#[test]
+fn a_bundle_holds_no_secret() {
+    const SECRET: &str = "create_is_refused";
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let _serial = serial();
+        let args = ["run", &shop(), "--secret-env", "SHOP_SECRET", "--bundle", "s.ospecc-bundle"];
+        let run = ospecc_with(dir.path(), &args, None, &[("SHOP_SECRET", SECRET)], Duration::from_secs(120));
+        run.expect(1);
+        assert!(!run.text().contains(SECRET), "{}", run.text());
+    }
+    ospecc(dir.path(), &["inspect", "s.ospecc-bundle", "--extract", "parts"]).expect(0);
+    let mut files = vec![dir.path().join("parts")];
+    let mut seen = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        seen += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(SECRET), "{} holds the secret", path.display());
+        assert!(!path.display().to_string().contains(SECRET), "{}", path.display());
+    }
+    assert!(seen >= 10, "every part was read ({seen})");
+    let report = std::fs::read_to_string(dir.path().join("parts/report.json")).unwrap();
+    assert!(report.contains("test_b_[REDACTED]"), "{report}");
+}

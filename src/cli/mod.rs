@@ -61,7 +61,7 @@ enum Command {
     /// Lower a spec into its plan and write it as JSON (what `ospecc run` executes).
     Build(plan::BuildArgs),
     /// Run a spec or a built plan: start its services, run its tests and probes, report.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Work with run reports: merge the reports of a plan's shards.
     Report {
         #[command(subcommand)]
@@ -121,7 +121,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Init(args) => init::run(&args),
         Command::Plan(args) => plan::run_plan(args),
         Command::Build(args) => plan::run_build(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Report { command } => report::run(command),
         Command::Replay(args) => replay::run(args),
         Command::Inspect(args) => inspect::run(&args),
