@@ -365,7 +365,10 @@ impl Walker<'_> {
             body.push(line);
         }
         if !keep {
-            while body.last().is_some_and(|&l| self.lines[l].is_blank(self.bytes)) {
+            // Trailing blank lines are not content, unless indented past the parent (then
+            // they may hold the body's spaces).
+            let floor = owner.unwrap_or(0);
+            while body.last().is_some_and(|&l| self.lines[l].is_blank(self.bytes) && self.lines[l].indent <= floor) {
                 body.pop();
             }
         }
