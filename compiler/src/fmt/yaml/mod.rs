@@ -159,6 +159,8 @@ fn comment_indent(bytes: &[u8], lines: &[Line], layout: &structure::Layout, inde
     candidates
         .iter()
         .filter(|(old, _, _)| *old <= column)
+        // Outermost first on a tie (a sequence at its key's column shares it).
+        .rev()
         .max_by_key(|(old, _, is_next)| (*old, *is_next))
         .map_or(0, |&(_, new, _)| new)
 }

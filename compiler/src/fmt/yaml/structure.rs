@@ -372,7 +372,16 @@ impl Walker<'_> {
                 body.pop();
             }
         }
-        let delta = self.owner_delta();
+        // Without an indentation indicator the body's indentation is free: it goes one level
+        // below its parent. With one, it stays relative to the parent.
+        let explicit = header_text.iter().take_while(|&&b| b != b'#').any(u8::is_ascii_digit);
+        let first_content = body.iter().map(|&l| self.lines[l]).find(|l| !l.is_blank(self.bytes));
+        let delta = match (owner, first_content, self.stack.iter().rev().find(|f| !f.flow)) {
+            (Some(_), Some(first), Some(parent)) if !explicit => {
+                (parent.new + self.width) as isize - first.indent as isize
+            }
+            _ => self.owner_delta(),
+        };
         let block = Some(owner.unwrap_or(0));
         for &line in &body {
             self.decide(line, Rule::Shift { delta, strip: false, block });
