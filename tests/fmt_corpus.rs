@@ -88,7 +88,10 @@ fn run(files: &[PathBuf], check_diagnostics: bool) -> Counts {
         if again.text.as_deref() != Some(formatted.as_str()) {
             failures.push(format!("{}: not idempotent", path.display()));
         }
-        if check_diagnostics && formatted != text && findings(path, &text, language) != findings(path, &formatted, language) {
+        if check_diagnostics
+            && formatted != text
+            && findings(path, &text, language) != findings(path, &formatted, language)
+        {
             failures.push(format!("{}: `ospecc check` reports differently after formatting", path.display()));
         }
     }

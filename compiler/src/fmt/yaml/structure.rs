@@ -234,10 +234,8 @@ impl Walker<'_> {
     fn dash_before(&self, s: usize) -> Option<usize> {
         let parent = self.stack.last()?;
         let dash = self.lines[self.line(s)].start + parent.old;
-        let ok = dash < s
-            && self.bytes[dash] == b'-'
-            && self.bytes[dash + 1..s].iter().all(|&b| b == b' ')
-            && dash + 1 < s;
+        let ok =
+            dash < s && self.bytes[dash] == b'-' && self.bytes[dash + 1..s].iter().all(|&b| b == b' ') && dash + 1 < s;
         ok.then_some(dash)
     }
 
@@ -286,7 +284,14 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn scalar(&mut self, style: ScalarStyle, s: usize, e: usize, no_text: bool, empty: bool) -> Result<(), Unsupported> {
+    fn scalar(
+        &mut self,
+        style: ScalarStyle,
+        s: usize,
+        e: usize,
+        no_text: bool,
+        empty: bool,
+    ) -> Result<(), Unsupported> {
         if self.in_flow() {
             self.child_done(e, None);
             return Ok(());

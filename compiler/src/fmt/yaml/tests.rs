@@ -19,7 +19,10 @@ fn indentation_and_gaps() {
 fn comments_anchors_and_block_scalars_are_kept() {
     let text = "# head\nbase: &b\n    x: 1   # one\n    # about y\n    y: |\n        keep\n          this\nuse: *b\n\n\n\nlist:\n- a\n# end\n";
     let out = yaml(text);
-    assert_eq!(out, "# head\nbase: &b\n  x: 1   # one\n  # about y\n  y: |\n    keep\n      this\nuse: *b\n\nlist:\n  - a\n# end\n");
+    assert_eq!(
+        out,
+        "# head\nbase: &b\n  x: 1   # one\n  # about y\n  y: |\n    keep\n      this\nuse: *b\n\nlist:\n  - a\n# end\n"
+    );
 }
 
 #[test]
