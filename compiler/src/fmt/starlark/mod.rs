@@ -119,10 +119,3 @@ fn significant(text: &str) -> Option<Vec<String>> {
     }
     Some(out)
 }
-
-/// The printer's output without the check (for looking at a failing file in tests).
-#[cfg(test)]
-pub(crate) fn layout_unchecked(text: &str, options: &Options) -> Result<String, Unsupported> {
-    let tokens = lex::tokens(text).ok_or(Unsupported { span: Span::at(0), what: "tokens".into() })?;
-    Ok(print::print(&tree::parse(&tokens, text)?, options, text.len()))
-}
