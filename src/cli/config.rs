@@ -70,12 +70,9 @@ pub fn resolve_fmt(path: Option<&Path>) -> Result<FmtSettings, String> {
     let section = &file.fmt;
     let mut options = ospecc_compiler::fmt::Options::default();
     let ranged = |value: &Option<Spanned<usize>>, key: &str, range: std::ops::RangeInclusive<usize>| match value {
-        Some(v) if !range.contains(v.get_ref()) => Err(format!(
-            "{}: `fmt.{key}` must be between {} and {}",
-            at(v.span()),
-            range.start(),
-            range.end()
-        )),
+        Some(v) if !range.contains(v.get_ref()) => {
+            Err(format!("{}: `fmt.{key}` must be between {} and {}", at(v.span()), range.start(), range.end()))
+        }
         Some(v) => Ok(Some(*v.get_ref())),
         None => Ok(None),
     };
@@ -341,8 +338,11 @@ mod tests {
     fn fmt_section_is_read_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(CONFIG_FILE);
-        std::fs::write(&path, "[fmt]\nindent_width = 2\nline_width = 80\nsort_loads = false\nexclude = [\"fixtures\"]\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "[fmt]\nindent_width = 2\nline_width = 80\nsort_loads = false\nexclude = [\"fixtures\"]\n",
+        )
+        .unwrap();
         let settings = resolve_fmt(Some(&path)).unwrap();
         assert_eq!((settings.options.indent_width, settings.options.line_width), (2, 80));
         assert!(!settings.options.sort_loads);

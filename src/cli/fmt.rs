@@ -92,7 +92,8 @@ fn execute(args: &FmtArgs) -> Result<u8, String> {
         .map(|o| FileResult { path: o.display.clone(), text: o.text.clone(), diagnostics: o.diagnostics.clone() })
         .collect();
     if !results.is_empty() {
-        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), report::human::render(&results, false).as_bytes());
+        let _ =
+            std::io::Write::write_all(&mut std::io::stderr().lock(), report::human::render(&results, false).as_bytes());
     }
     for error in &errors {
         report_error(&format!("{}: {}", error.path, error.message));

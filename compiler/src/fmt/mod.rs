@@ -10,7 +10,7 @@
 //! cannot lay out with certainty leaves the file as written with a note (FMT001).
 
 mod edits;
-pub(crate) mod starlark;
+mod starlark;
 mod yaml;
 
 pub use crate::analysis::Language;

@@ -69,7 +69,8 @@ pub(super) fn tokens(text: &str) -> Option<Vec<Token<'_>>> {
             b'\n' => {
                 i += 1;
                 let newline = depth == 0 && out.last().is_some_and(|t| t.kind != Kind::Newline);
-                let token = Token { kind: Kind::Newline, text: "\n", start, line, col: start - line_start, first_on_line };
+                let token =
+                    Token { kind: Kind::Newline, text: "\n", start, line, col: start - line_start, first_on_line };
                 line += 1;
                 line_start = i;
                 first_on_line = true;
@@ -180,7 +181,9 @@ fn number_end(bytes: &[u8], i: usize) -> usize {
     let mut at = i;
     while at < bytes.len() {
         let c = bytes[at];
-        let exponent_sign = (c == b'+' || c == b'-') && at > i && matches!(bytes[at - 1], b'e' | b'E')
+        let exponent_sign = (c == b'+' || c == b'-')
+            && at > i
+            && matches!(bytes[at - 1], b'e' | b'E')
             && !bytes[i..at].iter().any(|b| matches!(b, b'x' | b'X'));
         if c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || exponent_sign {
             at += 1;

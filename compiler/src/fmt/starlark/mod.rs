@@ -22,7 +22,10 @@ pub(super) fn format(original: &str, options: &Options) -> Outcome {
         Err(e) => return Outcome::Invalid(vec![syntax_error(&e)]),
     };
     let Some(text) = unix_lines(original) else {
-        return Outcome::Unsupported(Unsupported { span: Span::at(0), what: "a line break that is a lone `\\r`".into() });
+        return Outcome::Unsupported(Unsupported {
+            span: Span::at(0),
+            what: "a line break that is a lone `\\r`".into(),
+        });
     };
     let Some(tokens) = lex::tokens(&text) else {
         return Outcome::Unsupported(Unsupported { span: Span::at(0), what: "a tab in indentation".into() });
@@ -51,7 +54,8 @@ pub(super) fn verify(original: &str, formatted: &str) -> Result<(), String> {
 /// Same syntax tree (load symbols in any order) and same tokens and comments (trailing
 /// commas and load symbol order aside).
 fn compare(before: &AstModule, original: &str, formatted: &str) -> Result<(), String> {
-    let after = parse(formatted).map_err(|e| format!("the formatted text does not parse: {}", e.without_diagnostic()))?;
+    let after =
+        parse(formatted).map_err(|e| format!("the formatted text does not parse: {}", e.without_diagnostic()))?;
     if canonical(before) != canonical(&after) {
         return Err("the formatted text has a different syntax tree".into());
     }
@@ -76,7 +80,8 @@ fn canonical(module: &AstModule) -> Vec<String> {
         .into_iter()
         .map(|s| match &s.node {
             Stmt::Load(load) => {
-                let mut args: Vec<String> = load.args.iter().map(|a| format!("{}={}", a.local.node, a.their.node)).collect();
+                let mut args: Vec<String> =
+                    load.args.iter().map(|a| format!("{}={}", a.local.node, a.their.node)).collect();
                 args.sort();
                 format!("load({:?}, {})", load.module.node, args.join(", "))
             }
@@ -113,11 +118,4 @@ fn significant(text: &str) -> Option<Vec<String>> {
         }
     }
     Some(out)
-}
-
-/// The printer's output without the check (for looking at a failing file in tests).
-#[cfg(test)]
-pub(crate) fn layout_unchecked(text: &str, options: &Options) -> Result<String, Unsupported> {
-    let tokens = lex::tokens(text).ok_or(Unsupported { span: Span::at(0), what: "tokens".into() })?;
-    Ok(print::print(&tree::parse(&tokens, text)?, options, text.len()))
 }

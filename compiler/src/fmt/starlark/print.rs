@@ -9,8 +9,10 @@ use super::tree::{Element, Group, Item, Line, Node};
 use crate::fmt::Options;
 
 /// Words after which `-`, `+`, `*` and `**` are unary, and before which `(` takes a space.
-const KEYWORDS: &[&str] =
-    &["and", "or", "not", "in", "if", "else", "elif", "for", "while", "def", "return", "lambda", "pass", "break", "continue"];
+const KEYWORDS: &[&str] = &[
+    "and", "or", "not", "in", "if", "else", "elif", "for", "while", "def", "return", "lambda", "pass", "break",
+    "continue",
+];
 
 /// Operators a broken parenthesised expression is split before.
 const CHAIN_OPERATORS: &[&str] = &["and", "or", "+"];
@@ -69,7 +71,12 @@ impl Printer<'_> {
     fn items(&mut self, items: &[Item], indent: usize, top: bool) {
         for (i, item) in items.iter().enumerate() {
             let mut blanks = if i == 0 { 0 } else { blank_before(item).min(1) };
-            if top && i > 0 && (is_def(&items[i - 1]) || (blank_before(item) > 0 || !matches!(items[i - 1], Item::Comment { .. })) && starts_def(items, i)) {
+            if top
+                && i > 0
+                && (is_def(&items[i - 1])
+                    || (blank_before(item) > 0 || !matches!(items[i - 1], Item::Comment { .. }))
+                        && starts_def(items, i))
+            {
                 blanks = 2;
             }
             for _ in 0..blanks {
@@ -351,7 +358,8 @@ fn trailing_comma_when_broken(group: &Group, callee: bool, subscript: bool) -> b
         return false;
     }
     let comprehension = group.elements.iter().any(|e| e.nodes.iter().any(|n| is_tok(n, "for")));
-    let starred = group.elements.last().and_then(|e| e.nodes.first()).is_some_and(|n| is_tok(n, "*") || is_tok(n, "**"));
+    let starred =
+        group.elements.last().and_then(|e| e.nodes.first()).is_some_and(|n| is_tok(n, "*") || is_tok(n, "**"));
     !comprehension && !starred && !group.elements.is_empty()
 }
 
@@ -368,7 +376,10 @@ fn must_break(group: &Group, callee: bool) -> bool {
     group.elements.iter().any(|e| {
         !e.leading.is_empty()
             || e.trailing.is_some()
-            || e.nodes.iter().enumerate().any(|(i, n)| matches!(n, Node::Group(g) if must_break(g, is_callee(&e.nodes, i))))
+            || e.nodes
+                .iter()
+                .enumerate()
+                .any(|(i, n)| matches!(n, Node::Group(g) if must_break(g, is_callee(&e.nodes, i))))
     })
 }
 
@@ -443,7 +454,12 @@ fn sorted_load<'a, 't>(nodes: &'a [Node<'t>]) -> Option<Vec<Node<'t>>> {
 }
 
 fn copy_element<'t>(element: &Element<'t>) -> Element<'t> {
-    Element { leading: Vec::new(), nodes: element.nodes.iter().map(copy_node).collect(), trailing: None, ..Element::default() }
+    Element {
+        leading: Vec::new(),
+        nodes: element.nodes.iter().map(copy_node).collect(),
+        trailing: None,
+        ..Element::default()
+    }
 }
 
 fn copy_node<'t>(node: &Node<'t>) -> Node<'t> {

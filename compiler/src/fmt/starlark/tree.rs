@@ -103,7 +103,12 @@ fn code_indent(entry: &Option<Entry>) -> Option<usize> {
 /// The items of the block whose lines start at column `indent`, under a header at column
 /// `parent` (`None`: the file). Comments before a line go with it; comments after a block's
 /// last line stay in the block while they are indented like it.
-fn block<'t>(entries: &mut [Option<Entry<'t>>], pos: &mut usize, indent: usize, parent: Option<usize>) -> Vec<Item<'t>> {
+fn block<'t>(
+    entries: &mut [Option<Entry<'t>>],
+    pos: &mut usize,
+    indent: usize,
+    parent: Option<usize>,
+) -> Vec<Item<'t>> {
     let mut items = Vec::new();
     while *pos < entries.len() {
         let next_code = (*pos..entries.len()).find(|&i| code_indent(&entries[i]).is_some());

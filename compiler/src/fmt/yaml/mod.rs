@@ -27,7 +27,10 @@ pub(super) fn format(original: &str, options: &Options) -> Outcome {
         return Outcome::Invalid(errors);
     }
     let Some(text) = unix_lines(original) else {
-        return Outcome::Unsupported(Unsupported { span: Span::at(0), what: "a line break that is a lone `\\r`".into() });
+        return Outcome::Unsupported(Unsupported {
+            span: Span::at(0),
+            what: "a line break that is a lone `\\r`".into(),
+        });
     };
     if text.starts_with('\u{feff}') {
         return Outcome::Unsupported(Unsupported { span: Span::new(0, 3), what: "a byte order mark".into() });
@@ -48,7 +51,12 @@ pub(super) fn format(original: &str, options: &Options) -> Outcome {
 }
 
 /// Writes every line by its rule.
-fn render(text: &str, lines: &[Line], layout: &structure::Layout, ends_with_newline: bool) -> Result<String, Unsupported> {
+fn render(
+    text: &str,
+    lines: &[Line],
+    layout: &structure::Layout,
+    ends_with_newline: bool,
+) -> Result<String, Unsupported> {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + text.len() / 16);
     let mut gaps = layout.gaps.iter().peekable();
@@ -100,7 +108,10 @@ fn render(text: &str, lines: &[Line], layout: &structure::Layout, ends_with_newl
                 } else {
                     let n = line.indent as isize + delta;
                     if n < 0 {
-                        return Err(Unsupported { span: Span::new(line.start, line.end), what: "a line that would move left of column 1".into() });
+                        return Err(Unsupported {
+                            span: Span::new(line.start, line.end),
+                            what: "a line that would move left of column 1".into(),
+                        });
                     }
                     push_spaces(&mut out, n as usize);
                     let start = out.len();
@@ -114,7 +125,9 @@ fn render(text: &str, lines: &[Line], layout: &structure::Layout, ends_with_newl
                 let start = out.len();
                 if bytes[line.first()] == b'#' {
                     push_spaces(&mut out, comment_indent(bytes, lines, layout, index));
-                } else if line.indent == 0 && (structure::is_document_marker(content.as_bytes()) || content.starts_with('%')) {
+                } else if line.indent == 0
+                    && (structure::is_document_marker(content.as_bytes()) || content.starts_with('%'))
+                {
                     // Document markers and directives stay in column 1.
                 } else {
                     return Err(Unsupported {
@@ -148,7 +161,8 @@ fn comment_indent(bytes: &[u8], lines: &[Line], layout: &structure::Layout, inde
         .iter()
         .map(|&(old, new)| (old, new, false))
         .collect();
-    let is_gap = |i: usize| layout.rules[i] == Rule::Open && (lines[i].is_blank(bytes) || bytes[lines[i].first()] == b'#');
+    let is_gap =
+        |i: usize| layout.rules[i] == Rule::Open && (lines[i].is_blank(bytes) || bytes[lines[i].first()] == b'#');
     let next = (index + 1..lines.len()).find(|&i| !is_gap(i));
     if let Some(i) = next {
         if let Rule::Indent(new) = layout.rules[i] {
@@ -159,6 +173,8 @@ fn comment_indent(bytes: &[u8], lines: &[Line], layout: &structure::Layout, inde
     candidates
         .iter()
         .filter(|(old, _, _)| *old <= column)
+        // Outermost first on a tie (a sequence at its key's column shares it).
+        .rev()
         .max_by_key(|(old, _, is_next)| (*old, *is_next))
         .map_or(0, |&(_, new, _)| new)
 }

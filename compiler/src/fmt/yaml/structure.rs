@@ -234,10 +234,8 @@ impl Walker<'_> {
     fn dash_before(&self, s: usize) -> Option<usize> {
         let parent = self.stack.last()?;
         let dash = self.lines[self.line(s)].start + parent.old;
-        let ok = dash < s
-            && self.bytes[dash] == b'-'
-            && self.bytes[dash + 1..s].iter().all(|&b| b == b' ')
-            && dash + 1 < s;
+        let ok =
+            dash < s && self.bytes[dash] == b'-' && self.bytes[dash + 1..s].iter().all(|&b| b == b' ') && dash + 1 < s;
         ok.then_some(dash)
     }
 
@@ -286,7 +284,14 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn scalar(&mut self, style: ScalarStyle, s: usize, e: usize, no_text: bool, empty: bool) -> Result<(), Unsupported> {
+    fn scalar(
+        &mut self,
+        style: ScalarStyle,
+        s: usize,
+        e: usize,
+        no_text: bool,
+        empty: bool,
+    ) -> Result<(), Unsupported> {
         if self.in_flow() {
             self.child_done(e, None);
             return Ok(());
@@ -365,11 +370,23 @@ impl Walker<'_> {
             body.push(line);
         }
         if !keep {
-            while body.last().is_some_and(|&l| self.lines[l].is_blank(self.bytes)) {
+            // Trailing blank lines are not content, unless indented past the parent (then
+            // they may hold the body's spaces).
+            let floor = owner.unwrap_or(0);
+            while body.last().is_some_and(|&l| self.lines[l].is_blank(self.bytes) && self.lines[l].indent <= floor) {
                 body.pop();
             }
         }
-        let delta = self.owner_delta();
+        // Without an indentation indicator the body's indentation is free: it goes one level
+        // below its parent. With one, it stays relative to the parent.
+        let explicit = header_text.iter().take_while(|&&b| b != b'#').any(u8::is_ascii_digit);
+        let first_content = body.iter().map(|&l| self.lines[l]).find(|l| !l.is_blank(self.bytes));
+        let delta = match (owner, first_content, self.stack.iter().rev().find(|f| !f.flow)) {
+            (Some(_), Some(first), Some(parent)) if !explicit => {
+                (parent.new + self.width) as isize - first.indent as isize
+            }
+            _ => self.owner_delta(),
+        };
         let block = Some(owner.unwrap_or(0));
         for &line in &body {
             self.decide(line, Rule::Shift { delta, strip: false, block });
