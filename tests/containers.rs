@@ -141,7 +141,11 @@ def test_unfaulted_it_serves():
 fn build_contexts_are_built_once_per_content() {
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "web/Containerfile", "FROM nginx:1.27-alpine\nCOPY nginx.conf /etc/nginx/nginx.conf\nCOPY www /srv/www\n");
+    write(
+        dir.path(),
+        "web/Containerfile",
+        "FROM nginx:1.27-alpine\nCOPY nginx.conf /etc/nginx/nginx.conf\nCOPY www /srv/www\n",
+    );
     write(dir.path(), "web/nginx.conf", &nginx_conf(42083));
     write(dir.path(), "web/www/hello.txt", "built\n");
     let spec = r#"

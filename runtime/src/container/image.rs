@@ -71,7 +71,8 @@ pub fn build(engine: &Engine, service: &str, context: &Path) -> Result<String, S
 pub fn default_argv(engine: &Engine, image: &str, args: &[String]) -> Result<Vec<String>, String> {
     let format = "{{json .Config.Entrypoint}}\t{{json .Config.Cmd}}";
     let out = engine.call(&["image", "inspect", "--format", format, image].map(str::to_owned), INSPECT_TIMEOUT)?;
-    let (entrypoint, command) = parse_entry(&out).ok_or_else(|| format!("cannot read the entrypoint of `{image}`: {out}"))?;
+    let (entrypoint, command) =
+        parse_entry(&out).ok_or_else(|| format!("cannot read the entrypoint of `{image}`: {out}"))?;
     let command = if args.is_empty() { command } else { args.to_vec() };
     Ok(entrypoint.into_iter().chain(command).collect())
 }

@@ -123,7 +123,8 @@ pub async fn launch(request: Request<'_>, events: &EventLog) -> Result<(Arc<Proc
     let prepared = prepare(&request, events).await?;
     let Prepared { engine, image, argv } = prepared;
     let container = container_name(name);
-    let scratch = Scratch::create(&container).map_err(|e| format!("service `{name}`: cannot make its scratch directory: {e}"))?;
+    let scratch =
+        Scratch::create(&container).map_err(|e| format!("service `{name}`: cannot make its scratch directory: {e}"))?;
 
     let mut env = request.env.clone();
     env.insert(reaper::MARK.to_owned(), reaper::run_id().to_owned());
@@ -189,11 +190,12 @@ pub async fn launch(request: Request<'_>, events: &EventLog) -> Result<(Arc<Proc
     let mut running = Running { engine, name: container, image, _scratch: scratch, seccomp: None };
     if let Some((handoff, supervisor)) = handoff {
         let watched = proc.clone();
-        let accepted =
-            tokio::task::spawn_blocking(move || handoff.accept(HANDOFF_TIMEOUT, &|| watched.exit().is_some()).map(|c| (c, handoff)))
-                .await
-                .map_err(|e| format!("service `{name}`: the seccomp hand-off failed: {e}"))
-                .and_then(|r| r.map_err(|e| format!("service `{name}`: {e}")));
+        let accepted = tokio::task::spawn_blocking(move || {
+            handoff.accept(HANDOFF_TIMEOUT, &|| watched.exit().is_some()).map(|c| (c, handoff))
+        })
+        .await
+        .map_err(|e| format!("service `{name}`: the seccomp hand-off failed: {e}"))
+        .and_then(|r| r.map_err(|e| format!("service `{name}`: {e}")));
         match accepted {
             Ok((connection, _handoff)) => {
                 let handle = supervisor
@@ -280,12 +282,10 @@ fn shim_setup(
     let files = shim::ShimFiles::of_this_process().map_err(|e| format!("service `{name}`: {e}"))?;
     let dir = scratch.path.join("run");
     std::fs::create_dir(&dir).map_err(|e| format!("service `{name}`: cannot make the hand-off directory: {e}"))?;
-    let handoff = shim::Handoff::listen(&dir).map_err(|e| format!("service `{name}`: cannot listen for the shim: {e}"))?;
-    let config = shim::Config {
-        intercept: faulting.intercept.clone(),
-        socket: shim::Handoff::container_socket(),
-        argv,
-    };
+    let handoff =
+        shim::Handoff::listen(&dir).map_err(|e| format!("service `{name}`: cannot listen for the shim: {e}"))?;
+    let config =
+        shim::Config { intercept: faulting.intercept.clone(), socket: shim::Handoff::container_socket(), argv };
     let config = serde_json::to_string(&config).map_err(|e| format!("service `{name}`: {e}"))?;
     // The configuration goes in the env file (no line breaks in JSON).
     let env_path = scratch.path.join("env");
@@ -348,8 +348,10 @@ fn container_name(service: &str) -> String {
 
 /// A name part made of the characters engines accept in names and tags.
 pub(crate) fn sanitize(text: &str) -> String {
-    let cleaned: String =
-        text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '-' }).collect();
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
     let trimmed = cleaned.trim_matches(['-', '_']);
     if trimmed.is_empty() {
         "service".to_owned()
