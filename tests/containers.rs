@@ -339,3 +339,27 @@ fn the_example_service_passes_its_matrix_with_postgres_and_redis_as_images() {
     let run = run(dir.path(), "users.star", &engine, &["--show", "all"]);
     assert_passed(&run, 16);
 }
+
+#[test]
+fn a_shim_that_cannot_start_the_service_fails_the_start_with_its_reason() {
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"
+web = service("shim_fail_web",
+    interface("http", "http", 42086),
+    image = "nginx:1.27-alpine",
+    args = ["/no/such/program"],
+    healthcheck = tcp("localhost:42086", timeout = "20s"),
+)
+
+def test_faulted():
+    fault(web, write = deny("EIO"), run = lambda: None)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run = run(dir.path(), "spec.star", &engine, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.text());
+    assert!(run.stdout.contains("0 passed, 0 failed, 1 errored"), "{}", run.text());
+    assert!(run.stdout.contains("exited with code 127 before it became ready"), "{}", run.text());
+    assert!(run.stdout.contains("ospecc shim: cannot run `/no/such/program`"), "{}", run.text());
+    assert!(engine.containers("ospecc.service", "shim_fail_web").is_empty());
+}
