@@ -127,6 +127,7 @@ fn every_container_case_passes_with_the_golden_trace() {
 
 #[test]
 fn declared_ports_are_read_from_interfaces() {
-    let spec = "web = service(\"web\",\n    interface(\"http\", \"http\", 80),\n    interface(\"admin\", \"http\", 9090))";
+    let spec =
+        "web = service(\"web\",\n    interface(\"http\", \"http\", 80),\n    interface(\"admin\", \"http\", 9090))";
     assert_eq!(declared_ports(spec), [80, 9090]);
 }

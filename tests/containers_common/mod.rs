@@ -62,7 +62,16 @@ fn prepare() -> Result<Engine, String> {
     // An engine that is installed but cannot start a container (a sandbox without the
     // configuration tests/deps/podman.sh writes) is a reason to skip, with its words.
     let (ok, _, err) = engine.run(&[
-        "run", "--rm", "--network", "host", "--pull=never", "--entrypoint", "/bin/sh", "nginx:1.27-alpine", "-c", "true",
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--pull=never",
+        "--entrypoint",
+        "/bin/sh",
+        "nginx:1.27-alpine",
+        "-c",
+        "true",
     ]);
     if !ok {
         return Err(format!("{} cannot run a container here: {}", engine.program, err.trim()));

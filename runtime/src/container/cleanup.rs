@@ -107,7 +107,9 @@ fn labelled(engine: &Engine, filter: &str) -> Vec<Labelled> {
     if ids.is_empty() {
         return Vec::new();
     }
-    let format = format!("{{{{.Name}}}}\t{{{{index .Config.Labels \"{LABEL_RUN}\"}}}}\t{{{{index .Config.Labels \"{LABEL_LOCK}\"}}}}");
+    let format = format!(
+        "{{{{.Name}}}}\t{{{{index .Config.Labels \"{LABEL_RUN}\"}}}}\t{{{{index .Config.Labels \"{LABEL_LOCK}\"}}}}"
+    );
     let mut args: Vec<String> = ["container", "inspect", "--format", &format].map(str::to_owned).to_vec();
     args.extend(ids);
     // A container removed between the two calls makes inspect fail for it alone: read what came.

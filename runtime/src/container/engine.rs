@@ -20,6 +20,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a finished command's output may still take to arrive.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
+/// Each `--engine` choice (none: the default search) and what it found.
+type Found = BTreeMap<Option<String>, Result<Engine, String>>;
+
 /// The two engine families (their CLIs differ in a few flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -62,8 +65,9 @@ impl Output {
 impl Engine {
     /// The engine for `choice` (`--engine`), found once per process.
     pub fn find(choice: Option<&str>) -> Result<Engine, String> {
-        static FOUND: OnceLock<Mutex<BTreeMap<Option<String>, Result<Engine, String>>>> = OnceLock::new();
-        let choice = choice.map(str::to_owned).or_else(|| std::env::var("OSPECC_ENGINE").ok()).filter(|c| !c.is_empty());
+        static FOUND: OnceLock<Mutex<Found>> = OnceLock::new();
+        let choice =
+            choice.map(str::to_owned).or_else(|| std::env::var("OSPECC_ENGINE").ok()).filter(|c| !c.is_empty());
         let mut found = FOUND.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
         found.entry(choice.clone()).or_insert_with(|| detect(choice.as_deref())).clone()
     }
@@ -128,8 +132,11 @@ fn kind_of(program: &Path) -> Kind {
 fn probe(engine: &Engine) -> Result<(), String> {
     let args = ["version".to_owned(), "--format".to_owned(), "{{.Server.Version}}".to_owned()];
     // Podman without a service has no "Server" part: `{{.Version}}` is its own version.
-    let args: Vec<String> =
-        if engine.kind == Kind::Podman { vec!["version".into(), "--format".into(), "{{.Version}}".into()] } else { args.to_vec() };
+    let args: Vec<String> = if engine.kind == Kind::Podman {
+        vec!["version".into(), "--format".into(), "{{.Version}}".into()]
+    } else {
+        args.to_vec()
+    };
     let out = engine.run(&args, PROBE_TIMEOUT)?;
     if out.success {
         Ok(())
@@ -141,9 +148,9 @@ fn probe(engine: &Engine) -> Result<(), String> {
 fn on_path(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| std::fs::metadata(candidate).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| {
+        std::fs::metadata(candidate).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// Runs `program args` with stdin closed and both outputs read, killing it after `timeout`.
@@ -216,8 +223,12 @@ mod tests {
 
     #[test]
     fn bounded_runs_report_output_and_time_out() {
-        let out = run_bounded(Path::new("/bin/sh"), &["-c".into(), "echo out; echo why >&2; exit 3".into()], Duration::from_secs(10))
-            .unwrap();
+        let out = run_bounded(
+            Path::new("/bin/sh"),
+            &["-c".into(), "echo out; echo why >&2; exit 3".into()],
+            Duration::from_secs(10),
+        )
+        .unwrap();
         assert!(!out.success);
         assert_eq!(out.stdout, "out\n");
         assert_eq!(out.reason(), "why");

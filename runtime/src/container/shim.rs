@@ -167,7 +167,12 @@ impl Handoff {
             if n > 0 {
                 // SAFETY: accept4 on our listening socket; the peer address is not wanted.
                 let fd = unsafe {
-                    libc::accept4(self.listener.as_raw_fd(), std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC)
+                    libc::accept4(
+                        self.listener.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                        libc::SOCK_CLOEXEC,
+                    )
                 };
                 if fd >= 0 {
                     // SAFETY: a new fd nobody else owns.
@@ -200,7 +205,8 @@ impl ShimFiles {
     /// This process's executable and the shared objects it has mapped (`/proc/self/maps`).
     pub fn of_this_process() -> Result<ShimFiles, String> {
         let exe = std::env::current_exe().map_err(|e| format!("cannot find ospecc's own executable: {e}"))?;
-        let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| format!("cannot read /proc/self/maps: {e}"))?;
+        let maps =
+            std::fs::read_to_string("/proc/self/maps").map_err(|e| format!("cannot read /proc/self/maps: {e}"))?;
         Ok(ShimFiles::from_maps(exe, &maps))
     }
 
@@ -225,10 +231,15 @@ impl ShimFiles {
 
     /// The read-only mounts: the executable, the loader and the libraries under `/.ospecc`.
     pub fn mounts(&self) -> Vec<Mount> {
-        let mut mounts = vec![Mount { host: self.exe.display().to_string(), container: format!("{ROOT}/ospecc"), read_only: true }];
+        let mut mounts =
+            vec![Mount { host: self.exe.display().to_string(), container: format!("{ROOT}/ospecc"), read_only: true }];
         for lib in self.loader.iter().chain(&self.libraries) {
             if let Some(name) = lib.file_name().and_then(|n| n.to_str()) {
-                mounts.push(Mount { host: lib.display().to_string(), container: format!("{ROOT}/lib/{name}"), read_only: true });
+                mounts.push(Mount {
+                    host: lib.display().to_string(),
+                    container: format!("{ROOT}/lib/{name}"),
+                    read_only: true,
+                });
             }
         }
         mounts
@@ -264,7 +275,10 @@ mod tests {
         assert_eq!(files.loader, Some(PathBuf::from("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")));
         assert_eq!(
             files.libraries,
-            [PathBuf::from("/usr/lib/x86_64-linux-gnu/libc.so.6"), PathBuf::from("/usr/lib/x86_64-linux-gnu/libgcc_s.so.1")]
+            [
+                PathBuf::from("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+                PathBuf::from("/usr/lib/x86_64-linux-gnu/libgcc_s.so.1")
+            ]
         );
         let (entrypoint, args) = files.entrypoint();
         assert_eq!(entrypoint, "/.ospecc/lib/ld-linux-x86-64.so.2");
@@ -296,7 +310,8 @@ mod tests {
     fn a_bad_configuration_is_reported() {
         let config = Config { intercept: vec![], socket: "/nonexistent".into(), argv: vec![] };
         assert!(run(&config).contains("neither an entrypoint nor a command"));
-        let config = Config { intercept: vec![], socket: "/nonexistent".into(), argv: vec!["/nonexistent/program".into()] };
+        let config =
+            Config { intercept: vec![], socket: "/nonexistent".into(), argv: vec!["/nonexistent/program".into()] };
         assert!(run(&config).contains("cannot run `/nonexistent/program`"));
     }
 }

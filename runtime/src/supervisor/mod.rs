@@ -197,7 +197,8 @@ impl Services {
                 };
                 let (proc, container) = crate::container::launch(request, &self.events).await?;
                 self.entries[index].proc = Some(proc.clone());
-                self.entries[index].container = Some(container);
+                let container = self.entries[index].container.insert(container);
+                container.attach(&proc).await?;
                 self.wait_ready(index, &service, &proc, &env).await
             }
             Launch::Remote { address } => {
