@@ -8,6 +8,7 @@
 pub mod events;
 pub mod explore;
 pub mod faults;
+pub mod jobs;
 pub mod mock;
 pub mod probes;
 pub mod proxy;

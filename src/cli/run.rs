@@ -61,6 +61,10 @@ pub struct RunArgs {
     /// service), to compare a run with Faultbox's or with another run.
     #[arg(long, value_name = "FILE")]
     normalize: Option<PathBuf>,
+    /// Run up to N test lifecycles at once, each in its own network namespace (default: one per
+    /// core, as memory allows; 1 runs them one at a time).
+    #[arg(long, value_name = "N")]
+    jobs: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -95,6 +99,7 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     }
+    let Some(jobs) = jobs(&plan, &args) else { return EXIT_USAGE };
     let environment: BTreeMap<String, String> = std::env::vars().collect();
     let redactor = redactor(&plan, &environment, &args.lower.secret_env);
     let is_tty = std::io::stderr().is_terminal() && args.format == Format::Human;
@@ -118,6 +123,7 @@ pub fn run(args: RunArgs) -> u8 {
         seed: args.seed,
         max_instances: args.max_instances,
         runs: args.runs,
+        jobs,
         on_result: Box::new(move |item| progress.item(item)),
     };
     let finished = run::execute(&plan, &options);
@@ -153,6 +159,25 @@ pub fn run(args: RunArgs) -> u8 {
         }
     }
     code
+}
+
+/// The jobs the run gets (`--jobs`, else the default), said when fewer than asked; `None`
+/// for `--jobs 0`. Before the run starts threads: an unprivileged process enters its user
+/// namespace here.
+fn jobs(plan: &Plan, args: &RunArgs) -> Option<usize> {
+    if args.jobs == Some(0) {
+        report_error("--jobs 0: at least one job must run (--jobs 1 runs the tests one at a time)");
+        return None;
+    }
+    let requested = args.jobs.map_or_else(ospecc_runtime::jobs::default_jobs, |n| n as usize);
+    let shard = args.shard.as_deref().and_then(|s| Shard::parse(s).ok());
+    let tests = (0..plan.tests.len()).filter(|i| shard.is_none_or(|s| i % s.count as usize + 1 == s.index as usize));
+    let units = tests.count() * args.runs as usize;
+    let (jobs, why) = ospecc_runtime::jobs::decide(plan, requested, units);
+    if let (Some(why), Some(asked)) = (why, args.jobs) {
+        super::report_warning(&format!("--jobs {asked}: {why}"));
+    }
+    Some(jobs)
 }
 
 /// Keeps the tests named (exactly or by glob) and drops the acceptance probes; an

@@ -152,8 +152,10 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
         None => None,
     };
     let mut seccomp_hook = seccomp.as_ref().map(|prepared| prepared.child_hook());
+    // The spawner thread forks; the child joins the namespaces of the job that asked (`--jobs`).
+    let namespaces = crate::jobs::namespaces::Join::of_caller();
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
-    // system calls (prctl, getppid, kill, and the seccomp hook's prctl, fcntl, seccomp, sendmsg
+    // system calls (prctl, getppid, kill, stat and setns for the namespace, and the seccomp hook's prctl, fcntl, seccomp, sendmsg
     // on memory prepared before the fork); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
@@ -165,6 +167,7 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
             if libc::getppid() != parent {
                 libc::kill(libc::getpid(), libc::SIGKILL);
             }
+            namespaces.enter()?;
             // Last: from here on the intercepted syscalls wait for the supervisor.
             if let Some(hook) = seccomp_hook.as_mut() {
                 hook.run()?;
