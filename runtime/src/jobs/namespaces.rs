@@ -133,6 +133,11 @@ impl Join {
     /// a run without jobs never needs the privilege `setns` asks for). Only makes
     /// async-signal-safe system calls and allocates nothing.
     pub fn enter(&self) -> std::io::Result<()> {
+        // Joining a mount namespace moves the working directory to its root: the child's (set
+        // before this runs) is taken back by path afterwards.
+        let mut cwd = [0 as libc::c_char; libc::PATH_MAX as usize];
+        // SAFETY: getcwd(3) writes at most `cwd.len()` bytes into the buffer.
+        let have_cwd = unsafe { !libc::getcwd(cwd.as_mut_ptr(), cwd.len()).is_null() };
         for namespace in &self.namespaces {
             // SAFETY: `stat` is an all-integer C struct; stat(2) fills it from a constant path.
             let here = unsafe {
@@ -144,6 +149,10 @@ impl Join {
             }
             // SAFETY: setns(2) on a descriptor this value owns.
             if unsafe { libc::setns(namespace.descriptor.as_raw_fd(), namespace.flag) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: chdir(2) on the NUL-terminated path getcwd wrote.
+            if namespace.flag == libc::CLONE_NEWNS && have_cwd && unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
         }
