@@ -20,7 +20,9 @@ struct Case {
 }
 
 fn corpus() -> Option<PathBuf> {
-    let dir = repo_root().join("../shared/data/faultbox-corpus");
+    // `../shared` beside the clone; `OSPECC_SHARED_DIR` names it elsewhere (a git worktree).
+    let shared = std::env::var_os("OSPECC_SHARED_DIR").map_or_else(|| repo_root().join("../shared"), PathBuf::from);
+    let dir = shared.join("data/faultbox-corpus");
     if dir.join("cases.tsv").is_file() {
         Some(dir)
     } else {

@@ -5,6 +5,7 @@
 //! ([`report`]); a test with named `choose()` axes or exhaustive `max_fires` rules runs once per
 //! leaf ([`explore`]). Teardown happens on success, failure, panic and SIGINT/SIGTERM.
 
+pub mod determinism;
 pub mod events;
 pub mod explore;
 pub mod faults;

@@ -17,6 +17,7 @@ use ospecc_schema::plan::topology::{Launch, Test};
 use ospecc_schema::plan::Plan;
 
 use crate::events::{fields, Event, EventLog};
+use crate::determinism;
 use crate::explore::{self, Leaf};
 use crate::faults::{diagnose, Faults};
 use crate::jobs;
@@ -73,6 +74,9 @@ pub struct RunOptions {
     /// The most lifecycles at once (`--jobs`); above 1, each runs in its own network namespace
     /// ([`crate::jobs`]). The caller decides it with [`crate::jobs::decide`].
     pub jobs: usize,
+    /// `--strict-determinism[=BOOL]`: overrides the spec's `determinism(strict=)`; true also
+    /// watches for leaks without `determinism()` ([`crate::determinism`]).
+    pub strict_determinism: Option<bool>,
     /// Called with each result as it is known (live progress).
     pub on_result: Box<dyn Fn(&ItemResult) + Send + Sync>,
 }
@@ -148,7 +152,9 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
             Ok(loaded) => {
                 let loaded = Arc::new(loaded);
                 let units = units(&tests, options);
-                let shared = Shared { plan, loaded: &loaded, options, events };
+                let determinism = determinism::Settings::of(&loaded.evaluated, options.strict_determinism);
+                let detector = determinism.detect.then(|| Arc::new(determinism::Detector::new(plan)));
+                let shared = Shared { plan, loaded: &loaded, options, events, determinism: &determinism, detector: &detector };
                 if options.jobs.min(units.len()) > 1 {
                     run_parallel(&shared, &units, &mut results, &mut services);
                 } else {
@@ -209,6 +215,9 @@ struct Shared<'a> {
     loaded: &'a Arc<Loaded>,
     options: &'a RunOptions,
     events: &'a EventLog,
+    determinism: &'a determinism::Settings,
+    /// What the services' filters watch for, under determinism mode.
+    detector: &'a Option<Arc<determinism::Detector>>,
 }
 
 /// One lifecycle's setting: the run's, plus the async runtime, seed, job and log it runs with.
@@ -315,14 +324,14 @@ fn run_test(
     services_seen: &mut Vec<ServiceResult>,
 ) -> ItemResult {
     let Lifecycle { runtime, shared, seed, job } = *lifecycle;
-    let Shared { plan, loaded, options, events } = *shared;
+    let Shared { plan, loaded, options, events, determinism, detector } = *shared;
     let first_seq = events.push("runner", "lifecycle_started", fields([("test", test.name.clone().into())]));
     let started = Instant::now();
     let mut faults = Faults::prepare(plan, test, seed, events.clone(), leaf.clone());
     let handler = Arc::new(StarlarkMocks::new(plan, loaded.clone(), events.clone()));
     let up = runtime.block_on(async {
         faults.start_proxies(plan, test, seed).await?;
-        start(plan, options, events, handler, &faults, job).await
+        start(plan, options, events, handler, &faults, (job, detector.clone())).await
     });
     let (mocks, running) = match up {
         Ok(up) => up,
@@ -344,6 +353,7 @@ fn run_test(
         crashed: &|| running.as_ref().map(Services::crashed).unwrap_or_default(),
         faults: Some(&faults),
         leaf,
+        determinism,
     };
     let mut result = suite.run(test, first_seq);
     drop(suite);
@@ -369,7 +379,7 @@ async fn start(
     events: &EventLog,
     handler: Arc<StarlarkMocks>,
     faults: &Faults,
-    job: Option<usize>,
+    (job, determinism): (Option<usize>, Option<Arc<determinism::Detector>>),
 ) -> Result<Up, String> {
     let mut mocks = Vec::new();
     for service in plan.services.iter().filter(|s| matches!(s.launch, Launch::Mock { .. })) {
@@ -404,6 +414,7 @@ async fn start(
         extra_env: job.map(|job| (JOB_ENV.to_owned(), job.to_string())).into_iter().collect(),
         seccomp: faults.syscall_tables(),
         edges: faults.edges(),
+        determinism,
     };
     match Services::start(&plan.services, events.clone(), start_options).await {
         Ok(services) => Ok((mocks, Some(services))),
@@ -451,7 +462,7 @@ async fn acceptance_run(
             Some(loaded) => {
                 let handler = Arc::new(StarlarkMocks::new(plan, loaded, events.clone()));
                 let no_faults = Faults::none(events.clone());
-                match start(plan, options, events, handler, &no_faults, None).await {
+                match start(plan, options, events, handler, &no_faults, (None, None)).await {
                     Ok(started) => up = started,
                     Err(why) => return vec![error_result("acceptance", &why, events)],
                 }

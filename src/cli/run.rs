@@ -65,6 +65,11 @@ pub struct RunArgs {
     /// core, as memory allows; 1 runs them one at a time).
     #[arg(long, value_name = "N")]
     jobs: Option<u32>,
+    /// Fail a test whose services do I/O the run does not mediate (raw clock reads, getrandom,
+    /// DNS, undeclared connects, raw sockets) unless the spec tolerates it; watches even without
+    /// determinism() in the spec. `=false` only reports.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    strict_determinism: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -124,6 +129,7 @@ pub fn run(args: RunArgs) -> u8 {
         max_instances: args.max_instances,
         runs: args.runs,
         jobs,
+        strict_determinism: args.strict_determinism,
         on_result: Box::new(move |item| progress.item(item)),
     };
     let finished = run::execute(&plan, &options);
