@@ -16,8 +16,8 @@ use ospecc_compiler::topology::Limits;
 use ospecc_schema::plan::topology::{Launch, Test};
 use ospecc_schema::plan::Plan;
 
-use crate::events::{fields, Event, EventLog};
 use crate::determinism;
+use crate::events::{fields, Event, EventLog};
 use crate::explore::{self, Leaf};
 use crate::faults::{diagnose, Faults};
 use crate::jobs;
@@ -154,7 +154,8 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
                 let units = units(&tests, options);
                 let determinism = determinism::Settings::of(&loaded.evaluated, options.strict_determinism);
                 let detector = determinism.detect.then(|| Arc::new(determinism::Detector::new(plan)));
-                let shared = Shared { plan, loaded: &loaded, options, events, determinism: &determinism, detector: &detector };
+                let shared =
+                    Shared { plan, loaded: &loaded, options, events, determinism: &determinism, detector: &detector };
                 if options.jobs.min(units.len()) > 1 {
                     run_parallel(&shared, &units, &mut results, &mut services);
                 } else {

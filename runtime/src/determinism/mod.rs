@@ -117,7 +117,8 @@ impl Settings {
             .filter(|e| e.kind == "unmediated_io")
             .find(|e| !self.tolerates(&e.service, &text(e, "category")))?;
         let (service, category) = (&leak.service, text(leak, "category"));
-        let detail = Some(text(leak, "detail")).filter(|d| !d.is_empty()).map(|d| format!(" on {d}")).unwrap_or_default();
+        let detail =
+            Some(text(leak, "detail")).filter(|d| !d.is_empty()).map(|d| format!(" on {d}")).unwrap_or_default();
         Some(format!(
             "strict determinism: service `{service}` did unmediated I/O of category `{category}` ({}{detail}); \
              tolerate it with determinism(allow=[\"{category}\"]) or service(\"{service}\", \
@@ -268,12 +269,10 @@ mod tests {
     use std::collections::BTreeMap as Map;
 
     fn event(service: &str, category: &str) -> Event {
-        let fields: Map<String, Value> = [
-            ("category".to_owned(), Value::from(category)),
-            ("syscall".to_owned(), Value::from("clock_gettime")),
-        ]
-        .into_iter()
-        .collect();
+        let fields: Map<String, Value> =
+            [("category".to_owned(), Value::from(category)), ("syscall".to_owned(), Value::from("clock_gettime"))]
+                .into_iter()
+                .collect();
         Event { seq: 0, at_ms: 0.0, service: service.into(), kind: "unmediated_io".into(), fields }
     }
 
@@ -344,7 +343,8 @@ mod tests {
         let random = |len: u64, flags: u64| detector.classify("getrandom", me, &[0, len, flags, 0, 0, 0], &edge);
         assert_eq!(random(16, 0).map(|l| l.category).as_deref(), Some("rand"));
         assert_eq!(random(8, libc::GRND_NONBLOCK as u64), None, "glibc's malloc key");
-        let stream = detector.classify("socket", me, &[libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0], &edge);
+        let stream =
+            detector.classify("socket", me, &[libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0], &edge);
         assert_eq!(stream, None);
     }
 
