@@ -147,6 +147,9 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
         .filter(|(i, _)| options.shard.is_none_or(|s| s.takes(*i)))
         .map(|(_, t)| t)
         .collect();
+    let first_shard = options.shard.is_none_or(|s| s.index == 1);
+    let acceptance = plan.acceptance.as_ref().filter(|_| first_shard);
+    let mut acceptance_ran = false;
     if !tests.is_empty() {
         match load(plan) {
             Ok(loaded) => {
@@ -156,8 +159,9 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
                 let detector = determinism.detect.then(|| Arc::new(determinism::Detector::new(plan)));
                 let shared =
                     Shared { plan, loaded: &loaded, options, events, determinism: &determinism, detector: &detector };
-                if options.jobs.min(units.len()) > 1 {
-                    run_parallel(&shared, &units, &mut results, &mut services);
+                if options.jobs.min(units.len() + usize::from(acceptance.is_some())) > 1 {
+                    run_parallel(&shared, &units, acceptance, &mut results, &mut services);
+                    acceptance_ran = true;
                 } else {
                     for unit in &units {
                         let lifecycle = Lifecycle { runtime: &runtime, shared: &shared, seed: unit.seed, job: None };
@@ -176,8 +180,7 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
             }
         }
     }
-    let first_shard = options.shard.is_none_or(|s| s.index == 1);
-    if let (Some(acceptance), true) = (&plan.acceptance, first_shard) {
+    if let (Some(acceptance), false) = (acceptance, acceptance_ran) {
         let found = runtime.block_on(acceptance_run(plan, acceptance, options, events, &mut services));
         for result in &found {
             (options.on_result)(result);
@@ -230,11 +233,18 @@ struct Lifecycle<'a> {
     job: Option<usize>,
 }
 
-/// `--jobs N`: the units on N workers, each in its own network namespace with its own async
-/// runtime and a log per unit; the logs are appended to the run's in unit order and the
+/// `--jobs N`: the units on N workers, each with its own async runtime and a log per unit, all
+/// but the first in namespaces of their own; the first runs the acceptance probes before it
+/// takes units. The logs are appended to the run's in unit order, the probes' last, and the
 /// results renumbered to match, as a serial run would have logged them.
-fn run_parallel(shared: &Shared, units: &[Unit], results: &mut Vec<ItemResult>, services: &mut Vec<ServiceResult>) {
-    let workers = shared.options.jobs.min(units.len());
+fn run_parallel(
+    shared: &Shared,
+    units: &[Unit],
+    acceptance: Option<&ospecc_schema::plan::Acceptance>,
+    results: &mut Vec<ItemResult>,
+    services: &mut Vec<ServiceResult>,
+) {
+    let workers = shared.options.jobs.min(units.len() + usize::from(acceptance.is_some()));
     let init = |job: usize| {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
         runtime.map(|runtime| (job, runtime)).map_err(|e| format!("cannot start an async runtime: {e}"))
@@ -247,8 +257,23 @@ fn run_parallel(shared: &Shared, units: &[Unit], results: &mut Vec<ItemResult>, 
         let found = run_leaves(&lifecycle, unit.test, unit.run, &mut seen);
         (log, found, seen)
     };
-    let outcomes = jobs::run(units, workers, RUN_STACK_BYTES, init, work);
-    for (unit, outcome) in units.iter().zip(outcomes) {
+    let probes = |(_, runtime): &(usize, tokio::runtime::Runtime)| {
+        let acceptance = acceptance?;
+        let (log, mut seen) = (shared.events.sibling(), Vec::new());
+        let found = runtime.block_on(acceptance_run(shared.plan, acceptance, shared.options, &log, &mut seen));
+        for result in &found {
+            (shared.options.on_result)(result);
+        }
+        Some((log, found, seen))
+    };
+    supervisor::process::start_spawner();
+    let (outcomes, probed) = jobs::run(units, workers, RUN_STACK_BYTES, init, probes, work);
+    let named = units.iter().map(|u| u.test.name.as_str()).zip(outcomes);
+    let probed = match probed {
+        Ok(probed) => probed.map(Ok),
+        Err(why) => acceptance.map(|_| Err(why)),
+    };
+    for (name, outcome) in named.chain(probed.map(|p| ("acceptance", p))) {
         match outcome {
             Ok((log, found, seen)) => {
                 let offset = shared.events.append(log.since(0));
@@ -260,7 +285,7 @@ fn run_parallel(shared: &Shared, units: &[Unit], results: &mut Vec<ItemResult>, 
                 merge_fates(services, seen);
             }
             Err(why) => {
-                let result = error_result(&unit.test.name, &why, shared.events);
+                let result = error_result(name, &why, shared.events);
                 (shared.options.on_result)(&result);
                 results.push(result);
             }

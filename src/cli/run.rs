@@ -178,7 +178,9 @@ fn jobs(plan: &Plan, args: &RunArgs) -> Option<usize> {
     let requested = args.jobs.map_or_else(ospecc_runtime::jobs::default_jobs, |n| n as usize);
     let shard = args.shard.as_deref().and_then(|s| Shard::parse(s).ok());
     let tests = (0..plan.tests.len()).filter(|i| shard.is_none_or(|s| i % s.count as usize + 1 == s.index as usize));
-    let units = tests.count() * args.runs as usize;
+    // The acceptance probes (first shard) are one more lifecycle.
+    let probes = plan.acceptance.is_some() && shard.is_none_or(|s| s.index == 1);
+    let units = tests.count() * args.runs as usize + usize::from(probes);
     let (jobs, why) = ospecc_runtime::jobs::decide(plan, requested, units);
     if let (Some(why), Some(asked)) = (why, args.jobs) {
         super::report_warning(&format!("--jobs {asked}: {why}"));

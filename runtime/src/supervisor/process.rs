@@ -126,6 +126,13 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
     })
 }
 
+/// Starts the spawner thread now, in the calling thread's namespaces: the run's own (host)
+/// namespaces, before parallel jobs leave them, so that a child joins a job's namespaces from
+/// there (allowed even to an unprivileged run), never the host's from a job's.
+pub fn start_spawner() {
+    spawner();
+}
+
 /// Starts a process in its own process group with `PR_SET_PDEATHSIG(SIGKILL)`, stdin null and
 /// stdout/stderr captured as events.
 pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
