@@ -3,8 +3,10 @@
 //! callables run, everything torn down (as Faultbox restarts services for every test); a test
 //! with named `choose()` axes or exhaustive `max_fires` rules gets one such lifecycle per leaf
 //! ([`crate::explore`]), up to `--max-instances`; then the OSpec acceptance probes against one
-//! more lifecycle. A SIGINT or SIGTERM kills every
-//! process group at once and ends the run.
+//! more lifecycle. With `--jobs N` up to N lifecycles run at once, each job in namespaces of
+//! its own ([`crate::jobs`]), and the run reports what a serial run would. Under determinism
+//! mode ([`crate::determinism`]) the services' leaks are events, and under strict mode they fail
+//! the test. A SIGINT or SIGTERM kills every process group at once and ends the run.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
