@@ -15,6 +15,9 @@ mod render;
 
 use crate::diagnostics::{Diagnostic, Severity};
 
+pub use names::is_reserved as is_reserved_name;
+pub use render::string as starlark_string;
+
 /// One file `init` produces: a name relative to the output directory and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GeneratedFile {

@@ -21,7 +21,7 @@ pub(super) fn files(project: &Project) -> Vec<GeneratedFile> {
 }
 
 /// A Starlark string literal.
-pub(crate) fn string(text: &str) -> String {
+pub fn string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
