@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod coverage;
 pub mod ospec;
 pub mod render;
+pub mod runnable;
 pub mod topology;
 pub mod verify;
 
