@@ -32,6 +32,12 @@ pub trait Host: Send + Sync + 'static {
     fn confinement(&self, file: &Path) -> Confinement {
         Confinement::new([self.workspace_root(file)])
     }
+
+    /// The `ospecc` binary that runs tests for the editor (`ospecc run --test`); `None`: the
+    /// server cannot run tests.
+    fn executable(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Default options, no config files, the standard file names, and a plain directory walk.

@@ -68,6 +68,10 @@ impl ospecc_lsp::Host for CliHost {
         super::check::workspace_root(file)
     }
 
+    fn executable(&self) -> Option<PathBuf> {
+        std::env::current_exe().ok()
+    }
+
     fn confinement(&self, file: &Path) -> ospecc_compiler::vfs::Confinement {
         // As `check` confines it: the root and the config's `[workspace] allow_outside`.
         let allowed = config::resolve(config::find(file).as_deref(), Overrides::default())

@@ -358,5 +358,36 @@ pub fn gap_targets(coverage: &Coverage) -> BTreeSet<(String, Option<String>)> {
     coverage.edges.iter().filter(|e| !e.is_covered()).map(|e| (e.service.clone(), e.interface.clone())).collect()
 }
 
+/// A gap shown in an editor: on the declaration of the service no test faults, the edges
+/// into it that no test faults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hint {
+    pub service: String,
+    /// The service's name in its `service("name", ...)` call, in the file's text.
+    pub span: crate::span::Span,
+    pub message: String,
+}
+
+/// The gaps of `coverage` as hints on the service declarations of `text` (the topology
+/// file the plan came from); a service declared elsewhere gets none.
+pub fn hints(coverage: &Coverage, text: &str) -> Vec<Hint> {
+    let index = crate::ide::topology::index::Index::new(text);
+    let declared = index.services(text);
+    let mut hints = Vec::new();
+    for service in &declared {
+        let gaps: Vec<String> =
+            coverage.edges.iter().filter(|e| !e.is_covered() && e.service == service.name).map(Edge::label).collect();
+        if gaps.is_empty() {
+            continue;
+        }
+        let message = format!(
+            "no test faults {}: add fault tests with the quick fix, or see `ospecc plan --coverage --suggest`",
+            gaps.join(", ")
+        );
+        hints.push(Hint { service: service.name.clone(), span: service.name_span, message });
+    }
+    hints
+}
+
 #[cfg(test)]
 mod tests;

@@ -180,3 +180,12 @@ fn globs_and_percentages() {
     assert_eq!(percent_text(100.0), "100%");
     assert_eq!(percent_text(200.0 / 3.0), "66.7%");
 }
+
+#[test]
+fn hints_sit_on_the_declarations_of_unfaulted_services() {
+    let coverage = coverage(&plan_of(UNTESTED));
+    let found: Vec<(String, &str)> =
+        hints(&coverage, UNTESTED).into_iter().map(|h| (h.service, &UNTESTED[h.span.start..h.span.end])).collect();
+    assert_eq!(found, [("db".into(), "db"), ("cache".into(), "cache"), ("queue".into(), "queue")]);
+    assert!(hints(&coverage, UNTESTED)[0].message.starts_with("no test faults api → db.pg: "));
+}
