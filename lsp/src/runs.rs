@@ -80,6 +80,7 @@ fn scratch_dir() -> PathBuf {
 }
 
 fn run_in(executable: &Path, request: &Request, dir: &Path, timeout: Duration) -> Result<Outcome, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut command = Command::new(executable);
     command.arg("run").arg(&request.file).args(["--format", "json", "--out"]).arg(dir);
     for test in &request.tests {
