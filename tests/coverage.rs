@@ -57,7 +57,11 @@ fn min_coverage_gates() {
     run("tests/fixtures/topology/pattern-3.star", "60").expect(0);
     let below = run("tests/fixtures/topology/pattern-3.star", "70%");
     below.expect(1);
-    assert!(below.stderr.contains("fault coverage is 66.7% (2 of 3 edges), below --min-coverage 70%"), "{}", below.text());
+    assert!(
+        below.stderr.contains("fault coverage is 66.7% (2 of 3 edges), below --min-coverage 70%"),
+        "{}",
+        below.text()
+    );
     let none = run("tests/coverage/untested.star", "1");
     none.expect(1);
     let bad = run("tests/coverage/untested.star", "101");

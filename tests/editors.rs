@@ -407,7 +407,13 @@ fn neovim_ospecc_run_runs_the_test_under_the_cursor() {
     assert_eq!(result["commands"], true, ":OspeccRun is defined: {text}");
     assert_eq!(
         result["tests"],
-        serde_json::json!(["test_health", "test_slow_is_up", "test_fetch", "test_health_under_fault", "test_matrix_fetch_api_down"]),
+        serde_json::json!([
+            "test_health",
+            "test_slow_is_up",
+            "test_fetch",
+            "test_health_under_fault",
+            "test_matrix_fetch_api_down"
+        ]),
         "{text}"
     );
     assert_eq!(result["first_done"], true, "{text}");

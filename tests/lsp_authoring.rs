@@ -101,8 +101,9 @@ impl Client {
     /// The next publication for `uri` whose diagnostics satisfy `wanted`.
     fn published(&mut self, uri: &str, wanted: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         loop {
-            let message =
-                self.wait_for(&format!("diagnostics of {uri}"), |m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri);
+            let message = self.wait_for(&format!("diagnostics of {uri}"), |m| {
+                m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri
+            });
             let diagnostics = message["params"]["diagnostics"].as_array().cloned().unwrap_or_default();
             if wanted(&diagnostics) {
                 return diagnostics;
@@ -223,12 +224,22 @@ fn code_lenses_run_tests_and_publish_their_failures() {
     eprintln!("a run of one failing test from the editor: {} ms", started.elapsed().as_millis());
     assert_eq!(result["passed"], false, "{result}");
     let test = &result["results"][0];
-    assert_eq!((test["name"].as_str(), test["outcome"].as_str()), (Some("test_slow_is_up"), Some("failed")), "{result}");
+    assert_eq!(
+        (test["name"].as_str(), test["outcome"].as_str()),
+        (Some("test_slow_is_up"), Some("failed")),
+        "{result}"
+    );
     let assertion_line = line_of(&text, "assert_eq(resp.status, 200, \"slow answers 200\")");
     assert_eq!(test["line"], json!(assertion_line + 1), "the failing assertion's line (1-based): {result}");
     let shown = client.wait_for("the run's summary", |m| m["method"] == "window/showMessage");
     assert_eq!(shown["params"]["type"], 1, "an error: {shown}");
-    assert!(shown["params"]["message"].as_str().unwrap().contains("1 failed — test_slow_is_up failed: assert_eq failed: 503 != 200"), "{shown}");
+    assert!(
+        shown["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 failed — test_slow_is_up failed: assert_eq failed: 503 != 200"),
+        "{shown}"
+    );
     let published = client.published(&doc, |d| d.iter().any(|d| d["source"] == "ospecc-run"));
     let failure = published.iter().find(|d| d["source"] == "ospecc-run").unwrap();
     assert_eq!(failure["range"]["start"]["line"], json!(assertion_line), "{failure}");
@@ -253,9 +264,13 @@ fn code_lenses_run_tests_and_publish_their_failures() {
     let _ = std::fs::remove_dir_all(&dir_of_traces);
 
     // The list the test explorers show.
-    let list = client.request("workspace/executeCommand", json!({"command": "ospecc.listTests", "arguments": [{"uri": doc}]}));
+    let list =
+        client.request("workspace/executeCommand", json!({"command": "ospecc.listTests", "arguments": [{"uri": doc}]}));
     let names: Vec<&str> = list["tests"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["test_health", "test_slow_is_up", "test_fetch", "test_health_under_fault", "test_matrix_fetch_api_down"]);
+    assert_eq!(
+        names,
+        ["test_health", "test_slow_is_up", "test_fetch", "test_health_under_fault", "test_matrix_fetch_api_down"]
+    );
 
     // An edit moves the text on: the results of the old text are no longer shown.
     let change = json!({"textDocument": {"uri": doc, "version": 2}, "contentChanges": [{"text": format!("{text}\n")}]});
@@ -263,7 +278,8 @@ fn code_lenses_run_tests_and_publish_their_failures() {
     client.published(&doc, |d| !d.iter().any(|d| d["source"] == "ospecc-run"));
 
     // Bad arguments are answered, not fatal.
-    let bad = client.request_raw("workspace/executeCommand", json!({"command": "ospecc.runTest", "arguments": [{"uri": doc}]}));
+    let bad = client
+        .request_raw("workspace/executeCommand", json!({"command": "ospecc.runTest", "arguments": [{"uri": doc}]}));
     assert!(bad["error"]["message"].as_str().unwrap().contains("needs `tests`"), "{bad}");
     let unknown = client.request_raw("workspace/executeCommand", json!({"command": "ospecc.nope", "arguments": []}));
     assert!(unknown.get("error").is_some(), "{unknown}");
@@ -303,7 +319,10 @@ fn coverage_gaps_are_hints_with_a_quick_fix_that_closes_them() {
     let after = client.published(&doc, |d| !d.iter().any(|d| d["data"]["service"] == "db"));
     let remaining: Vec<&Value> = after.iter().collect();
     assert!(remaining.iter().any(|d| d["data"]["service"] == "cache"), "the cache edge is still a gap: {after:#?}");
-    assert!(!remaining.iter().any(|d| d["source"] == "ospecc" && d["severity"].as_u64() <= Some(2)), "the insert checks clean: {after:#?}");
+    assert!(
+        !remaining.iter().any(|d| d["source"] == "ospecc" && d["severity"].as_u64() <= Some(2)),
+        "the insert checks clean: {after:#?}"
+    );
     client.shutdown();
 }
 

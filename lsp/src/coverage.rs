@@ -8,7 +8,9 @@ use std::path::Path;
 use ospecc_compiler::plan::coverage::{self, suggest};
 use ropey::Rope;
 use serde_json::json;
-use tower_lsp_server::ls_types::{self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, TextEdit, Uri, WorkspaceEdit};
+use tower_lsp_server::ls_types::{
+    self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, TextEdit, Uri, WorkspaceEdit,
+};
 
 use crate::encoding::{range_of, PositionEncoding};
 use crate::plans::{plan_of, root_file};
@@ -18,7 +20,13 @@ use crate::state::Shared;
 pub const SOURCE: &str = "ospecc-coverage";
 
 /// The hints of one topology document (none when it has no plan, or is not the plan's root).
-pub fn hints(shared: &Shared, path: &Path, text: &str, rope: &Rope, encoding: PositionEncoding) -> Vec<lsp::Diagnostic> {
+pub fn hints(
+    shared: &Shared,
+    path: &Path,
+    text: &str,
+    rope: &Rope,
+    encoding: PositionEncoding,
+) -> Vec<lsp::Diagnostic> {
     let Some(plan) = plan_of(shared.host.as_ref(), &shared.documents, path, text) else { return Vec::new() };
     let coverage = coverage::coverage(&plan);
     coverage::hints(&coverage, text)
@@ -45,8 +53,7 @@ pub fn actions(
     encoding: PositionEncoding,
     diagnostics: &[lsp::Diagnostic],
 ) -> Vec<CodeActionOrCommand> {
-    let hinted: Vec<&lsp::Diagnostic> =
-        diagnostics.iter().filter(|d| d.source.as_deref() == Some(SOURCE)).collect();
+    let hinted: Vec<&lsp::Diagnostic> = diagnostics.iter().filter(|d| d.source.as_deref() == Some(SOURCE)).collect();
     if hinted.is_empty() {
         return Vec::new();
     }
@@ -68,7 +75,10 @@ pub fn actions(
             title: format!("Add fault tests for {}", edges.join(", ")),
             kind: Some(CodeActionKind::QUICKFIX),
             diagnostics: Some(vec![diagnostic.clone()]),
-            edit: Some(WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), edits)])), ..WorkspaceEdit::default() }),
+            edit: Some(WorkspaceEdit {
+                changes: Some(HashMap::from([(uri.clone(), edits)])),
+                ..WorkspaceEdit::default()
+            }),
             ..CodeAction::default()
         }));
     }

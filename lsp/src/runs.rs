@@ -109,8 +109,12 @@ fn run_in(executable: &Path, request: &Request, dir: &Path, timeout: Duration) -
 /// Runs `command` to its end or `timeout` (then kills it); its exit code and both outputs.
 fn run_bounded(mut command: Command, timeout: Duration) -> Result<(Option<i32>, String, String), String> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|e| format!("cannot start {}: {e}", command.get_program().to_string_lossy()))?;
-    let readers = [child.stdout.take().map(|o| Box::new(o) as Box<dyn Read + Send>), child.stderr.take().map(|e| Box::new(e) as Box<dyn Read + Send>)];
+    let mut child =
+        command.spawn().map_err(|e| format!("cannot start {}: {e}", command.get_program().to_string_lossy()))?;
+    let readers = [
+        child.stdout.take().map(|o| Box::new(o) as Box<dyn Read + Send>),
+        child.stderr.take().map(|e| Box::new(e) as Box<dyn Read + Send>),
+    ];
     let handles: Vec<std::thread::JoinHandle<String>> = readers
         .into_iter()
         .map(|reader| {
@@ -254,7 +258,14 @@ struct FileResults {
 
 impl Results {
     /// Records a run of `outcome`'s tests on the text `rope` (version `version`) of `file`.
-    pub fn record(&self, file: &Path, version: Option<i32>, outcome: &Outcome, rope: &Rope, encoding: PositionEncoding) {
+    pub fn record(
+        &self,
+        file: &Path,
+        version: Option<i32>,
+        outcome: &Outcome,
+        rope: &Rope,
+        encoding: PositionEncoding,
+    ) {
         let mut by_file = self.by_file.lock().unwrap_or_else(|p| p.into_inner());
         let entry = by_file.entry(file.to_path_buf()).or_default();
         if entry.version != version {
@@ -288,12 +299,8 @@ fn diagnostic(result: &TestResult, rope: &Rope, encoding: PositionEncoding) -> O
     let text = rope.line(line).to_string();
     let indent = text.len() - text.trim_start().len();
     let end = start + text.trim_end().len();
-    let message = format!(
-        "{} {}: {}",
-        result.name,
-        result.outcome,
-        result.message.as_deref().unwrap_or("(no message)")
-    );
+    let message =
+        format!("{} {}: {}", result.name, result.outcome, result.message.as_deref().unwrap_or("(no message)"));
     Some(lsp::Diagnostic {
         range: range_of(rope, start + indent.min(text.trim_end().len()), end, encoding),
         severity: Some(lsp::DiagnosticSeverity::ERROR),
@@ -352,7 +359,8 @@ mod tests {
         store.record(Path::new("/w/s.star"), Some(3), &outcome, &rope, PositionEncoding::Utf16);
         assert_eq!(store.diagnostics(Path::new("/w/s.star"), Some(3)).len(), 1);
         assert!(store.diagnostics(Path::new("/w/s.star"), Some(4)).is_empty());
-        let passed = Outcome { results: vec![TestResult { outcome: "passed".into(), ..outcome.results[0].clone() }], ..outcome };
+        let passed =
+            Outcome { results: vec![TestResult { outcome: "passed".into(), ..outcome.results[0].clone() }], ..outcome };
         store.record(Path::new("/w/s.star"), Some(3), &passed, &rope, PositionEncoding::Utf16);
         assert!(store.diagnostics(Path::new("/w/s.star"), Some(3)).is_empty());
     }

@@ -132,7 +132,8 @@ pub fn run_plan(args: PlanArgs) -> u8 {
 fn run_coverage(args: &PlanArgs, plan: &Plan) -> u8 {
     let coverage = coverage::coverage(plan);
     let suggestions = args.suggest.then(|| {
-        let text = plan.sources.iter().find(|s| Some(&s.path) == plan.topology.as_ref()).map_or("", |s| s.text.as_str());
+        let text =
+            plan.sources.iter().find(|s| Some(&s.path) == plan.topology.as_ref()).map_or("", |s| s.text.as_str());
         suggest::suggest(&coverage, plan, text, None)
     });
     let shown = args.coverage || !args.suggest;

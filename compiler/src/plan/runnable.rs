@@ -39,7 +39,7 @@ pub fn runnables(plan: &Plan, file: &str) -> Vec<Runnable> {
             },
         })
         .collect();
-    out.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    out.sort_by_key(|r| (r.line, r.column));
     out
 }
 

@@ -185,10 +185,8 @@ fn faultings(edge: &Edge, test: &Test, services: &[Service]) -> Vec<Faulting> {
             add(found, "protocol", what, Some(&rule.assumption));
         }
     }
-    let provider_is_mock = services
-        .iter()
-        .find(|s| s.name == edge.service)
-        .is_some_and(|s| matches!(s.launch, Launch::Mock { .. }));
+    let provider_is_mock =
+        services.iter().find(|s| s.name == edge.service).is_some_and(|s| matches!(s.launch, Launch::Mock { .. }));
     let ports = port_of(services, &edge.service, edge.interface.as_deref());
     for rule in &test.syscall_rules {
         let on_provider = rule.service == edge.service && !provider_is_mock && !outbound_only(&rule.syscalls);
@@ -219,7 +217,8 @@ fn scoped_reach(scoped: &ScopedFault, edge: &Edge, provider_is_mock: bool) -> Op
     }
     if scoped.builtin.starts_with("partition") {
         let between = names(&edge.consumer) && names(&edge.service);
-        return between.then(|| ("partition", format!("{} between {} and {}", scoped.builtin, edge.consumer, edge.service)));
+        return between
+            .then(|| ("partition", format!("{} between {} and {}", scoped.builtin, edge.consumer, edge.service)));
     }
     if let Some(interface) = &scoped.interface {
         let (service, iface) = interface.split_once('.')?;

@@ -115,7 +115,9 @@ pub fn suggest(coverage: &Coverage, plan: &Plan, text: &str, only: Option<&str>)
             .collect();
         let labels: Vec<String> = edges.iter().map(|e| e.label()).collect();
         let Some(var) = variable(service.as_str()) else {
-            suggestions.skipped.push(format!("{}: `{service}` is not bound to a variable in this file", labels.join(", ")));
+            suggestions
+                .skipped
+                .push(format!("{}: `{service}` is not bound to a variable in this file", labels.join(", ")));
             continue;
         };
         let provider = plan.services.iter().find(|s| s.name == service);
@@ -161,7 +163,8 @@ pub fn suggest(coverage: &Coverage, plan: &Plan, text: &str, only: Option<&str>)
         let scenarios = scenarios(plan, &index, text, &coverage.edges, &suggestions.targets, &mut names, &services);
         let (list, stubs) = scenarios;
         suggestions.scenarios = stubs;
-        let faults: Vec<&str> = suggestions.targets.iter().flat_map(|t| t.assumptions.iter().map(String::as_str)).collect();
+        let faults: Vec<&str> =
+            suggestions.targets.iter().flat_map(|t| t.assumptions.iter().map(String::as_str)).collect();
         suggestions.matrix = Some(matrix(&list, &faults, existing_matrix(&index, text)));
     }
     suggestions
@@ -232,8 +235,16 @@ fn builtin_faults(protocol: &str) -> Vec<(String, String, String)> {
 /// Faults on a service reached only through `depends_on`: its writes fail, then stall.
 fn syscall_faults(var: &str) -> Vec<(String, String, String)> {
     vec![
-        ("write_errors".into(), format!("target = {var},\n    write = deny(\"EIO\"),"), "its writes fail with EIO".into()),
-        ("slow_writes".into(), format!("target = {var},\n    write = delay(\"2s\"),"), "its writes take 2 s longer".into()),
+        (
+            "write_errors".into(),
+            format!("target = {var},\n    write = deny(\"EIO\"),"),
+            "its writes fail with EIO".into(),
+        ),
+        (
+            "slow_writes".into(),
+            format!("target = {var},\n    write = delay(\"2s\"),"),
+            "its writes take 2 s longer".into(),
+        ),
     ]
 }
 
@@ -289,7 +300,9 @@ fn scenarios(
     }
     let mut consumers: Vec<&str> = Vec::new();
     for target in targets {
-        for edge in edges.iter().filter(|e| !e.is_covered() && e.service == target.service && e.interface == target.interface) {
+        for edge in
+            edges.iter().filter(|e| !e.is_covered() && e.service == target.service && e.interface == target.interface)
+        {
             if !consumers.contains(&edge.consumer.as_str()) {
                 consumers.push(&edge.consumer);
             }
@@ -307,7 +320,9 @@ fn scenarios(
             Some(call) => format!("    return {call}"),
             None => format!("    # `{consumer}` has no interface a test can call: exercise it through what it serves.\n    return None"),
         };
-        stubs.push(format!("# What a client of {consumer} does; the matrix runs it under each fault.\ndef {name}():\n{body}\n"));
+        stubs.push(format!(
+            "# What a client of {consumer} does; the matrix runs it under each fault.\ndef {name}():\n{body}\n"
+        ));
         list.push(name);
     }
     (list, stubs)

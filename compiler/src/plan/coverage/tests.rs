@@ -24,11 +24,9 @@ fn findings(text: &str) -> Vec<String> {
     let fs = MemoryFs::default();
     let options = CheckOptions::default();
     let path = Path::new("/w/spec.star");
-    let input = FileInput { path, text, language: Language::Topology, fs: &fs, root: Path::new("/w"), options: &options };
-    check_file(&input)
-        .into_iter()
-        .map(|d| format!("{} {}", d.code, d.message))
-        .collect()
+    let input =
+        FileInput { path, text, language: Language::Topology, fs: &fs, root: Path::new("/w"), options: &options };
+    check_file(&input).into_iter().map(|d| format!("{} {}", d.code, d.message)).collect()
 }
 
 fn gaps(coverage: &Coverage) -> Vec<String> {
@@ -83,9 +81,11 @@ fn pattern_three_leaves_the_gateway_edge_uncovered() {
 
 #[test]
 fn every_reference_pattern_and_the_example_take_their_suggestions() {
-    for path in
-        ["tests/fixtures/topology/pattern-1.star", "tests/fixtures/topology/pattern-2.star", "examples/users-api/users.star"]
-    {
+    for path in [
+        "tests/fixtures/topology/pattern-1.star",
+        "tests/fixtures/topology/pattern-2.star",
+        "examples/users-api/users.star",
+    ] {
         let text = repo(path);
         assert_suggestions_close_the_gaps(path, &text);
     }
