@@ -15,5 +15,10 @@ static GLOBAL: ospecc_compiler::topology::eval_limits::Metered<mimalloc::MiMallo
     ospecc_compiler::topology::eval_limits::Metered(mimalloc::MiMalloc);
 
 fn main() -> ExitCode {
+    // Inside a container with syscall faults, ospecc is the entrypoint that installs the filter
+    // and execs the image's own (it returns only when that failed).
+    if let Some(code) = ospecc_runtime::container::shim::main_if_shim() {
+        return ExitCode::from(code as u8);
+    }
     cli::run(cli::Cli::parse())
 }

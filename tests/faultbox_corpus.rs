@@ -1,9 +1,12 @@
 //! Conformance with Faultbox's own regression corpus (`../shared/data/faultbox-corpus/`): every
-//! case of `cases.tsv` that needs only mocks runs under `ospecc run --seed <its seed>`, every
-//! test of it passes, and the normalized trace equals Faultbox's golden byte for byte, as
-//! Faultbox's CI holds itself to them. Skips with a reason when the corpus is absent.
+//! case of `cases.tsv` that needs only mocks, and every case that needs a container engine
+//! (with the images `tests/images/build.sh` makes from this machine's packages), runs under
+//! `ospecc run --seed <its seed>`, every test of it passes, and the normalized trace equals
+//! Faultbox's golden byte for byte, as Faultbox's CI holds itself to them. Skips with a reason
+//! when the corpus is absent (and the container cases when no engine can run a container).
 
 mod common;
+mod containers_common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -87,4 +90,44 @@ fn every_mock_only_case_passes_with_the_golden_trace() {
         mocks.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The ports a spec's interfaces declare (`interface("name", "protocol", PORT)`).
+fn declared_ports(spec: &str) -> Vec<u16> {
+    spec.split("interface(")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next()?.split(',').nth(2)?.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn every_container_case_passes_with_the_golden_trace() {
+    let Some(dir) = corpus() else { return };
+    let containers: Vec<Case> = cases(&dir).into_iter().filter(|c| c.needs.starts_with("container engine")).collect();
+    assert!(containers.len() >= 2, "cases.tsv lists {} container cases", containers.len());
+    let Some(_engine) = containers_common::ready() else { return };
+    let mut failures = Vec::new();
+    for case in &containers {
+        let spec = std::fs::read_to_string(dir.join(&case.spec)).unwrap();
+        // The corpus's ports (80, 5432) are fixed by the specs; a machine that uses them for
+        // something else cannot run the case.
+        if let Some(port) = declared_ports(&spec).into_iter().find(|p| containers_common::port_in_use(*p)) {
+            eprintln!("SKIP: {}: port {port} is already in use on this machine", case.name);
+            continue;
+        }
+        failures.extend(run_case(&dir, case));
+    }
+    println!(
+        "faultbox corpus: {} of {} container cases pass whole with their golden traces",
+        containers.len() - failures.len(),
+        containers.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn declared_ports_are_read_from_interfaces() {
+    let spec =
+        "web = service(\"web\",\n    interface(\"http\", \"http\", 80),\n    interface(\"admin\", \"http\", 9090))";
+    assert_eq!(declared_ports(spec), [80, 9090]);
 }

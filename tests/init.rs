@@ -270,7 +270,7 @@ fn an_executable() {
     let elsewhere = ospecc(dir.path(), &["init", "--name", "api", "--out", "specs", "./bin/api"]);
     elsewhere.expect(0);
     let star = std::fs::read_to_string(dir.path().join("specs/api.star")).unwrap();
-    assert!(star.contains("service(\"api\", \"../bin/api\","), "{star}");
+    assert!(star.contains("    \"api\",\n    \"../bin/api\",\n"), "{star}");
     let bad = ospecc(dir.path(), &["init", "--protocol", "gopher", "--out", "x", "./bin/api"]);
     bad.expect(2);
     assert!(bad.stderr.contains("unknown protocol `gopher`"), "{}", bad.text());
@@ -299,7 +299,11 @@ fn the_default_compose_file_and_stdout() {
     let run = ospecc(dir.path(), &["init", "--from-compose", "--stdout"]);
     run.expect(0);
     let name = dir.path().file_name().unwrap().to_string_lossy().to_lowercase();
-    assert!(run.stdout.contains("# ---- ") && run.stdout.contains("broker = service(\"broker\","), "{}", run.text());
+    assert!(
+        run.stdout.contains("# ---- ") && run.stdout.contains("broker = service(\n    \"broker\","),
+        "{}",
+        run.text()
+    );
     assert!(run.stdout.contains("ospec_version: \"1.0.0\""), "{}", run.text());
     assert!(!name.is_empty());
     assert_eq!(generated(dir.path()), Vec::<(String, String)>::new(), "--stdout writes no file");

@@ -106,3 +106,29 @@ fn ospecc_toml_moves_the_bounds() {
     assert_eq!(run.code, Some(2), "{}", run.text());
     assert!(run.stderr.contains("max_memory_mib"), "{}", run.text());
 }
+
+/// String methods build their result in one native step no guard can size beforehand; the
+/// allocator's ceiling stops the process at the statement instead of letting it take gigabytes.
+#[test]
+fn string_methods_past_the_ceiling_stop_at_their_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ospecc.toml"), "[limits]\nmax_memory_mib = 16\nmax_time_ms = 90000\n").unwrap();
+    let cases = [
+        "s = \"a\" * 20000\nt = s.replace(\"a\", s)\n",
+        "s = \"a\" * 100000\n\nt = s.join([\"\"] * 4000)\n",
+        "s = \"a\" * 100000\nf = \"{0}\" * 3000\nt = f.format(s)\n",
+    ];
+    let lines = [2, 3, 3];
+    for (i, (text, line)) in cases.iter().zip(lines).enumerate() {
+        let file = format!("s{i}.star");
+        let run = check(dir.path(), &file, text, "human");
+        assert_eq!(run.code, Some(1), "{text:?}:\n{}", run.text());
+        let at = format!(
+            "error[TOP013]: {}:{line}:1: an operation of this statement needed",
+            dir.path().join(&file).display()
+        );
+        let found = run.stderr.contains(&at) || run.stderr.contains(&format!("error[TOP013]: {file}:{line}:1:"));
+        assert!(found, "{text:?}: expected TOP013 at line {line}:\n{}", run.text());
+        assert!(run.stderr.contains("max_memory_mib"), "{}", run.text());
+    }
+}

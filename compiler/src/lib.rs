@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod crossfile;
 pub mod diagnostics;
+pub mod fmt;
 pub mod ide;
 pub mod init;
 pub mod ospec;

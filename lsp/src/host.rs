@@ -38,6 +38,11 @@ pub trait Host: Send + Sync + 'static {
     fn executable(&self) -> Option<PathBuf> {
         None
     }
+
+    /// The layout `ospecc fmt` writes for `file` (its `ospecc.toml` `[fmt]`).
+    fn fmt_options(&self, _file: &Path) -> ospecc_compiler::fmt::Options {
+        ospecc_compiler::fmt::Options::default()
+    }
 }
 
 /// Default options, no config files, the standard file names, and a plain directory walk.

@@ -1,10 +1,13 @@
 //! ospecc's runtime: executes a plan (DESIGN.md §7). It starts the plan's services as local
-//! processes in start order ([`supervisor`]), serves mock services in-process ([`mock`]), runs
+//! processes in start order ([`supervisor`]) and its `image=`/`build=` services on Podman or
+//! Docker ([`container`]), serves mock services in-process ([`mock`]), runs
 //! each test's Starlark callables with run-mode builtins ([`scenario`], [`steps`]) and the OSpec
 //! probes ([`probes`]), records every observation in one event log ([`events`]), and reports
 //! ([`report`]); a test with named `choose()` axes or exhaustive `max_fires` rules runs once per
-//! leaf ([`explore`]). Teardown happens on success, failure, panic and SIGINT/SIGTERM.
+//! leaf ([`explore`]); a run can be kept as one archive to replay and compare ([`bundle`]). Teardown happens on success, failure, panic and SIGINT/SIGTERM.
 
+pub mod bundle;
+pub mod container;
 pub mod events;
 pub mod explore;
 pub mod faults;

@@ -66,6 +66,10 @@ pub struct RunOptions {
     /// How many times each test runs (`--runs`); with more than one, each result's name ends
     /// in `[run=K]`.
     pub runs: u32,
+    /// The container engine (`--engine`: `podman`, `docker` or a path); found when absent.
+    pub engine: Option<String>,
+    /// Whether this process's executable (the `ospecc` binary) can be a container's seccomp shim.
+    pub container_shim: bool,
     /// Called with each result as it is known (live progress).
     pub on_result: Box<dyn Fn(&ItemResult) + Send + Sync>,
 }
@@ -96,6 +100,10 @@ pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
     });
     // A panic anywhere above must not leave processes behind, nor may what left its group.
     supervisor::kill_all_now();
+    let containers = crate::container::cleanup();
+    if !containers.is_empty() {
+        events.push("runner", "escaped_removed", fields([("containers", containers.into())]));
+    }
     let escaped = supervisor::reaper::reap_own();
     if !escaped.is_empty() {
         events.push("runner", "escaped_killed", fields([("processes", escaped.into())]));
@@ -115,6 +123,7 @@ pub fn execute(plan: &Plan, options: &RunOptions) -> Finished {
         results,
         diagnostics,
         summary,
+        plan: Some(crate::report::model::PlanIdentity::of(plan)),
     };
     Finished { report, events: all_events }
 }
@@ -327,6 +336,8 @@ async fn start(
         extra_env: BTreeMap::new(),
         seccomp: faults.syscall_tables(),
         edges: faults.edges(),
+        engine: options.engine.clone(),
+        container_shim: options.container_shim,
     };
     match Services::start(&plan.services, events.clone(), start_options).await {
         Ok(services) => Ok((mocks, Some(services))),
@@ -430,6 +441,7 @@ async fn interrupts() {
         _ = terminate.recv() => "SIGTERM",
     };
     supervisor::kill_all_now();
+    crate::container::cleanup();
     eprintln!("ospecc run: {name}: stopped every service of the run");
     std::process::exit(crate::EXIT_INTERRUPTED);
 }

@@ -112,6 +112,7 @@ fn fixture() -> (RunReport, Vec<Event>, Plan) {
             suggestion: None,
         }],
         root: "spec.star".into(),
+        plan: None,
         shard: None,
         duration_ms: 1234.5,
         services: vec![
@@ -367,7 +368,7 @@ fn junit_has_a_suite_per_kind_with_counts() {
 fn html_has_the_coloured_matrix_results_and_timelines() {
     let (report, events, plan) = fixture();
     let r = redactor();
-    let page = html::render(&report.redacted(&r), &plan, &redact_events(&events, &r));
+    let page = html::render(&report.redacted(&r), Some(&plan), &redact_events(&events, &r));
 
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<style>") && !page.contains("<script") && !page.contains("<link"));
@@ -415,13 +416,16 @@ fn html_has_the_coloured_matrix_results_and_timelines() {
     }
     assert!(page.contains("<td class=\"message\">GET /orders: expected status 200, got 500; body: &lt;b&gt;token [REDACTED]&lt;/b&gt;</td>"));
 
-    // Timelines for the failed and errored items only, with their events.
+    // A picture for every test, passed ones too; event tables for the failed and errored items.
     let timelines = &page[page.find("<section id=\"timelines\">").expect("timelines")..];
     assert_eq!(timelines.matches("<table class=\"timeline\">").count(), 3);
     assert!(timelines.contains("<h3 id=\"timeline-0\"><code>test_matrix_order_db_down</code>"));
     assert!(timelines.contains("<h3 id=\"timeline-2\"><code>test_matrix_refund_db_down</code>"));
     assert!(timelines.contains("<h3 id=\"timeline-5\"><code>endpoint.GET./orders</code>"));
-    assert!(!timelines.contains("test_happy"));
+    let happy = &timelines[timelines.find("<code>test_happy</code>").expect("a passed test's timeline")..];
+    let happy = &happy[..happy[1..].find("<h3").map_or(happy.len(), |i| i + 1)];
+    assert!(happy.contains("<svg class=\"lanes\"") || happy.contains("No events"), "{happy}");
+    assert!(!happy.contains("<table class=\"timeline\">"), "no event table for a passed test");
     assert!(timelines.contains("<td>api</td><td><code>stderr</code></td><td class=\"fields mono\">line=db connect failed &lt;refused&gt; &amp; retry</td>"));
     assert!(timelines.contains("<td><code>service_exited</code></td><td class=\"fields mono\">code=1</td>"));
     assert!(timelines.contains("status=500"));
@@ -431,7 +435,7 @@ fn html_has_the_coloured_matrix_results_and_timelines() {
 fn html_without_a_matrix_has_no_matrix_section() {
     let (report, events, mut plan) = fixture();
     plan.tests.retain(|t| t.matrix.is_none());
-    let page = html::render(&report, &plan, &events);
+    let page = html::render(&report, Some(&plan), &events);
     assert!(!page.contains("<section id=\"matrix\">"));
     assert!(page.contains("<section id=\"results\">"));
 }
@@ -492,7 +496,7 @@ fn a_secret_never_reaches_any_output() {
         ("human", summary(&report)),
         ("json", json_report::render(&report)),
         ("junit", junit::render(&report)),
-        ("html", html::render(&report, &plan, &events)),
+        ("html", html::render(&report, Some(&plan), &events)),
         ("trace", traces),
     ];
     // Also its escaped forms (JSON, XML, HTML) and its distinctive part.

@@ -532,6 +532,7 @@ fn service(name: &str, program: &Path, args: &[&str], intercept: &[&str]) -> Ser
         interfaces: vec![],
         env: vec![],
         ports: vec![],
+        volumes: vec![],
         healthcheck: None,
         depends_on: vec![],
         observe: vec![],

@@ -27,6 +27,86 @@ struct ConfigFile {
     workspace: WorkspaceSection,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    fmt: FmtSection,
+    #[serde(default)]
+    run: RunSection,
+}
+
+/// `[fmt]`: the layout `ospecc fmt` writes (docs/fmt.md); unset keys keep the defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FmtSection {
+    /// Spaces per block level in topology files.
+    indent_width: Option<Spanned<usize>>,
+    /// Spaces per nesting level in OSpec YAML.
+    yaml_indent_width: Option<Spanned<usize>>,
+    /// Longest line before a bracketed list is broken (topology files).
+    line_width: Option<Spanned<usize>>,
+    /// Sort the symbols of `load()` statements.
+    sort_loads: Option<bool>,
+    /// Globs left unformatted (besides `[check] exclude`).
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+}
+
+/// The effective settings of `ospecc fmt`.
+#[derive(Debug, Default)]
+pub struct FmtSettings {
+    pub options: ospecc_compiler::fmt::Options,
+    /// `[check] exclude` and `[fmt] exclude`.
+    pub excludes: Excludes,
+}
+
+/// Reads the `[fmt]` settings of the config at `path` (if any).
+pub fn resolve_fmt(path: Option<&Path>) -> Result<FmtSettings, String> {
+    use ospecc_compiler::fmt::{INDENT_RANGE, LINE_WIDTH_RANGE};
+    let Some(path) = path else { return Ok(FmtSettings::default()) };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config `{}`: {}", path.display(), super::discover::describe(&e)))?;
+    let at = |span: std::ops::Range<usize>| location(path, &text, Some(span));
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", location(path, &text, e.span()), e.message().trim()))?;
+    let section = &file.fmt;
+    let mut options = ospecc_compiler::fmt::Options::default();
+    let ranged = |value: &Option<Spanned<usize>>, key: &str, range: std::ops::RangeInclusive<usize>| match value {
+        Some(v) if !range.contains(v.get_ref()) => {
+            Err(format!("{}: `fmt.{key}` must be between {} and {}", at(v.span()), range.start(), range.end()))
+        }
+        Some(v) => Ok(Some(*v.get_ref())),
+        None => Ok(None),
+    };
+    options.indent_width = ranged(&section.indent_width, "indent_width", INDENT_RANGE)?.unwrap_or(options.indent_width);
+    options.yaml_indent_width =
+        ranged(&section.yaml_indent_width, "yaml_indent_width", INDENT_RANGE)?.unwrap_or(options.yaml_indent_width);
+    options.line_width = ranged(&section.line_width, "line_width", LINE_WIDTH_RANGE)?.unwrap_or(options.line_width);
+    options.sort_loads = section.sort_loads.unwrap_or(options.sort_loads);
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let patterns = file.check.exclude.iter().chain(&section.exclude);
+    for pattern in patterns.clone() {
+        Excludes::new(base.clone(), std::slice::from_ref(pattern.get_ref()))
+            .map_err(|e| format!("{}: {e}", at(pattern.span())))?;
+    }
+    let patterns: Vec<String> = patterns.map(|p| p.get_ref().clone()).collect();
+    Ok(FmtSettings { options, excludes: Excludes::new(base, &patterns)? })
+}
+
+/// `[run]`: settings of `ospecc run`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunSection {
+    /// Where a failed run leaves its bundle, relative to the config file's directory.
+    bundle_dir: Option<PathBuf>,
+}
+
+/// `[run] bundle_dir` of the config at `path`, resolved against its directory.
+pub fn run_bundle_dir(path: &Path) -> Result<Option<PathBuf>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config `{}`: {}", path.display(), super::discover::describe(&e)))?;
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", location(path, &text, e.span()), e.message().trim()))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(file.run.bundle_dir.map(|dir| base.join(dir)))
 }
 
 /// `[limits]`: the bounds of topology evaluation (docs/security.md); unset keys keep the
@@ -252,6 +332,25 @@ mod tests {
         std::fs::write(&path, "[limits]\nmax_steps = 0\n").unwrap();
         let error = resolve(Some(&path), Overrides::default()).unwrap_err();
         assert!(error.contains("ospecc.toml:2:") && error.contains("max_steps"), "{error}");
+    }
+
+    #[test]
+    fn fmt_section_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(
+            &path,
+            "[fmt]\nindent_width = 2\nline_width = 80\nsort_loads = false\nexclude = [\"fixtures\"]\n",
+        )
+        .unwrap();
+        let settings = resolve_fmt(Some(&path)).unwrap();
+        assert_eq!((settings.options.indent_width, settings.options.line_width), (2, 80));
+        assert!(!settings.options.sort_loads);
+        assert!(settings.excludes.is_excluded(Path::new("fixtures/a.star"), dir.path()));
+        std::fs::write(&path, "[fmt]\nindent_width = 0\n").unwrap();
+        let error = resolve_fmt(Some(&path)).unwrap_err();
+        assert!(error.contains("ospecc.toml:2:") && error.contains("fmt.indent_width"), "{error}");
+        assert!(resolve(Some(&path), Overrides::default()).is_ok(), "`check` accepts a [fmt] section");
     }
 
     #[test]

@@ -72,6 +72,10 @@ impl ospecc_lsp::Host for CliHost {
         std::env::current_exe().ok()
     }
 
+    fn fmt_options(&self, file: &Path) -> ospecc_compiler::fmt::Options {
+        config::resolve_fmt(config::find(file).as_deref()).map(|settings| settings.options).unwrap_or_default()
+    }
+
     fn confinement(&self, file: &Path) -> ospecc_compiler::vfs::Confinement {
         // As `check` confines it: the root and the config's `[workspace] allow_outside`.
         let allowed = config::resolve(config::find(file).as_deref(), Overrides::default())

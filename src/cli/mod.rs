@@ -1,15 +1,21 @@
 //! The commands of `ospecc` and what they share: argument definitions, exit codes, writing
 //! to stdout/stderr without panicking on a closed pipe, and code-name validation.
 
+mod bundle;
 mod check;
 mod completions;
 mod config;
+mod diff;
 mod discover;
 mod explain;
+mod fmt;
 mod init;
+mod inspect;
 mod lsp;
 mod man;
 mod plan;
+mod replay;
+mod report;
 mod run;
 mod schema_export;
 
@@ -46,6 +52,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the long explanation of a diagnostic code.
     Explain(explain::ExplainArgs),
+    /// Format OSpec specs and topology files in place (`--check`: show a diff, change nothing).
+    Fmt(fmt::FmtArgs),
     /// Write a starter spec from a Compose file or from one executable.
     Init(init::InitArgs),
     /// Lower a spec into its plan and show it: services, tests, matrix cells, probes, totals.
@@ -53,7 +61,19 @@ enum Command {
     /// Lower a spec into its plan and write it as JSON (what `ospecc run` executes).
     Build(plan::BuildArgs),
     /// Run a spec or a built plan: start its services, run its tests and probes, report.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
+    /// Work with run reports: merge the reports of a plan's shards.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
+    },
+    /// Run a bundle's tests again with its plan, seed and decisions; say whether each outcome
+    /// reproduced.
+    Replay(replay::ReplayArgs),
+    /// List a bundle's parts, print one, or extract them.
+    Inspect(inspect::InspectArgs),
+    /// Compare two runs (bundles, JSON reports or normalized traces) test by test.
+    Diff(diff::DiffArgs),
     /// Work with the embedded JSON Schemas.
     Schema {
         #[command(subcommand)]
@@ -97,10 +117,15 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Explain(args) => explain::run(&args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Init(args) => init::run(&args),
         Command::Plan(args) => plan::run_plan(args),
         Command::Build(args) => plan::run_build(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
+        Command::Report { command } => report::run(command),
+        Command::Replay(args) => replay::run(args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Schema { command: SchemaCommand::Export(args) } => schema_export::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),

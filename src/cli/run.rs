@@ -61,6 +61,13 @@ pub struct RunArgs {
     /// service), to compare a run with Faultbox's or with another run.
     #[arg(long, value_name = "FILE")]
     normalize: Option<PathBuf>,
+    #[command(flatten)]
+    bundle: super::bundle::BundleArgs,
+    /// The container engine for image= and build= services: `podman`, `docker`, or the path
+    /// of either's CLI (default: Docker when DOCKER_HOST is set, else the first of podman,
+    /// docker on PATH that answers).
+    #[arg(long, value_name = "ENGINE")]
+    engine: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -109,6 +116,17 @@ pub fn run(args: RunArgs) -> u8 {
         None => report::human::Show::Default,
     };
     let progress = report::human::Progress::new(is_tty, total).with_redactor(redactor.clone()).with_show(show);
+    let settings = ospecc_runtime::bundle::RunSettings {
+        seed: args.seed,
+        max_instances: args.max_instances,
+        runs: args.runs,
+        shard: args.shard.clone(),
+        tests: args.tests.clone(),
+        grace_seconds: args.grace,
+        allow_shell: args.lower.allow_shell || plan.options.allow_shell,
+        workdir: workdir.display().to_string(),
+        container_engine: args.engine.clone(),
+    };
     let options = RunOptions {
         workdir,
         grace: Duration::from_secs(args.grace),
@@ -118,6 +136,8 @@ pub fn run(args: RunArgs) -> u8 {
         seed: args.seed,
         max_instances: args.max_instances,
         runs: args.runs,
+        engine: args.engine.clone(),
+        container_shim: true,
         on_result: Box::new(move |item| progress.item(item)),
     };
     let finished = run::execute(&plan, &options);
@@ -131,7 +151,7 @@ pub fn run(args: RunArgs) -> u8 {
     });
     let writes = [
         (args.junit.as_deref(), report::junit::render(&report)),
-        (args.report.as_deref(), report::html::render(&report, &plan, &events)),
+        (args.report.as_deref(), report::html::render(&report, Some(&plan), &events)),
         (args.normalize.as_deref(), report::normalize::render(&report, &events)),
     ];
     for (path, text) in writes {
@@ -152,7 +172,15 @@ pub fn run(args: RunArgs) -> u8 {
             code = EXIT_USAGE;
         }
     }
-    code
+    let ran = super::bundle::Ran {
+        plan: &plan,
+        report: &report,
+        events: &events,
+        redactor: &redactor,
+        settings,
+        spec: args.lower.file(),
+    };
+    super::bundle::after_run(&args.bundle, ran, code)
 }
 
 /// Keeps the tests named (exactly or by glob) and drops the acceptance probes; an
@@ -224,7 +252,7 @@ fn load(args: &LowerArgs) -> Result<(Plan, PathBuf), u8> {
 
 /// Hides the values of the spec's required secrets, of `--secret-env` variables, of every
 /// variable (process or service environment) whose name looks secret, and URL passwords.
-fn redactor(plan: &Plan, environment: &BTreeMap<String, String>, secret_env: &[String]) -> Redactor {
+pub(super) fn redactor(plan: &Plan, environment: &BTreeMap<String, String>, secret_env: &[String]) -> Redactor {
     let mut names: Vec<String> = plan
         .acceptance
         .iter()

@@ -23,7 +23,7 @@ fn compose_with(text: &str, profiles: &[String]) -> Generated {
     })
 }
 
-/// Every generated file checked beside the others; returns the errors and warnings as
+/// Every generated file, which `ospecc fmt` leaves as it is, checked beside the others; returns the errors and warnings as
 /// `file: CODE message` (notes, such as "needs a container engine", are information).
 fn check_generated(generated: &Generated) -> Vec<String> {
     let mut fs = MemoryFs::default();
@@ -35,6 +35,13 @@ fn check_generated(generated: &Generated) -> Vec<String> {
     for file in &generated.files {
         let path = format!("/w/{}", file.name);
         let language = if file.name.ends_with(".star") { Language::Topology } else { Language::OSpec };
+        let formatted = crate::fmt::format(language, &file.text, &crate::fmt::Options::default());
+        assert_eq!(
+            formatted.text.as_deref(),
+            Some(file.text.as_str()),
+            "{} is not in `ospecc fmt`'s layout",
+            file.name
+        );
         let input = FileInput {
             path: Path::new(&path),
             text: &file.text,
@@ -386,7 +393,7 @@ services:
     );
     assert!(generated.diagnostics.iter().all(|d| d.severity == crate::Severity::Warning));
     let star = star(&generated);
-    assert!(star.contains("http_svc = service(\"http\","), "{star}");
+    assert!(star.contains("http_svc = service(\n    \"http\","), "{star}");
     assert!(star.contains("image = \"nginx:1.27\","), "{star}");
     assert!(star.contains("\"TOKEN\": \"\","), "{star}");
     assert!(!star.contains("FROM_SHELL"), "{star}");
@@ -400,7 +407,9 @@ fn a_binary_gets_a_service_a_test_and_an_ospec() {
         from_binary(&BinaryInput { name: "api", port: 8080, protocol: "http", binary: "./target/debug/api" }).unwrap();
     let star = star(&generated);
     assert!(
-        star.contains("api = service(\"api\", \"./target/debug/api\",\n    interface(\"http\", \"http\", 8080),"),
+        star.contains(
+            "api = service(\n    \"api\",\n    \"./target/debug/api\",\n    interface(\"http\", \"http\", 8080),"
+        ),
         "{star}"
     );
     assert!(star.contains("healthcheck = tcp(\"localhost:8080\"),"), "{star}");

@@ -73,7 +73,7 @@ impl Default for Limits {
 /// `if`/`for`). starlark-rust's standard dialect is the closest; the seed specs also need
 /// top-level statements, and starlark-rust has no legacy switches, so the stricter rules are
 /// left to the static checks.
-const DIALECT: Dialect = Dialect {
+pub(crate) const DIALECT: Dialect = Dialect {
     enable_def: true,
     enable_lambda: true,
     enable_load: true,
@@ -660,7 +660,7 @@ fn neutralise_line(bytes: &mut [u8], offset: usize) -> usize {
     end
 }
 
-fn syntax_error(e: &starlark::Error) -> Diagnostic {
+pub(crate) fn syntax_error(e: &starlark::Error) -> Diagnostic {
     let span = e.span().map_or(Span::at(0), span_of);
     let message = first_line(&e.without_diagnostic().to_string());
     Diagnostic::error("TOP001", span, format!("syntax error: {message}")).with_help(

@@ -15,6 +15,12 @@
 //! outside the Starlark heap. (A global allocator cannot turn a refusal into an error: Rust
 //! aborts the process on a failed allocation, so the refusal happens in the guards, before
 //! the allocation.) Without it (library users, unit tests) the Starlark heap's size is used.
+//!
+//! Some native operations cannot be sized beforehand because they are methods of `str`, which
+//! starlark-rust gives no hook to wrap (`s.replace("a", s)`, `sep.join(big)`,
+//! `"{0}{0}".format(s)`). For those the allocator itself holds a hard ceiling, twice the
+//! budget: crossing it ends the process at once with a located TOP013 message ([`overrun`]),
+//! since neither an error nor a panic can leave an allocator.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::{Cell, RefCell};
@@ -22,7 +28,7 @@ use std::fmt;
 use std::time::Instant;
 
 use allocative::Allocative;
-use starlark::codemap::FileSpanRef;
+use starlark::codemap::{CodeMap, FileSpanRef};
 use starlark::environment::{Globals, GlobalsBuilder, LibraryExtension};
 use starlark::eval::{Arguments, BeforeStmtFuncDyn, Evaluator};
 use starlark::values::{
@@ -43,10 +49,59 @@ thread_local! {
     /// The statement running now and its file: where a cancellation is reported.
     static STATEMENT: Cell<Option<Span>> = const { Cell::new(None) };
     static STATEMENT_FILE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The running statement's file, to turn its span into a line in [`overrun`].
+    static STATEMENT_CODEMAP: RefCell<Option<CodeMap>> = const { RefCell::new(None) };
+    /// [`LIVE`] past which an allocation ends the process (0: no evaluation is running).
+    static CEILING: Cell<isize> = const { Cell::new(0) };
+    /// The ceiling's budget, for the message.
+    static CEILING_BUDGET: Cell<usize> = const { Cell::new(0) };
 }
 
 /// A global allocator that counts, per thread, the bytes it hands out and takes back.
 pub struct Metered<A>(pub A);
+
+/// Ends the process when `grow` more bytes would take this thread past the ceiling of the
+/// evaluation running on it.
+fn guard_ceiling(grow: usize) {
+    let Ok(ceiling) = CEILING.try_with(Cell::get) else { return };
+    if ceiling != 0 && live().saturating_add(isize::try_from(grow).unwrap_or(isize::MAX)) > ceiling {
+        overrun(grow);
+    }
+}
+
+/// Reports the statement that ran past the ceiling as TOP013 and exits with status 1 (the
+/// status of a check that found errors).
+#[cold]
+fn overrun(grow: usize) -> ! {
+    // Off first: what follows allocates, and must not come back here.
+    let _ = CEILING.try_with(|c| c.set(0));
+    let budget = CEILING_BUDGET.try_with(Cell::get).unwrap_or(0);
+    let at = STATEMENT.try_with(Cell::get).ok().flatten();
+    let place = STATEMENT_CODEMAP
+        .try_with(|m| {
+            let map = m.try_borrow().ok()?;
+            let map = map.as_ref()?;
+            let at = at?;
+            let span = starlark::codemap::Span::new(
+                starlark::codemap::Pos::new(u32::try_from(at.start).ok()?),
+                starlark::codemap::Pos::new(u32::try_from(at.end).ok()?),
+            );
+            let line = map.resolve_span(span);
+            Some(format!("{}:{}:{}", map.filename(), line.begin.line + 1, line.begin.column + 1))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "<evaluation>".to_owned());
+    eprintln!(
+        "error[TOP013]: {place}: an operation of this statement needed {} more, past the \
+         evaluation's memory limit of {}; ospecc stopped\n  = hint: a string method \
+         (`replace`, `join`, `format`) built a result too large for a spec; build less data at \
+         load time, or raise `[limits] max_memory_mib` in ospecc.toml",
+        mib(grow),
+        mib(budget)
+    );
+    std::process::exit(1)
+}
 
 fn count(delta: isize) {
     // `try_with`: allocations during thread teardown are not counted rather than panicking.
@@ -56,6 +111,7 @@ fn count(delta: isize) {
 // SAFETY: every call is forwarded unchanged to the inner allocator; only counters change.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Metered<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        guard_ceiling(layout.size());
         let ptr = self.0.alloc(layout);
         if !ptr.is_null() {
             count(layout.size() as isize);
@@ -64,6 +120,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Metered<A> {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        guard_ceiling(layout.size());
         let ptr = self.0.alloc_zeroed(layout);
         if !ptr.is_null() {
             count(layout.size() as isize);
@@ -77,6 +134,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Metered<A> {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        guard_ceiling(new_size.saturating_sub(layout.size()));
         let moved = self.0.realloc(ptr, layout, new_size);
         if !moved.is_null() {
             count(new_size as isize - layout.size() as isize);
@@ -140,18 +198,25 @@ fn live() -> isize {
 pub(crate) fn with_budget<T>(deadline: Instant, max_bytes: usize, max_steps: u64, work: impl FnOnce() -> T) -> T {
     let budget = Budget { deadline, max_bytes, max_steps, base: live() };
     let previous = ACTIVE.with(|a| a.replace(Some(budget)));
+    let previous_ceiling = CEILING.with(|c| c.replace(ceiling(&budget)));
+    let previous_ceiling_budget = CEILING_BUDGET.with(|c| c.replace(max_bytes));
     TRIPPED.with(|t| t.set(None));
     STATEMENT.with(|s| s.set(None));
+    // The same file name may come back with new text (an editor's next version).
+    STATEMENT_FILE.with(|f| f.borrow_mut().clear());
+    STATEMENT_CODEMAP.with(|m| *m.borrow_mut() = None);
     // Restored on unwinding too: a caught panic must not leave the budget (and the quiet
     // panic hook) in force for whatever runs next on this thread.
-    struct Restore(Option<Budget>);
+    struct Restore(Option<Budget>, isize, usize);
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
             let _ = ACTIVE.try_with(|a| *a.borrow_mut() = previous);
+            let _ = CEILING.try_with(|c| c.set(self.1));
+            let _ = CEILING_BUDGET.try_with(|c| c.set(self.2));
         }
     }
-    let _restore = Restore(previous);
+    let _restore = Restore(previous, previous_ceiling, previous_ceiling_budget);
     work()
 }
 
@@ -167,6 +232,14 @@ pub fn quiet_caught_panics() {
             previous(info);
         }
     }));
+}
+
+/// Two budgets above where the evaluation started: the guards refuse at the budget when they
+/// can size an operation, and the heap's arena grows by doubling (one chunk can be as large as
+/// the heap already is), so only an operation the guards cannot see gets this far.
+fn ceiling(budget: &Budget) -> isize {
+    let bytes = budget.max_bytes.saturating_mul(2);
+    budget.base.saturating_add(isize::try_from(bytes).unwrap_or(isize::MAX)).max(1)
 }
 
 fn active() -> Option<Budget> {
@@ -204,6 +277,7 @@ fn enter_statement(span: FileSpanRef) -> Span {
         // Compared first: the name changes only when a loaded file's function runs.
         if f.borrow().as_str() != span.filename() {
             *f.borrow_mut() = span.filename().to_owned();
+            STATEMENT_CODEMAP.with(|m| *m.borrow_mut() = Some(span.file.clone()));
         }
     });
     at

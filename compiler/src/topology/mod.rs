@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 pub use attrs::Addresses;
 pub use eval::Limits;
+pub(crate) use eval::{syntax_error, DIALECT};
 pub use session::{normalize, MAX_READ_BYTES};
 pub use values::{Arg, Recorded};
 

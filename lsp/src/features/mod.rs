@@ -3,7 +3,7 @@
 //! results converted to LSP types in the negotiated position encoding.
 //!
 //! One module per request family: `completion`, `hover`, `navigation` (definition,
-//! references), `symbols`, `folding`, `workspace_symbols`, `actions` (quick fixes from the
+//! references), `symbols`, `folding`, `formatting`, `workspace_symbols`, `actions` (quick fixes from the
 //! diagnostics' fixes), `signature`, `tokens` (semantic tokens), `lenses` (Run code lenses), `run` (the commands
 //! that run tests and list them). Documents over the size cap get no features (the scheduler
 //! has already told the user why).
@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod completion;
 pub mod folding;
+pub mod formatting;
 pub mod hover;
 pub mod lenses;
 pub mod navigation;

@@ -27,9 +27,9 @@ pub fn needed(test: &Test) -> bool {
 }
 
 /// Every edge of the plan, sorted: service consumers from their env references, then the test
-/// driver to every interface with a port. Local binaries and in-process mocks are fronted (a
-/// mock's faults mean what they mean for a real server: the proxy stands before its port); a
-/// remote's address is not ours to re-route.
+/// driver to every interface with a port. Local binaries, containers (on the host's network) and
+/// in-process mocks are fronted (a mock's faults mean what they mean for a real server: the
+/// proxy stands before its port); a remote's address is not ours to re-route.
 pub fn of(plan: &Plan) -> Vec<Edge> {
     let mut edges: BTreeSet<(String, String, String)> = BTreeSet::new();
     for consumer in &plan.services {
@@ -50,7 +50,7 @@ pub fn of(plan: &Plan) -> Vec<Edge> {
         .into_iter()
         .filter_map(|(consumer, service, interface)| {
             let target = plan.services.iter().find(|s| s.name == service)?;
-            if !matches!(target.launch, Launch::Binary { .. } | Launch::Mock { .. }) {
+            if matches!(target.launch, Launch::Remote { .. }) {
                 return None;
             }
             let iface = target.interfaces.iter().find(|i| i.name == interface)?;

@@ -182,7 +182,7 @@ pub struct Faults {
 impl Faults {
     /// The filters this test needs: a service gets one when the test's rules or the fault
     /// sites its body reaches can target it, it has an intercept set, and it runs as a local
-    /// binary with `seccomp` left on. Everything else runs unfiltered, at native speed.
+    /// binary or a container with `seccomp` left on. Everything else runs unfiltered, at native speed.
     /// Exhaustive rules installed in it follow `leaf`'s schedules.
     pub fn prepare(plan: &Plan, test: &Test, seed: u64, events: EventLog, leaf: Arc<Leaf>) -> Faults {
         let seed = seed ^ fnv1a(test.name.as_bytes());
@@ -195,12 +195,12 @@ impl Faults {
             let why = match &service.launch {
                 Launch::Mock { .. } => Some("it is a mock served in-process (no process to filter)"),
                 Launch::Remote { .. } => Some("it is a remote service (no local process to filter)"),
-                Launch::Image { .. } | Launch::Build { .. } => Some("it runs in a container"),
-                Launch::Binary { .. } if !service.seccomp => Some("it opts out with seccomp=False"),
-                Launch::Binary { .. } if service.intercept.is_empty() => {
+                _ if !service.seccomp => Some("it opts out with seccomp=False"),
+                _ if service.intercept.is_empty() => {
                     Some("no fault in the plan targets its syscalls, so it runs without a filter")
                 }
-                Launch::Binary { .. } => None,
+                // Binaries get the filter at spawn, containers through the shim.
+                Launch::Binary { .. } | Launch::Image { .. } | Launch::Build { .. } => None,
             };
             match why {
                 Some(why) => {

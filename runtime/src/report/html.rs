@@ -1,7 +1,10 @@
-//! The HTML report: one self-contained page (inline CSS, no scripts, no external assets) with
-//! the summary, the services, the fault matrix as a coloured scenario × fault table per
-//! `fault_matrix`, every result, and the event timeline of each failed or errored item.
-//! Everything from the run is escaped. Pass a redacted report and redacted events.
+//! The HTML report: one self-contained page (inline CSS and SVG, no scripts, no external
+//! assets) with the summary, the services, the fault matrix as a coloured scenario × fault
+//! table per `fault_matrix`, every result, and every test's timeline as a picture
+//! ([`super::lanes`]: lanes per service, steps as arrows, fault windows, partitions, fired
+//! faults, verdicts), with the event table of each failed or errored item below its picture.
+//! `run`, `report merge` and `replay` all render this page. Everything from the run is
+//! escaped. Pass a redacted report and redacted events.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,6 +12,7 @@ use std::fmt::Write as _;
 use ospecc_schema::plan::{Origin, Plan};
 
 use super::format_ms;
+use super::lanes;
 use super::model::{ItemKind, ItemResult, Outcome, RunReport};
 use crate::events::Event;
 
@@ -58,6 +62,7 @@ table { border-collapse: collapse; margin: .5em 0; }
 th, td { border: 1px solid var(--line); padding: .25em .55em; text-align: left; vertical-align: top; }
 th { background: #fafafa; }
 .verdict { display: inline-block; font-weight: 700; padding: .15em .7em; border-radius: 4px; color: #fff; }
+.verdict.passed, .verdict.failed { color: #fff; }
 .verdict.passed { background: var(--passed); } .verdict.failed { background: var(--failed); }
 ul.counts { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .5em; }
 ul.counts li { padding: .15em .6em; border-radius: 4px; }
@@ -110,9 +115,9 @@ struct Matrix<'a> {
     cells: BTreeMap<(&'a str, &'a str), &'a str>,
 }
 
-fn matrices(plan: &Plan) -> Vec<Matrix<'_>> {
+fn matrices(plan: Option<&Plan>) -> Vec<Matrix<'_>> {
     let mut out: Vec<Matrix<'_>> = Vec::new();
-    for test in &plan.tests {
+    for test in plan.iter().flat_map(|p| &p.tests) {
         let Some(cell) = &test.matrix else { continue };
         let index = match out.iter().position(|m| *m.origin == cell.origin) {
             Some(i) => i,
@@ -144,7 +149,7 @@ fn item_anchor(index: usize) -> String {
 }
 
 /// Renders the page.
-pub fn render(report: &RunReport, plan: &Plan, events: &[Event]) -> String {
+pub fn render(report: &RunReport, plan: Option<&Plan>, events: &[Event]) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let s = &report.summary;
     let failed = s.failed_run();
@@ -152,8 +157,10 @@ pub fn render(report: &RunReport, plan: &Plan, events: &[Event]) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>ospecc run: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape(&report.root)
+         <title>ospecc run: {}</title>\n<style>{STYLE}{}</style>\n</head>\n<body>\n{}",
+        escape(&report.root),
+        lanes::STYLE,
+        lanes::DEFS
     );
 
     // Header.
@@ -260,7 +267,7 @@ pub fn render(report: &RunReport, plan: &Plan, events: &[Event]) -> String {
             ItemKind::Probe => "probe",
             ItemKind::Unverifiable => "unverifiable",
         };
-        let name = if item.outcome.fails_run() {
+        let name = if item.kind == ItemKind::Test || item.outcome.fails_run() {
             format!("<a href=\"#timeline-{i}\"><code>{}</code></a>", escape(&item.name))
         } else {
             format!("<code>{}</code>", escape(&item.name))
@@ -279,13 +286,18 @@ pub fn render(report: &RunReport, plan: &Plan, events: &[Event]) -> String {
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
 
-    // Timelines.
-    let failing: Vec<(usize, &ItemResult)> =
-        report.results.iter().enumerate().filter(|(_, r)| r.outcome.fails_run()).collect();
-    if !failing.is_empty() {
-        out.push_str("<section id=\"timelines\">\n<h2>Timelines of failed and errored items</h2>\n");
-        for (i, item) in failing {
-            timeline(&mut out, i, item, events);
+    // Timelines: every test, and every other item that failed.
+    let shown: Vec<(usize, &ItemResult)> =
+        report.results.iter().enumerate().filter(|(_, r)| r.kind == ItemKind::Test || r.outcome.fails_run()).collect();
+    if !shown.is_empty() {
+        let services: Vec<String> = match plan {
+            Some(plan) => plan.services.iter().map(|s| s.name.clone()).collect(),
+            None => report.services.iter().map(|s| s.name.clone()).collect(),
+        };
+        out.push_str("<section id=\"timelines\">\n<h2>Timelines</h2>\n");
+        out.push_str(&lanes::legend());
+        for (i, item) in shown {
+            timeline(&mut out, i, item, events, &services);
         }
         out.push_str("</section>\n");
     }
@@ -294,7 +306,7 @@ pub fn render(report: &RunReport, plan: &Plan, events: &[Event]) -> String {
     out
 }
 
-fn timeline(out: &mut String, index: usize, item: &ItemResult, events: &[Event]) {
+fn timeline(out: &mut String, index: usize, item: &ItemResult, events: &[Event], services: &[String]) {
     let slice = item.events(events);
     let _ = writeln!(
         out,
@@ -307,9 +319,16 @@ fn timeline(out: &mut String, index: usize, item: &ItemResult, events: &[Event])
         let _ = writeln!(out, "<p class=\"message\">{}</p>", escape(message));
     }
     if slice.is_empty() {
-        out.push_str("<p class=\"muted\">No events.</p>\n");
+        out.push_str(
+            "<p class=\"muted\">No events (a report without its run's events: merge bundles for pictures).</p>\n",
+        );
         return;
     }
+    out.push_str(&lanes::svg(item, slice, services));
+    if !item.outcome.fails_run() {
+        return;
+    }
+    out.push_str("<details><summary>Events</summary>\n");
     let start = slice[0].at_ms;
     out.push_str("<table class=\"timeline\">\n<thead><tr><th>seq</th><th>time</th><th>+</th><th>service</th><th>type</th><th>fields</th></tr></thead>\n<tbody>\n");
     for event in slice.iter().take(TIMELINE_LIMIT) {
@@ -340,6 +359,7 @@ fn timeline(out: &mut String, index: usize, item: &ItemResult, events: &[Event])
     if slice.len() > TIMELINE_LIMIT {
         let _ = writeln!(out, "<p class=\"muted\">… {} more events in the trace.</p>", slice.len() - TIMELINE_LIMIT);
     }
+    out.push_str("</details>\n");
 }
 
 fn clip(text: &str, limit: usize) -> String {

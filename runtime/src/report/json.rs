@@ -1,9 +1,10 @@
 //! The JSON report: pretty, fields in a fixed order (the order below, then the model's field
-//! order), durations rounded to 0.1 ms.
+//! order), durations rounded to 0.1 ms; and reading one back ([`parse`]), for `report merge`
+//! and `diff`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::model::{ItemResult, RunReport, ServiceResult, Summary};
+use super::model::{ItemResult, PlanIdentity, RunReport, ServiceResult, Summary};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -17,6 +18,22 @@ struct JsonReport<'a> {
     summary: JsonSummary,
     services: Vec<ServiceResult>,
     results: Vec<ItemResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<&'a PlanIdentity>,
+}
+
+/// What [`parse`] reads: the model's parts (the summary and status are recomputed from the
+/// results, so an edited count cannot disagree with them).
+#[derive(Deserialize)]
+struct JsonReportIn {
+    root: String,
+    #[serde(default)]
+    shard: Option<String>,
+    duration_ms: f64,
+    services: Vec<ServiceResult>,
+    results: Vec<ItemResult>,
+    #[serde(default)]
+    plan: Option<PlanIdentity>,
 }
 
 #[derive(Serialize)]
@@ -46,8 +63,25 @@ pub fn render(report: &RunReport) -> String {
             .map(|s| ServiceResult { ready_ms: s.ready_ms.map(round), ..s.clone() })
             .collect(),
         results: report.results.iter().map(|r| ItemResult { duration_ms: round(r.duration_ms), ..r.clone() }).collect(),
+        plan: report.plan.as_ref(),
     };
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
+}
+
+/// Reads a JSON report written by [`render`] (`ospecc run --format json`).
+pub fn parse(text: &str) -> Result<RunReport, String> {
+    let doc: JsonReportIn =
+        serde_json::from_str(text).map_err(|e| format!("not an `ospecc run --format json` report: {e}"))?;
+    Ok(RunReport {
+        summary: Summary::of(&doc.results),
+        root: doc.root,
+        shard: doc.shard,
+        duration_ms: doc.duration_ms,
+        services: doc.services,
+        results: doc.results,
+        diagnostics: Vec::new(),
+        plan: doc.plan,
+    })
 }

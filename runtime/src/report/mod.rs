@@ -1,12 +1,14 @@
 //! Reporting a run: the result model ([`model`]) and its renderings: the terminal summary and
 //! live progress ([`human`]), JSON ([`json`]), JUnit XML ([`junit`]), one self-contained HTML
 //! page ([`html`]), per-item JSONL traces ([`trace`]); [`redact`] removes secret values from
-//! all of them.
+//! all of them; [`merge`] combines the reports of a plan's shards.
 
 pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod lanes;
+pub mod merge;
 pub mod model;
 pub mod normalize;
 pub mod redact;

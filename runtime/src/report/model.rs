@@ -1,14 +1,14 @@
 //! What a run found: one result per test and probe, the services' fates, and the summary the
 //! exit code follows. Every output format renders this model.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use ospecc_schema::plan::Origin;
 
 use crate::events::Event;
 
 /// How one test or probe ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Passed,
@@ -45,7 +45,7 @@ impl Outcome {
 }
 
 /// What kind of item a result is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
     /// A topology test (any source).
@@ -57,20 +57,20 @@ pub enum ItemKind {
 }
 
 /// One test's or probe's result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemResult {
     /// The test name or probe id.
     pub name: String,
     pub kind: ItemKind,
     pub outcome: Outcome,
     /// Why it failed, errored, was skipped or not run (redacted).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub duration_ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
     /// `(scenario, fault)` for a fault-matrix cell.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<(String, String)>,
     /// The event log slice of this item: `first_seq <= seq < end_seq`.
     pub first_seq: u64,
@@ -78,19 +78,19 @@ pub struct ItemResult {
     /// Assertions evaluated (for vacuity reporting).
     pub assertions: u32,
     /// Run diagnostics (reference §3.8): faults that never fired, vacuous passes, timeouts.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<RunDiagnostic>,
 }
 
 /// A finding about a run's item (or the whole run), with a code a program can act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunDiagnostic {
     /// `error`, `warning` or `info`.
     pub level: String,
     /// `FAULT_NOT_FIRED`, `TEST_NO_ASSERTIONS`, `SERVICE_CRASHED`, ...
     pub code: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
 }
 
@@ -106,20 +106,20 @@ impl std::fmt::Display for RunDiagnostic {
 }
 
 /// How a service fared.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceResult {
     pub name: String,
     /// `ready`, `failed`, `not_started` (a container service, or after an earlier failure).
     pub state: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Milliseconds from start to ready.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_ms: Option<f64>,
 }
 
 /// Counts by outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub passed: u64,
     pub failed: u64,
@@ -195,13 +195,46 @@ pub struct RunReport {
     /// The plan's root file.
     pub root: String,
     /// `K/N` when sharded.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
     pub duration_ms: f64,
     pub services: Vec<ServiceResult>,
     pub results: Vec<ItemResult>,
     /// Findings about the whole run (NO_POSITIVE_CONTROL).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<RunDiagnostic>,
     pub summary: Summary,
+    /// Which plan ran: what lets the shards of one plan merge (and refuses another's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanIdentity>,
+}
+
+/// A plan as a report names it: the SHA-256 of its JSON (sources, options, services, tests)
+/// and its tests in plan order (name order), which is the order an unsharded run reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanIdentity {
+    pub digest: String,
+    pub tests: Vec<String>,
+}
+
+impl PlanIdentity {
+    pub fn of(plan: &ospecc_schema::plan::Plan) -> PlanIdentity {
+        use sha2::{Digest, Sha256};
+        let bytes = serde_json::to_vec(plan).unwrap_or_default();
+        let digest = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        PlanIdentity { digest, tests: plan.tests.iter().map(|t| t.name.clone()).collect() }
+    }
+
+    /// The index of the plan test a result belongs to: its own name, or a leaf or repetition
+    /// of it (`name[...]`); the longest such name wins.
+    pub fn test_of(&self, result: &str) -> Option<usize> {
+        self.tests
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                result == t.as_str() || result.strip_prefix(t.as_str()).is_some_and(|rest| rest.starts_with('['))
+            })
+            .max_by_key(|(_, t)| t.len())
+            .map(|(i, _)| i)
+    }
 }

@@ -197,6 +197,7 @@ mod tests {
             results: vec![result("test_b", 12, 13), result("test_a", 0, 12)],
             diagnostics: Vec::new(),
             summary: Summary::default(),
+            plan: None,
         };
         let expected = "=== test_a ===\n--- api ---\nservice_started\nservice_ready\n--- db ---\nservice_started\n\
                         fault_applied\nwrite deny(no space left on device) /data/x\nopenat trace /data/wal\n\

@@ -299,6 +299,10 @@ impl RunReport {
                 .collect(),
             diagnostics: redact_diagnostics(r, &self.diagnostics),
             summary: self.summary,
+            plan: self.plan.as_ref().map(|p| super::model::PlanIdentity {
+                digest: p.digest.clone(),
+                tests: p.tests.iter().map(|t| r.apply(t)).collect(),
+            }),
         }
     }
 }

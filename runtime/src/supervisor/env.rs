@@ -140,6 +140,7 @@ mod tests {
             interfaces: vec![Interface { name: "main".into(), protocol: "http".into(), port, spec: None, tls: false }],
             env: vec![],
             ports: vec![],
+            volumes: vec![],
             healthcheck: None,
             depends_on: vec![],
             observe: vec![],

@@ -7,8 +7,8 @@
 //! teardown reaches the children it forks and the runtime's own death takes the service along;
 //! [`reaper`] marks every process of a run so that what escapes both (a grandchild of a killed
 //! runtime) dies when the next run starts.
-//! Mock services are served in-process by the caller; `image=`/`build=` services need a
-//! container engine, which this runtime does not drive.
+//! Mock services are served in-process by the caller; `image=`/`build=` services run on a
+//! container engine ([`crate::container`]), whose CLI is then the supervised process.
 //!
 //! Events: `service_started` (pid, path, args), `service_ready` (ms), `service_failed`
 //! (message), `service_exited` (cause, code or signal, during_stop), `service_stopped` (signal:
@@ -57,6 +57,11 @@ pub struct StartOptions {
     /// Where a consumer's address references point: `(consumer, service, interface)` to a proxy
     /// edge's address. References without an edge render to the target directly.
     pub edges: env::Edges,
+    /// The container engine for `image=`/`build=` services (`--engine`); found when absent.
+    pub engine: Option<String>,
+    /// Whether this process's executable can be a container's seccomp shim (the `ospecc`
+    /// binary is; a test harness embedding the runtime is not).
+    pub container_shim: bool,
 }
 
 impl Default for StartOptions {
@@ -67,6 +72,8 @@ impl Default for StartOptions {
             extra_env: BTreeMap::new(),
             seccomp: BTreeMap::new(),
             edges: env::Edges::default(),
+            engine: None,
+            container_shim: false,
         }
     }
 }
@@ -102,6 +109,8 @@ struct Entry {
     proc: Option<Arc<Proc>>,
     /// A `remote=` service's resolved address.
     remote: Option<SocketAddr>,
+    /// A container service's container (its engine CLI is `proc`).
+    container: Option<crate::container::Running>,
 }
 
 /// The running services of a plan. Dropping it without [`Services::stop`] kills every process
@@ -129,7 +138,14 @@ impl Services {
             services: services.to_vec(),
             entries: services
                 .iter()
-                .map(|_| Entry { state: State::NotStarted, message: None, ready_ms: None, proc: None, remote: None })
+                .map(|_| Entry {
+                    state: State::NotStarted,
+                    message: None,
+                    ready_ms: None,
+                    proc: None,
+                    remote: None,
+                    container: None,
+                })
                 .collect(),
             events,
             grace: options.grace,
@@ -163,14 +179,27 @@ impl Services {
                 self.entries[index].state = State::Ready;
                 Ok(())
             }
-            Launch::Image { image, .. } => Err(format!(
-                "service `{name}` runs the container image `{image}`: that needs a container engine \
-                 (Docker or Podman), and this runtime runs local binaries only (binary=...)"
-            )),
-            Launch::Build { context, .. } => Err(format!(
-                "service `{name}` is built from `{context}` into a container: that needs a container \
-                 engine (Docker or Podman), and this runtime runs local binaries only (binary=...)"
-            )),
+            Launch::Image { .. } | Launch::Build { .. } => {
+                // A port someone else holds would let the healthcheck accept the wrong server.
+                if let Some(taken) = ports::check(&service) {
+                    return Err(taken);
+                }
+                let env = self.container_environment(&service, options);
+                let request = crate::container::Request {
+                    service: &service,
+                    services: &self.services,
+                    env: env.clone(),
+                    workdir: &options.workdir,
+                    engine: options.engine.as_deref(),
+                    shim: options.container_shim,
+                    faulting: self.faulting(&service, options),
+                    decoders: self.decoders(&service),
+                };
+                let (proc, container) = crate::container::launch(request, &self.events).await?;
+                self.entries[index].proc = Some(proc.clone());
+                self.entries[index].container = Some(container);
+                self.wait_ready(index, &service, &proc, &env).await
+            }
             Launch::Remote { address } => {
                 let remote = self.check_remote(&service, address).await?;
                 let entry = &mut self.entries[index];
@@ -209,29 +238,42 @@ impl Services {
                 })?;
                 let proc = Arc::new(proc);
                 self.entries[index].proc = Some(proc.clone());
-                if let Some(hc) = &service.healthcheck {
-                    let probe = health::probe(hc, &service, &env).map_err(|e| format!("service `{name}`: {e}"))?;
-                    health::wait(&probe, Some(&proc)).await.map_err(|failure| match failure {
-                        health::Failure::Exited(info) => {
-                            format!("service `{name}` {} before it became ready{}", info.cause, tail_text(&proc))
-                        }
-                        health::Failure::Timeout { last_error } => format!(
-                            "service `{name}` did not become ready within {} ms ({}: {last_error}){}",
-                            probe.timeout.as_millis(),
-                            probe.describe(),
-                            tail_text(&proc)
-                        ),
-                    })?;
-                }
-                proc.ready.store(true, Ordering::SeqCst);
-                let ms = millis(proc.started);
-                let entry = &mut self.entries[index];
-                entry.state = State::Ready;
-                entry.ready_ms = Some(ms);
-                self.events.push(name, "service_ready", fields([("ms", ms.into())]));
-                Ok(())
+                self.wait_ready(index, &service, &proc, &env).await
             }
         }
+    }
+
+    /// Waits for the service's healthcheck (if any), racing the process's exit; then the
+    /// service is ready.
+    async fn wait_ready(
+        &mut self,
+        index: usize,
+        service: &Service,
+        proc: &Arc<Proc>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let name = service.name.as_str();
+        if let Some(hc) = &service.healthcheck {
+            let probe = health::probe(hc, service, env).map_err(|e| format!("service `{name}`: {e}"))?;
+            health::wait(&probe, Some(proc)).await.map_err(|failure| match failure {
+                health::Failure::Exited(info) => {
+                    format!("service `{name}` {} before it became ready{}", info.cause, tail_text(proc))
+                }
+                health::Failure::Timeout { last_error } => format!(
+                    "service `{name}` did not become ready within {} ms ({}: {last_error}){}",
+                    probe.timeout.as_millis(),
+                    probe.describe(),
+                    tail_text(proc)
+                ),
+            })?;
+        }
+        proc.ready.store(true, Ordering::SeqCst);
+        let ms = millis(proc.started);
+        let entry = &mut self.entries[index];
+        entry.state = State::Ready;
+        entry.ready_ms = Some(ms);
+        self.events.push(name, "service_ready", fields([("ms", ms.into())]));
+        Ok(())
     }
 
     /// A remote service is ready when its healthcheck passes, or else when a TCP connect to its
@@ -278,6 +320,18 @@ impl Services {
         for var in &service.env {
             env.insert(var.name.clone(), options.edges.render(&service.name, &var.parts, &self.services));
         }
+        env.extend(options.extra_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env
+    }
+
+    /// A container's environment: only the service's `env=` (rendered for it) and the caller's
+    /// extra variables; the image provides the rest, not this process's environment.
+    fn container_environment(&self, service: &Service, options: &StartOptions) -> BTreeMap<String, String> {
+        let mut env: BTreeMap<String, String> = service
+            .env
+            .iter()
+            .map(|var| (var.name.clone(), options.edges.render(&service.name, &var.parts, &self.services)))
+            .collect();
         env.extend(options.extra_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env
     }
@@ -393,11 +447,21 @@ impl Services {
     }
 
     async fn teardown(&mut self) {
-        for entry in self.entries.iter().rev() {
+        for entry in self.entries.iter_mut().rev() {
+            let container = entry.container.take();
             if let Some(proc) = &entry.proc {
                 if !proc.stopping.load(Ordering::SeqCst) {
+                    // A container stops through its engine (its own stop signal, the grace
+                    // period, SIGKILL); its CLI then ends by itself.
+                    if let Some(container) = &container {
+                        proc.stopping.store(true, Ordering::SeqCst);
+                        container.stop(self.grace).await;
+                    }
                     teardown::terminate(proc, self.grace, &self.events).await;
                 }
+            }
+            if let Some(container) = container {
+                container.remove().await;
             }
         }
         self.stopped = true;
@@ -420,6 +484,11 @@ impl Drop for Services {
             })
             .collect();
         teardown::kill_now(pids);
+        for entry in &self.entries {
+            if let Some(container) = &entry.container {
+                container.remove_now();
+            }
+        }
     }
 }
 

@@ -46,6 +46,18 @@ pub fn run_id() -> &'static str {
     .id
 }
 
+/// This run's lock file (held while the run lives): containers carry its path as a label, so
+/// that a later run can tell whether the run that made them is gone.
+pub fn lock_file() -> PathBuf {
+    lock_dir().join(format!("{}.lock", run_id()))
+}
+
+/// Whether the run that holds (or held) the lock file at `path` is gone: the file is absent,
+/// or nobody holds its lock.
+pub fn run_gone(path: &Path) -> bool {
+    !path.exists() || abandoned(path)
+}
+
 /// Creates and locks `<dir>/<id>.lock`.
 fn lock(dir: &Path, id: &str) -> io::Result<File> {
     std::fs::create_dir_all(dir)?;

@@ -33,6 +33,10 @@ pub struct Service {
     pub env: Vec<EnvVar>,
     /// Published ports (`ports={host: container}`), sorted by host port.
     pub ports: Vec<PortMap>,
+    /// A container's bind mounts (`volumes={host path: container path}`), sorted by host path;
+    /// relative host paths resolve against the run's working directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     /// Services that must be healthy before this one starts, sorted.
@@ -121,6 +125,14 @@ pub enum EnvPart {
         interface: String,
         attribute: String,
     },
+}
+
+/// One bind mount of a container service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Volume {
+    pub host: String,
+    pub container: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -39,6 +39,7 @@ pub fn service(name: &str, line: u32, launch: Launch) -> Service {
         interfaces: Vec::new(),
         env: Vec::new(),
         ports: Vec::new(),
+        volumes: Vec::new(),
         healthcheck: None,
         depends_on: Vec::new(),
         observe: Vec::new(),

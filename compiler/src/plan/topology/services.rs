@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ospecc_schema::plan::topology::{
     EnvPart, EnvVar, Healthcheck, Interface, Launch, MockOpenApi, MockResponse, MockRoute, Observe, Op, PortMap,
-    Service,
+    Service, Volume,
 };
 
 use super::Cx;
@@ -47,6 +47,7 @@ fn service(cx: &Cx, call: &Recorded) -> Service {
         interfaces,
         env,
         ports: ports(call),
+        volumes: volumes(call),
         depends_on: depends_on(call),
         observe: list(call.named("observe")).iter().filter_map(Arg::record).filter_map(|o| observe(o)).collect(),
         ops: ops(call),
@@ -180,6 +181,14 @@ fn ports(call: &Recorded) -> Vec<PortMap> {
         _ => Vec::new(),
     };
     out.sort_by_key(|p| (p.host, p.container));
+    out
+}
+
+fn volumes(call: &Recorded) -> Vec<Volume> {
+    let mut out: Vec<Volume> = dict_entries(call.named("volumes"))
+        .filter_map(|(host, container)| Some(Volume { host, container: container.as_str()?.to_owned() }))
+        .collect();
+    out.sort_by(|a, b| (&a.host, &a.container).cmp(&(&b.host, &b.container)));
     out
 }
 

@@ -1,0 +1,156 @@
+//! `ospecc fmt`: the canonical layout of OSpec YAML and topology (Starlark) files, as text in,
+//! text out plus diagnostics. The CLI and the language server call [`format`] and
+//! [`format_range`]; neither this module nor its parts touch the disk.
+//!
+//! Every result is checked before it is offered: the formatted text must parse without
+//! errors, mean the same (the same YAML value tree, or the same Starlark syntax tree) and
+//! keep every token and comment. A result that fails the check is never returned: the text
+//! stays as written and an internal diagnostic (FMT002) says so. A file with syntax errors is
+//! left untouched with the front end's own located diagnostics; a construct the formatter
+//! cannot lay out with certainty leaves the file as written with a note (FMT001).
+
+mod edits;
+mod starlark;
+mod yaml;
+
+pub use crate::analysis::Language;
+pub use edits::{line_edits, unified_diff, TextEdit};
+
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::span::Span;
+
+/// Layout settings (`ospecc.toml` `[fmt]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Spaces per block level in topology files.
+    pub indent_width: usize,
+    /// Spaces per nesting level in OSpec YAML.
+    pub yaml_indent_width: usize,
+    /// Bracketed lists longer than this are broken one item per line (topology files).
+    pub line_width: usize,
+    /// Sort the symbols of each `load()` statement.
+    pub sort_loads: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { indent_width: 4, yaml_indent_width: 2, line_width: 100, sort_loads: true }
+    }
+}
+
+/// Smallest and largest indentation widths accepted.
+pub const INDENT_RANGE: std::ops::RangeInclusive<usize> = 1..=16;
+/// Smallest and largest line widths accepted.
+pub const LINE_WIDTH_RANGE: std::ops::RangeInclusive<usize> = 20..=1000;
+
+/// What formatting one file gave.
+#[derive(Clone, Debug, Default)]
+pub struct Formatted {
+    /// The formatted text; `None` when the file is left as written (syntax errors, a layout
+    /// the formatter is not sure of, or a failed check — see `diagnostics`).
+    pub text: Option<String>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Formatted {
+    /// Whether the text changes.
+    pub fn changed(&self, original: &str) -> bool {
+        self.text.as_deref().is_some_and(|t| t != original)
+    }
+
+    /// Whether some diagnostic is an error (syntax error, or the internal check failed).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    fn unchanged(diagnostics: Vec<Diagnostic>) -> Formatted {
+        Formatted { text: None, diagnostics }
+    }
+}
+
+/// Why a layout was given up: the construct and where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Unsupported {
+    pub span: Span,
+    pub what: String,
+}
+
+/// Code of "left as written: layout not supported here".
+const UNSUPPORTED: &str = "FMT001";
+/// Code of "internal: the formatted text failed its check".
+const CHECK_FAILED: &str = "FMT002";
+
+/// Formats a whole file.
+pub fn format(language: Language, text: &str, options: &Options) -> Formatted {
+    let outcome = match language {
+        Language::OSpec => yaml::format(text, options),
+        Language::Topology => starlark::format(text, options),
+    };
+    match outcome {
+        Outcome::Formatted(formatted) => Formatted { text: Some(formatted), diagnostics: Vec::new() },
+        Outcome::CheckFailed(reason) => Formatted::unchanged(vec![check_failed(&reason)]),
+        Outcome::Invalid(diagnostics) => Formatted::unchanged(diagnostics),
+        Outcome::Unsupported(u) => Formatted::unchanged(vec![unsupported(u)]),
+    }
+}
+
+/// Formats the part of a file that `range` (bytes) touches: the edits of the whole file's
+/// formatting that overlap it, when applying only those still passes the check; otherwise
+/// every edit (a partial layout would change the meaning, e.g. half a re-indented block).
+pub fn format_range(language: Language, text: &str, range: Span, options: &Options) -> (Vec<TextEdit>, Formatted) {
+    let whole = format(language, text, options);
+    let Some(formatted) = whole.text.as_deref() else { return (Vec::new(), whole) };
+    let all = line_edits(text, formatted);
+    let touching: Vec<TextEdit> = all.iter().filter(|e| e.touches(range)).cloned().collect();
+    if touching.len() == all.len() {
+        return (all, whole);
+    }
+    let partial = edits::apply(text, &touching);
+    if verify(language, text, &partial).is_ok() && format(language, &partial, options).text.is_some() {
+        return (touching, whole);
+    }
+    (all, whole)
+}
+
+/// What a language's formatter produced.
+pub(crate) enum Outcome {
+    /// The formatted text, which passed the check.
+    Formatted(String),
+    /// The formatted text failed the check (why).
+    CheckFailed(String),
+    /// Syntax errors: the front end's diagnostics.
+    Invalid(Vec<Diagnostic>),
+    Unsupported(Unsupported),
+}
+
+/// The check every result passes: it parses, means the same and keeps every token.
+fn verify(language: Language, original: &str, formatted: &str) -> Result<(), String> {
+    match language {
+        Language::OSpec => yaml::verify(original, formatted),
+        Language::Topology => starlark::verify(original, formatted),
+    }
+}
+
+fn unsupported(u: Unsupported) -> Diagnostic {
+    Diagnostic::new(UNSUPPORTED, Severity::Note, u.span, format!("left as written: {}", u.what))
+        .with_note("ospecc fmt changes only what it can lay out with certainty; the file is not rewritten")
+}
+
+fn check_failed(reason: &str) -> Diagnostic {
+    Diagnostic::error(CHECK_FAILED, Span::at(0), "internal error: the formatted text failed its check; not written")
+        .with_note(reason.to_string())
+        .with_help("the file is left as written; please report this file to the ospecc maintainers")
+}
+
+/// `text` with `\r\n` line breaks as `\n` (`None` when there is a lone `\r`, which the
+/// formatters do not handle).
+fn unix_lines(text: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !text.contains('\r') {
+        return Some(std::borrow::Cow::Borrowed(text));
+    }
+    let normalized = text.replace("\r\n", "\n");
+    (!normalized.contains('\r')).then_some(std::borrow::Cow::Owned(normalized))
+}
+
+#[cfg(test)]
+mod tests;

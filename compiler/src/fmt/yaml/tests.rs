@@ -1,0 +1,37 @@
+use super::super::{format as fmt, Language, Options};
+
+fn yaml(text: &str) -> String {
+    let formatted = fmt(Language::OSpec, text, &Options::default());
+    assert!(formatted.diagnostics.is_empty(), "{:?}", formatted.diagnostics);
+    let out = formatted.text.expect("formatted");
+    let again = fmt(Language::OSpec, &out, &Options::default()).text.expect("formatted again");
+    assert_eq!(again, out, "idempotent");
+    out
+}
+
+#[test]
+fn indentation_and_gaps() {
+    assert_eq!(yaml("a:\n    b:   1\n    c :  x\nd:\n- 1\n-   2\n"), "a:\n  b: 1\n  c: x\nd:\n  - 1\n  - 2\n");
+    assert_eq!(yaml("- a: 1\n  b:\n      - x\n-   c: 2\n    d: 3\n"), "- a: 1\n  b:\n    - x\n- c: 2\n  d: 3\n");
+}
+
+#[test]
+fn comments_anchors_and_block_scalars_are_kept() {
+    let text = "# head\nbase: &b\n    x: 1   # one\n    # about y\n    y: |\n        keep\n          this\nuse: *b\n\n\n\nlist:\n- a\n# end\n";
+    let out = yaml(text);
+    assert_eq!(
+        out,
+        "# head\nbase: &b\n  x: 1   # one\n  # about y\n  y: |\n    keep\n      this\nuse: *b\n\nlist:\n  - a\n# end\n"
+    );
+}
+
+#[test]
+fn syntax_errors_leave_the_text_untouched() {
+    let result = fmt(Language::OSpec, "a: [1, 2\nb: 3\n", &Options::default());
+    assert!(result.text.is_none() && result.has_errors(), "{:?}", result.diagnostics);
+}
+
+#[test]
+fn a_block_scalar_at_the_end_keeps_its_missing_line_break() {
+    assert_eq!(yaml("a:\n    b: |\n        x"), "a:\n  b: |\n    x");
+}

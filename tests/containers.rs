@@ -1,0 +1,298 @@
+//! `image=` and `build=` services end to end, on the engine this machine has (Podman or
+//! Docker), with images built from its own packages (`tests/images/build.sh`): containers and
+//! processes in one spec (env references, volumes, args, output events, healthchecks), syscall
+//! faults inside a container through the shim, `build=` cached by content, and no container
+//! left behind after success, failure, SIGINT, SIGTERM or `kill -9` (the next run removes it).
+//! Each test skips with a printed reason when no engine can run a container here. Ports are in
+//! 42000-42999.
+
+mod common;
+mod containers_common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ospecc_with, Run};
+use containers_common::{ready, write, Engine};
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// An nginx configuration serving `/srv/www` on `port`, logging to stdout/stderr.
+fn nginx_conf(port: u16) -> String {
+    format!(
+        "user nginx;\nworker_processes 1;\nerror_log /dev/stderr notice;\npid /tmp/nginx.pid;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n  access_log /dev/stdout;\n  client_body_temp_path /tmp/cb;\n  proxy_temp_path /tmp/p;\n\
+           fastcgi_temp_path /tmp/f;\n  uwsgi_temp_path /tmp/u;\n  scgi_temp_path /tmp/s;\n\
+           server {{ listen {port}; location / {{ root /srv/www; }} }}\n}}\n"
+    )
+}
+
+/// A project with the nginx configuration and its pages.
+fn site(dir: &Path, port: u16) {
+    write(dir, "conf/nginx.conf", &nginx_conf(port));
+    write(dir, "www/hello.txt", "hello from a volume\n");
+}
+
+fn run(dir: &Path, spec: &str, engine: &Engine, extra: &[&str]) -> Run {
+    let mut args = vec!["run", spec, "--engine", engine.program.as_str(), "--grace", "2"];
+    args.extend_from_slice(extra);
+    ospecc_with(dir, &args, None, &[], RUN_TIMEOUT)
+}
+
+fn assert_passed(run: &Run, passed: usize) {
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    run.no_panic();
+    assert!(run.stdout.contains(&format!("{passed} passed, 0 failed, 0 errored")), "{}", run.text());
+}
+
+#[test]
+fn containers_and_processes_mix_in_one_spec() {
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    site(dir.path(), 42081);
+    // The web container prints what its env references rendered to (logfmt on stdout, decoded
+    // into fields), then runs nginx with the mounted configuration; the process does the same
+    // for the database's address.
+    let spec = r#"
+pg = service("mix_pg",
+    interface("main", "postgres", 42543),
+    image = "postgres:16-alpine",
+    args = ["postgres", "-c", "port=42543"],
+    env = {"POSTGRES_PASSWORD": "s3cret", "POSTGRES_USER": "app", "POSTGRES_DB": "appdb"},
+    healthcheck = ready(timeout = "60s"),
+)
+web = service("mix_web",
+    interface("http", "http", 42081),
+    image = "nginx:1.27-alpine",
+    args = ["/bin/sh", "-c", "echo db=$DB internal=$INTERNAL; exec /usr/sbin/nginx -c /etc/custom/nginx.conf -g 'daemon off;'"],
+    env = {"DB": "postgres://app@" + pg.main.addr + "/appdb", "INTERNAL": pg.main.internal_addr},
+    volumes = {"conf": "/etc/custom", "www": "/srv/www:ro"},
+    observe = [observe.stdout(decoder = decoder("logfmt"))],
+    depends_on = [pg],
+    healthcheck = http("localhost:42081/hello.txt", timeout = "30s"),
+)
+api = service("mix_api", "/bin/sh",
+    args = ["-c", "echo db=$DB web=$WEB; exec sleep 600"],
+    env = {"DB": pg.main.addr, "WEB": web.http.addr},
+    observe = [observe.stdout(decoder = decoder("logfmt"))],
+    depends_on = [pg, web],
+)
+
+def test_everything_talks():
+    rows = pg.main.query(sql = "SELECT current_database() AS db, current_user AS who")
+    assert_true(rows.ok, "the query failed: " + rows.error)
+    assert_eq(rows.data[0]["db"], "appdb")
+    assert_eq(rows.data[0]["who"], "app")
+    resp = web.http.get(path = "/hello.txt")
+    assert_eq(resp.status, 200)
+    assert_eq(resp.body.strip(), "hello from a volume")
+    assert_eq(len(events(service = "mix_web", db = "postgres://app@localhost:42543/appdb")), 1)
+    assert_eq(len(events(service = "mix_web", internal = "localhost:42543")), 1)
+    assert_eq(len(events(service = "mix_api", db = "localhost:42543", web = "localhost:42081")), 1)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run = run(dir.path(), "spec.star", &engine, &["--out", "trace"]);
+    assert_passed(&run, 1);
+    let trace = std::fs::read_to_string(dir.path().join("trace/test_everything_talks.jsonl")).unwrap();
+    assert!(trace.contains("\"container_started\""), "{trace}");
+    // nginx's access log line for the step came through the container's stdout.
+    assert!(trace.contains("GET /hello.txt HTTP/1.1"), "{trace}");
+    for service in ["mix_pg", "mix_web"] {
+        assert!(engine.containers("ospecc.service", service).is_empty(), "{service} was left behind");
+    }
+}
+
+#[test]
+fn syscall_faults_reach_inside_a_container() {
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    site(dir.path(), 42082);
+    let spec = r#"
+web = service("sys_web",
+    interface("http", "http", 42082),
+    image = "nginx:1.27-alpine",
+    args = ["/usr/sbin/nginx", "-c", "/etc/custom/nginx.conf", "-g", "daemon off;"],
+    volumes = {"conf": "/etc/custom", "www": "/srv/www"},
+    ops = {"read_page": op(syscalls = ["openat"], path = "/srv/www/*")},
+    healthcheck = http("localhost:42082/hello.txt", timeout = "30s"),
+)
+
+def test_a_denied_open_is_a_403():
+    def scenario():
+        resp = web.http.get(path = "/hello.txt")
+        assert_eq(resp.status, 403)
+    fault(web, read_page = deny("EACCES"), run = scenario)
+    assert_eventually(service = "sys_web", syscall = "openat", decision = "deny*")
+
+def test_unfaulted_it_serves():
+    assert_eq(web.http.get(path = "/hello.txt").status, 200)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run = run(dir.path(), "spec.star", &engine, &["--normalize", "trace.norm"]);
+    assert_passed(&run, 2);
+    let norm = std::fs::read_to_string(dir.path().join("trace.norm")).unwrap();
+    assert!(norm.contains("openat deny(permission denied) /srv/www/hello.txt"), "{norm}");
+    assert!(engine.containers("ospecc.service", "sys_web").is_empty());
+}
+
+#[test]
+fn build_contexts_are_built_once_per_content() {
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "web/Containerfile",
+        "FROM nginx:1.27-alpine\nCOPY nginx.conf /etc/nginx/nginx.conf\nCOPY www /srv/www\n",
+    );
+    write(dir.path(), "web/nginx.conf", &nginx_conf(42083));
+    write(dir.path(), "web/www/hello.txt", "built\n");
+    let spec = r#"
+web = service("built_web",
+    interface("http", "http", 42083),
+    build = "web",
+    healthcheck = http("localhost:42083/hello.txt", timeout = "30s"),
+)
+
+def test_it_serves_what_was_built():
+    resp = web.http.get(path = "/hello.txt")
+    assert_eq(resp.body.strip(), "built")
+"#;
+    write(dir.path(), "spec.star", spec);
+    let tags = || {
+        let (ok, out, err) =
+            engine.run(&["images", "--filter", "reference=*/ospecc-build-built_web", "--format", "{{.Tag}}"]);
+        assert!(ok, "{err}");
+        out.lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let first = run(dir.path(), "spec.star", &engine, &[]);
+    assert_passed(&first, 1);
+    let after_first = tags();
+    assert_eq!(run(dir.path(), "spec.star", &engine, &[]).code, Some(0));
+    assert_eq!(tags(), after_first, "the unchanged context was built again");
+    write(dir.path(), "web/www/hello.txt", "rebuilt\n");
+    let changed = run(dir.path(), "spec.star", &engine, &[]);
+    assert_eq!(changed.code, Some(1), "the old page is still served:\n{}", changed.text());
+    assert!(tags().len() > after_first.len(), "a changed context makes a new image");
+    for tag in tags() {
+        let _ = engine.run(&["rmi", "--force", &format!("localhost/ospecc-build-built_web:{tag}")]);
+    }
+}
+
+/// A spec whose container never becomes healthy (nothing listens on the port it waits for):
+/// the run sits in the healthcheck for a minute, time for a signal.
+fn stuck_spec(service: &str) -> String {
+    format!(
+        r#"
+web = service("{service}",
+    interface("http", "http", 42099),
+    image = "nginx:1.27-alpine",
+    healthcheck = tcp("localhost:42099", timeout = "60s"),
+)
+
+def test_never_ready():
+    pass
+"#
+    )
+}
+
+/// Starts `ospecc run` on the stuck spec and waits until its container exists.
+fn start_stuck(dir: &Path, engine: &Engine, service: &str) -> std::process::Child {
+    write(dir, &format!("{service}.star"), &stuck_spec(service));
+    let child = Command::new(env!("CARGO_BIN_EXE_ospecc"))
+        .args(["run", &format!("{service}.star"), "--engine", &engine.program])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while engine.containers("ospecc.service", service).is_empty() {
+        assert!(Instant::now() < deadline, "the container of {service} never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "ospecc did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn no_container_outlives_success_failure_or_a_signal() {
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    site(dir.path(), 42084);
+    let spec = r#"
+web = service("life_web",
+    interface("http", "http", 42084),
+    image = "nginx:1.27-alpine",
+    args = ["/usr/sbin/nginx", "-c", "/etc/custom/nginx.conf", "-g", "daemon off;"],
+    volumes = {"conf": "/etc/custom", "www": "/srv/www"},
+    healthcheck = http("localhost:42084/hello.txt", timeout = "30s"),
+)
+
+def test_passes():
+    assert_eq(web.http.get(path = "/hello.txt").status, 200)
+
+def test_fails():
+    assert_eq(web.http.get(path = "/hello.txt").status, 500)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run = run(dir.path(), "spec.star", &engine, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.text());
+    assert!(run.stdout.contains("1 passed, 1 failed"), "{}", run.text());
+    assert!(engine.containers("ospecc.service", "life_web").is_empty(), "a container outlived the run");
+
+    for (signal, service) in [(libc::SIGINT, "life_sigint"), (libc::SIGTERM, "life_sigterm")] {
+        let mut child = start_stuck(dir.path(), &engine, service);
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = wait_exit(&mut child);
+        assert_eq!(status.code(), Some(2), "{service}: interrupted runs exit 2");
+        assert!(engine.containers("ospecc.service", service).is_empty(), "{service}: its container outlived the run");
+    }
+}
+
+#[test]
+fn the_next_run_removes_what_a_killed_run_left() {
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start_stuck(dir.path(), &engine, "killed_web");
+    child.kill().unwrap();
+    wait_exit(&mut child);
+    // A SIGKILL leaves no time for teardown: the engine keeps the container.
+    std::thread::sleep(Duration::from_millis(500));
+    let left = engine.containers("ospecc.service", "killed_web");
+    assert_eq!(left.len(), 1, "the killed run's container should still be there");
+
+    site(dir.path(), 42085);
+    let spec = r#"
+web = service("next_web",
+    interface("http", "http", 42085),
+    image = "nginx:1.27-alpine",
+    args = ["/usr/sbin/nginx", "-c", "/etc/custom/nginx.conf", "-g", "daemon off;"],
+    volumes = {"conf": "/etc/custom", "www": "/srv/www"},
+    healthcheck = http("localhost:42085/hello.txt", timeout = "30s"),
+)
+
+def test_serves():
+    assert_eq(web.http.get(path = "/hello.txt").status, 200)
+"#;
+    write(dir.path(), "spec.star", spec);
+    assert_passed(&run(dir.path(), "spec.star", &engine, &[]), 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !engine.containers("ospecc.service", "killed_web").is_empty() {
+        assert!(Instant::now() < deadline, "the next run left {left:?} in place");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
