@@ -367,6 +367,70 @@ fn neovim_plugin_detects_files_attaches_and_reports_diagnostics() {
 
 // --- Helix, CI docs, schema ---
 
+/// A port of this suite's range (45300-45399) that nothing listens on now.
+fn free_port() -> u16 {
+    (45300..45400)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port in 45300-45399")
+}
+
+#[test]
+fn neovim_ospecc_run_runs_the_test_under_the_cursor() {
+    if !have("nvim") {
+        return skip("neovim :OspeccRun", "nvim is not installed (apt-get install -y neovim)");
+    }
+    let spec = read(&repo_root().join("tests/lsp/run/mock.star")).replace("45110", &free_port().to_string());
+    let assertion = spec.find("\"slow answers 200\"").expect("the failing assertion");
+    let assertion_line = spec[..assertion].matches('\n').count() + 1;
+    let dir = project(&[("mock.star", spec.as_bytes())]);
+    let result_file = dir.path().join("result.json");
+    let mut nvim = Command::new("nvim");
+    nvim.args(["--headless", "-u", "NONE", "-i", "NONE", "-n", "-c"])
+        .arg(format!("luafile {}", fixture("nvim_run_test.lua").display()))
+        .current_dir(dir.path())
+        .env("OSPECC_NVIM_RTP", repo_root().join("editors/nvim"))
+        .env("OSPECC_BIN", binary())
+        .env("OSPECC_FIXTURE", dir.path().join("mock.star"))
+        .env("OSPECC_FAIL_LINE", (assertion_line - 1).to_string())
+        .env("OSPECC_NVIM_OUT", &result_file)
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .env("XDG_CACHE_HOME", dir.path().join("cache"));
+    let out = run(nvim, Duration::from_secs(300));
+    let text =
+        std::fs::read_to_string(&result_file).unwrap_or_else(|e| panic!("nvim wrote no result ({e}):\n{}", out.text()));
+    eprintln!("nvim :OspeccRun result: {text}");
+    let result: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
+    assert_eq!(result.get("error"), None, "the Lua script failed: {text}\n{}", out.text());
+    assert_eq!(result["attached"], true, "{text}");
+    assert_eq!(result["commands"], true, ":OspeccRun is defined: {text}");
+    assert_eq!(
+        result["tests"],
+        serde_json::json!([
+            "test_health",
+            "test_slow_is_up",
+            "test_fetch",
+            "test_health_under_fault",
+            "test_matrix_fetch_api_down"
+        ]),
+        "{text}"
+    );
+    assert_eq!(result["first_done"], true, "{text}");
+    let first = &result["first"]["results"];
+    assert_eq!(first.as_array().map(Vec::len), Some(1), "only the test under the cursor ran: {text}");
+    assert_eq!(first[0]["name"], "test_slow_is_up", "{text}");
+    assert_eq!(first[0]["outcome"], "failed", "{text}");
+    assert_eq!(first[0]["line"], assertion_line, "{text}");
+    assert_eq!(result["failure_published"], true, "{text}");
+    let diagnostic = &result["diagnostics"][0];
+    assert_eq!(diagnostic["lnum"], assertion_line - 1, "on the failing assertion's line (0-based): {text}");
+    assert_eq!(diagnostic["severity"], 1, "{text}");
+    assert_eq!(result["second_done"], true, "{text}");
+    assert_eq!(result["second"]["results"][0]["name"], "test_health", "{text}");
+    assert_eq!(result["second"]["passed"], true, "{text}");
+}
+
 #[test]
 fn helix_languages_toml_defines_the_server_and_the_languages() {
     let text = read(&repo_root().join("editors/helix/languages.toml"));

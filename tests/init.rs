@@ -249,7 +249,8 @@ fn extension_fields() {
 #[test]
 fn build_contexts_are_relative_to_the_output_directory() {
     let dir = project(&[("app/docker-compose.yml", BUILDS.as_bytes())]);
-    let run = ospecc(dir.path(), &["init", "--from-compose", "app/docker-compose.yml", "--out", "specs", "--name", "b"]);
+    let run =
+        ospecc(dir.path(), &["init", "--from-compose", "app/docker-compose.yml", "--out", "specs", "--name", "b"]);
     run.expect(0);
     let star = std::fs::read_to_string(dir.path().join("specs/b.star")).unwrap();
     assert!(star.contains("build = \"../app/frontend\","), "{star}");
@@ -269,7 +270,7 @@ fn an_executable() {
     let elsewhere = ospecc(dir.path(), &["init", "--name", "api", "--out", "specs", "./bin/api"]);
     elsewhere.expect(0);
     let star = std::fs::read_to_string(dir.path().join("specs/api.star")).unwrap();
-    assert!(star.contains("service(\"api\", \"../bin/api\","), "{star}");
+    assert!(star.contains("    \"api\",\n    \"../bin/api\",\n"), "{star}");
     let bad = ospecc(dir.path(), &["init", "--protocol", "gopher", "--out", "x", "./bin/api"]);
     bad.expect(2);
     assert!(bad.stderr.contains("unknown protocol `gopher`"), "{}", bad.text());
@@ -281,7 +282,11 @@ fn existing_files_are_kept_without_force() {
     let dir = project(&[("compose.yaml", KAFKA.as_bytes()), ("orders.star", b"# mine\n")]);
     let refused = ospecc(dir.path(), &["init", "--from-compose", "--name", "orders"]);
     refused.expect(2);
-    assert!(refused.stderr.contains("orders.star already exists; nothing written (--force overwrites)"), "{}", refused.text());
+    assert!(
+        refused.stderr.contains("orders.star already exists; nothing written (--force overwrites)"),
+        "{}",
+        refused.text()
+    );
     assert_eq!(std::fs::read_to_string(dir.path().join("orders.star")).unwrap(), "# mine\n");
     assert!(!dir.path().join("orders.ospec.yml").exists(), "nothing is written when one file exists");
     ospecc(dir.path(), &["init", "--from-compose", "--name", "orders", "--force"]).expect(0);
@@ -294,7 +299,11 @@ fn the_default_compose_file_and_stdout() {
     let run = ospecc(dir.path(), &["init", "--from-compose", "--stdout"]);
     run.expect(0);
     let name = dir.path().file_name().unwrap().to_string_lossy().to_lowercase();
-    assert!(run.stdout.contains("# ---- ") && run.stdout.contains("broker = service(\"broker\","), "{}", run.text());
+    assert!(
+        run.stdout.contains("# ---- ") && run.stdout.contains("broker = service(\n    \"broker\","),
+        "{}",
+        run.text()
+    );
     assert!(run.stdout.contains("ospec_version: \"1.0.0\""), "{}", run.text());
     assert!(!name.is_empty());
     assert_eq!(generated(dir.path()), Vec::<(String, String)>::new(), "--stdout writes no file");
@@ -310,7 +319,11 @@ fn invalid_yaml_and_non_compose_files_are_located_and_write_nothing() {
         ("services:\n  web:\n    image: [nginx\n    ports: [80]\n", "error[OSP0", "compose.yaml:"),
         ("- web\n- db\n", "error[INI001]", "compose.yaml:1:1"),
         ("version: '3'\nvolumes: {}\n", "error[INI001]", "compose.yaml:1:1"),
-        ("services:\n  a:\n    image: a\n    depends_on: [b]\n  b:\n    image: b\n    depends_on: [a]\n", "error[INI004]", "compose.yaml:2:3"),
+        (
+            "services:\n  a:\n    image: a\n    depends_on: [b]\n  b:\n    image: b\n    depends_on: [a]\n",
+            "error[INI004]",
+            "compose.yaml:2:3",
+        ),
         ("\u{0}binary", "error[OSP002]", "compose.yaml"),
     ];
     for (text, code, at) in cases {
@@ -335,7 +348,8 @@ fn the_spec_of_an_executable_runs() {
     let path = dir.path().join("serve.sh");
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     ospecc(dir.path(), &["init", "--name", "web", "--port", "45010", "./serve.sh"]).expect(0);
-    let run = common::ospecc_with(dir.path(), &["run", "web.ospec.yml"], None, &[], std::time::Duration::from_secs(120));
+    let run =
+        common::ospecc_with(dir.path(), &["run", "web.ospec.yml"], None, &[], std::time::Duration::from_secs(120));
     run.expect(0);
     assert!(run.stdout.contains("2 passed, 0 failed"), "{}", run.text());
     assert!(run.stderr.contains("PASS test_web_http") && run.stderr.contains("PASS health.web"), "{}", run.text());

@@ -144,7 +144,8 @@ impl Client {
         }
     }
 
-    /// The diagnostics published for `uri` at `version` (`None`: a file that is not open).
+    /// The check's diagnostics published for `uri` at `version` (`None`: a file that is not
+    /// open). Coverage hints and run results (other sources) are tested in tests/lsp_authoring.rs.
     fn diagnostics(&mut self, uri: &str, version: Option<i64>) -> Vec<Value> {
         let what = format!("diagnostics of {uri} at version {version:?}");
         let version = version.map_or(Value::Null, |v| json!(v));
@@ -153,7 +154,8 @@ impl Client {
                 && m["params"]["uri"] == uri
                 && m["params"].get("version").unwrap_or(&Value::Null) == &version
         });
-        message["params"]["diagnostics"].as_array().cloned().unwrap_or_default()
+        let all = message["params"]["diagnostics"].as_array().cloned().unwrap_or_default();
+        all.into_iter().filter(|d| d["source"] == "ospecc").collect()
     }
 
     fn open(&mut self, uri: &str, language_id: &str, version: i64, text: &str) {

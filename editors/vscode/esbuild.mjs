@@ -1,4 +1,4 @@
-// Bundles the extension (and the settings module the tests load) into dist/ with esbuild.
+// Bundles the extension (and the settings and tests modules the Node tests load) into dist/ with esbuild.
 // `--production` minifies without source maps (what `vsce package` ships); `--watch` rebuilds.
 import * as esbuild from "esbuild";
 
@@ -6,7 +6,7 @@ const production = process.argv.includes("--production");
 const watch = process.argv.includes("--watch");
 
 const options = {
-  entryPoints: { extension: "src/extension.ts", settings: "src/settings.ts" },
+  entryPoints: { extension: "src/extension.ts", settings: "src/settings.ts", tests: "src/tests.ts" },
   bundle: true,
   outdir: "dist",
   format: "cjs",

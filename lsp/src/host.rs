@@ -33,6 +33,12 @@ pub trait Host: Send + Sync + 'static {
         Confinement::new([self.workspace_root(file)])
     }
 
+    /// The `ospecc` binary that runs tests for the editor (`ospecc run --test`); `None`: the
+    /// server cannot run tests.
+    fn executable(&self) -> Option<PathBuf> {
+        None
+    }
+
     /// The layout `ospecc fmt` writes for `file` (its `ospecc.toml` `[fmt]`).
     fn fmt_options(&self, _file: &Path) -> ospecc_compiler::fmt::Options {
         ospecc_compiler::fmt::Options::default()

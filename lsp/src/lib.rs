@@ -11,6 +11,7 @@
 //! help, semantic tokens) through the compiler's `ide` layer.
 
 mod config;
+mod coverage;
 mod dependencies;
 mod diagnostics;
 mod documents;
@@ -20,6 +21,8 @@ mod framing;
 mod host;
 mod ordered;
 mod panic;
+mod plans;
+mod runs;
 mod scheduler;
 mod server;
 mod state;

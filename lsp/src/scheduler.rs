@@ -303,7 +303,15 @@ impl Scheduler {
                 }
             };
             let fs = OverlayFs::new(&shared.documents);
-            (to_lsp(&found, &source.uri, &source.rope, encoding, &fs), accessed, config_error)
+            let mut published = to_lsp(&found, &source.uri, &source.rope, encoding, &fs);
+            // An open topology without errors also shows its fault-coverage gaps; every open
+            // file shows the results of the tests last run from the editor on its text.
+            let clean = !found.iter().any(|d| d.severity == ospecc_compiler::Severity::Error);
+            if source.version.is_some() && source.language == Language::Topology && clean {
+                published.extend(crate::coverage::hints(&shared, &path_buf, &source.text, &source.rope, encoding));
+            }
+            published.extend(shared.runs.diagnostics(&path_buf, source.version));
+            (published, accessed, config_error)
         };
         match tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))).await {
             Ok(Ok(result)) => Some(result),

@@ -66,6 +66,8 @@ pub struct Shared {
     pub documents: Mutex<Documents>,
     /// The workspace's spec files, for path completion (see [`WorkspaceFiles`]).
     pub files: Arc<Mutex<WorkspaceFiles>>,
+    /// Results of tests run from the editor, published with their files' diagnostics.
+    pub runs: crate::runs::Results,
     session: OnceLock<Session>,
     events: UnboundedSender<Event>,
     shut_down: AtomicBool,
@@ -78,6 +80,7 @@ impl Shared {
             host,
             documents: Mutex::new(Documents::default()),
             files: Arc::new(Mutex::new(WorkspaceFiles::default())),
+            runs: crate::runs::Results::default(),
             session: OnceLock::new(),
             events,
             shut_down: AtomicBool::new(false),

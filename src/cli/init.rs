@@ -66,7 +66,8 @@ pub fn run(args: &InitArgs) -> u8 {
         return EXIT_FINDINGS;
     }
     if args.stdout {
-        let texts: Vec<String> = generated.files.iter().map(|f| format!("# ---- {} ----\n{}", f.name, f.text)).collect();
+        let texts: Vec<String> =
+            generated.files.iter().map(|f| format!("# ---- {} ----\n{}", f.name, f.text)).collect();
         write_stdout(&texts.join("\n"));
         return EXIT_OK;
     }
@@ -123,7 +124,10 @@ fn find_compose_file() -> Result<PathBuf, u8> {
     match COMPOSE_FILES.iter().map(PathBuf::from).find(|p| p.is_file()) {
         Some(found) => Ok(found),
         None => {
-            report_error(&format!("no Compose file here (looked for {}); name one: --from-compose FILE", COMPOSE_FILES.join(", ")));
+            report_error(&format!(
+                "no Compose file here (looked for {}); name one: --from-compose FILE",
+                COMPOSE_FILES.join(", ")
+            ));
             Err(EXIT_USAGE)
         }
     }
@@ -144,7 +148,11 @@ fn write_files(generated: &Generated, out: &Path, force: bool) -> u8 {
     let targets: Vec<PathBuf> = generated.files.iter().map(|f| place(&f.name)).collect();
     let existing: Vec<String> = targets.iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
     if !existing.is_empty() && !force {
-        report_error(&format!("{} already exist{}; nothing written (--force overwrites)", existing.join(", "), if existing.len() == 1 { "s" } else { "" }));
+        report_error(&format!(
+            "{} already exist{}; nothing written (--force overwrites)",
+            existing.join(", "),
+            if existing.len() == 1 { "s" } else { "" }
+        ));
         return EXIT_USAGE;
     }
     if let Err(e) = std::fs::create_dir_all(out) {

@@ -68,6 +68,10 @@ impl ospecc_lsp::Host for CliHost {
         super::check::workspace_root(file)
     }
 
+    fn executable(&self) -> Option<PathBuf> {
+        std::env::current_exe().ok()
+    }
+
     fn fmt_options(&self, file: &Path) -> ospecc_compiler::fmt::Options {
         config::resolve_fmt(config::find(file).as_deref()).map(|settings| settings.options).unwrap_or_default()
     }

@@ -1,11 +1,14 @@
 //! `ospecc plan` and `ospecc build`: lower one spec into the plan IR, then show it (text, JSON,
 //! Graphviz) or write it to a file. Diagnostics go to stderr; a file with errors has no plan.
-//! `--check-cost --max-instances N` lets CI gate on the plan's size.
+//! `--check-cost --max-instances N` lets CI gate on the plan's size. `--coverage` shows the
+//! fault coverage instead (every dependency edge, the tests that fault it, the gaps),
+//! `--suggest` the stubs that close the gaps, and `--min-coverage P` gates on it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use ospecc_compiler::plan::coverage::{self, suggest};
 use ospecc_compiler::plan::{self, Built, PlanInput, PlanOptions};
 use ospecc_compiler::report::{self, FileResult};
 use ospecc_compiler::syntax::text::decode;
@@ -63,6 +66,24 @@ pub struct PlanArgs {
     /// The instance budget for `--check-cost`.
     #[arg(long, value_name = "N")]
     max_instances: Option<u64>,
+    /// Show the fault coverage instead of the plan: every dependency edge (consumer → service
+    /// interface), the tests that fault it, and the gaps.
+    #[arg(long)]
+    coverage: bool,
+    /// Print fault_assumption stubs and the fault_matrix lines that cover the gaps (with
+    /// --coverage, after the report).
+    #[arg(long)]
+    suggest: bool,
+    /// Exit 1 when less than PERCENT of the dependency edges are faulted by a test.
+    #[arg(long, value_name = "PERCENT", value_parser = percent)]
+    min_coverage: Option<f64>,
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a percentage from 0 to 100")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -82,10 +103,17 @@ enum Format {
 }
 
 pub fn run_plan(args: PlanArgs) -> u8 {
+    if (args.coverage || args.suggest) && args.format == Format::Dot {
+        report_error("--coverage and --suggest print text or JSON, not Graphviz");
+        return EXIT_USAGE;
+    }
     let plan = match lower(&args.lower) {
         Ok(plan) => plan,
         Err(code) => return code,
     };
+    if args.coverage || args.suggest || args.min_coverage.is_some() {
+        return run_coverage(&args, &plan);
+    }
     write_stdout(&match args.format {
         Format::Text => plan::render::text(&plan),
         Format::Json => to_json(&plan),
@@ -94,6 +122,50 @@ pub fn run_plan(args: PlanArgs) -> u8 {
     match (args.check_cost, args.max_instances) {
         (true, Some(max)) if plan.totals.instances > max => {
             report_error(&format!("the plan has {} instances, more than --max-instances {max}", plan.totals.instances));
+            EXIT_FINDINGS
+        }
+        _ => EXIT_OK,
+    }
+}
+
+/// `--coverage`, `--suggest`, `--min-coverage`.
+fn run_coverage(args: &PlanArgs, plan: &Plan) -> u8 {
+    let coverage = coverage::coverage(plan);
+    let suggestions = args.suggest.then(|| {
+        let text =
+            plan.sources.iter().find(|s| Some(&s.path) == plan.topology.as_ref()).map_or("", |s| s.text.as_str());
+        suggest::suggest(&coverage, plan, text, None)
+    });
+    let shown = args.coverage || !args.suggest;
+    let out = match args.format {
+        Format::Json => {
+            let mut value = serde_json::json!({ "coverage": coverage });
+            if let Some(suggestions) = &suggestions {
+                value["suggestions"] = serde_json::to_value(suggestions).unwrap_or_default();
+            }
+            let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            text.push('\n');
+            text
+        }
+        Format::Text | Format::Dot => {
+            let report = if shown { coverage::render_text(&coverage) } else { String::new() };
+            let stubs = suggestions.as_ref().map(suggest::render_text).unwrap_or_default();
+            match (report.is_empty(), stubs.is_empty()) {
+                (false, false) => format!("{report}\n{stubs}"),
+                _ => report + &stubs,
+            }
+        }
+    };
+    write_stdout(&out);
+    match args.min_coverage {
+        Some(min) if coverage.percent < min => {
+            report_error(&format!(
+                "fault coverage is {} ({} of {} edges), below --min-coverage {}",
+                coverage::percent_text(coverage.percent),
+                coverage.covered,
+                coverage.total,
+                coverage::percent_text(min)
+            ));
             EXIT_FINDINGS
         }
         _ => EXIT_OK,

@@ -15,7 +15,7 @@ mod fixes;
 mod folding;
 mod ospec;
 mod search;
-mod topology;
+pub(crate) mod topology;
 
 use std::path::{Path, PathBuf};
 

@@ -15,6 +15,9 @@ mod render;
 
 use crate::diagnostics::{Diagnostic, Severity};
 
+pub use names::is_reserved as is_reserved_name;
+pub use render::string as starlark_string;
+
 /// One file `init` produces: a name relative to the output directory and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GeneratedFile {
@@ -125,7 +128,11 @@ pub(crate) struct EnvVar {
 pub(crate) enum Part {
     Text(String),
     /// `service.interface.attribute` (`addr` or `host`), by service name.
-    Ref { service: String, interface: String, attribute: &'static str },
+    Ref {
+        service: String,
+        interface: String,
+        attribute: &'static str,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,8 +167,7 @@ pub fn from_compose(input: &ComposeInput) -> Generated {
 /// A starter spec for one executable serving `protocol` on `port`.
 pub fn from_binary(input: &BinaryInput) -> Result<Generated, String> {
     if !protocols::is_known(input.protocol) {
-        let known: Vec<&str> =
-            ospecc_schema::topology::catalog().protocols.iter().map(|p| p.name.as_str()).collect();
+        let known: Vec<&str> = ospecc_schema::topology::catalog().protocols.iter().map(|p| p.name.as_str()).collect();
         return Err(format!("unknown protocol `{}` (one of: {})", input.protocol, known.join(", ")));
     }
     if input.port == 0 {
@@ -188,7 +194,10 @@ pub fn from_binary(input: &BinaryInput) -> Result<Generated, String> {
     };
     let project = Project {
         id,
-        origin: format!("init --name {} --port {} --protocol {} {}", input.name, input.port, input.protocol, input.binary),
+        origin: format!(
+            "init --name {} --port {} --protocol {} {}",
+            input.name, input.port, input.protocol, input.binary
+        ),
         services: vec![service],
         skipped: Vec::new(),
     };

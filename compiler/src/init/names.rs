@@ -5,11 +5,68 @@ use std::collections::BTreeSet;
 
 /// Starlark's keywords and the universe functions a generated file may call.
 const RESERVED: &[&str] = &[
-    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except",
-    "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "load", "nonlocal", "not", "or",
-    "pass", "raise", "return", "try", "while", "with", "yield", "True", "False", "None", "len", "str", "int",
-    "float", "bool", "list", "dict", "tuple", "range", "sorted", "print", "fail", "struct", "type", "any", "all",
-    "enumerate", "zip", "min", "max", "hasattr", "getattr", "repr", "reversed", "hash", "dir",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "load",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
+    "True",
+    "False",
+    "None",
+    "len",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "list",
+    "dict",
+    "tuple",
+    "range",
+    "sorted",
+    "print",
+    "fail",
+    "struct",
+    "type",
+    "any",
+    "all",
+    "enumerate",
+    "zip",
+    "min",
+    "max",
+    "hasattr",
+    "getattr",
+    "repr",
+    "reversed",
+    "hash",
+    "dir",
 ];
 
 /// The variables a file binds so far.
@@ -52,7 +109,9 @@ impl Variables {
 
 /// Whether a name would shadow a keyword, a universe function or a topology builtin.
 pub fn is_reserved(name: &str) -> bool {
-    RESERVED.contains(&name) || ospecc_schema::topology::catalog().builtin(name).is_some() || name == "observe"
+    RESERVED.contains(&name)
+        || ospecc_schema::topology::catalog().builtin(name).is_some()
+        || name == "observe"
         || name == "match"
 }
 

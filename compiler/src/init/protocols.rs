@@ -103,8 +103,7 @@ const SCHEME_PORTS: &[(&str, u16)] = &[
 
 /// Protocols whose `ready()` healthcheck asks the protocol itself (a query, a PING, broker
 /// metadata); the others are waited for with a TCP connect.
-const READY_PROTOCOLS: &[&str] =
-    &["postgres", "mysql", "redis", "mongodb", "kafka", "nats", "cassandra", "clickhouse"];
+const READY_PROTOCOLS: &[&str] = &["postgres", "mysql", "redis", "mongodb", "kafka", "nats", "cassandra", "clickhouse"];
 
 /// The protocol an image's main port speaks, from its name (`bitnami/postgresql:16`).
 pub fn of_image(image: &str) -> Option<&'static str> {
@@ -239,7 +238,8 @@ mod tests {
     #[test]
     fn every_table_protocol_is_in_the_catalog() {
         let images = IMAGE_PROTOCOLS.iter().map(|(_, p, _)| *p);
-        for protocol in images.chain(PORT_PROTOCOLS.iter().map(|(_, p)| *p)).chain(PROTOCOLS.iter().map(|(p, _, _)| *p)) {
+        for protocol in images.chain(PORT_PROTOCOLS.iter().map(|(_, p)| *p)).chain(PROTOCOLS.iter().map(|(p, _, _)| *p))
+        {
             assert!(is_known(protocol), "{protocol}");
         }
         for (protocol, _) in STEPS {

@@ -23,18 +23,25 @@ fn compose_with(text: &str, profiles: &[String]) -> Generated {
     })
 }
 
-/// Every generated file checked beside the others; returns the errors and warnings as
+/// Every generated file, which `ospecc fmt` leaves as it is, checked beside the others; returns the errors and warnings as
 /// `file: CODE message` (notes, such as "needs a container engine", are information).
 fn check_generated(generated: &Generated) -> Vec<String> {
     let mut fs = MemoryFs::default();
     for file in &generated.files {
-        fs = fs.with_file(&format!("/w/{}", file.name), &file.text);
+        fs = fs.with_file(format!("/w/{}", file.name), &file.text);
     }
     let options = CheckOptions::default();
     let mut found = Vec::new();
     for file in &generated.files {
         let path = format!("/w/{}", file.name);
         let language = if file.name.ends_with(".star") { Language::Topology } else { Language::OSpec };
+        let formatted = crate::fmt::format(language, &file.text, &crate::fmt::Options::default());
+        assert_eq!(
+            formatted.text.as_deref(),
+            Some(file.text.as_str()),
+            "{} is not in `ospecc fmt`'s layout",
+            file.name
+        );
         let input = FileInput {
             path: Path::new(&path),
             text: &file.text,
@@ -180,7 +187,10 @@ services:
     assert!(star.contains("interface(\"http_9464\", \"http\", 9464),"), "{star}");
     assert!(star.contains("healthcheck = ready(timeout = \"90s\"),"), "{star}");
     assert!(star.contains("healthcheck = tcp(\"localhost:7000\", timeout = \"90s\"),"), "{star}");
-    assert!(star.contains("# compose healthcheck: /bin/check --deep\n    healthcheck = tcp(\"localhost:7300\""), "{star}");
+    assert!(
+        star.contains("# compose healthcheck: /bin/check --deep\n    healthcheck = tcp(\"localhost:7300\""),
+        "{star}"
+    );
     for service in ["quiet", "none"] {
         let declaration = &star[star.find(&format!("{service} = service")).unwrap()..];
         let declaration = &declaration[..declaration.find("\n)\n").unwrap()];
@@ -219,7 +229,10 @@ services:
         spec_name: Some("Acme Dev"),
     });
     assert!(generated.diagnostics.is_empty(), "{:#?}", generated.diagnostics);
-    assert_eq!(generated.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["acme-dev.star", "acme-dev.ospec.yml"]);
+    assert_eq!(
+        generated.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["acme-dev.star", "acme-dev.ospec.yml"]
+    );
     let star = star(&generated);
     assert!(star.contains("build = \"app/frontend\","), "{star}");
     assert!(star.contains("# compose builds it with dockerfile `Dockerfile.dev`"), "{star}");
@@ -372,14 +385,15 @@ services:
       FROM_SHELL:
 "#;
     let generated = compose(text);
-    let found: Vec<(&str, usize)> = generated.diagnostics.iter().map(|d| (d.code, line_of(text, d.span.start))).collect();
+    let found: Vec<(&str, usize)> =
+        generated.diagnostics.iter().map(|d| (d.code, line_of(text, d.span.start))).collect();
     assert_eq!(
         found,
         [("INI003", 4), ("INI003", 8), ("INI003", 8), ("INI003", 9), ("INI003", 10), ("INI003", 12), ("INI003", 13)]
     );
     assert!(generated.diagnostics.iter().all(|d| d.severity == crate::Severity::Warning));
     let star = star(&generated);
-    assert!(star.contains("http_svc = service(\"http\","), "{star}");
+    assert!(star.contains("http_svc = service(\n    \"http\","), "{star}");
     assert!(star.contains("image = \"nginx:1.27\","), "{star}");
     assert!(star.contains("\"TOKEN\": \"\","), "{star}");
     assert!(!star.contains("FROM_SHELL"), "{star}");
@@ -389,16 +403,23 @@ services:
 
 #[test]
 fn a_binary_gets_a_service_a_test_and_an_ospec() {
-    let generated = from_binary(&BinaryInput { name: "api", port: 8080, protocol: "http", binary: "./target/debug/api" })
-        .unwrap();
+    let generated =
+        from_binary(&BinaryInput { name: "api", port: 8080, protocol: "http", binary: "./target/debug/api" }).unwrap();
     let star = star(&generated);
-    assert!(star.contains("api = service(\"api\", \"./target/debug/api\",\n    interface(\"http\", \"http\", 8080),"), "{star}");
+    assert!(
+        star.contains(
+            "api = service(\n    \"api\",\n    \"./target/debug/api\",\n    interface(\"http\", \"http\", 8080),"
+        ),
+        "{star}"
+    );
     assert!(star.contains("healthcheck = tcp(\"localhost:8080\"),"), "{star}");
     assert_eq!(check_generated(&generated), Vec::<String>::new());
     let redis = from_binary(&BinaryInput { name: "kv", port: 6380, protocol: "redis", binary: "bin/kv" }).unwrap();
     assert!(star_of(&redis).contains("healthcheck = ready(),"));
     assert_eq!(check_generated(&redis), Vec::<String>::new());
-    assert!(from_binary(&BinaryInput { name: "x", port: 1, protocol: "gopher", binary: "x" }).unwrap_err().contains("http"));
+    assert!(from_binary(&BinaryInput { name: "x", port: 1, protocol: "gopher", binary: "x" })
+        .unwrap_err()
+        .contains("http"));
     assert!(from_binary(&BinaryInput { name: "x", port: 0, protocol: "tcp", binary: "x" }).is_err());
     assert!(from_binary(&BinaryInput { name: "42", port: 1, protocol: "tcp", binary: "x" }).is_err());
 }

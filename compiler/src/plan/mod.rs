@@ -8,8 +8,10 @@
 //! here does IO: files come through the injected [`FileSystem`].
 
 pub mod bundle;
+pub mod coverage;
 pub mod ospec;
 pub mod render;
+pub mod runnable;
 pub mod topology;
 pub mod verify;
 

@@ -1,6 +1,7 @@
 // The OSpec extension: starts `ospecc lsp` over stdio for OSpec specs and Starlark topology
 // files, logs to the "OSpec" output channel, restarts the server on demand or when a setting
-// that shapes the process changes, and writes the `ospecc.check.*` settings to ospecc.toml.
+// that shapes the process changes, writes the `ospecc.check.*` settings to ospecc.toml, and
+// lists the topology files' tests in the Testing view (run through the server).
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,6 +18,7 @@ import {
   initializationOptions,
   serverCommand,
 } from "./settings";
+import { createTestController } from "./testing";
 
 let client: LanguageClient | undefined;
 let output: vscode.OutputChannel;
@@ -137,6 +139,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("ospecc.restartServer", restartClient),
     vscode.commands.registerCommand("ospecc.showOutput", () => output.show(true)),
     vscode.commands.registerCommand("ospecc.writeConfig", writeConfig),
+    ...createTestController(() => client),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (RESTART_KEYS.some((key) => event.affectsConfiguration(key))) {
         await restartClient();

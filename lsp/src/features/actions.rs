@@ -24,6 +24,15 @@ pub fn code_actions(shared: &Shared, params: CodeActionParams) -> Option<CodeAct
     let analysis = analyse(shared.host.as_ref(), &shared.documents, &snapshot.path, &snapshot.text, snapshot.language);
     let actions = ide::code_actions(&analysis.diagnostics, range);
     let fs = OverlayFs::new(&shared.documents);
+    let coverage = crate::coverage::actions(
+        shared,
+        &snapshot.uri,
+        &snapshot.path,
+        &snapshot.text,
+        &snapshot.rope,
+        snapshot.encoding,
+        &params.context.diagnostics,
+    );
     let response = actions
         .iter()
         .map(|action| {
@@ -45,6 +54,7 @@ pub fn code_actions(shared: &Shared, params: CodeActionParams) -> Option<CodeAct
                 ..CodeAction::default()
             })
         })
+        .chain(coverage)
         .collect();
     Some(response)
 }

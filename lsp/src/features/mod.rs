@@ -4,7 +4,8 @@
 //!
 //! One module per request family: `completion`, `hover`, `navigation` (definition,
 //! references), `symbols`, `folding`, `formatting`, `workspace_symbols`, `actions` (quick fixes from the
-//! diagnostics' fixes), `signature`, `tokens` (semantic tokens). Documents over the size cap get no features (the scheduler
+//! diagnostics' fixes), `signature`, `tokens` (semantic tokens), `lenses` (Run code lenses), `run` (the commands
+//! that run tests and list them). Documents over the size cap get no features (the scheduler
 //! has already told the user why).
 
 pub mod actions;
@@ -12,7 +13,9 @@ pub mod completion;
 pub mod folding;
 pub mod formatting;
 pub mod hover;
+pub mod lenses;
 pub mod navigation;
+pub mod run;
 pub mod signature;
 pub mod symbols;
 pub mod tokens;

@@ -141,6 +141,7 @@ impl Suite<'_> {
             leaf: self.leaf,
             parallel_depth: Cell::new(0),
             in_flight: Default::default(),
+            assert_at: Default::default(),
         };
         let limits = CallLimits { deadline, max_call_depth: MAX_CALL_DEPTH };
         let verdict = self.loaded.with_evaluator(&context, limits, |eval| self.phases(test, &context, eval));

@@ -63,6 +63,9 @@ pub struct TestContext<'a> {
     pub parallel_depth: Cell<u32>,
     /// Steps sent concurrently and not yet joined.
     pub in_flight: InFlight,
+    /// Where the assertion being evaluated is written (`file:line:column`), for its event:
+    /// an editor shows a failure on that line.
+    pub assert_at: RefCell<Option<String>>,
 }
 
 impl TestContext<'_> {
@@ -98,7 +101,12 @@ impl TestContext<'_> {
     fn assertion(&self, ok: bool, message: impl FnOnce() -> String) -> anyhow::Result<()> {
         self.assertions.set(self.assertions.get() + 1);
         let message = if ok { None } else { Some(message()) };
-        self.events.push("test", "assertion", fields([("ok", ok.into()), ("message", message.clone().into())]));
+        let at = self.assert_at.borrow_mut().take();
+        self.events.push(
+            "test",
+            "assertion",
+            fields([("ok", ok.into()), ("message", message.clone().into()), ("at", at.into())]),
+        );
         match message {
             None => Ok(()),
             Some(m) => Err(self.halt(Stop::Assertion(m))),
@@ -124,6 +132,13 @@ impl Runner for TestContext<'_> {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> Option<anyhow::Result<Value<'v>>> {
         let name = builtin.name.as_str();
+        if name.starts_with("assert_") {
+            let at = eval.call_stack_top_location().map(|loc| {
+                let position = loc.resolve_span();
+                format!("{}:{}:{}", loc.filename(), position.begin.line + 1, position.begin.column + 1)
+            });
+            self.assert_at.replace(at);
+        }
         if let Some(result) = self.fault_builtin(builtin, args, eval) {
             return Some(result);
         }

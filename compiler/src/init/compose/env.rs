@@ -116,12 +116,20 @@ pub fn references(value: &str, hosts: &[(String, usize)], services: &[Service], 
 }
 
 /// The reference starting at byte `at`, with the bytes it replaces.
-fn reference_at(value: &str, at: usize, hosts: &[(String, usize)], services: &[Service], own: usize) -> Option<(Part, usize)> {
+fn reference_at(
+    value: &str,
+    at: usize,
+    hosts: &[(String, usize)],
+    services: &[Service],
+    own: usize,
+) -> Option<(Part, usize)> {
     let rest = &value[at..];
     for (host, index) in hosts.iter().filter(|(_, i)| *i != own) {
         let Some(after) = rest.strip_prefix(host.as_str()) else { continue };
         let next = after.chars().next();
-        if next.is_some_and(|c| is_host_char(c) && c != '.') || (next == Some('.') && after[1..].starts_with(is_host_char)) {
+        if next.is_some_and(|c| is_host_char(c) && c != '.')
+            || (next == Some('.') && after[1..].starts_with(is_host_char))
+        {
             continue;
         }
         let service = &services[*index];
@@ -129,18 +137,21 @@ fn reference_at(value: &str, at: usize, hosts: &[(String, usize)], services: &[S
             let digits: &str = &port_text[..port_text.find(|c: char| !c.is_ascii_digit()).unwrap_or(port_text.len())];
             let port: Option<u16> = digits.parse().ok();
             let interface = service.interfaces.iter().find(|i| Some(i.port) == port)?;
-            let part = Part::Ref { service: service.name.clone(), interface: interface.name.clone(), attribute: "addr" };
+            let part =
+                Part::Ref { service: service.name.clone(), interface: interface.name.clone(), attribute: "addr" };
             return Some((part, host.len() + 1 + digits.len()));
         }
         if let Some(scheme) = url_scheme(&value[..at]) {
             let implied = protocols::scheme_port(scheme);
             let interface = service.interfaces.iter().find(|i| Some(i.port) == implied)?;
-            let part = Part::Ref { service: service.name.clone(), interface: interface.name.clone(), attribute: "addr" };
+            let part =
+                Part::Ref { service: service.name.clone(), interface: interface.name.clone(), attribute: "addr" };
             return Some((part, host.len()));
         }
         if at == 0 && after.is_empty() {
             let interface = service.interfaces.first()?;
-            let part = Part::Ref { service: service.name.clone(), interface: interface.name.clone(), attribute: "host" };
+            let part =
+                Part::Ref { service: service.name.clone(), interface: interface.name.clone(), attribute: "host" };
             return Some((part, host.len()));
         }
     }
@@ -150,10 +161,7 @@ fn reference_at(value: &str, at: usize, hosts: &[(String, usize)], services: &[S
 /// The scheme of a URL whose authority starts where `before` ends (`redis://` or
 /// `postgres://user:pass@`), if it does.
 fn url_scheme(before: &str) -> Option<&str> {
-    let authority_start = match before.rfind("://") {
-        Some(i) => i,
-        None => return None,
-    };
+    let authority_start = before.rfind("://")?;
     let userinfo = &before[authority_start + 3..];
     if !(userinfo.is_empty() || (userinfo.ends_with('@') && !userinfo.contains('/'))) {
         return None;

@@ -42,12 +42,19 @@ static LOCAL_URL: LazyLock<Option<Regex>> = LazyLock::new(|| {
 });
 
 static PORT_CHECK: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?:nc\s+(?:-\w+\s+)*(?:localhost|127\.0\.0\.1)\s+(\d{1,5}))|/dev/tcp/(?:localhost|127\.0\.0\.1)/(\d{1,5})")
-        .ok()
+    Regex::new(
+        r"(?:nc\s+(?:-\w+\s+)*(?:localhost|127\.0\.0\.1)\s+(\d{1,5}))|/dev/tcp/(?:localhost|127\.0\.0\.1)/(\d{1,5})",
+    )
+    .ok()
 });
 
 /// The healthcheck of a service with these interfaces; `comments` gets what is not carried.
-pub fn read(service: &Node, interfaces: &[Interface], reader: &mut Reader, comments: &mut Vec<String>) -> Option<Healthcheck> {
+pub fn read(
+    service: &Node,
+    interfaces: &[Interface],
+    reader: &mut Reader,
+    comments: &mut Vec<String>,
+) -> Option<Healthcheck> {
     let compose = service.field("healthcheck");
     let (command, timeout) = match compose {
         Some(node) if node.as_map().is_some() => {
@@ -151,7 +158,10 @@ mod tests {
         );
         assert_eq!(translate("wget -qO- http://127.0.0.1:9999/", &web), None);
         assert_eq!(translate("pg_isready -U app", &[iface("postgres", 5432)]), Some(Health::Ready));
-        assert_eq!(translate("redis-cli ping", &[iface("redis", 6379), iface("http", 8001)]), Some(Health::Tcp { port: 6379 }));
+        assert_eq!(
+            translate("redis-cli ping", &[iface("redis", 6379), iface("http", 8001)]),
+            Some(Health::Tcp { port: 6379 })
+        );
         assert_eq!(translate("nc -z localhost 8000", &web), Some(Health::Tcp { port: 8000 }));
         assert_eq!(translate("bash -c '</dev/tcp/localhost/8000'", &web), Some(Health::Tcp { port: 8000 }));
         assert_eq!(translate("/bin/check.sh", &web), None);

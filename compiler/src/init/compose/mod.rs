@@ -21,15 +21,55 @@ use super::{names, protocols, ComposeInput, Interface, Launch, Project, Service}
 use values::{interpolate, scalar, Reader};
 
 /// The Compose specification's top-level keys (anything else is not Compose, unless `x-`).
-const TOP_LEVEL: &[&str] = &["version", "name", "services", "networks", "volumes", "configs", "secrets", "include", "models"];
+const TOP_LEVEL: &[&str] =
+    &["version", "name", "services", "networks", "volumes", "configs", "secrets", "include", "models"];
 
 /// Service keys that do not change the spec (runtime placement, resources, metadata).
 const IGNORED_SERVICE_KEYS: &[&str] = &[
-    "restart", "deploy", "networks", "volumes", "labels", "logging", "container_name", "hostname", "domainname",
-    "platform", "pull_policy", "stdin_open", "tty", "user", "working_dir", "ulimits", "cap_add", "cap_drop",
-    "security_opt", "privileged", "read_only", "shm_size", "tmpfs", "mem_limit", "cpus", "init", "stop_signal",
-    "stop_grace_period", "extra_hosts", "dns", "secrets", "configs", "network_mode", "ipc", "pid", "sysctls",
-    "devices", "links", "external_links", "scale", "annotations", "attach", "develop", "mac_address",
+    "restart",
+    "deploy",
+    "networks",
+    "volumes",
+    "labels",
+    "logging",
+    "container_name",
+    "hostname",
+    "domainname",
+    "platform",
+    "pull_policy",
+    "stdin_open",
+    "tty",
+    "user",
+    "working_dir",
+    "ulimits",
+    "cap_add",
+    "cap_drop",
+    "security_opt",
+    "privileged",
+    "read_only",
+    "shm_size",
+    "tmpfs",
+    "mem_limit",
+    "cpus",
+    "init",
+    "stop_signal",
+    "stop_grace_period",
+    "extra_hosts",
+    "dns",
+    "secrets",
+    "configs",
+    "network_mode",
+    "ipc",
+    "pid",
+    "sysctls",
+    "devices",
+    "links",
+    "external_links",
+    "scale",
+    "annotations",
+    "attach",
+    "develop",
+    "mac_address",
 ];
 
 /// One Compose service as written, before it becomes a [`Service`].
@@ -131,8 +171,7 @@ fn project(documents: &[yaml::Document], input: &ComposeInput, reader: &mut Read
 
 /// Why a service's profiles keep it out, if they do (no `profiles:` means always on).
 fn disabled_by_profiles(node: &Node, enabled: &[String], text: &str) -> Option<String> {
-    let profiles: Vec<String> =
-        node.field("profiles")?.as_seq()?.iter().filter_map(|p| scalar(p, text)).collect();
+    let profiles: Vec<String> = node.field("profiles")?.as_seq()?.iter().filter_map(|p| scalar(p, text)).collect();
     if profiles.is_empty() || profiles.iter().any(|p| enabled.contains(p)) {
         return None;
     }
@@ -199,15 +238,8 @@ fn service(raw: &Raw, base: &str, reader: &mut Reader) -> Service {
     let mut ports: Vec<(u16, u16)> = raw.ports.iter().filter_map(|p| Some((p.host?, p.container))).collect();
     ports.sort_unstable();
     ports.dedup_by_key(|p| p.0);
-    let mut service = Service {
-        name: raw.name.clone(),
-        launch,
-        interfaces,
-        args,
-        ports,
-        comments,
-        ..Service::default()
-    };
+    let mut service =
+        Service { name: raw.name.clone(), launch, interfaces, args, ports, comments, ..Service::default() };
     service.healthcheck = health::read(raw.node, &service.interfaces, reader, &mut service.comments);
     for entry in raw.node.as_map().unwrap_or_default() {
         let key = entry.key_text();
@@ -231,7 +263,8 @@ fn launch(raw: &Raw, base: &str, reader: &mut Reader, comments: &mut Vec<String>
     };
     let context = interpolate(&context, build.span, reader);
     if let Some(dockerfile) = dockerfile.filter(|d| d != "Dockerfile") {
-        comments.push(format!("compose builds it with dockerfile `{dockerfile}`; build= uses the context's Dockerfile"));
+        comments
+            .push(format!("compose builds it with dockerfile `{dockerfile}`; build= uses the context's Dockerfile"));
     }
     if raw.image.is_some() {
         comments.push("compose also tags the build as an image; the spec builds it".to_owned());
@@ -272,7 +305,12 @@ fn interfaces(raw: &Raw) -> Vec<Interface> {
         .into_iter()
         .map(|(port, udp, public)| {
             let protocol = protocols::detect(raw.image.as_deref(), port, udp);
-            Interface { name: protocols::interface_name(protocol).to_owned(), protocol: protocol.to_owned(), port, public }
+            Interface {
+                name: protocols::interface_name(protocol).to_owned(),
+                protocol: protocol.to_owned(),
+                port,
+                public,
+            }
         })
         .collect();
     let names: Vec<String> = interfaces.iter().map(|i| i.name.clone()).collect();

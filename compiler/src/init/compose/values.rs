@@ -175,7 +175,8 @@ pub fn duration_ms(text: &str) -> Option<u64> {
     if let Ok(seconds) = text.parse::<u64>() {
         return seconds.checked_mul(1000);
     }
-    const UNITS: &[(&str, f64)] = &[("ms", 1.0), ("us", 0.001), ("ns", 0.000_001), ("h", 3_600_000.0), ("m", 60_000.0), ("s", 1000.0)];
+    const UNITS: &[(&str, f64)] =
+        &[("ms", 1.0), ("us", 0.001), ("ns", 0.000_001), ("h", 3_600_000.0), ("m", 60_000.0), ("s", 1000.0)];
     let mut total = 0.0;
     let mut rest = text;
     while !rest.is_empty() {
@@ -186,12 +187,12 @@ pub fn duration_ms(text: &str) -> Option<u64> {
         total += number * scale;
         rest = &rest[unit.len()..];
     }
-    (total.is_finite() && total >= 0.0 && total < 1e15).then_some(total.round() as u64)
+    (total.is_finite() && (0.0..1e15).contains(&total)).then_some(total.round() as u64)
 }
 
 /// Milliseconds as a topology duration: whole seconds (`"90s"`) when exact, else `"1500ms"`.
 pub fn duration_text(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

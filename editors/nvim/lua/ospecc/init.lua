@@ -1,6 +1,7 @@
--- ospecc for Neovim: filetype detection for OSpec specs and Starlark topology files, and the
+-- ospecc for Neovim: filetype detection for OSpec specs and Starlark topology files, the
 -- `ospecc lsp` language server started for them (vim.lsp.start on Neovim 0.8+, start_client
--- and buf_attach_client on 0.7). Usage: require("ospecc").setup({}) — see editors/nvim/README.md.
+-- and buf_attach_client on 0.7), and `:OspeccRun` to run the test under the cursor through the
+-- server. Usage: require("ospecc").setup({}) — see editors/nvim/README.md.
 
 local M = {}
 
@@ -174,6 +175,106 @@ local function set_filetypes()
   })
 end
 
+--- The ospecc client attached to `bufnr`, if any.
+local function ospecc_client(bufnr)
+  local clients = vim.lsp.get_clients and vim.lsp.get_clients({ bufnr = bufnr, name = "ospecc" })
+    or vim.lsp.buf_get_clients(bufnr)
+  for _, client in pairs(clients) do
+    if client.name == "ospecc" then
+      return client
+    end
+  end
+  return nil
+end
+
+--- The tests a topology buffer declares (the server's `ospecc.listTests`): a list of
+--- { name, kind, line (1-based), column, label }, empty without a server or on errors.
+function M.tests(bufnr, timeout)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local client = ospecc_client(bufnr)
+  if client == nil then
+    return {}
+  end
+  local params = { command = "ospecc.listTests", arguments = { { uri = vim.uri_from_bufnr(bufnr) } } }
+  local response = client.request_sync("workspace/executeCommand", params, timeout or 10000, bufnr)
+  return (response and response.result and response.result.tests) or {}
+end
+
+--- The names of the tests declared at the nearest test line at or above `line` (1-based): one
+--- test, or every cell of a fault_matrix.
+function M.tests_at(tests, line)
+  local best = nil
+  for _, test in ipairs(tests) do
+    if test.line <= line and (best == nil or test.line > best) then
+      best = test.line
+    end
+  end
+  local names = {}
+  for _, test in ipairs(tests) do
+    if test.line == best then
+      table.insert(names, test.name)
+    end
+  end
+  return names
+end
+
+-- The answer of the last run (lsp/src/runs.rs: results, summary, passed, trace_dir).
+M.last_result = nil
+
+--- Runs tests of the buffer through the server (`ospecc.runTest`, which runs `ospecc run
+--- --test`). opts: names (default: the test under the cursor), trace, bufnr, on_done(result, err).
+--- Failures come back as diagnostics on the failing assertion's line; the server shows the
+--- summary.
+function M.run(opts)
+  opts = opts or {}
+  local bufnr = (opts.bufnr == nil or opts.bufnr == 0) and vim.api.nvim_get_current_buf() or opts.bufnr
+  local client = ospecc_client(bufnr)
+  if client == nil then
+    vim.notify("ospecc: the language server is not attached to this buffer", vim.log.levels.ERROR)
+    return false
+  end
+  local names = opts.names
+  if names == nil or #names == 0 then
+    names = M.tests_at(M.tests(bufnr), vim.api.nvim_win_get_cursor(0)[1])
+  end
+  if #names == 0 then
+    vim.notify("ospecc: no test is declared at or above the cursor", vim.log.levels.WARN)
+    return false
+  end
+  vim.notify("ospecc: running " .. table.concat(names, ", "), vim.log.levels.INFO)
+  local arguments = { { uri = vim.uri_from_bufnr(bufnr), tests = names, trace = opts.trace == true } }
+  client.request("workspace/executeCommand", { command = "ospecc.runTest", arguments = arguments }, function(err, result)
+    if err then
+      vim.notify("ospecc: " .. tostring(err.message), vim.log.levels.ERROR)
+    else
+      M.last_result = result
+    end
+    if opts.on_done then
+      opts.on_done(result, err)
+    end
+  end, bufnr)
+  return true
+end
+
+local function define_run_command()
+  vim.api.nvim_create_user_command("OspeccRun", function(command)
+    M.run({ names = command.fargs, trace = command.bang })
+  end, {
+    nargs = "*",
+    bang = true,
+    desc = "Run the ospecc test under the cursor (or the named tests); ! keeps the traces",
+    complete = function(lead)
+      local names = {}
+      for _, test in ipairs(M.tests(0, 3000)) do
+        if test.name:sub(1, #lead) == lead then
+          table.insert(names, test.name)
+        end
+      end
+      return names
+    end,
+  })
+end
+
 --- Sets up detection, buffer options and the server. Options: see `defaults` above.
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
@@ -202,6 +303,7 @@ function M.setup(opts)
     end,
   })
   vim.api.nvim_create_user_command("OspeccRestart", M.restart, { desc = "Restart the ospecc language server" })
+  define_run_command()
   return M
 end
 
