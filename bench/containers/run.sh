@@ -10,12 +10,14 @@
 #    per service, medians: spawn to healthy (`service_ready.ms`), lifecycle start to healthy
 #    (the engine's preparation included), and teardown (`service_stopped.ms`).
 # 2. syscall-fault overhead: seccomp_bench's child (100,000 one-byte writes to /dev/null, timed
-#    inside the child) as a process and in a container, without a filter and with `write`
-#    intercepted and a rule on another path (the fd's link is read, then CONTINUE), the same
-#    setups as bench/seccomp/run.sh's first and last rows.
+#    inside the child) as a process and in a container (the nginx test image with the bench and
+#    its libraries mounted), without a filter, with `write` intercepted and no rule (CONTINUE),
+#    and with a rule on another path (the fd's link is read, then CONTINUE): the setups of
+#    bench/seccomp/run.sh's rows 1, 3 and 4, through a spec and the runtime's own supervisor.
 #
 #   bench/containers/run.sh             release builds, RUNS=5
 #   bench/containers/run.sh --no-build  reuse target/release/{ospecc,examples/seccomp_bench}
+#   PROFILE=debug RUNS=2 CALLS=20000 bench/containers/run.sh --no-build   a quick check
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
