@@ -35,6 +35,13 @@ fn site(dir: &Path, port: u16) {
     write(dir, "www/hello.txt", "hello from a volume\n");
 }
 
+/// One test at a time: every run starts by removing what a killed run left, which would race
+/// the test that kills a run on purpose, and the tests share the engine's images.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn run(dir: &Path, spec: &str, engine: &Engine, extra: &[&str]) -> Run {
     let mut args = vec!["run", spec, "--engine", engine.program.as_str(), "--grace", "2"];
     args.extend_from_slice(extra);
@@ -49,6 +56,7 @@ fn assert_passed(run: &Run, passed: usize) {
 
 #[test]
 fn containers_and_processes_mix_in_one_spec() {
+    let _serial = serial();
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     site(dir.path(), 42081);
@@ -106,6 +114,7 @@ def test_everything_talks():
 
 #[test]
 fn syscall_faults_reach_inside_a_container() {
+    let _serial = serial();
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     site(dir.path(), 42082);
@@ -139,6 +148,7 @@ def test_unfaulted_it_serves():
 
 #[test]
 fn build_contexts_are_built_once_per_content() {
+    let _serial = serial();
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     write(
@@ -229,6 +239,7 @@ fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
 
 #[test]
 fn no_container_outlives_success_failure_or_a_signal() {
+    let _serial = serial();
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     site(dir.path(), 42084);
@@ -265,6 +276,7 @@ def test_fails():
 
 #[test]
 fn the_next_run_removes_what_a_killed_run_left() {
+    let _serial = serial();
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut child = start_stuck(dir.path(), &engine, "killed_web");
@@ -304,12 +316,12 @@ fn users_with_images(api: &Path) -> String {
     let example = std::fs::read_to_string(common::repo_root().join("examples/users-api/users.star")).unwrap();
     let replacements = [
         (
-            "db = service(\"db\", \"scripts/postgres.sh\",\n    interface(\"pg\", \"postgres\", 15433),",
-            "db = service(\"db\",\n    interface(\"pg\", \"postgres\", 15433),\n    image = \"postgres:16-alpine\",",
+            "    \"db\",\n    \"scripts/postgres.sh\",\n    interface(\"pg\", \"postgres\", 15433),",
+            "    \"db\",\n    interface(\"pg\", \"postgres\", 15433),\n    image = \"postgres:16-alpine\",",
         ),
         (
-            "cache = service(\"cache\", \"scripts/redis.sh\",\n    interface(\"redis\", \"redis\", 16380),",
-            "cache = service(\"cache\",\n    interface(\"redis\", \"redis\", 16380),\n    image = \"redis:7-alpine\",\n    \
+            "    \"cache\",\n    \"scripts/redis.sh\",\n    interface(\"redis\", \"redis\", 16380),",
+            "    \"cache\",\n    interface(\"redis\", \"redis\", 16380),\n    image = \"redis:7-alpine\",\n    \
              args = [\"redis-server\", \"--port\", \"16380\"],",
         ),
         ("\"../../target/debug/users-api\"", &format!("{:?}", api.display().to_string())),
@@ -327,6 +339,7 @@ fn users_with_images(api: &Path) -> String {
 
 #[test]
 fn the_example_service_passes_its_matrix_with_postgres_and_redis_as_images() {
+    let _serial = serial();
     let Some(engine) = ready() else { return };
     let api = common::repo_root().join("target/debug/users-api");
     let api = std::env::var_os("CARGO_TARGET_DIR").map_or(api.clone(), |dir| Path::new(&dir).join("debug/users-api"));
@@ -342,6 +355,7 @@ fn the_example_service_passes_its_matrix_with_postgres_and_redis_as_images() {
 
 #[test]
 fn a_shim_that_cannot_start_the_service_fails_the_start_with_its_reason() {
+    let _serial = serial();
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     let spec = r#"
