@@ -80,12 +80,15 @@ pub fn after_run(args: &BundleArgs, ran: Ran, code: u8) -> u8 {
                 }
             }
             Err(e) => {
-                report_error(&format!(
-                    "cannot write the bundle {}: {}",
-                    target.display(),
-                    ospecc_compiler::vfs::describe_io(&e)
-                ));
-                code = EXIT_USAGE;
+                let why =
+                    format!("cannot write the bundle {}: {}", target.display(), ospecc_compiler::vfs::describe_io(&e));
+                if args.bundle.is_some() || args.bundle_dir.is_some() {
+                    report_error(&why);
+                    code = EXIT_USAGE;
+                } else {
+                    // Nobody asked for this one: the run's own outcome stands.
+                    super::report_warning(&format!("{why} (choose a directory with --bundle-dir, or --no-bundle)"));
+                }
             }
         }
     }
