@@ -288,9 +288,11 @@ fn run_parallel(
         match outcome {
             Ok((log, found, seen)) => {
                 let offset = shared.events.append(log.since(0));
+                // A monitor's verdict names its event (`event #N`) in the job's own log.
                 results.extend(found.into_iter().map(|r| ItemResult {
                     first_seq: r.first_seq + offset,
                     end_seq: r.end_seq + offset,
+                    message: r.message.map(|m| crate::report::merge::renumber(&m, |seq| seq + offset)),
                     ..r
                 }));
                 merge_fates(services, seen);

@@ -154,7 +154,7 @@ pub fn merge(inputs: Vec<ShardInput>) -> Result<Merged, String> {
 
 /// A message's `event #N` (a monitor's verdict names the event it failed at) in the merged
 /// numbering, so the message still points at its event in the merged log.
-fn renumber(message: &str, shift: impl Fn(u64) -> u64) -> String {
+pub(crate) fn renumber(message: &str, shift: impl Fn(u64) -> u64) -> String {
     const MARK: &str = "event #";
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
