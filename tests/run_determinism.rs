@@ -96,6 +96,8 @@ fn the_flag_turns_strict_mode_on_and_off() {
     let (flagged, lines) = run(&plain, &["--strict-determinism"]);
     flagged.expect(1);
     assert_eq!(lines, ["unmediated_io clock clock_gettime"]);
+    let tolerant = spec(leaker, "", r#"nondeterministic_ok = ["clock"],"#, CLOCK_TEST);
+    run(&tolerant, &["--strict-determinism"]).0.expect(0);
 
     // strict=False reports only; the flag overrides it either way.
     let lenient = spec(leaker, "determinism(strict = False)", "", CLOCK_TEST);
