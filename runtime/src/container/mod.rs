@@ -14,8 +14,10 @@
 //! * Every container is labelled with its run and removed at teardown, on signals and at the
 //!   run's end; a later run removes what a killed run left ([`cleanup`]).
 //!
-//! Events: `container_started` (engine, image, container) after `service_started`, and
-//! `containers_reaped` (containers) on the runner when a dead run's containers were removed.
+//! Events: `container_started` (engine, image, container) after `service_started`,
+//! `container_removed` (container, ms: the whole teardown, stop and removal) after
+//! `service_stopped`, and `containers_reaped` (containers) on the runner when a dead run's
+//! containers were removed.
 
 pub mod args;
 pub mod cleanup;
