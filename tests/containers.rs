@@ -263,17 +263,38 @@ def test_fails():
     }
 }
 
+/// Takes the `flock` a run holds on its lock file (creating the file if a reaper removed it),
+/// so that the run counts as alive until the returned file is dropped.
+fn hold(path: &str) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+    // SAFETY: flock on a file we own.
+    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
+    file
+}
+
 #[test]
 fn the_next_run_removes_what_a_killed_run_left() {
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut child = start_stuck(dir.path(), &engine, "killed_web");
+    let name = engine.containers("ospecc.service", "killed_web").remove(0);
+    let (ok, lock, err) = engine.run(&["inspect", "--format", "{{index .Config.Labels \"ospecc.lock\"}}", &name]);
+    assert!(ok, "{err}");
+    // Other runs on this machine (tests running in parallel) would remove the container as soon
+    // as they start one: the dead run's lock is taken over the moment it dies (a waiter blocked
+    // on it gets it before anyone's non-blocking try) and held while the leftover is checked.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lock = lock.trim().to_owned();
+    std::thread::spawn(move || tx.send(hold(&lock)));
+    std::thread::sleep(Duration::from_millis(100));
     child.kill().unwrap();
     wait_exit(&mut child);
-    // A SIGKILL leaves no time for teardown: the engine keeps the container.
+    let held = rx.recv_timeout(Duration::from_secs(30)).expect("the dead run's lock");
     std::thread::sleep(Duration::from_millis(500));
     let left = engine.containers("ospecc.service", "killed_web");
-    assert_eq!(left.len(), 1, "the killed run's container should still be there");
+    assert_eq!(left, [name.clone()], "a SIGKILL leaves no time for teardown: the engine keeps the container");
+    drop(held);
 
     site(dir.path(), 42085);
     let spec = r#"
@@ -292,7 +313,7 @@ def test_serves():
     assert_passed(&run(dir.path(), "spec.star", &engine, &[]), 1);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !engine.containers("ospecc.service", "killed_web").is_empty() {
-        assert!(Instant::now() < deadline, "the next run left {left:?} in place");
+        assert!(Instant::now() < deadline, "the next run left {name} in place");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
