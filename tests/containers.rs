@@ -293,7 +293,11 @@ fn the_next_run_removes_what_a_killed_run_left() {
     let held = rx.recv_timeout(Duration::from_secs(30)).expect("the dead run's lock");
     std::thread::sleep(Duration::from_millis(500));
     let left = engine.containers("ospecc.service", "killed_web");
-    assert_eq!(left, [name.clone()], "a SIGKILL leaves no time for teardown: the engine keeps the container");
+    assert_eq!(
+        left,
+        std::slice::from_ref(&name),
+        "a SIGKILL leaves no time for teardown: the engine keeps the container"
+    );
     drop(held);
 
     site(dir.path(), 42085);
