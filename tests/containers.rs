@@ -180,14 +180,17 @@ def test_it_serves_what_was_built():
     }
 }
 
-/// A spec whose container never becomes healthy (nothing listens on the port it waits for):
-/// the run sits in the healthcheck for a minute, time for a signal.
-fn stuck_spec(service: &str) -> String {
+/// A spec whose container never becomes healthy: nginx serves on `port` (its own, so that
+/// stuck runs in parallel tests do not collide), the healthcheck waits for 42099, where nothing
+/// listens; the run sits in the healthcheck for a minute, time for a signal.
+fn stuck_spec(service: &str, port: u16) -> String {
     format!(
         r#"
 web = service("{service}",
-    interface("http", "http", 42099),
+    interface("http", "http", {port}),
     image = "nginx:1.27-alpine",
+    args = ["/usr/sbin/nginx", "-c", "/etc/custom/nginx.conf", "-g", "daemon off;"],
+    volumes = {{"conf": "/etc/custom", "www": "/srv/www"}},
     healthcheck = tcp("localhost:42099", timeout = "60s"),
 )
 
@@ -198,8 +201,9 @@ def test_never_ready():
 }
 
 /// Starts `ospecc run` on the stuck spec and waits until its container exists.
-fn start_stuck(dir: &Path, engine: &Engine, service: &str) -> std::process::Child {
-    write(dir, &format!("{service}.star"), &stuck_spec(service));
+fn start_stuck(dir: &Path, engine: &Engine, service: &str, port: u16) -> std::process::Child {
+    site(dir, port);
+    write(dir, &format!("{service}.star"), &stuck_spec(service, port));
     let child = Command::new(env!("CARGO_BIN_EXE_ospecc"))
         .args(["run", &format!("{service}.star"), "--engine", &engine.program])
         .current_dir(dir)
@@ -254,7 +258,7 @@ def test_fails():
     assert!(engine.containers("ospecc.service", "life_web").is_empty(), "a container outlived the run");
 
     for (signal, service) in [(libc::SIGINT, "life_sigint"), (libc::SIGTERM, "life_sigterm")] {
-        let mut child = start_stuck(dir.path(), &engine, service);
+        let mut child = start_stuck(dir.path(), &engine, service, 42087);
         // SAFETY: signalling our own child.
         unsafe { libc::kill(child.id() as i32, signal) };
         let status = wait_exit(&mut child);
@@ -277,7 +281,7 @@ fn hold(path: &str) -> std::fs::File {
 fn the_next_run_removes_what_a_killed_run_left() {
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mut child = start_stuck(dir.path(), &engine, "killed_web");
+    let mut child = start_stuck(dir.path(), &engine, "killed_web", 42088);
     let name = engine.containers("ospecc.service", "killed_web").remove(0);
     let (ok, lock, err) = engine.run(&["inspect", "--format", "{{index .Config.Labels \"ospecc.lock\"}}", &name]);
     assert!(ok, "{err}");
