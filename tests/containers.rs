@@ -190,14 +190,17 @@ def test_it_serves_what_was_built():
     }
 }
 
-/// A spec whose container never becomes healthy (nothing listens on the port it waits for):
-/// the run sits in the healthcheck for a minute, time for a signal.
-fn stuck_spec(service: &str) -> String {
+/// A spec whose container never becomes healthy: nginx serves on `port` (its own, so that
+/// stuck runs in parallel tests do not collide), the healthcheck waits for 42099, where nothing
+/// listens; the run sits in the healthcheck for a minute, time for a signal.
+fn stuck_spec(service: &str, port: u16) -> String {
     format!(
         r#"
 web = service("{service}",
-    interface("http", "http", 42099),
+    interface("http", "http", {port}),
     image = "nginx:1.27-alpine",
+    args = ["/usr/sbin/nginx", "-c", "/etc/custom/nginx.conf", "-g", "daemon off;"],
+    volumes = {{"conf": "/etc/custom", "www": "/srv/www"}},
     healthcheck = tcp("localhost:42099", timeout = "60s"),
 )
 
@@ -208,8 +211,9 @@ def test_never_ready():
 }
 
 /// Starts `ospecc run` on the stuck spec and waits until its container exists.
-fn start_stuck(dir: &Path, engine: &Engine, service: &str) -> std::process::Child {
-    write(dir, &format!("{service}.star"), &stuck_spec(service));
+fn start_stuck(dir: &Path, engine: &Engine, service: &str, port: u16) -> std::process::Child {
+    site(dir, port);
+    write(dir, &format!("{service}.star"), &stuck_spec(service, port));
     let child = Command::new(env!("CARGO_BIN_EXE_ospecc"))
         .args(["run", &format!("{service}.star"), "--engine", &engine.program])
         .current_dir(dir)
@@ -265,7 +269,7 @@ def test_fails():
     assert!(engine.containers("ospecc.service", "life_web").is_empty(), "a container outlived the run");
 
     for (signal, service) in [(libc::SIGINT, "life_sigint"), (libc::SIGTERM, "life_sigterm")] {
-        let mut child = start_stuck(dir.path(), &engine, service);
+        let mut child = start_stuck(dir.path(), &engine, service, 42087);
         // SAFETY: signalling our own child.
         unsafe { libc::kill(child.id() as i32, signal) };
         let status = wait_exit(&mut child);
@@ -274,18 +278,43 @@ def test_fails():
     }
 }
 
+/// Takes the `flock` a run holds on its lock file (creating the file if a reaper removed it),
+/// so that the run counts as alive until the returned file is dropped.
+fn hold(path: &str) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+    // SAFETY: flock on a file we own.
+    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
+    file
+}
+
 #[test]
 fn the_next_run_removes_what_a_killed_run_left() {
     let _serial = serial();
     let Some(engine) = ready() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mut child = start_stuck(dir.path(), &engine, "killed_web");
+    let mut child = start_stuck(dir.path(), &engine, "killed_web", 42088);
+    let name = engine.containers("ospecc.service", "killed_web").remove(0);
+    let (ok, lock, err) = engine.run(&["inspect", "--format", "{{index .Config.Labels \"ospecc.lock\"}}", &name]);
+    assert!(ok, "{err}");
+    // Other runs on this machine (tests running in parallel) would remove the container as soon
+    // as they start one: the dead run's lock is taken over the moment it dies (a waiter blocked
+    // on it gets it before anyone's non-blocking try) and held while the leftover is checked.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lock = lock.trim().to_owned();
+    std::thread::spawn(move || tx.send(hold(&lock)));
+    std::thread::sleep(Duration::from_millis(100));
     child.kill().unwrap();
     wait_exit(&mut child);
-    // A SIGKILL leaves no time for teardown: the engine keeps the container.
+    let held = rx.recv_timeout(Duration::from_secs(30)).expect("the dead run's lock");
     std::thread::sleep(Duration::from_millis(500));
     let left = engine.containers("ospecc.service", "killed_web");
-    assert_eq!(left.len(), 1, "the killed run's container should still be there");
+    assert_eq!(
+        left,
+        std::slice::from_ref(&name),
+        "a SIGKILL leaves no time for teardown: the engine keeps the container"
+    );
+    drop(held);
 
     site(dir.path(), 42085);
     let spec = r#"
@@ -304,7 +333,7 @@ def test_serves():
     assert_passed(&run(dir.path(), "spec.star", &engine, &[]), 1);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !engine.containers("ospecc.service", "killed_web").is_empty() {
-        assert!(Instant::now() < deadline, "the next run left {left:?} in place");
+        assert!(Instant::now() < deadline, "the next run left {name} in place");
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -8,7 +8,8 @@
 #    copy of a template cluster) and as the postgres image does (initdb at every start). Each
 #    is a spec with one test run RUNS times (`--runs`): every run a full lifecycle. Reported
 #    per service, medians: spawn to healthy (`service_ready.ms`), lifecycle start to healthy
-#    (the engine's preparation included), and teardown (`service_stopped.ms`).
+#    (the engine's preparation included), and teardown (test end to `service_stopped`, or to
+#    `container_removed` for a container).
 # 2. syscall-fault overhead: seccomp_bench's child (100,000 one-byte writes to /dev/null, timed
 #    inside the child) as a process and in a container (the nginx test image with the bench and
 #    its libraries mounted), without a filter, with `write` intercepted and no rule (CONTINUE),
@@ -104,8 +105,14 @@ for spec in sorted(os.listdir(sys.argv[1])):
             elif e["type"] == "service_ready":
                 ready.setdefault(e["service"], []).append(e["fields"]["ms"])
                 life.setdefault(e["service"], []).append(e["at_ms"] - began)
-            elif e["type"] == "service_stopped":
-                stop.setdefault(e["service"], []).append(e["fields"]["ms"])
+            elif e["type"] == "test_finished":
+                ended = e["at_ms"]
+            elif e["type"] in ("service_stopped", "container_removed"):
+                # A container's teardown ends with its removal (after service_stopped).
+                if e["type"] == "container_removed":
+                    stop[e["service"]][-1] = e["at_ms"] - ended
+                else:
+                    stop.setdefault(e["service"], []).append(e["at_ms"] - ended)
 print("start to healthy, median ms: spawn -> healthy | lifecycle start -> healthy | teardown  (lifecycles)")
 for s in sorted(ready):
     print("  %-16s %8.0f %8.0f %8.0f  (%d)" % (s, statistics.median(ready[s]), statistics.median(life[s]), statistics.median(stop.get(s, [0])), len(ready[s])))

@@ -6,9 +6,9 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::common::{repo_root, run_command};
 
@@ -86,15 +86,48 @@ fn find() -> Result<Engine, String> {
     };
     let mut tried = Vec::new();
     for program in candidates {
-        let mut version = Command::new(&program);
-        version.arg("version");
-        match version.output() {
-            Ok(out) if out.status.success() => return Ok(Engine { program }),
-            Ok(out) => tried.push(format!("{program}: {}", String::from_utf8_lossy(&out.stderr).trim())),
-            Err(e) => tried.push(format!("{program}: {e}")),
+        let found = Command::new("sh").args(["-c", &format!("command -v '{program}'")]).output();
+        if !found.is_ok_and(|o| o.status.success()) {
+            tried.push(format!("{program}: not found"));
+            continue;
+        }
+        match answers(&program) {
+            Ok(()) => return Ok(Engine { program }),
+            Err(why) => tried.push(format!("{program}: {why}")),
         }
     }
     Err(format!("no container engine answers here ({}); tests/deps/podman.sh installs one", tried.join("; ")))
+}
+
+/// Whether `program version` succeeds within a minute (a daemon that does not answer is a
+/// reason to skip, not to hang the suite).
+fn answers(program: &str) -> Result<(), String> {
+    let mut child = Command::new(program)
+        .arg("version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) if status.success() => return Ok(()),
+            Some(_) => {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                }
+                return Err(stderr.trim().to_owned());
+            }
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("`version` did not answer within a minute".to_owned());
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 /// Whether something listens on 127.0.0.1:`port`.

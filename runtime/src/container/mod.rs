@@ -14,8 +14,10 @@
 //! * Every container is labelled with its run and removed at teardown, on signals and at the
 //!   run's end; a later run removes what a killed run left ([`cleanup`]).
 //!
-//! Events: `container_started` (engine, image, container) after `service_started`, and
-//! `containers_reaped` (containers) on the runner when a dead run's containers were removed.
+//! Events: `container_started` (engine, image, container) after `service_started`,
+//! `container_removed` (container, ms: the whole teardown, stop and removal) after
+//! `service_stopped`, and `containers_reaped` (containers) on the runner when a dead run's
+//! containers were removed.
 
 pub mod args;
 pub mod cleanup;
@@ -135,34 +137,12 @@ pub async fn launch(request: Request<'_>, events: &EventLog) -> Result<(Arc<Proc
     let env_path = scratch.path.join("env");
     write_private(&env_path, &text).map_err(|e| format!("service `{name}`: cannot write its env file: {e}"))?;
 
-    let mut run = RunArgs {
-        name: container.clone(),
-        image: image.clone(),
-        labels: vec![
-            (LABEL_RUN.to_owned(), reaper::run_id().to_owned()),
-            (LABEL_LOCK.to_owned(), reaper::lock_file().display().to_string()),
-            (LABEL_SERVICE.to_owned(), name.to_owned()),
-        ],
-        env_file: Some(env_path.display().to_string()),
-        env_names: by_name.clone(),
-        hosts: request.services.iter().map(|s| s.name.clone()).filter(|n| args::is_host_name(n)).collect(),
-        mounts: volumes(service, request.workdir),
-        entrypoint: None,
-        command: launch_args(service).to_vec(),
-    };
+    let mut run = run_args(&request, &container, &image, &env_path, &by_name);
     let handoff = match (&request.faulting, argv) {
         (Some(faulting), Some(argv)) => Some(shim_setup(&mut run, &scratch, faulting, argv, name, events)?),
         _ => None,
     };
-
-    // The CLI's environment: ours, plus the variables passed by name.
-    let mut cli_env: BTreeMap<String, String> =
-        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
-    for key in &by_name {
-        if let Some(value) = env.get(key) {
-            cli_env.insert(key.clone(), value.clone());
-        }
-    }
+    let cli_env = cli_environment(&env, &by_name);
     let argv = run.to_args(engine.kind);
     cleanup::register(&engine, &container);
     let spec = process::Spec {
@@ -193,6 +173,39 @@ pub async fn launch(request: Request<'_>, events: &EventLog) -> Result<(Arc<Proc
     let handoff = handoff.map(|(handoff, supervisor)| Pending { handoff, supervisor });
     let running = Running { engine, name: container, image, _scratch: scratch, seccomp: None, handoff };
     Ok((proc, running))
+}
+
+/// The `run` line of a container without the shim: labels, env file, host names, volumes and
+/// `args=`.
+fn run_args(request: &Request<'_>, container: &str, image: &str, env_path: &Path, by_name: &[String]) -> RunArgs {
+    let service = request.service;
+    RunArgs {
+        name: container.to_owned(),
+        image: image.to_owned(),
+        labels: vec![
+            (LABEL_RUN.to_owned(), reaper::run_id().to_owned()),
+            (LABEL_LOCK.to_owned(), reaper::lock_file().display().to_string()),
+            (LABEL_SERVICE.to_owned(), service.name.clone()),
+        ],
+        env_file: Some(env_path.display().to_string()),
+        env_names: by_name.to_vec(),
+        hosts: request.services.iter().map(|s| s.name.clone()).filter(|n| args::is_host_name(n)).collect(),
+        mounts: volumes(service, request.workdir),
+        entrypoint: None,
+        command: launch_args(service).to_vec(),
+    }
+}
+
+/// The engine CLI's environment: this process's, plus the container variables passed by name.
+fn cli_environment(env: &BTreeMap<String, String>, by_name: &[String]) -> BTreeMap<String, String> {
+    let mut cli_env: BTreeMap<String, String> =
+        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+    for key in by_name {
+        if let Some(value) = env.get(key) {
+            cli_env.insert(key.clone(), value.clone());
+        }
+    }
+    cli_env
 }
 
 /// The shim's hand-off still to receive: the runtime's socket and the supervisor to start.

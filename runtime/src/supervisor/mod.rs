@@ -461,8 +461,9 @@ impl Services {
     }
 
     async fn teardown(&mut self) {
-        for entry in self.entries.iter_mut().rev() {
+        for (service, entry) in self.services.iter().zip(self.entries.iter_mut()).rev() {
             let container = entry.container.take();
+            let started = Instant::now();
             if let Some(proc) = &entry.proc {
                 if !proc.stopping.load(Ordering::SeqCst) {
                     // A container stops through its engine (its own stop signal, the grace
@@ -475,7 +476,14 @@ impl Services {
                 }
             }
             if let Some(container) = container {
+                let name = container.name.clone();
                 container.remove().await;
+                let ms = millis(started);
+                self.events.push(
+                    &service.name,
+                    "container_removed",
+                    fields([("container", name.into()), ("ms", ms.into())]),
+                );
             }
         }
         self.stopped = true;
