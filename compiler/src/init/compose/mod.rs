@@ -235,9 +235,13 @@ fn service(raw: &Raw, base: &str, reader: &mut Reader) -> Service {
     let launch = launch(raw, base, reader, &mut comments);
     let interfaces = interfaces(raw);
     let args = command(raw.node, reader);
-    let mut ports: Vec<(u16, u16)> = raw.ports.iter().filter_map(|p| Some((p.host?, p.container))).collect();
-    ports.sort_unstable();
-    ports.dedup_by_key(|p| p.0);
+    let (ports, remapped) = published(raw);
+    if !remapped.is_empty() {
+        comments.push(format!(
+            "compose publishes {}; on ospecc's host network a container listens on its own port",
+            remapped.join(", ")
+        ));
+    }
     let mut service =
         Service { name: raw.name.clone(), launch, interfaces, args, ports, comments, ..Service::default() };
     service.healthcheck = health::read(raw.node, &service.interfaces, reader, &mut service.comments);
@@ -322,6 +326,24 @@ fn interfaces(raw: &Raw) -> Vec<Interface> {
         }
     }
     interfaces
+}
+
+/// The published ports as `ports=`: ospecc runs containers on the host's network, where a
+/// container's port is the host's, so each is `{port: port}` (the OSpec's probes find the
+/// service there); and the Compose mappings to another host port, for a comment.
+fn published(raw: &Raw) -> (Vec<(u16, u16)>, Vec<String>) {
+    let mut ports: Vec<(u16, u16)> = Vec::new();
+    let mut remapped = Vec::new();
+    for port in raw.ports.iter().filter(|p| p.published && !p.udp) {
+        if !ports.contains(&(port.container, port.container)) {
+            ports.push((port.container, port.container));
+        }
+        if let Some(host) = port.host.filter(|h| *h != port.container) {
+            remapped.push(format!("container port {} on host port {host}", port.container));
+        }
+    }
+    ports.sort_unstable();
+    (ports, remapped)
 }
 
 /// `command:` as `args=` (a string is split like a shell would split plain words and quotes).
