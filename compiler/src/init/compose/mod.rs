@@ -24,53 +24,9 @@ use values::{interpolate, scalar, Reader};
 const TOP_LEVEL: &[&str] =
     &["version", "name", "services", "networks", "volumes", "configs", "secrets", "include", "models"];
 
-/// Service keys that do not change the spec (runtime placement, resources, metadata).
-const IGNORED_SERVICE_KEYS: &[&str] = &[
-    "restart",
-    "deploy",
-    "networks",
-    "volumes",
-    "labels",
-    "logging",
-    "container_name",
-    "hostname",
-    "domainname",
-    "platform",
-    "pull_policy",
-    "stdin_open",
-    "tty",
-    "user",
-    "working_dir",
-    "ulimits",
-    "cap_add",
-    "cap_drop",
-    "security_opt",
-    "privileged",
-    "read_only",
-    "shm_size",
-    "tmpfs",
-    "mem_limit",
-    "cpus",
-    "init",
-    "stop_signal",
-    "stop_grace_period",
-    "extra_hosts",
-    "dns",
-    "secrets",
-    "configs",
-    "network_mode",
-    "ipc",
-    "pid",
-    "sysctls",
-    "devices",
-    "links",
-    "external_links",
-    "scale",
-    "annotations",
-    "attach",
-    "develop",
-    "mac_address",
-];
+/// Service keys a spec cannot express that change how a service behaves: the generated
+/// declaration says they were not carried over.
+const NOT_CARRIED: &[&str] = &["volumes", "network_mode", "extra_hosts", "user", "working_dir"];
 
 /// One Compose service as written, before it becomes a [`Service`].
 pub(super) struct Raw<'n> {
@@ -247,7 +203,7 @@ fn service(raw: &Raw, base: &str, reader: &mut Reader) -> Service {
     service.healthcheck = health::read(raw.node, &service.interfaces, reader, &mut service.comments);
     for entry in raw.node.as_map().unwrap_or_default() {
         let key = entry.key_text();
-        if IGNORED_SERVICE_KEYS.contains(&key.as_str()) && matches!(key.as_str(), "volumes" | "network_mode") {
+        if NOT_CARRIED.contains(&key.as_str()) {
             service.comments.push(format!("compose `{key}` is not carried over"));
         }
     }
