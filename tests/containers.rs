@@ -296,3 +296,70 @@ def test_serves():
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The users-api example's topology with its PostgreSQL and Redis as images instead of local
+/// processes (and its ports moved into this file's range): the same spec text otherwise, so
+/// the same 3 tests and 13 fault-matrix cells.
+fn users_with_images(api: &Path) -> String {
+    let example = std::fs::read_to_string(common::repo_root().join("examples/users-api/users.star")).unwrap();
+    let replacements = [
+        (
+            "db = service(\"db\", \"scripts/postgres.sh\",\n    interface(\"pg\", \"postgres\", 15433),",
+            "db = service(\"db\",\n    interface(\"pg\", \"postgres\", 15433),\n    image = \"postgres:16-alpine\",",
+        ),
+        (
+            "cache = service(\"cache\", \"scripts/redis.sh\",\n    interface(\"redis\", \"redis\", 16380),",
+            "cache = service(\"cache\",\n    interface(\"redis\", \"redis\", 16380),\n    image = \"redis:7-alpine\",\n    \
+             args = [\"redis-server\", \"--port\", \"16380\"],",
+        ),
+        ("\"../../target/debug/users-api\"", &format!("{:?}", api.display().to_string())),
+        ("15433", "42433"),
+        ("16380", "42380"),
+        ("18080", "42180"),
+    ];
+    let mut spec = example;
+    for (from, to) in replacements {
+        assert!(spec.contains(from), "examples/users-api/users.star no longer has {from:?}: update this test");
+        spec = spec.replace(from, to);
+    }
+    spec
+}
+
+#[test]
+fn the_example_service_passes_its_matrix_with_postgres_and_redis_as_images() {
+    let Some(engine) = ready() else { return };
+    let api = common::repo_root().join("target/debug/users-api");
+    let api = std::env::var_os("CARGO_TARGET_DIR").map_or(api.clone(), |dir| Path::new(&dir).join("debug/users-api"));
+    if !api.is_file() {
+        eprintln!("SKIP: {} is not built (cargo build -p users-api)", api.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "users.star", &users_with_images(&api));
+    let run = run(dir.path(), "users.star", &engine, &["--show", "all"]);
+    assert_passed(&run, 16);
+}
+
+#[test]
+fn a_shim_that_cannot_start_the_service_fails_the_start_with_its_reason() {
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"
+web = service("shim_fail_web",
+    interface("http", "http", 42086),
+    image = "nginx:1.27-alpine",
+    args = ["/no/such/program"],
+    healthcheck = tcp("localhost:42086", timeout = "20s"),
+)
+
+def test_faulted():
+    fault(web, write = deny("EIO"), run = lambda: None)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run = run(dir.path(), "spec.star", &engine, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.text());
+    assert!(run.stdout.contains("0 passed, 0 failed, 1 errored"), "{}", run.text());
+    assert!(run.stdout.contains("exited with code 127 before it became ready"), "{}", run.text());
+    assert!(run.stdout.contains("ospecc shim: cannot run `/no/such/program`"), "{}", run.text());
+    assert!(engine.containers("ospecc.service", "shim_fail_web").is_empty());
+}

@@ -2,10 +2,15 @@
 //! case of `cases.tsv` that needs only mocks, and every case that needs a container engine
 //! (with the images `tests/images/build.sh` makes from this machine's packages), runs under
 //! `ospecc run --seed <its seed>`, every test of it passes, and the normalized trace equals
-//! Faultbox's golden byte for byte, as Faultbox's CI holds itself to them. Skips with a reason
-//! when the corpus is absent (and the container cases when no engine can run a container).
+//! Faultbox's golden byte for byte, as Faultbox's CI holds itself to them (the container cases
+//! skip with a reason when no engine can run a container). The determinism cases run our own leaker service (built
+//! from `tests/helpers/leaker.rs`) where the cases name Faultbox's, and their `unmediated_io`
+//! lines equal the goldens' (the goldens' `allow` lines are Faultbox's Go runtime writing to
+//! its pipes and sockets, which is not ours). Skips with a reason when the corpus is absent.
 
 mod common;
+#[path = "helpers/compile.rs"]
+mod compile;
 mod containers_common;
 
 use std::path::{Path, PathBuf};
@@ -23,7 +28,9 @@ struct Case {
 }
 
 fn corpus() -> Option<PathBuf> {
-    let dir = repo_root().join("../shared/data/faultbox-corpus");
+    // `../shared` beside the clone; `OSPECC_SHARED_DIR` names it elsewhere (a git worktree).
+    let shared = std::env::var_os("OSPECC_SHARED_DIR").map_or_else(|| repo_root().join("../shared"), PathBuf::from);
+    let dir = shared.join("data/faultbox-corpus");
     if dir.join("cases.tsv").is_file() {
         Some(dir)
     } else {
@@ -51,8 +58,27 @@ fn cases(dir: &Path) -> Vec<Case> {
         .collect()
 }
 
+/// How a case's normalized trace must compare with its golden: `None` when it does.
+type Compare = fn(golden: &str, ours: &str) -> Option<String>;
+
+/// Byte for byte.
+fn identical(golden: &str, ours: &str) -> Option<String> {
+    (ours != golden).then(|| "the normalized trace differs from the golden".to_owned())
+}
+
+/// The `unmediated_io` lines equal, and the rest of the trace equals the golden without its
+/// `allow` lines.
+fn same_unmediated_io(golden: &str, ours: &str) -> Option<String> {
+    let lines = |text: &str, keep: fn(&str) -> bool| text.lines().filter(|l| keep(l)).collect::<Vec<_>>().join("\n");
+    if lines(golden, |l| l.starts_with("unmediated_io")) != lines(ours, |l| l.starts_with("unmediated_io")) {
+        return Some("the unmediated_io lines differ from the golden's".to_owned());
+    }
+    (lines(golden, |l| !l.contains(" allow ")) != lines(ours, |_| true))
+        .then(|| "the normalized trace differs from the golden without its allow lines".to_owned())
+}
+
 /// Runs one case; `None` when it passed whole with the golden trace, else what went wrong.
-fn run_case(dir: &Path, case: &Case) -> Option<String> {
+fn run_case(dir: &Path, case: &Case, compare: Compare) -> Option<String> {
     let out = tempfile::tempdir().unwrap();
     let norm = out.path().join(format!("{}.norm", case.name));
     let spec = dir.join(&case.spec);
@@ -69,13 +95,7 @@ fn run_case(dir: &Path, case: &Case) -> Option<String> {
     }
     let golden = std::fs::read_to_string(dir.join("goldens").join(format!("{}.norm", case.name))).unwrap();
     let ours = std::fs::read_to_string(&norm).unwrap_or_default();
-    if ours != golden {
-        return Some(format!(
-            "{}: the normalized trace differs from the golden\n--- golden\n{golden}\n--- ours\n{ours}",
-            case.name
-        ));
-    }
-    None
+    compare(&golden, &ours).map(|why| format!("{}: {why}\n--- golden\n{golden}\n--- ours\n{ours}", case.name))
 }
 
 #[test]
@@ -83,13 +103,45 @@ fn every_mock_only_case_passes_with_the_golden_trace() {
     let Some(dir) = corpus() else { return };
     let mocks: Vec<Case> = cases(&dir).into_iter().filter(|c| c.needs.starts_with("mock")).collect();
     assert!(mocks.len() >= 8, "cases.tsv lists {} mock-only cases", mocks.len());
-    let failures: Vec<String> = mocks.iter().filter_map(|case| run_case(&dir, case)).collect();
+    let failures: Vec<String> = mocks.iter().filter_map(|case| run_case(&dir, case, identical)).collect();
     println!(
         "faultbox corpus: {} of {} mock-only cases pass whole with their golden traces",
         mocks.len() - failures.len(),
         mocks.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_determinism_case_passes_with_the_goldens_unmediated_io() {
+    let Some(dir) = corpus() else { return };
+    if let Err(why) = ospecc_runtime::seccomp::probe() {
+        eprintln!("SKIP: determinism mode watches syscalls through seccomp, and {why}");
+        return;
+    }
+    let Some(leaker) = compile::leaker() else { return };
+    let cases: Vec<Case> = cases(&dir).into_iter().filter(|c| c.needs.contains("determinism()")).collect();
+    assert_eq!(cases.len(), 5, "cases.tsv lists {} determinism cases", cases.len());
+    for case in &cases {
+        // `binary /tmp/faultbox-leaker; determinism()`: where the case expects the leaker.
+        let path = case.needs.split(';').find_map(|need| need.trim().strip_prefix("binary ")).unwrap();
+        install(leaker, Path::new(path.trim()));
+    }
+    let failures: Vec<String> = cases.iter().filter_map(|case| run_case(&dir, case, same_unmediated_io)).collect();
+    println!(
+        "faultbox corpus: {} of {} determinism cases pass whole with the goldens' unmediated_io lines",
+        cases.len() - failures.len(),
+        cases.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Puts `binary` at `path` whole (a copy renamed into place, so a concurrent run never sees
+/// half a file).
+fn install(binary: &Path, path: &Path) {
+    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    std::fs::copy(binary, &partial).unwrap();
+    std::fs::rename(&partial, path).unwrap();
 }
 
 /// The ports a spec's interfaces declare (`interface("name", "protocol", PORT)`).
@@ -115,7 +167,7 @@ fn every_container_case_passes_with_the_golden_trace() {
             eprintln!("SKIP: {}: port {port} is already in use on this machine", case.name);
             continue;
         }
-        failures.extend(run_case(&dir, case));
+        failures.extend(run_case(&dir, case, identical));
     }
     println!(
         "faultbox corpus: {} of {} container cases pass whole with their golden traces",

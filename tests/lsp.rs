@@ -1129,3 +1129,188 @@ fn workspace_symbols_timing() {
     eprintln!("(first answer had {count} symbols)");
     assert!(client.shutdown().success());
 }
+
+// ---- Formatting: the server's edits, applied as a client applies them, give what `ospecc fmt`
+// writes.
+
+/// `text` with LSP `edits` (UTF-16 positions into `text`, not overlapping) applied.
+fn apply_edits(text: &str, edits: &Value) -> String {
+    let at = |p: &Value| offset_of(text, p["line"].as_u64().unwrap(), p["character"].as_u64().unwrap(), false);
+    let mut spans: Vec<(usize, usize, &str)> = edits
+        .as_array()
+        .expect("an array of edits")
+        .iter()
+        .map(|e| (at(&e["range"]["start"]), at(&e["range"]["end"]), e["newText"].as_str().unwrap()))
+        .collect();
+    spans.sort_by_key(|s| s.0);
+    let mut out = String::new();
+    let mut from = 0;
+    for (start, end, new_text) in spans {
+        assert!(start >= from && end >= start, "overlapping or inverted edits: {edits}");
+        out.push_str(&text[from..start]);
+        out.push_str(new_text);
+        from = end;
+    }
+    out + &text[from..]
+}
+
+/// What `ospecc fmt` writes for `text` as a file called `name` (no ospecc.toml).
+fn fmt_cli(name: &str, text: &str) -> String {
+    let args = ["fmt", "--no-config", "--stdin-filename", name, "-"];
+    let out = ospecc_with(&repo_root(), &args, Some(text.as_bytes()), &[], TIMEOUT);
+    out.expect(0);
+    out.stdout
+}
+
+fn format_request(client: &mut Client, uri: &str) -> Value {
+    client.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri}, "options": {"tabSize": 8, "insertSpaces": false}}),
+    )
+}
+
+/// Range formatting of the lines `first..=last`, whole (the last up to its line break).
+fn range_format_request(client: &mut Client, uri: &str, text: &str, (first, last): (usize, usize)) -> Value {
+    let width =
+        text.split_inclusive('\n').nth(last).map_or(0, |l| l.trim_end_matches(['\r', '\n']).encode_utf16().count());
+    let range = json!({"start": {"line": first, "character": 0}, "end": {"line": last, "character": width}});
+    let params = json!({"textDocument": {"uri": uri}, "range": range, "options": {"tabSize": 2, "insertSpaces": true}});
+    client.request("textDocument/rangeFormatting", params)
+}
+
+/// The formatting documents: the golden inputs of `tests/fmt.rs`, and a file with no final line
+/// break whose last edit ends after an emoji (a UTF-16 column that is not a byte column).
+fn formatting_documents() -> Vec<(String, String)> {
+    let mut documents: Vec<(String, String)> = ["messy.star", "messy.ospec.yml"]
+        .iter()
+        .map(|name| (name.to_string(), std::fs::read_to_string(repo_root().join("tests/fmt").join(name)).unwrap()))
+        .collect();
+    documents.push(("emoji.star".into(), "x=1\ny  =  \"😀 中文\"".into()));
+    documents.push(("emoji.ospec.yml".into(), "name:   \"😀 中文\"\ntargets:\n-   name: api".into()));
+    documents
+}
+
+#[test]
+fn formatting_edits_give_what_ospecc_fmt_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let (mut client, _) = Client::start(&[&root], fast(), json!({}));
+    for (name, text) in formatting_documents() {
+        let expected = fmt_cli(&name, &text);
+        assert_ne!(expected, text, "{name}: the document is not already formatted");
+        let uri = file_uri(&root.join(&name));
+        let language = if name.ends_with(".star") { "starlark" } else { "yaml" };
+        client.open(&uri, language, 1, &text);
+        let edits = format_request(&mut client, &uri);
+        assert!(!edits.as_array().unwrap().is_empty(), "{name}: {edits}");
+        let formatted = apply_edits(&text, &edits);
+        assert_eq!(formatted, expected, "{name}: the edits applied differ from `ospecc fmt`");
+        // The formatted document needs no more edits.
+        client.change(&uri, 2, json!([{ "text": formatted }]));
+        assert_eq!(format_request(&mut client, &uri), json!([]), "{name}: formatted twice");
+    }
+    assert!(client.shutdown().success());
+}
+
+/// Asserts `after` differs from `before` only on the lines `first..=last` of `before` (the
+/// lines above are the same, and so are the lines below, counted from the end).
+fn assert_only_lines_changed(name: &str, before: &str, after: &str, first: usize, last: usize) {
+    let old: Vec<&str> = before.split_inclusive('\n').collect();
+    let new: Vec<&str> = after.split_inclusive('\n').collect();
+    assert_eq!(new[..first], old[..first], "{name}: a line above the range changed");
+    let below = old.len() - last - 1;
+    assert!(new.len() >= first + below, "{name}: lines below the range are gone");
+    assert_eq!(new[new.len() - below..], old[old.len() - below..], "{name}: a line below the range changed");
+}
+
+#[test]
+fn range_formatting_changes_only_the_lines_the_range_touches() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let (mut client, _) = Client::start(&[&root], fast(), json!({}));
+    // Three lines out of layout; the range touches the middle one: only it changes.
+    let cases = [
+        ("three.star", "x=1\ny=f(a,b)\nz=[1,2]\n", (1, 1), "x=1\ny = f(a, b)\nz=[1,2]\n"),
+        (
+            "three.ospec.yml",
+            "name:    shop\ndescription:    \"😀\"\nversion:   \"1\"\n",
+            (1, 1),
+            "name:    shop\ndescription: \"😀\"\nversion:   \"1\"\n",
+        ),
+        // A range over one line of a block: the block's re-indented lines go together (one of
+        // them alone would change the meaning); the sequence below stays as written.
+        (
+            "block.ospec.yml",
+            "acceptance:\n    - id: a\n      run: x\ntargets:\n-   name: api\n",
+            (1, 1),
+            "acceptance:\n  - id: a\n    run: x\ntargets:\n-   name: api\n",
+        ),
+    ];
+    for (name, text, lines, expected) in cases {
+        let uri = file_uri(&root.join(name));
+        client.open(&uri, "plaintext", 1, text);
+        let edits = range_format_request(&mut client, &uri, text, lines);
+        assert_eq!(apply_edits(text, &edits), expected, "{name}: {edits}");
+    }
+    // The golden inputs, every line as a range in turn: whatever comes back changes nothing
+    // outside the lines its edits touch, and those edits touch the range.
+    for (name, text) in formatting_documents() {
+        let uri = file_uri(&root.join(&name));
+        client.open(&uri, "plaintext", 1, &text);
+        let whole = apply_edits(&text, &format_request(&mut client, &uri));
+        let mut partial_ranges = 0;
+        for (line, content) in text.split_inclusive('\n').enumerate() {
+            if content.trim().is_empty() {
+                continue; // An empty range: whatever meets its point, above or below.
+            }
+            let edits = range_format_request(&mut client, &uri, &text, (line, line));
+            let (mut first, mut last) = (line, line);
+            let line = line as u64;
+            for edit in edits.as_array().unwrap() {
+                let (start, end) = (&edit["range"]["start"], &edit["range"]["end"]);
+                let start_line = start["line"].as_u64().unwrap();
+                // An edit ends at the start of the line after its last one (or at the text's end).
+                let end_line = match end["character"].as_u64().unwrap() {
+                    0 => end["line"].as_u64().unwrap().saturating_sub(1).max(start_line),
+                    _ => end["line"].as_u64().unwrap(),
+                };
+                assert!(
+                    start_line <= line && line <= end_line.max(start_line),
+                    "{name}: line {line}: {edit} misses the range"
+                );
+                first = first.min(start_line as usize);
+                last = last.max(end_line as usize);
+            }
+            let after = apply_edits(&text, &edits);
+            assert_only_lines_changed(&format!("{name} line {line}"), &text, &after, first, last);
+            partial_ranges += usize::from(after != whole && after != text);
+        }
+        assert!(partial_ranges > 0, "{name}: no range gave a partial formatting");
+    }
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_document_with_syntax_errors_gets_no_formatting_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let (mut client, _) = Client::start(&[&root], fast(), json!({}));
+    for (name, text) in
+        [("bad.ospec.yml", "a: [1,\nb:   2\n"), ("bad.star", "x  = (1,\ny=2\n"), ("bad2.star", "def f(:\n  pass\n")]
+    {
+        let uri = file_uri(&root.join(name));
+        client.open(&uri, "plaintext", 1, text);
+        for method in ["textDocument/formatting", "textDocument/rangeFormatting"] {
+            let range = json!({"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}});
+            let params =
+                json!({"textDocument": {"uri": uri}, "range": range, "options": {"tabSize": 4, "insertSpaces": true}});
+            let result = client.request(method, params);
+            assert!(result.is_null() || result == json!([]), "{name} {method}: {result}");
+        }
+    }
+    // The server is still there and still formats.
+    let uri = file_uri(&root.join("ok.star"));
+    client.open(&uri, "starlark", 1, "x=1\n");
+    assert_eq!(apply_edits("x=1\n", &format_request(&mut client, &uri)), "x = 1\n");
+    assert!(client.shutdown().success());
+}

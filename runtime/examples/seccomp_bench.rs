@@ -150,6 +150,7 @@ async fn measure(me: &std::path::Path, setup: &Setup, calls: u64, name: &str) ->
         intercept: setup.intercept.iter().map(|s| s.to_string()).collect(),
         rules,
         upstream_of: Arc::new(|_| None),
+        detect: None,
     });
     let args = vec!["--child".to_owned(), calls.to_string()];
     let env: BTreeMap<String, String> = std::env::vars().collect();

@@ -65,6 +65,21 @@ impl EventLog {
         seq
     }
 
+    /// An empty log on this log's clock: one parallel job's events, [`EventLog::append`]ed to
+    /// the run's log afterwards with the same `at_ms` a serial run would have given them.
+    pub fn sibling(&self) -> EventLog {
+        EventLog { start: self.start, ..EventLog::default() }
+    }
+
+    /// Appends another log's events, renumbered to follow this log's; returns the offset added
+    /// to their sequence numbers.
+    pub fn append(&self, more: Vec<Event>) -> u64 {
+        let mut events = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let offset = events.len() as u64;
+        events.extend(more.into_iter().enumerate().map(|(i, event)| Event { seq: offset + i as u64, ..event }));
+        offset
+    }
+
     /// The sequence number the next event will get.
     pub fn next_seq(&self) -> u64 {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len() as u64
@@ -127,5 +142,19 @@ mod tests {
         assert_eq!(log.since(1).len(), 1);
         assert_eq!(log.range(5, 1).len(), 0);
         assert_eq!(log.since(0)[1].fields["line"], "b");
+    }
+
+    #[test]
+    fn a_sibling_log_appends_renumbered() {
+        let log = EventLog::default();
+        log.push("runner", "reaped", fields([]));
+        let job = log.sibling();
+        job.push("api", "stdout", fields([("line", "a".into())]));
+        job.push("api", "stdout", fields([("line", "b".into())]));
+        assert_eq!(log.append(job.since(0)), 1);
+        let all = log.since(0);
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(all[2].fields["line"], "b");
+        assert_eq!(log.next_seq(), 3);
     }
 }

@@ -8,9 +8,11 @@
 
 pub mod bundle;
 pub mod container;
+pub mod determinism;
 pub mod events;
 pub mod explore;
 pub mod faults;
+pub mod jobs;
 pub mod mock;
 pub mod probes;
 pub mod proxy;

@@ -3,8 +3,10 @@
 //! callables run, everything torn down (as Faultbox restarts services for every test); a test
 //! with named `choose()` axes or exhaustive `max_fires` rules gets one such lifecycle per leaf
 //! ([`crate::explore`]), up to `--max-instances`; then the OSpec acceptance probes against one
-//! more lifecycle. A SIGINT or SIGTERM kills every
-//! process group at once and ends the run.
+//! more lifecycle. With `--jobs N` up to N lifecycles run at once, each job in namespaces of
+//! its own ([`crate::jobs`]), and the run reports what a serial run would. Under determinism
+//! mode ([`crate::determinism`]) the services' leaks are events, and under strict mode they fail
+//! the test. A SIGINT or SIGTERM kills every process group at once and ends the run.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,9 +18,11 @@ use ospecc_compiler::topology::Limits;
 use ospecc_schema::plan::topology::{Launch, Test};
 use ospecc_schema::plan::Plan;
 
+use crate::determinism;
 use crate::events::{fields, Event, EventLog};
 use crate::explore::{self, Leaf};
 use crate::faults::{diagnose, Faults};
+use crate::jobs;
 use crate::mock::{self, MockHandle};
 use crate::probes::{self, ProbeOptions};
 use crate::report::{ItemKind, ItemResult, Outcome, RunReport, ServiceResult, Summary};
@@ -27,6 +31,9 @@ use crate::supervisor::{self, Services, StartOptions};
 
 /// The stack of the thread that runs Starlark (test bodies recurse on the syntax tree).
 const RUN_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// The environment variable that gives a service its parallel job's number (`--jobs`).
+pub const JOB_ENV: &str = "OSPECC_JOB";
 
 /// `--shard K/N`: this machine runs the items whose index `i` (in name order) has `i % N == K-1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +77,12 @@ pub struct RunOptions {
     pub engine: Option<String>,
     /// Whether this process's executable (the `ospecc` binary) can be a container's seccomp shim.
     pub container_shim: bool,
+    /// The most lifecycles at once (`--jobs`); above 1, each runs in its own network namespace
+    /// ([`crate::jobs`]). The caller decides it with [`crate::jobs::decide`].
+    pub jobs: usize,
+    /// `--strict-determinism[=BOOL]`: overrides the spec's `determinism(strict=)`; true also
+    /// watches for leaks without `determinism()` ([`crate::determinism`]).
+    pub strict_determinism: Option<bool>,
     /// Called with each result as it is known (live progress).
     pub on_result: Box<dyn Fn(&ItemResult) + Send + Sync>,
 }
@@ -145,18 +158,25 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
         .filter(|(i, _)| options.shard.is_none_or(|s| s.takes(*i)))
         .map(|(_, t)| t)
         .collect();
+    let first_shard = options.shard.is_none_or(|s| s.index == 1);
+    let acceptance = plan.acceptance.as_ref().filter(|_| first_shard);
+    let mut acceptance_ran = false;
     if !tests.is_empty() {
         match load(plan) {
             Ok(loaded) => {
                 let loaded = Arc::new(loaded);
-                let runs = options.runs.max(1);
-                for test in tests {
-                    for run in 1..=runs {
-                        // Each repetition draws anew (reproducibly): run K decides with seed + K - 1.
-                        let seed = options.seed.wrapping_add(u64::from(run - 1));
-                        let lifecycle = Lifecycle { runtime: &runtime, plan, loaded: &loaded, options, events, seed };
-                        let run = (runs > 1).then_some(run);
-                        results.extend(run_leaves(&lifecycle, test, run, &mut services));
+                let units = units(&tests, options);
+                let determinism = determinism::Settings::of(&loaded.evaluated, options.strict_determinism);
+                let detector = determinism.detect.then(|| Arc::new(determinism::Detector::new(plan)));
+                let shared =
+                    Shared { plan, loaded: &loaded, options, events, determinism: &determinism, detector: &detector };
+                if options.jobs.min(units.len() + usize::from(acceptance.is_some())) > 1 {
+                    run_parallel(&shared, &units, acceptance, &mut results, &mut services);
+                    acceptance_ran = true;
+                } else {
+                    for unit in &units {
+                        let lifecycle = Lifecycle { runtime: &runtime, shared: &shared, seed: unit.seed, job: None };
+                        results.extend(run_leaves(&lifecycle, unit.test, unit.run, &mut services));
                     }
                 }
             }
@@ -171,8 +191,7 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
             }
         }
     }
-    let first_shard = options.shard.is_none_or(|s| s.index == 1);
-    if let (Some(acceptance), true) = (&plan.acceptance, first_shard) {
+    if let (Some(acceptance), false) = (acceptance, acceptance_ran) {
         let found = runtime.block_on(acceptance_run(plan, acceptance, options, events, &mut services));
         for result in &found {
             (options.on_result)(result);
@@ -183,15 +202,106 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
     (services, results)
 }
 
+/// One test's repetition: what a job takes from the queue (in test name order, then by run).
+struct Unit<'a> {
+    test: &'a Test,
+    /// The repetition of `--runs`, when there is more than one (named in the results).
+    run: Option<u32>,
+    /// The seed of this repetition's fault decisions.
+    seed: u64,
+}
+
+fn units<'a>(tests: &[&'a Test], options: &RunOptions) -> Vec<Unit<'a>> {
+    let runs = options.runs.max(1);
+    let repetitions = |test: &'a Test| {
+        (1..=runs).map(move |run| Unit {
+            test,
+            run: (runs > 1).then_some(run),
+            // Each repetition draws anew (reproducibly): run K decides with seed + K - 1.
+            seed: options.seed.wrapping_add(u64::from(run - 1)),
+        })
+    };
+    tests.iter().flat_map(|test| repetitions(test)).collect()
+}
+
 /// What every lifecycle of a run shares.
-struct Lifecycle<'a> {
-    runtime: &'a tokio::runtime::Runtime,
+struct Shared<'a> {
     plan: &'a Plan,
     loaded: &'a Arc<Loaded>,
     options: &'a RunOptions,
-    /// The seed of this repetition's fault decisions.
-    seed: u64,
     events: &'a EventLog,
+    determinism: &'a determinism::Settings,
+    /// What the services' filters watch for, under determinism mode.
+    detector: &'a Option<Arc<determinism::Detector>>,
+}
+
+/// One lifecycle's setting: the run's, plus the async runtime, seed, job and log it runs with.
+struct Lifecycle<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    shared: &'a Shared<'a>,
+    seed: u64,
+    /// The parallel job (1-based) running it; `None` in a serial run.
+    job: Option<usize>,
+}
+
+/// `--jobs N`: the units on N workers, each with its own async runtime and a log per unit, all
+/// but the first in namespaces of their own; the first runs the acceptance probes before it
+/// takes units. The logs are appended to the run's in unit order, the probes' last, and the
+/// results renumbered to match, as a serial run would have logged them.
+fn run_parallel(
+    shared: &Shared,
+    units: &[Unit],
+    acceptance: Option<&ospecc_schema::plan::Acceptance>,
+    results: &mut Vec<ItemResult>,
+    services: &mut Vec<ServiceResult>,
+) {
+    let workers = shared.options.jobs.min(units.len() + usize::from(acceptance.is_some()));
+    let init = |job: usize| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+        runtime.map(|runtime| (job, runtime)).map_err(|e| format!("cannot start an async runtime: {e}"))
+    };
+    let work = |(job, runtime): &(usize, tokio::runtime::Runtime), _: usize, unit: &Unit| {
+        let log = shared.events.sibling();
+        let own = Shared { events: &log, ..*shared };
+        let lifecycle = Lifecycle { runtime, shared: &own, seed: unit.seed, job: Some(*job) };
+        let mut seen = Vec::new();
+        let found = run_leaves(&lifecycle, unit.test, unit.run, &mut seen);
+        (log, found, seen)
+    };
+    let probes = |(_, runtime): &(usize, tokio::runtime::Runtime)| {
+        let acceptance = acceptance?;
+        let (log, mut seen) = (shared.events.sibling(), Vec::new());
+        let found = runtime.block_on(acceptance_run(shared.plan, acceptance, shared.options, &log, &mut seen));
+        for result in &found {
+            (shared.options.on_result)(result);
+        }
+        Some((log, found, seen))
+    };
+    supervisor::process::start_spawner();
+    let (outcomes, probed) = jobs::run(units, workers, RUN_STACK_BYTES, init, probes, work);
+    let named = units.iter().map(|u| u.test.name.as_str()).zip(outcomes);
+    let probed = match probed {
+        Ok(probed) => probed.map(Ok),
+        Err(why) => acceptance.map(|_| Err(why)),
+    };
+    for (name, outcome) in named.chain(probed.map(|p| ("acceptance", p))) {
+        match outcome {
+            Ok((log, found, seen)) => {
+                let offset = shared.events.append(log.since(0));
+                results.extend(found.into_iter().map(|r| ItemResult {
+                    first_seq: r.first_seq + offset,
+                    end_seq: r.end_seq + offset,
+                    ..r
+                }));
+                merge_fates(services, seen);
+            }
+            Err(why) => {
+                let result = error_result(name, &why, shared.events);
+                (shared.options.on_result)(&result);
+                results.push(result);
+            }
+        }
+    }
 }
 
 /// A test's leaves, depth-first from leaf 0 (the discovery execution), each its own lifecycle
@@ -204,7 +314,7 @@ fn run_leaves(
     run: Option<u32>,
     services_seen: &mut Vec<ServiceResult>,
 ) -> Vec<ItemResult> {
-    let cap = lifecycle.options.max_instances.max(1);
+    let cap = lifecycle.shared.options.max_instances.max(1);
     let mut results = Vec::new();
     let mut prescribed = Vec::new();
     let mut interleavings_noted = false;
@@ -233,7 +343,7 @@ fn run_leaves(
                 test.name
             )));
         }
-        (lifecycle.options.on_result)(&result);
+        (lifecycle.shared.options.on_result)(&result);
         results.push(result);
         match next {
             Some(following) if ran < cap => prescribed = following,
@@ -250,14 +360,15 @@ fn run_test(
     leaf: &Arc<Leaf>,
     services_seen: &mut Vec<ServiceResult>,
 ) -> ItemResult {
-    let Lifecycle { runtime, plan, loaded, options, events, seed } = *lifecycle;
+    let Lifecycle { runtime, shared, seed, job } = *lifecycle;
+    let Shared { plan, loaded, options, events, determinism, detector } = *shared;
     let first_seq = events.push("runner", "lifecycle_started", fields([("test", test.name.clone().into())]));
     let started = Instant::now();
     let mut faults = Faults::prepare(plan, test, seed, events.clone(), leaf.clone());
     let handler = Arc::new(StarlarkMocks::new(plan, loaded.clone(), events.clone()));
     let up = runtime.block_on(async {
         faults.start_proxies(plan, test, seed).await?;
-        start(plan, options, events, handler, &faults).await
+        start(plan, options, events, handler, &faults, (job, detector.clone())).await
     });
     let (mocks, running) = match up {
         Ok(up) => up,
@@ -279,6 +390,7 @@ fn run_test(
         crashed: &|| running.as_ref().map(Services::crashed).unwrap_or_default(),
         faults: Some(&faults),
         leaf,
+        determinism,
     };
     let mut result = suite.run(test, first_seq);
     drop(suite);
@@ -304,6 +416,7 @@ async fn start(
     events: &EventLog,
     handler: Arc<StarlarkMocks>,
     faults: &Faults,
+    (job, determinism): (Option<usize>, Option<Arc<determinism::Detector>>),
 ) -> Result<Up, String> {
     let mut mocks = Vec::new();
     for service in plan.services.iter().filter(|s| matches!(s.launch, Launch::Mock { .. })) {
@@ -333,11 +446,14 @@ async fn start(
     let start_options = StartOptions {
         workdir: options.workdir.clone(),
         grace: options.grace,
-        extra_env: BTreeMap::new(),
+        // A parallel job's number, for what the network namespace does not separate (a
+        // service's files): the example's PostgreSQL keeps one data directory per job.
+        extra_env: job.map(|job| (JOB_ENV.to_owned(), job.to_string())).into_iter().collect(),
         seccomp: faults.syscall_tables(),
         edges: faults.edges(),
         engine: options.engine.clone(),
         container_shim: options.container_shim,
+        determinism,
     };
     match Services::start(&plan.services, events.clone(), start_options).await {
         Ok(services) => Ok((mocks, Some(services))),
@@ -385,7 +501,7 @@ async fn acceptance_run(
             Some(loaded) => {
                 let handler = Arc::new(StarlarkMocks::new(plan, loaded, events.clone()));
                 let no_faults = Faults::none(events.clone());
-                match start(plan, options, events, handler, &no_faults).await {
+                match start(plan, options, events, handler, &no_faults, (None, None)).await {
                     Ok(started) => up = started,
                     Err(why) => return vec![error_result("acceptance", &why, events)],
                 }

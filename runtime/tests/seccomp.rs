@@ -91,6 +91,7 @@ fn faulting(intercept: &[&str], rules: &SyscallRules) -> Faulting {
         intercept: intercept.iter().map(|s| s.to_string()).collect(),
         rules: rules.clone(),
         upstream_of: Arc::new(|_| None),
+        detect: None,
     }
 }
 

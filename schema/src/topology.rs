@@ -51,6 +51,103 @@ pub struct Builtin {
     /// what it says, but it runs), not an error.
     #[serde(default)]
     pub ignores_unknown_keywords: bool,
+    /// For builtins that fault or observe services or interfaces: where their targets are.
+    #[serde(default)]
+    pub targets: Option<Targets>,
+    /// For builtins that take syscall faults as keywords (`fault(svc, write=deny("EIO"))`):
+    /// which keys they accept.
+    #[serde(default)]
+    pub syscall_keys: Option<SyscallKeys>,
+    /// For builtins that open or close a fault, trace or partition scope while a test runs.
+    #[serde(default)]
+    pub scope: Option<Scope>,
+    /// Faultbox runs it on the gVisor packet gateway: it needs `determinism(runtime="gvisor")`.
+    #[serde(default)]
+    pub gateway: bool,
+    /// It needs packet-level injection (a netstack), which `ospecc run` does not do: a test
+    /// that calls it is reported `not run`. (Partitions run on the gateway in Faultbox but as
+    /// proxy blackholes here, so they are `gateway` without being `packet_level`.)
+    #[serde(default)]
+    pub packet_level: bool,
+    /// For protocol rules: the `proxy_action` the rule installs on an interface's proxy.
+    #[serde(default)]
+    pub proxy_action: Option<String>,
+    /// A call counts as an assertion of the test that makes it (Faultbox counts these for
+    /// `TEST_NO_ASSERTIONS`).
+    #[serde(default)]
+    pub asserts: bool,
+    /// For healthchecks: what they probe.
+    #[serde(default)]
+    pub healthcheck: Option<Healthcheck>,
+    /// Its value is computed by a native implementation (`compiler/src/topology/native/`),
+    /// not only recorded.
+    #[serde(default)]
+    pub native: bool,
+}
+
+/// Where a builtin's fault or observation targets are.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Targets {
+    /// Its positional arguments: the first is the service or interface (`partition` takes
+    /// two services); a `fault()` rule after it is no target but is never a client either.
+    Positional,
+    /// Each item of its first parameter, a list (`fault_all([a, b], ...)`).
+    FirstList,
+    /// The keyword parameter named here (`fault_assumption(target=...)`).
+    Keyword(String),
+}
+
+/// Which syscall-fault keys a builtin accepts (reference §3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyscallKeys {
+    /// Only the short list of the `syscall_faultable` vocabulary (`fault()`).
+    Faultable,
+    /// Every interceptable syscall (`syscall`) and family (`syscall_family`).
+    Interceptable,
+}
+
+/// A scope a builtin opens or closes in a running test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    pub kind: ScopeKind,
+    pub form: ScopeForm,
+}
+
+/// What a scope installs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    /// Syscall faults on services (and protocol or packet rules on an interface).
+    Fault,
+    /// Syscall tracing: events without faults, on a layer of its own.
+    Trace,
+    /// A network partition between two services.
+    Partition,
+}
+
+/// How a scope is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeForm {
+    /// For the duration of its `run=` callable.
+    Run,
+    /// From this call until the matching stop (or the end of the test).
+    Start,
+    /// Ends what a start began.
+    Stop,
+}
+
+/// What a healthcheck probes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Healthcheck {
+    /// The address given as its first argument.
+    Address,
+    /// The service's default interface, with its protocol's own probe.
+    DefaultInterface,
 }
 
 /// Where a builtin may be called.
@@ -91,6 +188,55 @@ pub struct Param {
     /// for `data=`); the diagnostic on them offers the rename.
     #[serde(default)]
     pub ignored_aliases: Vec<String>,
+    /// For integers: the inclusive range Faultbox accepts.
+    #[serde(default)]
+    pub range: Option<Range>,
+    /// For durations: what a zero or negative value means, when it is wrong.
+    #[serde(default)]
+    pub sign: Option<Sign>,
+    /// For callables: how many positional arguments Faultbox calls it with.
+    #[serde(default)]
+    pub callback: Option<Callback>,
+}
+
+/// An inclusive integer range; no `max` means unbounded above.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    pub min: i64,
+    #[serde(default)]
+    pub max: Option<i64>,
+}
+
+/// How wrong a zero or negative duration is, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sign {
+    /// The finding for zero; none when zero is fine.
+    #[serde(default)]
+    pub zero: Option<Level>,
+    /// The finding for a negative value; none when that is fine.
+    #[serde(default)]
+    pub negative: Option<Level>,
+    pub why: String,
+}
+
+/// The severity of a finding the catalog prescribes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Warning,
+    Error,
+}
+
+/// A callable parameter's call: the number of positional arguments, and what they are.
+/// For a list parameter it applies to each item, for a dict to each value, for `*args` to
+/// each argument.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Callback {
+    pub arity: usize,
+    pub why: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -112,6 +258,21 @@ pub struct ValueType {
     pub name: String,
     pub doc: String,
     pub attributes: Vec<Attribute>,
+    /// For fault values: the layer they act on.
+    #[serde(default)]
+    pub fault_layer: Option<FaultLayer>,
+}
+
+/// The layer a fault value acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultLayer {
+    /// A seccomp rule: the value of a syscall keyword.
+    Syscall,
+    /// An L7 rule for an interface's proxy.
+    Proxy,
+    /// A packet rule for the gVisor gateway.
+    Packet,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +308,10 @@ pub struct Protocol {
     /// Whether the proxy terminates TLS.
     #[serde(default)]
     pub tls_proxy: bool,
+    /// What `ready()` sends to an interface of this protocol, when it is more than a TCP
+    /// connect (a bare `tcp()` probe of it reports ready too early).
+    #[serde(default)]
+    pub ready_probe: Option<String>,
     /// The `proxy_matcher` fields the proxy consults; any other matcher does not narrow a rule.
     #[serde(default)]
     pub matchers: Vec<String>,
@@ -206,6 +371,7 @@ pub fn type_names(expr: &str) -> impl Iterator<Item = &str> {
     expr.split(['|', '[', ']', ',']).map(str::trim).filter(|name| !name.is_empty())
 }
 
+pub mod builtins;
 mod reference;
 pub use reference::reference_markdown;
 

@@ -79,7 +79,8 @@ pub struct Excludes {
 }
 
 impl Excludes {
-    /// Compiles `patterns` (gitignore-like: a pattern without `/` matches a name at any depth).
+    /// Compiles `patterns` (gitignore-like: a pattern without `/` matches a name at any depth,
+    /// and a matched directory excludes what it holds).
     pub fn new(base: PathBuf, patterns: &[String]) -> Result<Excludes, String> {
         let mut builder = GlobSetBuilder::new();
         for pattern in patterns {
@@ -102,7 +103,9 @@ impl Excludes {
         }
         let absolute = normalize(&cwd.join(path));
         let relative = absolute.strip_prefix(&self.base).unwrap_or(&absolute);
-        self.globs.is_match(relative)
+        // As in .gitignore, an excluded directory excludes everything below it, also when a
+        // file inside it is named directly.
+        relative.ancestors().filter(|p| !p.as_os_str().is_empty()).any(|p| self.globs.is_match(p))
     }
 }
 

@@ -82,6 +82,9 @@ fn replay(args: &ReplayArgs) -> Result<u8, String> {
         runs: settings.runs.max(1),
         engine: settings.container_engine.clone(),
         container_shim: true,
+        // One lifecycle at a time: a replay reproduces a few recorded tests exactly.
+        jobs: 1,
+        strict_determinism: settings.strict_determinism,
         on_result: Box::new(|_| {}),
     };
     eprintln!("replaying {} result(s) of {} with seed {} ...", chosen.len(), args.bundle.display(), settings.seed);

@@ -68,6 +68,15 @@ pub struct RunArgs {
     /// docker on PATH that answers).
     #[arg(long, value_name = "ENGINE")]
     engine: Option<String>,
+    /// Run up to N test lifecycles at once, each in its own network namespace (default: one per
+    /// core, as memory allows; 1 runs them one at a time).
+    #[arg(long, value_name = "N")]
+    jobs: Option<u32>,
+    /// Fail a test whose services do I/O the run does not mediate (raw clock reads, getrandom,
+    /// DNS, undeclared connects, raw sockets) unless the spec tolerates it; watches even without
+    /// determinism() in the spec. `=false` only reports.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    strict_determinism: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -102,6 +111,7 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     }
+    let Some(jobs) = jobs(&plan, &args) else { return EXIT_USAGE };
     let environment: BTreeMap<String, String> = std::env::vars().collect();
     let redactor = redactor(&plan, &environment, &args.lower.secret_env);
     let is_tty = std::io::stderr().is_terminal() && args.format == Format::Human;
@@ -126,6 +136,7 @@ pub fn run(args: RunArgs) -> u8 {
         allow_shell: args.lower.allow_shell || plan.options.allow_shell,
         workdir: workdir.display().to_string(),
         container_engine: args.engine.clone(),
+        strict_determinism: args.strict_determinism,
     };
     let options = RunOptions {
         workdir,
@@ -138,6 +149,8 @@ pub fn run(args: RunArgs) -> u8 {
         runs: args.runs,
         engine: args.engine.clone(),
         container_shim: true,
+        jobs,
+        strict_determinism: args.strict_determinism,
         on_result: Box::new(move |item| progress.item(item)),
     };
     let finished = run::execute(&plan, &options);
@@ -181,6 +194,27 @@ pub fn run(args: RunArgs) -> u8 {
         spec: args.lower.file(),
     };
     super::bundle::after_run(&args.bundle, ran, code)
+}
+
+/// The jobs the run gets (`--jobs`, else the default), said when fewer than asked; `None`
+/// for `--jobs 0`. Before the run starts threads: an unprivileged process enters its user
+/// namespace here.
+fn jobs(plan: &Plan, args: &RunArgs) -> Option<usize> {
+    if args.jobs == Some(0) {
+        report_error("--jobs 0: at least one job must run (--jobs 1 runs the tests one at a time)");
+        return None;
+    }
+    let requested = args.jobs.map_or_else(ospecc_runtime::jobs::default_jobs, |n| n as usize);
+    let shard = args.shard.as_deref().and_then(|s| Shard::parse(s).ok());
+    let tests = (0..plan.tests.len()).filter(|i| shard.is_none_or(|s| i % s.count as usize + 1 == s.index as usize));
+    // The acceptance probes (first shard) are one more lifecycle.
+    let probes = plan.acceptance.is_some() && shard.is_none_or(|s| s.index == 1);
+    let units = tests.count() * args.runs as usize + usize::from(probes);
+    let (jobs, why) = ospecc_runtime::jobs::decide(plan, requested, units);
+    if let (Some(why), Some(asked)) = (why, args.jobs) {
+        super::report_warning(&format!("--jobs {asked}: {why}"));
+    }
+    Some(jobs)
 }
 
 /// Keeps the tests named (exactly or by glob) and drops the acceptance probes; an

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Test dependencies of the container tests (tests/containers.rs, the container cases of
 # tests/faultbox_corpus.rs): a container engine, and the packages the test images are built
-# from (tests/images/build.sh: nginx; PostgreSQL comes with tests/services.sh).
+# from (tests/images/build.sh: nginx; PostgreSQL and Redis come with tests/services.sh); and
+# MariaDB, the real server and client of the MySQL proxy's test
+# (runtime/tests/container_mysql_proxy.rs).
 #
 # Debian's podman runs as root on this kind of machine (cgroup v1, no systemd, no
 # CAP_SYS_RESOURCE) once its configuration says: cgroupfs instead of systemd, runc (crun refuses
@@ -12,13 +14,13 @@
 set -u
 say() { echo "tests/deps/podman.sh: $*"; }
 
-if command -v docker >/dev/null 2>&1 && timeout 10 docker version >/dev/null 2>&1; then
-    exit 0
-fi
-
 missing=()
-command -v podman >/dev/null 2>&1 || missing+=(podman)
-command -v runc >/dev/null 2>&1 || missing+=(runc)
+if ! command -v docker >/dev/null 2>&1 || ! timeout 10 docker version >/dev/null 2>&1; then
+    command -v podman >/dev/null 2>&1 || missing+=(podman)
+    command -v runc >/dev/null 2>&1 || missing+=(runc)
+fi
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
@@ -30,8 +32,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
         exit 0
     fi
     timeout 300 apt-get update -qq || say "apt-get update failed"
-    if ! DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" containernetworking-plugins conmon >/dev/null; then
+    if ! DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq \
+        "${missing[@]}" >/dev/null; then
         say "installing ${missing[*]} failed; the container tests will skip"
         exit 0
     fi
@@ -42,7 +44,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 conf=/etc/containers/containers.conf
-if [ ! -e "$conf" ] && [ "$(id -u)" -eq 0 ]; then
+if command -v podman >/dev/null 2>&1 && [ ! -e "$conf" ] && [ "$(id -u)" -eq 0 ]; then
     mkdir -p /etc/containers
     cat >"$conf" <<'CONF'
 # Written by ospecc's tests/deps/podman.sh: what rootful podman needs on a machine without

@@ -2,9 +2,9 @@
 # Builds the container images the container tests run, from this machine's own Debian packages
 # (no registry needed): a root file system holding the host's nginx or PostgreSQL binaries, their
 # shared libraries and a small configuration, imported with `ENGINE import` and tagged with the
-# names the specs use (`nginx:1.27-alpine`, `postgres:16-alpine`).
+# names the specs use (`nginx:1.27-alpine`, `postgres:16-alpine`, `redis:7-alpine`).
 #
-#   tests/images/build.sh ENGINE [IMAGE...]      IMAGE: nginx, postgres (default: both)
+#   tests/images/build.sh ENGINE [IMAGE...]      IMAGE: nginx, postgres, redis (default: all)
 #
 # Each image carries the SHA-256 of its root file system as the label `ospecc.test.hash`: an
 # image whose hash is unchanged is not imported again, so a test run builds each image once.
@@ -15,7 +15,7 @@ set -uo pipefail
 engine="${1:?usage: build.sh ENGINE [IMAGE...]}"
 shift
 images=("$@")
-[ "${#images[@]}" -eq 0 ] && images=(nginx postgres)
+[ "${#images[@]}" -eq 0 ] && images=(nginx postgres redis)
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 skip() { echo "SKIP: $*"; exit 2; }
@@ -126,13 +126,28 @@ build_postgres() {
     'EXPOSE 5432' 'STOPSIGNAL SIGINT'
 }
 
+build_redis() {
+  command -v redis-server >/dev/null 2>&1 || { echo "redis-server is not installed"; return 1; }
+  local root="$work/redis"
+  base_root "$root" || return 1
+  add_binary "$root" "$(command -v redis-server)" || return 1
+  mkdir -p "$root/data"
+  chown 999:999 "$root/data"
+  printf 'redis:x:999:999:redis:/data:/bin/false\n' >>"$root/etc/passwd"
+  printf 'redis:x:999:\n' >>"$root/etc/group"
+  # The official image listens on every address without protected mode.
+  import "$root" docker.io/library/redis:7-alpine \
+    'ENTRYPOINT []' "CMD [\"$(command -v redis-server)\", \"--protected-mode\", \"no\"]" 'USER redis' \
+    'WORKDIR /data' 'ENV PATH=/usr/local/bin:/usr/bin:/bin' 'EXPOSE 6379'
+}
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 status=0
 for image in "${images[@]}"; do
   case "$image" in
-    nginx | postgres) ;;
-    *) echo "build.sh: unknown image '$image' (nginx, postgres)"; exit 1 ;;
+    nginx | postgres | redis) ;;
+    *) echo "build.sh: unknown image '$image' (nginx, postgres, redis)"; exit 1 ;;
   esac
   if ! why="$("build_$image" 2>&1)"; then
     echo "SKIP: cannot build the $image test image: $why"

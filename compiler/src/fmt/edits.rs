@@ -13,9 +13,16 @@ pub struct TextEdit {
 }
 
 impl TextEdit {
-    /// Whether the edit's lines meet `range` (an empty range touches the line it is on).
+    /// Whether the edit meets `range`: they share a byte, or one of them is empty (a cursor,
+    /// an insertion) and lies within the other, ends included. An edit that merely ends where
+    /// the range starts (the lines above a selection) does not touch it.
     pub fn touches(&self, range: Span) -> bool {
-        self.range.start <= range.end && range.start <= self.range.end
+        let (edit, range) = (&self.range, &range);
+        if edit.start == edit.end || range.start == range.end {
+            edit.start <= range.end && range.start <= edit.end
+        } else {
+            edit.start < range.end && range.start < edit.end
+        }
     }
 }
 
@@ -35,6 +42,41 @@ pub fn line_edits(old: &str, new: &str) -> Vec<TextEdit> {
             }
         })
         .collect()
+}
+
+/// `edit` as one edit per line when it replaces as many lines as it writes (a run of
+/// re-spaced lines), else as it is (lines joined, split or inserted). Neighbouring lines whose
+/// indentation changes stay one edit: half a re-indented block is a different structure.
+pub fn per_line(text: &str, edit: &TextEdit) -> Vec<TextEdit> {
+    let old: Vec<&str> = text[edit.range.start..edit.range.end].split_inclusive('\n').collect();
+    let new: Vec<&str> = edit.new_text.split_inclusive('\n').collect();
+    if old.len() != new.len() || old.len() < 2 {
+        return vec![edit.clone()];
+    }
+    let mut out: Vec<TextEdit> = Vec::with_capacity(old.len());
+    let mut at = edit.range.start;
+    // Whether the last edit pushed re-indents and ends at `at`, so the next re-indented line joins it.
+    let mut open_block = false;
+    for (before, after) in old.into_iter().zip(new) {
+        let reindents = indentation(before) != indentation(after);
+        match out.last_mut() {
+            Some(last) if before != after && reindents && open_block => {
+                last.range.end += before.len();
+                last.new_text.push_str(after);
+            }
+            _ if before != after => {
+                out.push(TextEdit { range: Span::new(at, at + before.len()), new_text: after.to_string() })
+            }
+            _ => {}
+        }
+        open_block = before != after && reindents;
+        at += before.len();
+    }
+    out
+}
+
+fn indentation(line: &str) -> &str {
+    &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
 }
 
 /// A unified diff (three lines of context) from `old` to `new`, with `a/NAME` and `b/NAME`
@@ -84,5 +126,32 @@ mod tests {
         assert_eq!(apply(old, &edits), new);
         assert_eq!(apply("x", &line_edits("x", "x\n")), "x\n");
         assert_eq!(apply("", &line_edits("", "y\n")), "y\n");
+    }
+
+    #[test]
+    fn per_line_splits_only_line_for_line_replacements() {
+        let (old, new) = ("a\nb \nc\n", "a\nb\nc\n\n");
+        let whole = TextEdit { range: Span::new(0, 7), new_text: "A\nb \nC\n".into() };
+        let split = per_line(old, &whole);
+        assert_eq!(split.len(), 2);
+        assert_eq!(apply(old, &split), "A\nb \nC\n");
+        let joined = TextEdit { range: Span::new(0, 7), new_text: new.into() };
+        assert_eq!(per_line(old, &joined), vec![joined]);
+        // Two re-indented lines go together; the re-spaced line after them alone.
+        let (old, new) = ("a:\n  - b\n  - c\nd:   1\n", "a:\n- b\n- c\nd: 1\n");
+        let split = per_line(old, &TextEdit { range: Span::new(0, old.len()), new_text: new.into() });
+        assert_eq!(split.iter().map(|e| e.new_text.as_str()).collect::<Vec<_>>(), ["- b\n- c\n", "d: 1\n"]);
+        assert_eq!(apply(old, &split), new);
+    }
+
+    #[test]
+    fn touching_is_overlap_or_an_empty_side_within_the_other() {
+        let edit = |start, end| TextEdit { range: Span::new(start, end), new_text: String::new() };
+        assert!(edit(4, 8).touches(Span::new(7, 9)));
+        assert!(!edit(4, 8).touches(Span::new(8, 9)), "ends where the range starts");
+        assert!(!edit(4, 8).touches(Span::new(0, 4)), "starts where the range ends");
+        assert!(edit(4, 8).touches(Span::new(8, 8)), "a cursor at its end");
+        assert!(edit(4, 4).touches(Span::new(4, 6)), "an insertion at the range's start");
+        assert!(!edit(3, 3).touches(Span::new(4, 6)));
     }
 }

@@ -94,22 +94,28 @@ pub fn format(language: Language, text: &str, options: &Options) -> Formatted {
     }
 }
 
-/// Formats the part of a file that `range` (bytes) touches: the edits of the whole file's
-/// formatting that overlap it, when applying only those still passes the check; otherwise
-/// every edit (a partial layout would change the meaning, e.g. half a re-indented block).
+/// Formats the part of a file that `range` (bytes) touches, with the edits of the whole
+/// file's formatting that meet it: line by line where the formatter rewrote lines one for one,
+/// else (when applying only those lines would not pass the check, e.g. half a re-indented
+/// block) the whole runs of changed lines that meet it. When neither passes, no edits: a
+/// change outside the range is never offered, nor one that would change the meaning.
 pub fn format_range(language: Language, text: &str, range: Span, options: &Options) -> (Vec<TextEdit>, Formatted) {
     let whole = format(language, text, options);
     let Some(formatted) = whole.text.as_deref() else { return (Vec::new(), whole) };
-    let all = line_edits(text, formatted);
-    let touching: Vec<TextEdit> = all.iter().filter(|e| e.touches(range)).cloned().collect();
-    if touching.len() == all.len() {
-        return (all, whole);
-    }
-    let partial = edits::apply(text, &touching);
-    if verify(language, text, &partial).is_ok() && format(language, &partial, options).text.is_some() {
-        return (touching, whole);
-    }
-    (all, whole)
+    let runs = line_edits(text, formatted);
+    let lines: Vec<TextEdit> = runs.iter().flat_map(|run| edits::per_line(text, run)).collect();
+    let candidates = [touching(&lines, range), touching(&runs, range)];
+    let chosen = candidates.into_iter().find(|edits| {
+        edits.is_empty() || edits.len() == lines.len() || edits.len() == runs.len() || {
+            let partial = edits::apply(text, edits);
+            verify(language, text, &partial).is_ok() && format(language, &partial, options).text.is_some()
+        }
+    });
+    (chosen.unwrap_or_default(), whole)
+}
+
+fn touching(edits: &[TextEdit], range: Span) -> Vec<TextEdit> {
+    edits.iter().filter(|e| e.touches(range)).cloned().collect()
 }
 
 /// What a language's formatter produced.

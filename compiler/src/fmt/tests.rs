@@ -7,6 +7,14 @@ fn range_formatting_touches_only_the_selected_statement() {
     assert_eq!(edits, vec![TextEdit { range: Span::new(0, 4), new_text: "x = 1\n".into() }]);
 }
 
+#[test]
+fn range_formatting_takes_a_re_indented_block_whole_and_nothing_outside_it() {
+    let text = "a:\n    - x: 1\n      y: 2\nb:    3\n";
+    let range = Span::new(text.find("y:").unwrap(), text.find("y:").unwrap() + 1);
+    let (edits, _) = format_range(Language::OSpec, text, range, &Options::default());
+    assert_eq!(edits::apply(text, &edits), "a:\n  - x: 1\n    y: 2\nb:    3\n");
+}
+
 fn star(text: &str) -> String {
     let formatted = format(Language::Topology, text, &Options::default());
     assert!(formatted.diagnostics.is_empty(), "{:?}", formatted.diagnostics);

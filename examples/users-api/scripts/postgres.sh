@@ -24,7 +24,11 @@ if [ -z "${OSPECC_PG_DIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
   OSPECC_PG_DIR=/dev/shm/ospecc-users-api-pg
 fi
 BASE="${OSPECC_PG_DIR:-${TMPDIR:-/tmp}/ospecc-users-api-pg}"
-TEMPLATE="$BASE/template"
+# A parallel job of `ospecc run --jobs` (OSPECC_JOB set) sees a /dev/shm of its own: the
+# template, made once, is then kept where every job sees it.
+TBASE="$BASE"
+if [ -n "${OSPECC_JOB:-}" ]; then TBASE="${TMPDIR:-/tmp}/ospecc-users-api-pg"; fi
+TEMPLATE="$TBASE/template"
 DATA="$BASE/data"
 
 die() { echo "postgres.sh: $*" >&2; exit 1; }
@@ -42,8 +46,8 @@ if [ -z "$BIN" ] && command -v postgres >/dev/null 2>&1; then BIN="$(dirname "$(
 
 # The prefix that runs a command as the cluster's owner.
 OWNER=()
-mkdir -p "$BASE"
-chmod 0700 "$BASE"
+mkdir -p "$BASE" "$TBASE"
+chmod 0700 "$BASE" "$TBASE"
 if [ "$(id -u)" -eq 0 ]; then
   id postgres >/dev/null 2>&1 || die "running as root needs a \`postgres\` OS user (the postgresql package creates it)"
   if command -v setpriv >/dev/null 2>&1; then
@@ -51,35 +55,42 @@ if [ "$(id -u)" -eq 0 ]; then
   else
     OWNER=(runuser -u postgres --)
   fi
-  chown postgres: "$BASE"
-  "${OWNER[@]}" test -w "$BASE" \
-    || die "$BASE is not writable by the postgres user (is a parent directory closed to it?)"
+  chown postgres: "$BASE" "$TBASE"
+  for dir in "$BASE" "$TBASE"; do
+    "${OWNER[@]}" test -w "$dir" \
+      || die "$dir is not writable by the postgres user (is a parent directory closed to it?)"
+  done
 fi
 
+# Jobs starting at once make the template once: the first holds the lock.
+exec 9>"$TBASE/template.lock"
+flock 9
 if [ ! -f "$TEMPLATE/PG_VERSION" ]; then
   # initdb into a scratch directory, then rename: a cluster exists whole or not at all.
-  scratch="$BASE/data.init"
-  pwfile="$BASE/pwfile"
+  scratch="$TBASE/data.init"
+  pwfile="$TBASE/pwfile"
   rm -rf "$scratch"
   (umask 077 && printf '%s\n' "$PASSWORD" >"$pwfile")
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$pwfile"; fi
   if ! "${OWNER[@]}" "$BIN/initdb" -D "$scratch" -U "$USER_NAME" --pwfile="$pwfile" \
-      --auth-host=scram-sha-256 --auth-local=trust --encoding=UTF8 --locale=C >"$BASE/initdb.log" 2>&1; then
+      --auth-host=scram-sha-256 --auth-local=trust --encoding=UTF8 --locale=C >"$TBASE/initdb.log" 2>&1; then
     rm -f "$pwfile"
-    cat "$BASE/initdb.log" >&2
-    die "initdb failed (log: $BASE/initdb.log)"
+    cat "$TBASE/initdb.log" >&2
+    die "initdb failed (log: $TBASE/initdb.log)"
   fi
   rm -f "$pwfile"
   if [ "$DATABASE" != "postgres" ]; then
     # Single-user mode creates the database without a running server.
     if ! echo "CREATE DATABASE \"$DATABASE\" OWNER \"$USER_NAME\";" \
-        | "${OWNER[@]}" "$BIN/postgres" --single -D "$scratch" -j postgres >"$BASE/createdb.log" 2>&1; then
-      cat "$BASE/createdb.log" >&2
-      die "creating the database $DATABASE failed (log: $BASE/createdb.log)"
+        | "${OWNER[@]}" "$BIN/postgres" --single -D "$scratch" -j postgres >"$TBASE/createdb.log" 2>&1; then
+      cat "$TBASE/createdb.log" >&2
+      die "creating the database $DATABASE failed (log: $TBASE/createdb.log)"
     fi
   fi
   mv "$scratch" "$TEMPLATE"
 fi
+flock -u 9
+exec 9>&-
 
 # A fresh copy of the template when asked (or when there is no data yet). The previous server
 # on this directory has exited (lifecycles are sequential, and teardown waits for the process

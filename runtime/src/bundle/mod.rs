@@ -81,6 +81,9 @@ pub struct RunSettings {
     /// `--engine` for container services, when given (a replay uses the same).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_engine: Option<String>,
+    /// `--strict-determinism`, when given (a replay judges leaks the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict_determinism: Option<bool>,
 }
 
 /// One part: its name in the archive, size and SHA-256.

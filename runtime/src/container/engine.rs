@@ -20,6 +20,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a finished command's output may still take to arrive.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
+/// Each `--engine` choice (none: the default search) and what it found.
+type Found = BTreeMap<Option<String>, Result<Engine, String>>;
+
 /// The two engine families (their CLIs differ in a few flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -62,7 +65,7 @@ impl Output {
 impl Engine {
     /// The engine for `choice` (`--engine`), found once per process.
     pub fn find(choice: Option<&str>) -> Result<Engine, String> {
-        static FOUND: OnceLock<Mutex<BTreeMap<Option<String>, Result<Engine, String>>>> = OnceLock::new();
+        static FOUND: OnceLock<Mutex<Found>> = OnceLock::new();
         let choice =
             choice.map(str::to_owned).or_else(|| std::env::var("OSPECC_ENGINE").ok()).filter(|c| !c.is_empty());
         let mut found = FOUND.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());

@@ -1,7 +1,9 @@
 //! Images: present (pulled only when absent), built from a context directory (cached by the
 //! hash of its contents), and the entrypoint and command they run by default.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -22,15 +24,34 @@ pub fn exists(engine: &Engine, image: &str) -> Result<bool, String> {
     Ok(engine.run(&args, INSPECT_TIMEOUT)?.success)
 }
 
+/// Images this process has seen present: services restart for every test, and asking the
+/// engine again each time would cost a CLI call per container per test.
+static PRESENT: Mutex<BTreeSet<(Engine, String)>> = Mutex::new(BTreeSet::new());
+
+fn known(engine: &Engine, image: &str) -> bool {
+    PRESENT.lock().unwrap_or_else(|p| p.into_inner()).contains(&(engine.clone(), image.to_owned()))
+}
+
+fn remember(engine: &Engine, image: &str) {
+    PRESENT.lock().unwrap_or_else(|p| p.into_inner()).insert((engine.clone(), image.to_owned()));
+}
+
 /// Makes sure `image` is present: nothing when it is, else a pull (bounded). A failed pull is an
 /// error that names the image and how to provide it.
 pub fn ensure(engine: &Engine, image: &str) -> Result<(), String> {
+    if known(engine, image) {
+        return Ok(());
+    }
     if exists(engine, image)? {
+        remember(engine, image);
         return Ok(());
     }
     let out = engine.run(&["pull".to_owned(), image.to_owned()], PULL_TIMEOUT);
     let why = match out {
-        Ok(out) if out.success => return Ok(()),
+        Ok(out) if out.success => {
+            remember(engine, image);
+            return Ok(());
+        }
         Ok(out) => out.reason(),
         Err(e) => e,
     };
@@ -69,10 +90,21 @@ pub fn build(engine: &Engine, service: &str, context: &Path) -> Result<String, S
 /// The image's default argv: its entrypoint followed by its command, with `args` (a service's
 /// `args=`) replacing the command as Docker does.
 pub fn default_argv(engine: &Engine, image: &str, args: &[String]) -> Result<Vec<String>, String> {
-    let format = "{{json .Config.Entrypoint}}\t{{json .Config.Cmd}}";
-    let out = engine.call(&["image", "inspect", "--format", format, image].map(str::to_owned), INSPECT_TIMEOUT)?;
-    let (entrypoint, command) =
-        parse_entry(&out).ok_or_else(|| format!("cannot read the entrypoint of `{image}`: {out}"))?;
+    type Entries = BTreeMap<(Engine, String), (Vec<String>, Vec<String>)>;
+    static ENTRIES: Mutex<Entries> = Mutex::new(BTreeMap::new());
+    let key = (engine.clone(), image.to_owned());
+    let cached = ENTRIES.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+    let (entrypoint, command) = match cached {
+        Some(entry) => entry,
+        None => {
+            let format = "{{json .Config.Entrypoint}}\t{{json .Config.Cmd}}";
+            let args = ["image", "inspect", "--format", format, image].map(str::to_owned);
+            let out = engine.call(&args, INSPECT_TIMEOUT)?;
+            let entry = parse_entry(&out).ok_or_else(|| format!("cannot read the entrypoint of `{image}`: {out}"))?;
+            ENTRIES.lock().unwrap_or_else(|p| p.into_inner()).insert(key, entry.clone());
+            entry
+        }
+    };
     let command = if args.is_empty() { command } else { args.to_vec() };
     Ok(entrypoint.into_iter().chain(command).collect())
 }

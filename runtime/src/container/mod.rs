@@ -80,6 +80,8 @@ pub struct Running {
     _scratch: Scratch,
     /// Keeps the seccomp supervisor serving for the container's life.
     seccomp: Option<crate::seccomp::notify::Handle>,
+    /// The shim's hand-off until [`Running::attach`] has received it.
+    handoff: Option<Pending>,
 }
 
 impl Running {
@@ -108,7 +110,8 @@ impl Running {
 }
 
 /// Starts a container service: engine, image, the `run` line, the CLI spawned as a supervised
-/// process, and (for a service with syscall faults) the shim's hand-off.
+/// process. For a service with syscall faults, [`Running::attach`] then takes the shim's
+/// seccomp listener.
 pub async fn launch(request: Request<'_>, events: &EventLog) -> Result<(Arc<Proc>, Running), String> {
     let service = request.service;
     let name = service.name.as_str();
@@ -187,31 +190,40 @@ pub async fn launch(request: Request<'_>, events: &EventLog) -> Result<(Arc<Proc
             ("container", container.clone().into()),
         ]),
     );
-    let mut running = Running { engine, name: container, image, _scratch: scratch, seccomp: None };
-    if let Some((handoff, supervisor)) = handoff {
+    let handoff = handoff.map(|(handoff, supervisor)| Pending { handoff, supervisor });
+    let running = Running { engine, name: container, image, _scratch: scratch, seccomp: None, handoff };
+    Ok((proc, running))
+}
+
+/// The shim's hand-off still to receive: the runtime's socket and the supervisor to start.
+struct Pending {
+    handoff: shim::Handoff,
+    supervisor: crate::seccomp::notify::Supervisor,
+}
+
+impl Running {
+    /// For a container with syscall faults: waits for its shim's seccomp listener (racing the
+    /// CLI's exit) and starts the supervisor that answers it. Nothing for other containers.
+    /// Call once the caller holds `proc` and `self` for teardown: on Err it tears them down.
+    pub async fn attach(&mut self, proc: &Arc<Proc>) -> Result<(), String> {
+        let Some(Pending { handoff, supervisor }) = self.handoff.take() else { return Ok(()) };
+        let service = supervisor.service.clone();
         let watched = proc.clone();
         let accepted = tokio::task::spawn_blocking(move || {
-            handoff.accept(HANDOFF_TIMEOUT, &|| watched.exit().is_some()).map(|c| (c, handoff))
+            handoff.accept(HANDOFF_TIMEOUT, &|| watched.exit().is_some()).map(|connection| (connection, handoff))
         })
         .await
-        .map_err(|e| format!("service `{name}`: the seccomp hand-off failed: {e}"))
-        .and_then(|r| r.map_err(|e| format!("service `{name}`: {e}")));
-        match accepted {
-            Ok((connection, _handoff)) => {
-                let handle = supervisor
-                    .start(connection)
-                    .map_err(|e| format!("service `{name}`: cannot start its seccomp supervisor: {e}"))?;
-                handle.set_pid(proc.pid);
-                running.seccomp = Some(handle);
-            }
-            Err(why) => {
-                // The caller tears the process down; the container goes with it.
-                running.remove().await;
-                return Err(why);
-            }
-        }
+        .map_err(|e| format!("service `{service}`: the seccomp hand-off failed: {e}"))?;
+        // The socket's directory goes with the scratch directory; the listener is not needed
+        // once the one connection is in.
+        let (connection, _handoff) = accepted.map_err(|e| format!("service `{service}`: {e}"))?;
+        let handle = supervisor
+            .start(connection)
+            .map_err(|e| format!("service `{service}`: cannot start its seccomp supervisor: {e}"))?;
+        handle.set_pid(proc.pid);
+        self.seccomp = Some(handle);
+        Ok(())
     }
-    Ok((proc, running))
 }
 
 /// What needs the engine before the container can run: the engine, the image (present or

@@ -3,7 +3,7 @@
 //! consulted on every message. `*` crosses `/` (a path glob `/users/*` matches `/users/1/x`).
 //!
 //! `method`, `command` and (SQL) `query` compare case-insensitively; `path`, `key` and `topic`
-//! exactly. A Postgres `query` compares canonical forms of the SQL and of the glob (see
+//! exactly. A Postgres or MySQL `query` compares canonical forms of the SQL and of the glob (see
 //! [`canonical_sql`]), so that `INSERT INTO users*` matches
 //! `insert into users (name)\n values ($1) returning id`.
 
@@ -22,7 +22,7 @@ const TIGHT: &[char] = &['(', ')', ',', '=', '<', '>', '+', '-', '*', '/'];
 /// Compiled globs of one proxy.
 #[derive(Default)]
 pub(super) struct GlobCache {
-    /// The `query` field holds SQL (Postgres): its globs are canonicalized like the SQL is.
+    /// The `query` field holds SQL (Postgres, MySQL): its globs are canonicalized like the SQL is.
     sql_queries: bool,
     /// Indexed by case-insensitivity; `None` for a glob that does not compile (never matches).
     compiled: [Mutex<HashMap<String, Option<GlobMatcher>>>; 2],

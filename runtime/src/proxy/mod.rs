@@ -9,6 +9,7 @@
 //! * `http` and `http2` (HTTP/1.1 or h2c from consumers, HTTP/1.1 upstream): a hyper server per
 //!   accepted connection, a hyper client connection per consumer connection ([`http`]);
 //! * `postgres`: hand-rolled wire framing, rules on simple and extended queries ([`postgres`]);
+//! * `mysql`: packet framing, rules on `COM_QUERY` and `COM_STMT_PREPARE` SQL ([`mysql`]);
 //! * `redis`: RESP framing, rules on command and key ([`redis`]);
 //! * `grpc`: h2c server and client per connection, rules on the method path ([`grpc`]);
 //! * `mongodb`: wire framing, rules on command (`op`) and collection ([`mongodb`]);
@@ -29,6 +30,7 @@ mod http;
 mod kafka;
 mod matching;
 mod mongodb;
+mod mysql;
 mod postgres;
 pub(crate) mod redis;
 mod tcp;
@@ -97,7 +99,7 @@ impl Proxy {
             rules,
             events,
             gate: gate.clone(),
-            globs: matching::GlobCache::new(edge.protocol == "postgres"),
+            globs: matching::GlobCache::new(matches!(edge.protocol.as_str(), "postgres" | "mysql")),
         });
         let task = tokio::spawn(serve(listener, ctx, stopped));
         Ok(Proxy { edge, addr, gate, shutdown, task })
@@ -233,6 +235,7 @@ const PLUGINS: &[(&str, Plugin)] = &[
     ("http", |ctx, client| Box::pin(http::serve(ctx, client))),
     ("http2", |ctx, client| Box::pin(http::serve(ctx, client))),
     ("kafka", |ctx, client| Box::pin(kafka::serve(ctx, client))),
+    ("mysql", |ctx, client| Box::pin(mysql::serve(ctx, client))),
     ("postgres", |ctx, client| Box::pin(postgres::serve(ctx, client))),
     ("redis", |ctx, client| Box::pin(redis::serve(ctx, client))),
     ("mongodb", |ctx, client| Box::pin(mongodb::serve(ctx, client))),

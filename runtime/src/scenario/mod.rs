@@ -48,6 +48,8 @@ pub struct Suite<'a> {
     pub faults: Option<&'a Faults>,
     /// The leaf of the test's decision tree this execution runs.
     pub leaf: &'a Leaf,
+    /// Determinism mode: under strict mode a leak nobody tolerates fails a passing test.
+    pub determinism: &'a crate::determinism::Settings,
 }
 
 /// How the body part of a test ended.
@@ -72,6 +74,13 @@ impl Suite<'_> {
                 (Outcome::Errored, Some(format!("service `{service}` crashed during the test: {cause}")))
             }
             (outcome, _) => (outcome, executed.message),
+        };
+        let (outcome, message) = match outcome {
+            Outcome::Passed => match self.determinism.violation(&self.events.since(first_seq)) {
+                Some(leak) => (Outcome::Failed, Some(leak)),
+                None => (outcome, message),
+            },
+            _ => (outcome, message),
         };
         let end = self.events.push(
             "test",

@@ -44,6 +44,8 @@ pub struct Faulting {
     /// The address a connect destination stands for: a proxy edge's port maps to the upstream
     /// it fronts, so a rule scoped to `*:5432` also catches connects to that edge's proxy.
     pub upstream_of: Arc<dyn Fn(SocketAddr) -> Option<SocketAddr> + Send + Sync>,
+    /// Determinism mode: what tells a notified call that leaks nondeterminism (`unmediated_io`).
+    pub detect: Option<Arc<crate::determinism::Detector>>,
 }
 
 /// A filter ready to install in a child, with the supervisor that will answer it.

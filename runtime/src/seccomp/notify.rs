@@ -13,7 +13,8 @@
 //!   is empty: tasks that escaped the group (a `setsid` daemon) are not worth a thread for
 //!   ever; their intercepted calls then fail with ENOSYS (gotcha 8), never hang.
 //!
-//! Events: one `syscall` event per fired rule; `seccomp_warning` (an unknown errno name),
+//! Events: one `syscall` event per fired rule; `unmediated_io` (determinism mode: category,
+//! syscall, pid, detail) per leak; `seccomp_warning` (an unknown errno name),
 //! `seccomp_error` (the loop failed), and at the end one `syscall_supervisor` event with the
 //! counters (notified, continued, fired, withdrawn, send_errors).
 
@@ -201,6 +202,9 @@ impl Supervisor {
         state.stats.notified.fetch_add(1, Ordering::SeqCst);
         let nr = notif.data.nr;
         let name = names::name(nr).unwrap_or("unknown");
+        if let Some(detector) = self.faulting.detect.as_deref().filter(|d| d.watches(name)) {
+            self.detect(detector, name, &notif, fd);
+        }
         let rules = &self.faulting.rules;
         // The common case for an intercepted call nobody faults: no allocation, no target read.
         if rules.is_empty() || !decide::any_candidate(&rules.snapshot(), name) {
@@ -238,6 +242,24 @@ impl Supervisor {
         self.events.push(&self.service, "syscall", decide::event_fields(name, notif.pid, &target, &fired));
         send(state, notif.id, fired.verdict);
         Ok(())
+    }
+}
+
+impl Supervisor {
+    /// Determinism mode: an `unmediated_io` event when the call leaks nondeterminism (before
+    /// it is answered, whatever the answer, as Faultbox reports it).
+    fn detect(&self, detector: &crate::determinism::Detector, name: &str, notif: &libc::seccomp_notif, fd: i32) {
+        let tid = notif.pid as i32;
+        let Some(leak) = detector.classify(name, tid, &notif.data.args, &*self.faulting.upstream_of) else { return };
+        // What was read may belong to a reused tid if the task died meanwhile.
+        if !id_valid(fd, notif.id) {
+            return;
+        }
+        let mut f = fields([("category", leak.category.into()), ("syscall", name.into()), ("pid", notif.pid.into())]);
+        if let Some(detail) = leak.detail {
+            f.insert("detail".to_owned(), detail.into());
+        }
+        self.events.push(&self.service, "unmediated_io", f);
     }
 }
 

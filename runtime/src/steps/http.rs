@@ -30,7 +30,8 @@ pub fn call(client: &Client, target: &Target, method: &str, args: &Args) -> Opti
     let path = if path.starts_with('/') { path } else { format!("/{path}") };
     let url = format!("http://{}{path}", target.address);
     // `http2` interfaces speak cleartext HTTP/2 with prior knowledge, as Faultbox's h2c client does.
-    let client = if target.protocol == "http2" { h2c_client().unwrap_or(client) } else { client };
+    let h2c = if target.protocol == "http2" { h2c_client() } else { None };
+    let client = h2c.as_ref().unwrap_or(client);
     let mut request = client.request(verb, &url).timeout(target.timeout);
     for (name, value) in string_map(args, "headers") {
         request = request.header(name, value);
@@ -60,10 +61,20 @@ pub fn call(client: &Client, target: &Target, method: &str, args: &Args) -> Opti
     })
 }
 
-/// The one h2c (prior knowledge) client of the process; `None` if it cannot be built.
-fn h2c_client() -> Option<&'static Client> {
-    static H2C: std::sync::OnceLock<Option<Client>> = std::sync::OnceLock::new();
-    H2C.get_or_init(|| Client::builder().http2_prior_knowledge().build().ok()).as_ref()
+/// The h2c (prior knowledge) client of the calling thread's network namespace (a parallel job
+/// has its own, and a client connects from the namespace it was built in); `None` if it cannot
+/// be built.
+fn h2c_client() -> Option<Client> {
+    type Clients = std::sync::Mutex<std::collections::HashMap<Option<u64>, Client>>;
+    static H2C: std::sync::OnceLock<Clients> = std::sync::OnceLock::new();
+    let mut clients = H2C.get_or_init(Clients::default).lock().unwrap_or_else(|p| p.into_inner());
+    let namespace = crate::jobs::namespaces::current();
+    if let Some(client) = clients.get(&namespace) {
+        return Some(client.clone());
+    }
+    let client = Client::builder().http2_prior_knowledge().build().ok()?;
+    clients.insert(namespace, client.clone());
+    Some(client)
 }
 
 /// A transport error in a sentence (reqwest's display nests its causes).

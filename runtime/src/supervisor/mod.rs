@@ -62,6 +62,9 @@ pub struct StartOptions {
     /// Whether this process's executable can be a container's seccomp shim (the `ospecc`
     /// binary is; a test harness embedding the runtime is not).
     pub container_shim: bool,
+    /// Determinism mode: every filterable service runs under a filter that also watches the
+    /// syscalls that leak nondeterminism.
+    pub determinism: Option<Arc<crate::determinism::Detector>>,
 }
 
 impl Default for StartOptions {
@@ -74,6 +77,7 @@ impl Default for StartOptions {
             edges: env::Edges::default(),
             engine: None,
             container_shim: false,
+            determinism: None,
         }
     }
 }
@@ -197,7 +201,8 @@ impl Services {
                 };
                 let (proc, container) = crate::container::launch(request, &self.events).await?;
                 self.entries[index].proc = Some(proc.clone());
-                self.entries[index].container = Some(container);
+                let container = self.entries[index].container.insert(container);
+                container.attach(&proc).await?;
                 self.wait_ready(index, &service, &proc, &env).await
             }
             Launch::Remote { address } => {
@@ -338,16 +343,25 @@ impl Services {
 
     /// The seccomp filter a service runs under: only with rules to read, something to
     /// intercept, and `seccomp` not opted out (unfaulted services run without a filter).
+    /// Under determinism mode every service not opted out gets one, watching the leaks too.
     fn faulting(&self, service: &Service, options: &StartOptions) -> Option<crate::seccomp::Faulting> {
-        let rules = options.seccomp.get(&service.name)?;
-        if !service.seccomp || service.intercept.is_empty() {
+        let detect = options.determinism.clone();
+        let rules = match (options.seccomp.get(&service.name), &detect) {
+            (Some(rules), _) => rules.clone(),
+            (None, Some(_)) => crate::seccomp::SyscallRules::new(0),
+            (None, None) => return None,
+        };
+        let mut intercept = service.intercept.clone();
+        intercept.extend(detect.iter().flat_map(|d| d.syscalls()).filter(|s| !service.intercept.contains(s)));
+        if !service.seccomp || intercept.is_empty() {
             return None;
         }
         let edges = options.edges.clone();
         Some(crate::seccomp::Faulting {
-            intercept: service.intercept.clone(),
-            rules: rules.clone(),
+            intercept,
+            rules,
             upstream_of: std::sync::Arc::new(move |addr| edges.upstream_of(addr)),
+            detect,
         })
     }
 

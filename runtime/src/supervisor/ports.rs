@@ -43,10 +43,11 @@ pub fn holder(port: u16) -> Option<String> {
     None
 }
 
-/// Inodes of the listening TCP sockets on `port` (`/proc/net/tcp` and `tcp6`).
+/// Inodes of the listening TCP sockets on `port` in the calling thread's network namespace
+/// (`/proc/net` would be the main thread's).
 fn listening_inodes(port: u16) -> Vec<String> {
     let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    for table in ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"] {
         let text = std::fs::read_to_string(table).unwrap_or_default();
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();

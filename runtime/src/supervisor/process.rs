@@ -126,6 +126,13 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
     })
 }
 
+/// Starts the spawner thread now, in the calling thread's namespaces: the run's own (host)
+/// namespaces, before parallel jobs leave them, so that a child joins a job's namespaces from
+/// there (allowed even to an unprivileged run), never the host's from a job's.
+pub fn start_spawner() {
+    spawner();
+}
+
 /// Starts a process in its own process group with `PR_SET_PDEATHSIG(SIGKILL)`, stdin null and
 /// stdout/stderr captured as events.
 pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
@@ -152,8 +159,10 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
         None => None,
     };
     let mut seccomp_hook = seccomp.as_ref().map(|prepared| prepared.child_hook());
+    // The spawner thread forks; the child joins the namespaces of the job that asked (`--jobs`).
+    let namespaces = crate::jobs::namespaces::Join::of_caller();
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
-    // system calls (prctl, getppid, kill, and the seccomp hook's prctl, fcntl, seccomp, sendmsg
+    // system calls (prctl, getppid, kill, stat and setns for the namespace, and the seccomp hook's prctl, fcntl, seccomp, sendmsg
     // on memory prepared before the fork); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
@@ -165,6 +174,7 @@ pub async fn spawn(spec: Spec<'_>, events: &EventLog) -> std::io::Result<Proc> {
             if libc::getppid() != parent {
                 libc::kill(libc::getpid(), libc::SIGKILL);
             }
+            namespaces.enter()?;
             // Last: from here on the intercepted syscalls wait for the supervisor.
             if let Some(hook) = seccomp_hook.as_mut() {
                 hook.run()?;

@@ -3,7 +3,8 @@
 # from the host's PostgreSQL: on an empty $PGDATA, initdb with POSTGRES_USER (default postgres)
 # and POSTGRES_PASSWORD, pg_hba by POSTGRES_HOST_AUTH_METHOD (trust, or scram-sha-256 with a
 # password), listen on every address, create POSTGRES_DB (default: the user's name); then exec
-# the server. A password or trust is required, as in the official image.
+# the server. A password or trust is required, as in the official image. initdb runs with
+# --no-sync: a test database need not survive a power cut, and it starts in a third of the time.
 set -eu
 
 if [ "${1#-}" != "$1" ]; then
@@ -24,10 +25,10 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     umask 077
     printf '%s\n' "${POSTGRES_PASSWORD:-}" >"$pwfile"
     if [ -n "${POSTGRES_PASSWORD:-}" ]; then
-        initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host="$method" --locale=C --encoding=UTF8 \
+        initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host="$method" --locale=C --encoding=UTF8 --no-sync \
             ${POSTGRES_INITDB_ARGS:-} -D "$PGDATA" >/dev/null
     else
-        initdb --username="$user" --auth-local=trust --auth-host="$method" --locale=C --encoding=UTF8 \
+        initdb --username="$user" --auth-local=trust --auth-host="$method" --locale=C --encoding=UTF8 --no-sync \
             ${POSTGRES_INITDB_ARGS:-} -D "$PGDATA" >/dev/null
     fi
     rm -f "$pwfile"

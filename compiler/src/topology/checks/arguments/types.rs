@@ -261,28 +261,11 @@ pub(super) fn check(cx: &Cx, bound: &Bound, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Builtins whose service or interface targets the fault checks vet for clients (TOP203).
-const TARGETED: &[&str] = &[
-    "fault",
-    "fault_all",
-    "fault_start",
-    "fault_stop",
-    "fault_assumption",
-    "trace",
-    "trace_start",
-    "trace_stop",
-    "partition",
-    "partition_start",
-    "partition_stop",
-    "watch",
-    "watch_start",
-    "watch_stop",
-];
-
-/// A `client` where a fault target is expected: the fault checks explain that (TOP203).
+/// A `client` where a fault target is expected: the fault checks explain that (TOP203) for
+/// every builtin with targets (catalog `targets`).
 fn client_target(cx: &Cx, want: &Ty, arg: &Arg) -> bool {
     let names = top_names(want);
-    TARGETED.contains(&cx.builtin())
+    cx.call.builtin().is_some_and(|b| b.targets.is_some())
         && (names.contains(&"service") || names.contains(&"interface_ref"))
         && value_types(arg).iter().any(|h| h == "client")
 }

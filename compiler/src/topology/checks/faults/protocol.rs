@@ -3,7 +3,7 @@
 //! interface's protocol has a proxy that implements the rule's action and consults its
 //! matchers, whether `fault(ref, ...)` has a rule at all, and whether `source=` reaches it.
 
-use ospecc_schema::topology::{catalog, Protocol};
+use ospecc_schema::topology::{catalog, Protocol, Targets};
 
 use super::{
     already_reported, interface_name, layer, list_item, record_span, service_name, site_of, syscall_keywords, Layer,
@@ -21,22 +21,6 @@ const ACTIONS: &[(&str, &str)] =
 /// Matcher keywords that are aliases of a proxy rule field.
 const MATCHER_ALIASES: &[(&str, &str)] = &[("op", "method"), ("collection", "key"), ("subject", "topic")];
 
-/// Builtins whose positional arguments are targets (a `client` is never one).
-const TARGETED: &[&str] = &[
-    "fault",
-    "fault_start",
-    "fault_stop",
-    "trace",
-    "trace_start",
-    "trace_stop",
-    "partition",
-    "partition_start",
-    "partition_stop",
-    "watch",
-    "watch_start",
-    "watch_stop",
-];
-
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     for call in &model.calls {
         if model.has_splat(call) {
@@ -51,31 +35,40 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A `client` value.
+fn client(arg: &Arg) -> Option<&Recorded> {
+    arg.record().filter(|r| r.ty == "client").map(|r| &**r)
+}
+
 /// TOP203: a `client` passed where a service or interface is faulted.
 fn clients(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     let Some(builtin) = call.builtin() else { return };
     let mut found: Vec<(&Recorded, Span)> = Vec::new();
-    if TARGETED.contains(&builtin.name.as_str()) {
-        for (i, arg) in call.record.positional.iter().enumerate() {
-            if let Some(r) = arg.record().filter(|r| r.ty == "client") {
-                found.push((r, model.positional_span(call, i)));
-            }
-        }
-    }
-    if call.is("fault_all") {
-        if let Some(Arg::List(items)) = call.record.positional.first() {
-            let list = model.positional_span(call, 0);
-            for (i, item) in items.iter().enumerate() {
-                if let Some(r) = item.record().filter(|r| r.ty == "client") {
-                    found.push((r, list_item(model, list, i)));
+    match &builtin.targets {
+        // Every positional argument is a target or a rule (never a client).
+        Some(Targets::Positional) => {
+            for (i, arg) in call.record.positional.iter().enumerate() {
+                if let Some(r) = client(arg) {
+                    found.push((r, model.positional_span(call, i)));
                 }
             }
         }
-    }
-    if call.is("fault_assumption") {
-        if let Some(r) = call.record.named("target").and_then(Arg::record).filter(|r| r.ty == "client") {
-            found.push((r, model.value_span(call, "target")));
+        Some(Targets::FirstList) => {
+            if let Some(Arg::List(items)) = call.record.positional.first() {
+                let list = model.positional_span(call, 0);
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(r) = client(item) {
+                        found.push((r, list_item(model, list, i)));
+                    }
+                }
+            }
         }
+        Some(Targets::Keyword(keyword)) => {
+            if let Some(r) = call.record.named(keyword).and_then(client) {
+                found.push((r, model.value_span(call, keyword)));
+            }
+        }
+        None => {}
     }
     for (client, at) in found {
         if already_reported(out, at) {

@@ -8,35 +8,13 @@ use super::{
     already_reported, in_vocabulary, keyword_name_span, layer, list_item, service_name, service_of, syscall_keywords,
     vocabulary_values, Layer,
 };
+use ospecc_schema::topology::{SyscallKeys, Targets};
+
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
 use crate::suggest::did_you_mean;
 use crate::topology::checks::{Call, Model};
 use crate::topology::values::{Arg, Recorded};
-
-/// Where a builtin's syscall-fault targets are.
-#[derive(Clone, Copy)]
-enum Targets {
-    /// The first positional argument.
-    First,
-    /// Each item of the first positional list (`fault_all([a, b], ...)`).
-    FirstList,
-    /// A keyword argument (`fault_assumption(target=...)`).
-    Keyword(&'static str),
-}
-
-/// The builtins that take syscall faults as keywords, where their targets are, and whether the
-/// keys are checked against the short faultable list (`fault()` only) rather than every
-/// interceptable syscall and family (reference §3.3).
-const SYSCALL_SITES: &[(&str, Targets, bool)] = &[
-    ("fault", Targets::First, true),
-    ("fault_start", Targets::First, false),
-    ("fault_all", Targets::FirstList, false),
-    ("fault_assumption", Targets::Keyword("target"), false),
-];
-
-/// The builtins with a list of syscall names.
-const SYSCALL_LISTS: &[(&str, &str)] = &[("op", "syscalls"), ("trace", "syscalls"), ("trace_start", "syscalls")];
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     for call in &model.calls {
@@ -44,14 +22,18 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let Some(builtin) = call.builtin() else { continue };
-        if let Some(&(_, targets, strict)) = SYSCALL_SITES.iter().find(|(n, ..)| *n == builtin.name) {
-            syscall_site(model, call, targets, strict, out);
+        if let (Some(keys), Some(targets)) = (builtin.syscall_keys, &builtin.targets) {
+            syscall_site(model, call, targets, keys == SyscallKeys::Faultable, out);
         }
-        if let Some(&(_, keyword)) = SYSCALL_LISTS.iter().find(|(n, _)| *n == builtin.name) {
-            syscall_list(model, call, keyword, out);
+        // `op(syscalls=)`, `trace(syscalls=)`: lists of syscall names.
+        for param in builtin.params.iter().filter(|p| p.vocabulary.as_deref() == Some(SYSCALL_KEY)) {
+            syscall_list(model, call, &param.name, out);
         }
     }
 }
+
+/// The vocabulary of parameters that list syscalls (and families) by name.
+const SYSCALL_KEY: &str = "syscall_key";
 
 /// A target value and the span that wrote it.
 struct Target<'a> {
@@ -59,9 +41,12 @@ struct Target<'a> {
     at: Span,
 }
 
-fn targets<'a>(model: &Model, call: &'a Call, where_: Targets) -> Vec<Target<'a>> {
+/// The targets of a call whose builtin's targets are `where_` (catalog `targets`): the
+/// service or interface of the first positional, each item of the first (list) parameter, or
+/// a keyword's value.
+fn targets<'a>(model: &Model, call: &'a Call, where_: &Targets) -> Vec<Target<'a>> {
     match where_ {
-        Targets::First => call
+        Targets::Positional => call
             .record
             .positional
             .first()
@@ -69,10 +54,11 @@ fn targets<'a>(model: &Model, call: &'a Call, where_: Targets) -> Vec<Target<'a>
             .into_iter()
             .collect(),
         Targets::FirstList => {
+            let keyword = call.params().first().map_or("", |p| p.name.as_str());
             let (list, at) = match call.record.positional.first() {
                 Some(list) => (list, model.positional_span(call, 0)),
-                None => match call.record.named("services") {
-                    Some(list) => (list, model.value_span(call, "services")),
+                None => match call.record.named(keyword) {
+                    Some(list) => (list, model.value_span(call, keyword)),
                     None => return Vec::new(),
                 },
             };
@@ -92,7 +78,7 @@ fn targets<'a>(model: &Model, call: &'a Call, where_: Targets) -> Vec<Target<'a>
     }
 }
 
-fn syscall_site(model: &Model, call: &Call, where_: Targets, strict: bool, out: &mut Vec<Diagnostic>) {
+fn syscall_site(model: &Model, call: &Call, where_: &Targets, strict: bool, out: &mut Vec<Diagnostic>) {
     let keys: Vec<&(String, Arg)> = syscall_keywords(call).collect();
     if keys.is_empty() {
         return;
