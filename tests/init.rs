@@ -354,3 +354,62 @@ fn the_spec_of_an_executable_runs() {
     assert!(run.stdout.contains("2 passed, 0 failed"), "{}", run.text());
     assert!(run.stderr.contains("PASS test_web_http") && run.stderr.contains("PASS health.web"), "{}", run.text());
 }
+
+const LOCAL_IMAGES: &str = r#"
+name: local
+services:
+  db:
+    image: postgres:16-alpine
+    command: ["postgres", "-p", "45432"]
+    ports: ["45432:45432"]
+    environment:
+      POSTGRES_PASSWORD: secret
+      PGPORT: "45432"
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -p 45432"]
+      interval: 1s
+      retries: 60
+  cache:
+    image: redis:7-alpine
+    command: redis-server --port 45379
+    ports: ["45379:45379"]
+"#;
+
+/// The container engine that has every image here, if one does.
+fn engine_with(images: &[&str]) -> Result<String, String> {
+    for program in ["podman", "docker"] {
+        let has = |image: &str| {
+            std::process::Command::new(program)
+                .args(["image", "inspect", image])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if images.iter().all(|image| has(image)) {
+            return Ok(program.to_owned());
+        }
+    }
+    Err(format!("neither podman nor docker has {} here", images.join(" and ")))
+}
+
+/// A Compose file of images this machine has becomes a spec whose happy paths pass against
+/// the real containers (PostgreSQL's `SELECT 1`, Redis's `PING`).
+#[test]
+fn a_compose_spec_runs_where_its_images_exist() {
+    let engine = match engine_with(&["postgres:16-alpine", "redis:7-alpine"]) {
+        Ok(engine) => engine,
+        Err(why) => {
+            eprintln!("SKIP: {why}");
+            return;
+        }
+    };
+    let dir = project(&[("compose.yaml", LOCAL_IMAGES.as_bytes())]);
+    ospecc(dir.path(), &["init", "--from-compose"]).expect(0);
+    assert_checks_clean(dir.path());
+    let args = ["run", "local.star", "--engine", &engine, "--grace", "2"];
+    let run = common::ospecc_with(dir.path(), &args, None, &[], std::time::Duration::from_secs(300));
+    run.expect(0);
+    assert!(run.stdout.contains("2 passed, 0 failed"), "{}", run.text());
+    assert!(run.stderr.contains("PASS test_db_pg") && run.stderr.contains("PASS test_cache_redis"), "{}", run.text());
+}

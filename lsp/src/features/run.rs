@@ -22,6 +22,10 @@ pub const LIST_TESTS: &str = "ospecc.listTests";
 /// The commands the server executes (its `executeCommandProvider`).
 pub const COMMANDS: &[&str] = &[RUN_TEST, LIST_TESTS];
 
+/// One run at a time: a spec's services and mocks listen on fixed ports, so two runs of it at
+/// once would fight over them.
+static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub async fn execute(shared: Arc<Shared>, params: ExecuteCommandParams) -> Result<Option<Value>> {
     let argument = params.arguments.first().cloned().unwrap_or(Value::Null);
     match params.command.as_str() {
@@ -73,6 +77,7 @@ async fn run(shared: Arc<Shared>, argument: &Value) -> Result<Value> {
     let unsaved = version.is_some() && std::fs::read_to_string(&snapshot.path).ok().as_deref() != Some(&snapshot.text);
     let request = Request { file: snapshot.path.clone(), tests, trace };
     let names = request.tests.join(", ");
+    let _one_at_a_time = RUNNING.lock().await;
     shared.log(MessageType::INFO, format!("running {names} of {}", snapshot.path.display()));
     let outcome = tokio::task::spawn_blocking(move || runs::execute(&executable, &request, runs::RUN_TIMEOUT))
         .await

@@ -24,53 +24,9 @@ use values::{interpolate, scalar, Reader};
 const TOP_LEVEL: &[&str] =
     &["version", "name", "services", "networks", "volumes", "configs", "secrets", "include", "models"];
 
-/// Service keys that do not change the spec (runtime placement, resources, metadata).
-const IGNORED_SERVICE_KEYS: &[&str] = &[
-    "restart",
-    "deploy",
-    "networks",
-    "volumes",
-    "labels",
-    "logging",
-    "container_name",
-    "hostname",
-    "domainname",
-    "platform",
-    "pull_policy",
-    "stdin_open",
-    "tty",
-    "user",
-    "working_dir",
-    "ulimits",
-    "cap_add",
-    "cap_drop",
-    "security_opt",
-    "privileged",
-    "read_only",
-    "shm_size",
-    "tmpfs",
-    "mem_limit",
-    "cpus",
-    "init",
-    "stop_signal",
-    "stop_grace_period",
-    "extra_hosts",
-    "dns",
-    "secrets",
-    "configs",
-    "network_mode",
-    "ipc",
-    "pid",
-    "sysctls",
-    "devices",
-    "links",
-    "external_links",
-    "scale",
-    "annotations",
-    "attach",
-    "develop",
-    "mac_address",
-];
+/// Service keys a spec cannot express that change how a service behaves: the generated
+/// declaration says they were not carried over.
+const NOT_CARRIED: &[&str] = &["volumes", "network_mode", "extra_hosts", "user", "working_dir"];
 
 /// One Compose service as written, before it becomes a [`Service`].
 pub(super) struct Raw<'n> {
@@ -235,15 +191,19 @@ fn service(raw: &Raw, base: &str, reader: &mut Reader) -> Service {
     let launch = launch(raw, base, reader, &mut comments);
     let interfaces = interfaces(raw);
     let args = command(raw.node, reader);
-    let mut ports: Vec<(u16, u16)> = raw.ports.iter().filter_map(|p| Some((p.host?, p.container))).collect();
-    ports.sort_unstable();
-    ports.dedup_by_key(|p| p.0);
+    let (ports, remapped) = published(raw);
+    if !remapped.is_empty() {
+        comments.push(format!(
+            "compose publishes {}; on ospecc's host network a container listens on its own port",
+            remapped.join(", ")
+        ));
+    }
     let mut service =
         Service { name: raw.name.clone(), launch, interfaces, args, ports, comments, ..Service::default() };
     service.healthcheck = health::read(raw.node, &service.interfaces, reader, &mut service.comments);
     for entry in raw.node.as_map().unwrap_or_default() {
         let key = entry.key_text();
-        if IGNORED_SERVICE_KEYS.contains(&key.as_str()) && matches!(key.as_str(), "volumes" | "network_mode") {
+        if NOT_CARRIED.contains(&key.as_str()) {
             service.comments.push(format!("compose `{key}` is not carried over"));
         }
     }
@@ -322,6 +282,24 @@ fn interfaces(raw: &Raw) -> Vec<Interface> {
         }
     }
     interfaces
+}
+
+/// The published ports as `ports=`: ospecc runs containers on the host's network, where a
+/// container's port is the host's, so each is `{port: port}` (the OSpec's probes find the
+/// service there); and the Compose mappings to another host port, for a comment.
+fn published(raw: &Raw) -> (Vec<(u16, u16)>, Vec<String>) {
+    let mut ports: Vec<(u16, u16)> = Vec::new();
+    let mut remapped = Vec::new();
+    for port in raw.ports.iter().filter(|p| p.published && !p.udp) {
+        if !ports.contains(&(port.container, port.container)) {
+            ports.push((port.container, port.container));
+        }
+        if let Some(host) = port.host.filter(|h| *h != port.container) {
+            remapped.push(format!("container port {} on host port {host}", port.container));
+        }
+    }
+    ports.sort_unstable();
+    (ports, remapped)
 }
 
 /// `command:` as `args=` (a string is split like a shell would split plain words and quotes).

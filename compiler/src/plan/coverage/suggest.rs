@@ -30,7 +30,7 @@ const USUAL_FAULTS: &[(&str, &[&str])] = &[
     ("memcached", &["server_error", "slow_command", "connection_drop"]),
     ("mongodb", &["replica_unavailable", "slow_query", "connection_drop"]),
     ("mysql", &["gone_away", "slow_query", "too_many_connections"]),
-    ("nats", &["no_responders", "slow_delivery", "connection_drop"]),
+    ("nats", &["slow_delivery", "connection_drop"]),
     ("postgres", &["connection_failure", "slow_query", "too_many_connections"]),
     ("redis", &["connection_drop", "slow_command", "loading"]),
     ("udp", &["packet_loss", "jitter"]),
@@ -211,15 +211,42 @@ fn protocol_faults(
     let (Some((_, members)), Some(api)) = (recipe, api) else {
         return builtin_faults(protocol);
     };
+    let implemented =
+        ospecc_schema::topology::catalog().protocol(protocol).map(|p| p.actions.clone()).unwrap_or_default();
+    let module = ospecc_schema::stdlib::module(&path).unwrap_or_default();
+    let members: Vec<&&str> = members
+        .iter()
+        .filter(|m| recipe_action(module, m).is_some_and(|action| implemented.iter().any(|a| a == action)))
+        .collect();
+    if members.is_empty() {
+        return builtin_faults(protocol);
+    }
     let alias = recipe_alias(index, &path, api.name, names, aliases, loads);
     members
-        .iter()
+        .into_iter()
         .filter_map(|member| {
             let export = api.export(member)?;
             let about = format!("{member} ({path}): {}", export.doc.trim_end_matches('.'));
             Some(((*member).to_owned(), format!("{alias}.{member}()"), about))
         })
         .collect()
+}
+
+/// The proxy action a recipe member returns (`error`, `delay`, `drop`, `respond`): the builtin
+/// its `def _member(...)` returns. A protocol's proxy ignores the actions it does not
+/// implement (TOP209), so only members it implements are suggested.
+fn recipe_action(module: &str, member: &str) -> Option<&'static str> {
+    const ACTIONS: &[(&str, &str)] = &[
+        ("error(", "error"),
+        ("delay(", "delay"),
+        ("drop(", "drop"),
+        ("response(", "respond"),
+        ("duplicate(", "duplicate"),
+    ];
+    let body = &module[module.find(&format!("def _{member}("))?..];
+    let body = body[1..].find("\ndef ").map_or(body, |end| &body[..end + 1]);
+    let returned = body.split("return ").nth(1)?.trim_start();
+    ACTIONS.iter().find(|(call, _)| returned.starts_with(call)).map(|(_, action)| *action)
 }
 
 /// The builtins' own faults for a protocol without recipes, those its proxy implements.

@@ -189,3 +189,45 @@ fn hints_sit_on_the_declarations_of_unfaulted_services() {
     assert_eq!(found, [("db".into(), "db"), ("cache".into(), "cache"), ("queue".into(), "queue")]);
     assert!(hints(&coverage, UNTESTED)[0].message.starts_with("no test faults api → db.pg: "));
 }
+
+#[test]
+fn every_protocol_s_usual_faults_check_clean() {
+    let protocols = [
+        "amqp",
+        "cassandra",
+        "clickhouse",
+        "grpc",
+        "http",
+        "http2",
+        "kafka",
+        "memcached",
+        "mongodb",
+        "mysql",
+        "nats",
+        "postgres",
+        "redis",
+        "udp",
+        "tcp",
+    ];
+    let mut text = String::new();
+    let mut refs = Vec::new();
+    for (i, protocol) in protocols.iter().enumerate() {
+        text.push_str(&format!(
+            "p{i} = service(\"p{i}\", \"p.sh\", interface(\"main\", \"{protocol}\", {}))\n",
+            45900 + i
+        ));
+        refs.push(format!("\"P{i}\": p{i}.main.addr"));
+    }
+    let deps: Vec<String> = (0..protocols.len()).map(|i| format!("p{i}")).collect();
+    text.push_str(&format!(
+        "app = service(\"app\", \"app.sh\", interface(\"http\", \"http\", 45999), env = {{{}}}, depends_on = [{}])\n",
+        refs.join(", "),
+        deps.join(", ")
+    ));
+    text.push_str("\ndef test_app():\n    assert_eq(app.http.get(path = \"/\").status, 200)\n");
+    let fixed = assert_suggestions_close_the_gaps("every protocol", &text);
+    for protocol in protocols.iter().filter(|p| **p != "tcp") {
+        assert!(fixed.contains(&format!("load(\"@faultbox/recipes/{protocol}.star\"")), "{protocol}: {fixed}");
+    }
+    assert!(fixed.contains("rules = [drop()],"), "tcp gets the builtins: {fixed}");
+}
