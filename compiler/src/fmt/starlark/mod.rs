@@ -35,6 +35,10 @@ pub(super) fn format(original: &str, options: &Options) -> Outcome {
         Err(unsupported) => return Outcome::Unsupported(unsupported),
     };
     let formatted = print::print(&items, options, text.len());
+    // Unchanged text means the same: the check has nothing to compare.
+    if formatted == original {
+        return Outcome::Formatted(formatted);
+    }
     match compare(&before, &text, &formatted) {
         Ok(()) => Outcome::Formatted(formatted),
         Err(reason) => Outcome::CheckFailed(reason),

@@ -13,19 +13,16 @@ mod verify;
 use lines::{Line, Rule};
 
 use super::{unix_lines, Options, Outcome, Unsupported};
-use crate::diagnostics::Severity;
 use crate::span::Span;
-use crate::syntax::yaml;
 
 pub(super) use verify::verify;
 
 /// Formats one YAML text.
 pub(super) fn format(original: &str, options: &Options) -> Outcome {
-    let parsed = yaml::parse(original);
-    let errors: Vec<_> = parsed.diagnostics.into_iter().filter(|d| d.severity == Severity::Error).collect();
-    if !errors.is_empty() {
-        return Outcome::Invalid(errors);
-    }
+    let documents = match verify::parse_documents(original) {
+        Ok(documents) => documents,
+        Err(errors) => return Outcome::Invalid(errors),
+    };
     let Some(text) = unix_lines(original) else {
         return Outcome::Unsupported(Unsupported {
             span: Span::at(0),
@@ -44,7 +41,11 @@ pub(super) fn format(original: &str, options: &Options) -> Outcome {
         Ok(formatted) => formatted,
         Err(unsupported) => return Outcome::Unsupported(unsupported),
     };
-    match verify::verify_against(&parsed.documents, original, &formatted) {
+    // Unchanged text means the same: the check has nothing to compare.
+    if formatted == original {
+        return Outcome::Formatted(formatted);
+    }
+    match verify::verify_against(&documents, original, &formatted) {
         Ok(()) => Outcome::Formatted(formatted),
         Err(reason) => Outcome::CheckFailed(reason),
     }
