@@ -68,3 +68,23 @@ fn the_repository_is_formatted() {
     out.expect(0);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
+
+#[test]
+fn crlf_line_breaks_and_a_byte_order_mark_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("crlf.star", "x=1\r\ndef f():\r\n  return 2\r\n", "x = 1\r\n\r\n\r\ndef f():\r\n    return 2\r\n"),
+        ("crlf.ospec.yml", "a:    1\r\nb:\r\n- x\r\n", "a: 1\r\nb:\r\n  - x\r\n"),
+        ("bom.ospec.yml", "\u{feff}a:    1\nb:\n- x\n", "\u{feff}a: 1\nb:\n  - x\n"),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let check = ospecc(&["fmt", "--check", path.to_str().unwrap()]);
+        check.expect(1);
+        assert!(check.stdout.contains("\r\n") == text.contains("\r\n"), "{name}: {}", check.stdout);
+        ospecc(&["fmt", path.to_str().unwrap()]).expect(0);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected, "{name}");
+        ospecc(&["fmt", "--check", path.to_str().unwrap()]).expect(0);
+    }
+}

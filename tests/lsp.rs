@@ -1178,13 +1178,18 @@ fn range_format_request(client: &mut Client, uri: &str, text: &str, (first, last
     client.request("textDocument/rangeFormatting", params)
 }
 
-/// The formatting documents: the golden inputs of `tests/fmt.rs`, and a file with no final line
-/// break whose last edit ends after an emoji (a UTF-16 column that is not a byte column).
+/// The formatting documents: the golden inputs of `tests/fmt.rs` (also with `\r\n` line breaks),
+/// and files with no final line break whose last edit ends after an emoji (a UTF-16 column that
+/// is not a byte column).
 fn formatting_documents() -> Vec<(String, String)> {
     let mut documents: Vec<(String, String)> = ["messy.star", "messy.ospec.yml"]
         .iter()
         .map(|name| (name.to_string(), std::fs::read_to_string(repo_root().join("tests/fmt").join(name)).unwrap()))
         .collect();
+    // The same with `\r\n` line breaks, which formatting keeps.
+    let crlf: Vec<(String, String)> =
+        documents.iter().map(|(name, text)| (format!("crlf-{name}"), text.replace('\n', "\r\n"))).collect();
+    documents.extend(crlf);
     documents.push(("emoji.star".into(), "x=1\ny  =  \"😀 中文\"".into()));
     documents.push(("emoji.ospec.yml".into(), "name:   \"😀 中文\"\ntargets:\n-   name: api".into()));
     documents
@@ -1205,6 +1210,7 @@ fn formatting_edits_give_what_ospecc_fmt_writes() {
         assert!(!edits.as_array().unwrap().is_empty(), "{name}: {edits}");
         let formatted = apply_edits(&text, &edits);
         assert_eq!(formatted, expected, "{name}: the edits applied differ from `ospecc fmt`");
+        assert_eq!(formatted.contains("\r\n"), text.contains("\r\n"), "{name}: the line breaks are kept");
         // The formatted document needs no more edits.
         client.change(&uri, 2, json!([{ "text": formatted }]));
         assert_eq!(format_request(&mut client, &uri), json!([]), "{name}: formatted twice");

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::config;
 use super::discover::{self, describe, PathError, Source};
-use super::{report_error, report_warning, write_stdout, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::{report_error, report_warning, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
 const STDIN_NAME: &str = "<stdin>";
 
@@ -39,12 +39,16 @@ pub struct FmtArgs {
     stdin_filename: Option<PathBuf>,
 }
 
-/// What happened to one file.
+/// What happened to one file, with what is left to write, made in parallel by
+/// [`format_source`] so that the serial printing loop only writes.
 struct Outcome {
     display: String,
-    /// The file's text (for rendering diagnostics), and its formatted text when it changes.
+    /// The file's text, for rendering its diagnostics (empty when there are none).
     text: String,
-    formatted: Option<String>,
+    changed: bool,
+    /// What [`finish`] writes: with `--check`, the diff; else the formatted text (for standard
+    /// input, the bytes as read when they do not change).
+    output: Option<Vec<u8>>,
     diagnostics: Vec<ospecc_compiler::Diagnostic>,
     stdin: bool,
 }
@@ -81,7 +85,7 @@ fn execute(args: &FmtArgs) -> Result<u8, String> {
     let mut changed = 0;
     for outcome in &done {
         failed |= outcome.diagnostics.iter().any(|d| d.severity == ospecc_compiler::Severity::Error);
-        changed += usize::from(outcome.formatted.is_some());
+        changed += usize::from(outcome.changed);
         if let Err(error) = finish(outcome, args.check) {
             errors.push(error);
         }
@@ -159,12 +163,21 @@ fn format_source(source: &Source, args: &FmtArgs, options: &Options, cwd: &Path)
     };
     if let Err(diagnostic) = decode(&bytes) {
         let text = ospecc_compiler::syntax::text::offset_preserving_prefix(&bytes, diagnostic.span.start);
-        return Ok(Outcome { display, text, formatted: None, diagnostics: vec![diagnostic], stdin });
+        let output = (stdin && !args.check).then_some(bytes);
+        return Ok(Outcome { display, text, changed: false, output, diagnostics: vec![diagnostic], stdin });
     }
     let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let result = fmt::format(language, &text, options);
     let formatted = result.text.filter(|t| *t != text);
-    Ok(Outcome { display, text, formatted, diagnostics: result.diagnostics, stdin })
+    let changed = formatted.is_some();
+    let output = match formatted {
+        Some(formatted) if args.check => Some(fmt::unified_diff(&text, &formatted, &display).into_bytes()),
+        Some(formatted) => Some(formatted.into_bytes()),
+        None if stdin && !args.check => Some(text.as_bytes().to_vec()),
+        None => None,
+    };
+    let text = if result.diagnostics.is_empty() { String::new() } else { text };
+    Ok(Outcome { display, text, changed, output, diagnostics: result.diagnostics, stdin })
 }
 
 impl From<discover::Language> for Language {
@@ -178,19 +191,14 @@ impl From<discover::Language> for Language {
 
 /// Writes the file (or standard output), or prints the diff with `--check`.
 fn finish(outcome: &Outcome, check: bool) -> Result<(), PathError> {
-    if check {
-        if let Some(formatted) = &outcome.formatted {
-            write_stdout(&fmt::unified_diff(&outcome.text, formatted, &outcome.display));
-        }
+    let Some(output) = &outcome.output else { return Ok(()) };
+    if check || outcome.stdin {
+        let mut stdout = std::io::stdout().lock();
+        let _ = std::io::Write::write_all(&mut stdout, output).and_then(|()| std::io::Write::flush(&mut stdout));
         return Ok(());
     }
-    if outcome.stdin {
-        write_stdout(outcome.formatted.as_deref().unwrap_or(&outcome.text));
-        return Ok(());
-    }
-    let Some(formatted) = &outcome.formatted else { return Ok(()) };
     let path = Path::new(&outcome.display);
-    std::fs::write(path, formatted).map_err(|e| PathError::new(path, &e))
+    std::fs::write(path, output).map_err(|e| PathError::new(path, &e))
 }
 
 /// Reads a regular file (a FIFO or a device could block forever).

@@ -1,7 +1,13 @@
-//! The difference between a text and its formatted form as line edits (what an editor
-//! applies, and what range formatting chooses from).
+//! The difference between a text and its formatted form, as line edits (what an editor
+//! applies, and what range formatting chooses from) and as a unified diff (`fmt --check`).
+//!
+//! Lines are aligned by their text without whitespace first: a formatter changes little
+//! else, so that alignment is nearly linear, where a plain line diff of a re-indented file
+//! (every line changed) is quadratic. Aligned lines that differ in whitespace are changes.
 
-use similar::{DiffTag, TextDiff};
+use std::ops::Range;
+
+use similar::{Algorithm, DiffOp};
 
 use crate::span::Span;
 
@@ -26,19 +32,107 @@ impl TextEdit {
     }
 }
 
+/// A text as lines (each with its line break) and their byte offsets.
+struct Lines<'t> {
+    lines: Vec<&'t str>,
+    /// Start of every line, then the text's length.
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Lines<'t> {
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let mut starts = Vec::with_capacity(lines.len() + 1);
+        let mut at = 0;
+        starts.push(0);
+        for line in &lines {
+            at += line.len();
+            starts.push(at);
+        }
+        Lines { lines, starts }
+    }
+
+    fn bytes(&self, lines: Range<usize>) -> Range<usize> {
+        self.starts[lines.start]..self.starts[lines.end]
+    }
+}
+
+/// A line's text without whitespace, hashed: equal for lines a formatter may have re-spaced.
+/// (FxHash's step: a collision only costs a less minimal diff, as aligned lines are compared.)
+fn key(line: &str) -> u64 {
+    line.bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .fold(0u64, |hash, b| (hash.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95))
+}
+
+/// The operations from `old` to `new` lines; consecutive changed lines are one operation.
+fn line_ops(old: &Lines, new: &Lines) -> Vec<DiffOp> {
+    let old_keys: Vec<u64> = old.lines.iter().map(|l| key(l)).collect();
+    let new_keys: Vec<u64> = new.lines.iter().map(|l| key(l)).collect();
+    let mut ops = Ops::default();
+    for op in similar::capture_diff_slices(Algorithm::Myers, &old_keys, &new_keys) {
+        match op {
+            DiffOp::Equal { old_index, new_index, len } => {
+                for i in 0..len {
+                    let (o, n) = (old_index + i, new_index + i);
+                    if old.lines[o] == new.lines[n] {
+                        ops.same(o, n);
+                    } else {
+                        ops.changed(o..o + 1, n..n + 1);
+                    }
+                }
+            }
+            other => ops.changed(other.old_range(), other.new_range()),
+        }
+    }
+    ops.0
+}
+
+/// Operations built line by line, runs merged.
+#[derive(Default)]
+struct Ops(Vec<DiffOp>);
+
+impl Ops {
+    fn same(&mut self, old: usize, new: usize) {
+        if let Some(DiffOp::Equal { len, old_index, .. }) = self.0.last_mut() {
+            if *old_index + *len == old {
+                *len += 1;
+                return;
+            }
+        }
+        self.0.push(DiffOp::Equal { old_index: old, new_index: new, len: 1 });
+    }
+
+    fn changed(&mut self, old: Range<usize>, new: Range<usize>) {
+        let (old, new) = match self.0.last() {
+            Some(last) if last.tag() != similar::DiffTag::Equal && last.old_range().end == old.start => {
+                let (o, n) = (last.old_range(), last.new_range());
+                self.0.pop();
+                (o.start..old.end, n.start..new.end)
+            }
+            _ => (old, new),
+        };
+        self.0.push(match (old.is_empty(), new.is_empty()) {
+            (_, true) => DiffOp::Delete { old_index: old.start, old_len: old.len(), new_index: new.start },
+            (true, false) => DiffOp::Insert { old_index: old.start, new_index: new.start, new_len: new.len() },
+            (false, false) => {
+                DiffOp::Replace { old_index: old.start, old_len: old.len(), new_index: new.start, new_len: new.len() }
+            }
+        });
+    }
+}
+
 /// The edits that turn `old` into `new`, one per run of changed lines, in order.
 pub fn line_edits(old: &str, new: &str) -> Vec<TextEdit> {
-    let diff = TextDiff::from_lines(old, new);
-    let old_starts = line_starts(old);
-    let new_starts = line_starts(new);
-    diff.ops()
+    let (old_lines, new_lines) = (Lines::new(old), Lines::new(new));
+    line_ops(&old_lines, &new_lines)
         .iter()
-        .filter(|op| op.tag() != DiffTag::Equal)
+        .filter(|op| op.tag() != similar::DiffTag::Equal)
         .map(|op| {
-            let (o, n) = (op.old_range(), op.new_range());
+            let range = old_lines.bytes(op.old_range());
             TextEdit {
-                range: Span::new(old_starts[o.start], old_starts[o.end]),
-                new_text: new[new_starts[n.start]..new_starts[n.end]].to_string(),
+                range: Span::new(range.start, range.end),
+                new_text: new[new_lines.bytes(op.new_range())].to_string(),
             }
         })
         .collect()
@@ -85,11 +179,41 @@ pub fn unified_diff(old: &str, new: &str, name: &str) -> String {
     if old == new {
         return String::new();
     }
-    TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a/{name}"), &format!("b/{name}"))
-        .to_string()
+    let (old_lines, new_lines) = (Lines::new(old), Lines::new(new));
+    let mut out = String::with_capacity(old.len() + new.len() + 2 * (old_lines.lines.len() + new_lines.lines.len()));
+    out.push_str(&format!("--- a/{name}\n+++ b/{name}\n"));
+    for hunk in similar::group_diff_ops(line_ops(&old_lines, &new_lines), 3) {
+        let (Some(first), Some(last)) = (hunk.first(), hunk.last()) else { continue };
+        let header_range = |start: usize, end: usize| match end - start {
+            1 => format!("{}", start + 1),
+            0 => format!("{start},0"),
+            len => format!("{},{len}", start + 1),
+        };
+        out.push_str(&format!(
+            "@@ -{} +{} @@\n",
+            header_range(first.old_range().start, last.old_range().end),
+            header_range(first.new_range().start, last.new_range().end)
+        ));
+        for op in &hunk {
+            if op.tag() == similar::DiffTag::Equal {
+                diff_lines(&mut out, ' ', &old_lines.lines[op.old_range()]);
+            } else {
+                diff_lines(&mut out, '-', &old_lines.lines[op.old_range()]);
+                diff_lines(&mut out, '+', &new_lines.lines[op.new_range()]);
+            }
+        }
+    }
+    out
+}
+
+fn diff_lines(out: &mut String, tag: char, lines: &[&str]) {
+    for line in lines {
+        out.push(tag);
+        out.push_str(line);
+        if !line.ends_with('\n') {
+            out.push_str("\n\\ No newline at end of file\n");
+        }
+    }
 }
 
 /// `text` with `edits` (sorted, not overlapping) applied.
@@ -105,15 +229,6 @@ pub fn apply(text: &str, edits: &[TextEdit]) -> String {
     out
 }
 
-/// Byte offset of the start of every line, plus the text's length (so line `i` is
-/// `starts[i]..starts[i + 1]`, its line break included, as `similar` counts lines).
-fn line_starts(text: &str) -> Vec<usize> {
-    let mut starts = vec![0];
-    starts.extend(text.match_indices('\n').map(|(i, _)| i + 1).filter(|&i| i < text.len()));
-    starts.push(text.len());
-    starts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +241,43 @@ mod tests {
         assert_eq!(apply(old, &edits), new);
         assert_eq!(apply("x", &line_edits("x", "x\n")), "x\n");
         assert_eq!(apply("", &line_edits("", "y\n")), "y\n");
+    }
+
+    /// similar's own unified diff, the format `unified_diff` writes.
+    fn reference_diff(old: &str, new: &str) -> String {
+        similar::TextDiff::from_lines(old, new).unified_diff().context_radius(3).header("a/f", "b/f").to_string()
+    }
+
+    #[test]
+    fn the_unified_diff_is_a_line_diffs() {
+        let cases = [
+            ("x=1\n", "x = 1\n"),
+            ("a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\n", "a\nB\nc\nd\ne\nf\ng\nh\ni\nJ\nk\n"),
+            ("a\nb", "a\nb\n"),
+            ("a\n\n\nb\n", "a\n\nb\n"),
+            ("k:\n    - a\n    - b\n", "k:\n  - a\n  - b\n"),
+            ("f(a,\n  b)\ny=1\n", "f(a, b)\ny = 1\n"),
+            ("", "x\n"),
+        ];
+        for (old, new) in cases {
+            assert_eq!(unified_diff(old, new, "f"), reference_diff(old, new), "{old:?} -> {new:?}");
+            assert_eq!(apply(old, &line_edits(old, new)), new);
+        }
+        assert_eq!(unified_diff("same\n", "same\n", "f"), "");
+    }
+
+    #[test]
+    fn a_re_indented_file_diffs_in_linear_time() {
+        // Every line changes (a plain line diff is quadratic here); 200,000 lines in well under
+        // a second even in a debug build.
+        let old: String = (0..200_000).map(|i| format!("    - item{i}\n")).collect();
+        let new: String = (0..200_000).map(|i| format!("  - item{i}\n")).collect();
+        let started = std::time::Instant::now();
+        let edits = line_edits(&old, &new);
+        assert_eq!(edits.len(), 1);
+        assert_eq!(apply(&old, &edits), new);
+        assert!(unified_diff(&old, &new, "f").len() > old.len());
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! cannot lay out with certainty leaves the file as written with a note (FMT001).
 
 mod edits;
+mod envelope;
 mod starlark;
 mod yaml;
 
@@ -18,6 +19,7 @@ pub use edits::{line_edits, unified_diff, TextEdit};
 
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::span::Span;
+use envelope::Envelope;
 
 /// Layout settings (`ospecc.toml` `[fmt]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,14 +150,49 @@ fn check_failed(reason: &str) -> Diagnostic {
         .with_help("the file is left as written; please report this file to the ospecc maintainers")
 }
 
-/// `text` with `\r\n` line breaks as `\n` (`None` when there is a lone `\r`, which the
-/// formatters do not handle).
-fn unix_lines(text: &str) -> Option<std::borrow::Cow<'_, str>> {
-    if !text.contains('\r') {
-        return Some(std::borrow::Cow::Borrowed(text));
+/// The layout of `original` by `lay_out`, which works on text with `\n` line breaks and no
+/// byte order mark, given back the original's line breaks and mark (with the envelope, for
+/// [`checked`]). Places that `lay_out` reports are moved back into the original.
+fn enveloped(
+    original: &str,
+    lay_out: impl FnOnce(&str) -> Result<String, Unsupported>,
+) -> Result<(String, Envelope), Unsupported> {
+    let Some(opened) = Envelope::open(original) else {
+        return Err(Unsupported { span: Span::at(0), what: "a line break that is a lone `\\r`".into() });
+    };
+    let envelope = opened.envelope;
+    if opened.is_plain() {
+        return lay_out(&opened.text).map(|formatted| (formatted, envelope));
     }
-    let normalized = text.replace("\r\n", "\n");
-    (!normalized.contains('\r')).then_some(std::borrow::Cow::Owned(normalized))
+    match lay_out(&opened.text) {
+        Ok(formatted) => Ok((envelope.close(formatted), envelope)),
+        Err(Unsupported { span, what }) => {
+            let at = |offset| envelope.original_offset(original, offset);
+            Err(Unsupported { span: Span::new(at(span.start), at(span.end)), what })
+        }
+    }
+}
+
+/// A formatted text as an outcome: as it is when unchanged (the same text means the same),
+/// else when `check` (against the original) passes.
+fn checked(
+    formatted: String,
+    envelope: Envelope,
+    original: &str,
+    check: impl FnOnce(&str) -> Result<(), String>,
+) -> Outcome {
+    if formatted == original {
+        return Outcome::Formatted(formatted);
+    }
+    match check(&formatted) {
+        Ok(()) => Outcome::Formatted(formatted),
+        // Made one kind, the line breaks inside a multi-line string changed its value.
+        Err(_) if envelope.mixed() => Outcome::Unsupported(Unsupported {
+            span: Span::at(0),
+            what: "line breaks of both kinds (`\\n` and `\\r\\n`) inside a value".into(),
+        }),
+        Err(reason) => Outcome::CheckFailed(reason),
+    }
 }
 
 #[cfg(test)]

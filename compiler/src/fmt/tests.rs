@@ -65,3 +65,55 @@ fn starlark_syntax_errors_leave_the_text_untouched() {
     assert!(result.text.is_none() && result.has_errors());
     assert_eq!(result.diagnostics[0].code, "TOP001");
 }
+
+/// Formats and checks idempotence; the formatted text.
+fn formatted(language: Language, text: &str) -> String {
+    let result = format(language, text, &Options::default());
+    assert!(result.diagnostics.is_empty(), "{:?}", result.diagnostics);
+    let out = result.text.expect("formatted");
+    assert_eq!(format(language, &out, &Options::default()).text.as_deref(), Some(out.as_str()), "idempotent");
+    out
+}
+
+#[test]
+fn crlf_files_keep_their_line_breaks() {
+    let yaml = "name:    shop\r\nlist:\r\n-   a\r\n-   b: |\r\n        two\r\n        lines\r\n";
+    assert_eq!(
+        formatted(Language::OSpec, yaml),
+        "name: shop\r\nlist:\r\n  - a\r\n  - b: |\r\n      two\r\n      lines\r\n"
+    );
+    // A multi-line string keeps its `\r\n`s, so its value.
+    let star = "x=1\r\ndef f():\r\n  return '''a\r\nb'''\r\n";
+    assert_eq!(formatted(Language::Topology, star), "x = 1\r\n\r\n\r\ndef f():\r\n    return '''a\r\nb'''\r\n");
+    assert_eq!(formatted(Language::Topology, "x = 1 + \\\r\n    2\r\n"), "x = 1 + 2\r\n");
+    // The first line break decides (rustfmt's `newline_style = "Auto"`).
+    assert_eq!(formatted(Language::OSpec, "a:    1\nb:    2\r\n"), "a: 1\nb: 2\n");
+    assert_eq!(formatted(Language::Topology, "a=1\r\nb=2\n"), "a = 1\r\nb = 2\r\n");
+}
+
+#[test]
+fn mixed_line_breaks_inside_a_string_leave_the_file_as_written() {
+    // Made one kind, the string's `\n` would become `\r\n`: another value.
+    let result = format(Language::Topology, "x = 1\r\ny = '''a\nb'''\r\n", &Options::default());
+    assert!(result.text.is_none(), "{:?}", result.text);
+    assert_eq!(result.diagnostics[0].code, "FMT001");
+    assert!(!result.has_errors());
+}
+
+#[test]
+fn a_byte_order_mark_stays_before_the_formatted_text() {
+    assert_eq!(formatted(Language::OSpec, "\u{feff}a:    1\r\nb:\r\n- x\r\n"), "\u{feff}a: 1\r\nb:\r\n  - x\r\n");
+    // starlark-rust does not read a topology file with a mark: a syntax error, as in `check`.
+    let result = format(Language::Topology, "\u{feff}x=1\n", &Options::default());
+    assert!(result.text.is_none() && result.has_errors());
+}
+
+#[test]
+fn places_in_a_crlf_file_are_its_own() {
+    // An explicit key is left as written; the note points at it in the CRLF text.
+    let text = "\u{feff}a: 1\r\nb: 2\r\n? c\r\n: 3\r\n";
+    let result = format(Language::OSpec, text, &Options::default());
+    assert!(result.text.is_none());
+    let span = result.diagnostics[0].span;
+    assert_eq!(&text[span.start..span.start + 3], "? c", "{span:?}");
+}

@@ -60,8 +60,8 @@ pub(super) fn tokens(text: &str) -> Option<Vec<Token<'_>>> {
                 i += 1;
                 continue;
             }
-            b'\\' if matches!(bytes.get(i + 1), Some(b'\n')) => {
-                i += 2;
+            b'\\' if matches!(bytes.get(i + 1), Some(b'\n')) || bytes[i + 1..].starts_with(b"\r\n") => {
+                i += if bytes[i + 1] == b'\n' { 2 } else { 3 };
                 line += 1;
                 line_start = i;
                 continue;

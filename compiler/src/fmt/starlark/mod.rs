@@ -11,7 +11,7 @@ mod tree;
 use starlark::syntax::ast::Stmt;
 use starlark::syntax::AstModule;
 
-use super::{unix_lines, Options, Outcome, Unsupported};
+use super::{checked, enveloped, Options, Outcome, Unsupported};
 use crate::span::Span;
 use crate::topology::{syntax_error, DIALECT};
 
@@ -21,24 +21,19 @@ pub(super) fn format(original: &str, options: &Options) -> Outcome {
         Ok(ast) => ast,
         Err(e) => return Outcome::Invalid(vec![syntax_error(&e)]),
     };
-    let Some(text) = unix_lines(original) else {
-        return Outcome::Unsupported(Unsupported {
-            span: Span::at(0),
-            what: "a line break that is a lone `\\r`".into(),
-        });
-    };
-    let Some(tokens) = lex::tokens(&text) else {
-        return Outcome::Unsupported(Unsupported { span: Span::at(0), what: "a tab in indentation".into() });
-    };
-    let items = match tree::parse(&tokens, &text) {
-        Ok(items) => items,
-        Err(unsupported) => return Outcome::Unsupported(unsupported),
-    };
-    let formatted = print::print(&items, options, text.len());
-    match compare(&before, &text, &formatted) {
-        Ok(()) => Outcome::Formatted(formatted),
-        Err(reason) => Outcome::CheckFailed(reason),
+    match enveloped(original, |text| lay_out(text, options)) {
+        Ok((formatted, envelope)) => checked(formatted, envelope, original, |f| compare(&before, original, f)),
+        Err(unsupported) => Outcome::Unsupported(unsupported),
     }
+}
+
+/// The layout of a text with `\n` line breaks.
+fn lay_out(text: &str, options: &Options) -> Result<String, Unsupported> {
+    let Some(tokens) = lex::tokens(text) else {
+        return Err(Unsupported { span: Span::at(0), what: "a tab in indentation".into() });
+    };
+    let items = tree::parse(&tokens, text)?;
+    Ok(print::print(&items, options, text.len()))
 }
 
 fn parse(text: &str) -> starlark::Result<AstModule> {

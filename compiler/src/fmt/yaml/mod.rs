@@ -1,6 +1,7 @@
 //! OSpec YAML layout: indentation by nesting (`yaml_indent_width` per level, sequences
 //! indented under their key), one space after `:` and `-`, no space before `:`, no trailing
-//! blanks, at most one blank line in a row, `\n` line breaks and one at the end.
+//! blanks, at most one blank line in a row, and a line break at the end (the file's kind of
+//! line break, see `fmt::envelope`).
 //!
 //! Nothing but whitespace changes: comments, key order, anchors, tags, quoting and block
 //! scalars stay as written (a block scalar's body moves with its block, which keeps its
@@ -12,42 +13,30 @@ mod verify;
 
 use lines::{Line, Rule};
 
-use super::{unix_lines, Options, Outcome, Unsupported};
-use crate::diagnostics::Severity;
+use super::{checked, enveloped, Options, Outcome, Unsupported};
 use crate::span::Span;
-use crate::syntax::yaml;
 
 pub(super) use verify::verify;
 
 /// Formats one YAML text.
 pub(super) fn format(original: &str, options: &Options) -> Outcome {
-    let parsed = yaml::parse(original);
-    let errors: Vec<_> = parsed.diagnostics.into_iter().filter(|d| d.severity == Severity::Error).collect();
-    if !errors.is_empty() {
-        return Outcome::Invalid(errors);
-    }
-    let Some(text) = unix_lines(original) else {
-        return Outcome::Unsupported(Unsupported {
-            span: Span::at(0),
-            what: "a line break that is a lone `\\r`".into(),
-        });
+    let documents = match verify::parse_documents(original) {
+        Ok(documents) => documents,
+        Err(errors) => return Outcome::Invalid(errors),
     };
-    if text.starts_with('\u{feff}') {
-        return Outcome::Unsupported(Unsupported { span: Span::new(0, 3), what: "a byte order mark".into() });
+    match enveloped(original, |text| lay_out(text, options)) {
+        Ok((formatted, envelope)) => {
+            checked(formatted, envelope, original, |f| verify::verify_against(&documents, original, f))
+        }
+        Err(unsupported) => Outcome::Unsupported(unsupported),
     }
-    let lines = lines::split(&text);
-    let layout = match structure::layout(&text, &lines, options.yaml_indent_width) {
-        Ok(layout) => layout,
-        Err(unsupported) => return Outcome::Unsupported(unsupported),
-    };
-    let formatted = match render(&text, &lines, &layout, original.ends_with('\n')) {
-        Ok(formatted) => formatted,
-        Err(unsupported) => return Outcome::Unsupported(unsupported),
-    };
-    match verify::verify_against(&parsed.documents, original, &formatted) {
-        Ok(()) => Outcome::Formatted(formatted),
-        Err(reason) => Outcome::CheckFailed(reason),
-    }
+}
+
+/// The layout of a text with `\n` line breaks and no byte order mark.
+fn lay_out(text: &str, options: &Options) -> Result<String, Unsupported> {
+    let lines = lines::split(text);
+    let layout = structure::layout(text, &lines, options.yaml_indent_width)?;
+    render(text, &lines, &layout, text.ends_with('\n'))
 }
 
 /// Writes every line by its rule.

@@ -68,7 +68,7 @@ struct Walker<'t> {
     bytes: &'t [u8],
     lines: &'t [Line],
     width: usize,
-    chars: CharOffsets,
+    chars: CharOffsets<'t>,
     stack: Vec<Frame>,
     layout: Layout,
     /// Lines starting with `#`, in order, and how many have their context recorded.
@@ -586,23 +586,64 @@ fn trim_end(bytes: &[u8], start: usize, end: usize) -> usize {
     end - trailing
 }
 
-/// saphyr's character indices as byte offsets.
-struct CharOffsets {
-    /// `None` for ASCII text, where both agree.
-    bytes: Option<Vec<usize>>,
-    len: usize,
+/// saphyr's character indices as byte offsets. Events arrive in text order, so a cursor
+/// walks forward from the last answer; a step back restarts from the nearest checkpoint (one
+/// every [`CHECKPOINT`] characters). A table of every character's offset would cost eight
+/// bytes per character, and for a large file its page faults alone cost more than the parse.
+struct CharOffsets<'t> {
+    bytes: &'t [u8],
+    ascii: bool,
+    /// Byte offset of every `CHECKPOINT`th character.
+    checkpoints: Vec<usize>,
+    /// The last answer: (character index, byte offset).
+    cursor: std::cell::Cell<(usize, usize)>,
 }
 
-impl CharOffsets {
-    fn new(text: &str) -> CharOffsets {
-        let bytes = (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b).collect());
-        CharOffsets { bytes, len: text.len() }
+const CHECKPOINT: usize = 1024;
+
+impl<'t> CharOffsets<'t> {
+    fn new(text: &'t str) -> CharOffsets<'t> {
+        let ascii = text.is_ascii();
+        let checkpoints =
+            if ascii { Vec::new() } else { text.char_indices().step_by(CHECKPOINT).map(|(b, _)| b).collect() };
+        CharOffsets { bytes: text.as_bytes(), ascii, checkpoints, cursor: std::cell::Cell::new((0, 0)) }
     }
 
     fn byte(&self, index: usize) -> usize {
-        match &self.bytes {
-            None => index.min(self.len),
-            Some(table) => table.get(index).copied().unwrap_or(self.len),
+        let len = self.bytes.len();
+        if self.ascii {
+            return index.min(len);
+        }
+        let (mut char_at, mut byte_at) = self.cursor.get();
+        if index < char_at {
+            let mark = (index / CHECKPOINT).min(self.checkpoints.len().saturating_sub(1));
+            (char_at, byte_at) = (mark * CHECKPOINT, self.checkpoints.get(mark).copied().unwrap_or(0));
+        }
+        while char_at < index && byte_at < len {
+            byte_at += 1;
+            // Continuation bytes (0b10xxxxxx) belong to the character before.
+            while byte_at < len && self.bytes[byte_at] & 0xc0 == 0x80 {
+                byte_at += 1;
+            }
+            char_at += 1;
+        }
+        self.cursor.set((char_at, byte_at));
+        byte_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CharOffsets;
+
+    #[test]
+    fn character_indices_map_to_byte_offsets_in_any_order() {
+        let text: String = (0..5000).map(|i| if i % 3 == 0 { "é→x" } else { "ab" }).collect();
+        let table: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+        let offsets = CharOffsets::new(&text);
+        for index in [0, 1, 7, 4000, 3999, 1023, 1024, 1025, 9000, 2, table.len() - 1, table.len(), table.len() + 5] {
+            let expected = table.get(index).copied().unwrap_or(text.len());
+            assert_eq!(offsets.byte(index), expected, "character {index}");
         }
     }
 }

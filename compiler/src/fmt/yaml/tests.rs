@@ -35,3 +35,23 @@ fn syntax_errors_leave_the_text_untouched() {
 fn a_block_scalar_at_the_end_keeps_its_missing_line_break() {
     assert_eq!(yaml("a:\n    b: |\n        x"), "a:\n  b: |\n    x");
 }
+
+#[test]
+fn a_stream_parsed_document_by_document_is_the_stream() {
+    let document = "# c\nname:   shop\nlist:\n- a\n-   b: |\n      x\n";
+    let stream = format!("# lead\n---\n{document}---\nk: v\n{document}---   # last\n[1, 2]\n");
+    let chunked = super::verify::one_by_one(&stream).expect("split into documents");
+    let whole = crate::syntax::yaml::parse(&stream);
+    assert!(whole.diagnostics.is_empty());
+    assert_eq!(chunked.len(), 3);
+    assert_eq!(chunked.len(), whole.documents.len());
+    for (a, b) in chunked.iter().zip(&whole.documents) {
+        assert!(super::verify::same_node(a.root.as_ref().unwrap(), b.root.as_ref().unwrap()));
+    }
+    let formatted = yaml(&stream);
+    assert!(formatted.contains("list:\n  - a\n  - b: |\n      x\n---\nk: v\n"), "{formatted}");
+    // Anchors, directives or an empty document: the stream is parsed whole.
+    assert!(super::verify::one_by_one("a: &x 1\n---\nb: 2\n").is_none());
+    assert!(super::verify::one_by_one("%YAML 1.2\n---\na: 1\n---\nb: 2\n").is_none());
+    assert!(super::verify::one_by_one("a: 1\n---\n---\nb: 2\n").is_none());
+}
