@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ospecc_schema::plan::topology::{Matcher, ProxyAction, ProxyRule, ScopedFault, SyscallAction, SyscallRule};
 use ospecc_schema::plan::Origin;
-use ospecc_schema::topology::catalog;
+use ospecc_schema::topology::{catalog, ScopeForm, ScopeKind};
 
 use super::services::duration_ms;
 use super::Cx;
@@ -243,14 +243,15 @@ pub(crate) fn records(arg: Option<&Arg>) -> impl Iterator<Item = &Arc<Recorded>>
     items.iter().filter_map(Arg::record)
 }
 
-/// Builtins a test body applies faults (or traces) with, for part of its run.
-pub(crate) const SCOPED: &[&str] =
-    &["fault", "fault_all", "fault_start", "trace", "trace_start", "partition", "partition_start"];
-
-/// A fault site in a function body, as far as it is known statically.
+/// A fault site in a function body, as far as it is known statically: a call of a builtin
+/// that applies faults, traces or a partition for part of a test's run (a catalog `scope`
+/// that is not a stop).
 pub(crate) fn scoped(cx: &Cx, assumptions: &Assumptions, call: &crate::topology::bodies::BodyCall) -> Option<Scoped> {
-    let builtin = match &call.callee {
-        crate::topology::bodies::Callee::Builtin(b) if SCOPED.contains(&b.name.as_str()) => b.name.as_str(),
+    let (builtin, kind) = match &call.callee {
+        crate::topology::bodies::Callee::Builtin(b) => match b.scope {
+            Some(scope) if scope.form != ScopeForm::Stop => (b.name.as_str(), scope.kind),
+            _ => return None,
+        },
         _ => return None,
     };
     let record = &call.record;
@@ -285,7 +286,7 @@ pub(crate) fn scoped(cx: &Cx, assumptions: &Assumptions, call: &crate::topology:
                 }
             }
             targets.extend(service_of(first));
-            if builtin.starts_with("partition") {
+            if kind == ScopeKind::Partition {
                 targets.extend(record.positional.get(1).and_then(Arg::record).and_then(|r| service_of(r)));
             }
         }
@@ -302,13 +303,13 @@ pub(crate) fn scoped(cx: &Cx, assumptions: &Assumptions, call: &crate::topology:
     fault.services =
         targets.iter().filter_map(|s| s.name().map(str::to_owned)).collect::<BTreeSet<_>>().into_iter().collect();
     let mut syscalls = BTreeSet::new();
-    if builtin.starts_with("trace") {
+    if kind == ScopeKind::Trace {
         let names = match record.named("syscalls") {
             Some(Arg::List(items)) => items.iter().filter_map(Arg::as_str).collect(),
             _ => Vec::new(),
         };
         syscalls.extend(names.iter().flat_map(|n| family(n)));
-    } else if !builtin.starts_with("partition") {
+    } else if kind != ScopeKind::Partition {
         for (key, _) in syscall_keys(record) {
             match targets.as_slice() {
                 [] => syscalls.extend(family(key)),
@@ -372,8 +373,9 @@ pub fn scope_rules(call: &Recorded, scope: &str, origin: &OriginOf) -> ScopeRule
         Some(Arg::Record(target)) => service_of(target).into_iter().collect(),
         _ => Vec::new(),
     };
+    let trace = catalog().builtin(&call.builtin).and_then(|b| b.scope).is_some_and(|s| s.kind == ScopeKind::Trace);
     for service in &services {
-        if call.builtin.starts_with("trace") {
+        if trace {
             rules.syscall.extend(trace_rules(origin, service, call, scope));
         } else if first.is_none_or(|r| r.ty == "service") || matches!(call.positional.first(), Some(Arg::List(_))) {
             let own = syscall_faults(call).filter_map(|(key, fault)| syscall_rule(origin, service, key, fault, scope));

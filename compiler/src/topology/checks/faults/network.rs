@@ -16,10 +16,6 @@ use crate::topology::checks::{Call, Model};
 use crate::topology::syntax::span;
 use crate::topology::values::{Arg, Recorded};
 
-/// Builtins (besides `packet_*` rules) that run on the gVisor packet gateway.
-const GATEWAY_BUILTINS: &[&str] =
-    &["partition", "partition_start", "partition_stop", "bandwidth", "mtu", "watch", "watch_start", "watch_stop"];
-
 /// Packet triggers of which a rule takes at most one.
 const TRIGGERS: &[&str] = &["nth", "after", "every"];
 
@@ -68,11 +64,8 @@ fn is_packet_rule(call: &Call) -> bool {
 
 /// TOP214: packet-layer builtins without `determinism(runtime="gvisor")`.
 fn gvisor(model: &Model, out: &mut Vec<Diagnostic>) {
-    let uses: Vec<&Call> = model
-        .calls
-        .iter()
-        .filter(|c| is_packet_rule(c) || c.builtin().is_some_and(|b| GATEWAY_BUILTINS.contains(&b.name.as_str())))
-        .collect();
+    let uses: Vec<&Call> =
+        model.calls.iter().filter(|c| is_packet_rule(c) || c.builtin().is_some_and(|b| b.gateway)).collect();
     let Some(first) = uses.first() else { return };
     let mut declared = None;
     for d in model.evaluated.calls_of("determinism") {
