@@ -4,6 +4,8 @@
 //! interface on the faulted side, started and stopped in the same body; `watch` on
 //! container-mode services.
 
+use ospecc_schema::topology::Range;
+
 use crate::topology::hash::HashMap;
 
 use super::{already_reported, service_name, Functions};
@@ -18,24 +20,6 @@ use crate::topology::values::{Arg, Recorded};
 
 /// Packet triggers of which a rule takes at most one.
 const TRIGGERS: &[&str] = &["nth", "after", "every"];
-
-/// Integer ranges Faultbox enforces (inclusive): builtin (`packet_*` = every packet rule),
-/// parameter, minimum, maximum.
-const RANGES: &[(&str, &str, i64, i64)] = &[
-    ("packet_*", "port", 1, 65535),
-    ("packet_*", "len", 0, i64::MAX),
-    ("packet_*", "len_gt", 0, i64::MAX),
-    ("packet_*", "len_lt", 0, i64::MAX),
-    ("packet_*", "nth", 1, i64::MAX),
-    ("packet_*", "after", 1, i64::MAX),
-    ("packet_*", "every", 1, i64::MAX),
-    ("packet_reorder", "by", 1, i64::MAX),
-    ("packet_duplicate", "count", 2, i64::MAX),
-    ("packet_corrupt", "offset", 0, i64::MAX),
-    ("packet_corrupt", "length", 1, i64::MAX),
-    ("packet_window", "size", 0, 65535),
-    ("mtu", "size", 68, i64::MAX),
-];
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     gvisor(model, out);
@@ -147,28 +131,28 @@ fn triggers(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     );
 }
 
-/// TOP216: integer arguments outside the range Faultbox accepts.
+/// TOP216: integer arguments outside the range Faultbox accepts (catalog `range`).
 fn ranges(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     let Some(builtin) = call.builtin() else { return };
-    let packet = is_packet_rule(call);
-    for &(owner, param, min, max) in RANGES {
-        if !(owner == builtin.name || owner == "packet_*" && packet) {
-            continue;
-        }
-        let positional =
-            builtin.params.iter().position(|p| p.name == param).filter(|&i| i < call.record.positional.len());
-        let (value, at) = match (call.record.named(param), positional) {
-            (Some(v), _) => (v, model.value_span(call, param)),
+    for (index, param) in builtin.params.iter().enumerate() {
+        let Some(Range { min, max }) = param.range else { continue };
+        let name = param.name.as_str();
+        let positional = Some(index).filter(|&i| i < call.record.positional.len());
+        let (value, at) = match (call.record.named(name), positional) {
+            (Some(v), _) => (v, model.value_span(call, name)),
             (None, Some(i)) => (&call.record.positional[i], model.positional_span(call, i)),
             _ => continue,
         };
         let Arg::Int(n) = value else { continue };
-        if (min..=max).contains(n) || already_reported(out, at) {
+        if (min..=max.unwrap_or(i64::MAX)).contains(n) || already_reported(out, at) {
             continue;
         }
-        let range = if max == i64::MAX { format!("at least {min}") } else { format!("between {min} and {max}") };
+        let range = match max {
+            None => format!("at least {min}"),
+            Some(max) => format!("between {min} and {max}"),
+        };
         out.push(
-            Diagnostic::error("TOP216", at, format!("`{param}` of `{}` must be {range}, not {n}", builtin.name))
+            Diagnostic::error("TOP216", at, format!("`{name}` of `{}` must be {range}, not {n}", builtin.name))
                 .with_help(format!("use a value {range}")),
         );
     }
