@@ -3,6 +3,8 @@
 //! TOP047: a duration that parses but is zero or negative where that is rejected or means
 //! nothing (a syscall delay of `"0s"`, a healthcheck timeout of `"-1s"`).
 
+use ospecc_schema::topology::{Level, Sign};
+
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::topology::values::Arg;
 
@@ -109,75 +111,6 @@ fn respell(text: &str) -> Option<String> {
     (out != text && parse(&out).is_ok()).then_some(out)
 }
 
-/// Where zero or negative durations are wrong: (builtin, parameter, severity for zero,
-/// severity for negative, why). `delay`'s syscall form takes `duration`, its protocol form
-/// `delay=`.
-type SignRule = (&'static str, &'static str, Option<Severity>, Option<Severity>, &'static str);
-
-const SIGN_RULES: &[SignRule] = &[
-    (
-        "delay",
-        "duration",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "a syscall delay that is not positive does nothing (Faultbox does not reject it)",
-    ),
-    (
-        "delay",
-        "delay",
-        Some(Severity::Error),
-        Some(Severity::Warning),
-        "a protocol delay must be positive (Faultbox rejects zero, and a negative one does nothing)",
-    ),
-    (
-        "packet_delay",
-        "duration",
-        Some(Severity::Error),
-        Some(Severity::Error),
-        "Faultbox requires a positive packet delay",
-    ),
-    ("sleep", "duration", None, Some(Severity::Error), "Faultbox rejects a negative sleep"),
-    ("await_stable", "quiescence_window", None, Some(Severity::Error), "Faultbox rejects a negative quiescence window"),
-    ("bandwidth", "queue", None, Some(Severity::Error), "Faultbox rejects a negative queue"),
-    (
-        "ready",
-        "timeout",
-        Some(Severity::Error),
-        Some(Severity::Error),
-        "Faultbox requires a positive `ready()` timeout",
-    ),
-    (
-        "tcp",
-        "timeout",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "the service gets no time to become ready and fails its healthcheck",
-    ),
-    (
-        "http",
-        "timeout",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "the service gets no time to become ready and fails its healthcheck",
-    ),
-    (
-        "kafka_ready",
-        "timeout",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "the broker gets no time to become ready and fails its healthcheck",
-    ),
-    ("test", "timeout", Some(Severity::Warning), Some(Severity::Warning), "the test has no time to run"),
-    (
-        "fault_scenario",
-        "timeout",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "a scenario timeout must be positive to mean anything",
-    ),
-    ("client", "timeout", Some(Severity::Warning), Some(Severity::Warning), "every call would time out at once"),
-];
-
 pub(super) fn check(cx: &Cx, bound: &Bound, out: &mut Vec<Diagnostic>) {
     if bound.param.vocabulary.as_deref() != Some("duration") {
         return;
@@ -212,15 +145,18 @@ fn sign(cx: &Cx, bound: &Bound, text: &str, nanos: f64, out: &mut Vec<Diagnostic
     if nanos > 0.0 {
         return;
     }
-    let param = bound.param.name.as_str();
-    let Some((.., zero, negative, why)) = SIGN_RULES.iter().find(|(b, p, ..)| *b == cx.builtin() && *p == param) else {
-        return;
+    // Where zero or negative durations are wrong, and why (catalog `sign`). `delay`'s
+    // syscall form takes `duration`, its protocol form `delay=`.
+    let Some(Sign { zero, negative, why }) = &bound.param.sign else { return };
+    let (level, what) = if nanos < 0.0 { (negative, "negative") } else { (zero, "zero") };
+    let severity = match level {
+        None => return,
+        Some(Level::Warning) => Severity::Warning,
+        Some(Level::Error) => Severity::Error,
     };
-    let (severity, what) = if nanos < 0.0 { (negative, "negative") } else { (zero, "zero") };
-    let Some(severity) = severity else { return };
     let message = format!("{} is {what} (`{}`)", cx.subject(bound), quoted(text));
     out.push(
-        Diagnostic::new("TOP047", *severity, bound.span, message).with_help(format!("{why}; use a positive duration")),
+        Diagnostic::new("TOP047", severity, bound.span, message).with_help(format!("{why}; use a positive duration")),
     );
 }
 
