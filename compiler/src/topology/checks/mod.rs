@@ -17,7 +17,7 @@ mod tests;
 use std::path::Path;
 use std::sync::Arc;
 
-use ospecc_schema::topology::{catalog, Builtin, Method, Param};
+use ospecc_schema::topology::{catalog, type_names, Builtin, FaultLayer, Method, Param};
 
 use super::bodies::{self, Callee};
 use super::syntax::{CallSite, Syntax};
@@ -83,6 +83,20 @@ impl Call {
     /// Whether this is a call of the builtin `name`.
     pub fn is(&self, name: &str) -> bool {
         self.builtin().is_some_and(|b| b.name == name)
+    }
+}
+
+/// The layer a fault value acts on, from the catalog's `fault_layer` of the types its builtin
+/// returns. A builtin of two layers (`delay`: a syscall or a protocol delay) makes the syscall
+/// form exactly when it is given a positional argument (reference §1.4).
+pub(crate) fn fault_layer(record: &Recorded) -> Option<FaultLayer> {
+    let layers: Vec<FaultLayer> =
+        type_names(&record.ty).filter_map(|t| catalog().value_type(t).and_then(|t| t.fault_layer)).collect();
+    match layers.as_slice() {
+        [] => None,
+        [one] => Some(*one),
+        many if record.positional.is_empty() => many.iter().copied().find(|l| *l != FaultLayer::Syscall),
+        many => many.iter().copied().find(|l| *l == FaultLayer::Syscall).or(many.first().copied()),
     }
 }
 

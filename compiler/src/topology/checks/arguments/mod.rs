@@ -75,11 +75,6 @@ impl Cx<'_> {
             (None, _) => format!("`{}` argument `{}`", self.name(), bound.param.name),
         }
     }
-
-    /// The builtin's name (empty for a step method).
-    fn builtin(&self) -> &str {
-        self.call.builtin().map_or("", |b| b.name.as_str())
-    }
 }
 
 /// Binds a call's arguments to the callee's parameters as Starlark would. Arguments the

@@ -4,13 +4,12 @@
 //! protocol rule fires always, `0` on a syscall or packet rule never, and the int `1` is
 //! 100%, not 1%. TOP060: `max_fires`/`mode` combinations Faultbox rejects at load.
 
+use ospecc_schema::topology::FaultLayer;
+
 use crate::diagnostics::Diagnostic;
 use crate::topology::values::Arg;
 
 use super::{quoted, Bound, Cx};
-
-/// Builtins whose probability is a protocol rule's (0 means always).
-const PROXY_RULES: &[&str] = &["response", "error", "drop", "duplicate"];
 
 /// How a rule treats its probability.
 #[derive(Clone, Copy, PartialEq)]
@@ -21,14 +20,11 @@ enum Kind {
     Counted,
 }
 
+/// How the call's rule treats its probability: by the layer of the fault it makes.
 fn kind(cx: &Cx) -> Option<Kind> {
-    let builtin = cx.builtin();
-    if PROXY_RULES.contains(&builtin) || (builtin == "delay" && cx.call.record.positional.is_empty()) {
-        Some(Kind::Proxy)
-    } else if builtin == "deny" || builtin == "delay" || builtin.starts_with("packet_") {
-        Some(Kind::Counted)
-    } else {
-        None
+    match crate::topology::checks::fault_layer(&cx.call.record)? {
+        FaultLayer::Proxy => Some(Kind::Proxy),
+        FaultLayer::Syscall | FaultLayer::Packet => Some(Kind::Counted),
     }
 }
 

@@ -5,8 +5,8 @@
 //! `trace(syscalls=)` name interceptable syscalls too.
 
 use super::{
-    already_reported, in_vocabulary, keyword_name_span, layer, list_item, service_name, service_of, syscall_keywords,
-    vocabulary_values, Layer,
+    already_reported, in_vocabulary, keyword_name_span, layer, list_item, noun, service_name, service_of,
+    syscall_keywords, vocabulary_values, Layer,
 };
 use ospecc_schema::topology::{SyscallKeys, Targets};
 
@@ -132,7 +132,7 @@ fn value_layer(model: &Model, call: &Call, key: &str, value: &Arg, out: &mut Vec
         Diagnostic::error(
             "TOP202",
             at,
-            format!("syscall keyword `{key}` is given {}, not a syscall fault", found.noun()),
+            format!("syscall keyword `{key}` is given {}, not a syscall fault", noun(found)),
         )
         .with_help(help),
     );
