@@ -201,8 +201,9 @@ fn proxy_rule(origin: &OriginOf, iface_ref: &Recorded, rule: &Recorded, assumpti
         Some(Arg::Int(s)) => u16::try_from(*s).ok(),
         _ => None,
     };
-    let action = match rule.builtin.as_str() {
-        "response" => ProxyAction::Respond { status, body: text("body").or_else(|| text("value")) },
+    // The proxy action the rule's builtin installs (catalog `proxy_action`).
+    let action = match catalog().builtin(&rule.builtin)?.proxy_action.as_deref()? {
+        "respond" => ProxyAction::Respond { status, body: text("body").or_else(|| text("value")) },
         "error" => ProxyAction::Error { message: text("message"), status },
         "delay" => ProxyAction::Delay { ms: text("delay").as_deref().and_then(duration_ms)? },
         "drop" => ProxyAction::Drop,

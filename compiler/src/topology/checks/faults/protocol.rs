@@ -14,10 +14,6 @@ use crate::topology::attrs;
 use crate::topology::checks::{Call, Model};
 use crate::topology::values::{Arg, Recorded};
 
-/// Rule builtins and the proxy action they install (reference §1.5).
-const ACTIONS: &[(&str, &str)] =
-    &[("response", "respond"), ("error", "error"), ("delay", "delay"), ("drop", "drop"), ("duplicate", "duplicate")];
-
 /// Matcher keywords that are aliases of a proxy rule field.
 const MATCHER_ALIASES: &[(&str, &str)] = &[("op", "method"), ("collection", "key"), ("subject", "topic")];
 
@@ -276,14 +272,17 @@ fn proxy_rule(model: &Model, rule: &Recorded, iface_ref: &Recorded, usage: Span,
 }
 
 fn action(rule: &Recorded, protocol: &Protocol, iface: &str, at: Span, usage: Span, out: &mut Vec<Diagnostic>) {
-    let Some(&(builtin, action)) = ACTIONS.iter().find(|(b, _)| *b == rule.builtin) else { return };
+    // The proxy action the rule installs (catalog `proxy_action`, reference §1.5).
+    let Some(action) = catalog().builtin(&rule.builtin).and_then(|b| b.proxy_action.as_deref()) else { return };
     if protocol.actions.iter().any(|a| a == action) {
         return;
     }
-    let supported: Vec<String> = ACTIONS
+    let builtin = &rule.builtin;
+    let supported: Vec<String> = protocol
+        .actions
         .iter()
-        .filter(|(_, a)| protocol.actions.iter().any(|x| x == a))
-        .map(|(b, _)| format!("`{b}()`"))
+        .filter_map(|a| catalog().builtins.iter().find(|b| b.proxy_action.as_ref() == Some(a)))
+        .map(|b| format!("`{}()`", b.name))
         .collect();
     push_once(
         out,
