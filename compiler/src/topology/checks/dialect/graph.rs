@@ -15,22 +15,6 @@ use starlark_syntax::syntax::uniplate::Visit;
 use crate::span::Span;
 use crate::topology::syntax::{signature, span, Def};
 
-/// Builtins whose call counts as an assertion of the calling test (Faultbox counts these for
-/// `TEST_NO_ASSERTIONS`; `fail()` is the hand-written form of one).
-const ASSERTIONS: &[&str] = &[
-    "assert_true",
-    "assert_eq",
-    "assert_eventually",
-    "assert_never",
-    "assert_before",
-    "expect_success",
-    "expect_error_within",
-    "expect_hang",
-    "eventually",
-    "always",
-    "fail",
-];
-
 /// Starlark's universe functions that neither assert nor call back into user code.
 const HARMLESS: &[&str] = &[
     "len",
@@ -232,7 +216,7 @@ impl Functions {
                 let name = id.node.ident.as_str();
                 if self.def_names.contains(name) {
                     into.calls.push((name.to_owned(), span(callee.span)));
-                } else if ASSERTIONS.contains(&name) && !self.loaded.contains(name) {
+                } else if asserts(name) && !self.loaded.contains(name) {
                     into.asserts = true;
                 } else if !is_known_harmless(name) || self.loaded.contains(name) {
                     into.opaque = true;
@@ -250,6 +234,13 @@ impl Functions {
             _ => into.opaque = true,
         }
     }
+}
+
+/// Whether a call of the builtin `name` counts as an assertion of the calling test (catalog
+/// `asserts`: what Faultbox counts for `TEST_NO_ASSERTIONS`; `fail()` is the hand-written form
+/// of one).
+fn asserts(name: &str) -> bool {
+    catalog().builtin(name).is_some_and(|b| b.asserts)
 }
 
 /// A builtin of the catalog or the Starlark universe that does not assert.
