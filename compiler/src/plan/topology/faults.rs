@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ospecc_schema::plan::topology::{Matcher, ProxyAction, ProxyRule, ScopedFault, SyscallAction, SyscallRule};
 use ospecc_schema::plan::Origin;
-use ospecc_schema::topology::{catalog, ScopeForm, ScopeKind};
+use ospecc_schema::topology::{builtins, catalog, ScopeForm, ScopeKind};
 
 use super::services::duration_ms;
 use super::Cx;
@@ -52,7 +52,7 @@ pub(crate) struct Assumptions {
 impl Assumptions {
     pub fn of(cx: &Cx) -> Assumptions {
         let origin = |r: &Recorded| cx.origin(r);
-        let all = cx.calls_of("fault_assumption").map(|r| (r.clone(), resolve(&origin, r, 0))).collect();
+        let all = cx.calls_of(builtins::FAULT_ASSUMPTION).map(|r| (r.clone(), resolve(&origin, r, 0))).collect();
         Assumptions { all }
     }
 
@@ -111,7 +111,8 @@ pub(crate) fn merge_syscall_rules(into: &mut Vec<SyscallRule>, rules: Vec<Syscal
 /// The syscall-fault keywords of an assumption or a `fault(svc, KEY=...)` call.
 pub(crate) fn syscall_faults(call: &Recorded) -> impl Iterator<Item = (&str, &Recorded)> {
     call.named.iter().filter(|(k, _)| !ASSUMPTION_PARAMS.contains(&k.as_str()) && k != "run").filter_map(|(k, v)| {
-        let fault = v.record().filter(|r| r.ty == "fault" || (r.builtin == "delay" || r.builtin == "allow"))?;
+        let fault =
+            v.record().filter(|r| r.ty == "fault" || (r.builtin == builtins::DELAY || r.builtin == builtins::ALLOW))?;
         Some((k.as_str(), fault.as_ref()))
     })
 }
@@ -133,11 +134,11 @@ fn syscall_rule(
     assumption: &str,
 ) -> Option<SyscallRule> {
     let action = match fault.builtin.as_str() {
-        "deny" => SyscallAction::Deny { errno: fault.positional.first()?.as_str()?.to_ascii_uppercase() },
-        "delay" => SyscallAction::Delay {
+        builtins::DENY => SyscallAction::Deny { errno: fault.positional.first()?.as_str()?.to_ascii_uppercase() },
+        builtins::DELAY => SyscallAction::Delay {
             ms: fault.positional.first().or(fault.named("duration")).and_then(Arg::as_str).and_then(duration_ms)?,
         },
-        "allow" => SyscallAction::Allow,
+        builtins::ALLOW => SyscallAction::Allow,
         _ => return None,
     };
     let (syscalls, path) = expand_key(service, key);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use ospecc_schema::plan::topology::Monitor;
-use ospecc_schema::topology::catalog;
+use ospecc_schema::topology::{builtins, catalog};
 
 use super::faults::records;
 use super::Cx;
@@ -17,7 +17,7 @@ pub(crate) struct Monitors {
 
 pub(super) fn lower(cx: &Cx) -> Monitors {
     let mut all: Vec<(Arc<Recorded>, Monitor)> =
-        cx.calls_of("monitor").map(|record| (record.clone(), monitor(cx, record))).collect();
+        cx.calls_of(builtins::MONITOR).map(|record| (record.clone(), monitor(cx, record))).collect();
     // The builtins with a `monitors=` parameter claim the monitors given there (in catalog
     // order: a later claim names the scope).
     let claims = catalog().builtins.iter().filter(|b| b.params.iter().any(|p| p.name == "monitors"));

@@ -60,7 +60,7 @@ fn service(cx: &Cx, call: &Recorded) -> Service {
 fn launch(cx: &Cx, call: &Recorded) -> Launch {
     let args: Vec<String> = list(call.named("args")).iter().filter_map(|a| a.as_str().map(str::to_owned)).collect();
     let text = |key: &str| call.named(key).and_then(Arg::as_str).map(str::to_owned);
-    if call.builtin == "mock_service" {
+    if call.builtin == builtins::MOCK_SERVICE {
         return Launch::Mock {
             routes: dict_entries(call.named("routes"))
                 .map(|(key, response)| MockRoute { key, response: mock_response(cx, &response) })
@@ -270,40 +270,40 @@ fn mock_response(cx: &Cx, response: &Arg) -> MockResponse {
     let headers: Vec<(String, String)> =
         dict_entries(r.named("headers")).map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_default())).collect();
     match r.builtin.as_str() {
-        "json_response" => MockResponse::Json {
+        builtins::JSON_RESPONSE => MockResponse::Json {
             status: status(200),
             body: r.named("body").map(Arg::to_json).unwrap_or(serde_json::Value::Null),
             headers,
         },
-        "text_response" => MockResponse::Text {
+        builtins::TEXT_RESPONSE => MockResponse::Text {
             status: status(200),
             body: r.named("body").and_then(Arg::as_str).unwrap_or_default().to_owned(),
             headers,
         },
-        "status_only" => MockResponse::Status { status: status(200) },
-        "redirect" => MockResponse::Redirect {
+        builtins::STATUS_ONLY => MockResponse::Status { status: status(200) },
+        builtins::REDIRECT => MockResponse::Redirect {
             location: r.positional.first().or(r.named("location")).and_then(Arg::as_str).unwrap_or_default().to_owned(),
             status: match r.named("status") {
                 Some(Arg::Int(s)) => u16::try_from(*s).unwrap_or(302),
                 _ => 302,
             },
         },
-        "dynamic" => match r.positional.first() {
+        builtins::DYNAMIC => match r.positional.first() {
             Some(Arg::Function(f)) => MockResponse::Dynamic { callable: cx.callable(f) },
             _ => MockResponse::Other { builtin: r.builtin.clone() },
         },
-        "bytes_response" => MockResponse::Bytes {
+        builtins::BYTES_RESPONSE => MockResponse::Bytes {
             status: status(0),
             data: r.named("data").and_then(Arg::as_str).unwrap_or_default().to_owned(),
         },
-        "grpc_response" | "grpc_typed_response" => MockResponse::Grpc {
+        builtins::GRPC_RESPONSE | builtins::GRPC_TYPED_RESPONSE => MockResponse::Grpc {
             body: r.named("body").map(Arg::to_json).unwrap_or_else(|| serde_json::json!({})),
-            typed: r.builtin == "grpc_typed_response",
+            typed: r.builtin == builtins::GRPC_TYPED_RESPONSE,
         },
-        "grpc_raw_response" => MockResponse::GrpcRaw {
+        builtins::GRPC_RAW_RESPONSE => MockResponse::GrpcRaw {
             body: r.named("body").or(r.positional.first()).and_then(Arg::as_str).unwrap_or_default().to_owned(),
         },
-        "grpc_error" => match grpc_code(r.named("code").or(r.positional.first())) {
+        builtins::GRPC_ERROR => match grpc_code(r.named("code").or(r.positional.first())) {
             Some(code) => MockResponse::GrpcError {
                 code,
                 message: r

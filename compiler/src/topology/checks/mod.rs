@@ -17,7 +17,7 @@ mod tests;
 use std::path::Path;
 use std::sync::Arc;
 
-use ospecc_schema::topology::{catalog, type_names, Builtin, FaultLayer, Method, Param};
+use ospecc_schema::topology::{builtins, catalog, type_names, Builtin, FaultLayer, Method, Param};
 
 use super::bodies::{self, Callee};
 use super::syntax::{CallSite, Syntax};
@@ -80,8 +80,10 @@ impl Call {
         }
     }
 
-    /// Whether this is a call of the builtin `name`.
+    /// Whether this is a call of the builtin `name` (a `builtins::` constant: a name the
+    /// catalog lacks would never match, so debug builds refuse it).
     pub fn is(&self, name: &str) -> bool {
+        debug_assert!(builtins::is_builtin(name), "`{name}` is not a builtin of the catalog");
         self.builtin().is_some_and(|b| b.name == name)
     }
 }

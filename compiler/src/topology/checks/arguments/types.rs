@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, LazyLock, Mutex};
 
-use ospecc_schema::topology::{catalog, Param};
+use ospecc_schema::topology::{builtins, catalog, Param};
 
 use crate::diagnostics::{Diagnostic, TextEdit};
 use crate::span::Span;
@@ -101,7 +101,7 @@ impl Ty {
 /// into its alternatives, the head of `list[event]`), with `delay` told apart by its form.
 pub(super) fn value_types(arg: &Arg) -> Vec<String> {
     match arg {
-        Arg::Record(record) if record.builtin == "delay" => {
+        Arg::Record(record) if record.builtin == builtins::DELAY => {
             // `delay("500ms")` is a syscall fault, `delay(delay="500ms")` a protocol rule.
             vec![if record.positional.is_empty() { "proxy_fault" } else { "fault" }.to_owned()]
         }

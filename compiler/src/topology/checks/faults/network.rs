@@ -4,7 +4,7 @@
 //! interface on the faulted side, started and stopped in the same body; `watch` on
 //! container-mode services.
 
-use ospecc_schema::topology::Range;
+use ospecc_schema::topology::{builtins, Range};
 
 use crate::topology::hash::HashMap;
 
@@ -32,10 +32,10 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
             triggers(model, call, out);
         }
         ranges(model, call, out);
-        if call.is("partition") || call.is("partition_start") {
+        if call.is(builtins::PARTITION) || call.is(builtins::PARTITION_START) {
             partition(model, call, out);
         }
-        if call.is("watch") || call.is("watch_start") {
+        if call.is(builtins::WATCH) || call.is(builtins::WATCH_START) {
             watch(model, call, out);
         }
     }
@@ -52,7 +52,7 @@ fn gvisor(model: &Model, out: &mut Vec<Diagnostic>) {
         model.calls.iter().filter(|c| is_packet_rule(c) || c.builtin().is_some_and(|b| b.gateway)).collect();
     let Some(first) = uses.first() else { return };
     let mut declared = None;
-    for d in model.evaluated.calls_of("determinism") {
+    for d in model.evaluated.calls_of(builtins::DETERMINISM) {
         match d.named("runtime") {
             Some(Arg::Str(r)) if r == "gvisor" => return,
             Some(Arg::Str(_)) | None | Some(Arg::None) => declared = Some(d),
@@ -211,7 +211,7 @@ fn watch(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     if container {
         return;
     }
-    let kind = if service.builtin == "mock_service" {
+    let kind = if service.builtin == builtins::MOCK_SERVICE {
         "a mock"
     } else if service.named("remote").is_some() {
         "a remote service"
@@ -242,7 +242,7 @@ fn balance(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
         model.calls_of(name).filter(|c| functions.enclosing(c.record.span) != body).filter_map(pair_of).collect()
     };
     let mut by_body: HashMap<Option<usize>, Vec<&Call>> = HashMap::default();
-    for call in model.calls.iter().filter(|c| c.is("partition_start") || c.is("partition_stop")) {
+    for call in model.calls.iter().filter(|c| c.is(builtins::PARTITION_START) || c.is(builtins::PARTITION_STOP)) {
         by_body.entry(functions.enclosing(call.record.span)).or_default().push(call);
     }
     for (body, calls) in &by_body {
@@ -252,7 +252,7 @@ fn balance(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
         for call in calls {
             let Some(pair) = pair_of(call) else { continue };
             let open = active.iter().position(|(p, _)| *p == pair);
-            match (call.is("partition_start"), open) {
+            match (call.is(builtins::PARTITION_START), open) {
                 (true, Some(i)) => {
                     out.push(unbalanced(model, call, &pair, "is started again while active", Some(active[i].1)))
                 }

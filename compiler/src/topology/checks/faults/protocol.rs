@@ -3,7 +3,7 @@
 //! interface's protocol has a proxy that implements the rule's action and consults its
 //! matchers, whether `fault(ref, ...)` has a rule at all, and whether `source=` reaches it.
 
-use ospecc_schema::topology::{catalog, Protocol, Targets};
+use ospecc_schema::topology::{builtins, catalog, Protocol, Targets};
 
 use super::{
     already_reported, interface_name, layer, list_item, record_span, service_name, site_of, syscall_keywords, Layer,
@@ -23,9 +23,9 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
             continue;
         }
         clients(model, call, out);
-        if call.is("fault") {
+        if call.is(builtins::FAULT) {
             fault(model, call, out);
-        } else if call.is("fault_assumption") {
+        } else if call.is(builtins::FAULT_ASSUMPTION) {
             assumption_rules(model, call, out);
         }
     }

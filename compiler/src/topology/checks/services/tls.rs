@@ -5,7 +5,7 @@
 //! Whether the files exist is not checked here: the checks have no file system (the
 //! evaluation's sandbox does, but it does not keep it for them).
 
-use ospecc_schema::topology::catalog;
+use ospecc_schema::topology::{builtins, catalog};
 
 use super::{protocol, Cx};
 use crate::diagnostics::Diagnostic;
@@ -15,11 +15,11 @@ use crate::topology::values::{Arg, Recorded};
 const PAIRS: &[(&str, &str)] = &[("proxy_cert", "proxy_key"), ("client_cert", "client_key")];
 
 pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
-    for cert in cx.root_calls("tls_cert") {
+    for cert in cx.root_calls(builtins::TLS_CERT) {
         pairs(cx, cert, out);
         exclusive(cx, cert, out);
     }
-    for iface in cx.root_calls("interface") {
+    for iface in cx.root_calls(builtins::INTERFACE) {
         unsupported(cx, iface, out);
     }
 }
