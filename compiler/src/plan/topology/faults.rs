@@ -12,7 +12,7 @@ use ospecc_schema::topology::{builtins, catalog, ScopeForm, ScopeKind};
 use super::services::duration_ms;
 use super::Cx;
 use crate::topology::attrs;
-use crate::topology::checks::arguments::probability::fraction;
+use crate::topology::quantities::fraction;
 use crate::topology::{Arg, Recorded};
 
 /// `fault_assumption` keywords that are not syscall faults.

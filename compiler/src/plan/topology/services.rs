@@ -364,7 +364,7 @@ fn default_timeout_ms(builtin: &Builtin) -> Option<u64> {
 }
 
 pub(super) fn duration_ms(text: &str) -> Option<u64> {
-    let nanos = crate::topology::checks::arguments::durations::parse(text).ok()?;
+    let nanos = crate::topology::quantities::parse_duration(text).ok()?;
     Some((nanos.max(0.0) / 1e6).round() as u64)
 }
 

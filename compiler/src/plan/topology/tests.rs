@@ -14,7 +14,7 @@ use super::faults::{self, records, Assumptions, Resolved};
 use super::monitors::Monitors;
 use super::services::duration_ms;
 use super::{instances, Cx};
-use crate::topology::checks::dialect::graph::Function as Def;
+use crate::topology::functions::Function as Def;
 use crate::topology::values::Function;
 use crate::topology::{Arg, Recorded};
 

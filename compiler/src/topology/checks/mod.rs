@@ -4,8 +4,8 @@
 //! concern and pushes located diagnostics; [`Model`] gives them one view of both kinds of call
 //! with the argument spans of the syntax tree.
 
-pub(crate) mod arguments;
-pub(crate) mod dialect;
+mod arguments;
+mod dialect;
 mod faults;
 mod loads;
 mod mocks;
@@ -112,7 +112,7 @@ pub struct Model<'a> {
     /// The data files a check may read (none when checking without a file system).
     pub files: Option<Files<'a>>,
     /// The root file's functions, indexed once for every check that follows them.
-    functions: std::sync::OnceLock<Option<dialect::graph::Functions>>,
+    functions: std::sync::OnceLock<Option<crate::topology::functions::Functions>>,
 }
 
 /// The files checks may read: data files a call names (`descriptors=`, `openapi=`), relative
@@ -156,8 +156,8 @@ impl<'a> Model<'a> {
     }
 
     /// The root file's functions (none without a syntax tree).
-    pub(crate) fn functions(&self) -> Option<&dialect::graph::Functions> {
-        self.functions.get_or_init(|| self.syntax.map(|s| dialect::graph::Functions::new(&s.tree))).as_ref()
+    pub(crate) fn functions(&self) -> Option<&crate::topology::functions::Functions> {
+        self.functions.get_or_init(|| self.syntax.map(|s| crate::topology::functions::Functions::new(&s.tree))).as_ref()
     }
 
     /// The call site (argument spans) of a call.

@@ -5,8 +5,8 @@
 //! a value the model does not know ([`Arg::Unknown`]) is skipped, never guessed.
 
 mod determinism;
-pub(crate) mod durations;
-pub(crate) mod probability;
+mod durations;
+mod probability;
 mod shapes;
 mod types;
 mod vocabulary;

@@ -7,6 +7,7 @@
 use ospecc_schema::topology::FaultLayer;
 
 use crate::diagnostics::Diagnostic;
+use crate::topology::quantities::fraction;
 use crate::topology::values::Arg;
 
 use super::{quoted, Bound, Cx};
@@ -26,24 +27,6 @@ fn kind(cx: &Cx) -> Option<Kind> {
         FaultLayer::Proxy => Some(Kind::Proxy),
         FaultLayer::Syscall | FaultLayer::Packet => Some(Kind::Counted),
     }
-}
-
-/// The probability as a fraction, as Faultbox reads it: `"50%"`, `"0.5"`, `0.5`, and numbers
-/// above 1 as percentages (`50`). `None` when the text is not a number.
-pub(crate) fn fraction(arg: &Arg) -> Option<Option<f64>> {
-    let value = match arg {
-        Arg::Int(n) => *n as f64,
-        Arg::Float(f) => *f,
-        Arg::Str(s) => match s.strip_suffix('%') {
-            Some(percent) => return Some(percent.parse::<f64>().ok().filter(|p| p.is_finite()).map(|p| p / 100.0)),
-            None => match s.parse::<f64>() {
-                Ok(v) if v.is_finite() => v,
-                _ => return Some(None),
-            },
-        },
-        _ => return None,
-    };
-    Some(Some(if value > 1.0 { value / 100.0 } else { value }))
 }
 
 pub(super) fn check(cx: &Cx, bound: &Bound, out: &mut Vec<Diagnostic>) {

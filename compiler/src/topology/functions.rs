@@ -1,7 +1,8 @@
 //! An index of the root file's functions (`def`s and lambdas), read from the syntax tree: each
 //! one's span, signature, the functions it calls or names, and whether it asserts. The dialect
 //! check builds the call graph from it (recursion); the test checks follow it from a test entry
-//! (vacuity) and look up the signatures of callables passed to builtins (arity).
+//! (vacuity) and look up the signatures of callables passed to builtins (arity); the plan's
+//! lowering names tests and callables from it. It is part of the model, below both.
 //!
 //! Names are resolved by name only, as a reader would: every `def` of a name, at any depth,
 //! is taken as a candidate (their facts are merged), so nothing here needs the evaluator.
