@@ -234,9 +234,9 @@ impl Crate {
     fn defined(&self, path: &[String]) -> ModPath {
         let mut path = path.to_vec();
         for _ in 0..16 {
-            let module_len = (0..=path.len()).rev().find(|&n| self.modules.contains(&path[..n].to_vec())).unwrap_or(0);
+            let module_len = (0..=path.len()).rev().find(|&n| self.modules.contains(&path[..n])).unwrap_or(0);
             let Some(name) = path.get(module_len) else { break };
-            let Some(target) = self.reexports.get(&path[..module_len].to_vec()).and_then(|r| r.get(name)) else {
+            let Some(target) = self.reexports.get(&path[..module_len]).and_then(|r| r.get(name)) else {
                 break;
             };
             let mut next = target.clone();
