@@ -16,14 +16,7 @@ use crate::topology::{self, Limits, TopologyInput};
 use crate::vfs::FileSystem;
 use ospecc_schema::Profile;
 
-/// The languages ospecc checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Language {
-    /// OSpec YAML (`*.ospec.yml`, `outcome.yaml`, ...).
-    OSpec,
-    /// Faultbox topology files (Starlark, `*.star`).
-    Topology,
-}
+pub use crate::syntax::Language;
 
 /// One file to check.
 pub struct FileInput<'a> {

@@ -154,9 +154,63 @@ fn real_path(path: &Path) -> PathBuf {
                 rest.push("..".into());
                 existing = parent.to_path_buf();
             }
-            _ => return crate::topology::normalize(path),
+            _ => return normalize(path),
         }
     }
+}
+
+/// Lexical normalisation (`a/./b/../c` → `a/c`); leading `..` of a relative path is kept.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The name of the file `name` relative to the directory `base` (both absolute or both
+/// relative), with `..` where it lies outside, `/`-separated; an embedded `@faultbox/...`
+/// name stays as it is. A plan's bundle names its files so, and run mode calls them by it.
+pub fn relative_name(base: &Path, name: &str) -> String {
+    if name.starts_with('@') {
+        return name.to_owned();
+    }
+    // `specs/../topology/x.star` (an OSpec's `topology:` with `..`) names one file once.
+    let path = normalize(Path::new(name));
+    let relative = match path.strip_prefix(base) {
+        Ok(inside) => inside.to_path_buf(),
+        // Outside the base (a `load()` of `../lib/x.star`): spelled with `..`.
+        Err(_) => relative_to(&path, base),
+    };
+    let parts: Vec<String> = relative
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+/// `path` relative to `base` (both absolute or both relative), with `..` where needed.
+fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    let path: Vec<Component> = path.components().collect();
+    let base: Vec<Component> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..base.len() {
+        out.push("..");
+    }
+    for part in &path[common..] {
+        out.push(part.as_os_str());
+    }
+    out
 }
 
 /// The real disk, confined to a set of roots: every question resolves the real path first.

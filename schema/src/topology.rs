@@ -605,6 +605,76 @@ mod tests {
         }
     }
 
+    /// The per-builtin facts are consistent with the signatures they describe, so code that
+    /// reads them can rely on what they point at.
+    #[test]
+    fn builtin_facts_fit_their_builtins() {
+        use super::{ScopeForm, ScopeKind, Targets};
+        let catalog = catalog();
+        let in_vocabulary = |vocabulary: &str, value: &str| {
+            catalog.vocabulary(vocabulary).unwrap().values.iter().any(|v| v.value == value)
+        };
+        for b in &catalog.builtins {
+            let param = |name: &str| b.params.iter().find(|p| p.name == name);
+            match &b.targets {
+                Some(Targets::Positional) => assert!(
+                    b.params.first().is_some_and(|p| p.kind == ParamKind::Positional),
+                    "{}: positional targets without a positional parameter",
+                    b.name
+                ),
+                Some(Targets::FirstList) => {
+                    assert!(b.params.first().is_some_and(|p| p.ty.starts_with("list[")), "{}: no first list", b.name)
+                }
+                Some(Targets::Keyword(name)) => {
+                    assert!(param(name).is_some_and(|p| p.kind == ParamKind::KeywordOnly), "{}: no {name}=", b.name)
+                }
+                None => {}
+            }
+            if b.syscall_keys.is_some() {
+                assert!(b.targets.is_some(), "{}: syscall keys without targets", b.name);
+                assert!(b.params.iter().any(|p| p.kind == ParamKind::KeywordVariadic), "{}: no **keys", b.name);
+            }
+            if let Some(scope) = b.scope {
+                assert!(b.targets.is_some(), "{}: a scope without targets", b.name);
+                let takes_run = param("run").is_some();
+                assert_eq!(takes_run, scope.form == ScopeForm::Run, "{}: run= iff a run scope", b.name);
+                if scope.kind == ScopeKind::Partition {
+                    assert!(b.gateway, "{}: Faultbox partitions on the gateway", b.name);
+                }
+            }
+            assert!(!b.packet_level || b.gateway, "{}: packet-level but not on the gateway", b.name);
+            if let Some(action) = &b.proxy_action {
+                assert!(in_vocabulary("proxy_action", action), "{}: proxy action {action}", b.name);
+                assert!(b.returns.split('|').any(|t| t == "proxy_fault"), "{}: not a protocol rule", b.name);
+            }
+            if b.healthcheck.is_some() {
+                assert_eq!(b.returns, "healthcheck", "{}", b.name);
+                assert!(param("timeout").is_some_and(|p| p.default.is_some()), "{}: no default timeout", b.name);
+            }
+            assert!(!b.native || b.removed.is_none(), "{}: a removed builtin cannot be native", b.name);
+            for p in &b.params {
+                let owner = format!("{}({})", b.name, p.name);
+                if let Some(range) = p.range {
+                    assert!(p.ty == "int", "{owner}: a range on a non-int");
+                    assert!(range.max.is_none_or(|max| range.min <= max), "{owner}: empty range");
+                }
+                if let Some(sign) = &p.sign {
+                    assert_eq!(p.vocabulary.as_deref(), Some("duration"), "{owner}: a sign rule on a non-duration");
+                    assert!(sign.zero.is_some() || sign.negative.is_some(), "{owner}: a sign rule that finds nothing");
+                }
+                if p.callback.is_some() {
+                    assert!(type_names(&p.ty).any(|t| t == "callable"), "{owner}: a callback on a non-callable");
+                }
+            }
+        }
+        let layered: Vec<&str> =
+            catalog.types.iter().filter(|t| t.fault_layer.is_some()).map(|t| t.name.as_str()).collect();
+        assert_eq!(layered, ["fault", "proxy_fault", "packet_fault"]);
+        for protocol in catalog.protocols.iter().filter(|p| p.tls_proxy) {
+            assert!(protocol.proxy, "{}: a TLS proxy without a proxy", protocol.name);
+        }
+    }
+
     #[test]
     fn type_names_splits_expressions() {
         let names: Vec<&str> = type_names("dict[str, list[service|str]]").collect();

@@ -3,12 +3,13 @@
 //! [`Origin`]s for those names.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use ospecc_schema::plan::{Origin, SourceFile};
 use sha2::{Digest, Sha256};
 
 use crate::span::{LineIndex, Span};
+use crate::vfs::relative_name;
 
 /// The files of a plan, keyed by the name the analysis uses for them.
 pub struct Bundle {
@@ -106,38 +107,8 @@ impl Bundle {
     }
 
     fn bundle_path(&self, name: &str) -> String {
-        if name.starts_with('@') {
-            return name.to_owned();
-        }
-        // `specs/../topology/x.star` (an OSpec's `topology:` with `..`) names one file once.
-        let path = crate::topology::normalize(Path::new(name));
-        let relative = match path.strip_prefix(&self.base) {
-            Ok(inside) => inside.to_path_buf(),
-            // Outside the root's directory (a `load()` of `../lib/x.star`): spelled with `..`.
-            Err(_) => relative_to(&path, &self.base),
-        };
-        let parts: Vec<String> = relative
-            .components()
-            .filter(|c| !matches!(c, Component::CurDir))
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        parts.join("/")
+        relative_name(&self.base, name)
     }
-}
-
-/// `path` relative to `base` (both absolute or both relative), with `..` where needed.
-fn relative_to(path: &Path, base: &Path) -> PathBuf {
-    let path: Vec<Component> = path.components().collect();
-    let base: Vec<Component> = base.components().collect();
-    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
-    let mut out = PathBuf::new();
-    for _ in common..base.len() {
-        out.push("..");
-    }
-    for part in &path[common..] {
-        out.push(part.as_os_str());
-    }
-    out
 }
 
 /// Lower-case hex SHA-256.

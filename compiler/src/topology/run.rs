@@ -20,8 +20,7 @@ use super::attrs::Addresses;
 use super::values::Arg;
 use super::{Evaluated, Limits, Recorded, TopologyInput};
 use crate::diagnostics::{Diagnostic, Severity};
-use crate::plan::Bundle;
-use crate::vfs::MemoryFs;
+use crate::vfs::{relative_name, MemoryFs};
 
 /// The arguments of a call, as Starlark values.
 pub struct Args<'v> {
@@ -107,7 +106,7 @@ pub fn load(root: &str, sources: &[SourceFile], limits: Limits) -> Result<Loaded
     let dir = bundle_dir(sources);
     let mut fs = MemoryFs::default();
     for source in sources.iter().filter(|s| !s.path.starts_with('@')) {
-        fs = fs.with_file(crate::topology::normalize(&dir.join(&source.path)), source.text.clone());
+        fs = fs.with_file(crate::vfs::normalize(&dir.join(&source.path)), source.text.clone());
     }
     let path = dir.join(root);
     let Some(text) = sources.iter().find(|s| s.path == root).map(|s| s.text.as_str()) else {
@@ -118,7 +117,8 @@ pub fn load(root: &str, sources: &[SourceFile], limits: Limits) -> Result<Loaded
     let errors: Vec<Diagnostic> =
         kept.evaluated.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
     let Some(module) = kept.module.filter(|_| errors.is_empty()) else { return Err(errors) };
-    let bundle = Bundle::new(&path, text);
+    // Callables are named by their file's bundle path, as the plan names them.
+    let base = path.parent().unwrap_or(Path::new(""));
     let values: Vec<FrozenValue> = module
         .extra_value()
         .and_then(|v| ListRef::from_value(v.to_value()).map(|t| t.iter().filter_map(|x| x.unpack_frozen()).collect()))
@@ -127,7 +127,7 @@ pub fn load(root: &str, sources: &[SourceFile], limits: Limits) -> Result<Loaded
         .captured
         .iter()
         .zip(values)
-        .map(|((file, local), value)| (format!("{}#{local}", bundle.path_of(file)), value))
+        .map(|((file, local), value)| (format!("{}#{local}", relative_name(base, file)), value))
         .collect();
     Ok(Loaded { evaluated: kept.evaluated, module, callables, root: root.to_owned() })
 }

@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use starlark::environment::GlobalsBuilder;
@@ -77,22 +77,8 @@ impl Session<'_> {
     }
 }
 
-/// Lexical normalisation (`a/./b/../c` → `a/c`); leading `..` of a relative path is kept.
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
+/// Lexical normalisation lives with the file system (confinement needs it too).
+pub use crate::vfs::normalize;
 
 /// An error a sandboxed native function raises, carrying its diagnostic code.
 #[derive(Debug)]

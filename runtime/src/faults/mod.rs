@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use ospecc_compiler::plan::topology::faults::ScopeRules;
 use ospecc_schema::plan::topology::{Launch, ProxyRule, SyscallRule, Test};
 use ospecc_schema::plan::Plan;
+use ospecc_schema::topology::ScopeKind;
 
 use crate::events::{fields, EventLog};
 use crate::explore::{Leaf, Schedule};
@@ -128,12 +129,12 @@ pub enum Layer {
 }
 
 impl Layer {
-    /// The layer of a scope builtin (`trace`, `trace_start`, `trace_stop` → trace).
-    pub fn of(builtin: &str) -> Layer {
-        if builtin.starts_with("trace") {
-            Layer::Trace
-        } else {
-            Layer::Fault
+    /// The layer of a scope builtin's catalog `scope` kind (`trace`, `trace_start`,
+    /// `trace_stop` → trace).
+    pub fn of(kind: ScopeKind) -> Layer {
+        match kind {
+            ScopeKind::Trace => Layer::Trace,
+            ScopeKind::Fault | ScopeKind::Partition => Layer::Fault,
         }
     }
 }

@@ -9,30 +9,12 @@ use ospecc_compiler::plan::topology::faults::scope_rules;
 use ospecc_compiler::topology::run::Args;
 use ospecc_compiler::topology::Recorded;
 use ospecc_schema::plan::Origin;
-use ospecc_schema::topology::Builtin;
+use ospecc_schema::topology::{Builtin, Scope, ScopeForm, ScopeKind};
 use starlark::eval::Evaluator;
 use starlark::values::Value;
 
 use super::runner::{Stop, TestContext};
 use crate::faults::{FaultError, Layer};
-
-/// Builtins that apply faults or observation, and whether they take `run=`.
-const SCOPES: &[(&str, Kind)] = &[
-    ("fault", Kind::Run),
-    ("fault_all", Kind::Run),
-    ("trace", Kind::Run),
-    ("fault_start", Kind::Start),
-    ("trace_start", Kind::Start),
-    ("fault_stop", Kind::Stop),
-    ("trace_stop", Kind::Stop),
-    ("partition", Kind::Partition),
-    ("partition_start", Kind::PartitionStart),
-    ("partition_stop", Kind::PartitionStop),
-];
-
-/// Packet-level builtins: Faultbox runs them in a gVisor netstack gateway, which this runtime
-/// does not have.
-const PACKET_LEVEL: &[&str] = &["watch", "watch_start", "watch_stop", "bandwidth", "mtu"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -44,6 +26,20 @@ enum Kind {
     PartitionStop,
 }
 
+impl Kind {
+    /// What a builtin's catalog `scope` does here.
+    fn of(scope: Scope) -> Kind {
+        match (scope.kind, scope.form) {
+            (ScopeKind::Partition, ScopeForm::Run) => Kind::Partition,
+            (ScopeKind::Partition, ScopeForm::Start) => Kind::PartitionStart,
+            (ScopeKind::Partition, ScopeForm::Stop) => Kind::PartitionStop,
+            (ScopeKind::Fault | ScopeKind::Trace, ScopeForm::Run) => Kind::Run,
+            (ScopeKind::Fault | ScopeKind::Trace, ScopeForm::Start) => Kind::Start,
+            (ScopeKind::Fault | ScopeKind::Trace, ScopeForm::Stop) => Kind::Stop,
+        }
+    }
+}
+
 impl TestContext<'_> {
     /// A fault builtin's run-time meaning, or `None` when `name` is not one.
     pub(super) fn fault_builtin<'v>(
@@ -53,33 +49,36 @@ impl TestContext<'_> {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> Option<anyhow::Result<Value<'v>>> {
         let name = builtin.name.as_str();
-        if PACKET_LEVEL.contains(&name) {
+        // Packet-level builtins: Faultbox runs them in a gVisor netstack gateway, which this
+        // runtime does not have.
+        if builtin.packet_level {
             let why = format!("needs packet-level fault injection (`{name}`), which this runtime does not do");
             return Some(Err(self.halt(Stop::NeedsFaults(why))));
         }
-        let kind = SCOPES.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)?;
+        let fault_scope = builtin.scope?;
         let Some(faults) = self.faults else {
             let why = format!("`{name}` needs the fault machinery, which this run did not set up");
             return Some(Err(self.halt(Stop::NeedsFaults(why))));
         };
-        Some(self.apply_fault(kind, builtin, args, eval, faults))
+        Some(self.apply_fault(fault_scope, builtin, args, eval, faults))
     }
 
     fn apply_fault<'v>(
         &self,
-        kind: Kind,
+        fault_scope: Scope,
         builtin: &'static Builtin,
         args: &Args<'v>,
         eval: &mut Evaluator<'v, '_, '_>,
         faults: &crate::faults::Faults,
     ) -> anyhow::Result<Value<'v>> {
         let name = builtin.name.as_str();
+        let kind = Kind::of(fault_scope);
         match kind {
             Kind::Run | Kind::Start => {
                 let record = args.to_record(builtin, &self.root);
                 let scope = self.scope_name(name, &record);
                 let rules = scope_rules(&record, &scope, &|r: &Recorded| origin(r));
-                match faults.apply_scope(&scope, Layer::of(name), &rules) {
+                match faults.apply_scope(&scope, Layer::of(fault_scope.kind), &rules) {
                     Err(error) => Err(self.fault_error(error)),
                     Ok(applied) => {
                         self.claim_monitors(&rules.monitors);
@@ -95,7 +94,7 @@ impl TestContext<'_> {
             }
             Kind::Stop => {
                 for service in services(args) {
-                    faults.clear_dynamic(&service, Layer::of(name));
+                    faults.clear_dynamic(&service, Layer::of(fault_scope.kind));
                 }
                 Ok(Value::new_none())
             }

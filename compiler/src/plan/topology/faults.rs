@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use ospecc_schema::plan::topology::{Matcher, ProxyAction, ProxyRule, ScopedFault, SyscallAction, SyscallRule};
 use ospecc_schema::plan::Origin;
-use ospecc_schema::topology::catalog;
+use ospecc_schema::topology::{builtins, catalog, ScopeForm, ScopeKind};
 
 use super::services::duration_ms;
 use super::Cx;
 use crate::topology::attrs;
-use crate::topology::checks::arguments::probability::fraction;
+use crate::topology::quantities::fraction;
 use crate::topology::{Arg, Recorded};
 
 /// `fault_assumption` keywords that are not syscall faults.
@@ -52,7 +52,7 @@ pub(crate) struct Assumptions {
 impl Assumptions {
     pub fn of(cx: &Cx) -> Assumptions {
         let origin = |r: &Recorded| cx.origin(r);
-        let all = cx.calls_of("fault_assumption").map(|r| (r.clone(), resolve(&origin, r, 0))).collect();
+        let all = cx.calls_of(builtins::FAULT_ASSUMPTION).map(|r| (r.clone(), resolve(&origin, r, 0))).collect();
         Assumptions { all }
     }
 
@@ -111,7 +111,8 @@ pub(crate) fn merge_syscall_rules(into: &mut Vec<SyscallRule>, rules: Vec<Syscal
 /// The syscall-fault keywords of an assumption or a `fault(svc, KEY=...)` call.
 pub(crate) fn syscall_faults(call: &Recorded) -> impl Iterator<Item = (&str, &Recorded)> {
     call.named.iter().filter(|(k, _)| !ASSUMPTION_PARAMS.contains(&k.as_str()) && k != "run").filter_map(|(k, v)| {
-        let fault = v.record().filter(|r| r.ty == "fault" || (r.builtin == "delay" || r.builtin == "allow"))?;
+        let fault =
+            v.record().filter(|r| r.ty == "fault" || (r.builtin == builtins::DELAY || r.builtin == builtins::ALLOW))?;
         Some((k.as_str(), fault.as_ref()))
     })
 }
@@ -133,11 +134,11 @@ fn syscall_rule(
     assumption: &str,
 ) -> Option<SyscallRule> {
     let action = match fault.builtin.as_str() {
-        "deny" => SyscallAction::Deny { errno: fault.positional.first()?.as_str()?.to_ascii_uppercase() },
-        "delay" => SyscallAction::Delay {
+        builtins::DENY => SyscallAction::Deny { errno: fault.positional.first()?.as_str()?.to_ascii_uppercase() },
+        builtins::DELAY => SyscallAction::Delay {
             ms: fault.positional.first().or(fault.named("duration")).and_then(Arg::as_str).and_then(duration_ms)?,
         },
-        "allow" => SyscallAction::Allow,
+        builtins::ALLOW => SyscallAction::Allow,
         _ => return None,
     };
     let (syscalls, path) = expand_key(service, key);
@@ -201,8 +202,9 @@ fn proxy_rule(origin: &OriginOf, iface_ref: &Recorded, rule: &Recorded, assumpti
         Some(Arg::Int(s)) => u16::try_from(*s).ok(),
         _ => None,
     };
-    let action = match rule.builtin.as_str() {
-        "response" => ProxyAction::Respond { status, body: text("body").or_else(|| text("value")) },
+    // The proxy action the rule's builtin installs (catalog `proxy_action`).
+    let action = match catalog().builtin(&rule.builtin)?.proxy_action.as_deref()? {
+        "respond" => ProxyAction::Respond { status, body: text("body").or_else(|| text("value")) },
         "error" => ProxyAction::Error { message: text("message"), status },
         "delay" => ProxyAction::Delay { ms: text("delay").as_deref().and_then(duration_ms)? },
         "drop" => ProxyAction::Drop,
@@ -243,14 +245,15 @@ pub(crate) fn records(arg: Option<&Arg>) -> impl Iterator<Item = &Arc<Recorded>>
     items.iter().filter_map(Arg::record)
 }
 
-/// Builtins a test body applies faults (or traces) with, for part of its run.
-pub(crate) const SCOPED: &[&str] =
-    &["fault", "fault_all", "fault_start", "trace", "trace_start", "partition", "partition_start"];
-
-/// A fault site in a function body, as far as it is known statically.
+/// A fault site in a function body, as far as it is known statically: a call of a builtin
+/// that applies faults, traces or a partition for part of a test's run (a catalog `scope`
+/// that is not a stop).
 pub(crate) fn scoped(cx: &Cx, assumptions: &Assumptions, call: &crate::topology::bodies::BodyCall) -> Option<Scoped> {
-    let builtin = match &call.callee {
-        crate::topology::bodies::Callee::Builtin(b) if SCOPED.contains(&b.name.as_str()) => b.name.as_str(),
+    let (builtin, kind) = match &call.callee {
+        crate::topology::bodies::Callee::Builtin(b) => match b.scope {
+            Some(scope) if scope.form != ScopeForm::Stop => (b.name.as_str(), scope.kind),
+            _ => return None,
+        },
         _ => return None,
     };
     let record = &call.record;
@@ -285,7 +288,7 @@ pub(crate) fn scoped(cx: &Cx, assumptions: &Assumptions, call: &crate::topology:
                 }
             }
             targets.extend(service_of(first));
-            if builtin.starts_with("partition") {
+            if kind == ScopeKind::Partition {
                 targets.extend(record.positional.get(1).and_then(Arg::record).and_then(|r| service_of(r)));
             }
         }
@@ -302,13 +305,13 @@ pub(crate) fn scoped(cx: &Cx, assumptions: &Assumptions, call: &crate::topology:
     fault.services =
         targets.iter().filter_map(|s| s.name().map(str::to_owned)).collect::<BTreeSet<_>>().into_iter().collect();
     let mut syscalls = BTreeSet::new();
-    if builtin.starts_with("trace") {
+    if kind == ScopeKind::Trace {
         let names = match record.named("syscalls") {
             Some(Arg::List(items)) => items.iter().filter_map(Arg::as_str).collect(),
             _ => Vec::new(),
         };
         syscalls.extend(names.iter().flat_map(|n| family(n)));
-    } else if !builtin.starts_with("partition") {
+    } else if kind != ScopeKind::Partition {
         for (key, _) in syscall_keys(record) {
             match targets.as_slice() {
                 [] => syscalls.extend(family(key)),
@@ -372,8 +375,9 @@ pub fn scope_rules(call: &Recorded, scope: &str, origin: &OriginOf) -> ScopeRule
         Some(Arg::Record(target)) => service_of(target).into_iter().collect(),
         _ => Vec::new(),
     };
+    let trace = catalog().builtin(&call.builtin).and_then(|b| b.scope).is_some_and(|s| s.kind == ScopeKind::Trace);
     for service in &services {
-        if call.builtin.starts_with("trace") {
+        if trace {
             rules.syscall.extend(trace_rules(origin, service, call, scope));
         } else if first.is_none_or(|r| r.ty == "service") || matches!(call.positional.first(), Some(Arg::List(_))) {
             let own = syscall_faults(call).filter_map(|(key, fault)| syscall_rule(origin, service, key, fault, scope));

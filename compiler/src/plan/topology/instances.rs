@@ -9,7 +9,7 @@ use ospecc_schema::plan::topology::SyscallRule;
 
 use super::Cx;
 use crate::topology::bodies::{BodyCall, Callee};
-use crate::topology::checks::dialect::graph::Function;
+use crate::topology::functions::Function;
 use crate::topology::Arg;
 
 /// A fan-out beyond this many doublings saturates (the count is a budget, not a schedule).

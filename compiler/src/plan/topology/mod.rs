@@ -20,7 +20,7 @@ use ospecc_schema::plan::{Origin, Plan};
 use super::{Bundle, PlanInput};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::topology::bodies::{self, BodyCall};
-use crate::topology::checks::dialect::graph::Functions;
+use crate::topology::functions::Functions;
 use crate::topology::values::Function;
 use crate::topology::{self, Evaluated, Recorded, TopologyInput};
 

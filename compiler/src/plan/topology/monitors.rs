@@ -5,13 +5,11 @@
 use std::sync::Arc;
 
 use ospecc_schema::plan::topology::Monitor;
+use ospecc_schema::topology::{builtins, catalog};
 
 use super::faults::records;
 use super::Cx;
 use crate::topology::{Arg, Recorded};
-
-/// Builtins whose `monitors=` claim a monitor, and how the scope is named.
-const CLAIMS: &[&str] = &["fault_assumption", "fault_scenario", "fault_matrix"];
 
 pub(crate) struct Monitors {
     all: Vec<(Arc<Recorded>, Monitor)>,
@@ -19,8 +17,11 @@ pub(crate) struct Monitors {
 
 pub(super) fn lower(cx: &Cx) -> Monitors {
     let mut all: Vec<(Arc<Recorded>, Monitor)> =
-        cx.calls_of("monitor").map(|record| (record.clone(), monitor(cx, record))).collect();
-    for claim in CLAIMS {
+        cx.calls_of(builtins::MONITOR).map(|record| (record.clone(), monitor(cx, record))).collect();
+    // The builtins with a `monitors=` parameter claim the monitors given there (in catalog
+    // order: a later claim names the scope).
+    let claims = catalog().builtins.iter().filter(|b| b.params.iter().any(|p| p.name == "monitors"));
+    for claim in claims.map(|b| b.name.as_str()) {
         for call in cx.calls_of(claim) {
             let scope = match call.name() {
                 Some(name) => format!("{claim} {name}"),

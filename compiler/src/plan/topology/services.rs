@@ -8,14 +8,13 @@ use ospecc_schema::plan::topology::{
     EnvPart, EnvVar, Healthcheck, Interface, Launch, MockOpenApi, MockResponse, MockRoute, Observe, Op, PortMap,
     Service, Volume,
 };
+use ospecc_schema::topology::{builtins, catalog, Builtin};
 
 use super::Cx;
 use crate::topology::attrs::{self, AddressPart};
 use crate::topology::{Arg, Recorded};
 
-/// Faultbox's healthcheck defaults (reference §1.2): timeouts per kind, polled every 100 ms.
-const HEALTH_TIMEOUTS_MS: &[(&str, u64)] =
-    &[("tcp", 10_000), ("http", 10_000), ("ready", 30_000), ("kafka_ready", 120_000)];
+/// Faultbox polls a healthcheck every 100 ms (reference §1.2).
 const HEALTH_INTERVAL_MS: u64 = 100;
 
 /// Every declared service (the last declaration of a name wins, as in Faultbox), in start
@@ -61,7 +60,7 @@ fn service(cx: &Cx, call: &Recorded) -> Service {
 fn launch(cx: &Cx, call: &Recorded) -> Launch {
     let args: Vec<String> = list(call.named("args")).iter().filter_map(|a| a.as_str().map(str::to_owned)).collect();
     let text = |key: &str| call.named(key).and_then(Arg::as_str).map(str::to_owned);
-    if call.builtin == "mock_service" {
+    if call.builtin == builtins::MOCK_SERVICE {
         return Launch::Mock {
             routes: dict_entries(call.named("routes"))
                 .map(|(key, response)| MockRoute { key, response: mock_response(cx, &response) })
@@ -205,14 +204,17 @@ fn depends_on(call: &Recorded) -> Vec<String> {
 }
 
 fn healthcheck(check: &Recorded, interfaces: &[Interface]) -> Option<Healthcheck> {
-    let default_timeout = HEALTH_TIMEOUTS_MS.iter().find(|(b, _)| *b == check.builtin).map(|(_, t)| *t)?;
+    let builtin = catalog().builtin(&check.builtin).filter(|b| b.healthcheck.is_some())?;
+    let default_timeout = default_timeout_ms(builtin)?;
     let timeout_ms = check.named("timeout").and_then(Arg::as_str).and_then(duration_ms).unwrap_or(default_timeout);
     let interval_ms = HEALTH_INTERVAL_MS;
     let address = check.positional.first().or_else(|| check.named("addr").or(check.named("url")));
     let address = address.and_then(Arg::as_str).unwrap_or_default();
     Some(match check.builtin.as_str() {
-        "tcp" => Healthcheck::Tcp { address: address.trim_start_matches("tcp://").to_owned(), timeout_ms, interval_ms },
-        "http" => {
+        builtins::TCP => {
+            Healthcheck::Tcp { address: address.trim_start_matches("tcp://").to_owned(), timeout_ms, interval_ms }
+        }
+        builtins::HTTP => {
             let url = if address.starts_with("http://") || address.starts_with("https://") {
                 address.to_owned()
             } else {
@@ -220,7 +222,7 @@ fn healthcheck(check: &Recorded, interfaces: &[Interface]) -> Option<Healthcheck
             };
             Healthcheck::Http { url, timeout_ms, interval_ms }
         }
-        "kafka_ready" => {
+        builtins::KAFKA_READY => {
             Healthcheck::Kafka { address: address.trim_start_matches("kafka://").to_owned(), timeout_ms, interval_ms }
         }
         _ => {
@@ -268,40 +270,40 @@ fn mock_response(cx: &Cx, response: &Arg) -> MockResponse {
     let headers: Vec<(String, String)> =
         dict_entries(r.named("headers")).map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_default())).collect();
     match r.builtin.as_str() {
-        "json_response" => MockResponse::Json {
+        builtins::JSON_RESPONSE => MockResponse::Json {
             status: status(200),
             body: r.named("body").map(Arg::to_json).unwrap_or(serde_json::Value::Null),
             headers,
         },
-        "text_response" => MockResponse::Text {
+        builtins::TEXT_RESPONSE => MockResponse::Text {
             status: status(200),
             body: r.named("body").and_then(Arg::as_str).unwrap_or_default().to_owned(),
             headers,
         },
-        "status_only" => MockResponse::Status { status: status(200) },
-        "redirect" => MockResponse::Redirect {
+        builtins::STATUS_ONLY => MockResponse::Status { status: status(200) },
+        builtins::REDIRECT => MockResponse::Redirect {
             location: r.positional.first().or(r.named("location")).and_then(Arg::as_str).unwrap_or_default().to_owned(),
             status: match r.named("status") {
                 Some(Arg::Int(s)) => u16::try_from(*s).unwrap_or(302),
                 _ => 302,
             },
         },
-        "dynamic" => match r.positional.first() {
+        builtins::DYNAMIC => match r.positional.first() {
             Some(Arg::Function(f)) => MockResponse::Dynamic { callable: cx.callable(f) },
             _ => MockResponse::Other { builtin: r.builtin.clone() },
         },
-        "bytes_response" => MockResponse::Bytes {
+        builtins::BYTES_RESPONSE => MockResponse::Bytes {
             status: status(0),
             data: r.named("data").and_then(Arg::as_str).unwrap_or_default().to_owned(),
         },
-        "grpc_response" | "grpc_typed_response" => MockResponse::Grpc {
+        builtins::GRPC_RESPONSE | builtins::GRPC_TYPED_RESPONSE => MockResponse::Grpc {
             body: r.named("body").map(Arg::to_json).unwrap_or_else(|| serde_json::json!({})),
-            typed: r.builtin == "grpc_typed_response",
+            typed: r.builtin == builtins::GRPC_TYPED_RESPONSE,
         },
-        "grpc_raw_response" => MockResponse::GrpcRaw {
+        builtins::GRPC_RAW_RESPONSE => MockResponse::GrpcRaw {
             body: r.named("body").or(r.positional.first()).and_then(Arg::as_str).unwrap_or_default().to_owned(),
         },
-        "grpc_error" => match grpc_code(r.named("code").or(r.positional.first())) {
+        builtins::GRPC_ERROR => match grpc_code(r.named("code").or(r.positional.first())) {
             Some(code) => MockResponse::GrpcError {
                 code,
                 message: r
@@ -354,8 +356,15 @@ fn start_order(services: Vec<Service>) -> Vec<Service> {
 }
 
 /// A duration string in milliseconds (negative durations count as zero).
+/// A healthcheck's default timeout: the catalog's default of its `timeout` parameter
+/// (Faultbox's defaults per kind, reference §1.2).
+fn default_timeout_ms(builtin: &Builtin) -> Option<u64> {
+    let default = builtin.params.iter().find(|p| p.name == "timeout")?.default.as_deref()?;
+    duration_ms(default.strip_prefix('"')?.strip_suffix('"')?)
+}
+
 pub(super) fn duration_ms(text: &str) -> Option<u64> {
-    let nanos = crate::topology::checks::arguments::durations::parse(text).ok()?;
+    let nanos = crate::topology::quantities::parse_duration(text).ok()?;
     Some((nanos.max(0.0) / 1e6).round() as u64)
 }
 

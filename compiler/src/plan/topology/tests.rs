@@ -3,6 +3,7 @@
 //! On a name clash the higher-precedence source wins (the static checks report the clash);
 //! among fault scenarios and matrix cells a later registration replaces an earlier one.
 
+use ospecc_schema::topology::builtins;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use super::faults::{self, records, Assumptions, Resolved};
 use super::monitors::Monitors;
 use super::services::duration_ms;
 use super::{instances, Cx};
-use crate::topology::checks::dialect::graph::Function as Def;
+use crate::topology::functions::Function as Def;
 use crate::topology::values::Function;
 use crate::topology::{Arg, Recorded};
 
@@ -31,15 +32,15 @@ fn precedence(kind: TestKind) -> u8 {
 pub(super) fn lower(cx: &Cx, assumptions: &Assumptions, monitors: &Monitors) -> Vec<Test> {
     let mut found: Vec<Test> = Vec::new();
     found.extend(defs(cx));
-    found.extend(cx.calls_of("scenario").filter_map(|call| scenario(cx, call)));
+    found.extend(cx.calls_of(builtins::SCENARIO).filter_map(|call| scenario(cx, call)));
     for call in cx.evaluated.calls.iter() {
         match call.builtin.as_str() {
-            "fault_scenario" => found.extend(fault_scenario(cx, assumptions, monitors, call)),
-            "fault_matrix" => found.extend(matrix(cx, assumptions, monitors, call)),
+            builtins::FAULT_SCENARIO => found.extend(fault_scenario(cx, assumptions, monitors, call)),
+            builtins::FAULT_MATRIX => found.extend(matrix(cx, assumptions, monitors, call)),
             _ => {}
         }
     }
-    found.extend(cx.calls_of("test").filter_map(|call| builtin_test(cx, call)));
+    found.extend(cx.calls_of(builtins::TEST).filter_map(|call| builtin_test(cx, call)));
     let spec_wide = monitors.spec_wide();
     let mut by_name: BTreeMap<String, Test> = BTreeMap::new();
     for mut test in found {

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ospecc_schema::topology::catalog;
+use ospecc_schema::topology::{builtins, catalog};
 use prost::Message;
 
 use super::services::literal::Literals;
@@ -25,7 +25,7 @@ use crate::topology::values::{Arg, Recorded};
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     let literals = OnceLock::new();
-    for call in model.calls_of("mock_service").filter(|c| c.origin == Origin::Load) {
+    for call in model.calls_of(builtins::MOCK_SERVICE).filter(|c| c.origin == Origin::Load) {
         seeds(model, call, &literals, out);
         if let Some(files) = model.files {
             descriptors(model, call, files, out);
@@ -304,7 +304,7 @@ fn openapi_problem(text: &str) -> Option<String> {
 /// `ospecc run` serves no in-process mock for.
 fn unserved_mocks(model: &Model, out: &mut Vec<Diagnostic>) {
     let served: Vec<&str> = catalog().protocols.iter().filter(|p| p.mock_served).map(|p| p.name.as_str()).collect();
-    for service in model.evaluated.services().filter(|s| s.builtin != "service") {
+    for service in model.evaluated.services().filter(|s| s.builtin != builtins::SERVICE) {
         for iface in attrs::interfaces(service).filter(|i| i.file == model.evaluated.root) {
             let Some(proto) = attrs::interface_arg(iface, 1, "protocol").and_then(Arg::as_str) else { continue };
             // Protocols no mock exists for at all are TOP121's; unknown ones the vocabulary's.

@@ -4,8 +4,8 @@
 //! concern and pushes located diagnostics; [`Model`] gives them one view of both kinds of call
 //! with the argument spans of the syntax tree.
 
-pub(crate) mod arguments;
-pub(crate) mod dialect;
+mod arguments;
+mod dialect;
 mod faults;
 mod loads;
 mod mocks;
@@ -17,7 +17,7 @@ mod tests;
 use std::path::Path;
 use std::sync::Arc;
 
-use ospecc_schema::topology::{catalog, Builtin, Method, Param};
+use ospecc_schema::topology::{builtins, catalog, type_names, Builtin, FaultLayer, Method, Param};
 
 use super::bodies::{self, Callee};
 use super::syntax::{CallSite, Syntax};
@@ -80,9 +80,25 @@ impl Call {
         }
     }
 
-    /// Whether this is a call of the builtin `name`.
+    /// Whether this is a call of the builtin `name` (a `builtins::` constant: a name the
+    /// catalog lacks would never match, so debug builds refuse it).
     pub fn is(&self, name: &str) -> bool {
+        debug_assert!(builtins::is_builtin(name), "`{name}` is not a builtin of the catalog");
         self.builtin().is_some_and(|b| b.name == name)
+    }
+}
+
+/// The layer a fault value acts on, from the catalog's `fault_layer` of the types its builtin
+/// returns. A builtin of two layers (`delay`: a syscall or a protocol delay) makes the syscall
+/// form exactly when it is given a positional argument (reference §1.4).
+pub(crate) fn fault_layer(record: &Recorded) -> Option<FaultLayer> {
+    let layers: Vec<FaultLayer> =
+        type_names(&record.ty).filter_map(|t| catalog().value_type(t).and_then(|t| t.fault_layer)).collect();
+    match layers.as_slice() {
+        [] => None,
+        [one] => Some(*one),
+        many if record.positional.is_empty() => many.iter().copied().find(|l| *l != FaultLayer::Syscall),
+        many => many.iter().copied().find(|l| *l == FaultLayer::Syscall).or(many.first().copied()),
     }
 }
 
@@ -96,7 +112,7 @@ pub struct Model<'a> {
     /// The data files a check may read (none when checking without a file system).
     pub files: Option<Files<'a>>,
     /// The root file's functions, indexed once for every check that follows them.
-    functions: std::sync::OnceLock<Option<dialect::graph::Functions>>,
+    functions: std::sync::OnceLock<Option<crate::topology::functions::Functions>>,
 }
 
 /// The files checks may read: data files a call names (`descriptors=`, `openapi=`), relative
@@ -140,8 +156,8 @@ impl<'a> Model<'a> {
     }
 
     /// The root file's functions (none without a syntax tree).
-    pub(crate) fn functions(&self) -> Option<&dialect::graph::Functions> {
-        self.functions.get_or_init(|| self.syntax.map(|s| dialect::graph::Functions::new(&s.tree))).as_ref()
+    pub(crate) fn functions(&self) -> Option<&crate::topology::functions::Functions> {
+        self.functions.get_or_init(|| self.syntax.map(|s| crate::topology::functions::Functions::new(&s.tree))).as_ref()
     }
 
     /// The call site (argument spans) of a call.

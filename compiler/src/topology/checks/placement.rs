@@ -7,9 +7,9 @@
 
 use ospecc_schema::topology::CallContext;
 
-use super::dialect::graph::Functions;
 use super::{Call, Model, Origin, Target};
 use crate::diagnostics::Diagnostic;
+use crate::topology::functions::{Function, Functions};
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     let functions = model.functions();
@@ -67,7 +67,7 @@ fn top_level_in_body(model: &Model, functions: Option<&Functions>, call: &Call) 
 }
 
 /// Whether a test entry (a `test_*` def, or a callable handed to a builtin) reaches `f`.
-fn reached_by_a_test(model: &Model, functions: &Functions, f: &super::dialect::graph::Function) -> bool {
+fn reached_by_a_test(model: &Model, functions: &Functions, f: &Function) -> bool {
     if f.name == "lambda" {
         return true;
     }

@@ -5,10 +5,11 @@
 
 use crate::diagnostics::Diagnostic;
 use crate::topology::checks::{Model, Origin};
+use ospecc_schema::topology::builtins;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     once(model, out);
-    for call in model.calls_of("determinism") {
+    for call in model.calls_of(builtins::DETERMINISM) {
         let level = call.record.named("level").and_then(|l| l.as_str()).unwrap_or("L1");
         if level == "L0" && call.record.named("strict").is_some() {
             out.push(
@@ -29,10 +30,10 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
 /// Every call that ran (root and loaded files, in evaluation order) counts; later ones in the
 /// root file are reported.
 fn once(model: &Model, out: &mut Vec<Diagnostic>) {
-    let ran: Vec<_> = model.evaluated.calls.iter().filter(|c| c.builtin == "determinism").collect();
+    let ran: Vec<_> = model.evaluated.calls.iter().filter(|c| c.builtin == builtins::DETERMINISM).collect();
     let Some(first) = ran.first() else { return };
     let root = &model.evaluated.root;
-    for call in model.calls_of("determinism").filter(|c| c.origin == Origin::Load) {
+    for call in model.calls_of(builtins::DETERMINISM).filter(|c| c.origin == Origin::Load) {
         if std::sync::Arc::ptr_eq(&call.record, first) {
             continue;
         }

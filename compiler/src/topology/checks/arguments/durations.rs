@@ -3,68 +3,14 @@
 //! TOP047: a duration that parses but is zero or negative where that is rejected or means
 //! nothing (a syscall delay of `"0s"`, a healthcheck timeout of `"-1s"`).
 
+use ospecc_schema::topology::{Level, Sign};
+
+use crate::topology::quantities::{parse_duration as parse, unit_nanos, Invalid};
+
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::topology::values::Arg;
 
 use super::{quoted, Bound, Cx};
-
-/// Why a string is not a duration.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Invalid {
-    Empty,
-    /// A number without a unit (only `"0"` may omit it).
-    MissingUnit,
-    UnknownUnit(String),
-    Malformed,
-}
-
-/// Go's `time.ParseDuration`: the value in nanoseconds (as a float: only sign and zero
-/// matter here), or why it does not parse.
-pub(crate) fn parse(text: &str) -> Result<f64, Invalid> {
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Ok(0.0);
-    }
-    if rest.is_empty() {
-        return Err(Invalid::Empty);
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let number = &rest[..number_len];
-        if number.is_empty() || number.matches('.').count() > 1 || number == "." {
-            return Err(Invalid::Malformed);
-        }
-        rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        if unit.is_empty() {
-            return Err(Invalid::MissingUnit);
-        }
-        let scale = unit_nanos(unit).ok_or_else(|| Invalid::UnknownUnit(unit.to_owned()))?;
-        let value: f64 = if number.ends_with('.') { number.trim_end_matches('.').parse() } else { number.parse() }
-            .map_err(|_| Invalid::Malformed)?;
-        total += value * scale;
-    }
-    Ok(if negative { -total } else { total })
-}
-
-fn unit_nanos(unit: &str) -> Option<f64> {
-    Some(match unit {
-        "ns" => 1.0,
-        "us" | "µs" | "μs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" => 60e9,
-        "h" => 3600e9,
-        _ => return None,
-    })
-}
 
 /// Spellings people use for Go's units (lower-cased), with the unit and a multiplier (days
 /// become hours).
@@ -109,75 +55,6 @@ fn respell(text: &str) -> Option<String> {
     (out != text && parse(&out).is_ok()).then_some(out)
 }
 
-/// Where zero or negative durations are wrong: (builtin, parameter, severity for zero,
-/// severity for negative, why). `delay`'s syscall form takes `duration`, its protocol form
-/// `delay=`.
-type SignRule = (&'static str, &'static str, Option<Severity>, Option<Severity>, &'static str);
-
-const SIGN_RULES: &[SignRule] = &[
-    (
-        "delay",
-        "duration",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "a syscall delay that is not positive does nothing (Faultbox does not reject it)",
-    ),
-    (
-        "delay",
-        "delay",
-        Some(Severity::Error),
-        Some(Severity::Warning),
-        "a protocol delay must be positive (Faultbox rejects zero, and a negative one does nothing)",
-    ),
-    (
-        "packet_delay",
-        "duration",
-        Some(Severity::Error),
-        Some(Severity::Error),
-        "Faultbox requires a positive packet delay",
-    ),
-    ("sleep", "duration", None, Some(Severity::Error), "Faultbox rejects a negative sleep"),
-    ("await_stable", "quiescence_window", None, Some(Severity::Error), "Faultbox rejects a negative quiescence window"),
-    ("bandwidth", "queue", None, Some(Severity::Error), "Faultbox rejects a negative queue"),
-    (
-        "ready",
-        "timeout",
-        Some(Severity::Error),
-        Some(Severity::Error),
-        "Faultbox requires a positive `ready()` timeout",
-    ),
-    (
-        "tcp",
-        "timeout",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "the service gets no time to become ready and fails its healthcheck",
-    ),
-    (
-        "http",
-        "timeout",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "the service gets no time to become ready and fails its healthcheck",
-    ),
-    (
-        "kafka_ready",
-        "timeout",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "the broker gets no time to become ready and fails its healthcheck",
-    ),
-    ("test", "timeout", Some(Severity::Warning), Some(Severity::Warning), "the test has no time to run"),
-    (
-        "fault_scenario",
-        "timeout",
-        Some(Severity::Warning),
-        Some(Severity::Warning),
-        "a scenario timeout must be positive to mean anything",
-    ),
-    ("client", "timeout", Some(Severity::Warning), Some(Severity::Warning), "every call would time out at once"),
-];
-
 pub(super) fn check(cx: &Cx, bound: &Bound, out: &mut Vec<Diagnostic>) {
     if bound.param.vocabulary.as_deref() != Some("duration") {
         return;
@@ -212,44 +89,24 @@ fn sign(cx: &Cx, bound: &Bound, text: &str, nanos: f64, out: &mut Vec<Diagnostic
     if nanos > 0.0 {
         return;
     }
-    let param = bound.param.name.as_str();
-    let Some((.., zero, negative, why)) = SIGN_RULES.iter().find(|(b, p, ..)| *b == cx.builtin() && *p == param) else {
-        return;
+    // Where zero or negative durations are wrong, and why (catalog `sign`). `delay`'s
+    // syscall form takes `duration`, its protocol form `delay=`.
+    let Some(Sign { zero, negative, why }) = &bound.param.sign else { return };
+    let (level, what) = if nanos < 0.0 { (negative, "negative") } else { (zero, "zero") };
+    let severity = match level {
+        None => return,
+        Some(Level::Warning) => Severity::Warning,
+        Some(Level::Error) => Severity::Error,
     };
-    let (severity, what) = if nanos < 0.0 { (negative, "negative") } else { (zero, "zero") };
-    let Some(severity) = severity else { return };
     let message = format!("{} is {what} (`{}`)", cx.subject(bound), quoted(text));
     out.push(
-        Diagnostic::new("TOP047", *severity, bound.span, message).with_help(format!("{why}; use a positive duration")),
+        Diagnostic::new("TOP047", severity, bound.span, message).with_help(format!("{why}; use a positive duration")),
     );
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, respell, Invalid};
-
-    #[test]
-    fn parses_like_go() {
-        for (text, nanos) in [
-            ("0", 0.0),
-            ("1h30m", 5400e9),
-            ("500ms", 5e8),
-            ("1.5s", 1.5e9),
-            ("2µs", 2e3),
-            ("-1s", -1e9),
-            (".5s", 5e8),
-            ("1.s", 1e9),
-            ("+2m", 120e9),
-        ] {
-            assert_eq!(parse(text), Ok(nanos), "{text}");
-        }
-        assert_eq!(parse("5"), Err(Invalid::MissingUnit));
-        assert_eq!(parse("1min"), Err(Invalid::UnknownUnit("min".into())));
-        assert_eq!(parse(""), Err(Invalid::Empty));
-        assert_eq!(parse("5 s"), Err(Invalid::UnknownUnit(" s".into())));
-        assert_eq!(parse("s"), Err(Invalid::Malformed));
-        assert_eq!(parse("1..5s"), Err(Invalid::Malformed));
-    }
+    use super::respell;
 
     #[test]
     fn respells_common_mistakes() {

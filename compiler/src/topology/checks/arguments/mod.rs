@@ -5,8 +5,8 @@
 //! a value the model does not know ([`Arg::Unknown`]) is skipped, never guessed.
 
 mod determinism;
-pub(crate) mod durations;
-pub(crate) mod probability;
+mod durations;
+mod probability;
 mod shapes;
 mod types;
 mod vocabulary;
@@ -74,11 +74,6 @@ impl Cx<'_> {
             (None, ParamKind::Variadic) => format!("each positional argument of `{}`", self.name()),
             (None, _) => format!("`{}` argument `{}`", self.name(), bound.param.name),
         }
-    }
-
-    /// The builtin's name (empty for a step method).
-    fn builtin(&self) -> &str {
-        self.call.builtin().map_or("", |b| b.name.as_str())
     }
 }
 

@@ -4,13 +4,13 @@
 //! protocol rule fires always, `0` on a syscall or packet rule never, and the int `1` is
 //! 100%, not 1%. TOP060: `max_fires`/`mode` combinations Faultbox rejects at load.
 
+use ospecc_schema::topology::FaultLayer;
+
 use crate::diagnostics::Diagnostic;
+use crate::topology::quantities::fraction;
 use crate::topology::values::Arg;
 
 use super::{quoted, Bound, Cx};
-
-/// Builtins whose probability is a protocol rule's (0 means always).
-const PROXY_RULES: &[&str] = &["response", "error", "drop", "duplicate"];
 
 /// How a rule treats its probability.
 #[derive(Clone, Copy, PartialEq)]
@@ -21,33 +21,12 @@ enum Kind {
     Counted,
 }
 
+/// How the call's rule treats its probability: by the layer of the fault it makes.
 fn kind(cx: &Cx) -> Option<Kind> {
-    let builtin = cx.builtin();
-    if PROXY_RULES.contains(&builtin) || (builtin == "delay" && cx.call.record.positional.is_empty()) {
-        Some(Kind::Proxy)
-    } else if builtin == "deny" || builtin == "delay" || builtin.starts_with("packet_") {
-        Some(Kind::Counted)
-    } else {
-        None
+    match crate::topology::checks::fault_layer(&cx.call.record)? {
+        FaultLayer::Proxy => Some(Kind::Proxy),
+        FaultLayer::Syscall | FaultLayer::Packet => Some(Kind::Counted),
     }
-}
-
-/// The probability as a fraction, as Faultbox reads it: `"50%"`, `"0.5"`, `0.5`, and numbers
-/// above 1 as percentages (`50`). `None` when the text is not a number.
-pub(crate) fn fraction(arg: &Arg) -> Option<Option<f64>> {
-    let value = match arg {
-        Arg::Int(n) => *n as f64,
-        Arg::Float(f) => *f,
-        Arg::Str(s) => match s.strip_suffix('%') {
-            Some(percent) => return Some(percent.parse::<f64>().ok().filter(|p| p.is_finite()).map(|p| p / 100.0)),
-            None => match s.parse::<f64>() {
-                Ok(v) if v.is_finite() => v,
-                _ => return Some(None),
-            },
-        },
-        _ => return None,
-    };
-    Some(Some(if value > 1.0 { value / 100.0 } else { value }))
 }
 
 pub(super) fn check(cx: &Cx, bound: &Bound, out: &mut Vec<Diagnostic>) {

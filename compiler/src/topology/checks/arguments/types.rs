@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, LazyLock, Mutex};
 
-use ospecc_schema::topology::Param;
+use ospecc_schema::topology::{builtins, catalog, Param};
 
 use crate::diagnostics::{Diagnostic, TextEdit};
 use crate::span::Span;
@@ -101,7 +101,7 @@ impl Ty {
 /// into its alternatives, the head of `list[event]`), with `delay` told apart by its form.
 pub(super) fn value_types(arg: &Arg) -> Vec<String> {
     match arg {
-        Arg::Record(record) if record.builtin == "delay" => {
+        Arg::Record(record) if record.builtin == builtins::DELAY => {
             // `delay("500ms")` is a syscall fault, `delay(delay="500ms")` a protocol rule.
             vec![if record.positional.is_empty() { "proxy_fault" } else { "fault" }.to_owned()]
         }
@@ -270,16 +270,16 @@ fn client_target(cx: &Cx, want: &Ty, arg: &Arg) -> bool {
         && value_types(arg).iter().any(|h| h == "client")
 }
 
-/// The fault values of the three layers.
-const LAYERS: &[&str] = &["fault", "proxy_fault", "packet_fault"];
+/// Whether a type is the fault value of a layer (catalog `fault_layer`).
+fn is_fault(ty: &str) -> bool {
+    catalog().value_type(ty).is_some_and(|t| t.fault_layer.is_some())
+}
 
 /// A fault of one layer where another layer's is expected: the fault checks report that
 /// (TOP202), with the layer-specific advice.
 fn layer_confusion(want: &Ty, arg: &Arg) -> bool {
     let names = top_names(want);
-    !names.is_empty()
-        && names.iter().all(|n| LAYERS.contains(n))
-        && value_types(arg).iter().any(|h| LAYERS.contains(&h.as_str()))
+    !names.is_empty() && names.iter().all(|n| is_fault(n)) && value_types(arg).iter().any(|h| is_fault(h))
 }
 
 fn report(cx: &Cx, bound: &Bound, ty: &Ty, mismatch: &Mismatch) -> Diagnostic {

@@ -5,8 +5,6 @@
 //! `set` an unresolved name (TOP011: the evaluator resolves every name of the file, function
 //! bodies included, before it runs anything).
 
-pub(crate) mod graph;
-
 use crate::topology::hash::HashMap;
 
 use starlark::syntax::ast::{AssignTargetP, AstAssignTarget, AstExpr, AstStmt, StmtP};
@@ -15,8 +13,8 @@ use starlark_syntax::syntax::uniplate::Visit;
 use super::Model;
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
+use crate::topology::functions::{recursive_groups, Functions};
 use crate::topology::syntax::span;
-use graph::{recursive_groups, Functions};
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     let (Some(syntax), Some(functions)) = (model.syntax, model.functions()) else { return };

@@ -6,9 +6,10 @@ use super::syscall_keywords;
 use crate::diagnostics::Diagnostic;
 use crate::topology::checks::{Call, Model};
 use crate::topology::values::Arg;
+use ospecc_schema::topology::builtins;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    for call in model.calls_of("fault_assumption") {
+    for call in model.calls_of(builtins::FAULT_ASSUMPTION) {
         if !model.has_splat(call) && inert(call) {
             out.push(inert_assumption(model, call));
         }

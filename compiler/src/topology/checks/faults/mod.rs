@@ -14,6 +14,8 @@ mod syscall;
 use std::sync::Arc;
 
 use ospecc_schema::topology::catalog;
+/// The layer a fault value acts on (catalog `fault_layer` of its type).
+use ospecc_schema::topology::FaultLayer as Layer;
 use starlark::syntax::ast::{AstExpr, AstStmt, ExprP, StmtP};
 use starlark_syntax::syntax::uniplate::Visit;
 
@@ -32,41 +34,18 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     assumptions::check(model, out);
 }
 
-/// The layer a fault value acts on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Layer {
-    /// A seccomp rule (`deny`, `allow`, `delay("1s")`): a value for a syscall keyword.
-    Syscall,
-    /// An L7 proxy rule (`error`, `response`, `drop`, `delay(delay=)`, `duplicate`).
-    Proxy,
-    /// A packet-gateway rule (`packet_*`).
-    Packet,
-}
-
-impl Layer {
-    fn noun(self) -> &'static str {
-        match self {
-            Layer::Syscall => "a syscall fault",
-            Layer::Proxy => "a protocol rule",
-            Layer::Packet => "a packet rule",
-        }
+/// How messages name a fault value of a layer.
+fn noun(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Syscall => "a syscall fault",
+        Layer::Proxy => "a protocol rule",
+        Layer::Packet => "a packet rule",
     }
 }
 
-/// The layer of a fault value, from the catalog's return type; `delay` returns either, and is
-/// the syscall form exactly when it has a positional duration (reference §1.4).
+/// The layer of a fault value.
 fn layer(arg: &Arg) -> Option<Layer> {
-    let record = arg.record()?;
-    let types: Vec<&str> = record.ty.split('|').map(str::trim).collect();
-    let syscall = types.contains(&"fault");
-    let proxy = types.contains(&"proxy_fault");
-    match (syscall, proxy) {
-        (true, true) if record.positional.is_empty() => Some(Layer::Proxy),
-        (true, _) => Some(Layer::Syscall),
-        (false, true) => Some(Layer::Proxy),
-        _ if types.contains(&"packet_fault") => Some(Layer::Packet),
-        _ => None,
-    }
+    super::fault_layer(arg.record()?)
 }
 
 /// The call site of a nested record, when it is a call in the root file.

@@ -4,6 +4,8 @@
 //! interface on the faulted side, started and stopped in the same body; `watch` on
 //! container-mode services.
 
+use ospecc_schema::topology::{builtins, Range};
+
 use crate::topology::hash::HashMap;
 
 use super::{already_reported, service_name, Functions};
@@ -16,30 +18,8 @@ use crate::topology::checks::{Call, Model};
 use crate::topology::syntax::span;
 use crate::topology::values::{Arg, Recorded};
 
-/// Builtins (besides `packet_*` rules) that run on the gVisor packet gateway.
-const GATEWAY_BUILTINS: &[&str] =
-    &["partition", "partition_start", "partition_stop", "bandwidth", "mtu", "watch", "watch_start", "watch_stop"];
-
 /// Packet triggers of which a rule takes at most one.
 const TRIGGERS: &[&str] = &["nth", "after", "every"];
-
-/// Integer ranges Faultbox enforces (inclusive): builtin (`packet_*` = every packet rule),
-/// parameter, minimum, maximum.
-const RANGES: &[(&str, &str, i64, i64)] = &[
-    ("packet_*", "port", 1, 65535),
-    ("packet_*", "len", 0, i64::MAX),
-    ("packet_*", "len_gt", 0, i64::MAX),
-    ("packet_*", "len_lt", 0, i64::MAX),
-    ("packet_*", "nth", 1, i64::MAX),
-    ("packet_*", "after", 1, i64::MAX),
-    ("packet_*", "every", 1, i64::MAX),
-    ("packet_reorder", "by", 1, i64::MAX),
-    ("packet_duplicate", "count", 2, i64::MAX),
-    ("packet_corrupt", "offset", 0, i64::MAX),
-    ("packet_corrupt", "length", 1, i64::MAX),
-    ("packet_window", "size", 0, 65535),
-    ("mtu", "size", 68, i64::MAX),
-];
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     gvisor(model, out);
@@ -52,10 +32,10 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
             triggers(model, call, out);
         }
         ranges(model, call, out);
-        if call.is("partition") || call.is("partition_start") {
+        if call.is(builtins::PARTITION) || call.is(builtins::PARTITION_START) {
             partition(model, call, out);
         }
-        if call.is("watch") || call.is("watch_start") {
+        if call.is(builtins::WATCH) || call.is(builtins::WATCH_START) {
             watch(model, call, out);
         }
     }
@@ -68,14 +48,11 @@ fn is_packet_rule(call: &Call) -> bool {
 
 /// TOP214: packet-layer builtins without `determinism(runtime="gvisor")`.
 fn gvisor(model: &Model, out: &mut Vec<Diagnostic>) {
-    let uses: Vec<&Call> = model
-        .calls
-        .iter()
-        .filter(|c| is_packet_rule(c) || c.builtin().is_some_and(|b| GATEWAY_BUILTINS.contains(&b.name.as_str())))
-        .collect();
+    let uses: Vec<&Call> =
+        model.calls.iter().filter(|c| is_packet_rule(c) || c.builtin().is_some_and(|b| b.gateway)).collect();
     let Some(first) = uses.first() else { return };
     let mut declared = None;
-    for d in model.evaluated.calls_of("determinism") {
+    for d in model.evaluated.calls_of(builtins::DETERMINISM) {
         match d.named("runtime") {
             Some(Arg::Str(r)) if r == "gvisor" => return,
             Some(Arg::Str(_)) | None | Some(Arg::None) => declared = Some(d),
@@ -154,28 +131,28 @@ fn triggers(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     );
 }
 
-/// TOP216: integer arguments outside the range Faultbox accepts.
+/// TOP216: integer arguments outside the range Faultbox accepts (catalog `range`).
 fn ranges(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     let Some(builtin) = call.builtin() else { return };
-    let packet = is_packet_rule(call);
-    for &(owner, param, min, max) in RANGES {
-        if !(owner == builtin.name || owner == "packet_*" && packet) {
-            continue;
-        }
-        let positional =
-            builtin.params.iter().position(|p| p.name == param).filter(|&i| i < call.record.positional.len());
-        let (value, at) = match (call.record.named(param), positional) {
-            (Some(v), _) => (v, model.value_span(call, param)),
+    for (index, param) in builtin.params.iter().enumerate() {
+        let Some(Range { min, max }) = param.range else { continue };
+        let name = param.name.as_str();
+        let positional = Some(index).filter(|&i| i < call.record.positional.len());
+        let (value, at) = match (call.record.named(name), positional) {
+            (Some(v), _) => (v, model.value_span(call, name)),
             (None, Some(i)) => (&call.record.positional[i], model.positional_span(call, i)),
             _ => continue,
         };
         let Arg::Int(n) = value else { continue };
-        if (min..=max).contains(n) || already_reported(out, at) {
+        if (min..=max.unwrap_or(i64::MAX)).contains(n) || already_reported(out, at) {
             continue;
         }
-        let range = if max == i64::MAX { format!("at least {min}") } else { format!("between {min} and {max}") };
+        let range = match max {
+            None => format!("at least {min}"),
+            Some(max) => format!("between {min} and {max}"),
+        };
         out.push(
-            Diagnostic::error("TOP216", at, format!("`{param}` of `{}` must be {range}, not {n}", builtin.name))
+            Diagnostic::error("TOP216", at, format!("`{name}` of `{}` must be {range}, not {n}", builtin.name))
                 .with_help(format!("use a value {range}")),
         );
     }
@@ -234,7 +211,7 @@ fn watch(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     if container {
         return;
     }
-    let kind = if service.builtin == "mock_service" {
+    let kind = if service.builtin == builtins::MOCK_SERVICE {
         "a mock"
     } else if service.named("remote").is_some() {
         "a remote service"
@@ -265,7 +242,7 @@ fn balance(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
         model.calls_of(name).filter(|c| functions.enclosing(c.record.span) != body).filter_map(pair_of).collect()
     };
     let mut by_body: HashMap<Option<usize>, Vec<&Call>> = HashMap::default();
-    for call in model.calls.iter().filter(|c| c.is("partition_start") || c.is("partition_stop")) {
+    for call in model.calls.iter().filter(|c| c.is(builtins::PARTITION_START) || c.is(builtins::PARTITION_STOP)) {
         by_body.entry(functions.enclosing(call.record.span)).or_default().push(call);
     }
     for (body, calls) in &by_body {
@@ -275,7 +252,7 @@ fn balance(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
         for call in calls {
             let Some(pair) = pair_of(call) else { continue };
             let open = active.iter().position(|(p, _)| *p == pair);
-            match (call.is("partition_start"), open) {
+            match (call.is(builtins::PARTITION_START), open) {
                 (true, Some(i)) => {
                     out.push(unbalanced(model, call, &pair, "is started again while active", Some(active[i].1)))
                 }

@@ -3,7 +3,7 @@
 //! interface's protocol has a proxy that implements the rule's action and consults its
 //! matchers, whether `fault(ref, ...)` has a rule at all, and whether `source=` reaches it.
 
-use ospecc_schema::topology::{catalog, Protocol, Targets};
+use ospecc_schema::topology::{builtins, catalog, Protocol, Targets};
 
 use super::{
     already_reported, interface_name, layer, list_item, record_span, service_name, site_of, syscall_keywords, Layer,
@@ -14,10 +14,6 @@ use crate::topology::attrs;
 use crate::topology::checks::{Call, Model};
 use crate::topology::values::{Arg, Recorded};
 
-/// Rule builtins and the proxy action they install (reference §1.5).
-const ACTIONS: &[(&str, &str)] =
-    &[("response", "respond"), ("error", "error"), ("delay", "delay"), ("drop", "drop"), ("duplicate", "duplicate")];
-
 /// Matcher keywords that are aliases of a proxy rule field.
 const MATCHER_ALIASES: &[(&str, &str)] = &[("op", "method"), ("collection", "key"), ("subject", "topic")];
 
@@ -27,9 +23,9 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
             continue;
         }
         clients(model, call, out);
-        if call.is("fault") {
+        if call.is(builtins::FAULT) {
             fault(model, call, out);
-        } else if call.is("fault_assumption") {
+        } else if call.is(builtins::FAULT_ASSUMPTION) {
             assumption_rules(model, call, out);
         }
     }
@@ -276,14 +272,17 @@ fn proxy_rule(model: &Model, rule: &Recorded, iface_ref: &Recorded, usage: Span,
 }
 
 fn action(rule: &Recorded, protocol: &Protocol, iface: &str, at: Span, usage: Span, out: &mut Vec<Diagnostic>) {
-    let Some(&(builtin, action)) = ACTIONS.iter().find(|(b, _)| *b == rule.builtin) else { return };
+    // The proxy action the rule installs (catalog `proxy_action`, reference §1.5).
+    let Some(action) = catalog().builtin(&rule.builtin).and_then(|b| b.proxy_action.as_deref()) else { return };
     if protocol.actions.iter().any(|a| a == action) {
         return;
     }
-    let supported: Vec<String> = ACTIONS
+    let builtin = &rule.builtin;
+    let supported: Vec<String> = protocol
+        .actions
         .iter()
-        .filter(|(_, a)| protocol.actions.iter().any(|x| x == a))
-        .map(|(b, _)| format!("`{b}()`"))
+        .filter_map(|a| catalog().builtins.iter().find(|b| b.proxy_action.as_ref() == Some(a)))
+        .map(|b| format!("`{}()`", b.name))
         .collect();
     push_once(
         out,

@@ -6,39 +6,44 @@
 
 use std::sync::Arc;
 
+use ospecc_schema::topology::{builtins, ScopeForm, ScopeKind, Targets};
+
 use super::{assumption_list, list_item, service_name, Functions};
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::span::Span;
 use crate::topology::checks::{Call, Model};
 use crate::topology::values::{Arg, Recorded};
 
-/// Builtins that install a service's dynamic syscall rules.
-const SCOPES: &[&str] = &["fault", "fault_start", "fault_all"];
-
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     let functions = Functions::new(model);
     for call in &model.calls {
-        if call.is("fault") || call.is("fault_all") {
-            nested(model, &functions, call, out);
+        match fault_scope(call) {
+            Some(ScopeForm::Run) => nested(model, &functions, call, out),
+            Some(ScopeForm::Start) => overlapping(model, &functions, call, out),
+            _ => {}
         }
-        if call.is("fault_start") {
-            overlapping(model, &functions, call, out);
-        }
-        if call.is("fault_scenario") {
+        if call.is(builtins::FAULT_SCENARIO) {
             scenario(model, call, out);
         }
     }
 }
 
+/// The form of a syscall fault scope (catalog `scope` of kind `fault`), if the call opens or
+/// closes one: the scopes that install (or clear) a service's dynamic syscall rules.
+fn fault_scope(call: &Call) -> Option<ScopeForm> {
+    call.builtin()?.scope.filter(|s| s.kind == ScopeKind::Fault).map(|s| s.form)
+}
+
 /// The names of the services a scope call installs rules on (service forms only).
 fn scoped_services(call: &Call) -> Vec<&str> {
-    if !call.builtin().is_some_and(|b| SCOPES.contains(&b.name.as_str())) {
+    if !matches!(fault_scope(call), Some(ScopeForm::Run | ScopeForm::Start)) {
         return Vec::new();
     }
+    let list = call.builtin().is_some_and(|b| b.targets == Some(Targets::FirstList));
     let first = call.record.positional.first().or_else(|| call.record.named("services"));
     match first {
         Some(Arg::Record(r)) if r.ty == "service" => vec![service_name(r)],
-        Some(Arg::List(items)) if call.is("fault_all") => {
+        Some(Arg::List(items)) if list => {
             items.iter().filter_map(Arg::record).filter(|r| r.ty == "service").map(|r| service_name(r)).collect()
         }
         _ => Vec::new(),
@@ -79,7 +84,7 @@ fn overlapping(model: &Model, functions: &Functions, start: &Call, out: &mut Vec
         functions.calls_in(model, body).filter(|c| c.record.span.start > start.record.span.start).collect();
     later.sort_by_key(|c| c.record.span.start);
     for call in later {
-        if call.is("fault_stop") && stopped(call) == Some(service) {
+        if fault_scope(call) == Some(ScopeForm::Stop) && stopped(call) == Some(service) {
             return;
         }
         if scoped_services(call).contains(&service) {
@@ -126,8 +131,10 @@ fn syscall_services(assumption: &Arc<Recorded>, depth: usize, into: &mut Vec<Str
     if depth > 16 {
         return;
     }
-    let params =
-        ospecc_schema::topology::catalog().builtin("fault_assumption").map(|b| b.params.as_slice()).unwrap_or_default();
+    let params = ospecc_schema::topology::catalog()
+        .builtin(builtins::FAULT_ASSUMPTION)
+        .map(|b| b.params.as_slice())
+        .unwrap_or_default();
     let has_syscall = assumption.named.iter().any(|(k, _)| !params.iter().any(|p| p.name == *k));
     if has_syscall {
         if let Some(service) = assumption.named("target").and_then(|t| super::service_of(t)) {

@@ -5,10 +5,10 @@
 //! `trace(syscalls=)` name interceptable syscalls too.
 
 use super::{
-    already_reported, in_vocabulary, keyword_name_span, layer, list_item, service_name, service_of, syscall_keywords,
-    vocabulary_values, Layer,
+    already_reported, in_vocabulary, keyword_name_span, layer, list_item, noun, service_name, service_of,
+    syscall_keywords, vocabulary_values, Layer,
 };
-use ospecc_schema::topology::{SyscallKeys, Targets};
+use ospecc_schema::topology::{builtins, SyscallKeys, Targets};
 
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
@@ -86,15 +86,16 @@ fn syscall_site(model: &Model, call: &Call, where_: &Targets, strict: bool, out:
     let targets = targets(model, call, where_);
     // `fault(ref, ...)`, `fault(assumption, ...)` and client targets are reported by the
     // target checks; the keys mean nothing there.
-    let other_form =
-        |t: &Target| t.value.record().is_some_and(|r| r.ty != "service" && (call.is("fault") || r.ty == "client"));
+    let other_form = |t: &Target| {
+        t.value.record().is_some_and(|r| r.ty != "service" && (call.is(builtins::FAULT) || r.ty == "client"))
+    };
     if targets.iter().any(other_form) {
         return;
     }
     for (key, value) in &keys {
         value_layer(model, call, key, value, out);
     }
-    if targets.is_empty() && call.is("fault_assumption") {
+    if targets.is_empty() && call.is(builtins::FAULT_ASSUMPTION) {
         out.push(no_target(model, call, &keys[0].0));
         return;
     }
@@ -132,7 +133,7 @@ fn value_layer(model: &Model, call: &Call, key: &str, value: &Arg, out: &mut Vec
         Diagnostic::error(
             "TOP202",
             at,
-            format!("syscall keyword `{key}` is given {}, not a syscall fault", found.noun()),
+            format!("syscall keyword `{key}` is given {}, not a syscall fault", noun(found)),
         )
         .with_help(help),
     );
@@ -233,7 +234,7 @@ fn unfaultable_service(call: &Call, service: &Recorded, at: Span) -> Option<Diag
                 .with_help("a remote service runs elsewhere; fault its interfaces with protocol rules instead: `fault(svc.iface, error(...), run=...)`"),
         );
     }
-    let why = if service.builtin == "mock_service" {
+    let why = if service.builtin == builtins::MOCK_SERVICE {
         "is a `mock_service` (served in-process, no seccomp filter)"
     } else if service.named("seccomp") == Some(&Arg::Bool(false)) {
         "is declared with `seccomp=False`"

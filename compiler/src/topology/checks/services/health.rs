@@ -3,38 +3,24 @@
 //! service declares (a copy-pasted port polls nothing until the timeout); and a bare TCP probe
 //! of a protocol whose `ready()` speaks the protocol reports ready too early.
 
+use ospecc_schema::topology::{builtins, catalog, Healthcheck};
+
 use super::{interfaces, kind, listing, port, port_mappings, protocol, Cx, Kind};
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
 use crate::topology::values::{Arg, Recorded};
 
-/// Healthchecks that take an address as their first argument.
-const ADDRESSED: &[&str] = &["tcp", "http", "kafka_ready"];
-
 /// Host names that mean "this machine" (the service's own published ports).
 const LOCAL_HOSTS: &[&str] = &["localhost", "127.0.0.1", "0.0.0.0", "[::1]", ""];
-
-/// Protocols whose `ready()` runs a protocol-level probe (reference §1.2), so a TCP connect is
-/// a weaker readiness signal: the port opens before the server answers queries.
-const PROTOCOL_PROBES: &[(&str, &str)] = &[
-    ("postgres", "`SELECT 1`"),
-    ("mysql", "`SELECT 1`"),
-    ("redis", "`PING`"),
-    ("mongodb", "a `ping` command"),
-    ("clickhouse", "`/ping`"),
-    ("cassandra", "a CQL session"),
-    ("kafka", "a metadata request and a leader check"),
-];
 
 pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     for service in cx.root_services() {
         let Some(Arg::Record(check)) = service.named("healthcheck") else { continue };
         let Some(at) = cx.value(service, "healthcheck") else { continue };
-        match check.builtin.as_str() {
-            "ready" => ready(service, at, out),
-            name if ADDRESSED.contains(&name) && kind(service) != Kind::Remote => {
-                addressed(cx, service, check, out);
-            }
+        // What the healthcheck probes (catalog `healthcheck`).
+        match catalog().builtin(&check.builtin).and_then(|b| b.healthcheck) {
+            Some(Healthcheck::DefaultInterface) => ready(service, at, out),
+            Some(Healthcheck::Address) if kind(service) != Kind::Remote => addressed(cx, service, check, out),
             _ => {}
         }
     }
@@ -91,7 +77,7 @@ fn addressed(cx: &Cx, service: &Recorded, check: &Recorded, out: &mut Vec<Diagno
         out.push(undeclared(cx, service, check, address, p, &declared, at));
         return;
     }
-    if check.builtin == "tcp" {
+    if check.builtin == builtins::TCP {
         weak_probe(cx, service, check, p, out);
     }
 }
@@ -130,7 +116,10 @@ fn undeclared(
 fn weak_probe(cx: &Cx, service: &Recorded, check: &Recorded, p: i64, out: &mut Vec<Diagnostic>) {
     let Some(iface) = default_interface(service).filter(|i| port(i) == Some(p)) else { return };
     let Some(proto) = protocol(iface) else { return };
-    let Some((_, probe)) = PROTOCOL_PROBES.iter().find(|(name, _)| *name == proto) else { return };
+    // Protocols whose `ready()` runs a protocol-level probe (reference §1.2, catalog
+    // `ready_probe`), so a TCP connect is a weaker readiness signal: the port opens before
+    // the server answers queries.
+    let Some(probe) = catalog().protocol(proto).and_then(|p| p.ready_probe.as_deref()) else { return };
     let Some(at) = cx.value(service, "healthcheck") else { return };
     let own = service.name().unwrap_or("?");
     let replacement = match check.named("timeout") {

@@ -5,7 +5,7 @@
 use crate::topology::hash::HashMap;
 use std::sync::Arc;
 
-use ospecc_schema::topology::catalog;
+use ospecc_schema::topology::{builtins, catalog};
 
 use super::{interfaces, kind, listing, port, port_mappings, protocol, Cx, Kind};
 use crate::diagnostics::{Diagnostic, Severity};
@@ -25,7 +25,7 @@ pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         }
         mapping_ranges(cx, service, out);
     }
-    for iface in cx.root_calls("interface") {
+    for iface in cx.root_calls(builtins::INTERFACE) {
         port_range(cx, iface, out);
         stepless(cx, iface, out);
     }

@@ -14,6 +14,7 @@ mod names;
 mod sources;
 mod tls;
 
+use ospecc_schema::topology::builtins;
 use std::sync::Arc;
 
 use super::Model;
@@ -123,7 +124,7 @@ impl Cx<'_, '_> {
 
 /// How `service` runs.
 pub(super) fn kind(service: &Recorded) -> Kind {
-    if service.builtin == "mock_service" || service.builtin != "service" {
+    if service.builtin == builtins::MOCK_SERVICE || service.builtin != builtins::SERVICE {
         return Kind::Mock;
     }
     let given = |name: &str| service.named(name).is_some_and(|a| *a != Arg::None);

@@ -3,6 +3,7 @@
 //! `test` (both rejected by Faultbox at load).
 
 use crate::topology::hash::HashMap;
+use ospecc_schema::topology::builtins;
 use std::sync::Arc;
 
 use super::Cx;
@@ -15,7 +16,7 @@ const RESERVED_CLIENT: &str = "test";
 pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let services: Vec<&Arc<Recorded>> = cx.services().collect();
     duplicates(cx, &services, "TOP109", "service", out);
-    let clients: Vec<&Arc<Recorded>> = cx.model.evaluated.calls_of("client").collect();
+    let clients: Vec<&Arc<Recorded>> = cx.model.evaluated.calls_of(builtins::CLIENT).collect();
     duplicates(cx, &clients, "TOP110", "client", out);
     for client in clients {
         clash(cx, client, &services, out);

@@ -2,6 +2,7 @@
 //! one of a binary (positional or `binary=`), `image=`, `build=` or `remote=`; the rules of
 //! remote services; and a note that container services need a container engine.
 
+use ospecc_schema::topology::builtins;
 use std::sync::Arc;
 
 use super::{interfaces, kind, listing, Cx, Kind};
@@ -27,7 +28,7 @@ const REMOTE_FORBIDDEN: &[(&str, &str)] = &[
 ];
 
 pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
-    for service in cx.root_services().filter(|s| s.builtin == "service") {
+    for service in cx.root_services().filter(|s| s.builtin == builtins::SERVICE) {
         exclusive(cx, service, out);
         if kind(service) == Kind::Remote {
             remote(cx, service, out);
@@ -170,7 +171,7 @@ fn remote_keys(
 fn containers(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let containers: Vec<(&Arc<Recorded>, Span)> = cx
         .root_services()
-        .filter(|s| s.builtin == "service" && kind(s) == Kind::Container)
+        .filter(|s| s.builtin == builtins::SERVICE && kind(s) == Kind::Container)
         .filter_map(|s| {
             let keyword = if s.named("image").is_some() { "image" } else { "build" };
             Some((s, cx.keyword(s, keyword)?))

@@ -5,6 +5,8 @@
 //! Whether the files exist is not checked here: the checks have no file system (the
 //! evaluation's sandbox does, but it does not keep it for them).
 
+use ospecc_schema::topology::{builtins, catalog};
+
 use super::{protocol, Cx};
 use crate::diagnostics::Diagnostic;
 use crate::topology::values::{Arg, Recorded};
@@ -12,15 +14,12 @@ use crate::topology::values::{Arg, Recorded};
 /// Keywords that must be given together.
 const PAIRS: &[(&str, &str)] = &[("proxy_cert", "proxy_key"), ("client_cert", "client_key")];
 
-/// Protocols whose proxies terminate TLS (reference §3.1); the others defer it.
-const TLS_PROXIES: &[&str] = &["http", "http2", "grpc", "kafka", "redis", "tcp"];
-
 pub(super) fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
-    for cert in cx.root_calls("tls_cert") {
+    for cert in cx.root_calls(builtins::TLS_CERT) {
         pairs(cx, cert, out);
         exclusive(cx, cert, out);
     }
-    for iface in cx.root_calls("interface") {
+    for iface in cx.root_calls(builtins::INTERFACE) {
         unsupported(cx, iface, out);
     }
 }
@@ -64,9 +63,12 @@ fn unsupported(cx: &Cx, iface: &Recorded, out: &mut Vec<Diagnostic>) {
         return;
     }
     let Some(proto) = protocol(iface) else { return };
-    if TLS_PROXIES.contains(&proto) || ospecc_schema::topology::catalog().protocol(proto).is_none() {
+    // Protocols whose proxies terminate TLS (reference §3.1, catalog `tls_proxy`); the
+    // others defer it.
+    if catalog().protocol(proto).is_none_or(|p| p.tls_proxy) {
         return;
     }
+    let terminating: Vec<&str> = catalog().protocols.iter().filter(|p| p.tls_proxy).map(|p| p.name.as_str()).collect();
     let Some(at) = cx.keyword(iface, "tls").or_else(|| cx.positional(iface, 4)) else { return };
     out.push(
         Diagnostic::warning(
@@ -76,7 +78,7 @@ fn unsupported(cx: &Cx, iface: &Recorded, out: &mut Vec<Diagnostic>) {
         )
         .with_help(format!(
             "remove `tls=`: Faultbox only reports `proxy_tls_pending` for `{proto}` (TLS-terminating proxies exist for {})",
-            super::listing(TLS_PROXIES)
+            super::listing(&terminating)
         )),
     );
 }

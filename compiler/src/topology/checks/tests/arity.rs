@@ -1,9 +1,12 @@
 //! The arity of callables handed to builtins (reference §8.4 item 34). Faultbox calls them
 //! with a fixed number of positional arguments (a scenario with none, an expectation with the
 //! scenario's result, a monitor callback with the event and the state); a mismatch fails only
-//! when the test runs.
+//! when the test runs. The counts and reasons are the catalog's `callback` of each callable
+//! parameter.
 
 use super::{callable, entry_spans, item_spans, Functions};
+use ospecc_schema::topology::{Callback, Param, ParamKind};
+
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
 use crate::topology::checks::{Call, Model};
@@ -11,76 +14,51 @@ use crate::topology::values::Arg;
 
 /// Where the callable is in the call.
 #[derive(Clone, Copy)]
-enum Slot {
-    Keyword(&'static str),
+enum Slot<'p> {
+    Keyword(&'p str),
     Positional(usize),
     /// Each item of a list keyword.
-    Items(&'static str),
+    Items(&'p str),
     /// Each value of a dict keyword.
-    Values(&'static str),
+    Values(&'p str),
     /// Every positional argument.
     AllPositional,
 }
 
-/// (builtin, slot, arguments Faultbox passes, what they are).
-const RULES: &[(&str, Slot, usize, &str)] = &[
-    ("scenario", Slot::Positional(0), 0, "a scenario is called with no arguments"),
-    ("fault_scenario", Slot::Keyword("scenario"), 0, "a scenario is called with no arguments"),
-    ("fault_scenario", Slot::Keyword("expect"), 1, "`expect` is called with the scenario's result"),
-    ("fault_matrix", Slot::Items("scenarios"), 0, "a scenario is called with no arguments"),
-    ("fault_matrix", Slot::Keyword("default_expect"), 1, "`default_expect` is called with the scenario's result"),
-    ("fault_matrix", Slot::Values("overrides"), 1, "an override is called with the scenario's result"),
-    ("test", Slot::Keyword("body"), 0, "a test body is called with no arguments"),
-    ("test", Slot::Positional(1), 0, "a test body is called with no arguments"),
-    ("test", Slot::Keyword("setup"), 0, "`setup` is called with no arguments"),
-    ("test", Slot::Items("assume"), 1, "an `assume` predicate is called with the choices"),
-    ("fault", Slot::Keyword("run"), 0, "`run` is called with no arguments"),
-    ("fault_all", Slot::Keyword("run"), 0, "`run` is called with no arguments"),
-    ("trace", Slot::Keyword("run"), 0, "`run` is called with no arguments"),
-    ("partition", Slot::Keyword("run"), 0, "`run` is called with no arguments"),
-    ("watch", Slot::Keyword("run"), 0, "`run` is called with no arguments"),
-    ("parallel", Slot::AllPositional, 0, "`parallel` calls each function with no arguments"),
-    ("monitor", Slot::Keyword("update"), 2, "`update` is called with the event and the state"),
-    ("monitor", Slot::Keyword("check"), 2, "`check` is called with the event and the state"),
-    ("monitor", Slot::Positional(3), 2, "`update` is called with the event and the state"),
-    ("monitor", Slot::Positional(4), 2, "`check` is called with the event and the state"),
-    ("monitor", Slot::Positional(0), 1, "a monitor function is called with the event"),
-    ("monitor", Slot::Positional(1), 1, "an `on` function is called with the event"),
-    ("monitor", Slot::Keyword("on"), 1, "an `on` function is called with the event"),
-    ("events", Slot::Keyword("where"), 1, "`where` is called with each event"),
-    ("assert_eventually", Slot::Keyword("where"), 1, "`where` is called with each event"),
-    ("assert_never", Slot::Keyword("where"), 1, "`where` is called with each event"),
-    ("packet_drop", Slot::Keyword("where"), 1, "`where` is called with each packet"),
-    ("packet_pass", Slot::Keyword("where"), 1, "`where` is called with each packet"),
-    ("packet_reset", Slot::Keyword("where"), 1, "`where` is called with each packet"),
-    ("packet_delay", Slot::Keyword("where"), 1, "`where` is called with each packet"),
-    ("packet_reorder", Slot::Keyword("where"), 1, "`where` is called with each packet"),
-    ("packet_duplicate", Slot::Keyword("where"), 1, "`where` is called with each packet"),
-    ("packet_corrupt", Slot::Keyword("where"), 1, "`where` is called with each packet"),
-    ("packet_window", Slot::Keyword("where"), 1, "`where` is called with each packet"),
-    ("dynamic", Slot::Positional(0), 1, "a `dynamic` handler is called with the request"),
-    ("eventually", Slot::Positional(0), 1, "a temporal predicate is called with the trace"),
-    ("always", Slot::Positional(0), 1, "a temporal predicate is called with the trace"),
-    ("assume", Slot::Positional(0), 1, "an `assume` predicate is called with the choices"),
-    ("await_event", Slot::Positional(0), 1, "an `await_event` predicate is called with each event"),
-    ("await_stable", Slot::Keyword("ignore"), 1, "an `ignore` predicate is called with each event"),
-];
-
 pub(super) fn check(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
     for call in &model.calls {
         let Some(builtin) = call.builtin() else { continue };
-        for (_, slot, n, why) in RULES.iter().filter(|(b, ..)| *b == builtin.name) {
-            for (arg, at) in slot_args(model, call, *slot) {
-                if let Some(d) = mismatch(functions, &arg, at, *n, why) {
-                    out.push(d);
+        for (index, param) in builtin.params.iter().enumerate() {
+            let Some(Callback { arity, why }) = &param.callback else { continue };
+            for slot in slots(index, param) {
+                for (arg, at) in slot_args(model, call, slot) {
+                    if let Some(d) = mismatch(functions, &arg, at, *arity, why) {
+                        out.push(d);
+                    }
                 }
             }
         }
     }
 }
 
+/// Where the callables of a parameter with a catalog `callback` are written: by position, by
+/// keyword, or both; each item of a list, each value of a dict, each of `*args`.
+fn slots(index: usize, param: &Param) -> Vec<Slot<'_>> {
+    let name = param.name.as_str();
+    let container = param.ty.split('[').next().unwrap_or_default();
+    match param.kind {
+        ParamKind::Positional => vec![Slot::Positional(index)],
+        ParamKind::PositionalOrKeyword => vec![Slot::Positional(index), Slot::Keyword(name)],
+        ParamKind::KeywordOnly if container == "list" => vec![Slot::Items(name)],
+        ParamKind::KeywordOnly if container == "dict" => vec![Slot::Values(name)],
+        ParamKind::KeywordOnly => vec![Slot::Keyword(name)],
+        ParamKind::Variadic => vec![Slot::AllPositional],
+        ParamKind::KeywordVariadic => Vec::new(),
+    }
+}
+
 /// The arguments in a slot, each with its span.
-fn slot_args(model: &Model, call: &Call, slot: Slot) -> Vec<(Arg, Span)> {
+fn slot_args(model: &Model, call: &Call, slot: Slot<'_>) -> Vec<(Arg, Span)> {
     let record = &call.record;
     match slot {
         Slot::Keyword(k) => record.named(k).map(|a| vec![(a.clone(), model.value_span(call, k))]).unwrap_or_default(),

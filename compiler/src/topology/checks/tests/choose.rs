@@ -4,6 +4,7 @@
 //! twice in one test conflates two choices.
 
 use crate::topology::hash::HashMap;
+use ospecc_schema::topology::builtins;
 
 use starlark::syntax::ast::ExprP;
 
@@ -15,7 +16,7 @@ use crate::topology::values::Arg;
 
 pub(super) fn check(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
     let mut axes: HashMap<(Span, String), Span> = HashMap::default();
-    for call in model.calls_of("choose") {
+    for call in model.calls_of(builtins::CHOOSE) {
         let (name, options) = match call.record.positional.as_slice() {
             [options] => (None, (options, 0)),
             [name, options] => (name.as_str(), (options, 1)),

@@ -3,6 +3,7 @@
 //! collide, and entries naming a cell outside the matrix are silently ignored.
 
 use crate::topology::hash::HashMap;
+use ospecc_schema::topology::builtins;
 
 use super::{entry_spans, item_spans, key_name};
 use crate::diagnostics::Diagnostic;
@@ -11,7 +12,7 @@ use crate::topology::checks::{Call, Model, Origin};
 use crate::topology::values::Arg;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    for call in model.calls_of("fault_matrix").filter(|c| c.origin == Origin::Load) {
+    for call in model.calls_of(builtins::FAULT_MATRIX).filter(|c| c.origin == Origin::Load) {
         let scenarios = names(model, call, "scenarios");
         lambdas(&scenarios, out);
         repeated(&scenarios, "TOP303", "scenario", out);

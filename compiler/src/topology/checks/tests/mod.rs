@@ -10,10 +10,10 @@ mod vacuity;
 
 use starlark::syntax::ast::{AstExpr, AstStmt, ExprP};
 
-use super::dialect::graph::{Function, Functions};
 use super::Model;
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
+use crate::topology::functions::{Function, Functions};
 use crate::topology::syntax::span;
 use crate::topology::values::Arg;
 

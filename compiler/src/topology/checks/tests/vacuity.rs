@@ -14,7 +14,7 @@ use crate::diagnostics::{Diagnostic, Severity};
 use crate::span::Span;
 use crate::topology::checks::{Call, Model, Origin};
 use crate::topology::values::{Arg, Recorded};
-use ospecc_schema::topology::CallContext;
+use ospecc_schema::topology::{builtins, CallContext};
 
 /// Whether something asserts: `Some(true)`, `Some(false)`, or `None` when it cannot be told.
 type Checks = Option<bool>;
@@ -33,7 +33,7 @@ pub(super) fn check(model: &Model, functions: &Functions, entries: &[Entry], out
             out.push(vacuous(&e.name, e.at, severity));
         }
     }
-    for call in model.calls_of("fault_matrix").filter(|c| c.origin == Origin::Load) {
+    for call in model.calls_of(builtins::FAULT_MATRIX).filter(|c| c.origin == Origin::Load) {
         smoke_cells(model, functions, call, out);
     }
 }
@@ -123,8 +123,8 @@ fn standalone_scenario(model: &Model, functions: &Functions, call: &Call) -> Opt
 
 fn used_as_probe(model: &Model, name: &str) -> bool {
     let is = |a: &Arg| matches!(a, Arg::Function(f) if f == name);
-    model.calls_of("fault_scenario").any(|c| c.record.named("scenario").is_some_and(is))
-        || model.calls_of("fault_matrix").any(|c| match c.record.named("scenarios") {
+    model.calls_of(builtins::FAULT_SCENARIO).any(|c| c.record.named("scenario").is_some_and(is))
+        || model.calls_of(builtins::FAULT_MATRIX).any(|c| match c.record.named("scenarios") {
             Some(Arg::List(items)) => items.iter().any(is),
             _ => false,
         })

@@ -1,7 +1,8 @@
 //! An index of the root file's functions (`def`s and lambdas), read from the syntax tree: each
 //! one's span, signature, the functions it calls or names, and whether it asserts. The dialect
 //! check builds the call graph from it (recursion); the test checks follow it from a test entry
-//! (vacuity) and look up the signatures of callables passed to builtins (arity).
+//! (vacuity) and look up the signatures of callables passed to builtins (arity); the plan's
+//! lowering names tests and callables from it. It is part of the model, below both.
 //!
 //! Names are resolved by name only, as a reader would: every `def` of a name, at any depth,
 //! is taken as a candidate (their facts are merged), so nothing here needs the evaluator.
@@ -14,22 +15,6 @@ use starlark_syntax::syntax::uniplate::Visit;
 
 use crate::span::Span;
 use crate::topology::syntax::{signature, span, Def};
-
-/// Builtins whose call counts as an assertion of the calling test (Faultbox counts these for
-/// `TEST_NO_ASSERTIONS`; `fail()` is the hand-written form of one).
-const ASSERTIONS: &[&str] = &[
-    "assert_true",
-    "assert_eq",
-    "assert_eventually",
-    "assert_never",
-    "assert_before",
-    "expect_success",
-    "expect_error_within",
-    "expect_hang",
-    "eventually",
-    "always",
-    "fail",
-];
 
 /// Starlark's universe functions that neither assert nor call back into user code.
 const HARMLESS: &[&str] = &[
@@ -232,7 +217,7 @@ impl Functions {
                 let name = id.node.ident.as_str();
                 if self.def_names.contains(name) {
                     into.calls.push((name.to_owned(), span(callee.span)));
-                } else if ASSERTIONS.contains(&name) && !self.loaded.contains(name) {
+                } else if asserts(name) && !self.loaded.contains(name) {
                     into.asserts = true;
                 } else if !is_known_harmless(name) || self.loaded.contains(name) {
                     into.opaque = true;
@@ -250,6 +235,13 @@ impl Functions {
             _ => into.opaque = true,
         }
     }
+}
+
+/// Whether a call of the builtin `name` counts as an assertion of the calling test (catalog
+/// `asserts`: what Faultbox counts for `TEST_NO_ASSERTIONS`; `fail()` is the hand-written form
+/// of one).
+fn asserts(name: &str) -> bool {
+    catalog().builtin(name).is_some_and(|b| b.asserts)
 }
 
 /// A builtin of the catalog or the Starlark universe that does not assert.
