@@ -119,8 +119,10 @@ fn a_local_binary_and_a_mock_run_end_to_end_with_every_report() {
     run.expect(1);
     let found = results(&run.stdout);
     let outcome = |name: &str| found.iter().find(|r| r.0 == name).map(|r| r.1.clone()).unwrap_or_default();
+    let message = |name: &str| found.iter().find(|r| r.0 == name).map(|r| r.2.clone()).unwrap_or_default();
     for passed in ["test_index", "test_lookup", "test_create_checked", "test_logs_requests"] {
-        assert_eq!(outcome(passed), "passed", "{passed}: {found:?}");
+        // The result's own message last and short: CI excerpts keep the tail of a failure.
+        assert_eq!(outcome(passed), "passed", "{found:?}\n{passed}: {}", message(passed));
     }
     assert_eq!(outcome("test_missing_page"), "failed");
     assert!(found.iter().any(|r| r.2.contains("assert_eq failed: 404 != 200")), "{found:?}");
