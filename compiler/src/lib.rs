@@ -4,6 +4,7 @@
 //! The entry point for OSpec files is [`ospec::check`].
 
 pub mod analysis;
+pub mod coverage;
 pub mod crossfile;
 pub mod diagnostics;
 pub mod fmt;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ospecc_compiler::plan::coverage::{self, suggest};
+use ospecc_compiler::coverage::{self, suggest};
 use ropey::Rope;
 use serde_json::json;
 use tower_lsp_server::ls_types::{

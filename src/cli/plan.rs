@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use ospecc_compiler::plan::coverage::{self, suggest};
+use ospecc_compiler::coverage::{self, suggest};
 use ospecc_compiler::plan::{self, Built, PlanInput, PlanOptions};
 use ospecc_compiler::report::{self, FileResult};
 use ospecc_compiler::syntax::text::decode;

@@ -8,7 +8,6 @@
 //! here does IO: files come through the injected [`FileSystem`].
 
 pub mod bundle;
-pub mod coverage;
 pub mod ospec;
 pub mod render;
 pub mod runnable;
