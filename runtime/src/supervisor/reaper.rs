@@ -58,15 +58,46 @@ pub fn run_gone(path: &Path) -> bool {
     !path.exists() || abandoned(path)
 }
 
-/// Creates and locks `<dir>/<id>.lock`.
+/// Creates and locks `<dir>/<id>.lock`. Another run's [`reap_abandoned`] may probe the file
+/// between its creation and the `flock` (it then looks abandoned, and is removed): the lock is
+/// retried until it is held on the very file the path names.
 fn lock(dir: &Path, id: &str) -> io::Result<File> {
     std::fs::create_dir_all(dir)?;
-    let file = File::create(dir.join(format!("{id}.lock")))?;
-    // SAFETY: flock on a file descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(io::Error::last_os_error());
+    let path = dir.join(format!("{id}.lock"));
+    for _ in 0..LOCK_ATTEMPTS {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        if !try_lock(&file) {
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::WouldBlock {
+                return Err(error);
+            }
+            // A reaper's probe holds it for a moment.
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        }
+        if names_file(&path, &file) {
+            return Ok(file);
+        }
     }
-    Ok(file)
+    Err(io::Error::new(io::ErrorKind::WouldBlock, format!("could not lock {} on its own", path.display())))
+}
+
+/// How often [`lock`] tries before it gives up (each failed try is a reaper's probe).
+const LOCK_ATTEMPTS: usize = 200;
+
+/// Takes the exclusive lock without waiting.
+fn try_lock(file: &File) -> bool {
+    // SAFETY: flock on a file descriptor we own.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// Whether `path` still names the open `file` (not removed or replaced since it was opened).
+fn names_file(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(open)) => named.dev() == open.dev() && named.ino() == open.ino(),
+        _ => false,
+    }
 }
 
 /// What [`reap_abandoned`] cleaned up.
@@ -88,9 +119,11 @@ pub fn reap_abandoned() -> Reaped {
         let Some(id) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".lock")) else {
             continue;
         };
-        if id == own || !abandoned(&path) {
+        if id == own {
             continue;
         }
+        // Held while the file is removed: a run that is just taking this lock retries on a new file.
+        let Some(_probe) = abandoned_lock(&path) else { continue };
         reaped.processes.extend(kill_marked(id));
         let _ = std::fs::remove_file(&path);
         reaped.runs.push(id.to_owned());
@@ -108,9 +141,13 @@ pub fn reap_own() -> Vec<i32> {
 
 /// Whether nobody holds the lock file (its run is gone).
 fn abandoned(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else { return false };
-    // SAFETY: flock on a file descriptor we own; the lock is released as `file` closes.
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    abandoned_lock(path).is_some()
+}
+
+/// The lock of a file nobody holds, now held by the caller (released as it is dropped).
+fn abandoned_lock(path: &Path) -> Option<File> {
+    let file = File::open(path).ok()?;
+    try_lock(&file).then_some(file)
 }
 
 /// SIGKILLs every process whose environment carries `OSPECC_RUN=<id>`; returns their pids.
@@ -172,6 +209,35 @@ mod tests {
         assert!(!dir.join(format!("{id}.lock")).exists());
         unmarked.kill().unwrap();
         let _ = unmarked.wait();
+    }
+
+    /// A run taking its lock while another run's reap probes it (the file exists, nobody holds
+    /// it yet, so the reap takes it for abandoned and removes it): the run waits out the probe
+    /// and ends up holding the lock of the file its path names, so no later run takes it for
+    /// abandoned.
+    #[test]
+    fn a_run_starting_during_a_reap_keeps_its_lock() {
+        let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = lock_dir();
+        let id = format!("test-{}-racing", std::process::id());
+        let path = dir.join(format!("{id}.lock"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, b"").unwrap();
+        let probe = abandoned_lock(&path).expect("an unheld file is abandoned");
+        let reaper = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                std::fs::remove_file(&path).unwrap();
+                drop(probe);
+            })
+        };
+        let held = lock(&dir, &id).expect("the lock, once the probe is gone");
+        reaper.join().unwrap();
+        assert!(names_file(&path, &held), "its lock file was removed under it");
+        assert!(!run_gone(&path), "a live run looks gone");
+        drop(held);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
