@@ -406,3 +406,79 @@ def test_faulted():
     assert!(run.stdout.contains("ospecc shim: cannot run `/no/such/program`"), "{}", run.text());
     assert!(engine.containers("ospecc.service", "shim_fail_web").is_empty());
 }
+
+/// `reuse=True` on a Redis container: kept from one test to the next (one container for the
+/// tests that adopt it), `seed=` after each fresh start, `reset=` before each adopted test,
+/// restarted (`service_not_reused`) around a test that faults its syscalls, and removed at
+/// the end of the run like every other container.
+#[test]
+fn a_reused_container_is_kept_across_tests_and_reset_between_them() {
+    let _serial = serial();
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"
+def seed_cache():
+    cache.main.set(key = "seeded", value = "yes")
+
+def reset_cache():
+    cache.main.command(cmd = "FLUSHALL")
+    seed_cache()
+
+cache = service("reuse_cache",
+    interface("main", "redis", 23379),
+    image = "redis:7-alpine",
+    args = ["/usr/bin/redis-server", "--port", "23379", "--protected-mode", "no", "--save", ""],
+    reuse = True,
+    seed = seed_cache,
+    reset = reset_cache,
+    healthcheck = ready(timeout = "30s"),
+)
+
+def test_1_writes():
+    assert_eq(cache.main.get(key = "seeded").data["value"], "yes")
+    cache.main.set(key = "leak", value = "from test 1")
+
+def test_2_sees_a_reset_cache():
+    assert_eq(cache.main.get(key = "leak").data["value"], None)
+    assert_eq(cache.main.get(key = "seeded").data["value"], "yes")
+    cache.main.set(key = "leak", value = "from test 2")
+
+def test_3_protocol_faults_keep_it():
+    def scenario():
+        assert_true(not cache.main.get(key = "seeded").ok, "the proxy answers GET with an error")
+    fault(cache.main, error(command = "GET"), run = scenario)
+    assert_eq(cache.main.get(key = "leak").data["value"], None)
+
+def test_4_syscall_faults_restart_it():
+    def scenario():
+        assert_eq(cache.main.get(key = "seeded").data["value"], "yes")
+    fault(cache, fsync = deny("EIO"), run = scenario)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run = run(dir.path(), "spec.star", &engine, &["--bundle", "run.bundle"]);
+    assert_passed(&run, 4);
+    let events = common::ospecc_with(
+        dir.path(),
+        &["inspect", "run.bundle", "events.jsonl"],
+        None,
+        &[],
+        Duration::from_secs(60),
+    );
+    assert_eq!(events.code, Some(0), "{}", events.text());
+    let events: Vec<serde_json::Value> =
+        events.stdout.lines().map(|l| serde_json::from_str(l).expect("an event per line")).collect();
+    let of = |kind: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e["type"] == kind && e["service"] == "reuse_cache").collect()
+    };
+    // Started for test 1, adopted by 2 and 3; test 4 runs it under a filter, so it restarts.
+    assert_eq!(of("container_started").len(), 2, "{:#?}", of("container_started"));
+    let adopted: Vec<_> = of("service_started").into_iter().filter(|e| e["fields"]["reused"] == true).collect();
+    assert_eq!(adopted.len(), 2, "{adopted:#?}");
+    assert_eq!(of("service_seed").len(), 2, "a seed after each fresh start");
+    assert_eq!(of("service_reset").len(), 2, "a reset before each adopted test");
+    assert_eq!(of("service_not_reused").len(), 1, "{:#?}", of("service_not_reused"));
+    // Kept after tests 1, 2, 3 and 4; the last one is removed at the end of the run.
+    assert_eq!(of("service_kept").len(), 4);
+    assert_eq!(of("container_removed").len(), 2);
+    assert!(engine.containers("ospecc.service", "reuse_cache").is_empty(), "the kept container was left behind");
+}
