@@ -96,8 +96,10 @@ def test_everything_talks():
     resp = web.http.get(path = "/hello.txt")
     assert_eq(resp.status, 200)
     assert_eq(resp.body.strip(), "hello from a volume")
-    assert_eq(len(events(service = "mix_web", db = "postgres://app@localhost:42543/appdb")), 1)
-    assert_eq(len(events(service = "mix_web", internal = "localhost:42543")), 1)
+    # The web container only reaches the database container: both are on the run's network,
+    # where service names are host names.
+    assert_eq(len(events(service = "mix_web", db = "postgres://app@mix_pg:42543/appdb")), 1)
+    assert_eq(len(events(service = "mix_web", internal = "mix_pg:42543")), 1)
     assert_eq(len(events(service = "mix_api", db = "localhost:42543", web = "localhost:42081")), 1)
 "#;
     write(dir.path(), "spec.star", spec);
@@ -481,4 +483,82 @@ def test_4_syscall_faults_restart_it():
     assert_eq!(of("service_kept").len(), 4);
     assert_eq!(of("container_removed").len(), 2);
     assert!(engine.containers("ospecc.service", "reuse_cache").is_empty(), "the kept container was left behind");
+}
+
+
+/// The run's bridge network: a Redis replica container finds its primary container by service
+/// name (`primary.main.internal_addr` renders to `net_primary:23381` there) while the test reaches both on the
+/// host's loopback; a container whose environment names a process joins the host's network;
+/// the network is gone after the run.
+#[test]
+fn containers_reach_each_other_by_name_on_the_run_network() {
+    let _serial = serial();
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"
+primary = service("net_primary",
+    interface("main", "redis", 23381),
+    image = "redis:7-alpine",
+    args = ["/usr/bin/redis-server", "--port", "23381", "--protected-mode", "no", "--save", ""],
+    healthcheck = ready(timeout = "30s"),
+)
+replica = service("net_replica",
+    interface("main", "redis", 23382),
+    image = "redis:7-alpine",
+    args = ["/bin/sh", "-c", "exec /usr/bin/redis-server --port 23382 --protected-mode no --save '' --replicaof ${PRIMARY%:*} ${PRIMARY#*:}"],
+    env = {"PRIMARY": primary.main.internal_addr},
+    depends_on = [primary],
+    healthcheck = ready(timeout = "30s"),
+)
+helper = service("net_helper", "/bin/sh",
+    interface("main", "tcp", 23383),
+    args = ["-c", "exec sleep 600"],
+)
+hosted = service("net_hosted",
+    interface("main", "redis", 23384),
+    image = "redis:7-alpine",
+    args = ["/bin/sh", "-c", "echo helper=$HELPER; exec /usr/bin/redis-server --port 23384 --protected-mode no --save ''"],
+    env = {"HELPER": helper.main.addr},
+    observe = [observe.stdout(decoder = decoder("logfmt"))],
+    healthcheck = ready(timeout = "30s"),
+)
+
+def test_the_replica_follows_its_primary_by_name():
+    primary.main.set(key = "k", value = "v")
+    seen = None
+    for _ in range(100):
+        seen = replica.main.get(key = "k").data["value"]
+        if seen == "v":
+            break
+        sleep("100ms")
+    assert_eq(seen, "v")
+    assert_eventually(service = "net_replica", line = "*Connecting to MASTER net_primary:23381*")
+    assert_eq(len(events(service = "net_hosted", helper = "localhost:23383")), 1)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run = run(dir.path(), "spec.star", &engine, &["--bundle", "run.bundle"]);
+    assert_passed(&run, 1);
+    let events = common::ospecc_with(
+        dir.path(),
+        &["inspect", "run.bundle", "events.jsonl"],
+        None,
+        &[],
+        Duration::from_secs(60),
+    );
+    let started: Vec<serde_json::Value> = events
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("an event per line"))
+        .filter(|e| e["type"] == "container_started")
+        .collect();
+    let network_of = |service: &str| {
+        let event = started.iter().find(|e| e["service"] == service).expect("the container started");
+        event["fields"]["network"].as_str().unwrap().to_owned()
+    };
+    let network = network_of("net_primary");
+    assert!(network.starts_with("ospecc-"), "{started:#?}");
+    assert_eq!(network_of("net_replica"), network);
+    assert_eq!(network_of("net_hosted"), "host");
+    let (exists, _, _) = engine.run(&["network", "inspect", &network]);
+    assert!(!exists, "the run's network {network} was left behind");
 }

@@ -262,6 +262,7 @@ impl Services {
                     service: &service,
                     services: &self.services,
                     env: env.clone(),
+                    bridge_env: self.bridge_environment(&service, options),
                     workdir: &options.workdir,
                     engine: options.engine.as_deref(),
                     shim: options.container_shim,
@@ -408,6 +409,20 @@ impl Services {
             .collect();
         env.extend(options.extra_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env
+    }
+
+    /// A container's environment on the run's bridge network, when it can join it: not in a
+    /// `--jobs` run (each job has network namespaces of its own), nor with
+    /// `OSPECC_CONTAINER_NETWORK=host`.
+    fn bridge_environment(&self, service: &Service, options: &StartOptions) -> Option<BTreeMap<String, String>> {
+        let host_only = options.extra_env.contains_key(crate::run::JOB_ENV)
+            || std::env::var("OSPECC_CONTAINER_NETWORK").is_ok_and(|v| v == "host");
+        if host_only {
+            return None;
+        }
+        let mut env = crate::container::network::bridge_env(service, &self.services, &options.edges)?;
+        env.extend(options.extra_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Some(env)
     }
 
     /// The seccomp filter a service runs under: only with rules to read, something to
