@@ -562,3 +562,41 @@ def test_the_replica_follows_its_primary_by_name():
     let (exists, _, _) = engine.run(&["network", "inspect", &network]);
     assert!(!exists, "the run's network {network} was left behind");
 }
+
+/// Whether `program` runs here (`--version` or `-V` answers).
+fn runs(program: &str, flag: &str) -> bool {
+    Command::new(program).arg(flag).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// The reference's Pattern 2 (producer → Kafka → consumer → PostgreSQL), `tests/runs/pattern2`:
+/// the Kafka mock as the broker, PostgreSQL as an image, the producer and consumer as processes
+/// (kcat and psql clients); its three critical faults and a positive control pass, and each
+/// fault shows in the trace where it was injected.
+#[test]
+fn the_reference_pattern_2_runs_with_the_kafka_mock() {
+    let _serial = serial();
+    let Some(engine) = ready() else { return };
+    for (program, flag) in [("kcat", "-V"), ("psql", "--version"), ("python3", "--version")] {
+        if !runs(program, flag) {
+            eprintln!("SKIP: Pattern 2's producer and consumer need `{program}` (tests/deps/podman.sh installs it)");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::repo_root().join("tests/runs/pattern2");
+    for file in ["faultbox.star", "producer.py", "consumer.py"] {
+        std::fs::copy(source.join(file), dir.path().join(file)).unwrap();
+    }
+    let run = run(dir.path(), "faultbox.star", &engine, &["--normalize", "trace.norm"]);
+    assert_passed(&run, 4);
+    let norm = std::fs::read_to_string(dir.path().join("trace.norm")).unwrap();
+    let block = |test: &str| {
+        let start = norm.find(&format!("=== {test} ===")).unwrap_or_else(|| panic!("{test} in\n{norm}"));
+        let rest = &norm[start + 4..];
+        rest[..rest.find("=== ").unwrap_or(rest.len())].to_owned()
+    };
+    assert!(block("test_kafka_down").contains("connect deny(connection refused)"), "{norm}");
+    assert!(block("test_consumer_db_down").contains("deny(input/output error)"), "{norm}");
+    assert!(!block("test_order_is_persisted").contains("deny("), "{norm}");
+    assert!(engine.containers("ospecc.service", "db").is_empty(), "the database container was left behind");
+}
