@@ -299,6 +299,10 @@ fn the_next_run_removes_what_a_killed_run_left() {
     let name = engine.containers("ospecc.service", "killed_web").remove(0);
     let (ok, lock, err) = engine.run(&["inspect", "--format", "{{index .Config.Labels \"ospecc.lock\"}}", &name]);
     assert!(ok, "{err}");
+    let (ok, run_id, err) = engine.run(&["inspect", "--format", "{{index .Config.Labels \"ospecc.run\"}}", &name]);
+    assert!(ok, "{err}");
+    // The container reaches nothing on the host: it is on its run's network.
+    let network = format!("ospecc-{}", run_id.trim());
     // Other runs on this machine (tests running in parallel) would remove the container as soon
     // as they start one: the dead run's lock is taken over the moment it dies (a waiter blocked
     // on it gets it before anyone's non-blocking try) and held while the leftover is checked.
@@ -316,6 +320,7 @@ fn the_next_run_removes_what_a_killed_run_left() {
         std::slice::from_ref(&name),
         "a SIGKILL leaves no time for teardown: the engine keeps the container"
     );
+    assert!(engine.run(&["network", "inspect", &network]).0, "the killed run's network {network} is kept too");
     drop(held);
 
     site(dir.path(), 42085);
@@ -338,6 +343,7 @@ def test_serves():
         assert!(Instant::now() < deadline, "the next run left {name} in place");
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert!(!engine.run(&["network", "inspect", &network]).0, "the next run left the network {network} in place");
 }
 
 /// The users-api example's topology with its PostgreSQL and Redis as images instead of local
