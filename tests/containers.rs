@@ -465,13 +465,8 @@ def test_4_syscall_faults_restart_it():
     write(dir.path(), "spec.star", spec);
     let run = run(dir.path(), "spec.star", &engine, &["--bundle", "run.bundle"]);
     assert_passed(&run, 4);
-    let events = common::ospecc_with(
-        dir.path(),
-        &["inspect", "run.bundle", "events.jsonl"],
-        None,
-        &[],
-        Duration::from_secs(60),
-    );
+    let events =
+        common::ospecc_with(dir.path(), &["inspect", "run.bundle", "events.jsonl"], None, &[], Duration::from_secs(60));
     assert_eq!(events.code, Some(0), "{}", events.text());
     let events: Vec<serde_json::Value> =
         events.stdout.lines().map(|l| serde_json::from_str(l).expect("an event per line")).collect();
@@ -490,7 +485,6 @@ def test_4_syscall_faults_restart_it():
     assert_eq!(of("container_removed").len(), 2);
     assert!(engine.containers("ospecc.service", "reuse_cache").is_empty(), "the kept container was left behind");
 }
-
 
 /// The run's bridge network: a Redis replica container finds its primary container by service
 /// name (`primary.main.internal_addr` renders to `net_primary:23381` there) while the test reaches both on the
@@ -544,13 +538,8 @@ def test_the_replica_follows_its_primary_by_name():
     write(dir.path(), "spec.star", spec);
     let run = run(dir.path(), "spec.star", &engine, &["--bundle", "run.bundle"]);
     assert_passed(&run, 1);
-    let events = common::ospecc_with(
-        dir.path(),
-        &["inspect", "run.bundle", "events.jsonl"],
-        None,
-        &[],
-        Duration::from_secs(60),
-    );
+    let events =
+        common::ospecc_with(dir.path(), &["inspect", "run.bundle", "events.jsonl"], None, &[], Duration::from_secs(60));
     let started: Vec<serde_json::Value> = events
         .stdout
         .lines()

@@ -178,8 +178,13 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
                     // run, and stop before the acceptance lifecycle starts its own.
                     let kept = tokio::sync::Mutex::new(Kept::new(events.clone(), options.grace));
                     for unit in &units {
-                        let lifecycle =
-                            Lifecycle { runtime: &runtime, shared: &shared, seed: unit.seed, job: None, kept: Some(&kept) };
+                        let lifecycle = Lifecycle {
+                            runtime: &runtime,
+                            shared: &shared,
+                            seed: unit.seed,
+                            job: None,
+                            kept: Some(&kept),
+                        };
                         results.extend(run_leaves(&lifecycle, unit.test, unit.run, &mut services));
                     }
                     runtime.block_on(async { kept.lock().await.stop_all().await });

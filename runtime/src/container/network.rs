@@ -95,7 +95,8 @@ pub fn reap_abandoned(engine: &Engine) -> Vec<String> {
     if names.is_empty() {
         return Vec::new();
     }
-    let format = format!("{{{{.Name}}}}\t{{{{index .Labels \"{LABEL_RUN}\"}}}}\t{{{{index .Labels \"{LABEL_LOCK}\"}}}}");
+    let format =
+        format!("{{{{.Name}}}}\t{{{{index .Labels \"{LABEL_RUN}\"}}}}\t{{{{index .Labels \"{LABEL_LOCK}\"}}}}");
     let mut args: Vec<String> = ["network", "inspect", "--format", &format].map(str::to_owned).to_vec();
     args.extend(names);
     let Ok(out) = engine.run(&args, NETWORK_TIMEOUT) else { return Vec::new() };

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ospecc_schema::plan::topology::{
-    Callable, EnvPart, EnvVar, Healthcheck, Interface, Launch, MockOpenApi, MockResponse, MockRoute, Observe, Op, PortMap,
-    Service, Volume,
+    Callable, EnvPart, EnvVar, Healthcheck, Interface, Launch, MockOpenApi, MockResponse, MockRoute, Observe, Op,
+    PortMap, Service, Volume,
 };
 use ospecc_schema::topology::{builtins, catalog, Builtin};
 
