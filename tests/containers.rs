@@ -415,7 +415,7 @@ def test_faulted():
     assert!(engine.containers("ospecc.service", "shim_fail_web").is_empty());
 }
 
-/// `reuse=True` on a Redis container: kept from one test to the next (one container for the
+/// `reuse=True` on a Redis container and a process: kept from one test to the next (one container for the
 /// tests that adopt it), `seed=` after each fresh start, `reset=` before each adopted test,
 /// restarted (`service_not_reused`) around a test that faults its syscalls, and removed at
 /// the end of the run like every other container.
@@ -440,6 +440,11 @@ cache = service("reuse_cache",
     seed = seed_cache,
     reset = reset_cache,
     healthcheck = ready(timeout = "30s"),
+)
+worker = service("reuse_worker", "/bin/sh",
+    args = ["-c", "echo started; exec sleep 600"],
+    reuse = True,
+    reset = lambda: None,
 )
 
 def test_1_writes():
@@ -483,6 +488,12 @@ def test_4_syscall_faults_restart_it():
     // Kept after tests 1, 2, 3 and 4; the last one is removed at the end of the run.
     assert_eq!(of("service_kept").len(), 4);
     assert_eq!(of("container_removed").len(), 2);
+    // A reused process: started once, adopted by the three later tests, stopped at the end.
+    let worker = |kind: &str| events.iter().filter(|e| e["type"] == kind && e["service"] == "reuse_worker").count();
+    assert_eq!(worker("service_started"), 4);
+    assert_eq!(worker("service_reset"), 3);
+    assert_eq!(worker("service_stopped"), 1);
+    assert_eq!(events.iter().filter(|e| e["type"] == "stdout" && e["service"] == "reuse_worker").count(), 1);
     assert!(engine.containers("ospecc.service", "reuse_cache").is_empty(), "the kept container was left behind");
 }
 
