@@ -606,3 +606,38 @@ fn the_reference_pattern_2_runs_with_the_kafka_mock() {
     assert!(!block("test_order_is_persisted").contains("deny("), "{norm}");
     assert!(engine.containers("ospecc.service", "db").is_empty(), "the database container was left behind");
 }
+
+/// A `reset=` hook that raises errors the test that adopted the service, naming the service and
+/// the hook; the test before it (a fresh start, no reset) passes. Processes only: runs without
+/// an engine.
+#[test]
+fn a_raising_reset_hook_errors_the_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"
+def broken_reset():
+    fail("the state cannot be restored")
+
+worker = service("hook_worker", "/bin/sh",
+    args = ["-c", "exec sleep 600"],
+    reuse = True,
+    reset = broken_reset,
+)
+
+def test_1_fresh():
+    assert_true(True)
+
+def test_2_adopted():
+    assert_true(True)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run =
+        common::ospecc_with(dir.path(), &["run", "spec.star", "--grace", "2", "--no-bundle"], None, &[], RUN_TIMEOUT);
+    run.no_panic();
+    assert_eq!(run.code, Some(1), "{}", run.text());
+    assert!(run.stdout.contains("1 passed, 0 failed, 1 errored"), "{}", run.text());
+    assert!(
+        run.stdout.contains("the seed/reset hook raised: `hook_worker` (broken_reset): fail: the state cannot be restored"),
+        "{}",
+        run.text()
+    );
+}
