@@ -636,7 +636,8 @@ def test_2_adopted():
     assert_eq!(run.code, Some(1), "{}", run.text());
     assert!(run.stdout.contains("1 passed, 0 failed, 1 errored"), "{}", run.text());
     assert!(
-        run.stdout.contains("the seed/reset hook raised: `hook_worker` (broken_reset): fail: the state cannot be restored"),
+        run.stdout
+            .contains("the seed/reset hook raised: `hook_worker` (broken_reset): fail: the state cannot be restored"),
         "{}",
         run.text()
     );
