@@ -96,8 +96,10 @@ def test_everything_talks():
     resp = web.http.get(path = "/hello.txt")
     assert_eq(resp.status, 200)
     assert_eq(resp.body.strip(), "hello from a volume")
-    assert_eq(len(events(service = "mix_web", db = "postgres://app@localhost:42543/appdb")), 1)
-    assert_eq(len(events(service = "mix_web", internal = "localhost:42543")), 1)
+    # The web container only reaches the database container: both are on the run's network,
+    # where service names are host names.
+    assert_eq(len(events(service = "mix_web", db = "postgres://app@mix_pg:42543/appdb")), 1)
+    assert_eq(len(events(service = "mix_web", internal = "mix_pg:42543")), 1)
     assert_eq(len(events(service = "mix_api", db = "localhost:42543", web = "localhost:42081")), 1)
 "#;
     write(dir.path(), "spec.star", spec);
@@ -297,6 +299,10 @@ fn the_next_run_removes_what_a_killed_run_left() {
     let name = engine.containers("ospecc.service", "killed_web").remove(0);
     let (ok, lock, err) = engine.run(&["inspect", "--format", "{{index .Config.Labels \"ospecc.lock\"}}", &name]);
     assert!(ok, "{err}");
+    let (ok, run_id, err) = engine.run(&["inspect", "--format", "{{index .Config.Labels \"ospecc.run\"}}", &name]);
+    assert!(ok, "{err}");
+    // The container reaches nothing on the host: it is on its run's network.
+    let network = format!("ospecc-{}", run_id.trim());
     // Other runs on this machine (tests running in parallel) would remove the container as soon
     // as they start one: the dead run's lock is taken over the moment it dies (a waiter blocked
     // on it gets it before anyone's non-blocking try) and held while the leftover is checked.
@@ -314,6 +320,7 @@ fn the_next_run_removes_what_a_killed_run_left() {
         std::slice::from_ref(&name),
         "a SIGKILL leaves no time for teardown: the engine keeps the container"
     );
+    assert!(engine.run(&["network", "inspect", &network]).0, "the killed run's network {network} is kept too");
     drop(held);
 
     site(dir.path(), 42085);
@@ -336,6 +343,7 @@ def test_serves():
         assert!(Instant::now() < deadline, "the next run left {name} in place");
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert!(!engine.run(&["network", "inspect", &network]).0, "the next run left the network {network} in place");
 }
 
 /// The users-api example's topology with its PostgreSQL and Redis as images instead of local
@@ -405,4 +413,232 @@ def test_faulted():
     assert!(run.stdout.contains("exited with code 127 before it became ready"), "{}", run.text());
     assert!(run.stdout.contains("ospecc shim: cannot run `/no/such/program`"), "{}", run.text());
     assert!(engine.containers("ospecc.service", "shim_fail_web").is_empty());
+}
+
+/// `reuse=True` on a Redis container and a process: kept from one test to the next (one container for the
+/// tests that adopt it), `seed=` after each fresh start, `reset=` before each adopted test,
+/// restarted (`service_not_reused`) around a test that faults its syscalls, and removed at
+/// the end of the run like every other container.
+#[test]
+fn a_reused_container_is_kept_across_tests_and_reset_between_them() {
+    let _serial = serial();
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"
+def seed_cache():
+    cache.main.set(key = "seeded", value = "yes")
+
+def reset_cache():
+    cache.main.command(cmd = "FLUSHALL")
+    seed_cache()
+
+cache = service("reuse_cache",
+    interface("main", "redis", 23379),
+    image = "redis:7-alpine",
+    args = ["/usr/bin/redis-server", "--port", "23379", "--protected-mode", "no", "--save", ""],
+    reuse = True,
+    seed = seed_cache,
+    reset = reset_cache,
+    healthcheck = ready(timeout = "30s"),
+)
+worker = service("reuse_worker", "/bin/sh",
+    args = ["-c", "echo started; exec sleep 600"],
+    reuse = True,
+    reset = lambda: None,
+)
+
+def test_1_writes():
+    assert_eq(cache.main.get(key = "seeded").data["value"], "yes")
+    cache.main.set(key = "leak", value = "from test 1")
+
+def test_2_sees_a_reset_cache():
+    assert_eq(cache.main.get(key = "leak").data["value"], None)
+    assert_eq(cache.main.get(key = "seeded").data["value"], "yes")
+    cache.main.set(key = "leak", value = "from test 2")
+
+def test_3_protocol_faults_keep_it():
+    def scenario():
+        assert_true(not cache.main.get(key = "seeded").ok, "the proxy answers GET with an error")
+    fault(cache.main, error(command = "GET"), run = scenario)
+    assert_eq(cache.main.get(key = "leak").data["value"], None)
+
+def test_4_syscall_faults_restart_it():
+    def scenario():
+        assert_eq(cache.main.get(key = "seeded").data["value"], "yes")
+    fault(cache, fsync = deny("EIO"), run = scenario)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run = run(dir.path(), "spec.star", &engine, &["--bundle", "run.bundle"]);
+    assert_passed(&run, 4);
+    let events =
+        common::ospecc_with(dir.path(), &["inspect", "run.bundle", "events.jsonl"], None, &[], Duration::from_secs(60));
+    assert_eq!(events.code, Some(0), "{}", events.text());
+    let events: Vec<serde_json::Value> =
+        events.stdout.lines().map(|l| serde_json::from_str(l).expect("an event per line")).collect();
+    let of = |kind: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e["type"] == kind && e["service"] == "reuse_cache").collect()
+    };
+    // Started for test 1, adopted by 2 and 3; test 4 runs it under a filter, so it restarts.
+    assert_eq!(of("container_started").len(), 2, "{:#?}", of("container_started"));
+    let adopted: Vec<_> = of("service_started").into_iter().filter(|e| e["fields"]["reused"] == true).collect();
+    assert_eq!(adopted.len(), 2, "{adopted:#?}");
+    assert_eq!(of("service_seed").len(), 2, "a seed after each fresh start");
+    assert_eq!(of("service_reset").len(), 2, "a reset before each adopted test");
+    assert_eq!(of("service_not_reused").len(), 1, "{:#?}", of("service_not_reused"));
+    // Kept after tests 1, 2, 3 and 4; the last one is removed at the end of the run.
+    assert_eq!(of("service_kept").len(), 4);
+    assert_eq!(of("container_removed").len(), 2);
+    // A reused process: started once, adopted by the three later tests, stopped at the end.
+    let worker = |kind: &str| events.iter().filter(|e| e["type"] == kind && e["service"] == "reuse_worker").count();
+    assert_eq!(worker("service_started"), 4);
+    assert_eq!(worker("service_reset"), 3);
+    assert_eq!(worker("service_stopped"), 1);
+    assert_eq!(events.iter().filter(|e| e["type"] == "stdout" && e["service"] == "reuse_worker").count(), 1);
+    assert!(engine.containers("ospecc.service", "reuse_cache").is_empty(), "the kept container was left behind");
+}
+
+/// The run's bridge network: a Redis replica container finds its primary container by service
+/// name (`primary.main.internal_addr` renders to `net_primary:23381` there) while the test reaches both on the
+/// host's loopback; a container whose environment names a process joins the host's network;
+/// the network is gone after the run.
+#[test]
+fn containers_reach_each_other_by_name_on_the_run_network() {
+    let _serial = serial();
+    let Some(engine) = ready() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"
+primary = service("net_primary",
+    interface("main", "redis", 23381),
+    image = "redis:7-alpine",
+    args = ["/usr/bin/redis-server", "--port", "23381", "--protected-mode", "no", "--save", ""],
+    healthcheck = ready(timeout = "30s"),
+)
+replica = service("net_replica",
+    interface("main", "redis", 23382),
+    image = "redis:7-alpine",
+    args = ["/bin/sh", "-c", "exec /usr/bin/redis-server --port 23382 --protected-mode no --save '' --replicaof ${PRIMARY%:*} ${PRIMARY#*:}"],
+    env = {"PRIMARY": primary.main.internal_addr},
+    depends_on = [primary],
+    healthcheck = ready(timeout = "30s"),
+)
+helper = service("net_helper", "/bin/sh",
+    interface("main", "tcp", 23383),
+    args = ["-c", "exec sleep 600"],
+)
+hosted = service("net_hosted",
+    interface("main", "redis", 23384),
+    image = "redis:7-alpine",
+    args = ["/bin/sh", "-c", "echo helper=$HELPER; exec /usr/bin/redis-server --port 23384 --protected-mode no --save ''"],
+    env = {"HELPER": helper.main.addr},
+    observe = [observe.stdout(decoder = decoder("logfmt"))],
+    healthcheck = ready(timeout = "30s"),
+)
+
+def test_the_replica_follows_its_primary_by_name():
+    primary.main.set(key = "k", value = "v")
+    seen = None
+    for _ in range(100):
+        seen = replica.main.get(key = "k").data["value"]
+        if seen == "v":
+            break
+        sleep("100ms")
+    assert_eq(seen, "v")
+    assert_eventually(service = "net_replica", line = "*Connecting to MASTER net_primary:23381*")
+    assert_eq(len(events(service = "net_hosted", helper = "localhost:23383")), 1)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run = run(dir.path(), "spec.star", &engine, &["--bundle", "run.bundle"]);
+    assert_passed(&run, 1);
+    let events =
+        common::ospecc_with(dir.path(), &["inspect", "run.bundle", "events.jsonl"], None, &[], Duration::from_secs(60));
+    let started: Vec<serde_json::Value> = events
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("an event per line"))
+        .filter(|e| e["type"] == "container_started")
+        .collect();
+    let network_of = |service: &str| {
+        let event = started.iter().find(|e| e["service"] == service).expect("the container started");
+        event["fields"]["network"].as_str().unwrap().to_owned()
+    };
+    let network = network_of("net_primary");
+    assert!(network.starts_with("ospecc-"), "{started:#?}");
+    assert_eq!(network_of("net_replica"), network);
+    assert_eq!(network_of("net_hosted"), "host");
+    let (exists, _, _) = engine.run(&["network", "inspect", &network]);
+    assert!(!exists, "the run's network {network} was left behind");
+}
+
+/// Whether `program` runs here (`--version` or `-V` answers).
+fn runs(program: &str, flag: &str) -> bool {
+    Command::new(program).arg(flag).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// The reference's Pattern 2 (producer → Kafka → consumer → PostgreSQL), `tests/runs/pattern2`:
+/// the Kafka mock as the broker, PostgreSQL as an image, the producer and consumer as processes
+/// (kcat and psql clients); its three critical faults and a positive control pass, and each
+/// fault shows in the trace where it was injected.
+#[test]
+fn the_reference_pattern_2_runs_with_the_kafka_mock() {
+    let _serial = serial();
+    let Some(engine) = ready() else { return };
+    for (program, flag) in [("kcat", "-V"), ("psql", "--version"), ("python3", "--version")] {
+        if !runs(program, flag) {
+            eprintln!("SKIP: Pattern 2's producer and consumer need `{program}` (tests/deps/podman.sh installs it)");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::repo_root().join("tests/runs/pattern2");
+    for file in ["faultbox.star", "producer.py", "consumer.py"] {
+        std::fs::copy(source.join(file), dir.path().join(file)).unwrap();
+    }
+    let run = run(dir.path(), "faultbox.star", &engine, &["--normalize", "trace.norm"]);
+    assert_passed(&run, 4);
+    let norm = std::fs::read_to_string(dir.path().join("trace.norm")).unwrap();
+    let block = |test: &str| {
+        let start = norm.find(&format!("=== {test} ===")).unwrap_or_else(|| panic!("{test} in\n{norm}"));
+        let rest = &norm[start + 4..];
+        rest[..rest.find("=== ").unwrap_or(rest.len())].to_owned()
+    };
+    assert!(block("test_kafka_down").contains("connect deny(connection refused)"), "{norm}");
+    assert!(block("test_consumer_db_down").contains("deny(input/output error)"), "{norm}");
+    assert!(!block("test_order_is_persisted").contains("deny("), "{norm}");
+    assert!(engine.containers("ospecc.service", "db").is_empty(), "the database container was left behind");
+}
+
+/// A `reset=` hook that raises errors the test that adopted the service, naming the service and
+/// the hook; the test before it (a fresh start, no reset) passes. Processes only: runs without
+/// an engine.
+#[test]
+fn a_raising_reset_hook_errors_the_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"
+def broken_reset():
+    fail("the state cannot be restored")
+
+worker = service("hook_worker", "/bin/sh",
+    args = ["-c", "exec sleep 600"],
+    reuse = True,
+    reset = broken_reset,
+)
+
+def test_1_fresh():
+    assert_true(True)
+
+def test_2_adopted():
+    assert_true(True)
+"#;
+    write(dir.path(), "spec.star", spec);
+    let run =
+        common::ospecc_with(dir.path(), &["run", "spec.star", "--grace", "2", "--no-bundle"], None, &[], RUN_TIMEOUT);
+    run.no_panic();
+    assert_eq!(run.code, Some(1), "{}", run.text());
+    assert!(run.stdout.contains("1 passed, 0 failed, 1 errored"), "{}", run.text());
+    assert!(
+        run.stdout
+            .contains("the seed/reset hook raised: `hook_worker` (broken_reset): fail: the state cannot be restored"),
+        "{}",
+        run.text()
+    );
 }

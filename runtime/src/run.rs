@@ -27,7 +27,7 @@ use crate::mock::{self, MockHandle};
 use crate::probes::{self, ProbeOptions};
 use crate::report::{ItemKind, ItemResult, Outcome, RunReport, ServiceResult, Summary};
 use crate::scenario::{dynamic::StarlarkMocks, Suite};
-use crate::supervisor::{self, Services, StartOptions};
+use crate::supervisor::{self, Kept, Services, StartOptions};
 
 /// The stack of the thread that runs Starlark (test bodies recurse on the syntax tree).
 const RUN_STACK_BYTES: usize = 256 * 1024 * 1024;
@@ -174,10 +174,20 @@ fn run_all(plan: &Plan, options: &RunOptions, events: &EventLog) -> (Vec<Service
                     run_parallel(&shared, &units, acceptance, &mut results, &mut services);
                     acceptance_ran = true;
                 } else {
+                    // `reuse=True` services live from one lifecycle to the next of this serial
+                    // run, and stop before the acceptance lifecycle starts its own.
+                    let kept = tokio::sync::Mutex::new(Kept::new(events.clone(), options.grace));
                     for unit in &units {
-                        let lifecycle = Lifecycle { runtime: &runtime, shared: &shared, seed: unit.seed, job: None };
+                        let lifecycle = Lifecycle {
+                            runtime: &runtime,
+                            shared: &shared,
+                            seed: unit.seed,
+                            job: None,
+                            kept: Some(&kept),
+                        };
                         results.extend(run_leaves(&lifecycle, unit.test, unit.run, &mut services));
                     }
+                    runtime.block_on(async { kept.lock().await.stop_all().await });
                 }
             }
             Err(diagnostics) => {
@@ -242,6 +252,9 @@ struct Lifecycle<'a> {
     seed: u64,
     /// The parallel job (1-based) running it; `None` in a serial run.
     job: Option<usize>,
+    /// The `reuse=True` services kept between lifecycles (a serial run's; parallel jobs log
+    /// each unit apart, so there every lifecycle starts its own).
+    kept: Option<&'a tokio::sync::Mutex<Kept>>,
 }
 
 /// `--jobs N`: the units on N workers, each with its own async runtime and a log per unit, all
@@ -263,7 +276,7 @@ fn run_parallel(
     let work = |(job, runtime): &(usize, tokio::runtime::Runtime), _: usize, unit: &Unit| {
         let log = shared.events.sibling();
         let own = Shared { events: &log, ..*shared };
-        let lifecycle = Lifecycle { runtime, shared: &own, seed: unit.seed, job: Some(*job) };
+        let lifecycle = Lifecycle { runtime, shared: &own, seed: unit.seed, job: Some(*job), kept: None };
         let mut seen = Vec::new();
         let found = run_leaves(&lifecycle, unit.test, unit.run, &mut seen);
         (log, found, seen)
@@ -362,7 +375,7 @@ fn run_test(
     leaf: &Arc<Leaf>,
     services_seen: &mut Vec<ServiceResult>,
 ) -> ItemResult {
-    let Lifecycle { runtime, shared, seed, job } = *lifecycle;
+    let Lifecycle { runtime, shared, seed, job, kept } = *lifecycle;
     let Shared { plan, loaded, options, events, determinism, detector } = *shared;
     let first_seq = events.push("runner", "lifecycle_started", fields([("test", test.name.clone().into())]));
     let started = Instant::now();
@@ -370,7 +383,11 @@ fn run_test(
     let handler = Arc::new(StarlarkMocks::new(plan, loaded.clone(), events.clone()));
     let up = runtime.block_on(async {
         faults.start_proxies(plan, test, seed).await?;
-        start(plan, options, events, handler, &faults, (job, detector.clone())).await
+        let mut kept = match kept {
+            Some(kept) => Some(kept.lock().await),
+            None => None,
+        };
+        start(plan, options, events, handler, &faults, (job, detector.clone()), kept.as_deref_mut()).await
     });
     let (mocks, running) = match up {
         Ok(up) => up,
@@ -384,6 +401,7 @@ fn run_test(
             return result;
         }
     };
+    let hooks = running.as_ref().map(Services::hooks).unwrap_or_default();
     let suite = Suite {
         plan,
         loaded,
@@ -393,12 +411,20 @@ fn run_test(
         faults: Some(&faults),
         leaf,
         determinism,
+        hooks: &hooks,
     };
     let mut result = suite.run(test, first_seq);
     drop(suite);
     faults.clear_all();
     let fates = runtime.block_on(async {
-        let fates = stop(mocks, running).await;
+        let fates = match (kept, running) {
+            (Some(kept), Some(running)) => {
+                let fates = running.stop_keeping(&mut *kept.lock().await).await;
+                stop(mocks, None).await;
+                fates
+            }
+            (_, running) => stop(mocks, running).await,
+        };
         faults.stop_proxies().await;
         fates
     });
@@ -419,6 +445,7 @@ async fn start(
     handler: Arc<StarlarkMocks>,
     faults: &Faults,
     (job, determinism): (Option<usize>, Option<Arc<determinism::Detector>>),
+    kept: Option<&mut Kept>,
 ) -> Result<Up, String> {
     let mut mocks = Vec::new();
     for service in plan.services.iter().filter(|s| matches!(s.launch, Launch::Mock { .. })) {
@@ -457,7 +484,7 @@ async fn start(
         container_shim: options.container_shim,
         determinism,
     };
-    match Services::start(&plan.services, events.clone(), start_options).await {
+    match Services::start_reusing(&plan.services, events.clone(), start_options, kept).await {
         Ok(services) => Ok((mocks, Some(services))),
         Err(failure) => {
             stop(mocks, None).await;
@@ -503,7 +530,7 @@ async fn acceptance_run(
             Some(loaded) => {
                 let handler = Arc::new(StarlarkMocks::new(plan, loaded, events.clone()));
                 let no_faults = Faults::none(events.clone());
-                match start(plan, options, events, handler, &no_faults, (None, None)).await {
+                match start(plan, options, events, handler, &no_faults, (None, None), None).await {
                     Ok(started) => up = started,
                     Err(why) => return vec![error_result("acceptance", &why, events)],
                 }

@@ -541,6 +541,9 @@ fn service(name: &str, program: &Path, args: &[&str], intercept: &[&str]) -> Ser
         seccomp: true,
         intercept: intercept.iter().map(|s| s.to_string()).collect(),
         intercept_unknown: vec![],
+        reuse: false,
+        seed: None,
+        reset: None,
     }
 }
 

@@ -46,6 +46,9 @@ fn service(name: &str, launch: Launch) -> Service {
         seccomp: true,
         intercept: vec![],
         intercept_unknown: vec![],
+        reuse: false,
+        seed: None,
+        reset: None,
     }
 }
 

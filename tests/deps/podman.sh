@@ -3,7 +3,9 @@
 # tests/faultbox_corpus.rs): a container engine, and the packages the test images are built
 # from (tests/images/build.sh: nginx; PostgreSQL and Redis come with tests/services.sh); and
 # MariaDB, the real server and client of the MySQL proxy's test
-# (runtime/tests/container_mysql_proxy.rs).
+# (runtime/tests/container_mysql_proxy.rs); kcat, psql and python3 for the producer and
+# consumer of the reference's Pattern 2 (tests/runs/pattern2); netavark and aardvark-dns for
+# the run's bridge network (names resolve between containers).
 #
 # Debian's podman runs as root on this kind of machine (cgroup v1, no systemd, no
 # CAP_SYS_RESOURCE) once its configuration says: cgroupfs instead of systemd, runc (crun refuses
@@ -22,6 +24,13 @@ fi
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if command -v podman >/dev/null 2>&1 || [[ " ${missing[*]} " == *" podman "* ]]; then
+    [ -x /usr/lib/podman/netavark ] || missing+=(netavark)
+    [ -x /usr/lib/podman/aardvark-dns ] || missing+=(aardvark-dns)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
         say "no apt-get here; ${missing[*]} not installed (the container tests will skip)"

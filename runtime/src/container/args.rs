@@ -3,11 +3,12 @@
 //!
 //! The container runs in the foreground (`run --rm`, attached): the engine CLI is the supervised
 //! process, its stdout and stderr are the container's, and its exit status is the container's.
-//! It joins the host's network namespace (`--network host`): every address the runtime hands
-//! out (`localhost:PORT` of processes and containers, proxy edges, mocks) is the same for a
-//! container as for a process, and a service's ports are reachable on the host's loopback.
-//! Every service name of the plan is a host name for 127.0.0.1 (`--add-host`), so
-//! `internal_addr` references (`db:5432`) resolve too.
+//! On the run's bridge network ([`super::network`]) it is known by its service name
+//! (`--network-alias`) and publishes its ports on the host's loopback (`-p 127.0.0.1:P:P`).
+//! On the host's network (`--network host`) every address the runtime hands out
+//! (`localhost:PORT` of processes and containers, proxy edges, mocks) is the same for it as for
+//! a process, and every service name of the plan is a host name for 127.0.0.1 (`--add-host`),
+//! so names spelled in a spec's text (`db:5432`) resolve too.
 
 use super::engine::Kind;
 
@@ -29,7 +30,13 @@ pub struct RunArgs {
     pub env_file: Option<String>,
     /// Variables passed by name from the CLI's own environment (values with line breaks).
     pub env_names: Vec<String>,
-    /// Host names that resolve to 127.0.0.1 inside the container.
+    /// The bridge network to join (`None`: the host's network).
+    pub network: Option<String>,
+    /// On the bridge: the container's names there (its service name).
+    pub aliases: Vec<String>,
+    /// On the bridge: ports published on the host's loopback under the same number.
+    pub publish: Vec<u16>,
+    /// On the host's network: host names that resolve to 127.0.0.1 inside the container.
     pub hosts: Vec<String>,
     pub mounts: Vec<Mount>,
     /// Replaces the image's entrypoint (the seccomp shim).
@@ -41,8 +48,9 @@ pub struct RunArgs {
 impl RunArgs {
     /// The argument vector after the engine's program name.
     pub fn to_args(&self, kind: Kind) -> Vec<String> {
+        let network = self.network.as_deref().unwrap_or("host");
         let mut args: Vec<String> =
-            ["run", "--rm", "--name", &self.name, "--network", "host", "--pull=never"].map(str::to_owned).into();
+            ["run", "--rm", "--name", &self.name, "--network", network, "--pull=never"].map(str::to_owned).into();
         if kind == Kind::Podman {
             // The container is ours to remove: no systemd unit, no conmon-side restart policy.
             args.push("--restart=no".to_owned());
@@ -56,8 +64,17 @@ impl RunArgs {
         for name in &self.env_names {
             args.extend(["--env".to_owned(), name.clone()]);
         }
-        for host in &self.hosts {
-            args.extend(["--add-host".to_owned(), format!("{host}:127.0.0.1")]);
+        if self.network.is_some() {
+            for alias in &self.aliases {
+                args.extend(["--network-alias".to_owned(), alias.clone()]);
+            }
+            for port in &self.publish {
+                args.extend(["--publish".to_owned(), format!("127.0.0.1:{port}:{port}")]);
+            }
+        } else {
+            for host in &self.hosts {
+                args.extend(["--add-host".to_owned(), format!("{host}:127.0.0.1")]);
+            }
         }
         for mount in &self.mounts {
             let mode = if mount.read_only { ":ro" } else { "" };
@@ -119,6 +136,9 @@ mod tests {
             labels: vec![("ospecc.run".into(), "42-abc".into())],
             env_file: Some("/tmp/x/env".into()),
             env_names: vec!["CERT".into()],
+            network: None,
+            aliases: vec!["db".into()],
+            publish: vec![5432],
             hosts: vec!["db".into()],
             mounts: vec![Mount { host: "/data".into(), container: "/var/lib/data".into(), read_only: true }],
             entrypoint: Some("/.ospecc/ld.so".into()),
@@ -131,6 +151,14 @@ mod tests {
              postgres:16-alpine --library-path /.ospecc/lib"
         );
         assert!(run.to_args(Kind::Podman).contains(&"--restart=no".to_owned()));
+        let bridged = RunArgs { network: Some("ospecc-42-abc".into()), ..run };
+        let line = bridged.to_args(Kind::Podman).join(" ");
+        assert!(
+            line.contains("--network ospecc-42-abc --pull=never")
+                && line.contains("--network-alias db --publish 127.0.0.1:5432:5432")
+                && !line.contains("--add-host"),
+            "{line}"
+        );
     }
 
     #[test]

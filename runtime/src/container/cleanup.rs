@@ -3,7 +3,8 @@
 //! removes them at teardown, at the end of the run, on SIGINT/SIGTERM and when `Services` is
 //! dropped ([`remove_all_now`], [`cleanup`]); and the first container start of a run removes
 //! the containers of runs whose lock nobody holds any more, which is what a `kill -9` of
-//! ospecc leaves ([`reap_abandoned`]).
+//! ospecc leaves ([`reap_abandoned`]). The run's network ([`super::network`]) follows its
+//! containers both ways.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -89,6 +90,8 @@ pub fn cleanup() -> Vec<String> {
             escaped.extend(names);
         }
     }
+    // The run's network goes once nothing is attached to it.
+    super::network::remove_own();
     escaped
 }
 
@@ -143,8 +146,11 @@ pub fn reap_abandoned(engine: &Engine) -> Vec<String> {
         .filter(|c| c.run != own && (c.lock.is_empty() || reaper::run_gone(Path::new(&c.lock))))
         .map(|c| c.name)
         .collect();
-    match remove(engine, &dead) {
+    let removed = match remove(engine, &dead) {
         Ok(()) => dead,
         Err(_) => Vec::new(),
-    }
+    };
+    // Their networks, now that nothing of theirs is attached.
+    super::network::reap_abandoned(engine);
+    removed
 }

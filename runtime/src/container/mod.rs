@@ -6,15 +6,18 @@
 //! How (docs/containers.md has the user's view):
 //! * The engine's CLI runs the container in the foreground ([`args`]): the CLI process is what
 //!   the supervisor spawns and watches, so output decoding, exit causes and crash detection are
-//!   the process code's. The container joins the host's network, so addresses mean the same for
-//!   containers and processes, and proxies, mocks and connect faults need nothing new.
+//!   the process code's.
+//! * A container that only talks to containers joins the run's bridge network under its
+//!   service name, with its ports published on the host's loopback; one that reaches the host
+//!   (processes, mocks, proxy edges) joins the host's network ([`network`]).
 //! * Images are pulled only when absent; `build=` images are cached by the hash of their
 //!   context ([`image`]).
 //! * Syscall faults go through ospecc itself as the container's entrypoint ([`shim`]).
 //! * Every container is labelled with its run and removed at teardown, on signals and at the
 //!   run's end; a later run removes what a killed run left ([`cleanup`]).
 //!
-//! Events: `container_started` (engine, image, container) after `service_started`,
+//! Events: `container_started` (engine, image, container, network: the run's network or
+//! `host`, with `network_reason` when it is the host's) after `service_started`,
 //! `container_removed` (container, ms: the whole teardown, stop and removal) after
 //! `service_stopped`, and `containers_reaped` (containers) on the runner when a dead run's
 //! containers were removed.
@@ -23,6 +26,7 @@ pub mod args;
 pub mod cleanup;
 pub mod engine;
 pub mod image;
+pub mod network;
 pub mod shim;
 
 use std::collections::BTreeMap;
@@ -62,8 +66,12 @@ pub struct Request<'a> {
     pub service: &'a Service,
     /// Every service of the plan (their names become host names in the container).
     pub services: &'a [Service],
-    /// The container's environment: the service's `env=` rendered for it, and the extras.
+    /// The container's environment on the host's network: the service's `env=` rendered for
+    /// it, and the extras.
     pub env: BTreeMap<String, String>,
+    /// The same on the run's bridge network, when the container can join it
+    /// ([`network::bridge_env`]).
+    pub bridge_env: Option<BTreeMap<String, String>>,
     pub workdir: &'a Path,
     /// `--engine`, if given.
     pub engine: Option<&'a str>,
@@ -126,18 +134,27 @@ pub async fn launch(request: Request<'_>, events: &EventLog) -> Result<(Arc<Proc
         ));
     }
     let prepared = prepare(&request, events).await?;
-    let Prepared { engine, image, argv } = prepared;
+    let Prepared { engine, image, argv, network } = prepared;
     let container = container_name(name);
     let scratch =
         Scratch::create(&container).map_err(|e| format!("service `{name}`: cannot make its scratch directory: {e}"))?;
 
-    let mut env = request.env.clone();
+    let (network, network_reason) = match (network, &request.bridge_env) {
+        (Ok(network), Some(_)) => (Some(network), None),
+        (Err(why), Some(_)) => (None, Some(format!("the engine cannot make the run's network: {why}"))),
+        (_, None) => (None, Some("it reaches the host (a process, mock, remote service or proxy edge)".to_owned())),
+    };
+    let mut env = match (&network, &request.bridge_env) {
+        (Some(_), Some(bridge)) => bridge.clone(),
+        _ => request.env.clone(),
+    };
     env.insert(reaper::MARK.to_owned(), reaper::run_id().to_owned());
     let (text, by_name) = args::env_file(env.iter());
     let env_path = scratch.path.join("env");
     write_private(&env_path, &text).map_err(|e| format!("service `{name}`: cannot write its env file: {e}"))?;
 
     let mut run = run_args(&request, &container, &image, &env_path, &by_name);
+    run.network = network.clone();
     let handoff = match (&request.faulting, argv) {
         (Some(faulting), Some(argv)) => Some(shim_setup(&mut run, &scratch, faulting, argv, name, events)?),
         _ => None,
@@ -161,15 +178,16 @@ pub async fn launch(request: Request<'_>, events: &EventLog) -> Result<(Arc<Proc
             return Err(format!("service `{name}`: cannot run `{}`: {e}", engine.program.display()));
         }
     };
-    events.push(
-        name,
-        "container_started",
-        fields([
-            ("engine", engine.kind.name().into()),
-            ("image", image.clone().into()),
-            ("container", container.clone().into()),
-        ]),
-    );
+    let mut started = fields([
+        ("engine", engine.kind.name().into()),
+        ("image", image.clone().into()),
+        ("container", container.clone().into()),
+        ("network", network.unwrap_or_else(|| "host".to_owned()).into()),
+    ]);
+    if let Some(reason) = network_reason {
+        started.insert("network_reason".to_owned(), reason.into());
+    }
+    events.push(name, "container_started", started);
     let handoff = handoff.map(|(handoff, supervisor)| Pending { handoff, supervisor });
     let running = Running { engine, name: container, image, _scratch: scratch, seccomp: None, handoff };
     Ok((proc, running))
@@ -189,6 +207,9 @@ fn run_args(request: &Request<'_>, container: &str, image: &str, env_path: &Path
         ],
         env_file: Some(env_path.display().to_string()),
         env_names: by_name.to_vec(),
+        network: None,
+        aliases: vec![service.name.clone()],
+        publish: published(service),
         hosts: request.services.iter().map(|s| s.name.clone()).filter(|n| args::is_host_name(n)).collect(),
         mounts: volumes(service, request.workdir),
         entrypoint: None,
@@ -240,11 +261,13 @@ impl Running {
 }
 
 /// What needs the engine before the container can run: the engine, the image (present or
-/// built), and for a faulted service the image's own argv (the shim execs it).
+/// built), for a faulted service the image's own argv (the shim execs it), and the run's
+/// network when the container can join it.
 struct Prepared {
     engine: Engine,
     image: String,
     argv: Option<Vec<String>>,
+    network: Result<String, String>,
 }
 
 async fn prepare(request: &Request<'_>, events: &EventLog) -> Result<Prepared, String> {
@@ -254,6 +277,7 @@ async fn prepare(request: &Request<'_>, events: &EventLog) -> Result<Prepared, S
     let launch = service.launch.clone();
     let workdir = request.workdir.to_owned();
     let wants_shim = request.faulting.is_some();
+    let wants_network = request.bridge_env.is_some();
     if wants_shim && !request.shim {
         return Err(format!(
             "service `{name}` has syscall faults, and syscall faults inside a container need the `ospecc` binary as \
@@ -273,6 +297,7 @@ async fn prepare(request: &Request<'_>, events: &EventLog) -> Result<Prepared, S
         if !reaped.is_empty() {
             events.push("runner", "containers_reaped", fields([("containers", reaped.into())]));
         }
+        let network = if wants_network { network::ensure(&engine) } else { Err(String::new()) };
         let image = match &launch {
             Launch::Image { image, .. } => {
                 image::ensure(&engine, image).map_err(|e| format!("service `{name}`: {e}"))?;
@@ -289,7 +314,7 @@ async fn prepare(request: &Request<'_>, events: &EventLog) -> Result<Prepared, S
         } else {
             None
         };
-        Ok(Prepared { engine, image, argv })
+        Ok(Prepared { engine, image, argv, network })
     };
     tokio::task::spawn_blocking(work).await.map_err(|e| format!("the container preparation failed: {e}"))?
 }
@@ -329,6 +354,16 @@ fn shim_setup(
         sync_wake_up: support.sync_wake_up,
     };
     Ok((handoff, supervisor))
+}
+
+/// The ports a bridged container publishes on the host's loopback: its interfaces' and
+/// `ports=`' (which publish a port under its own number).
+fn published(service: &Service) -> Vec<u16> {
+    let mut ports: Vec<u16> = service.interfaces.iter().filter_map(|i| i.port).collect();
+    ports.extend(service.ports.iter().map(|p| p.host));
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 fn image_name(launch: &Launch) -> &str {

@@ -59,6 +59,16 @@ pub fn decide(plan: &Plan, requested: usize, units: usize) -> (usize, Option<Str
     if let Some(why) = needs_host_network(plan) {
         return (1, Some(format!("running the tests one at a time: {why}")));
     }
+    // A reused service is one running service shared by the tests in turn.
+    if let Some(reused) = plan.services.iter().find(|s| s.reuse) {
+        return (
+            1,
+            Some(format!(
+                "running the tests one at a time: service `{}` is kept across tests (reuse=True)",
+                reused.name
+            )),
+        );
+    }
     if let Err(why) = userns::prepare().and_then(|()| namespaces::probe()) {
         return (1, Some(format!("running the tests one at a time: no network namespace per job ({why})")));
     }

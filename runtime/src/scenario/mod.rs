@@ -50,6 +50,8 @@ pub struct Suite<'a> {
     pub leaf: &'a Leaf,
     /// Determinism mode: under strict mode a leak nobody tolerates fails a passing test.
     pub determinism: &'a crate::determinism::Settings,
+    /// The services' `seed=`/`reset=` hooks this lifecycle owes, run before the test's setup.
+    pub hooks: &'a [crate::supervisor::Hook],
 }
 
 /// How the body part of a test ended.
@@ -186,6 +188,12 @@ impl Suite<'_> {
         context: &TestContext,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> Result<(), (Phase, String)> {
+        for hook in self.hooks {
+            let name = hook.callable.name.clone();
+            self.events.push(&hook.service, hook.kind.event(), fields([("callable", name.into())]));
+            self.call(eval, &hook.callable.id, &[])
+                .map_err(|e| (Phase::Hook, format!("`{}` ({}): {e}", hook.service, hook.callable.name)))?;
+        }
         if let Some(setup) = &test.setup {
             self.call(eval, &setup.id, &[]).map_err(|e| (Phase::Setup, e))?;
         }
@@ -254,6 +262,7 @@ impl Suite<'_> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
+    Hook,
     Setup,
     Faults,
     Body,
@@ -264,6 +273,7 @@ enum Phase {
 impl Phase {
     fn name(self) -> &'static str {
         match self {
+            Phase::Hook => "seed/reset hook",
             Phase::Setup => "setup",
             Phase::Faults => "faults",
             Phase::Body => "scenario",

@@ -148,6 +148,9 @@ mod tests {
             seccomp: true,
             intercept: vec![],
             intercept_unknown: vec![],
+            reuse: false,
+            seed: None,
+            reset: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod ports;
 pub mod process;
 pub mod reaper;
 mod registry;
+mod reuse;
 mod teardown;
 
 use std::collections::BTreeMap;
@@ -41,6 +42,7 @@ use decode::Decoder;
 use process::Proc;
 
 pub use registry::kill_all_now;
+pub use reuse::{Hook, HookKind, Kept};
 
 /// How services are started.
 #[derive(Debug, Clone)]
@@ -115,6 +117,25 @@ struct Entry {
     remote: Option<SocketAddr>,
     /// A container service's container (its engine CLI is `proc`).
     container: Option<crate::container::Running>,
+    /// How a `reuse=True` service was started (what a later test must match to adopt it).
+    launched: Option<reuse::Launched>,
+    /// Whether this lifecycle adopted the service from the previous one instead of starting it.
+    adopted: bool,
+}
+
+impl Entry {
+    fn new() -> Entry {
+        Entry {
+            state: State::NotStarted,
+            message: None,
+            ready_ms: None,
+            proc: None,
+            remote: None,
+            container: None,
+            launched: None,
+            adopted: false,
+        }
+    }
 }
 
 /// The running services of a plan. Dropping it without [`Services::stop`] kills every process
@@ -138,24 +159,33 @@ impl Services {
         events: EventLog,
         options: StartOptions,
     ) -> Result<Services, StartFailure> {
+        Services::start_reusing(services, events, options, None).await
+    }
+
+    /// [`Services::start`] that first offers each `reuse=True` service the one `kept` from the
+    /// previous lifecycle ([`reuse`]): adopted when it would start the same way, else stopped
+    /// and started afresh.
+    pub async fn start_reusing(
+        services: &[Service],
+        events: EventLog,
+        options: StartOptions,
+        mut kept: Option<&mut Kept>,
+    ) -> Result<Services, StartFailure> {
         let mut running = Services {
             services: services.to_vec(),
-            entries: services
-                .iter()
-                .map(|_| Entry {
-                    state: State::NotStarted,
-                    message: None,
-                    ready_ms: None,
-                    proc: None,
-                    remote: None,
-                    container: None,
-                })
-                .collect(),
+            entries: services.iter().map(|_| Entry::new()).collect(),
             events,
             grace: options.grace,
             stopped: false,
         };
         for (index, service) in services.iter().enumerate() {
+            let launched = reuse::reusable(service).then(|| running.launched(service, &options));
+            if let (Some(kept), Some(wanted)) = (kept.as_deref_mut(), &launched) {
+                if running.adopt(index, kept, wanted).await {
+                    continue;
+                }
+            }
+            running.entries[index].launched = launched;
             if let Err(message) = running.start_one(index, &options).await {
                 let name = service.name.clone();
                 running.events.push(&name, "service_failed", fields([("message", message.clone().into())]));
@@ -166,6 +196,45 @@ impl Services {
             }
         }
         Ok(running)
+    }
+
+    /// How `service` would start in this lifecycle (for reuse).
+    fn launched(&self, service: &Service, options: &StartOptions) -> reuse::Launched {
+        let env = match service.launch {
+            Launch::Binary { .. } => self.environment(service, options),
+            _ => self.container_environment(service, options),
+        };
+        reuse::Launched { env, filtered: self.faulting(service, options).is_some() }
+    }
+
+    /// Takes the kept service for `index` if there is one and it fits; a kept one that does not
+    /// fit is stopped. Returns whether the service was adopted.
+    async fn adopt(&mut self, index: usize, kept: &mut Kept, wanted: &reuse::Launched) -> bool {
+        let name = self.services[index].name.clone();
+        let Some(found) = kept.take(&name) else { return false };
+        if let Some(reason) = reuse::refusal(&found, wanted) {
+            kept.discard(found, reason).await;
+            return false;
+        }
+        let mut entry = found.entry;
+        entry.adopted = true;
+        let mut started = fields([("reused", true.into())]);
+        if let Some(proc) = &entry.proc {
+            started.insert("pid".to_owned(), proc.pid.into());
+        }
+        if let Some(container) = &entry.container {
+            started.insert("container".to_owned(), container.name.clone().into());
+        }
+        self.events.push(&name, "service_started", started);
+        self.events.push(&name, "service_ready", fields([("reused", true.into()), ("ms", 0.0.into())]));
+        self.entries[index] = entry;
+        true
+    }
+
+    /// The `seed=`/`reset=` hooks this lifecycle owes its services, in start order.
+    pub fn hooks(&self) -> Vec<Hook> {
+        let started = self.services.iter().zip(&self.entries).filter(|(_, e)| e.state == State::Ready);
+        reuse::hooks(started.map(|(service, entry)| (service, entry.adopted)))
     }
 
     async fn start_one(&mut self, index: usize, options: &StartOptions) -> Result<(), String> {
@@ -193,6 +262,7 @@ impl Services {
                     service: &service,
                     services: &self.services,
                     env: env.clone(),
+                    bridge_env: self.bridge_environment(&service, options),
                     workdir: &options.workdir,
                     engine: options.engine.as_deref(),
                     shim: options.container_shim,
@@ -341,6 +411,20 @@ impl Services {
         env
     }
 
+    /// A container's environment on the run's bridge network, when it can join it: not in a
+    /// `--jobs` run (each job has network namespaces of its own), nor with
+    /// `OSPECC_CONTAINER_NETWORK=host`.
+    fn bridge_environment(&self, service: &Service, options: &StartOptions) -> Option<BTreeMap<String, String>> {
+        let host_only = options.extra_env.contains_key(crate::run::JOB_ENV)
+            || std::env::var("OSPECC_CONTAINER_NETWORK").is_ok_and(|v| v == "host");
+        if host_only {
+            return None;
+        }
+        let mut env = crate::container::network::bridge_env(service, &self.services, &options.edges)?;
+        env.extend(options.extra_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Some(env)
+    }
+
     /// The seccomp filter a service runs under: only with rules to read, something to
     /// intercept, and `seccomp` not opted out (unfaulted services run without a filter).
     /// Under determinism mode every service not opted out gets one, watching the leaks too.
@@ -460,33 +544,49 @@ impl Services {
         self.results()
     }
 
+    /// [`Services::stop`], except that every healthy `reuse=True` service is moved to `kept`
+    /// for the next lifecycle instead of being stopped.
+    pub async fn stop_keeping(mut self, kept: &mut Kept) -> Vec<ServiceResult> {
+        let results = self.results();
+        for (service, entry) in self.services.iter().zip(self.entries.iter_mut()) {
+            let healthy = entry.state == State::Ready && entry.proc.as_ref().is_some_and(|p| p.exit().is_none());
+            let Some(launched) = entry.launched.clone().filter(|_| healthy) else { continue };
+            let moved = std::mem::replace(entry, Entry::new());
+            kept.keep(reuse::KeptService { service: service.clone(), entry: moved, launched });
+        }
+        self.teardown().await;
+        results
+    }
+
     async fn teardown(&mut self) {
         for (service, entry) in self.services.iter().zip(self.entries.iter_mut()).rev() {
-            let container = entry.container.take();
-            let started = Instant::now();
-            if let Some(proc) = &entry.proc {
-                if !proc.stopping.load(Ordering::SeqCst) {
-                    // A container stops through its engine (its own stop signal, the grace
-                    // period, SIGKILL); its CLI then ends by itself.
-                    if let Some(container) = &container {
-                        proc.stopping.store(true, Ordering::SeqCst);
-                        container.stop(self.grace).await;
-                    }
-                    teardown::terminate(proc, self.grace, &self.events).await;
-                }
-            }
-            if let Some(container) = container {
-                let name = container.name.clone();
-                container.remove().await;
-                let ms = millis(started);
-                self.events.push(
-                    &service.name,
-                    "container_removed",
-                    fields([("container", name.into()), ("ms", ms.into())]),
-                );
-            }
+            teardown_entry(&service.name, entry, self.grace, &self.events).await;
         }
         self.stopped = true;
+    }
+}
+
+/// Stops one service: a container through its engine, then its CLI's (or the process's) group,
+/// then the container's removal.
+async fn teardown_entry(service: &str, entry: &mut Entry, grace: Duration, events: &EventLog) {
+    let container = entry.container.take();
+    let started = Instant::now();
+    if let Some(proc) = &entry.proc {
+        if !proc.stopping.load(Ordering::SeqCst) {
+            // A container stops through its engine (its own stop signal, the grace
+            // period, SIGKILL); its CLI then ends by itself.
+            if let Some(container) = &container {
+                proc.stopping.store(true, Ordering::SeqCst);
+                container.stop(grace).await;
+            }
+            teardown::terminate(proc, grace, events).await;
+        }
+    }
+    if let Some(container) = container {
+        let name = container.name.clone();
+        container.remove().await;
+        let ms = millis(started);
+        events.push(service, "container_removed", fields([("container", name.into()), ("ms", ms.into())]));
     }
 }
 

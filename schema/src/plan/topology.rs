@@ -54,6 +54,16 @@ pub struct Service {
     /// intercept set may miss what they fault.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intercept_unknown: Vec<Origin>,
+    /// `reuse=True`: the service is kept running from one test to the next instead of being
+    /// restarted (its `reset=`, else its `seed=`, runs before each test that reuses it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reuse: bool,
+    /// `seed=`: called once after each fresh start of the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<Callable>,
+    /// `reset=`: called before each test that reuses the running service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<Callable>,
 }
 
 /// How a service comes to run.

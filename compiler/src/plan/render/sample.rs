@@ -47,6 +47,9 @@ pub fn service(name: &str, line: u32, launch: Launch) -> Service {
         seccomp: true,
         intercept: Vec::new(),
         intercept_unknown: Vec::new(),
+        reuse: false,
+        seed: None,
+        reset: None,
     }
 }
 

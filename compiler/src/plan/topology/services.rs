@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ospecc_schema::plan::topology::{
-    EnvPart, EnvVar, Healthcheck, Interface, Launch, MockOpenApi, MockResponse, MockRoute, Observe, Op, PortMap,
-    Service, Volume,
+    Callable, EnvPart, EnvVar, Healthcheck, Interface, Launch, MockOpenApi, MockResponse, MockRoute, Observe, Op,
+    PortMap, Service, Volume,
 };
 use ospecc_schema::topology::{builtins, catalog, Builtin};
 
@@ -53,7 +53,18 @@ fn service(cx: &Cx, call: &Recorded) -> Service {
         seccomp: !matches!(call.named("seccomp"), Some(Arg::Bool(false))),
         intercept: Vec::new(),
         intercept_unknown: Vec::new(),
+        reuse: matches!(call.named("reuse"), Some(Arg::Bool(true))),
+        seed: hook(cx, call, "seed"),
+        reset: hook(cx, call, "reset"),
         name,
+    }
+}
+
+/// A lifecycle hook (`seed=`, `reset=`) given as a function.
+fn hook(cx: &Cx, call: &Recorded, key: &str) -> Option<Callable> {
+    match call.named(key) {
+        Some(Arg::Function(function)) => Some(cx.callable(function)),
+        _ => None,
     }
 }
 
