@@ -135,9 +135,13 @@ build_redis() {
   chown 999:999 "$root/data"
   printf 'redis:x:999:999:redis:/data:/bin/false\n' >>"$root/etc/passwd"
   printf 'redis:x:999:\n' >>"$root/etc/group"
-  # The official image listens on every address without protected mode.
+  mkdir -p "$root/usr/local/bin"
+  cp "$here/redis/docker-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
+  chmod 755 "$root/usr/local/bin/docker-entrypoint.sh"
+  # As the official image: any command line without a configuration file runs without
+  # protected mode (the entrypoint adds it), so published ports answer the host.
   import "$root" docker.io/library/redis:7-alpine \
-    'ENTRYPOINT []' "CMD [\"$(command -v redis-server)\", \"--protected-mode\", \"no\"]" 'USER redis' \
+    'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' 'CMD ["redis-server"]' 'USER redis' \
     'WORKDIR /data' 'ENV PATH=/usr/local/bin:/usr/bin:/bin' 'EXPOSE 6379'
 }
 

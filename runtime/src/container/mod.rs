@@ -94,6 +94,10 @@ pub struct Running {
     handoff: Option<Pending>,
 }
 
+/// How often a container's removal is tried at teardown, and the pause between tries.
+const REMOVE_ATTEMPTS: usize = 3;
+const REMOVE_RETRY: Duration = Duration::from_millis(500);
+
 impl Running {
     /// Stops the container (its stop signal, then SIGKILL after `grace`).
     pub async fn stop(&self, grace: Duration) {
@@ -103,10 +107,19 @@ impl Running {
         let _ = tokio::task::spawn_blocking(move || engine.run(&args, grace + STOP_SLACK)).await;
     }
 
-    /// Removes the container if it is still there (synchronously), and forgets it.
+    /// Removes the container if it is still there (synchronously), and forgets it once it is
+    /// gone. The engine may refuse while the container is still being started (its CLI was
+    /// stopped mid-start): a few tries, then it stays on the list for the end of the run.
     pub fn remove_now(&self) {
-        let _ = cleanup::remove(&self.engine, std::slice::from_ref(&self.name));
-        cleanup::unregister(&self.name);
+        for attempt in 0..REMOVE_ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(REMOVE_RETRY);
+            }
+            if cleanup::remove(&self.engine, std::slice::from_ref(&self.name)).is_ok() {
+                cleanup::unregister(&self.name);
+                return;
+            }
+        }
     }
 
     /// [`Running::remove_now`] off the async threads.
@@ -116,6 +129,28 @@ impl Running {
             drop(self);
         })
         .await;
+    }
+}
+
+/// Removes what runs that are gone left on the engine a container service will use (once per
+/// engine and process). Called before the service's ports are checked: a killed run's
+/// container may still hold them. Without an engine this does nothing; the launch says why.
+pub async fn reap_before_start(choice: Option<&str>, events: &EventLog) {
+    let choice = choice.map(str::to_owned);
+    let events = events.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Ok(engine) = Engine::find(choice.as_deref()) {
+            reap_abandoned(&engine, &events);
+        }
+    })
+    .await;
+}
+
+/// [`cleanup::reap_abandoned`], with an event naming what it removed.
+fn reap_abandoned(engine: &Engine, events: &EventLog) {
+    let reaped = cleanup::reap_abandoned(engine);
+    if !reaped.is_empty() {
+        events.push("runner", "containers_reaped", fields([("containers", reaped.into())]));
     }
 }
 
@@ -293,10 +328,7 @@ async fn prepare(request: &Request<'_>, events: &EventLog) -> Result<Prepared, S
         };
         let engine = Engine::find(choice.as_deref())
             .map_err(|e| format!("service `{name}` needs a container engine to {what}: {e}"))?;
-        let reaped = cleanup::reap_abandoned(&engine);
-        if !reaped.is_empty() {
-            events.push("runner", "containers_reaped", fields([("containers", reaped.into())]));
-        }
+        reap_abandoned(&engine, &events);
         let network = if wants_network { network::ensure(&engine) } else { Err(String::new()) };
         let image = match &launch {
             Launch::Image { image, .. } => {

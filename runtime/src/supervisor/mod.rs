@@ -253,6 +253,7 @@ impl Services {
                 Ok(())
             }
             Launch::Image { .. } | Launch::Build { .. } => {
+                crate::container::reap_before_start(options.engine.as_deref(), &self.events).await;
                 // A port someone else holds would let the healthcheck accept the wrong server.
                 if let Some(taken) = ports::check(&service) {
                     return Err(taken);
