@@ -49,8 +49,8 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     for path in &paths {
         collect(path, true, &mut files)?;
     }
-    files.sort();
-    files.dedup();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files.dedup_by(|a, b| a.0 == b.0);
     let outcomes = format_all(&files, &options);
     let (mut changed, mut failed) = (0, 0);
     let mut stdout = std::io::stdout().lock();
