@@ -17,6 +17,11 @@ use std::sync::Mutex;
 use ospecc_compiler::fmt::{self, Language, Options};
 use ospecc_compiler::syntax::text::decode;
 
+/// The binary's allocator (`src/main.rs`): the formatter allocates many small nodes.
+#[global_allocator]
+static GLOBAL: ospecc_compiler::topology::eval_limits::Metered<mimalloc::MiMalloc> =
+    ospecc_compiler::topology::eval_limits::Metered(mimalloc::MiMalloc);
+
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
         Ok(code) => code,
