@@ -64,31 +64,29 @@ impl<'t> Lines<'t> {
 
 /// The operations from `old` to `new` lines; consecutive changed lines are one operation.
 fn line_ops(old: &Lines, new: &Lines) -> Vec<DiffOp> {
-    let old_keys: Vec<Key> = old.lines.iter().map(|l| Key::of(l)).collect();
-    let new_keys: Vec<Key> = new.lines.iter().map(|l| Key::of(l)).collect();
-    let old_hashes: Vec<u64> = old_keys.iter().map(|k| k.hash).collect();
-    let new_hashes: Vec<u64> = new_keys.iter().map(|k| k.hash).collect();
+    let old_content: Vec<Content> = old.lines.iter().map(|l| Content::of(l)).collect();
+    let new_content: Vec<Content> = new.lines.iter().map(|l| Content::of(l)).collect();
     let mut ops = Ops::default();
     let (mut o, mut n) = (0, 0);
     let end = std::iter::once((old.lines.len(), new.lines.len()));
-    for (cut_old, cut_new) in cuts(&old_keys, &new_keys).into_iter().chain(end) {
-        ops.diff(old, new, (&old_hashes, &new_hashes), o..cut_old, n..cut_new);
+    for (cut_old, cut_new) in cuts(&old_content, &new_content).into_iter().chain(end) {
+        ops.diff(old, new, o..cut_old, n..cut_new);
         (o, n) = (cut_old, cut_new);
     }
     ops.0
 }
 
-/// What a line is compared by: its text without whitespace, hashed (FxHash's step: a
-/// collision only costs a less minimal diff, as aligned lines are compared), and its content
-/// (its characters but whitespace and [layout](is_layout)) as a count and a hash of the
-/// multiset (a sum, so that it adds up over lines and ignores order: `load()` symbols move).
-#[derive(Clone, Copy)]
-struct Key {
-    hash: u64,
-    content: Content,
+/// What lines are aligned by: their text without whitespace, hashed (FxHash's step: a
+/// collision only costs a less minimal diff, as aligned lines are compared).
+fn key(line: &str) -> u64 {
+    line.bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .fold(0u64, |hash, b| (hash.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95))
 }
 
-/// An amount of content: how many characters, and the sum of their hashes.
+/// A line's content (its characters but whitespace and [layout](is_layout)) as a count and a
+/// hash of the multiset: a sum, so that it adds up over lines and ignores order (`load()`
+/// symbols move).
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Content {
     len: usize,
@@ -96,35 +94,41 @@ struct Content {
 }
 
 impl Content {
+    fn of(line: &str) -> Content {
+        let (mut len, mut sum) = (0, 0u64);
+        for b in line.bytes() {
+            let hash = CONTENT_HASH[usize::from(b)];
+            len += usize::from(hash != 0);
+            sum = sum.wrapping_add(hash);
+        }
+        Content { len, sum }
+    }
+
     fn add(self, other: Content) -> Content {
         Content { len: self.len + other.len, sum: self.sum.wrapping_add(other.sum) }
     }
 }
 
-impl Key {
-    fn of(line: &str) -> Key {
-        let (mut hash, mut content) = (0u64, Content::default());
-        for b in line.bytes().filter(|b| !b.is_ascii_whitespace()) {
-            hash = (hash.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-            if !is_layout(b) {
-                content = content.add(Content { len: 1, sum: mix(b) });
-            }
+/// Each byte's hash in [`Content`], 0 for whitespace and layout (splitmix64's finaliser).
+const CONTENT_HASH: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if !byte.is_ascii_whitespace() && !is_layout(byte) {
+            let mut z = (b as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            table[b] = (z ^ (z >> 31)) | 1;
         }
-        Key { hash, content }
+        b += 1;
     }
-}
-
-/// A byte's hash (splitmix64's finaliser).
-fn mix(b: u8) -> u64 {
-    let mut z = u64::from(b).wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+    table
+};
 
 /// What a formatter writes or drops besides whitespace: trailing commas, the `;` between
 /// statements it puts on lines of their own, `\` line continuations.
-fn is_layout(b: u8) -> bool {
+const fn is_layout(b: u8) -> bool {
     matches!(b, b',' | b';' | b'\\')
 }
 
@@ -134,12 +138,12 @@ fn is_layout(b: u8) -> bool {
 /// after it; where the content differs, the texts are cut no more after the difference. One
 /// pass over both, merging by the amount of content before each line; lines without content
 /// (blank, a lone `,`) stay in the part before.
-fn cuts(old: &[Key], new: &[Key]) -> Vec<(usize, usize)> {
+fn cuts(old: &[Content], new: &[Content]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let (mut i, mut j) = (0, 0);
     let (mut before_old, mut before_new) = (Content::default(), Content::default());
     while i < old.len() && j < new.len() {
-        let (a, b) = (old[i].content, new[j].content);
+        let (a, b) = (old[i], new[j]);
         let (x, y) = (before_old.len, before_new.len);
         if x < y || (x == y && a.len == 0) {
             (i, before_old) = (i + 1, before_old.add(a));
@@ -160,29 +164,33 @@ fn cuts(old: &[Key], new: &[Key]) -> Vec<(usize, usize)> {
 struct Ops(Vec<DiffOp>);
 
 impl Ops {
-    /// The operations of one part: lines aligned by their keys, the rest changed.
-    fn diff(&mut self, old: &Lines, new: &Lines, (old_keys, new_keys): (&[u64], &[u64]), o: Range<usize>, n: Range<usize>) {
+    /// The operations of one part: lines aligned by their [`key`]s, the rest changed.
+    fn diff(&mut self, old: &Lines, new: &Lines, o: Range<usize>, n: Range<usize>) {
         match (o.len(), n.len()) {
             (0, 0) => {}
             (0, _) | (_, 0) => self.changed(o, n),
-            (1, 1) if old_keys[o.start] == new_keys[n.start] => self.aligned(old, new, o.start, n.start),
-            (1, 1) => self.changed(o, n),
+            // Aligned or not, one line for one is the same line or a changed one.
+            (1, 1) => self.aligned(old, new, o.start, n.start),
             _ => {
-                for op in similar::capture_diff(Algorithm::Myers, old_keys, o, new_keys, n) {
+                let old_keys: Vec<u64> = old.lines[o.clone()].iter().map(|l| key(l)).collect();
+                let new_keys: Vec<u64> = new.lines[n.clone()].iter().map(|l| key(l)).collect();
+                for op in similar::capture_diff_slices(Algorithm::Myers, &old_keys, &new_keys) {
+                    let (a, b) = (op.old_range(), op.new_range());
+                    let (a, b) = (o.start + a.start..o.start + a.end, n.start + b.start..n.start + b.end);
                     match op {
-                        DiffOp::Equal { old_index, new_index, len } => {
+                        DiffOp::Equal { len, .. } => {
                             for i in 0..len {
-                                self.aligned(old, new, old_index + i, new_index + i);
+                                self.aligned(old, new, a.start + i, b.start + i);
                             }
                         }
-                        other => self.changed(other.old_range(), other.new_range()),
+                        _ => self.changed(a, b),
                     }
                 }
             }
         }
     }
 
-    /// Two lines with the same key: the same line, or changed in whitespace.
+    /// Two lines paired up: the same line, or changed.
     fn aligned(&mut self, old: &Lines, new: &Lines, o: usize, n: usize) {
         if old.lines[o] == new.lines[n] {
             self.same(o, n);

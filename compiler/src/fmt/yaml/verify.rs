@@ -62,20 +62,13 @@ fn parse_whole(text: &str) -> Result<Vec<Document>, Vec<Diagnostic>> {
 /// aliases — `&` or `*` anywhere).
 fn stream_bounds(text: &str) -> Option<Vec<usize>> {
     let bytes = text.as_bytes();
+    let line_at = |at: usize| &bytes[at..bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| at + p)];
     let mut bounds = vec![0];
-    let mut line = 0;
-    while line < bytes.len() {
-        let end = bytes[line..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| line + p);
-        match bytes[line] {
-            b'%' => return None,
-            b'-' if line > 0 && is_document_marker(&bytes[line..end]) => bounds.push(line),
-            _ => {}
-        }
-        line = end + 1;
-    }
-    let first_line = &bytes[..bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len())];
-    let markers = bounds.len() - 1 + usize::from(is_document_marker(first_line));
-    if markers < 2 || bytes.iter().any(|&b| b == b'&' || b == b'*') {
+    bounds.extend(text.match_indices("\n---").map(|(at, _)| at + 1).filter(|&at| is_document_marker(line_at(at))));
+    let markers = bounds.len() - 1 + usize::from(is_document_marker(line_at(0)));
+    // `contains` on bytes is memchr.
+    let shared = text.starts_with('%') || text.contains("\n%") || bytes.contains(&b'&') || bytes.contains(&b'*');
+    if markers < 2 || shared {
         return None;
     }
     bounds.push(text.len());
