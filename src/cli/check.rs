@@ -22,7 +22,6 @@ use super::config::{self, Overrides};
 use super::discover::{self, describe, Language, PathError, Source, STDIN_NAME};
 use super::{report_error, report_warning, write_stdout, ProfileArg, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
-
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files and directories to check; `-` reads standard input [default: .]

@@ -64,9 +64,8 @@ pub fn run(args: FmtArgs) -> u8 {
 fn execute(args: &FmtArgs) -> Result<u8, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {}", describe(&e)))?;
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
-    let settings = config::resolve_fmt(
-        discover::config_path(args.config.as_deref(), args.no_config, &paths, &cwd).as_deref(),
-    )?;
+    let settings =
+        config::resolve_fmt(discover::config_path(args.config.as_deref(), args.no_config, &paths, &cwd).as_deref())?;
     let (sources, mut errors) = discover::discover(&paths, &settings.excludes, &cwd);
     if sources.is_empty() && errors.is_empty() {
         report_warning("no OSpec or topology files found");

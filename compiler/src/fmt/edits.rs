@@ -391,13 +391,18 @@ mod tests {
         // Calls joined and split all over a large file, a trailing comma added, `;` split:
         // Myers' diff alone is quadratic here (its cost is lines × changed lines).
         let old: String = (0..40_000).map(|i| format!("f{i}(a,\n  b)\nx{i}=1; y=2\ng{i}(c)\nh{i} = 3\n")).collect();
-        let new: String = (0..40_000).map(|i| format!("f{i}(a, b)\nx{i} = 1\ny = 2\ng{i}(\n    c,\n)\nh{i} = 3\n")).collect();
+        let new: String =
+            (0..40_000).map(|i| format!("f{i}(a, b)\nx{i} = 1\ny = 2\ng{i}(\n    c,\n)\nh{i} = 3\n")).collect();
         let started = std::time::Instant::now();
         let edits = line_edits(&old, &new);
         assert_eq!(edits.len(), 40_000, "the unchanged line between each run of changes stays");
         assert_eq!(apply(&old, &edits), new);
         let diff = unified_diff(&old, &new, "f");
-        assert!(diff.contains("-f7(a,\n-  b)\n-x7=1; y=2\n-g7(c)\n+f7(a, b)\n+x7 = 1\n+y = 2\n+g7(\n+    c,\n+)\n"), "{}", &diff[..400]);
+        assert!(
+            diff.contains("-f7(a,\n-  b)\n-x7=1; y=2\n-g7(c)\n+f7(a, b)\n+x7 = 1\n+y = 2\n+g7(\n+    c,\n+)\n"),
+            "{}",
+            &diff[..400]
+        );
         assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
     }
 
