@@ -35,9 +35,11 @@ while [ "$(stat -c %s "$work/stream.ospec.yml")" -lt $((size_mb << 20)) ]; do
     printf -- '---\n' >> "$work/stream.ospec.yml"; cat "$f" >> "$work/stream.ospec.yml"
   done
 done
-# Starlark: the corpus specs (or the repository's topology files) concatenated.
-corpus=../shared/data/faultbox-corpus/corpus
+# Starlark: the corpus specs (or the repository's topology files) concatenated. The corpus is
+# beside the clone (`../shared`); FAULTBOX_CORPUS names it from elsewhere (a git worktree).
+corpus="${FAULTBOX_CORPUS:-../shared/data/faultbox-corpus/corpus}"
 sources=$(ls "$corpus"/*.star 2>/dev/null || ls examples/users-api/users.star bench/runtime/*.star)
+echo "topology sources: $(echo $sources | wc -w) files ($(dirname "$(echo $sources | cut -d' ' -f1)"))"
 : > "$work/big.star"
 while [ "$(stat -c %s "$work/big.star")" -lt $(((size_mb / 4 + 1) << 20)) ]; do
   for f in $sources; do cat "$f" >> "$work/big.star"; printf '\n' >> "$work/big.star"; done
