@@ -7,7 +7,10 @@
 #   - Starlark, one file: Faultbox's corpus specs (or the repository's topology files) repeated.
 # Each case runs RUNS times (default 5); the best wall time is reported, with its CPU time
 # (user + system), and the files cases also on one thread (RAYON_NUM_THREADS=1).
-# Usage: bench/fmt/run.sh [SIZE_MB]; OSPECC_BIN picks a binary already built.
+# Usage: bench/fmt/run.sh [SIZE_MB]; OSPECC_BIN picks a binary already built. FMT_BENCH=example
+# builds and times the compiler crate's `fmt_bench` example instead of the whole binary: the
+# same per-file work as `ospecc fmt --check` (compiler/examples/fmt_bench.rs), for a fraction
+# of the release build (the binary also compiles the runtime and the language server).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 size_mb="${1:-8}"
@@ -15,10 +18,14 @@ runs="${RUNS:-5}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 bin="${OSPECC_BIN:-}"
-if [ -z "$bin" ]; then
+if [ -z "$bin" ] && [ "${FMT_BENCH:-}" = example ]; then
+  cargo build --release --quiet -p ospecc-compiler --example fmt_bench
+  bin="${CARGO_TARGET_DIR:-target}/release/examples/fmt_bench"
+elif [ -z "$bin" ]; then
   cargo build --release --quiet -p ospecc
   bin="${CARGO_TARGET_DIR:-target}/release/ospecc"
 fi
+echo "binary: $bin"
 python3 bench/gen_ospec.py "$work/specs" --count 2000 --seed 20250101 > /dev/null
 printf '[fmt]\nyaml_indent_width = 4\n' > "$work/indent4.toml"
 # OSpec: the examples' specs as a sequence of documents.
@@ -28,9 +35,11 @@ while [ "$(stat -c %s "$work/stream.ospec.yml")" -lt $((size_mb << 20)) ]; do
     printf -- '---\n' >> "$work/stream.ospec.yml"; cat "$f" >> "$work/stream.ospec.yml"
   done
 done
-# Starlark: the corpus specs (or the repository's topology files) concatenated.
-corpus=../shared/data/faultbox-corpus/corpus
+# Starlark: the corpus specs (or the repository's topology files) concatenated. The corpus is
+# beside the clone (`../shared`); FAULTBOX_CORPUS names it from elsewhere (a git worktree).
+corpus="${FAULTBOX_CORPUS:-../shared/data/faultbox-corpus/corpus}"
 sources=$(ls "$corpus"/*.star 2>/dev/null || ls examples/users-api/users.star bench/runtime/*.star)
+echo "topology sources: $(echo $sources | wc -w) files ($(dirname "$(echo $sources | cut -d' ' -f1)"))"
 : > "$work/big.star"
 while [ "$(stat -c %s "$work/big.star")" -lt $(((size_mb / 4 + 1) << 20)) ]; do
   for f in $sources; do cat "$f" >> "$work/big.star"; printf '\n' >> "$work/big.star"; done

@@ -19,11 +19,8 @@ use ospecc_compiler::vfs::{ConfinedFs, Confinement};
 use rayon::prelude::*;
 
 use super::config::{self, Overrides};
-use super::discover::{self, describe, Language, PathError, Source};
+use super::discover::{self, describe, Language, PathError, Source, STDIN_NAME};
 use super::{report_error, report_warning, write_stdout, ProfileArg, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-
-/// The display name of standard input.
-const STDIN_NAME: &str = "<stdin>";
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -91,7 +88,10 @@ pub fn run(args: CheckArgs) -> u8 {
 fn execute(args: CheckArgs) -> Result<u8, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {}", describe(&e)))?;
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
-    let settings = config::resolve(config_path(&args, &paths, &cwd).as_deref(), overrides(&args))?;
+    let settings = config::resolve(
+        discover::config_path(args.config.as_deref(), args.no_config, &paths, &cwd).as_deref(),
+        overrides(&args),
+    )?;
     let (sources, mut errors) = discover::discover(&paths, &settings.excludes, &cwd);
     if sources.is_empty() && errors.is_empty() {
         report_warning(&format!("no OSpec files found in {}", shown_list(&paths)));
@@ -100,7 +100,7 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
     let mut allowed = settings.allow_outside.clone();
     allowed.extend(args.allow_outside.iter().cloned());
     let scope = Scope { cwd: &cwd, allowed: &allowed, limits: settings.limits };
-    let checked: Vec<Result<FileResult, PathError>> = dedup(sources)
+    let checked: Vec<Result<FileResult, PathError>> = discover::dedup(sources)
         .par_iter()
         .map(|source| check_source(source, stdin_name.as_deref(), &scope, &settings.options))
         .collect();
@@ -133,30 +133,6 @@ fn overrides(args: &CheckArgs) -> Overrides {
         deny: args.deny.clone(),
         allow: args.allow.clone(),
     }
-}
-
-/// `--config`, else the nearest `ospecc.toml` above the first path (or the working directory).
-fn config_path(args: &CheckArgs, paths: &[PathBuf], cwd: &Path) -> Option<PathBuf> {
-    if args.no_config {
-        return None;
-    }
-    if let Some(explicit) = &args.config {
-        return Some(explicit.clone());
-    }
-    let first = paths.iter().find(|p| p.as_os_str() != "-").map(|p| cwd.join(p));
-    config::find(&discover::normalize(&first.unwrap_or_else(|| cwd.to_path_buf())))
-}
-
-/// The same file named twice (or found twice) is checked once.
-fn dedup(sources: Vec<Source>) -> Vec<Source> {
-    let mut seen = std::collections::HashSet::new();
-    sources
-        .into_iter()
-        .filter(|s| match s {
-            Source::File { path, .. } => seen.insert(discover::normalize(path)),
-            Source::Stdin => seen.insert(PathBuf::from(STDIN_NAME)),
-        })
-        .collect()
 }
 
 /// Where a check runs: the working directory, and the paths allowed outside the workspace.
@@ -334,12 +310,5 @@ mod tests {
         assert_eq!(exit_code(&clean, 0), EXIT_OK);
         assert_eq!(exit_code(&Summary { errors: 1, ..clean }, 0), EXIT_FINDINGS);
         assert_eq!(exit_code(&Summary { errors: 1, ..clean }, 1), EXIT_USAGE);
-    }
-
-    #[test]
-    fn the_same_file_is_checked_once() {
-        let file = |p: &str| Source::File { path: PathBuf::from(p), language: Language::OSpec };
-        let sources = vec![file("a.ospec"), file("./a.ospec"), Source::Stdin, file("b.ospec"), Source::Stdin];
-        assert_eq!(dedup(sources), vec![file("a.ospec"), Source::Stdin, file("b.ospec")]);
     }
 }

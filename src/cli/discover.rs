@@ -124,6 +124,34 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// The name standard input goes by in outputs and in [`dedup`].
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// The config file a command uses: `explicit` (`--config`), none with `--no-config`, else the
+/// nearest `ospecc.toml` above the first path (or the working directory).
+pub fn config_path(explicit: Option<&Path>, no_config: bool, paths: &[PathBuf], cwd: &Path) -> Option<PathBuf> {
+    if no_config {
+        return None;
+    }
+    if let Some(explicit) = explicit {
+        return Some(explicit.to_path_buf());
+    }
+    let first = paths.iter().find(|p| p.as_os_str() != "-").map(|p| cwd.join(p));
+    super::config::find(&normalize(&first.unwrap_or_else(|| cwd.to_path_buf())))
+}
+
+/// The same file named twice (or found twice) is handled once.
+pub fn dedup(sources: Vec<Source>) -> Vec<Source> {
+    let mut seen = std::collections::HashSet::new();
+    sources
+        .into_iter()
+        .filter(|s| match s {
+            Source::File { path, .. } => seen.insert(normalize(path)),
+            Source::Stdin => seen.insert(PathBuf::from(STDIN_NAME)),
+        })
+        .collect()
+}
+
 /// Everything the given paths cover, and the paths that could not be used.
 pub fn discover(paths: &[PathBuf], excludes: &Excludes, cwd: &Path) -> (Vec<Source>, Vec<PathError>) {
     let mut sources = Vec::new();
@@ -192,6 +220,13 @@ fn error_path(error: &ignore::Error) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_file_is_handled_once() {
+        let file = |p: &str| Source::File { path: PathBuf::from(p), language: Language::OSpec };
+        let sources = vec![file("a.ospec"), file("./a.ospec"), Source::Stdin, file("b.ospec"), Source::Stdin];
+        assert_eq!(dedup(sources), vec![file("a.ospec"), Source::Stdin, file("b.ospec")]);
+    }
 
     #[test]
     fn patterns_pick_spec_names_only() {

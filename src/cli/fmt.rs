@@ -13,10 +13,8 @@ use ospecc_compiler::syntax::text::decode;
 use rayon::prelude::*;
 
 use super::config;
-use super::discover::{self, describe, PathError, Source};
+use super::discover::{self, describe, PathError, Source, STDIN_NAME};
 use super::{report_error, report_warning, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
-
-const STDIN_NAME: &str = "<stdin>";
 
 #[derive(Debug, Args)]
 pub struct FmtArgs {
@@ -66,13 +64,14 @@ pub fn run(args: FmtArgs) -> u8 {
 fn execute(args: &FmtArgs) -> Result<u8, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {}", describe(&e)))?;
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
-    let settings = config::resolve_fmt(config_path(args, &paths, &cwd).as_deref())?;
+    let settings =
+        config::resolve_fmt(discover::config_path(args.config.as_deref(), args.no_config, &paths, &cwd).as_deref())?;
     let (sources, mut errors) = discover::discover(&paths, &settings.excludes, &cwd);
     if sources.is_empty() && errors.is_empty() {
         report_warning("no OSpec or topology files found");
     }
     let outcomes: Vec<Result<Outcome, PathError>> =
-        dedup(sources).par_iter().map(|s| format_source(s, args, &settings.options, &cwd)).collect();
+        discover::dedup(sources).par_iter().map(|s| format_source(s, args, &settings.options, &cwd)).collect();
     let mut done = Vec::new();
     for outcome in outcomes {
         match outcome {
@@ -116,29 +115,6 @@ fn summarize(check: bool, changed: usize, files: usize) {
     let verb = if check { "would be reformatted" } else { "reformatted" };
     let plural = |n: usize| if n == 1 { "file" } else { "files" };
     eprintln!("{changed} {} {verb}, {} already formatted", plural(changed), files - changed);
-}
-
-/// `--config`, else the nearest `ospecc.toml` above the first path (or the working directory).
-fn config_path(args: &FmtArgs, paths: &[PathBuf], cwd: &Path) -> Option<PathBuf> {
-    if args.no_config {
-        return None;
-    }
-    if let Some(explicit) = &args.config {
-        return Some(explicit.clone());
-    }
-    let first = paths.iter().find(|p| p.as_os_str() != "-").map(|p| cwd.join(p));
-    config::find(&discover::normalize(&first.unwrap_or_else(|| cwd.to_path_buf())))
-}
-
-fn dedup(sources: Vec<Source>) -> Vec<Source> {
-    let mut seen = std::collections::HashSet::new();
-    sources
-        .into_iter()
-        .filter(|s| match s {
-            Source::File { path, .. } => seen.insert(discover::normalize(path)),
-            Source::Stdin => seen.insert(PathBuf::from(STDIN_NAME)),
-        })
-        .collect()
 }
 
 /// Reads and formats one source; nothing is written yet.

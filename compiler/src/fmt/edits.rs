@@ -4,6 +4,11 @@
 //! Lines are aligned by their text without whitespace first: a formatter changes little
 //! else, so that alignment is nearly linear, where a plain line diff of a re-indented file
 //! (every line changed) is quadratic. Aligned lines that differ in whitespace are changes.
+//!
+//! Before any diff runs, lines that are certainly the same line are paired up in one linear
+//! pass ([`anchors`]), and the diff only runs between them: Myers' diff costs the product of
+//! the length and the number of changed lines, which for a large file whose lines are
+//! joined and split in many places (a long topology file) is quadratic again.
 
 use std::ops::Range;
 
@@ -57,35 +62,101 @@ impl<'t> Lines<'t> {
     }
 }
 
-/// A line's text without whitespace, hashed: equal for lines a formatter may have re-spaced.
-/// (FxHash's step: a collision only costs a less minimal diff, as aligned lines are compared.)
+/// The operations from `old` to `new` lines; consecutive changed lines are one operation.
+fn line_ops(old: &Lines, new: &Lines) -> Vec<DiffOp> {
+    let old_content: Vec<Content> = old.lines.iter().map(|l| Content::of(l)).collect();
+    let new_content: Vec<Content> = new.lines.iter().map(|l| Content::of(l)).collect();
+    let mut ops = Ops::default();
+    let (mut o, mut n) = (0, 0);
+    let end = std::iter::once((old.lines.len(), new.lines.len()));
+    for (cut_old, cut_new) in cuts(&old_content, &new_content).into_iter().chain(end) {
+        ops.diff(old, new, o..cut_old, n..cut_new);
+        (o, n) = (cut_old, cut_new);
+    }
+    ops.0
+}
+
+/// What lines are aligned by: their text without whitespace, hashed (FxHash's step: a
+/// collision only costs a less minimal diff, as aligned lines are compared).
 fn key(line: &str) -> u64 {
     line.bytes()
         .filter(|b| !b.is_ascii_whitespace())
         .fold(0u64, |hash, b| (hash.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95))
 }
 
-/// The operations from `old` to `new` lines; consecutive changed lines are one operation.
-fn line_ops(old: &Lines, new: &Lines) -> Vec<DiffOp> {
-    let old_keys: Vec<u64> = old.lines.iter().map(|l| key(l)).collect();
-    let new_keys: Vec<u64> = new.lines.iter().map(|l| key(l)).collect();
-    let mut ops = Ops::default();
-    for op in similar::capture_diff_slices(Algorithm::Myers, &old_keys, &new_keys) {
-        match op {
-            DiffOp::Equal { old_index, new_index, len } => {
-                for i in 0..len {
-                    let (o, n) = (old_index + i, new_index + i);
-                    if old.lines[o] == new.lines[n] {
-                        ops.same(o, n);
-                    } else {
-                        ops.changed(o..o + 1, n..n + 1);
-                    }
-                }
+/// A line's content (its characters but whitespace and [layout](is_layout)) as a count and a
+/// hash of the multiset: a sum, so that it adds up over lines and ignores order (`load()`
+/// symbols move).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Content {
+    len: usize,
+    sum: u64,
+}
+
+impl Content {
+    fn of(line: &str) -> Content {
+        let (mut len, mut sum) = (0, 0u64);
+        for b in line.bytes() {
+            let hash = CONTENT_HASH[usize::from(b)];
+            len += usize::from(hash != 0);
+            sum = sum.wrapping_add(hash);
+        }
+        Content { len, sum }
+    }
+
+    fn add(self, other: Content) -> Content {
+        Content { len: self.len + other.len, sum: self.sum.wrapping_add(other.sum) }
+    }
+}
+
+/// Each byte's hash in [`Content`], 0 for whitespace and layout (splitmix64's finaliser).
+const CONTENT_HASH: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if !byte.is_ascii_whitespace() && !is_layout(byte) {
+            let mut z = (b as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            table[b] = (z ^ (z >> 31)) | 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// What a formatter writes or drops besides whitespace: trailing commas, the `;` between
+/// statements it puts on lines of their own, `\` line continuations.
+const fn is_layout(b: u8) -> bool {
+    matches!(b, b',' | b';' | b'\\')
+}
+
+/// Where both texts can be cut into parts diffed apart, in order: lines (with content) that
+/// start after the same content in both texts. A formatter keeps the content (in order but
+/// for sorted `load()` symbols), so it never needs to pair a line before such a cut with one
+/// after it; where the content differs, the texts are cut no more after the difference. One
+/// pass over both, merging by the amount of content before each line; lines without content
+/// (blank, a lone `,`) stay in the part before.
+fn cuts(old: &[Content], new: &[Content]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    let (mut before_old, mut before_new) = (Content::default(), Content::default());
+    while i < old.len() && j < new.len() {
+        let (a, b) = (old[i], new[j]);
+        let (x, y) = (before_old.len, before_new.len);
+        if x < y || (x == y && a.len == 0) {
+            (i, before_old) = (i + 1, before_old.add(a));
+        } else if y < x || b.len == 0 {
+            (j, before_new) = (j + 1, before_new.add(b));
+        } else {
+            if before_old == before_new {
+                out.push((i, j));
             }
-            other => ops.changed(other.old_range(), other.new_range()),
+            (i, before_old, j, before_new) = (i + 1, before_old.add(a), j + 1, before_new.add(b));
         }
     }
-    ops.0
+    out
 }
 
 /// Operations built line by line, runs merged.
@@ -93,6 +164,41 @@ fn line_ops(old: &Lines, new: &Lines) -> Vec<DiffOp> {
 struct Ops(Vec<DiffOp>);
 
 impl Ops {
+    /// The operations of one part: lines aligned by their [`key`]s, the rest changed.
+    fn diff(&mut self, old: &Lines, new: &Lines, o: Range<usize>, n: Range<usize>) {
+        match (o.len(), n.len()) {
+            (0, 0) => {}
+            (0, _) | (_, 0) => self.changed(o, n),
+            // Aligned or not, one line for one is the same line or a changed one.
+            (1, 1) => self.aligned(old, new, o.start, n.start),
+            _ => {
+                let old_keys: Vec<u64> = old.lines[o.clone()].iter().map(|l| key(l)).collect();
+                let new_keys: Vec<u64> = new.lines[n.clone()].iter().map(|l| key(l)).collect();
+                for op in similar::capture_diff_slices(Algorithm::Myers, &old_keys, &new_keys) {
+                    let (a, b) = (op.old_range(), op.new_range());
+                    let (a, b) = (o.start + a.start..o.start + a.end, n.start + b.start..n.start + b.end);
+                    match op {
+                        DiffOp::Equal { len, .. } => {
+                            for i in 0..len {
+                                self.aligned(old, new, a.start + i, b.start + i);
+                            }
+                        }
+                        _ => self.changed(a, b),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Two lines paired up: the same line, or changed.
+    fn aligned(&mut self, old: &Lines, new: &Lines, o: usize, n: usize) {
+        if old.lines[o] == new.lines[n] {
+            self.same(o, n);
+        } else {
+            self.changed(o..o + 1, n..n + 1);
+        }
+    }
+
     fn same(&mut self, old: usize, new: usize) {
         if let Some(DiffOp::Equal { len, old_index, .. }) = self.0.last_mut() {
             if *old_index + *len == old {
@@ -278,6 +384,46 @@ mod tests {
         assert_eq!(apply(&old, &edits), new);
         assert!(unified_diff(&old, &new, "f").len() > old.len());
         assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_file_with_many_joined_lines_diffs_in_linear_time() {
+        // Calls joined and split all over a large file, a trailing comma added, `;` split:
+        // Myers' diff alone is quadratic here (its cost is lines × changed lines).
+        let old: String = (0..40_000).map(|i| format!("f{i}(a,\n  b)\nx{i}=1; y=2\ng{i}(c)\nh{i} = 3\n")).collect();
+        let new: String =
+            (0..40_000).map(|i| format!("f{i}(a, b)\nx{i} = 1\ny = 2\ng{i}(\n    c,\n)\nh{i} = 3\n")).collect();
+        let started = std::time::Instant::now();
+        let edits = line_edits(&old, &new);
+        assert_eq!(edits.len(), 40_000, "the unchanged line between each run of changes stays");
+        assert_eq!(apply(&old, &edits), new);
+        let diff = unified_diff(&old, &new, "f");
+        assert!(
+            diff.contains("-f7(a,\n-  b)\n-x7=1; y=2\n-g7(c)\n+f7(a, b)\n+x7 = 1\n+y = 2\n+g7(\n+    c,\n+)\n"),
+            "{}",
+            &diff[..400]
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn texts_that_differ_in_content_still_diff_exactly() {
+        // Anchors stop where the content differs; the rest is diffed as a whole.
+        let cases = [
+            ("a\nb\nc\nd\n", "a\nX\nb\nc\nd\n"),
+            ("a\nb\nc\nd\n", "a\nc\nd\n"),
+            ("x,\ny\nz\n", "x\ny,\nz\n"),
+            ("k: 1\nl: 2\nm: 3\n", "m: 3\nk: 1\nl:  2\n"),
+            (",\n,\na\n", "a\n,\n"),
+        ];
+        for (old, new) in cases {
+            assert_eq!(apply(old, &line_edits(old, new)), new, "{old:?} -> {new:?}");
+            assert_eq!(unified_diff(old, new, "f"), reference_diff(old, new), "{old:?} -> {new:?}");
+        }
+        // Blank lines moved around content: the content's lines stay where they are.
+        let (old, new) = ("a\n\n\nb\n\nc\n", "a\nb\n\n\n\nc\n");
+        assert_eq!(apply(old, &line_edits(old, new)), new);
+        assert_eq!(unified_diff(old, new, "f"), "--- a/f\n+++ b/f\n@@ -1,6 +1,6 @@\n a\n-\n-\n b\n \n+\n+\n c\n");
     }
 
     #[test]

@@ -20,13 +20,13 @@ pub(super) use verify::verify;
 
 /// Formats one YAML text.
 pub(super) fn format(original: &str, options: &Options) -> Outcome {
-    let documents = match verify::parse_documents(original) {
-        Ok(documents) => documents,
+    let parsed = match verify::parse(original) {
+        Ok(parsed) => parsed,
         Err(errors) => return Outcome::Invalid(errors),
     };
     match enveloped(original, |text| lay_out(text, options)) {
         Ok((formatted, envelope)) => {
-            checked(formatted, envelope, original, |f| verify::verify_against(&documents, original, f))
+            checked(formatted, envelope, original, |f| verify::verify_against(&parsed, original, f))
         }
         Err(unsupported) => Outcome::Unsupported(unsupported),
     }

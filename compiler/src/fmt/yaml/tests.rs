@@ -55,3 +55,17 @@ fn a_stream_parsed_document_by_document_is_the_stream() {
     assert!(super::verify::one_by_one("%YAML 1.2\n---\na: 1\n---\nb: 2\n").is_none());
     assert!(super::verify::one_by_one("a: 1\n---\n---\nb: 2\n").is_none());
 }
+
+#[test]
+fn a_changed_stream_is_checked_document_by_document() {
+    let stream = "a:\n    b: 1\n---\nc:\n    - x\n---\nd: |\n    x\n     y\n";
+    assert_eq!(yaml(stream), "a:\n  b: 1\n---\nc:\n  - x\n---\nd: |\n  x\n   y\n");
+    // The same characters, but a block scalar's content changed in the third document.
+    let tampered = "a:\n  b: 1\n---\nc:\n  - x\n---\nd: |\n  x\n  y\n";
+    let error = super::verify::verify(stream, tampered).unwrap_err();
+    assert_eq!(error, "document 3 has a different value tree after formatting");
+    // A text that no longer splits into the same documents is compared whole.
+    let moved = "a:\n  b: 1\n ---\nc:\n  - x\n---\nd: |\n  x\n   y\n";
+    let error = super::verify::verify(stream, moved).unwrap_err();
+    assert!(error.starts_with("the formatted text does not parse"), "{error}");
+}

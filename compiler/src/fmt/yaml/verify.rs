@@ -5,7 +5,9 @@
 //!
 //! A stream of several documents is parsed one document at a time: the parser's fast path
 //! takes a single document, and YAML documents share nothing (but directives, anchors and
-//! aliases, which such a stream must not have to be split).
+//! aliases, which such a stream must not have to be split). Its trees are not kept: a large
+//! stream's trees take many times its size, and only a text that changes is compared, one
+//! document of each text at a time.
 
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::syntax::yaml::{self, Document, Node, Value};
@@ -14,15 +16,38 @@ use super::structure::is_document_marker;
 
 /// Parses both texts and compares them.
 pub(in crate::fmt) fn verify(original: &str, formatted: &str) -> Result<(), String> {
-    let documents = parse_documents(original).map_err(|_| "the original does not parse".to_string())?;
-    verify_against(&documents, original, formatted)
+    let parsed = parse(original).map_err(|_| "the original does not parse".to_string())?;
+    verify_against(&parsed, original, formatted)
+}
+
+/// The original's parse, as far as the check needs it.
+pub(super) enum Parsed {
+    /// Its documents.
+    Documents(Vec<Document>),
+    /// A stream of documents, each of which parsed without diagnostics alone; parsed again
+    /// one at a time when the check needs them.
+    Stream,
+}
+
+/// Parses `text`: its errors, or what the check of a formatted text needs.
+pub(super) fn parse(text: &str) -> Result<Parsed, Vec<Diagnostic>> {
+    if let Some(bounds) = stream_bounds(text) {
+        if bounds.windows(2).all(|pair| parse_alone(&text[pair[0]..pair[1]]).is_some()) {
+            return Ok(Parsed::Stream);
+        }
+    }
+    parse_whole(text).map(Parsed::Documents)
 }
 
 /// The documents of `text`, or its errors.
-pub(super) fn parse_documents(text: &str) -> Result<Vec<Document>, Vec<Diagnostic>> {
-    if let Some(documents) = one_by_one(text) {
-        return Ok(documents);
+fn parse_documents(text: &str) -> Result<Vec<Document>, Vec<Diagnostic>> {
+    match one_by_one(text) {
+        Some(documents) => Ok(documents),
+        None => parse_whole(text),
     }
+}
+
+fn parse_whole(text: &str) -> Result<Vec<Document>, Vec<Diagnostic>> {
     let parsed = yaml::parse(text);
     let errors: Vec<Diagnostic> = parsed.diagnostics.into_iter().filter(|d| d.severity == Severity::Error).collect();
     if errors.is_empty() {
@@ -32,43 +57,60 @@ pub(super) fn parse_documents(text: &str) -> Result<Vec<Document>, Vec<Diagnosti
     }
 }
 
-/// A stream of several documents, each parsed alone (`None`: one document, a stream with
-/// directives, anchors or aliases — `&` or `*` anywhere —, an empty document, or a document
-/// with a diagnostic).
-pub(super) fn one_by_one(text: &str) -> Option<Vec<Document>> {
+/// Where a stream of several documents splits into documents parsed alone: its start, every
+/// `---` line and its end (`None`: one document, or a stream with directives, anchors or
+/// aliases — `&` or `*` anywhere).
+fn stream_bounds(text: &str) -> Option<Vec<usize>> {
     let bytes = text.as_bytes();
-    let mut starts = Vec::new();
-    let mut line = 0;
-    while line < bytes.len() {
-        let end = bytes[line..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| line + p);
-        match bytes[line] {
-            b'%' => return None,
-            b'-' if is_document_marker(&bytes[line..end]) => starts.push(line),
-            _ => {}
-        }
-        line = end + 1;
-    }
-    if starts.len() < 2 || bytes.iter().any(|&b| b == b'&' || b == b'*') {
+    let line_at = |at: usize| &bytes[at..bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| at + p)];
+    let mut bounds = vec![0];
+    bounds.extend(text.match_indices("\n---").map(|(at, _)| at + 1).filter(|&at| is_document_marker(line_at(at))));
+    let markers = bounds.len() - 1 + usize::from(is_document_marker(line_at(0)));
+    // `contains` on bytes is memchr.
+    let shared = text.starts_with('%') || text.contains("\n%") || bytes.contains(&b'&') || bytes.contains(&b'*');
+    if markers < 2 || shared {
         return None;
     }
-    let bounds: Vec<usize> = std::iter::once(0).chain(starts).chain(std::iter::once(text.len())).collect();
+    bounds.push(text.len());
+    Some(bounds)
+}
+
+/// One part of a stream parsed alone (`None`: a diagnostic, or an empty document, which has
+/// no root alone but is a null one in a stream before another `---`).
+fn parse_alone(part: &str) -> Option<Vec<Document>> {
+    let parsed = yaml::parse(part);
+    (parsed.diagnostics.is_empty() && parsed.documents.iter().all(|d| d.root.is_some())).then_some(parsed.documents)
+}
+
+/// The documents of a stream of several, each parsed alone (`None`: see [`stream_bounds`],
+/// [`parse_alone`]).
+pub(super) fn one_by_one(text: &str) -> Option<Vec<Document>> {
+    let bounds = stream_bounds(text)?;
     let mut documents = Vec::new();
     for pair in bounds.windows(2) {
-        let parsed = yaml::parse(&text[pair[0]..pair[1]]);
-        // An empty document alone has no root; in a stream before another `---`, a null one.
-        if !parsed.diagnostics.is_empty() || parsed.documents.iter().any(|d| d.root.is_none()) {
-            return None;
-        }
-        documents.extend(parsed.documents);
+        documents.extend(parse_alone(&text[pair[0]..pair[1]])?);
     }
     Some(documents)
 }
 
-/// Compares `formatted` with the original text and its already parsed documents.
-pub(super) fn verify_against(documents: &[Document], original: &str, formatted: &str) -> Result<(), String> {
+/// Compares `formatted` with the original text and its parse.
+pub(super) fn verify_against(parsed: &Parsed, original: &str, formatted: &str) -> Result<(), String> {
     if !same_non_blank(original, formatted) {
         return Err("the formatted text differs in more than whitespace".into());
     }
+    if let Parsed::Stream = parsed {
+        if let Some(outcome) = same_stream(original, formatted) {
+            return outcome;
+        }
+    }
+    let owned;
+    let documents = match parsed {
+        Parsed::Documents(documents) => documents,
+        Parsed::Stream => {
+            owned = parse_documents(original).map_err(|_| "the original does not parse".to_string())?;
+            &owned
+        }
+    };
     let after = parse_documents(formatted).map_err(|errors| match errors.first() {
         Some(error) => format!("the formatted text does not parse: {} at byte {}", error.message, error.span.start),
         None => "the formatted text does not parse".to_string(),
@@ -76,14 +118,42 @@ pub(super) fn verify_against(documents: &[Document], original: &str, formatted: 
     if after.len() != documents.len() {
         return Err(format!("{} documents became {}", documents.len(), after.len()));
     }
-    for (index, (before, after)) in documents.iter().zip(&after).enumerate() {
+    same_documents(documents, &after, 0)
+}
+
+/// Two streams compared one part at a time, holding the trees of one document of each
+/// (`None`: the formatted text does not split into as many parts that parse alone; the
+/// caller compares the whole texts).
+fn same_stream(original: &str, formatted: &str) -> Option<Result<(), String>> {
+    let (old, new) = (stream_bounds(original)?, stream_bounds(formatted)?);
+    if old.len() != new.len() {
+        return None;
+    }
+    let mut seen = 0;
+    for (a, b) in old.windows(2).zip(new.windows(2)) {
+        let before = parse_alone(&original[a[0]..a[1]])?;
+        let after = parse_alone(&formatted[b[0]..b[1]])?;
+        if before.len() != after.len() {
+            return None;
+        }
+        if let Err(error) = same_documents(&before, &after, seen) {
+            return Some(Err(error));
+        }
+        seen += before.len();
+    }
+    Some(Ok(()))
+}
+
+/// The same value trees, document by document (`first`: the number of the first, less one).
+fn same_documents(before: &[Document], after: &[Document], first: usize) -> Result<(), String> {
+    for (index, (before, after)) in before.iter().zip(after).enumerate() {
         let same = match (&before.root, &after.root) {
             (None, None) => true,
             (Some(a), Some(b)) => same_node(a, b),
             _ => false,
         };
         if !same {
-            return Err(format!("document {} has a different value tree after formatting", index + 1));
+            return Err(format!("document {} has a different value tree after formatting", first + index + 1));
         }
     }
     Ok(())
