@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod crossfile;
+pub mod db;
 pub mod diagnostics;
 pub mod fmt;
 pub mod ide;

@@ -28,7 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("checks", &["ospec::checks", "topology::checks"]),
     ("crossfile", &["crossfile"]),
     ("plan", &["plan"]),
-    ("ide", &["ide", "analysis", "report"]),
+    ("ide", &["ide", "analysis", "report", "db"]),
 ];
 
 /// The highest layer a tool (a top-level module not in [`LAYERS`]) may use.

@@ -104,6 +104,7 @@ fn open(shared: &Shared, params: DidOpenTextDocumentParams) {
     let rope = ropey::Rope::from_str(&item.text);
     let document = Document { uri: item.uri, version: item.version, language_id: item.language_id, rope };
     shared.documents().open(path.clone(), document);
+    shared.sync_document(&path);
     shared.send(Event::Changed(path));
 }
 
@@ -118,6 +119,7 @@ fn change(
         Ok(()) => {}
         Err(ChangeError::NotOpen) => return Err(format!("{} is not open", params.text_document.uri.as_str())),
     }
+    shared.sync_document(&path);
     shared.send(Event::Changed(path));
     Ok(())
 }
@@ -125,6 +127,7 @@ fn change(
 fn close(shared: &Shared, params: DidCloseTextDocumentParams) {
     let path = path_of(&params.text_document.uri);
     if shared.documents().close(&path).is_some() {
+        shared.refresh_from_disk(&path);
         shared.send(Event::Closed(path));
     }
 }
