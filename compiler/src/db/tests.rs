@@ -133,3 +133,34 @@ fn a_load_cycle_is_reported_as_the_run_sees_it() {
         assert!(found.iter().any(|d| d.message.contains("cycle")), "{found:#?}");
     }
 }
+
+#[test]
+fn a_newer_revision_cancels_a_running_check_and_the_retry_sees_it() {
+    // Thirty loaded modules, each a few thousand evaluation steps: the check is still going
+    // when the edit comes, and notices it at the next module it asks for.
+    let mut fs = MemoryFs::default().with_file("/w/other.star", "x = 1\n");
+    let mut root = String::new();
+    for i in 0..30 {
+        fs = fs.with_file(format!("/w/m{i}.star"), format!("v{i} = len([n for n in range(3000)])\n"));
+        root.push_str(&format!("load(\"m{i}.star\", \"v{i}\")\n"));
+    }
+    let fs = fs.with_file("/w/root.star", root);
+    let (mut db, log) = logging(fs);
+    // The edit below must change an input the database has (a new input is no new revision).
+    assert!(db.check(&request("/w/other.star")).is_empty());
+    let worker = db.clone();
+    let running = std::thread::spawn(move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.check(&request("/w/root.star"))))
+    });
+    let started = std::time::Instant::now();
+    while !log.take().iter().any(|e| e.starts_with("loaded_module(")) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the check never started a module");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // Waits for the worker's handle to be dropped: the worker unwinds at its next query.
+    db.set_content(Path::new("/w/other.star"), FileContent::Bytes(Arc::from(&b"x = 2\n"[..])), true);
+    let outcome = running.join().unwrap();
+    let payload = outcome.expect_err("the check of the older revision was cancelled");
+    assert!(is_cancellation(payload.as_ref()));
+    assert!(db.check(&request("/w/root.star")).is_empty(), "the retry on the new revision finishes");
+}
