@@ -83,8 +83,10 @@ pub fn decoded(db: &dyn Db, file: SourceFile) -> Decoded {
     }
 }
 
-/// The YAML tree of an OSpec file (empty for a file without text).
-#[salsa::tracked(returns(ref), no_eq)]
+/// The YAML tree of an OSpec file (empty for a file without text). Trees are large and only
+/// the file's own queries read them: past the most recent few hundred, older ones are
+/// dropped at the next revision (and parsed again if asked for).
+#[salsa::tracked(returns(ref), no_eq, lru = 256)]
 pub fn parsed_yaml(db: &dyn Db, file: SourceFile) -> Arc<yaml::Parsed> {
     match decoded(db, file) {
         Decoded::Text(text) => Arc::new(yaml::parse(text)),
@@ -165,7 +167,7 @@ pub struct Evaluation<'db> {
 }
 
 /// The evaluated model of a topology file (no checks), shared by every spec naming it.
-#[salsa::tracked(returns(ref), no_eq)]
+#[salsa::tracked(returns(ref), no_eq, lru = 64)]
 pub fn topology_model<'db>(db: &'db dyn Db, key: Evaluation<'db>) -> Arc<Evaluated> {
     let (path, root, limits) = (key.path(db), key.root(db), key.limits(db));
     let confinement = key.confinement(db).as_ref();
@@ -306,7 +308,7 @@ impl ModuleLoader for DbLoader<'_> {
         Arc::clone(module_imports(self.db, self.key(key)))
     }
 
-    fn module(&self, key: &str, _name: &str, _dir: Option<&Path>) -> Arc<LoadedModule> {
+    fn module(&self, key: &str) -> Arc<LoadedModule> {
         Arc::clone(loaded_module(self.db, self.key(key)))
     }
 }

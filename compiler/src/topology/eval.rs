@@ -608,7 +608,7 @@ impl<'a, 's> Run<'a, 's> {
             return Ok(module.clone());
         }
         if let Some(loader) = self.loader.filter(|_| self.shareable(&key)) {
-            return self.take(loader.module(&key, name, dir));
+            return self.take(loader.module(&key));
         }
         let module = self.file(&key, name, dir, text, false)?;
         self.cache.insert(key, module.clone());

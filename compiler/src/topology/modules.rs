@@ -7,7 +7,6 @@
 //! natives, and how many functions of each name it numbered. An importer replays that record
 //! as if it had evaluated the file itself, so its model (and every diagnostic) is the same.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use starlark::environment::FrozenModule;
@@ -54,6 +53,7 @@ pub trait ModuleLoader {
     /// free of cycles through its own stack.
     fn imports(&self, key: &str) -> Arc<[String]>;
 
-    /// The evaluation of the module at `key` (named `name`, in directory `dir`).
-    fn module(&self, key: &str, name: &str, dir: Option<&Path>) -> Arc<LoadedModule>;
+    /// The evaluation of the module at `key` (a file's key is its normalised path, which
+    /// is also its name; a stdlib id names itself).
+    fn module(&self, key: &str) -> Arc<LoadedModule>;
 }
