@@ -113,9 +113,11 @@ impl Shared {
     }
 
     /// Sets the database's content of `path` to its open document's text (after an open or
-    /// an edit, in wire order): analyses of the older revision are cancelled.
-    pub fn sync_document(&self, path: &Path) {
-        let text = self.documents().get(path).map(|d| d.rope.to_string());
+    /// an edit, in wire order): analyses of the older revision are cancelled. The caller holds
+    /// the documents' lock, so no analysis reads a document's version whose text the database
+    /// does not have yet. (No holder of a database handle waits for that lock.)
+    pub fn sync_document(&self, documents: &Documents, path: &Path) {
+        let text = documents.get(path).map(|d| d.rope.to_string());
         if let Some(text) = text {
             let content = FileContent::Bytes(Arc::from(text.into_bytes()));
             self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).set_content(path, content, true);

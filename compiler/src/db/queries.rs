@@ -2,13 +2,12 @@
 //!
 //! ```text
 //! check_target ─┬─ decoded (text or OSP002/OSP003)
-//!               ├─ OSpec:    ospec_diagnostics ─ parsed_yaml
-//!               │            cross_file ─ parsed_yaml, topology_model ─ loaded_module…
+//!               ├─ OSpec:    ospec_diagnostics (own + cross-file) ─ topology_model ─ loaded_module…
 //!               └─ topology: topology_diagnostics ─ loaded_module (per load()ed file) ─ module_imports
 //! ```
 //!
-//! Diagnostics compare, so an unchanged result stops propagation (early cutoff). Trees and
-//! evaluated modules do not (`no_eq`): what reads them re-runs when they are recomputed.
+//! Diagnostics compare, so an unchanged result stops propagation (early cutoff). Evaluated
+//! modules do not (`no_eq`): what reads them re-runs when they are recomputed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -83,24 +82,13 @@ pub fn decoded(db: &dyn Db, file: SourceFile) -> Decoded {
     }
 }
 
-/// The YAML tree of an OSpec file (empty for a file without text). Trees are large and only
-/// the file's own queries read them: past the most recent few hundred, older ones are
-/// dropped at the next revision (and parsed again if asked for).
-#[salsa::tracked(returns(ref), no_eq, lru = 256)]
-pub fn parsed_yaml(db: &dyn Db, file: SourceFile) -> Arc<yaml::Parsed> {
-    match decoded(db, file) {
-        Decoded::Text(text) => Arc::new(yaml::parse(text)),
-        _ => Arc::default(),
-    }
-}
-
 /// Every diagnostic of one file, policy applied, sorted.
 #[salsa::tracked(returns(ref))]
 pub fn check_target<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
     let file = db.source(target.path(db));
     match decoded(db, file) {
         Decoded::Text(_) => match target.language(db) {
-            Language::OSpec => crossfile::merge(ospec_diagnostics(db, target).clone(), cross_file(db, target).clone()),
+            Language::OSpec => ospec_diagnostics(db, target).clone(),
             Language::Topology => topology_diagnostics(db, target).clone(),
         },
         Decoded::Undecodable(diagnostic) => target.options(db).policy.apply(vec![diagnostic.clone()]),
@@ -115,31 +103,24 @@ fn text_of(db: &dyn Db, target: Target<'_>) -> Arc<str> {
     }
 }
 
-/// The OSpec file's own diagnostics (schema and semantic checks), policy applied.
+/// An OSpec file's diagnostics, policy applied: its own checks (schema and semantic) and
+/// the cross-file ones (`ext` only: in `core`, `topology:` is an unknown key), over one parse
+/// of its YAML. The tree is not memoised: on 2,000 specs, keeping every tree cost more (memory
+/// and page faults) than the one parse per changed file it would save; the topology a spec
+/// names is (`topology_model`).
 #[salsa::tracked(returns(ref))]
 pub fn ospec_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
-    let path = target.path(db);
     let text = text_of(db, target);
-    let parsed = parsed_yaml(db, db.source(path));
-    let fs = TrackedFs::new(db, target.confinement(db).as_ref());
-    let input = CheckInput { path: target.written(db), text: &text, fs: &fs, options: target.options(db) };
-    ospec::check_parsed(&input, parsed)
-}
-
-/// The cross-file diagnostics of an OSpec file (`ext` only: in `core`, `topology:` is an
-/// unknown key), policy applied.
-#[salsa::tracked(returns(ref))]
-pub fn cross_file<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
+    let parsed = yaml::parse(&text);
     let options = target.options(db);
-    if options.profile != Profile::Ext {
-        return Vec::new();
-    }
-    let path = target.path(db);
-    let text = text_of(db, target);
-    let parsed = parsed_yaml(db, db.source(path));
     let confinement = target.confinement(db).as_ref();
     let fs = TrackedFs::new(db, confinement);
-    let input = CrossInput { path, text: &text, fs: &fs, root: target.root(db), limits: target.limits(db) };
+    let own = ospec::check_parsed(&CheckInput { path: target.written(db), text: &text, fs: &fs, options }, &parsed);
+    if options.profile != Profile::Ext {
+        return own;
+    }
+    let input =
+        CrossInput { path: target.path(db), text: &text, fs: &fs, root: target.root(db), limits: target.limits(db) };
     let evaluate = |topology: &TopologyInput| -> Arc<Evaluated> {
         let key = Evaluation::new(
             db,
@@ -150,7 +131,7 @@ pub fn cross_file<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> 
         );
         Arc::clone(topology_model(db, key))
     };
-    options.policy.apply(crossfile::check_parsed(&input, parsed, &evaluate))
+    crossfile::merge(own, options.policy.apply(crossfile::check_parsed(&input, &parsed, &evaluate)))
 }
 
 /// A topology file evaluated for the specs that name it.
