@@ -1320,3 +1320,55 @@ fn a_document_with_syntax_errors_gets_no_formatting_edits() {
     assert_eq!(apply_edits("x=1\n", &format_request(&mut client, &uri)), "x = 1\n");
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn references_and_rename_follow_a_loaded_name_across_files() {
+    let project = common::project(&[
+        ("lib.star", b"def make(name):\n    return name\n\nRETRIES = 3\n"),
+        ("a.star", b"load(\"lib.star\", \"make\")\nx = make(\"a\")\ny = make(\"b\")\n"),
+        ("b.star", b"load(\"lib.star\", mk = \"make\")\nz = mk(\"c\")\n"),
+    ]);
+    let root = project.path().canonicalize().unwrap();
+    let (mut client, _) = Client::start(&[&root], fast(), json!({}));
+    let lib = std::fs::read_to_string(root.join("lib.star")).unwrap();
+    let refs = at_cursor(
+        &mut client,
+        &root,
+        "lib.star",
+        &lib.replacen("make", "ma|ke", 1),
+        "textDocument/references",
+        json!({"context": {"includeDeclaration": true}}),
+    );
+    let mut per_file: BTreeMap<String, usize> = BTreeMap::new();
+    for location in refs.as_array().unwrap() {
+        let uri = location["uri"].as_str().unwrap();
+        *per_file.entry(uri.rsplit('/').next().unwrap().to_string()).or_default() += 1;
+    }
+    let expected: BTreeMap<String, usize> =
+        [("lib.star", 1), ("a.star", 3), ("b.star", 1)].iter().map(|(f, n)| (f.to_string(), *n)).collect();
+    assert_eq!(per_file, expected, "{refs}");
+
+    // Rename from a use in an importer: prepareRename names the range, rename edits every file.
+    let a = std::fs::read_to_string(root.join("a.star")).unwrap();
+    let uri = file_uri(&root.join("a.star"));
+    let (text, position) = cursor(&a.replacen("make(\"a\")", "ma|ke(\"a\")", 1));
+    client.open(&uri, "starlark", 1, &text);
+    let at = json!({"textDocument": {"uri": uri}, "position": position});
+    let range = client.request("textDocument/prepareRename", at.clone());
+    assert_eq!(range["start"], json!({"line": 1, "character": 4}), "{range}");
+    let mut params = at.clone();
+    params["newName"] = json!("build");
+    let edit = client.request("textDocument/rename", params);
+    let changes = edit["changes"].as_object().unwrap();
+    let count = |file: &str| changes[&file_uri(&root.join(file))].as_array().map_or(0, Vec::len);
+    assert_eq!((count("lib.star"), count("a.star"), count("b.star")), (1, 3, 1), "{edit}");
+    // Refusals say why: a name taken in the defining file, a name that is not a name.
+    for (new_name, why) in [("RETRIES", "already a name"), ("1x", "not a valid name")] {
+        let mut params = at.clone();
+        params["newName"] = json!(new_name);
+        let response = client.request_raw("textDocument/rename", params);
+        let message = response["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{new_name}: {response}");
+    }
+    assert!(client.shutdown().success());
+}

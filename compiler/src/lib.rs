@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod coverage;
 pub mod crossfile;
+pub mod db;
 pub mod diagnostics;
 pub mod fmt;
 pub mod ide;

@@ -43,7 +43,7 @@ pub trait FileSystem: Sync {
 }
 
 /// A path refused because it resolves outside every allowed root.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Outside {
     /// The path as the analysis asked for it.
     pub path: PathBuf,
@@ -76,7 +76,7 @@ pub fn outside(error: &io::Error) -> Option<&Outside> {
 }
 
 /// The directories reads may reach, each as its real path.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Confinement {
     roots: Vec<PathBuf>,
     /// The roots as given (absolute): links are named relative to them.
@@ -273,7 +273,7 @@ impl FileSystem for RealFs {
     }
 }
 
-fn too_large(max_bytes: u64) -> io::Error {
+pub(crate) fn too_large(max_bytes: u64) -> io::Error {
     io::Error::new(io::ErrorKind::FileTooLarge, format!("larger than {max_bytes} bytes"))
 }
 

@@ -28,7 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("checks", &["ospec::checks", "topology::checks"]),
     ("crossfile", &["crossfile"]),
     ("plan", &["plan"]),
-    ("ide", &["ide", "analysis", "report"]),
+    ("ide", &["ide", "analysis", "report", "db"]),
     ("authoring", &["fmt", "init", "coverage"]),
 ];
 

@@ -1,27 +1,26 @@
-//! Diagnostics: one file analysed exactly as `ospecc check` analyses it
-//! ([`ospecc_compiler::analysis::check_file`], with the host's options and workspace root),
-//! and the compiler's diagnostics turned into LSP diagnostics.
+//! Diagnostics: one file analysed exactly as `ospecc check` analyses it (the same database
+//! query, [`ospecc_compiler::db::Database::check`], with the host's options, workspace root
+//! and confinement), and the compiler's diagnostics turned into LSP diagnostics.
 //!
 //! The conversion keeps everything: the code (and `source: "ospecc"`), the severity, the
 //! message verbatim, the primary span as a range in the negotiated encoding, labels as
 //! related information (in their own file for cross-file labels), and notes and help as
 //! related information at the primary range, where editors show them under the message.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use ospecc_compiler::analysis::{self, FileInput, Language};
+use ospecc_compiler::analysis::Language;
+use ospecc_compiler::db::{Database, Request};
 use ospecc_compiler::diagnostics::{Diagnostic, Severity};
 use ospecc_compiler::ospec::CheckOptions;
+use ospecc_compiler::topology::Limits;
 use ospecc_compiler::vfs::FileSystem;
 use ropey::Rope;
 use tower_lsp_server::ls_types::{self as lsp, DiagnosticRelatedInformation, Location, NumberOrString, Uri};
 
-use crate::documents::Documents;
 use crate::encoding::{range_of, PositionEncoding};
 use crate::host::Host;
-use crate::workspace::{uri_of, OverlayFs};
+use crate::workspace::uri_of;
 
 /// The name clients show next to each diagnostic.
 pub const SOURCE: &str = "ospecc";
@@ -32,23 +31,28 @@ const MAX_LABEL_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// What one analysis produced.
 pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
-    /// Every path the analysis asked the file system about.
-    pub accessed: BTreeSet<PathBuf>,
     /// Why the file's `ospecc.toml` could not be used (the defaults were).
     pub config_error: Option<String>,
 }
 
-/// Analyses one file's `text` as `ospecc check` would, with open documents over the disk.
-pub fn analyse(host: &dyn Host, documents: &Mutex<Documents>, path: &Path, text: &str, language: Language) -> Analysis {
+/// Analyses the file at `path` as `ospecc check` would, from the database's content of it
+/// (the open document's text, else the disk's). A newer edit cancels it (the caller sees
+/// `salsa::Cancelled` unwinding and retries on the new revision).
+pub fn analyse(host: &dyn Host, db: &Database, path: &Path, language: Language) -> Analysis {
     let (options, config_error) = match host.options(path) {
         Ok(options) => (options, None),
         Err(message) => (CheckOptions::default(), Some(message)),
     };
-    let root = host.workspace_root(path);
-    let fs = OverlayFs::confined(documents, host.confinement(path));
-    let input = FileInput { path, text, language, fs: &fs, root: &root, options: &options };
-    let diagnostics = analysis::check_file(&input);
-    Analysis { diagnostics, accessed: fs.accessed(), config_error }
+    let request = Request {
+        path: path.to_path_buf(),
+        written: path.to_path_buf(),
+        language,
+        root: host.workspace_root(path),
+        options,
+        limits: Limits::default(),
+        confinement: Some(host.confinement(path)),
+    };
+    Analysis { diagnostics: db.check(&request), config_error }
 }
 
 /// Converts one file's diagnostics; `rope` holds the text they were computed on.
@@ -171,12 +175,16 @@ mod tests {
     }
 
     #[test]
-    fn analysis_records_the_topology_a_spec_names() {
-        let documents = Mutex::new(Documents::default());
+    fn analysis_follows_the_topology_a_spec_names() {
+        let spec = Path::new("/nonexistent-ospecc-test/a.ospec.yml");
+        let topology = Path::new("/nonexistent-ospecc-test/missing-for-test.star");
+        let mut db = Database::new(std::sync::Arc::new(MemoryFs::default()), 1 << 20);
         let text = "ospec_version: \"1.0\"\nname: x\ntopology: missing-for-test.star\n";
-        let path = Path::new("/nonexistent-ospecc-test/a.ospec.yml");
-        let found = analyse(&BasicHost, &documents, path, text, Language::OSpec);
+        db.set_content(spec, ospecc_compiler::db::FileContent::Bytes(text.as_bytes().into()), true);
+        let found = analyse(&BasicHost, &db, spec, Language::OSpec);
         assert!(found.diagnostics.iter().any(|d| d.code == "XSP001"));
-        assert!(found.accessed.contains(Path::new("/nonexistent-ospecc-test/missing-for-test.star")));
+        db.set_content(topology, ospecc_compiler::db::FileContent::Bytes(b"x = 1\n".as_slice().into()), true);
+        let found = analyse(&BasicHost, &db, spec, Language::OSpec);
+        assert!(!found.diagnostics.iter().any(|d| d.code == "XSP001"), "{:#?}", found.diagnostics);
     }
 }

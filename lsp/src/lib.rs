@@ -4,15 +4,13 @@
 //! Layout, one concept per module: `server` (lifecycle and capabilities), `ordered` (document
 //! sync in wire order, panic isolation around every other message), `documents` (open texts),
 //! `encoding` (positions), `workspace` (URIs, index, open-documents-over-disk file system),
-//! `dependencies` (who must be republished when a file changes), `diagnostics` (analysis and
-//! conversion), `scheduler` (debounce, indexing, publishing), `config` (initialization
+//! `diagnostics` (analysis through the compiler's database, and conversion), `scheduler` (debounce, indexing, publishing), `config` (initialization
 //! options), `host` (the binary's policy), `panic`, `state`; `features` answers the editor
 //! requests (completion, hover, definition, references, symbols, code actions, signature
 //! help, semantic tokens) through the compiler's `ide` layer.
 
 mod config;
 mod coverage;
-mod dependencies;
 mod diagnostics;
 mod documents;
 mod encoding;

@@ -103,7 +103,10 @@ fn open(shared: &Shared, params: DidOpenTextDocumentParams) {
     let path = path_of(&item.uri);
     let rope = ropey::Rope::from_str(&item.text);
     let document = Document { uri: item.uri, version: item.version, language_id: item.language_id, rope };
-    shared.documents().open(path.clone(), document);
+    let mut documents = shared.documents();
+    documents.open(path.clone(), document);
+    shared.sync_document(&documents, &path);
+    drop(documents);
     shared.send(Event::Changed(path));
 }
 
@@ -114,17 +117,23 @@ fn change(
 ) -> Result<(), String> {
     let path = path_of(&params.text_document.uri);
     let version = params.text_document.version;
-    match shared.documents().change(&path, version, params.content_changes, encoding) {
+    let mut documents = shared.documents();
+    match documents.change(&path, version, params.content_changes, encoding) {
         Ok(()) => {}
         Err(ChangeError::NotOpen) => return Err(format!("{} is not open", params.text_document.uri.as_str())),
     }
+    shared.sync_document(&documents, &path);
+    drop(documents);
     shared.send(Event::Changed(path));
     Ok(())
 }
 
 fn close(shared: &Shared, params: DidCloseTextDocumentParams) {
     let path = path_of(&params.text_document.uri);
-    if shared.documents().close(&path).is_some() {
+    let mut documents = shared.documents();
+    if documents.close(&path).is_some() {
+        shared.refresh_from_disk(&path);
+        drop(documents);
         shared.send(Event::Closed(path));
     }
 }

@@ -1,18 +1,22 @@
 //! The scheduler: the one task that analyses files and publishes their diagnostics.
 //!
-//! Events (edits, closes, disk changes, indexing) arrive on a queue. After the first event of
-//! a burst it waits the debounce, takes everything queued meanwhile, and works out the files
-//! to analyse: the changed ones and every file whose last analysis read them (cross-file:
-//! a topology edit republishes the specs that name it, open or not). Files are analysed one
-//! at a time on the blocking pool; when new events are queued between two files, the rest of
-//! the plan is merged with them rather than finished on stale text.
+//! Events (edits, closes, disk changes, indexing) arrive on a queue; the edits themselves are
+//! already in the analysis database (set as they were applied, which cancelled analyses of the
+//! older revision). After the first event of a burst it waits the debounce, takes everything
+//! queued meanwhile, analyses the changed files first, then re-asks the database for every
+//! other file it has analysed: salsa answers from memos for those that read nothing that
+//! changed, and the ones whose diagnostics did change (a spec naming an edited topology, a
+//! file whose missing reference was created) are republished. Files are analysed on the
+//! blocking pool; when new events are queued between two files, the rest of the plan is merged
+//! with them rather than finished on stale text, and an analysis cancelled by a newer edit is
+//! retried on the new revision.
 //!
 //! Invariants: only this task publishes, so publications for one file never race; an open
 //! document's diagnostics carry the version they were computed for, and are dropped when the
 //! document moved on meanwhile (the newer version is already queued); a file that is neither
 //! open nor in the workspace has its diagnostics cleared.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,10 +29,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tower_lsp_server::ls_types::{self as lsp, FileChangeType, MessageType, NumberOrString, Uri};
 use tower_lsp_server::{Bounded, NotCancellable, OngoingProgress};
 
-use crate::dependencies::Dependencies;
 use crate::diagnostics::{analyse, to_lsp};
 use crate::state::{Session, Shared};
 use crate::workspace::{uri_of, Index, OverlayFs};
+use ospecc_compiler::db::FileContent;
 
 /// Work for the scheduler.
 #[derive(Debug)]
@@ -51,7 +55,9 @@ pub struct Scheduler {
     shared: Arc<Shared>,
     events: UnboundedReceiver<Event>,
     index: Index,
-    dependencies: Dependencies,
+    /// Every file analysed and not cleared since, with the diagnostics last published for it:
+    /// after a change, each is asked again and republished when its diagnostics changed.
+    analysed: HashMap<PathBuf, Vec<Diagnostic>>,
     /// Files whose last publication was not empty (closed ones are cleared only then).
     published: HashSet<PathBuf>,
     /// Files told about the size cap (told once until they shrink below it).
@@ -63,8 +69,34 @@ pub struct Scheduler {
 /// What the planning of a burst of events found to do.
 #[derive(Default)]
 struct Plan {
+    /// Files that changed (analysed first).
     targets: BTreeSet<PathBuf>,
+    /// Every other analysed file is asked again once the targets are done.
+    revalidate: bool,
     index: bool,
+}
+
+/// Runs `work`, or answers `None` when a newer edit cancelled it (`salsa::Cancelled`): the
+/// caller retries on the new revision, or drops a request whose document moved on.
+pub fn salsa_retry<T>(work: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(value) => Some(value),
+        Err(payload) if ospecc_compiler::db::is_cancellation(payload.as_ref()) => None,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// What analysing one file came to.
+enum Outcome {
+    Done {
+        published: Vec<lsp::Diagnostic>,
+        found: Vec<Diagnostic>,
+        config_error: Option<String>,
+    },
+    /// A newer edit cancelled it: analyse again on the new revision.
+    Cancelled,
+    /// It panicked (logged): nothing is published.
+    Failed,
 }
 
 impl Scheduler {
@@ -73,7 +105,7 @@ impl Scheduler {
             shared,
             events,
             index: Index::default(),
-            dependencies: Dependencies::default(),
+            analysed: HashMap::new(),
             published: HashSet::new(),
             too_large: HashSet::new(),
             config_errors: HashSet::new(),
@@ -84,7 +116,7 @@ impl Scheduler {
     pub async fn run(mut self) {
         let mut plan = Plan::default();
         loop {
-            if plan.targets.is_empty() && !plan.index {
+            if plan.targets.is_empty() && !plan.index && !plan.revalidate {
                 let Some(event) = self.events.recv().await else { return };
                 self.plan(event, &mut plan);
                 let debounce = self.session().settings.debounce;
@@ -97,12 +129,53 @@ impl Scheduler {
                 self.index(&mut plan).await;
             }
             while let Some(target) = plan.targets.pop_first() {
-                self.check(&target).await;
+                if !self.check(&target).await {
+                    plan.targets.insert(target);
+                }
                 if !self.events.is_empty() {
                     break;
                 }
             }
+            if plan.targets.is_empty() && self.events.is_empty() && std::mem::take(&mut plan.revalidate) {
+                plan.targets.extend(self.changed_elsewhere().await);
+                if plan.targets.is_empty() && !self.events.is_empty() {
+                    plan.revalidate = true;
+                }
+            }
         }
+    }
+
+    /// The analysed files whose diagnostics are no longer those published, asked of the
+    /// database in one pass on one analysis thread (most answers are memos). `None` of them
+    /// when a newer edit cancelled the pass (the plan asks again).
+    async fn changed_elsewhere(&self) -> Vec<PathBuf> {
+        let shared = Arc::clone(&self.shared);
+        let known: Vec<(PathBuf, Vec<Diagnostic>)> =
+            self.analysed.iter().map(|(path, found)| (path.clone(), found.clone())).collect();
+        let work = move || {
+            ospecc_compiler::topology::on_analysis_stack(move || {
+                let db = shared.analysis_db();
+                salsa_retry(|| {
+                    known
+                        .into_iter()
+                        .filter(|(path, before)| {
+                            let language = shared
+                                .host
+                                .language_of(&path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
+                                .unwrap_or(Language::OSpec);
+                            analyse(&*shared.host, &db, path, language).diagnostics != *before
+                        })
+                        .map(|(path, _)| path)
+                        .collect::<Vec<PathBuf>>()
+                })
+            })
+            .unwrap_or_default()
+        };
+        tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
     }
 
     fn session(&self) -> Session {
@@ -150,10 +223,10 @@ impl Scheduler {
         self.shared.files().replace(files);
     }
 
-    /// `path` changed: it and its dependents are analysed.
+    /// `path` changed: it is analysed, then every other file is asked whether it changed too.
     fn touch(&self, path: &Path, plan: &mut Plan) {
         plan.targets.insert(path.to_path_buf());
-        plan.targets.extend(self.dependencies.dependents_of(path));
+        plan.revalidate = true;
     }
 
     fn disk_change(&mut self, path: &Path, kind: FileChangeType, plan: &mut Plan) {
@@ -165,6 +238,10 @@ impl Scheduler {
             return;
         }
         let is_spec = self.language_of(path).is_some() && self.index.covers(path);
+        // The database reads the disk again unless an open document stands for the file.
+        if self.shared.documents().get(path).is_none() {
+            self.shared.refresh_from_disk(path);
+        }
         if kind == FileChangeType::DELETED {
             self.index.files.remove(path);
         } else if is_spec {
@@ -192,7 +269,9 @@ impl Scheduler {
         let progress = self.begin_progress(files.len()).await;
         for (done, file) in files.iter().enumerate() {
             plan.targets.remove(file);
-            self.check(file).await;
+            if !self.check(file).await {
+                plan.targets.insert(file.clone());
+            }
             if let Some(progress) = &progress {
                 let percentage = u32::try_from((done + 1) * 100 / files.len().max(1)).unwrap_or(100);
                 progress.report_with_message(format!("{}/{}", done + 1, files.len()), percentage).await;
@@ -212,7 +291,11 @@ impl Scheduler {
     async fn serve_edits(&mut self, plan: &mut Plan) {
         self.drain(plan);
         while let Some(target) = plan.targets.pop_first() {
-            self.check(&target).await;
+            if !self.check(&target).await {
+                // Cancelled by an edit queued meanwhile: served with the next burst.
+                plan.targets.insert(target);
+                break;
+            }
         }
     }
 
@@ -226,35 +309,42 @@ impl Scheduler {
         Some(progress.with_message(format!("0/{total}")).begin().await)
     }
 
-    /// Analyses one file (its open text, else the disk's) and publishes the result.
-    async fn check(&mut self, path: &Path) {
+    /// Analyses one file (its open text, else the disk's) and publishes the result; false when
+    /// a newer edit cancelled the analysis (it is to be done again).
+    async fn check(&mut self, path: &Path) -> bool {
         if self.shared.is_shut_down() {
-            return;
+            return true;
         }
         let Some(source) = self.source(path) else {
             self.clear(path).await;
-            return;
+            return true;
         };
         let settings = self.session().settings;
         if source.text.len() > settings.max_file_bytes {
             self.skip_large(path, &source, settings.max_file_bytes).await;
-            return;
+            return true;
         }
         self.too_large.remove(path);
         let version = source.version;
         let uri = source.uri.clone();
-        let Some((diagnostics, accessed, config_error)) = self.analyse(path, source).await else { return };
+        let (published, found, config_error) = match self.analyse(path, source).await {
+            Outcome::Done { published, found, config_error } => (published, found, config_error),
+            Outcome::Cancelled => return false,
+            Outcome::Failed => return true,
+        };
         if let Some(message) = config_error.filter(|m| self.config_errors.insert(m.clone())) {
             self.shared.client.show_message(MessageType::ERROR, format!("ospecc.toml: {message}")).await;
         }
         if self.is_stale(path, version) {
-            return;
+            return true;
         }
-        self.dependencies.record(path, accessed);
-        self.publish(path, uri, diagnostics, version).await;
+        self.analysed.insert(path.to_path_buf(), found);
+        self.publish(path, uri, published, version).await;
+        true
     }
 
-    /// The text to analyse: the open document's, else the disk's for a workspace file.
+    /// The text to analyse: the open document's, else the disk's for a workspace file (read
+    /// again and handed to the database, which keeps the old revision if it did not change).
     fn source(&mut self, path: &Path) -> Option<Source> {
         let open = self.shared.documents().get(path).cloned();
         if let Some(document) = open {
@@ -281,25 +371,26 @@ impl Scheduler {
                 return None;
             }
         };
+        let settings = self.session().settings;
+        if bytes.len() <= settings.max_file_bytes {
+            self.shared.load_from_disk(path, FileContent::Bytes(Arc::from(bytes.as_slice())));
+        }
         let language = self.language_of(path).unwrap_or(Language::OSpec);
         Some(Source::from_disk(bytes, uri_of(path)?, language))
     }
 
     /// Runs the analysis on the blocking pool; a panic in it is logged and publishes nothing.
-    async fn analyse(
-        &self,
-        path: &Path,
-        source: Source,
-    ) -> Option<(Vec<lsp::Diagnostic>, BTreeSet<PathBuf>, Option<String>)> {
+    async fn analyse(&self, path: &Path, source: Source) -> Outcome {
         let shared = Arc::clone(&self.shared);
         let encoding = self.session().encoding;
         let path_buf = path.to_path_buf();
         let work = move || {
-            let (found, accessed, config_error) = match source.undecodable {
-                Some(diagnostic) => (policy_only(&shared, &path_buf, diagnostic), BTreeSet::new(), None),
+            let (found, config_error) = match source.undecodable {
+                Some(diagnostic) => (policy_only(&shared, &path_buf, diagnostic), None),
                 None => {
-                    let analysis = analyse(&*shared.host, &shared.documents, &path_buf, &source.text, source.language);
-                    (analysis.diagnostics, analysis.accessed, analysis.config_error)
+                    let db = shared.analysis_db();
+                    let analysis = salsa_retry(|| analyse(&*shared.host, &db, &path_buf, source.language))?;
+                    (analysis.diagnostics, analysis.config_error)
                 }
             };
             let fs = OverlayFs::new(&shared.documents);
@@ -311,17 +402,18 @@ impl Scheduler {
                 published.extend(crate::coverage::hints(&shared, &path_buf, &source.text, &source.rope, encoding));
             }
             published.extend(shared.runs.diagnostics(&path_buf, source.version));
-            (published, accessed, config_error)
+            Some(Outcome::Done { published, found, config_error })
         };
         match tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))).await {
-            Ok(Ok(result)) => Some(result),
+            Ok(Ok(Some(outcome))) => outcome,
+            Ok(Ok(None)) => Outcome::Cancelled,
             Ok(Err(panic)) => {
                 let message = crate::panic::message(panic.as_ref());
                 let text = format!("internal error while checking {}: {message}", path.display());
                 self.shared.client.log_message(MessageType::ERROR, text).await;
-                None
+                Outcome::Failed
             }
-            Err(_) => None,
+            Err(_) => Outcome::Failed,
         }
     }
 
@@ -341,13 +433,13 @@ impl Scheduler {
             );
             self.shared.client.show_message(MessageType::WARNING, message).await;
         }
-        self.dependencies.forget(path);
+        self.analysed.remove(path);
         self.publish(path, source.uri.clone(), Vec::new(), source.version).await;
     }
 
     /// Clears the diagnostics of a file that is no longer analysed.
     async fn clear(&mut self, path: &Path) {
-        self.dependencies.forget(path);
+        self.analysed.remove(path);
         if self.published.contains(path) {
             if let Some(uri) = uri_of(path) {
                 self.publish(path, uri, Vec::new(), None).await;

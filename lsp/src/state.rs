@@ -4,10 +4,12 @@
 //! Locking rule: the documents' mutex is held only for short, synchronous work (an edit, a
 //! snapshot, a lookup), never across an `.await`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use ospecc_compiler::db::{Database, FileContent};
+use ospecc_compiler::vfs::RealFs;
 use tokio::sync::mpsc::UnboundedSender;
 use tower_lsp_server::Client;
 
@@ -16,6 +18,10 @@ use crate::documents::Documents;
 use crate::encoding::PositionEncoding;
 use crate::host::Host;
 use crate::scheduler::Event;
+
+/// Files the analysis reads through the database (loaded modules, data files, topologies a
+/// spec names) are kept up to this size, the largest any reader asks for.
+const MAX_DISK_READ_BYTES: u64 = ospecc_compiler::topology::MAX_READ_BYTES;
 
 /// What `initialize` settled for the whole session.
 #[derive(Clone, Debug, Default)]
@@ -64,6 +70,11 @@ pub struct Shared {
     pub client: Client,
     pub host: Arc<dyn Host>,
     pub documents: Mutex<Documents>,
+    /// The analysis database: its inputs follow the open documents (set as each edit is
+    /// applied) and the disk (refreshed on watched-file events). Analyses take their own
+    /// handle ([`Shared::analysis_db`]) and never hold this lock while they run, so an edit
+    /// can always take it, cancel them and move to a new revision.
+    db: Mutex<Database>,
     /// The workspace's spec files, for path completion (see [`WorkspaceFiles`]).
     pub files: Arc<Mutex<WorkspaceFiles>>,
     /// Results of tests run from the editor, published with their files' diagnostics.
@@ -79,6 +90,7 @@ impl Shared {
             client,
             host,
             documents: Mutex::new(Documents::default()),
+            db: Mutex::new(Database::new(Arc::new(RealFs), MAX_DISK_READ_BYTES)),
             files: Arc::new(Mutex::new(WorkspaceFiles::default())),
             runs: crate::runs::Results::default(),
             session: OnceLock::new(),
@@ -91,6 +103,35 @@ impl Shared {
     /// map consistent, so the data is still good.
     pub fn documents(&self) -> MutexGuard<'_, Documents> {
         self.documents.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A handle on the analysis database for one analysis (run it off the async threads; a
+    /// newer edit cancels it with `salsa::Cancelled`). Never take a second one while holding
+    /// one: an edit waits for every handle to be dropped.
+    pub fn analysis_db(&self) -> Database {
+        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Sets the database's content of `path` to its open document's text (after an open or
+    /// an edit, in wire order): analyses of the older revision are cancelled. The caller holds
+    /// the documents' lock, so no analysis reads a document's version whose text the database
+    /// does not have yet. (No holder of a database handle waits for that lock.)
+    pub fn sync_document(&self, documents: &Documents, path: &Path) {
+        let text = documents.get(path).map(|d| d.rope.to_string());
+        if let Some(text) = text {
+            let content = FileContent::Bytes(Arc::from(text.into_bytes()));
+            self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).set_content(path, content, true);
+        }
+    }
+
+    /// Reads `path` from the disk again (a closed document, a watched-file change).
+    pub fn refresh_from_disk(&self, path: &Path) {
+        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).refresh(path);
+    }
+
+    /// Sets the database's content of a closed `path` to what the disk holds now.
+    pub fn load_from_disk(&self, path: &Path, content: FileContent) {
+        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).set_content(path, content, false);
     }
 
     /// The workspace file list (usable after a panic elsewhere: every update replaces it whole).

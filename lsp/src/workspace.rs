@@ -1,9 +1,7 @@
-//! The workspace as the analysis sees it: URIs mapped to paths, the spec files found under
-//! the workspace folders, and the file system in which open documents override the disk.
-//!
-//! [`OverlayFs`] also records every path the analysis asked about (read or only tested for
-//! existence): that set is the file's dependencies (see `dependencies.rs`), gathered by the
-//! same calls that produce the diagnostics, so it cannot miss a file they depend on.
+//! The workspace as the editor features see it: URIs mapped to paths, the spec files found
+//! under the workspace folders, and the file system in which open documents override the
+//! disk (the features read related files through it; diagnostics read the analysis
+//! database, whose inputs follow the same documents).
 
 use std::collections::BTreeSet;
 use std::io;
@@ -50,10 +48,9 @@ impl Index {
     }
 }
 
-/// Open documents over the disk, recording every path asked about.
+/// Open documents over the disk.
 pub struct OverlayFs<'a> {
     documents: &'a Mutex<Documents>,
-    accessed: Mutex<BTreeSet<PathBuf>>,
     /// Where an analysis may read (real paths); `None` for the server's own reads of files a
     /// diagnostic already names.
     confinement: Option<Confinement>,
@@ -61,24 +58,13 @@ pub struct OverlayFs<'a> {
 
 impl<'a> OverlayFs<'a> {
     pub fn new(documents: &'a Mutex<Documents>) -> OverlayFs<'a> {
-        OverlayFs { documents, accessed: Mutex::new(BTreeSet::new()), confinement: None }
+        OverlayFs { documents, confinement: None }
     }
 
     /// The overlay for an analysis: paths resolving outside `confinement` are refused as
     /// `ospecc check` refuses them (symbolic links followed first).
     pub fn confined(documents: &'a Mutex<Documents>, confinement: Confinement) -> OverlayFs<'a> {
         OverlayFs { confinement: Some(confinement), ..OverlayFs::new(documents) }
-    }
-
-    /// Every path the analysis asked about so far.
-    pub fn accessed(self) -> BTreeSet<PathBuf> {
-        self.accessed.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn record(&self, path: &Path) {
-        if let Ok(mut accessed) = self.accessed.lock() {
-            accessed.insert(path.to_path_buf());
-        }
     }
 
     /// The open document's text at `path`, if it is open.
@@ -94,12 +80,10 @@ impl<'a> OverlayFs<'a> {
 
 impl FileSystem for OverlayFs<'_> {
     fn exists(&self, path: &Path) -> bool {
-        self.record(path);
         self.confine(path).is_ok() && (self.any_open_below(path) || RealFs.exists(path))
     }
 
     fn read_to_string(&self, path: &Path, max_bytes: u64) -> io::Result<String> {
-        self.record(path);
         self.confine(path).map_err(Outside::into_io)?;
         match self.open_text(path) {
             Some(text) if text.len() as u64 > max_bytes => {
@@ -114,7 +98,6 @@ impl FileSystem for OverlayFs<'_> {
         match self.open_text(path) {
             Some(_) => self.read_to_string(path, max_bytes).map(String::into_bytes),
             None => {
-                self.record(path);
                 self.confine(path).map_err(Outside::into_io)?;
                 RealFs.read_bytes(path, max_bytes)
             }
@@ -146,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn open_documents_override_the_disk_and_accesses_are_recorded() {
+    fn open_documents_override_the_disk() {
         let documents = Mutex::new(Documents::default());
         let path = PathBuf::from("/nonexistent-ospecc-test/t.star");
         let uri = Uri::from_file_path(&path).unwrap();
@@ -157,8 +140,6 @@ mod tests {
         assert_eq!(fs.read_to_string(&path, 2).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
         assert!(fs.exists(Path::new("/nonexistent-ospecc-test")));
         assert!(!fs.exists(Path::new("/nonexistent-ospecc-test/gone.star")));
-        let accessed = fs.accessed();
-        assert!(accessed.contains(&path) && accessed.contains(Path::new("/nonexistent-ospecc-test/gone.star")));
     }
 
     #[test]

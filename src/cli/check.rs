@@ -1,4 +1,6 @@
-//! `ospecc check`: discover, read and check files in parallel, then render one report.
+//! `ospecc check`: discover and read files, check them in parallel through the analysis
+//! database (`ospecc_compiler::db`, the queries the language server runs too), then render one
+//! report. This module keeps only discovery, configuration, reading and output.
 //!
 //! Output is deterministic whatever the thread timing: results are sorted by display path and
 //! each file's diagnostics come sorted from the analysis. Paths that cannot be read are reported
@@ -8,14 +10,16 @@
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use clap::{Args, ValueEnum};
-use ospecc_compiler::crossfile::{self, CrossInput};
-use ospecc_compiler::diagnostics::Diagnostic;
-use ospecc_compiler::ospec::{self, CheckInput, CheckOptions};
+use ospecc_compiler::analysis::Language as AnalysisLanguage;
+use ospecc_compiler::db::{Database, FileContent, Request};
+use ospecc_compiler::ospec::CheckOptions;
 use ospecc_compiler::report::{self, FileResult, Summary};
 use ospecc_compiler::syntax::text::decode;
-use ospecc_compiler::topology::{self, Limits, TopologyInput};
-use ospecc_compiler::vfs::{ConfinedFs, Confinement};
+use ospecc_compiler::topology::{self, Limits};
+use ospecc_compiler::vfs::{ConfinedFs, Confinement, RealFs};
 use rayon::prelude::*;
 
 use super::config::{self, Overrides};
@@ -100,17 +104,25 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
     let mut allowed = settings.allow_outside.clone();
     allowed.extend(args.allow_outside.iter().cloned());
     let scope = Scope { cwd: &cwd, allowed: &allowed, limits: settings.limits };
-    let checked: Vec<Result<FileResult, PathError>> = discover::dedup(sources)
-        .par_iter()
-        .map(|source| check_source(source, stdin_name.as_deref(), &scope, &settings.options))
-        .collect();
-    let mut results = Vec::with_capacity(checked.len());
-    for outcome in checked {
+    let pool = analysis_pool();
+    let read: Vec<Result<ReadFile, PathError>> = pool
+        .install(|| discover::dedup(sources).par_iter().map(|source| read_source(source, stdin_name.as_deref(), &cwd)).collect());
+    let mut files = Vec::with_capacity(read.len());
+    for outcome in read {
         match outcome {
-            Ok(result) => results.push(result),
+            Ok(file) => files.push(file),
             Err(error) => errors.push(error),
         }
     }
+    // Each worker takes its own handle on the one database (a handle is not shared).
+    let db = std::sync::Mutex::new(database(&files, &scope));
+    let handle = || db.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let mut results: Vec<FileResult> = pool.install(|| {
+        files.into_par_iter().map_init(handle, |db, file| check_read(db, file, &scope, &settings.options)).collect()
+    });
+    // The process ends after the report: freeing every memoised tree and model one by one
+    // would only delay the exit (the operating system takes the memory back at once).
+    std::mem::forget(db);
     results.sort_by(|a, b| a.path.cmp(&b.path));
     errors.sort_by(|a, b| a.path.cmp(&b.path));
     for error in &errors {
@@ -119,6 +131,26 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
     write_stdout(&render(args.format, args.color, &results));
     let summary = Summary::of(&results);
     Ok(exit_code(&summary, errors.len()))
+}
+
+/// The worker threads of a check: analysis threads (their stacks are as deep as the
+/// analysis needs, so no file starts a thread of its own). Without such a pool (resource
+/// limits), rayon's global pool, where each topology check gets its own analysis thread.
+fn analysis_pool() -> rayon::ThreadPool {
+    let built = rayon::ThreadPoolBuilder::new()
+        .stack_size(topology::ANALYSIS_STACK_BYTES)
+        .start_handler(|_| topology::mark_analysis_thread())
+        .build();
+    built.or_else(|_| rayon::ThreadPoolBuilder::new().build()).unwrap_or_else(|_| {
+        // Not even a plain pool: one thread, the smallest rayon can make.
+        match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+            Ok(pool) => pool,
+            Err(error) => {
+                report_error(&format!("cannot start worker threads: {error}"));
+                std::process::exit(i32::from(EXIT_USAGE))
+            }
+        }
+    })
 }
 
 /// `a`, `b`, `c` for a message.
@@ -143,13 +175,17 @@ struct Scope<'a> {
     limits: Limits,
 }
 
-fn check_source(
-    source: &Source,
-    stdin_name: Option<&Path>,
-    scope: &Scope,
-    options: &CheckOptions,
-) -> Result<FileResult, PathError> {
-    let cwd = scope.cwd;
+/// One file as read: its bytes, the absolute path the analysis knows it by, its display name.
+struct ReadFile {
+    bytes: Vec<u8>,
+    path: PathBuf,
+    /// The path as given (OSpec findings name the spec's directory by it).
+    written: PathBuf,
+    display: String,
+    language: Language,
+}
+
+fn read_source(source: &Source, stdin_name: Option<&Path>, cwd: &Path) -> Result<ReadFile, PathError> {
     let (bytes, path, display, language) = match source {
         Source::File { path, language } => (read_file(path)?, path.clone(), display_path(path, cwd), *language),
         Source::Stdin => {
@@ -168,7 +204,9 @@ fn check_source(
             (bytes, path, display, language)
         }
     };
-    Ok(check_bytes(bytes, (&path, display), language, scope, options))
+    // `load()` targets and references resolve and are confined against absolute paths.
+    let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    Ok(ReadFile { bytes, path: absolute, written: path, display, language })
 }
 
 /// Reads a regular file. Anything else (a FIFO, a device) is refused rather than read, since
@@ -181,61 +219,55 @@ fn read_file(path: &Path) -> Result<Vec<u8>, PathError> {
     std::fs::read(path).map_err(|e| PathError::new(path, &e))
 }
 
-/// Checks one file's bytes; `file` is its path and its display name.
-fn check_bytes(
-    bytes: Vec<u8>,
-    (path, display): (&Path, String),
-    language: Language,
-    scope: &Scope,
-    options: &CheckOptions,
-) -> FileResult {
-    if let Err(diagnostic) = decode(&bytes) {
-        // Undecodable bytes: show what decodes, so the snippet still points somewhere useful.
-        let text = ospecc_compiler::syntax::text::offset_preserving_prefix(&bytes, diagnostic.span.start);
-        let diagnostics = options.policy.apply(vec![diagnostic]);
-        return FileResult { path: display, text, diagnostics };
+/// The analysis database over the disk, with every file to check set as read (standard
+/// input stands for the file it names).
+fn database(files: &[ReadFile], scope: &Scope) -> Database {
+    let max_read = topology::MAX_READ_BYTES.max(scope.limits.max_file_bytes as u64);
+    let mut db = Database::new(Arc::new(RealFs), max_read);
+    for file in files {
+        db.set_content(&file.path, FileContent::Bytes(Arc::from(file.bytes.as_slice())), false);
     }
-    // `decode` accepted the bytes, so this cannot fail; it avoids copying a large file's text.
-    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let diagnostics = match language {
-        Language::OSpec => {
-            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-            let fs = confined_disk(&workspace_root(&absolute), scope.allowed);
-            let own = ospec::check(&CheckInput { path, text: &text, fs: &fs, options });
-            crossfile::merge(own, options.policy.apply(cross_file(path, &text, scope, options)))
-        }
-        Language::Topology => {
-            // `load()` targets are resolved and confined against absolute paths, so a relative
-            // file path and an absolute workspace root compare correctly.
-            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-            let root = workspace_root(&absolute);
-            let fs = confined_disk(&root, scope.allowed);
-            let input = TopologyInput { path: &absolute, text: &text, fs: &fs, root: &root, limits: scope.limits };
-            options.policy.apply(topology::check(&input))
-        }
-    };
-    FileResult { path: display, text, diagnostics }
+    db
 }
 
-/// The cross-file diagnostics of a spec that names a topology file (`ext` profile only: in
-/// `core`, `topology:` is an unknown key). Labels in the topology name it as the working
-/// directory shows it, so the human report can show its snippet when it is checked too.
-fn cross_file(path: &Path, text: &str, scope: &Scope, options: &CheckOptions) -> Vec<Diagnostic> {
-    if options.profile != ospecc_compiler::Profile::Ext {
-        return Vec::new();
-    }
-    let cwd = scope.cwd;
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let root = workspace_root(&absolute);
-    let fs = confined_disk(&root, scope.allowed);
-    let input = CrossInput { path: &absolute, text, fs: &fs, root: &root, limits: scope.limits };
-    let mut diagnostics = crossfile::check(&input);
-    for label in diagnostics.iter_mut().flat_map(|d| d.labels.iter_mut()) {
-        if let Some(file) = label.file.as_mut().filter(|f| Path::new(f.as_str()).is_absolute()) {
-            *file = display_path(Path::new(file.as_str()), cwd);
+/// Checks one file through the database; the result carries its text for the report.
+fn check_read(db: &Database, file: ReadFile, scope: &Scope, options: &CheckOptions) -> FileResult {
+    let root = workspace_root(&file.path);
+    let confinement =
+        Confinement::new(std::iter::once(root.as_path()).chain(scope.allowed.iter().map(PathBuf::as_path)));
+    let language = match file.language {
+        Language::OSpec => AnalysisLanguage::OSpec,
+        Language::Topology => AnalysisLanguage::Topology,
+    };
+    let request = Request {
+        path: file.path,
+        written: file.written,
+        language,
+        root,
+        options: options.clone(),
+        limits: scope.limits,
+        confinement: Some(confinement),
+    };
+    let mut diagnostics = db.check(&request);
+    if language == AnalysisLanguage::OSpec {
+        // Labels in a topology name it as the working directory shows it, so the human report
+        // can show its snippet when it is checked too.
+        for label in diagnostics.iter_mut().flat_map(|d| d.labels.iter_mut()) {
+            if let Some(name) = label.file.as_mut().filter(|f| Path::new(f.as_str()).is_absolute()) {
+                *name = display_path(Path::new(name.as_str()), scope.cwd);
+            }
         }
     }
-    diagnostics
+    FileResult { path: file.display, text: report_text(file.bytes), diagnostics }
+}
+
+/// The text a report shows: the file's, or for undecodable bytes what decodes, so the
+/// snippet still points somewhere useful.
+fn report_text(bytes: Vec<u8>) -> String {
+    match decode(&bytes) {
+        Ok(_) => String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Err(diagnostic) => ospecc_compiler::syntax::text::offset_preserving_prefix(&bytes, diagnostic.span.start),
+    }
 }
 
 /// The workspace a topology file's `load()`s may reach: the nearest enclosing directory with

@@ -15,6 +15,7 @@ mod model;
 mod rules;
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use crate::diagnostics::{self, Diagnostic, Label, Severity};
 use crate::span::Span;
@@ -34,21 +35,45 @@ pub struct CrossInput<'a> {
     pub limits: Limits,
 }
 
+/// How the topology a spec names is evaluated: here ([`evaluate_here`]), or by a caller that
+/// memoises evaluations (the database shares one per topology among the specs naming it).
+pub type Evaluator<'a> = &'a dyn Fn(&TopologyInput) -> Arc<Evaluated>;
+
+/// Evaluates the topology in place (on an analysis thread of its own).
+pub fn evaluate_here(input: &TopologyInput) -> Arc<Evaluated> {
+    Arc::new(topology::evaluate(input))
+}
+
 /// Every cross-file diagnostic of one OSpec file (each YAML document on its own), sorted.
 pub fn check(input: &CrossInput) -> Vec<Diagnostic> {
     // Most specs name no topology: skip the parse for them.
     if !input.text.contains("topology") {
         return Vec::new();
     }
-    let parsed = yaml::parse(input.text);
-    let mut out: Vec<Diagnostic> =
-        parsed.documents.iter().filter_map(|d| d.root.as_ref()).flat_map(|root| check_document(root, input)).collect();
+    check_parsed(input, &yaml::parse(input.text), &evaluate_here)
+}
+
+/// [`check`] over the spec's YAML already parsed, evaluating topologies with `evaluate`.
+pub fn check_parsed(input: &CrossInput, parsed: &yaml::Parsed, evaluate: Evaluator) -> Vec<Diagnostic> {
+    if !input.text.contains("topology") {
+        return Vec::new();
+    }
+    let mut out: Vec<Diagnostic> = parsed
+        .documents
+        .iter()
+        .filter_map(|d| d.root.as_ref())
+        .flat_map(|root| check_document_with(root, input, evaluate))
+        .collect();
     diagnostics::sort(&mut out);
     out
 }
 
 /// The cross-file diagnostics of one document: reads and evaluates the topology it names.
 pub fn check_document(spec: &Node, input: &CrossInput) -> Vec<Diagnostic> {
+    check_document_with(spec, input, &evaluate_here)
+}
+
+fn check_document_with(spec: &Node, input: &CrossInput, evaluate: Evaluator) -> Vec<Diagnostic> {
     // A missing, empty or non-string `topology:` is the schema's finding, not ours.
     let Some(reference) = spec.field("topology") else { return Vec::new() };
     let Some(value) = reference.as_str().filter(|v| !v.trim().is_empty()) else { return Vec::new() };
@@ -58,8 +83,7 @@ pub fn check_document(spec: &Node, input: &CrossInput) -> Vec<Diagnostic> {
         Err(error) => return vec![unreadable(reference.span, value, &describe_io(&error))],
     };
     let root = if path.starts_with(input.root) { input.root } else { path.parent().unwrap_or(input.root) };
-    let evaluated =
-        topology::evaluate(&TopologyInput { path: &path, text: &text, fs: input.fs, root, limits: input.limits });
+    let evaluated = evaluate(&TopologyInput { path: &path, text: &text, fs: input.fs, root, limits: input.limits });
     if let Some(broken) = unusable(&evaluated, reference.span, value) {
         return vec![broken];
     }

@@ -311,15 +311,41 @@ pub fn definition(file: &FileContext, offset: usize) -> Vec<Location> {
 }
 
 /// Every use of the entity at `offset` (its definition included when `include_declaration`).
+/// A topology's top-level name is followed into every workspace file that `load()`s it.
 pub fn references(file: &FileContext, offset: usize, include_declaration: bool) -> Vec<Location> {
     let offset = clamp(file.text, offset);
     let mut found = match file.language {
         Language::OSpec => ospec::navigation::references(file, offset, include_declaration),
-        Language::Topology => topology::navigation::references(file, offset, include_declaration),
+        Language::Topology => match topology::symbols_across::symbol_at(file, offset) {
+            Ok((symbol, _)) => {
+                let declaration = topology::symbols_across::declaration(file, &symbol);
+                let mut all = topology::symbols_across::occurrences(file, &symbol);
+                all.retain(|l| include_declaration || Some(l) != declaration.as_ref());
+                all
+            }
+            Err(_) => topology::navigation::references(file, offset, include_declaration),
+        },
     };
     found.sort();
     found.dedup();
     found
+}
+
+/// The name a rename at `offset` would change (its span here), or why nothing can be renamed
+/// there.
+pub fn prepare_rename(file: &FileContext, offset: usize) -> Result<Span, String> {
+    let offset = clamp(file.text, offset);
+    match file.language {
+        Language::Topology => topology::symbols_across::symbol_at(file, offset).map(|(_, span)| span),
+        Language::OSpec => Err("rename works on topology names (functions, bindings and loaded symbols)".into()),
+    }
+}
+
+/// The places (here and in other files) to replace with `new_name` to rename the name at
+/// `offset`, or why the rename is refused (the result would not check).
+pub fn rename(file: &FileContext, offset: usize, new_name: &str) -> Result<Vec<Location>, String> {
+    prepare_rename(file, offset)?;
+    topology::symbols_across::rename(file, clamp(file.text, offset), new_name)
 }
 
 /// The document outline.

@@ -23,7 +23,7 @@ pub use policy::Policy;
 const FLATTENING_SYMPTOMS: &[&str] = &["OSP010", "OSP012"];
 
 /// What to check one OSpec file with.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CheckOptions {
     pub profile: Profile,
     pub policy: Policy,
@@ -40,8 +40,12 @@ pub struct CheckInput<'a> {
 
 /// Every diagnostic for one OSpec file, policy applied, in deterministic order.
 pub fn check(input: &CheckInput) -> Vec<Diagnostic> {
-    let parsed = yaml::parse(input.text);
-    let mut diagnostics = parsed.diagnostics;
+    check_parsed(input, &yaml::parse(input.text))
+}
+
+/// [`check`] over the file's YAML already parsed (`parsed` is `yaml::parse(input.text)`).
+pub fn check_parsed(input: &CheckInput, parsed: &yaml::Parsed) -> Vec<Diagnostic> {
+    let mut diagnostics = parsed.diagnostics.clone();
     if parsed.documents.iter().all(|d| d.root.is_none()) && diagnostics.is_empty() {
         diagnostics.push(checks::empty_file(input.text));
     }

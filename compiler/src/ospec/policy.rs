@@ -2,7 +2,7 @@
 
 use crate::diagnostics::{Diagnostic, Severity};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Policy {
     /// Warnings fail the check (they are reported as errors).
     pub strict: bool,

@@ -131,7 +131,7 @@ pub(crate) fn protocol_of(record: &Recorded) -> Option<&str> {
 }
 
 /// What address attributes evaluate to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Addresses {
     /// Concrete strings, as Faultbox renders them at spec load (for checking).
     #[default]

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use ospecc_schema::stdlib;
@@ -17,15 +17,17 @@ use starlark::ErrorKind;
 
 use super::attrs::Addresses;
 use super::eval_limits::{self, LimitError, StatementGuard};
+use super::modules::{LoadedModule, ModuleLoader};
 use super::session::{file_loaders, normalize, SandboxError, Session, MAX_READ_BYTES};
 use super::syntax::Syntax;
 use super::values::{recorded_of, Arg, BuiltinFn, Namespace};
 use super::{Evaluated, Global, TopologyInput};
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
+use crate::vfs::FileSystem;
 
 /// The bounds of one evaluation (each file, the root and every loaded one, has its own).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Limits {
     /// Ticks (one function call or one loop iteration each).
     pub max_ticks: u64,
@@ -126,7 +128,8 @@ static GUARDED_OPERATORS: LazyLock<HashMap<String, String>> =
 const INDEX_ASIDE_BYTES: usize = 16 * 1024;
 
 /// What went wrong in a loaded file, to be reported at the `load()` that reached it.
-struct LoadFailure {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadFailure {
     code: &'static str,
     message: String,
     help: String,
@@ -134,8 +137,16 @@ struct LoadFailure {
 
 /// The whole check's evaluation state.
 struct Run<'a, 's> {
-    input: &'a TopologyInput<'a>,
+    /// The workspace root `load()` is confined to, and the bounds.
+    root: &'a Path,
+    limits: Limits,
+    fs: &'a dyn FileSystem,
     session: &'s Session<'a>,
+    /// Where loaded modules may come from already evaluated (else they are evaluated here).
+    loader: Option<&'a dyn ModuleLoader>,
+    /// In a loaded module's own evaluation: the modules it took from the loader, in order, for
+    /// its importers to replay (`None` in a root file's run, which replays them at once).
+    taken: Option<Vec<Arc<LoadedModule>>>,
     /// Evaluated modules by key (normalised path, or stdlib id).
     cache: HashMap<String, FrozenModule>,
     /// Keys of files being evaluated (for cycle detection), outermost first.
@@ -162,6 +173,16 @@ pub(crate) struct Kept {
 }
 
 pub(crate) fn evaluate_keeping(input: &TopologyInput, addresses: Addresses, capture: bool) -> Kept {
+    evaluate_with(input, addresses, capture, None)
+}
+
+/// An evaluation whose loaded modules may come from `loader` (shared by every importer).
+pub(crate) fn evaluate_with(
+    input: &TopologyInput,
+    addresses: Addresses,
+    capture: bool,
+    loader: Option<&dyn ModuleLoader>,
+) -> Kept {
     super::values::reset_function_indexes();
     super::attrs::set_addresses(addresses);
     let root_file = input.path.display().to_string();
@@ -176,8 +197,12 @@ pub(crate) fn evaluate_keeping(input: &TopologyInput, addresses: Addresses, capt
         captured: RefCell::new(Vec::new()),
     };
     let mut run = Run {
-        input,
+        root: input.root,
+        limits: input.limits,
+        fs: input.fs,
         session: &session,
+        loader,
+        taken: None,
         cache: HashMap::new(),
         stack: Vec::new(),
         deadline: Instant::now() + input.limits.max_time,
@@ -413,7 +438,7 @@ impl<'a, 's> Run<'a, 's> {
         }
         let map: HashMap<&str, &FrozenModule> = modules.iter().map(|(id, m)| (id.as_str(), m)).collect();
         let loader = ReturnFileLoader { modules: &map };
-        let limits = self.input.limits;
+        let limits = self.limits;
         let deadline = self.deadline;
         let session = self.session;
         let evaluate = || {
@@ -504,10 +529,10 @@ impl<'a, 's> Run<'a, 's> {
     /// Resolves and evaluates one `load()` target.
     fn load(&mut self, id: &str, dir: Option<&Path>, from_root: bool) -> Result<FrozenModule, LoadFailure> {
         let _ = from_root;
-        if self.stack.len() > self.input.limits.max_load_depth {
+        if self.stack.len() > self.limits.max_load_depth {
             return Err(LoadFailure {
                 code: "TOP022",
-                message: format!("`load()` chains are limited to {} files", self.input.limits.max_load_depth),
+                message: format!("`load()` chains are limited to {} files", self.limits.max_load_depth),
                 help: "flatten the chain of loads".into(),
             });
         }
@@ -530,7 +555,7 @@ impl<'a, 's> Run<'a, 's> {
             });
         };
         let target = normalize(&dir.join(id));
-        let root = normalize(self.input.root);
+        let root = normalize(self.root);
         if !target.starts_with(&root) {
             return Err(LoadFailure {
                 code: "TOP021",
@@ -548,7 +573,7 @@ impl<'a, 's> Run<'a, 's> {
                 help: "move the shared definitions into a third file that both load".into(),
             });
         }
-        let text = self.input.fs.read_to_string(&target, MAX_READ_BYTES).map_err(|e| match crate::vfs::outside(&e) {
+        let text = self.fs.read_to_string(&target, MAX_READ_BYTES).map_err(|e| match crate::vfs::outside(&e) {
             // Text inside the workspace that resolves outside it (a symbolic link).
             Some(refused) => LoadFailure {
                 code: "TOP021",
@@ -561,7 +586,7 @@ impl<'a, 's> Run<'a, 's> {
                 help: "`load()` paths are relative to the loading file's directory".into(),
             },
         })?;
-        if let Some(problem) = precheck(&text, &self.input.limits) {
+        if let Some(problem) = precheck(&text, &self.limits) {
             return Err(LoadFailure {
                 code: "TOP024",
                 message: format!("the loaded file `{id}` cannot be evaluated: {}", problem.message),
@@ -582,10 +607,176 @@ impl<'a, 's> Run<'a, 's> {
         if let Some(module) = self.cache.get(&key) {
             return Ok(module.clone());
         }
+        if let Some(loader) = self.loader.filter(|_| self.shareable(&key)) {
+            return self.take(loader.module(&key));
+        }
         let module = self.file(&key, name, dir, text, false)?;
         self.cache.insert(key, module.clone());
         Ok(module)
     }
+}
+
+impl Run<'_, '_> {
+    /// Whether the module at `key` may come from the loader: nothing it loads, directly or
+    /// not, is on the stack or loads itself again, and its chain of loads stays inside the
+    /// depth bound. Then its evaluation is the same whoever loads it; otherwise it is evaluated
+    /// here, where the cycle or the bound is reported as this run sees it.
+    fn shareable(&self, key: &str) -> bool {
+        let Some(loader) = self.loader else { return false };
+        let mut path: Vec<String> = self.stack.clone();
+        let mut heights: HashMap<String, usize> = HashMap::new();
+        self.height(loader, key, &mut path, &mut heights)
+            .is_some_and(|h| self.stack.len() + h < self.limits.max_load_depth)
+    }
+
+    /// How many files deep the loads below `key` go (1 for a file that loads nothing), or
+    /// `None` when they reach a file on `path` (a cycle) or go past the depth bound.
+    fn height(
+        &self,
+        loader: &dyn ModuleLoader,
+        key: &str,
+        path: &mut Vec<String>,
+        heights: &mut HashMap<String, usize>,
+    ) -> Option<usize> {
+        if path.iter().any(|k| k == key) || path.len() >= self.limits.max_load_depth {
+            return None;
+        }
+        if let Some(&known) = heights.get(key) {
+            return Some(known);
+        }
+        path.push(key.to_owned());
+        let mut below = 0;
+        let mut clean = true;
+        for next in loader.imports(key).iter() {
+            match self.height(loader, next, path, heights) {
+                Some(h) => below = below.max(h),
+                None => {
+                    clean = false;
+                    break;
+                }
+            }
+        }
+        path.pop();
+        let height = below + 1;
+        clean.then(|| {
+            heights.insert(key.to_owned(), height);
+            height
+        })
+    }
+
+    /// Uses a module the loader evaluated: its effects (sources, calls, findings, function
+    /// numbering) are replayed here in the order its own evaluation would have made them, or,
+    /// inside another loaded module's evaluation, kept for that module's importers.
+    fn take(&mut self, module: Arc<LoadedModule>) -> Result<FrozenModule, LoadFailure> {
+        let result = module.result.clone();
+        match self.taken.as_mut() {
+            Some(taken) => taken.push(Arc::clone(&module)),
+            None => self.replay(&module),
+        }
+        if let Ok(frozen) = &result {
+            self.cache.insert(module.key.clone(), frozen.clone());
+        }
+        result
+    }
+
+    fn replay(&mut self, module: &LoadedModule) {
+        self.session.sources.borrow_mut().push(module.source.clone());
+        for dep in &module.deps {
+            // A module this run already has is not evaluated again (as `cached` would not).
+            if dep.result.is_ok() && self.cache.contains_key(&dep.key) {
+                continue;
+            }
+            self.replay(dep);
+            if let Ok(frozen) = &dep.result {
+                self.cache.insert(dep.key.clone(), frozen.clone());
+            }
+        }
+        self.session.calls.borrow_mut().extend(module.calls.iter().cloned());
+        self.session.diagnostics.borrow_mut().extend(module.diagnostics.iter().cloned());
+        self.session.sources.borrow_mut().extend(module.data_sources.iter().cloned());
+        super::values::advance_function_indexes(&module.functions);
+    }
+}
+
+/// One loaded module to evaluate on its own (see [`LoadedModule`]).
+pub struct ModuleRequest<'a> {
+    /// The module's key: its normalised path, or the stdlib id.
+    pub key: &'a str,
+    /// Its name as calls and messages show it.
+    pub name: &'a str,
+    /// Its directory (`None` for the embedded stdlib).
+    pub dir: Option<&'a Path>,
+    pub text: String,
+    /// The importing spec's directory: `load_file` and friends read below it.
+    pub spec_dir: &'a Path,
+    pub root: &'a Path,
+    pub limits: Limits,
+    pub fs: &'a dyn FileSystem,
+}
+
+/// Evaluates one loaded module as its importers' runs would, recording what it did.
+pub fn evaluate_module(request: &ModuleRequest, loader: &dyn ModuleLoader) -> LoadedModule {
+    // The module numbers its own functions; its importers add that numbering to theirs.
+    let outer = super::values::take_function_indexes();
+    let session = Session {
+        fs: request.fs,
+        spec_dir: request.spec_dir.to_path_buf(),
+        calls: RefCell::new(Vec::new()),
+        diagnostics: RefCell::new(Vec::new()),
+        sources: RefCell::new(Vec::new()),
+        capture: false,
+        captured: RefCell::new(Vec::new()),
+    };
+    let mut run = Run {
+        root: request.root,
+        limits: request.limits,
+        fs: request.fs,
+        session: &session,
+        loader: Some(loader),
+        taken: Some(Vec::new()),
+        cache: HashMap::new(),
+        stack: Vec::new(),
+        deadline: Instant::now() + request.limits.max_time,
+        root_globals: Vec::new(),
+        root_syntax: None,
+        root_module: None,
+        complete: false,
+        diagnostics: Vec::new(),
+    };
+    let result = run.file(request.key, request.name, request.dir, request.text.clone(), false);
+    let deps = run.taken.take().unwrap_or_default();
+    let functions = super::values::function_counts();
+    super::values::restore_function_indexes(outer);
+    let mut sources = session.sources.take().into_iter();
+    let source = sources.next().unwrap_or_else(|| (request.name.to_owned(), request.text.clone()));
+    LoadedModule {
+        key: request.key.to_owned(),
+        source,
+        deps,
+        calls: session.calls.take(),
+        diagnostics: session.diagnostics.take(),
+        data_sources: sources.collect(),
+        functions,
+        result,
+    }
+}
+
+/// The keys of the modules a module's text loads (its `load()` targets resolved as
+/// [`Run::load`] resolves them), or nothing when it does not pass the precheck or parse.
+pub fn imports_of(name: &str, dir: Option<&Path>, text: &str, limits: &Limits) -> Vec<String> {
+    if precheck(text, limits).is_some() {
+        return Vec::new();
+    }
+    let Ok(ast) = AstModule::parse(name, text.to_owned(), &DIALECT) else { return Vec::new() };
+    let loads = ast.loads();
+    loads
+        .iter()
+        .filter_map(|load| match (load.module_id.starts_with('@'), dir) {
+            (true, _) => Some(load.module_id.to_owned()),
+            (false, Some(dir)) => Some(normalize(&dir.join(load.module_id)).display().to_string()),
+            (false, None) => None,
+        })
+        .collect::<Vec<_>>()
 }
 
 /// `print()` output is not part of a check.

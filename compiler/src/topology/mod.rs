@@ -16,6 +16,7 @@ mod eval;
 pub mod eval_limits;
 pub(crate) mod functions;
 pub(crate) mod hash;
+pub mod modules;
 mod native;
 pub use native::is_native;
 pub(crate) mod quantities;
@@ -29,8 +30,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use attrs::Addresses;
-pub use eval::Limits;
+pub use eval::{evaluate_module, imports_of, Limits, LoadFailure, ModuleRequest};
 pub(crate) use eval::{syntax_error, DIALECT};
+pub use modules::{LoadedModule, ModuleLoader};
 pub use session::{normalize, MAX_READ_BYTES};
 pub use values::{Arg, Recorded};
 
@@ -167,16 +169,20 @@ fn matrix_cells(call: &Recorded) -> Vec<String> {
 
 /// Every diagnostic for one topology file, in deterministic order.
 pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
-    on_analysis_stack(|| {
-        let mut evaluated = evaluate_here(input, Addresses::Values);
-        let mut diagnostics = run_checks(&evaluated, input);
-        diagnostics.append(&mut evaluated.diagnostics);
-        // Nothing reads the model any more; freeing it takes about a tenth of a big file's check.
-        threads::drop_later(evaluated);
-        diagnostics::sort(&mut diagnostics);
-        diagnostics.dedup();
-        diagnostics
-    })
+    on_analysis_stack(|| check_here(input, None))
+}
+
+/// [`check`] on the caller's thread, which must be an analysis thread
+/// ([`on_analysis_stack`]), with loaded modules taken from `loader` when given.
+pub fn check_here(input: &TopologyInput, loader: Option<&dyn ModuleLoader>) -> Vec<Diagnostic> {
+    let mut evaluated = evaluate_with(input, Addresses::Values, loader);
+    let mut diagnostics = run_checks(&evaluated, input);
+    diagnostics.append(&mut evaluated.diagnostics);
+    // Nothing reads the model any more; freeing it takes about a tenth of a big file's check.
+    threads::drop_later(evaluated);
+    diagnostics::sort(&mut diagnostics);
+    diagnostics.dedup();
+    diagnostics
 }
 
 /// The static checks, contained: a defect in one check must not take the whole run down (or
@@ -185,6 +191,7 @@ fn run_checks(evaluated: &Evaluated, input: &TopologyInput) -> Vec<Diagnostic> {
     let files = input.path.parent().map(|spec_dir| checks::Files { fs: input.fs, spec_dir });
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(evaluated, files))) {
         Ok(found) => found,
+        Err(payload) if payload.is::<salsa::Cancelled>() => std::panic::resume_unwind(payload),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
@@ -206,6 +213,12 @@ pub fn evaluate(input: &TopologyInput) -> Evaluated {
     on_analysis_stack(|| evaluate_here(input, Addresses::Values))
 }
 
+/// [`evaluate`] on the caller's analysis thread, with loaded modules taken from `loader`
+/// when given (addresses as `addresses` says).
+pub fn evaluate_with(input: &TopologyInput, addresses: Addresses, loader: Option<&dyn ModuleLoader>) -> Evaluated {
+    catching_evaluation_panics(input, || eval::evaluate_with(input, addresses, false, loader).evaluated)
+}
+
 /// Like [`evaluate`], but addresses (`svc.iface.addr`, ...) evaluate to markers that
 /// [`attrs::address_parts`] splits back out of strings, so lowering can keep them as
 /// references; and with the static checks' diagnostics, which a plan must not ignore.
@@ -225,14 +238,34 @@ pub fn evaluate_for_plan(input: &TopologyInput) -> Evaluated {
 /// tree, and a long expression (`1 + 1 + …` thousands of times) nests thousands deep: on the
 /// 8 MiB main stack that aborts the process, which no diagnostic can report. The memory is
 /// reserved, not committed, so a large bound costs nothing for ordinary files.
-pub(crate) const ANALYSIS_STACK_BYTES: usize = 1 << 30;
+pub const ANALYSIS_STACK_BYTES: usize = 1 << 30;
 
-pub(crate) fn on_analysis_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+thread_local! {
+    /// Whether this thread is an analysis thread (its stack is [`ANALYSIS_STACK_BYTES`]).
+    static ON_ANALYSIS_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Declares the current thread an analysis thread: the caller made it with a stack of
+/// [`ANALYSIS_STACK_BYTES`] (a pool's worker threads, say), so work runs on it directly.
+pub fn mark_analysis_thread() {
+    ON_ANALYSIS_STACK.with(|on| on.set(true));
+}
+
+/// Runs `work` on an analysis thread: this one when it is one, else a new one.
+pub fn on_analysis_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if ON_ANALYSIS_STACK.with(std::cell::Cell::get) {
+        return work();
+    }
     let slot = std::sync::Mutex::new(Some(work));
     let take = || slot.lock().ok().and_then(|mut w| w.take());
     let spawned = std::thread::scope(|scope| {
         let thread = std::thread::Builder::new().name("topology".into()).stack_size(ANALYSIS_STACK_BYTES);
-        let handle = thread.spawn_scoped(scope, || take().map(|work| work())).ok()?;
+        let handle = thread
+            .spawn_scoped(scope, || {
+                mark_analysis_thread();
+                take().map(|work| work())
+            })
+            .ok()?;
         match handle.join() {
             Ok(value) => value,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -249,11 +282,18 @@ pub(crate) fn on_analysis_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 }
 
 fn evaluate_here(input: &TopologyInput, addresses: Addresses) -> Evaluated {
+    catching_evaluation_panics(input, || eval::evaluate(input, addresses))
+}
+
+fn catching_evaluation_panics(input: &TopologyInput, evaluate: impl FnOnce() -> Evaluated) -> Evaluated {
     // starlark-rust bounds memory only approximately and panics on single allocations above
     // 4 GiB (`"x" * n`, list doubling between two limit checks): a panic in the evaluator is
-    // contained here and reported, so one file can never take the whole check down.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eval::evaluate(input, addresses))) {
+    // contained here and reported, so one file can never take the whole check down. A
+    // cancellation (a newer revision of the database) is not a panic of the evaluator: it
+    // goes on up to whoever asked.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(evaluate)) {
         Ok(evaluated) => evaluated,
+        Err(payload) if payload.is::<salsa::Cancelled>() => std::panic::resume_unwind(payload),
         Err(_) => Evaluated {
             diagnostics: vec![Diagnostic::error(
                 "TOP013",

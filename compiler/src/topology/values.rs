@@ -270,7 +270,7 @@ fn function_name(display: &str) -> (String, String) {
 
 /// The indexes of the functions met so far in the current evaluation (per analysis thread).
 #[derive(Default)]
-struct FunctionIndexes {
+pub(crate) struct FunctionIndexes {
     by_identity: crate::topology::hash::HashMap<u64, u32>,
     next: crate::topology::hash::HashMap<(String, String), u32>,
 }
@@ -340,6 +340,36 @@ fn collect_functions<'v>(value: Value<'v>, depth: usize, out: &mut Vec<Value<'v>
 /// Starts a fresh numbering of functions (at the start of each evaluation).
 pub(crate) fn reset_function_indexes() {
     FUNCTION_INDEXES.with(|ids| *ids.borrow_mut() = FunctionIndexes::default());
+}
+
+/// Sets the numbering aside (a loaded module numbers its own functions from scratch).
+pub(crate) fn take_function_indexes() -> FunctionIndexes {
+    FUNCTION_INDEXES.with(|ids| std::mem::take(&mut *ids.borrow_mut()))
+}
+
+/// Puts back a numbering set aside by [`take_function_indexes`].
+pub(crate) fn restore_function_indexes(indexes: FunctionIndexes) {
+    FUNCTION_INDEXES.with(|ids| *ids.borrow_mut() = indexes);
+}
+
+/// How many functions of each (file, name) were numbered so far, sorted.
+pub(crate) fn function_counts() -> Vec<((String, String), u32)> {
+    FUNCTION_INDEXES.with(|ids| {
+        let mut counts: Vec<_> = ids.borrow().next.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        counts.sort();
+        counts
+    })
+}
+
+/// Continues the numbering after a loaded module's own (replayed, not evaluated here): the
+/// next function of each (file, name) gets the index it would have got after evaluating it.
+pub(crate) fn advance_function_indexes(counts: &[((String, String), u32)]) {
+    FUNCTION_INDEXES.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        for (key, count) in counts {
+            *ids.next.entry(key.clone()).or_default() += count;
+        }
+    })
 }
 
 /// A recorded value as Starlark sees it.

@@ -11,6 +11,7 @@ use tower_lsp_server::ls_types::{
 
 use super::Snapshot;
 use crate::diagnostics::{analyse, to_lsp};
+use crate::scheduler::salsa_retry;
 use crate::state::Shared;
 use crate::workspace::OverlayFs;
 
@@ -21,7 +22,14 @@ pub fn code_actions(shared: &Shared, params: CodeActionParams) -> Option<CodeAct
         return Some(Vec::new());
     }
     let range = snapshot.span(params.range);
-    let analysis = analyse(shared.host.as_ref(), &shared.documents, &snapshot.path, &snapshot.text, snapshot.language);
+    // The database holds the document's text as of the last edit applied, which is the
+    // snapshot's (edits are applied in wire order before this request runs).
+    let db = shared.analysis_db();
+    let analysis = match salsa_retry(|| analyse(shared.host.as_ref(), &db, &snapshot.path, snapshot.language)) {
+        Some(analysis) => analysis,
+        None => return Some(Vec::new()),
+    };
+    drop(db);
     let actions = ide::code_actions(&analysis.diagnostics, range);
     let fs = OverlayFs::new(&shared.documents);
     let coverage = crate::coverage::actions(

@@ -58,6 +58,9 @@ pub struct Load {
     pub path_span: Span,
     /// (local name, its span, exported name).
     pub symbols: Vec<(String, Span, String)>,
+    /// The span of each symbol's exported-name string (the same as its own span unless it is
+    /// aliased: `local = "exported"`), in the order of `symbols`.
+    pub exported_spans: Vec<Span>,
     pub call: usize,
 }
 
@@ -247,22 +250,25 @@ impl Index {
         for (i, call) in self.calls.iter().enumerate().filter(|(_, c)| c.callee == "load") {
             let Some((path, path_span)) = self.positional_string(text, i, 0) else { continue };
             let mut symbols = Vec::new();
+            let mut exported_spans = Vec::new();
             for arg in call.args.iter().skip(1) {
                 match &arg.name {
                     Some((local, span)) => {
                         let value = Arg { name: None, start: arg.start + 2, end: arg.end };
-                        if let Some((exported, _)) = self.string_arg(text, &value) {
+                        if let Some((exported, exported_span)) = self.string_arg(text, &value) {
                             symbols.push((local.clone(), *span, exported));
+                            exported_spans.push(exported_span);
                         }
                     }
                     None => {
                         if let Some((exported, span)) = self.string_arg(text, arg) {
                             symbols.push((exported.clone(), span, exported));
+                            exported_spans.push(span);
                         }
                     }
                 }
             }
-            out.push(Load { path, path_span, symbols, call: i });
+            out.push(Load { path, path_span, symbols, exported_spans, call: i });
         }
         out
     }

@@ -13,4 +13,5 @@ pub(crate) mod navigation;
 pub(crate) mod resolve;
 pub(crate) mod signature;
 pub(crate) mod symbols;
+pub(crate) mod symbols_across;
 pub(crate) mod tokens;

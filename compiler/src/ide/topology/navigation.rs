@@ -65,15 +65,23 @@ pub fn references(file: &FileContext, offset: usize, include_declaration: bool) 
     let Some(at) = index.token_at(offset).filter(|&i| index.tokens[i].kind == Kind::Ident) else { return Vec::new() };
     let name = index.tokens[at].text(text);
     let declaration = index.definition_of(name);
+    name_uses(&index, text, name)
+        .into_iter()
+        .filter(|span| include_declaration || Some(*span) != declaration)
+        .map(Location::here)
+        .collect()
+}
+
+/// Every use of the top-level name `name` in a file (attributes and keyword names excluded).
+pub(crate) fn name_uses(index: &Index, text: &str, name: &str) -> Vec<Span> {
     let keyword_names: Vec<Span> =
         index.calls.iter().flat_map(|c| c.args.iter().filter_map(|a| a.name.as_ref().map(|(_, s)| *s))).collect();
     index
         .tokens
         .iter()
         .enumerate()
-        .filter(|(i, t)| t.kind == Kind::Ident && t.text(text) == name && !after_dot(&index, text, *i))
+        .filter(|(i, t)| t.kind == Kind::Ident && t.text(text) == name && !after_dot(index, text, *i))
         .filter(|(_, t)| !keyword_names.contains(&t.span))
-        .filter(|(_, t)| include_declaration || Some(t.span) != declaration)
-        .map(|(_, t)| Location::here(t.span))
+        .map(|(_, t)| t.span)
         .collect()
 }

@@ -1,0 +1,295 @@
+//! The queries, from file contents to one file's diagnostics:
+//!
+//! ```text
+//! check_target ─┬─ decoded (text or OSP002/OSP003)
+//!               ├─ OSpec:    ospec_diagnostics (own + cross-file) ─ topology_model ─ loaded_module…
+//!               └─ topology: topology_diagnostics ─ loaded_module (per load()ed file) ─ module_imports
+//! ```
+//!
+//! Diagnostics compare, so an unchanged result stops propagation (early cutoff). Evaluated
+//! modules do not (`no_eq`): what reads them re-runs when they are recomputed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ospecc_schema::{stdlib, Profile};
+
+use super::files::TrackedFs;
+use super::{Db, Request, SourceFile};
+use crate::crossfile::{self, CrossInput};
+use crate::diagnostics::Diagnostic;
+use crate::ospec::{self, CheckInput, CheckOptions};
+use crate::syntax::text::decode;
+use crate::syntax::yaml;
+use crate::syntax::Language;
+use crate::topology::{self, Addresses, Evaluated, Limits, LoadedModule, ModuleLoader, TopologyInput};
+use crate::vfs::Confinement;
+
+/// One file to check, interned: the configuration is part of the key, so a changed
+/// `ospecc.toml` (other options) makes another key, and the old one's results stay valid
+/// for whoever still asks with it.
+#[salsa::interned(debug)]
+pub struct Target<'db> {
+    #[returns(ref)]
+    pub path: PathBuf,
+    #[returns(ref)]
+    pub written: PathBuf,
+    #[returns(copy)]
+    pub language: Language,
+    #[returns(ref)]
+    pub root: PathBuf,
+    #[returns(ref)]
+    pub options: CheckOptions,
+    #[returns(copy)]
+    pub limits: Limits,
+    #[returns(ref)]
+    pub confinement: Option<Confinement>,
+}
+
+impl<'db> Target<'db> {
+    pub fn of(db: &'db dyn Db, request: &Request) -> Target<'db> {
+        Target::new(
+            db,
+            request.path.clone(),
+            request.written.clone(),
+            request.language,
+            request.root.clone(),
+            request.options.clone(),
+            request.limits,
+            request.confinement.clone(),
+        )
+    }
+}
+
+/// A file's text, or why it has none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    Text(Arc<str>),
+    /// Binary or not UTF-8: the finding.
+    Undecodable(Diagnostic),
+    /// The file cannot be read (the driver reports it; the analysis has nothing to say).
+    Unreadable,
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn decoded(db: &dyn Db, file: SourceFile) -> Decoded {
+    match file.content(db).bytes(u64::MAX) {
+        Ok(bytes) => match decode(bytes) {
+            Ok(text) => Decoded::Text(Arc::from(text)),
+            Err(diagnostic) => Decoded::Undecodable(diagnostic),
+        },
+        Err(_) => Decoded::Unreadable,
+    }
+}
+
+/// Every diagnostic of one file, policy applied, sorted.
+#[salsa::tracked(returns(ref))]
+pub fn check_target<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
+    let file = db.source(target.path(db));
+    match decoded(db, file) {
+        Decoded::Text(_) => match target.language(db) {
+            Language::OSpec => ospec_diagnostics(db, target).clone(),
+            Language::Topology => topology_diagnostics(db, target).clone(),
+        },
+        Decoded::Undecodable(diagnostic) => target.options(db).policy.apply(vec![diagnostic.clone()]),
+        Decoded::Unreadable => Vec::new(),
+    }
+}
+
+fn text_of(db: &dyn Db, target: Target<'_>) -> Arc<str> {
+    match decoded(db, db.source(target.path(db))) {
+        Decoded::Text(text) => Arc::clone(text),
+        _ => Arc::from(""),
+    }
+}
+
+/// An OSpec file's diagnostics, policy applied: its own checks (schema and semantic) and
+/// the cross-file ones (`ext` only: in `core`, `topology:` is an unknown key), over one parse
+/// of its YAML. The tree is not memoised: on 2,000 specs, keeping every tree cost more (memory
+/// and page faults) than the one parse per changed file it would save; the topology a spec
+/// names is (`topology_model`).
+#[salsa::tracked(returns(ref))]
+pub fn ospec_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
+    let text = text_of(db, target);
+    let parsed = yaml::parse(&text);
+    let options = target.options(db);
+    let confinement = target.confinement(db).as_ref();
+    let fs = TrackedFs::new(db, confinement);
+    let own = ospec::check_parsed(&CheckInput { path: target.written(db), text: &text, fs: &fs, options }, &parsed);
+    if options.profile != Profile::Ext {
+        return own;
+    }
+    let input =
+        CrossInput { path: target.path(db), text: &text, fs: &fs, root: target.root(db), limits: target.limits(db) };
+    let evaluate = |topology: &TopologyInput| -> Arc<Evaluated> {
+        let key = Evaluation::new(
+            db,
+            topology.path.to_path_buf(),
+            topology.root.to_path_buf(),
+            topology.limits,
+            confinement.cloned(),
+        );
+        Arc::clone(topology_model(db, key))
+    };
+    crossfile::merge(own, options.policy.apply(crossfile::check_parsed(&input, &parsed, &evaluate)))
+}
+
+/// A topology file evaluated for the specs that name it.
+#[salsa::interned(debug)]
+pub struct Evaluation<'db> {
+    #[returns(ref)]
+    path: PathBuf,
+    #[returns(ref)]
+    root: PathBuf,
+    #[returns(copy)]
+    limits: Limits,
+    #[returns(ref)]
+    confinement: Option<Confinement>,
+}
+
+/// The evaluated model of a topology file (no checks), shared by every spec naming it.
+#[salsa::tracked(returns(ref), no_eq, lru = 64)]
+pub fn topology_model<'db>(db: &'db dyn Db, key: Evaluation<'db>) -> Arc<Evaluated> {
+    let (path, root, limits) = (key.path(db), key.root(db), key.limits(db));
+    let confinement = key.confinement(db).as_ref();
+    let fs = TrackedFs::new(db, confinement);
+    // The spec's check read the same input in this revision: it reads the same text.
+    let text = crate::vfs::FileSystem::read_to_string(&fs, path, limits.max_file_bytes as u64).unwrap_or_default();
+    let loader = DbLoader::new(db, path, root, limits, confinement, Addresses::Values);
+    let input = TopologyInput { path, text: &text, fs: &fs, root, limits };
+    Arc::new(topology::evaluate_with(&input, Addresses::Values, Some(&loader)))
+}
+
+/// A topology file's diagnostics (evaluation and static checks), policy applied.
+#[salsa::tracked(returns(ref))]
+pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
+    let (path, root, limits) = (target.path(db), target.root(db), target.limits(db));
+    let text = text_of(db, target);
+    let confinement = target.confinement(db).as_ref();
+    let fs = TrackedFs::new(db, confinement);
+    let loader = DbLoader::new(db, path, root, limits, confinement, Addresses::Values);
+    let input = TopologyInput { path, text: &text, fs: &fs, root, limits };
+    target.options(db).policy.apply(topology::check_here(&input, Some(&loader)))
+}
+
+/// A loaded module as one importer's run would evaluate it: the importing spec's directory
+/// (`load_file` reads below it), the workspace root, the bounds, confinement and address
+/// mode decide its evaluation besides the files it reads.
+#[salsa::interned(debug)]
+pub struct ModuleKey<'db> {
+    #[returns(ref)]
+    key: String,
+    #[returns(ref)]
+    spec_dir: PathBuf,
+    #[returns(ref)]
+    root: PathBuf,
+    #[returns(copy)]
+    limits: Limits,
+    #[returns(ref)]
+    confinement: Option<Confinement>,
+    #[returns(copy)]
+    addresses: Addresses,
+}
+
+/// A module's name and directory from its key: a stdlib id names itself and has none; a
+/// file's key is its normalised path.
+fn name_and_dir(key: &str) -> (&str, Option<&Path>) {
+    if key.starts_with('@') {
+        (key, None)
+    } else {
+        (key, Path::new(key).parent())
+    }
+}
+
+/// The module's text: the embedded stdlib's, or the file's (through the inputs).
+fn module_text(db: &dyn Db, module: ModuleKey<'_>, fs: &TrackedFs) -> Option<String> {
+    let key = module.key(db);
+    if key.starts_with('@') {
+        return stdlib::module(key).map(str::to_owned);
+    }
+    crate::vfs::FileSystem::read_to_string(fs, Path::new(key), topology::MAX_READ_BYTES).ok()
+}
+
+/// The keys of the modules a module loads.
+#[salsa::tracked(returns(ref))]
+pub fn module_imports<'db>(db: &'db dyn Db, module: ModuleKey<'db>) -> Arc<[String]> {
+    let fs = TrackedFs::new(db, module.confinement(db).as_ref());
+    let Some(text) = module_text(db, module, &fs) else { return Arc::from(Vec::new()) };
+    let (name, dir) = name_and_dir(module.key(db));
+    Arc::from(topology::imports_of(name, dir, &text, &module.limits(db)))
+}
+
+/// One loaded module, evaluated once for all its importers with the same key.
+#[salsa::tracked(returns(ref), no_eq)]
+pub fn loaded_module<'db>(db: &'db dyn Db, module: ModuleKey<'db>) -> Arc<LoadedModule> {
+    let confinement = module.confinement(db).as_ref();
+    let fs = TrackedFs::new(db, confinement);
+    let key = module.key(db);
+    let (name, dir) = name_and_dir(key);
+    let (spec_dir, root, limits) = (module.spec_dir(db), module.root(db), module.limits(db));
+    let loader = DbLoader {
+        db,
+        spec_dir: spec_dir.clone(),
+        root: root.clone(),
+        limits,
+        confinement: confinement.cloned(),
+        addresses: module.addresses(db),
+    };
+    // The importer read this text in the same revision; a module without text evaluates as
+    // an empty one would not, so it is read the same way here.
+    let text = module_text(db, module, &fs).unwrap_or_default();
+    let request = topology::ModuleRequest { key, name, dir, text, spec_dir, root, limits, fs: &fs };
+    Arc::new(topology::evaluate_module(&request, &loader))
+}
+
+/// The [`ModuleLoader`] of one evaluation: loaded modules come from [`loaded_module`].
+struct DbLoader<'a> {
+    db: &'a dyn Db,
+    spec_dir: PathBuf,
+    root: PathBuf,
+    limits: Limits,
+    confinement: Option<Confinement>,
+    addresses: Addresses,
+}
+
+impl<'a> DbLoader<'a> {
+    fn new(
+        db: &'a dyn Db,
+        spec: &Path,
+        root: &Path,
+        limits: Limits,
+        confinement: Option<&Confinement>,
+        addresses: Addresses,
+    ) -> DbLoader<'a> {
+        DbLoader {
+            db,
+            spec_dir: spec.parent().map(Path::to_path_buf).unwrap_or_default(),
+            root: root.to_path_buf(),
+            limits,
+            confinement: confinement.cloned(),
+            addresses,
+        }
+    }
+
+    fn key(&self, key: &str) -> ModuleKey<'a> {
+        ModuleKey::new(
+            self.db,
+            key.to_owned(),
+            self.spec_dir.clone(),
+            self.root.clone(),
+            self.limits,
+            self.confinement.clone(),
+            self.addresses,
+        )
+    }
+}
+
+impl ModuleLoader for DbLoader<'_> {
+    fn imports(&self, key: &str) -> Arc<[String]> {
+        Arc::clone(module_imports(self.db, self.key(key)))
+    }
+
+    fn module(&self, key: &str) -> Arc<LoadedModule> {
+        Arc::clone(loaded_module(self.db, self.key(key)))
+    }
+}

@@ -1,0 +1,166 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::*;
+use crate::analysis::{check_file, FileInput};
+use crate::vfs::MemoryFs;
+
+const LIB: &str = "def make(name):\n    return service(name, interface(\"main\", \"http\", 8080), image = \"x:1\")\n";
+
+fn workspace() -> MemoryFs {
+    MemoryFs::default()
+        .with_file("/w/lib/common.star", LIB)
+        .with_file("/w/a.star", "load(\"lib/common.star\", \"make\")\napi = make(\"api\")\n")
+        .with_file("/w/b.star", "load(\"lib/common.star\", \"make\")\nweb = make(\"web\")\n")
+        .with_file("/w/c.star", "x = 1\n")
+        .with_file(
+            "/w/s.ospec.yml",
+            "ospec_version: \"1.0\"\nname: s\ntopology: a.star\nservices:\n  - name: api\n    port: 8080\n",
+        )
+}
+
+fn request(path: &str) -> Request {
+    let language = if path.ends_with(".star") { Language::Topology } else { Language::OSpec };
+    Request {
+        path: PathBuf::from(path),
+        written: PathBuf::from(path),
+        language,
+        root: PathBuf::from("/w"),
+        options: CheckOptions::default(),
+        limits: Limits::default(),
+        confinement: None,
+    }
+}
+
+fn logging(fs: MemoryFs) -> (Database, EventLog) {
+    Database::logging(Arc::new(fs), topology::MAX_READ_BYTES)
+}
+
+fn executed(log: &EventLog, query: &str) -> usize {
+    log.take().iter().filter(|e| e.starts_with(&format!("{query}("))).count()
+}
+
+/// The one-shot pipeline's answer for the same file, for comparison.
+fn direct(fs: &MemoryFs, path: &str) -> Vec<Diagnostic> {
+    let request = request(path);
+    let text = fs.read_to_string(Path::new(path), u64::MAX).unwrap();
+    let input = FileInput {
+        path: &request.path,
+        text: &text,
+        language: request.language,
+        fs,
+        root: &request.root,
+        options: &request.options,
+    };
+    check_file(&input)
+}
+
+#[test]
+fn the_database_reports_what_the_one_shot_pipeline_reports() {
+    let fs = workspace();
+    let (db, _) = logging(fs.clone());
+    for path in ["/w/a.star", "/w/b.star", "/w/c.star", "/w/s.ospec.yml", "/w/lib/common.star"] {
+        assert_eq!(db.check(&request(path)), direct(&fs, path), "{path}");
+    }
+}
+
+#[test]
+fn a_shared_loaded_module_is_evaluated_once_for_a_directory() {
+    let (db, log) = logging(workspace());
+    for path in ["/w/a.star", "/w/b.star", "/w/c.star"] {
+        db.check(&request(path));
+    }
+    assert_eq!(executed(&log, "loaded_module"), 1, "lib/common.star serves both importers");
+}
+
+#[test]
+fn an_unrelated_edit_evaluates_no_module_again() {
+    let (mut db, log) = logging(workspace());
+    for path in ["/w/a.star", "/w/b.star", "/w/c.star"] {
+        db.check(&request(path));
+    }
+    log.take();
+    db.set_content(Path::new("/w/c.star"), FileContent::Bytes(Arc::from(&b"x = 2\n"[..])), true);
+    for path in ["/w/a.star", "/w/b.star", "/w/c.star"] {
+        db.check(&request(path));
+    }
+    let events = log.take();
+    assert!(!events.iter().any(|e| e.starts_with("loaded_module(")), "{events:#?}");
+    let checked: Vec<&String> = events.iter().filter(|e| e.starts_with("topology_diagnostics(")).collect();
+    assert_eq!(checked.len(), 1, "only the edited file is checked again: {events:#?}");
+}
+
+#[test]
+fn an_edit_to_a_loaded_module_reaches_its_importers() {
+    let (mut db, log) = logging(workspace());
+    let before = db.check(&request("/w/a.star"));
+    assert!(before.is_empty(), "{before:#?}");
+    db.set_content(Path::new("/w/lib/common.star"), FileContent::Bytes(Arc::from(&b"def make(:\n"[..])), true);
+    log.take();
+    let after = db.check(&request("/w/a.star"));
+    assert_eq!(after.iter().map(|d| d.code).collect::<Vec<_>>(), ["TOP024"]);
+    assert_eq!(executed(&log, "loaded_module"), 1);
+}
+
+#[test]
+fn a_spec_follows_its_topology() {
+    let (mut db, _) = logging(workspace());
+    assert!(db.check(&request("/w/s.ospec.yml")).iter().all(|d| !d.code.starts_with("XSP")));
+    db.set_content(Path::new("/w/a.star"), FileContent::Bytes(Arc::from(&b"x = (\n"[..])), true);
+    let found = db.check(&request("/w/s.ospec.yml"));
+    assert!(found.iter().any(|d| d.code == "XSP002"), "{found:#?}");
+}
+
+#[test]
+fn a_created_file_clears_a_missing_reference() {
+    let fs = MemoryFs::default().with_file("/w/s.ospec.yml", "ospec_version: \"1.0\"\nname: s\ntopology: t.star\n");
+    let (mut db, _) = logging(fs);
+    assert!(db.check(&request("/w/s.ospec.yml")).iter().any(|d| d.code == "XSP001"));
+    db.set_content(Path::new("/w/t.star"), FileContent::Bytes(Arc::from(&b"x = 1\n"[..])), true);
+    let found = db.check(&request("/w/s.ospec.yml"));
+    assert!(!found.iter().any(|d| d.code == "XSP001"), "{found:#?}");
+}
+
+#[test]
+fn a_load_cycle_is_reported_as_the_run_sees_it() {
+    let fs = MemoryFs::default()
+        .with_file("/w/a.star", "load(\"b.star\", \"y\")\nx = 1\n")
+        .with_file("/w/b.star", "load(\"a.star\", \"x\")\ny = 1\n");
+    let (db, _) = logging(fs.clone());
+    for path in ["/w/a.star", "/w/b.star"] {
+        let found = db.check(&request(path));
+        assert_eq!(found, direct(&fs, path), "{path}");
+        assert!(found.iter().any(|d| d.message.contains("cycle")), "{found:#?}");
+    }
+}
+
+#[test]
+fn a_newer_revision_cancels_a_running_check_and_the_retry_sees_it() {
+    // Thirty loaded modules, each a few thousand evaluation steps: the check is still going
+    // when the edit comes, and notices it at the next module it asks for.
+    let mut fs = MemoryFs::default().with_file("/w/other.star", "x = 1\n");
+    let mut root = String::new();
+    for i in 0..30 {
+        fs = fs.with_file(format!("/w/m{i}.star"), format!("v{i} = len([n for n in range(3000)])\n"));
+        root.push_str(&format!("load(\"m{i}.star\", \"v{i}\")\n"));
+    }
+    let fs = fs.with_file("/w/root.star", root);
+    let (mut db, log) = logging(fs);
+    // The edit below must change an input the database has (a new input is no new revision).
+    assert!(db.check(&request("/w/other.star")).is_empty());
+    let worker = db.clone();
+    let running = std::thread::spawn(move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.check(&request("/w/root.star"))))
+    });
+    let started = std::time::Instant::now();
+    while !log.take().iter().any(|e| e.starts_with("loaded_module(")) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the check never started a module");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // Waits for the worker's handle to be dropped: the worker unwinds at its next query.
+    db.set_content(Path::new("/w/other.star"), FileContent::Bytes(Arc::from(&b"x = 2\n"[..])), true);
+    let outcome = running.join().unwrap();
+    let payload = outcome.expect_err("the check of the older revision was cancelled");
+    assert!(is_cancellation(payload.as_ref()));
+    assert!(db.check(&request("/w/root.star")).is_empty(), "the retry on the new revision finishes");
+}
