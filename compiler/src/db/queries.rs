@@ -114,7 +114,7 @@ fn text_of<'db>(db: &'db dyn Db, target: Target<'db>) -> &'db str {
 #[salsa::tracked(returns(ref))]
 pub fn ospec_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
     let text = text_of(db, target);
-    let parsed = yaml::parse(&text);
+    let parsed = yaml::parse(text);
     let options = target.options(db);
     let confinement = target.confinement(db).as_ref();
     let fs = TrackedFs::new(db, confinement);
@@ -123,7 +123,7 @@ pub fn ospec_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagn
         return own;
     }
     let input =
-        CrossInput { path: target.path(db), text: &text, fs: &fs, root: target.root(db), limits: target.limits(db) };
+        CrossInput { path: target.path(db), text, fs: &fs, root: target.root(db), limits: target.limits(db) };
     let evaluate = |topology: &TopologyInput| -> Arc<Evaluated> {
         let key = Evaluation::new(
             db,
@@ -171,7 +171,7 @@ pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Di
     let confinement = target.confinement(db).as_ref();
     let fs = TrackedFs::new(db, confinement);
     let loader = DbLoader::new(db, path, root, limits, confinement, Addresses::Values);
-    let input = TopologyInput { path, text: &text, fs: &fs, root, limits };
+    let input = TopologyInput { path, text, fs: &fs, root, limits };
     target.options(db).policy.apply(topology::check_here(&input, Some(&loader)))
 }
 
