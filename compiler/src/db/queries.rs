@@ -122,8 +122,7 @@ pub fn ospec_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagn
     if options.profile != Profile::Ext {
         return own;
     }
-    let input =
-        CrossInput { path: target.path(db), text, fs: &fs, root: target.root(db), limits: target.limits(db) };
+    let input = CrossInput { path: target.path(db), text, fs: &fs, root: target.root(db), limits: target.limits(db) };
     let evaluate = |topology: &TopologyInput| -> Arc<Evaluated> {
         let key = Evaluation::new(
             db,
