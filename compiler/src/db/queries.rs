@@ -61,10 +61,11 @@ impl<'db> Target<'db> {
     }
 }
 
-/// A file's text, or why it has none.
+/// Whether a file has text, or why it has none (the text itself stays in the input: a copy
+/// of every file would cost more than validating it again where it is read, `text_of`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
-    Text(Arc<str>),
+    Text,
     /// Binary or not UTF-8: the finding.
     Undecodable(Diagnostic),
     /// The file cannot be read (the driver reports it; the analysis has nothing to say).
@@ -75,7 +76,7 @@ pub enum Decoded {
 pub fn decoded(db: &dyn Db, file: SourceFile) -> Decoded {
     match file.content(db).bytes(u64::MAX) {
         Ok(bytes) => match decode(bytes) {
-            Ok(text) => Decoded::Text(Arc::from(text)),
+            Ok(_) => Decoded::Text,
             Err(diagnostic) => Decoded::Undecodable(diagnostic),
         },
         Err(_) => Decoded::Unreadable,
@@ -87,7 +88,7 @@ pub fn decoded(db: &dyn Db, file: SourceFile) -> Decoded {
 pub fn check_target<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
     let file = db.source(target.path(db));
     match decoded(db, file) {
-        Decoded::Text(_) => match target.language(db) {
+        Decoded::Text => match target.language(db) {
             Language::OSpec => ospec_diagnostics(db, target).clone(),
             Language::Topology => topology_diagnostics(db, target).clone(),
         },
@@ -96,10 +97,12 @@ pub fn check_target<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic
     }
 }
 
-fn text_of(db: &dyn Db, target: Target<'_>) -> Arc<str> {
-    match decoded(db, db.source(target.path(db))) {
-        Decoded::Text(text) => Arc::clone(text),
-        _ => Arc::from(""),
+/// The text of a file `decoded` found to be text (empty otherwise).
+fn text_of<'db>(db: &'db dyn Db, target: Target<'db>) -> &'db str {
+    let file = db.source(target.path(db));
+    match (decoded(db, file), file.content(db).bytes(u64::MAX)) {
+        (Decoded::Text, Ok(bytes)) => std::str::from_utf8(bytes).unwrap_or_default(),
+        _ => "",
     }
 }
 
@@ -111,16 +114,15 @@ fn text_of(db: &dyn Db, target: Target<'_>) -> Arc<str> {
 #[salsa::tracked(returns(ref))]
 pub fn ospec_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
     let text = text_of(db, target);
-    let parsed = yaml::parse(&text);
+    let parsed = yaml::parse(text);
     let options = target.options(db);
     let confinement = target.confinement(db).as_ref();
     let fs = TrackedFs::new(db, confinement);
-    let own = ospec::check_parsed(&CheckInput { path: target.written(db), text: &text, fs: &fs, options }, &parsed);
+    let own = ospec::check_parsed(&CheckInput { path: target.written(db), text, fs: &fs, options }, &parsed);
     if options.profile != Profile::Ext {
         return own;
     }
-    let input =
-        CrossInput { path: target.path(db), text: &text, fs: &fs, root: target.root(db), limits: target.limits(db) };
+    let input = CrossInput { path: target.path(db), text, fs: &fs, root: target.root(db), limits: target.limits(db) };
     let evaluate = |topology: &TopologyInput| -> Arc<Evaluated> {
         let key = Evaluation::new(
             db,
@@ -168,7 +170,7 @@ pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Di
     let confinement = target.confinement(db).as_ref();
     let fs = TrackedFs::new(db, confinement);
     let loader = DbLoader::new(db, path, root, limits, confinement, Addresses::Values);
-    let input = TopologyInput { path, text: &text, fs: &fs, root, limits };
+    let input = TopologyInput { path, text, fs: &fs, root, limits };
     target.options(db).policy.apply(topology::check_here(&input, Some(&loader)))
 }
 
