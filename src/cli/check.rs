@@ -105,8 +105,9 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
     allowed.extend(args.allow_outside.iter().cloned());
     let scope = Scope { cwd: &cwd, allowed: &allowed, limits: settings.limits };
     let pool = analysis_pool();
-    let read: Vec<Result<ReadFile, PathError>> = pool
-        .install(|| discover::dedup(sources).par_iter().map(|source| read_source(source, stdin_name.as_deref(), &cwd)).collect());
+    let read: Vec<Result<ReadFile, PathError>> = pool.install(|| {
+        discover::dedup(sources).par_iter().map(|source| read_source(source, stdin_name.as_deref(), &cwd)).collect()
+    });
     let mut files = Vec::with_capacity(read.len());
     for outcome in read {
         match outcome {
