@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
+mod sources;
+use sources::rust_files;
+
 use ospecc_schema::topology::builtins;
 use regex::Regex;
 
@@ -44,17 +47,6 @@ fn unknown(found: &[(usize, String)]) -> Vec<&(usize, String)> {
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
-    if path.extension().is_some_and(|e| e == "rs") {
-        out.push(path.to_path_buf());
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(path) else { return };
-    for entry in entries.flatten() {
-        rust_files(&entry.path(), out);
-    }
 }
 
 fn files_under(dirs: &[&str]) -> Vec<PathBuf> {

@@ -16,6 +16,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+mod sources;
+use sources::rust_files;
+
 use regex::Regex;
 
 type ModPath = Vec<String>;
@@ -92,17 +95,6 @@ fn module_path(src: &Path, file: &Path) -> ModPath {
         parts.pop();
     }
     parts
-}
-
-fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
-    if path.extension().is_some_and(|e| e == "rs") {
-        out.push(path.to_path_buf());
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(path) else { return };
-    for entry in entries.flatten() {
-        rust_files(&entry.path(), out);
-    }
 }
 
 /// The code of a file: full-line comments dropped, an inline `#[cfg(test)] mod … {}` (by

@@ -263,7 +263,7 @@ pub async fn serve(
     let mut bound = Vec::with_capacity(built.len());
     for (interface, port, mock) in built {
         let address = SocketAddr::from(([127, 0, 0, 1], port));
-        match TcpListener::bind(address).await {
+        match bind(address).await {
             Ok(listener) => {
                 let local = listener.local_addr().unwrap_or(address);
                 bound.push((interface, local, listener, mock));
@@ -281,6 +281,25 @@ pub async fn serve(
     }
     Ok(MockHandle { service: service.name.clone(), addresses, shutdown, listeners })
 }
+
+/// Binds a mock's port. A port in use is tried again for a short while: what held it may be
+/// going away (the listener of a mock that was just stopped, a client's socket being closed);
+/// only a holder that stays is an error.
+async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let deadline = tokio::time::Instant::now() + BIND_PATIENCE;
+    loop {
+        match TcpListener::bind(address).await {
+            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(BIND_RETRY).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// How long a mock waits for its port to be released, and how often it tries.
+const BIND_PATIENCE: Duration = Duration::from_secs(3);
+const BIND_RETRY: Duration = Duration::from_millis(25);
 
 /// A data file the spec names, relative to the spec's directory.
 fn resolve(spec_dir: Option<&std::path::Path>, path: &str) -> PathBuf {
@@ -316,4 +335,32 @@ async fn accept_loop(listener: TcpListener, mock: Arc<dyn ProtocolMock>, mut shu
 /// Resolves once the mock is told to stop (or its handle is gone).
 pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopped| *stopped).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port released while the mock waits is taken; one held throughout is the bind error,
+    /// after the patience and no later than a moment past it.
+    #[test]
+    fn a_mock_waits_a_little_for_its_port() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let address = held.local_addr().unwrap();
+            let release = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                drop(held);
+            });
+            assert!(bind(address).await.is_ok(), "the port, once released");
+            release.await.unwrap();
+
+            let kept = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let started = std::time::Instant::now();
+            let error = bind(kept.local_addr().unwrap()).await.unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+            assert!(started.elapsed() >= BIND_PATIENCE && started.elapsed() < BIND_PATIENCE * 2);
+        });
+    }
 }
