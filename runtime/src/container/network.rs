@@ -59,18 +59,34 @@ fn create(engine: &Engine) -> Result<String, String> {
     engine.call(&args, NETWORK_TIMEOUT).map(|_| name)
 }
 
-/// Removes the networks this run made (after its containers). Returns their names.
+/// Removes the networks this run made (after its containers), also one whose creation the
+/// run took for failed (the engine answered after the timeout): every network on an engine the
+/// run asked that carries its label. Returns their names.
 pub fn remove_own() -> Vec<String> {
     let made: Made = std::mem::take(&mut *made().lock().unwrap_or_else(|p| p.into_inner()));
     let mut removed = Vec::new();
     for (engine, network) in made {
+        let mut names = labelled_own(&engine);
         if let Ok(name) = network {
-            if remove(&engine, std::slice::from_ref(&name)) {
-                removed.push(name);
+            if !names.contains(&name) {
+                names.push(name);
             }
+        }
+        if remove(&engine, &names) {
+            removed.extend(names);
         }
     }
     removed
+}
+
+/// The networks on `engine` labelled with this run.
+fn labelled_own(engine: &Engine) -> Vec<String> {
+    let filter = format!("label={LABEL_RUN}={}", reaper::run_id());
+    let list = ["network", "ls", "--filter", &filter, "--format", "{{.Name}}"].map(str::to_owned);
+    engine
+        .call(&list, NETWORK_TIMEOUT)
+        .map(|names| names.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 fn remove(engine: &Engine, names: &[String]) -> bool {
