@@ -99,8 +99,18 @@ fn remove(engine: &Engine, names: &[String]) -> bool {
         args.push("--force".to_owned());
     }
     args.extend(names.iter().cloned());
-    engine.run(&args, NETWORK_TIMEOUT).is_ok_and(|out| out.success)
+    // The engine may still be detaching a container it just removed: a few tries.
+    (0..REMOVE_ATTEMPTS).any(|attempt| {
+        if attempt > 0 {
+            std::thread::sleep(REMOVE_RETRY);
+        }
+        engine.run(&args, NETWORK_TIMEOUT).is_ok_and(|out| out.success)
+    })
 }
+
+/// How often a network's removal is tried, and the pause between tries.
+const REMOVE_ATTEMPTS: usize = 3;
+const REMOVE_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Removes the networks of runs that are gone (their lock file is absent or unheld); call after
 /// their containers are removed. Returns the names removed.
