@@ -93,6 +93,12 @@ fn happenings(events: &[Value]) -> Vec<(String, String)> {
     found
 }
 
+/// Each result's name and message, one per line (what says why a result is not the expected).
+fn messages(report: &Value) -> String {
+    let results = report["results"].as_array().map(Vec::as_slice).unwrap_or_default();
+    results.iter().map(|r| format!("{}: {}\n", r["name"], r["message"])).collect()
+}
+
 /// The times (ms since the run started) a test's lifecycle began and ended.
 fn span(events: &[Value]) -> (f64, f64) {
     let times: Vec<f64> = events.iter().filter_map(|e| e["at_ms"].as_f64()).collect();
@@ -125,7 +131,10 @@ fn two_jobs_report_what_one_job_reports() {
             ("test_c", "passed"),
             ("test_d_fails", "failed"),
             ("test_e", "passed")
-        ]
+        ],
+        // The messages last and short: CI excerpts keep the tail of a failure.
+        "{}",
+        messages(&parallel.report)
     );
     assert_eq!(comparable(&serial.report), comparable(&parallel.report));
     assert!(parallel.normalized.contains("=== test_e ==="), "{}", parallel.normalized);
