@@ -501,6 +501,8 @@ async fn container_services_that_cannot_start_say_why_and_mocks_are_skipped() {
             "{}",
             failure.message
         );
+        // What `ospecc run` does at its end: the run's network (made for `db`) goes too.
+        ospecc_runtime::container::cleanup();
 
         // Mocks alone start fine.
         let services = Services::start(&[with_interface(mock, "http", "http", 18080)], events.clone(), options(1000))
