@@ -326,6 +326,24 @@ fn coverage_gaps_are_hints_with_a_quick_fix_that_closes_them() {
     client.shutdown();
 }
 
+#[test]
+fn an_edit_keeps_the_hints_on_their_services_until_the_gaps_are_computed_again() {
+    let text = std::fs::read_to_string(repo_root().join("tests/coverage/untested.star")).unwrap();
+    let dir = project(&[("spec.star", text.as_bytes())]);
+    let doc = uri(&dir.path().join("spec.star"));
+    let mut client = Client::start(dir.path());
+    client.open(&doc, &text);
+    client.published(&doc, |d| d.iter().any(|d| d["source"] == "ospecc-coverage"));
+    // Three lines above everything: the edit's own publication moves the hints with the text.
+    let moved = format!("# one\n# two\n# three\n{text}");
+    let change = json!({"textDocument": {"uri": doc, "version": 2}, "contentChanges": [{"text": moved}]});
+    client.notify("textDocument/didChange", change);
+    let published = client.published(&doc, |_| true);
+    let db = published.iter().find(|h| h["data"]["service"] == "db").unwrap_or_else(|| panic!("{published:#?}"));
+    assert_eq!(db["range"]["start"]["line"], json!(line_of(&moved, "db = service(")), "{db}");
+    client.shutdown();
+}
+
 /// Applies LSP text edits (lines and UTF-16 characters; the text here is ASCII up to the edits).
 fn apply(text: &str, edits: &[Value]) -> String {
     let offset = |p: &Value| -> usize {

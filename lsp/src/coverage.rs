@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ospecc_compiler::coverage::{self, suggest};
+use ospecc_compiler::coverage::{self, suggest, Coverage};
 use ropey::Rope;
 use serde_json::json;
 use tower_lsp_server::ls_types::{
@@ -19,24 +19,41 @@ use crate::state::Shared;
 /// The `source` of coverage hints (the check's own diagnostics are `ospecc`).
 pub const SOURCE: &str = "ospecc-coverage";
 
-/// The hints of one topology document (none when it has no plan, or is not the plan's root).
-pub fn hints(
-    shared: &Shared,
-    path: &Path,
-    text: &str,
-    rope: &Rope,
-    encoding: PositionEncoding,
-) -> Vec<lsp::Diagnostic> {
-    let Some(plan) = plan_of(shared.host.as_ref(), &shared.documents, path, text) else { return Vec::new() };
-    let coverage = coverage::coverage(&plan);
-    coverage::hints(&coverage, text)
+/// A document's fault coverage as last computed, and the version it was computed for. Between
+/// two computations (each lowers the whole file to a plan, too slow for every keystroke) the
+/// hints are re-anchored on the newer text from it: a gap names a service, not a position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Computed {
+    pub version: Option<i32>,
+    coverage: Option<(Coverage, String)>,
+}
+
+/// Lowers the document at `path` to its plan and computes its coverage (none when it has no
+/// plan, or is not the plan's root).
+pub fn compute(shared: &Shared, path: &Path, text: &str, version: Option<i32>) -> Computed {
+    let coverage = plan_of(shared.host.as_ref(), &shared.documents, path, text)
+        .map(|plan| (coverage::coverage(&plan), root_file(&plan).to_owned()));
+    Computed { version, coverage }
+}
+
+impl Computed {
+    /// Whether the gaps are the same as `other`'s (whatever versions they were computed for).
+    pub fn same_gaps(&self, other: &Computed) -> bool {
+        self.coverage == other.coverage
+    }
+}
+
+/// The hints of one topology document, placed on `text`.
+pub fn hints(computed: &Computed, text: &str, rope: &Rope, encoding: PositionEncoding) -> Vec<lsp::Diagnostic> {
+    let Some((coverage, file)) = &computed.coverage else { return Vec::new() };
+    coverage::hints(coverage, text)
         .into_iter()
         .map(|hint| lsp::Diagnostic {
             range: range_of(rope, hint.span.start, hint.span.end, encoding),
             severity: Some(lsp::DiagnosticSeverity::HINT),
             source: Some(SOURCE.to_owned()),
             message: hint.message,
-            data: Some(json!({ "service": hint.service, "file": root_file(&plan) })),
+            data: Some(json!({ "service": hint.service, "file": file })),
             ..lsp::Diagnostic::default()
         })
         .collect()

@@ -11,6 +11,11 @@
 //! with them rather than finished on stale text, and an analysis cancelled by a newer edit is
 //! retried on the new revision.
 //!
+//! An open topology without errors also shows its fault-coverage gaps as hints. Computing them
+//! lowers the whole file to a plan, which costs more than its checks; so an edit publishes the
+//! diagnostics with the last computed gaps re-anchored on the new text, and the gaps are
+//! computed again once the document has been quiet for [`HINTS_AFTER`].
+//!
 //! Invariants: only this task publishes, so publications for one file never race; an open
 //! document's diagnostics carry the version they were computed for, and are dropped when the
 //! document moved on meanwhile (the newer version is already queued); a file that is neither
@@ -29,6 +34,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tower_lsp_server::ls_types::{self as lsp, FileChangeType, MessageType, NumberOrString, Uri};
 use tower_lsp_server::{Bounded, NotCancellable, OngoingProgress};
 
+use crate::coverage::Computed;
 use crate::diagnostics::{analyse, to_lsp};
 use crate::state::{Session, Shared};
 use crate::workspace::{uri_of, Index, OverlayFs};
@@ -48,6 +54,9 @@ pub enum Event {
     Folders { added: Vec<PathBuf>, removed: Vec<PathBuf> },
 }
 
+/// How long an open topology stays unedited before its coverage gaps are computed again.
+const HINTS_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// The token of the indexing progress.
 const INDEX_TOKEN: &str = "ospecc/index";
 
@@ -64,6 +73,16 @@ pub struct Scheduler {
     too_large: HashSet<PathBuf>,
     /// Config problems already shown (each once).
     config_errors: HashSet<String>,
+    /// The coverage gaps last computed for each open topology.
+    coverage: HashMap<PathBuf, Computed>,
+    /// Open topologies whose gaps are to be computed again for a version, and when.
+    hints_due: HashMap<PathBuf, (Option<i32>, tokio::time::Instant)>,
+}
+
+/// What woke the scheduler when it had nothing to do.
+enum Wake {
+    Event(Option<Event>),
+    HintsDue,
 }
 
 /// What the planning of a burst of events found to do.
@@ -86,12 +105,23 @@ pub fn salsa_retry<T>(work: impl FnOnce() -> T) -> Option<T> {
     }
 }
 
+/// Where the coverage hints of an analysed file came from.
+enum Hints {
+    /// It shows none (not an open topology, or it has errors).
+    None,
+    /// Computed for this version (it had none computed before).
+    Computed(Computed),
+    /// Re-anchored from the last computation.
+    Reused,
+}
+
 /// What analysing one file came to.
 enum Outcome {
     Done {
         published: Vec<lsp::Diagnostic>,
         found: Vec<Diagnostic>,
         config_error: Option<String>,
+        hints: Hints,
     },
     /// A newer edit cancelled it: analyse again on the new revision.
     Cancelled,
@@ -109,6 +139,8 @@ impl Scheduler {
             published: HashSet::new(),
             too_large: HashSet::new(),
             config_errors: HashSet::new(),
+            coverage: HashMap::new(),
+            hints_due: HashMap::new(),
         }
     }
 
@@ -117,7 +149,21 @@ impl Scheduler {
         let mut plan = Plan::default();
         loop {
             if plan.targets.is_empty() && !plan.index && !plan.revalidate {
-                let Some(event) = self.events.recv().await else { return };
+                let event = match self.next_hints() {
+                    Some(due) => tokio::select! {
+                        event = self.events.recv() => Wake::Event(event),
+                        () = tokio::time::sleep_until(due) => Wake::HintsDue,
+                    },
+                    None => Wake::Event(self.events.recv().await),
+                };
+                let event = match event {
+                    Wake::Event(Some(event)) => event,
+                    Wake::Event(None) => return,
+                    Wake::HintsDue => {
+                        self.refresh_hints().await;
+                        continue;
+                    }
+                };
                 self.plan(event, &mut plan);
                 let debounce = self.session().settings.debounce;
                 if !debounce.is_zero() {
@@ -141,6 +187,77 @@ impl Scheduler {
                 if plan.targets.is_empty() && !self.events.is_empty() {
                     plan.revalidate = true;
                 }
+            }
+        }
+    }
+
+    /// When the earliest coverage computation is due.
+    fn next_hints(&self) -> Option<tokio::time::Instant> {
+        self.hints_due.values().map(|(_, due)| *due).min()
+    }
+
+    /// Computes the coverage gaps of the open topologies that have been quiet long enough,
+    /// and republishes those whose gaps changed. Stops early when an event arrives.
+    async fn refresh_hints(&mut self) {
+        let now = tokio::time::Instant::now();
+        let due: Vec<(PathBuf, Option<i32>)> =
+            self.hints_due.iter().filter(|(_, (_, at))| *at <= now).map(|(p, (v, _))| (p.clone(), *v)).collect();
+        for (path, version) in due {
+            if !self.events.is_empty() {
+                return;
+            }
+            self.hints_due.remove(&path);
+            let Some(document) = self.shared.documents().get(&path).cloned() else { continue };
+            if Some(document.version) != version {
+                continue; // Its newer version's analysis asks again.
+            }
+            let Some(computed) = self.compute_coverage(&path, document.rope.to_string(), version).await else {
+                continue;
+            };
+            let changed = self.coverage.get(&path).is_none_or(|old| !old.same_gaps(&computed));
+            self.coverage.insert(path.clone(), computed);
+            if changed && !self.is_stale(&path, version) && self.check(&path).await {
+                // That publication placed the gaps just computed: nothing is due for it.
+                self.hints_due.remove(&path);
+            }
+        }
+    }
+
+    /// The coverage of an open topology's text, on the blocking pool (`None`, logged, if it
+    /// panicked).
+    async fn compute_coverage(&self, path: &Path, text: String, version: Option<i32>) -> Option<Computed> {
+        let shared = Arc::clone(&self.shared);
+        let path_buf = path.to_path_buf();
+        let work = move || crate::coverage::compute(&shared, &path_buf, &text, version);
+        match tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))).await {
+            Ok(Ok(computed)) => Some(computed),
+            Ok(Err(panic)) => {
+                let message = crate::panic::message(panic.as_ref());
+                let text = format!("internal error while computing the coverage of {}: {message}", path.display());
+                self.shared.client.log_message(MessageType::ERROR, text).await;
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Keeps what the analysis of `path` (at `version`) did with its coverage hints: a fresh
+    /// computation is kept; re-anchored ones are computed again once the document is quiet.
+    fn note_hints(&mut self, path: &Path, version: Option<i32>, hints: Hints) {
+        match hints {
+            Hints::None => {
+                self.hints_due.remove(path);
+                if version.is_none() {
+                    self.coverage.remove(path);
+                }
+            }
+            Hints::Computed(computed) => {
+                self.hints_due.remove(path);
+                self.coverage.insert(path.to_path_buf(), computed);
+            }
+            // Computed again even for the same version: a file it loads may have changed.
+            Hints::Reused => {
+                self.hints_due.insert(path.to_path_buf(), (version, tokio::time::Instant::now() + HINTS_AFTER));
             }
         }
     }
@@ -328,7 +445,10 @@ impl Scheduler {
         let version = source.version;
         let uri = source.uri.clone();
         let (published, found, config_error) = match self.analyse(path, source).await {
-            Outcome::Done { published, found, config_error } => (published, found, config_error),
+            Outcome::Done { published, found, config_error, hints } => {
+                self.note_hints(path, version, hints);
+                (published, found, config_error)
+            }
             Outcome::Cancelled => return false,
             Outcome::Failed => return true,
         };
@@ -384,6 +504,7 @@ impl Scheduler {
         let shared = Arc::clone(&self.shared);
         let encoding = self.session().encoding;
         let path_buf = path.to_path_buf();
+        let last_coverage = self.coverage.get(path).cloned();
         let work = move || {
             let (found, config_error) = match source.undecodable {
                 Some(diagnostic) => (policy_only(&shared, &path_buf, diagnostic), None),
@@ -398,11 +519,21 @@ impl Scheduler {
             // An open topology without errors also shows its fault-coverage gaps; every open
             // file shows the results of the tests last run from the editor on its text.
             let clean = !found.iter().any(|d| d.severity == ospecc_compiler::Severity::Error);
-            if source.version.is_some() && source.language == Language::Topology && clean {
-                published.extend(crate::coverage::hints(&shared, &path_buf, &source.text, &source.rope, encoding));
-            }
+            let hints = if source.version.is_some() && source.language == Language::Topology && clean {
+                let (computed, hints) = match last_coverage {
+                    Some(last) => (last, Hints::Reused),
+                    None => {
+                        let computed = crate::coverage::compute(&shared, &path_buf, &source.text, source.version);
+                        (computed.clone(), Hints::Computed(computed))
+                    }
+                };
+                published.extend(crate::coverage::hints(&computed, &source.text, &source.rope, encoding));
+                hints
+            } else {
+                Hints::None
+            };
             published.extend(shared.runs.diagnostics(&path_buf, source.version));
-            Some(Outcome::Done { published, found, config_error })
+            Some(Outcome::Done { published, found, config_error, hints })
         };
         match tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))).await {
             Ok(Ok(Some(outcome))) => outcome,
@@ -440,6 +571,8 @@ impl Scheduler {
     /// Clears the diagnostics of a file that is no longer analysed.
     async fn clear(&mut self, path: &Path) {
         self.analysed.remove(path);
+        self.coverage.remove(path);
+        self.hints_due.remove(path);
         if self.published.contains(path) {
             if let Some(uri) = uri_of(path) {
                 self.publish(path, uri, Vec::new(), None).await;
