@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ospecc_compiler::analysis::{check_file, FileInput};
+use ospecc_compiler::db::{check_file, FileInput};
 use ospecc_compiler::fmt::{self, Language, Options};
 use ospecc_compiler::ospec::CheckOptions;
 use ospecc_compiler::vfs::RealFs;
@@ -43,7 +43,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 fn findings(path: &Path, text: &str, language: Language) -> Vec<String> {
     let options = CheckOptions::default();
     let root = path.parent().unwrap_or(Path::new("/"));
-    let input = FileInput { path, text, language, fs: &RealFs, root, options: &options };
+    let input = FileInput { path, text, language, fs: std::sync::Arc::new(RealFs), root, options: &options };
     let mut out: Vec<String> = check_file(&input)
         .iter()
         .map(|d| {

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ospecc_compiler::analysis::{check_untrusted, Language};
+use ospecc_compiler::db::check_untrusted;
+use ospecc_compiler::Language;
 
 fn corpus(dir: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(dir);

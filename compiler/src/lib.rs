@@ -3,7 +3,6 @@
 //!
 //! The entry point for OSpec files is [`ospec::check`].
 
-pub mod analysis;
 pub mod coverage;
 pub mod crossfile;
 pub mod db;
@@ -23,3 +22,4 @@ pub mod vfs;
 pub use diagnostics::{Diagnostic, Severity};
 pub use ospecc_schema::Profile;
 pub use span::{LineIndex, Span};
+pub use syntax::Language;

@@ -5,7 +5,7 @@
 //!
 //! foundation (`span`, `diagnostics`, `suggest`, `vfs`) → `syntax` → model (`ospec`,
 //! `topology`) → checks (`ospec::checks`, `topology::checks`) → `crossfile` → `plan` →
-//! `ide` (with `analysis` and `report`).
+//! `ide` (with `db` and `report`).
 //!
 //! Two more rules: the internals of a `checks` module (its submodules) are reached only from
 //! inside it (and from its language's root module, which runs it); what another layer needs
@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("checks", &["ospec::checks", "topology::checks"]),
     ("crossfile", &["crossfile"]),
     ("plan", &["plan"]),
-    ("ide", &["ide", "analysis", "report", "db"]),
+    ("ide", &["ide", "report", "db"]),
     ("authoring", &["fmt", "init", "coverage"]),
 ];
 
@@ -385,9 +385,9 @@ fn the_rules_catch_upward_edges() {
         code: code.to_owned(),
     };
     let modules = vec![
-        module("", "pub mod topology;\npub mod plan;\npub mod syntax;\npub mod sketch;\npub mod analysis;"),
-        module("syntax", "pub use crate::analysis::Language;"),
-        module("analysis", "pub enum Language {}"),
+        module("", "pub mod topology;\npub mod plan;\npub mod syntax;\npub mod sketch;\npub mod report;"),
+        module("syntax", "pub use crate::report::Language;"),
+        module("report", "pub enum Language {}"),
         module("topology", "pub mod checks;\npub mod run;\nfn f() { checks::arguments::g(); }"),
         module("topology::run", "use crate::plan::Bundle;"),
         module("topology::checks", "pub mod arguments;"),
@@ -401,9 +401,9 @@ fn the_rules_catch_upward_edges() {
     assert!(joined.contains("`plan` reaches into `topology::checks::arguments`"), "{joined}");
     assert!(joined.contains("`plan` uses `sketch::x`"), "{joined}");
     assert!(joined.contains("`sketch` uses `plan::lower`"), "{joined}");
-    // `syntax` re-exports an item of `analysis`: using it is using `analysis`.
-    assert!(joined.contains("`syntax` uses `analysis::Language`"), "{joined}");
-    assert!(joined.contains("`sketch` uses `analysis::Language`"), "{joined}");
+    // `syntax` re-exports an item of `report`: using it is using `report`.
+    assert!(joined.contains("`syntax` uses `report::Language`"), "{joined}");
+    assert!(joined.contains("`sketch` uses `report::Language`"), "{joined}");
     // The language root runs its own checks: not a violation.
     assert!(!joined.contains("`topology` uses"), "{joined}");
     assert_eq!(bad.len(), 6, "{joined}");

@@ -2,7 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ospecc_compiler::analysis::{check_untrusted, Language};
+use ospecc_compiler::db::check_untrusted;
+use ospecc_compiler::Language;
 
 fuzz_target!(|data: &[u8]| {
     let _ = check_untrusted("spec.ospec.yml", data, Language::OSpec);

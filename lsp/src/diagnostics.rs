@@ -9,12 +9,12 @@
 
 use std::path::{Path, PathBuf};
 
-use ospecc_compiler::analysis::Language;
 use ospecc_compiler::db::{Database, Request};
 use ospecc_compiler::diagnostics::{Diagnostic, Severity};
 use ospecc_compiler::ospec::CheckOptions;
 use ospecc_compiler::topology::Limits;
 use ospecc_compiler::vfs::FileSystem;
+use ospecc_compiler::Language;
 use ropey::Rope;
 use tower_lsp_server::ls_types::{self as lsp, DiagnosticRelatedInformation, Location, NumberOrString, Uri};
 

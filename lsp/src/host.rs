@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ospecc_compiler::analysis::Language;
 use ospecc_compiler::ospec::CheckOptions;
 use ospecc_compiler::vfs::Confinement;
+use ospecc_compiler::Language;
 
 /// What the server asks the binary.
 pub trait Host: Send + Sync + 'static {

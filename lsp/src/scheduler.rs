@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ospecc_compiler::analysis::Language;
 use ospecc_compiler::diagnostics::Diagnostic;
 use ospecc_compiler::syntax::text::decode;
+use ospecc_compiler::Language;
 use ropey::Rope;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tower_lsp_server::ls_types::{self as lsp, FileChangeType, MessageType, NumberOrString, Uri};

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use ospecc_compiler::analysis::Language as AnalysisLanguage;
 use ospecc_compiler::db::{Database, FileContent, Request};
 use ospecc_compiler::ospec::CheckOptions;
 use ospecc_compiler::report::{self, FileResult, Summary};
 use ospecc_compiler::syntax::text::decode;
 use ospecc_compiler::topology::{self, Limits};
 use ospecc_compiler::vfs::{ConfinedFs, Confinement, RealFs};
+use ospecc_compiler::Language as AnalysisLanguage;
 use rayon::prelude::*;
 
 use super::config::{self, Overrides};

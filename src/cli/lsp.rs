@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use ospecc_compiler::analysis::Language as AnalysisLanguage;
 use ospecc_compiler::ospec::CheckOptions;
+use ospecc_compiler::Language as AnalysisLanguage;
 
 use super::config::{self, Overrides};
 use super::discover::{self, Language, Source};

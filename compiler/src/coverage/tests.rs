@@ -6,9 +6,10 @@ use std::path::Path;
 
 use super::suggest::{apply, edits, suggest};
 use super::*;
-use crate::analysis::{check_file, FileInput, Language};
+use crate::db::{check_file, FileInput};
 use crate::ospec::CheckOptions;
 use crate::plan::{build, PlanInput, PlanOptions};
+use crate::syntax::Language;
 use crate::vfs::MemoryFs;
 
 fn plan_of(text: &str) -> Plan {
@@ -21,11 +22,10 @@ fn plan_of(text: &str) -> Plan {
 
 /// The findings of `text` as a topology file (notes too: a smoke matrix cell is one).
 fn findings(text: &str) -> Vec<String> {
-    let fs = MemoryFs::default();
+    let fs = std::sync::Arc::new(MemoryFs::default());
     let options = CheckOptions::default();
     let path = Path::new("/w/spec.star");
-    let input =
-        FileInput { path, text, language: Language::Topology, fs: &fs, root: Path::new("/w"), options: &options };
+    let input = FileInput { path, text, language: Language::Topology, fs, root: Path::new("/w"), options: &options };
     check_file(&input).into_iter().map(|d| format!("{} {}", d.code, d.message)).collect()
 }
 

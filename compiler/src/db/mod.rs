@@ -12,6 +12,7 @@
 //! ([`topology::on_analysis_stack`]) with its own database handle.
 
 mod files;
+mod once;
 mod queries;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use salsa::{Durability, Setter};
 
 pub use files::{FileContent, FileError, PathProbe, SourceFile, TrackedFs};
+pub use once::{check_file, check_untrusted, FileInput};
 pub use queries::{check_target, Target};
 
 use crate::diagnostics::Diagnostic;

@@ -2,7 +2,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::*;
-use crate::analysis::{check_file, FileInput};
 use crate::vfs::MemoryFs;
 
 const LIB: &str = "def make(name):\n    return service(name, interface(\"main\", \"http\", 8080), image = \"x:1\")\n";
@@ -40,7 +39,8 @@ fn executed(log: &EventLog, query: &str) -> usize {
     log.take().iter().filter(|e| e.starts_with(&format!("{query}("))).count()
 }
 
-/// The one-shot pipeline's answer for the same file, for comparison.
+/// A fresh database's answer for the same file, for comparison with one that lived through
+/// other checks and edits.
 fn direct(fs: &MemoryFs, path: &str) -> Vec<Diagnostic> {
     let request = request(path);
     let text = fs.read_to_string(Path::new(path), u64::MAX).unwrap();
@@ -48,7 +48,7 @@ fn direct(fs: &MemoryFs, path: &str) -> Vec<Diagnostic> {
         path: &request.path,
         text: &text,
         language: request.language,
-        fs,
+        fs: Arc::new(fs.clone()),
         root: &request.root,
         options: &request.options,
     };
@@ -56,7 +56,7 @@ fn direct(fs: &MemoryFs, path: &str) -> Vec<Diagnostic> {
 }
 
 #[test]
-fn the_database_reports_what_the_one_shot_pipeline_reports() {
+fn a_database_that_lived_through_other_checks_reports_what_a_fresh_one_reports() {
     let fs = workspace();
     let (db, _) = logging(fs.clone());
     for path in ["/w/a.star", "/w/b.star", "/w/c.star", "/w/s.ospec.yml", "/w/lib/common.star"] {

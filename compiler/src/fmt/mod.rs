@@ -14,7 +14,7 @@ mod envelope;
 mod starlark;
 mod yaml;
 
-pub use crate::analysis::Language;
+pub use crate::syntax::Language;
 pub use edits::{line_edits, unified_diff, TextEdit};
 
 use crate::diagnostics::{Diagnostic, Severity};

@@ -6,10 +6,10 @@
 //! folds always agree with the outline. Lines break at `\n`, `\r\n` and a lone `\r`, as the
 //! language server's rope counts them.
 
-use crate::analysis::Language;
 use crate::ide::topology::lex;
 use crate::ide::{symbols, FileContext, Symbol, SymbolKind};
 use crate::span::Span;
+use crate::syntax::Language;
 
 /// What a fold holds, when it is more than a construct (the editor's "fold all comments").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

@@ -19,8 +19,8 @@ pub(crate) mod topology;
 
 use std::path::{Path, PathBuf};
 
-use crate::analysis::Language;
 use crate::span::Span;
+use crate::syntax::Language;
 use crate::vfs::FileSystem;
 use ospecc_schema::Profile;
 

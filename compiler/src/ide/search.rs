@@ -6,10 +6,10 @@
 //! every mapping key; a topology file's are its top-level statements (services with their
 //! interfaces, bindings, `def`s, registrations) without the `load()`s, which name other files.
 
-use crate::analysis::Language;
 use crate::ide::{symbols, FileContext, Symbol, SymbolKind};
 use crate::ospec::checks::graph::GRAPHS;
 use crate::span::Span;
+use crate::syntax::Language;
 
 /// One entity a workspace symbol search can find.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

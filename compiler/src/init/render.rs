@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::names::Variables;
 use super::{protocols, GeneratedFile, Health, Healthcheck, Launch, Part, Project, Service};
-use crate::analysis::Language;
+use crate::syntax::Language;
 
 const INDENT: &str = "    ";
 /// How long an acceptance health probe waits for a service to come up.

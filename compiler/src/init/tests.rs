@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use super::*;
-use crate::analysis::{check_file, FileInput, Language};
+use crate::db::{check_file, FileInput};
 use crate::ospec::CheckOptions;
+use crate::syntax::Language;
 use crate::vfs::MemoryFs;
 
 fn compose(text: &str) -> Generated {
@@ -46,7 +47,7 @@ fn check_generated(generated: &Generated) -> Vec<String> {
             path: Path::new(&path),
             text: &file.text,
             language,
-            fs: &fs,
+            fs: std::sync::Arc::new(fs.clone()),
             root: Path::new("/w"),
             options: &options,
         };

@@ -3,8 +3,8 @@
 //! `fault_matrix`), from the file's plan. Each lens carries the `ospecc.runTest` command the
 //! server executes (`workspace/executeCommand`).
 
-use ospecc_compiler::analysis::Language;
 use ospecc_compiler::plan::runnable::{runnables, Runnable};
+use ospecc_compiler::Language;
 use serde_json::json;
 use tower_lsp_server::ls_types::{CodeLens, CodeLensParams, Command, Position, Range, Uri};
 

@@ -25,10 +25,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ospecc_compiler::analysis::Language;
 use ospecc_compiler::ide::{self, FileContext};
 use ospecc_compiler::span::Span;
 use ospecc_compiler::vfs::FileSystem;
+use ospecc_compiler::Language;
 use ropey::Rope;
 use tower_lsp_server::ls_types::{Location, Position, Range, Uri};
 

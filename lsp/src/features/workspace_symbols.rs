@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use ospecc_compiler::analysis::Language;
 use ospecc_compiler::ide::{self, FileContext, NamedSymbol};
 use ospecc_compiler::vfs::RealFs;
+use ospecc_compiler::Language;
 use ropey::Rope;
 use tower_lsp_server::ls_types::{Location, Range, SymbolInformation, WorkspaceSymbolParams, WorkspaceSymbolResponse};
 
