@@ -30,9 +30,8 @@ pub struct Computed {
 
 /// Lowers the document at `path` to its plan and computes its coverage (none when it has no
 /// plan, or is not the plan's root).
-pub fn compute(shared: &Shared, path: &Path, text: &str, version: Option<i32>) -> Computed {
-    let coverage = plan_of(shared.host.as_ref(), &shared.documents, path, text)
-        .map(|plan| (coverage::coverage(&plan), root_file(&plan).to_owned()));
+pub fn compute(shared: &Shared, path: &Path, version: Option<i32>) -> Computed {
+    let coverage = plan_of(shared, path).map(|plan| (coverage::coverage(&plan), root_file(&plan).to_owned()));
     Computed { version, coverage }
 }
 
@@ -74,7 +73,7 @@ pub fn actions(
     if hinted.is_empty() {
         return Vec::new();
     }
-    let Some(plan) = plan_of(shared.host.as_ref(), &shared.documents, path, text) else { return Vec::new() };
+    let Some(plan) = plan_of(shared, path) else { return Vec::new() };
     let coverage = coverage::coverage(&plan);
     let mut actions = Vec::new();
     for diagnostic in hinted {

@@ -1,30 +1,37 @@
-//! The plan of a topology document, as `ospecc plan` would lower its text (open documents
-//! over the disk, the host's options and confinement): what the code lenses, the test list,
-//! the coverage hints and their code actions read. `None` when the file has errors (a spec
-//! with an error has no plan) or is not a topology file.
+//! The plan of a topology document, as `ospecc plan` would lower it (open documents over the
+//! disk, the host's options and confinement): what the code lenses, the test list, the
+//! coverage hints and their code actions read. It is a query of the analysis database, so
+//! they share one lowering per revision. `None` when the file has errors (a spec with an
+//! error has no plan) or is not a topology file.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::Arc;
 
-use ospecc_compiler::plan::{self, PlanInput, PlanOptions};
+use ospecc_compiler::db::PlanRequest;
+use ospecc_compiler::plan::{self, PlanOptions};
 use ospecc_compiler::Profile;
 use ospecc_schema::plan::Plan;
 
-use crate::documents::Documents;
-use crate::host::Host;
-use crate::workspace::OverlayFs;
+use crate::scheduler::salsa_retry;
+use crate::state::Shared;
 
-/// Lowers `text` (the document at `path`) into its plan.
-pub fn plan_of(host: &dyn Host, documents: &Mutex<Documents>, path: &Path, text: &str) -> Option<Plan> {
+/// How often a lowering cancelled by newer edits is tried again on the newest text.
+const ATTEMPTS: usize = 3;
+
+/// The plan of the document at `path`, on the database's newest text.
+pub fn plan_of(shared: &Shared, path: &Path) -> Option<Arc<Plan>> {
     if !plan::is_topology(path) {
         return None;
     }
+    let host = shared.host.as_ref();
     let profile = host.options(path).map(|o| o.profile).unwrap_or(Profile::Ext);
-    let options = PlanOptions { profile, ..PlanOptions::default() };
-    let root = host.workspace_root(path);
-    let fs = OverlayFs::confined(documents, host.confinement(path));
-    let input = PlanInput { path, text, fs: &fs, root: &root, options: &options };
-    plan::build(&input).plan
+    let request = PlanRequest {
+        path: path.to_path_buf(),
+        root: host.workspace_root(path),
+        options: PlanOptions { profile, ..PlanOptions::default() },
+        confinement: Some(host.confinement(path)),
+    };
+    (0..ATTEMPTS).find_map(|_| salsa_retry(|| shared.analysis_db().plan(&request))).flatten()
 }
 
 /// The bundle path of the plan's root topology (the file the lenses and hints belong to).

@@ -211,7 +211,7 @@ impl Scheduler {
             if Some(document.version) != version {
                 continue; // Its newer version's analysis asks again.
             }
-            let Some(computed) = self.compute_coverage(&path, document.rope.to_string(), version).await else {
+            let Some(computed) = self.compute_coverage(&path, version).await else {
                 continue;
             };
             let changed = self.coverage.get(&path).is_none_or(|old| !old.same_gaps(&computed));
@@ -225,10 +225,10 @@ impl Scheduler {
 
     /// The coverage of an open topology's text, on the blocking pool (`None`, logged, if it
     /// panicked).
-    async fn compute_coverage(&self, path: &Path, text: String, version: Option<i32>) -> Option<Computed> {
+    async fn compute_coverage(&self, path: &Path, version: Option<i32>) -> Option<Computed> {
         let shared = Arc::clone(&self.shared);
         let path_buf = path.to_path_buf();
-        let work = move || crate::coverage::compute(&shared, &path_buf, &text, version);
+        let work = move || crate::coverage::compute(&shared, &path_buf, version);
         match tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))).await {
             Ok(Ok(computed)) => Some(computed),
             Ok(Err(panic)) => {
@@ -523,7 +523,7 @@ impl Scheduler {
                 let (computed, hints) = match last_coverage {
                     Some(last) => (last, Hints::Reused),
                     None => {
-                        let computed = crate::coverage::compute(&shared, &path_buf, &source.text, source.version);
+                        let computed = crate::coverage::compute(&shared, &path_buf, source.version);
                         (computed.clone(), Hints::Computed(computed))
                     }
                 };

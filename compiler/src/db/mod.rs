@@ -13,6 +13,7 @@
 
 mod files;
 mod once;
+mod plans;
 mod queries;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use salsa::{Durability, Setter};
 
 pub use files::{FileContent, FileError, PathProbe, SourceFile, TrackedFs};
 pub use once::{check_file, check_untrusted, FileInput};
+pub use plans::PlanRequest;
 pub use queries::{check_target, Target};
 
 use crate::diagnostics::Diagnostic;

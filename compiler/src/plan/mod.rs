@@ -27,7 +27,7 @@ use crate::vfs::FileSystem;
 pub use bundle::{Bundle, FileFindings};
 
 /// The choices that shape a plan.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PlanOptions {
     /// `--env NAME`: merge `environments.NAME` (its `url` and overrides).
     pub env: Option<String>,

@@ -18,7 +18,7 @@ pub fn code_lenses(shared: &Shared, params: CodeLensParams) -> Option<Vec<CodeLe
     if snapshot.language != Language::Topology {
         return Some(Vec::new());
     }
-    let Some(plan) = plan_of(shared.host.as_ref(), &shared.documents, &snapshot.path, &snapshot.text) else {
+    let Some(plan) = plan_of(shared, &snapshot.path) else {
         return Some(Vec::new());
     };
     let tests = runnables(&plan, root_file(&plan));

@@ -50,7 +50,7 @@ async fn list(shared: Arc<Shared>, argument: &Value) -> Result<Value> {
     let uri = uri_of(argument)?;
     let tests = tokio::task::spawn_blocking(move || {
         let snapshot = Snapshot::take(&shared, &uri)?;
-        let plan = plan_of(shared.host.as_ref(), &shared.documents, &snapshot.path, &snapshot.text)?;
+        let plan = plan_of(&shared, &snapshot.path)?;
         Some(runnables(&plan, root_file(&plan)))
     })
     .await
