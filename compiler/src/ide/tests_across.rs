@@ -144,11 +144,8 @@ fn ide_renaming_a_service_edits_every_file_and_the_result_still_checks() {
         assert_eq!(cross_codes(&renamed, spec), Vec::<String>::new(), "{spec}");
     }
     // The specs' edits alone would not check: the topology must follow.
-    let specs_only: Vec<Location> = found
-        .iter()
-        .filter(|l| !l.path.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "star")))
-        .cloned()
-        .collect();
+    let is_topology = |l: &&Location| l.path.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "star"));
+    let specs_only: Vec<Location> = found.iter().filter(|l| !is_topology(l)).cloned().collect();
     assert!(cross_codes(&apply(&files, "/w/b.ospec.yml", &specs_only, "redis"), "/w/b.ospec.yml")
         .contains(&"XSP003".to_string()));
     // From the topology side, the same edits.
