@@ -102,16 +102,22 @@ pub fn named_at(file: &FileContext, offset: usize) -> Result<(Named, Span), Stri
 pub fn occurrences(file: &FileContext, named: &Named) -> Vec<Occurrence> {
     let mut files = Files::new(file);
     let scope = files.scope(named);
-    let mut found = Vec::new();
-    for spec in &scope.specs {
-        found.extend(files.spec_occurrences(spec, named));
+    files.occurrences(&scope, named)
+}
+
+impl Files<'_> {
+    fn occurrences(&mut self, scope: &Scope, named: &Named) -> Vec<Occurrence> {
+        let mut found = Vec::new();
+        for spec in &scope.specs {
+            found.extend(self.spec_occurrences(spec, named));
+        }
+        for topology in &scope.topologies {
+            found.extend(self.topology_occurrences(topology, &named.name));
+        }
+        found.sort_by(|a, b| a.location.cmp(&b.location));
+        found.dedup_by(|a, b| a.location == b.location);
+        found
     }
-    for topology in &scope.topologies {
-        found.extend(files.topology_occurrences(topology, &named.name));
-    }
-    found.sort_by(|a, b| a.location.cmp(&b.location));
-    found.dedup_by(|a, b| a.location == b.location);
-    found
 }
 
 /// The places to replace with `new_name` to rename the entity at `offset`, or why not: the
@@ -138,8 +144,7 @@ pub fn rename(file: &FileContext, offset: usize, new_name: &str) -> Result<Vec<L
             return Err(taken);
         }
     }
-    let found = occurrences(file, &named);
-    Ok(found.into_iter().map(|o| o.location).collect())
+    Ok(files.occurrences(&scope, &named).into_iter().map(|o| o.location).collect())
 }
 
 /// Refuses a new name that does not have the entity's form, or that YAML would not read back
@@ -185,12 +190,19 @@ struct Files<'a> {
     file: &'a FileContext<'a>,
     texts: HashMap<PathBuf, Option<Arc<str>>>,
     indexes: HashMap<PathBuf, Option<Arc<Index>>>,
+    entities: HashMap<PathBuf, Option<Arc<Entities>>>,
     closures: HashMap<PathBuf, Arc<BTreeSet<PathBuf>>>,
 }
 
 impl<'a> Files<'a> {
     fn new(file: &'a FileContext<'a>) -> Files<'a> {
-        Files { file, texts: HashMap::new(), indexes: HashMap::new(), closures: HashMap::new() }
+        Files {
+            file,
+            texts: HashMap::new(),
+            indexes: HashMap::new(),
+            entities: HashMap::new(),
+            closures: HashMap::new(),
+        }
     }
 
     /// A file's text: the asking file's own (maybe unsaved) text, else read through `fs`.
@@ -218,7 +230,12 @@ impl<'a> Files<'a> {
         if path == self.file.path {
             return Some(Entities::cached(self.file.text));
         }
-        self.text(path).map(|text| Arc::new(Entities::of(&text)))
+        if let Some(known) = self.entities.get(path) {
+            return known.clone();
+        }
+        let entities = self.text(path).map(|text| Arc::new(Entities::of(&text)));
+        self.entities.insert(path.to_path_buf(), entities.clone());
+        entities
     }
 
     /// A topology file and every workspace module it `load()`s, transitively.
