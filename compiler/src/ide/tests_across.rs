@@ -176,6 +176,11 @@ fn ide_a_service_rename_that_would_not_check_is_refused_with_the_reason() {
     files.insert("/w/c.ospec.yml", spec.into());
     let refused = at(&files, "/w/c.ospec.yml", &marked(spec, "x:", 0), |f, o| rename(f, o, "y"));
     assert!(refused.as_ref().is_err_and(|e| e.contains("is not declared by a `service(\"x\"")), "{refused:?}");
+    // A step naming the service in a string written with an escape cannot be edited in place.
+    let spec = "topology: t.star\nservices:\n  db: {}\nacceptance:\n  integration_tests:\n    - name: f\n      steps: [\"GET db:/\\u0078 → 200\"]\n";
+    files.insert("/w/d.ospec.yml", spec.into());
+    let refused = at(&files, "/w/d.ospec.yml", &marked(spec, "db:", 0), |f, o| rename(f, o, "pg"));
+    assert!(refused.as_ref().is_err_and(|e| e.contains("cannot edit in place")), "{refused:?}");
     // Not a name, and `topology:`: prepareRename says why.
     for (needle, why) in [("ospec", "no service, task"), ("t.star", "names a file")] {
         let text = format!("{A}# ospec\n");

@@ -135,8 +135,17 @@ pub fn rename(file: &FileContext, offset: usize, new_name: &str) -> Result<Vec<L
         return Err(reason.clone());
     }
     for spec in &scope.specs {
-        if files.spec(spec).is_some_and(|e| e.names(named.what).any(|d| d.name == new_name)) {
+        let Some(entities) = files.spec(spec) else { continue };
+        if entities.names(named.what).any(|d| d.name == new_name) {
             return Err(format!("`{new_name}` is already a {} in {}", named.what, spec.display()));
+        }
+        if named.what == "service" && entities.unplaced_services.contains(&named.name) {
+            return Err(format!(
+                "a step in {} names `{}` in a string written with escapes or folded lines, which a rename \
+                 cannot edit in place: write that step plainly first",
+                spec.display(),
+                named.name
+            ));
         }
     }
     for topology in &scope.topologies {
