@@ -277,3 +277,23 @@ fn across_latency() {
         println!("{what} across {} files: p50 {:.1} ms, max {:.1} ms", files.len(), times[10], times[19]);
     }
 }
+
+#[test]
+fn ide_references_and_rename_at_every_offset_never_panic() {
+    let files = workspace();
+    for (path, text) in [("/w/a.ospec.yml", A), ("/w/b.ospec.yml", B), ("/w/t.star", T), ("/w/lib.star", LIB)] {
+        for offset in (0..=text.len()).filter(|o| text.is_char_boundary(*o)) {
+            let marked = format!("{}|{}", &text[..offset], &text[offset..]);
+            let found = at(&files, path, &marked, |f, o| {
+                let refs = references(f, o, true);
+                let renamed = rename(f, o, "n1");
+                (refs, prepare_rename(f, o), renamed)
+            });
+            // A rename's edits are the references' places.
+            if let Ok(edits) = &found.2 {
+                assert_eq!(edits, &found.0, "{path}@{offset}");
+                assert!(found.1.is_ok(), "{path}@{offset}");
+            }
+        }
+    }
+}
