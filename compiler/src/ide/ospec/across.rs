@@ -55,8 +55,9 @@ const MAX_MODULES: usize = 256;
 /// The argument whose strings may name services in a topology (`depends_on = ["db"]`).
 const DEPENDS_ON: &str = "depends_on";
 
-/// Where a new name's form is written in the schema, per entity; the others are mapping keys
-/// the schema does not constrain, which take [`KEY_FORM`].
+/// Where a new name's form is written in the schema, per entity (the path from the root; `""`
+/// is a sequence item); the others are mapping keys the schema does not constrain, which take
+/// [`KEY_FORM`].
 const SCHEMA_FORMS: &[(&str, &[&str])] = &[("task", &["tasks", "", "id"])];
 
 /// The form of a service, phase or environment name: what a step's `service:` prefix reads.
