@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{ospecc, project, repo_root, run_command, Run};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Runs a tool (node, npm, nvim, git, pre-commit) with the shared runner.
 fn run(command: Command, timeout: Duration) -> Run {
@@ -311,6 +311,9 @@ fn neovim_plugin_detects_files_attaches_and_reports_diagnostics() {
     let dir = project(&[
         ("bad.ospec.yml", read(&fixture("bad.ospec.yml")).as_bytes()),
         ("topology.star", read(&fixture("topology.star")).as_bytes()),
+        ("nav.ospec.yml", read(&fixture("nav.ospec.yml")).as_bytes()),
+        ("nav.star", read(&fixture("nav.star")).as_bytes()),
+        ("nav_lib.star", read(&fixture("nav_lib.star")).as_bytes()),
         ("ospecc.toml", b"[check]\nprofile = \"ext\"\n"),
     ]);
     let result_file = dir.path().join("result.json");
@@ -322,6 +325,8 @@ fn neovim_plugin_detects_files_attaches_and_reports_diagnostics() {
         .env("OSPECC_BIN", binary())
         .env("OSPECC_FIXTURE", dir.path().join("bad.ospec.yml"))
         .env("OSPECC_TOPOLOGY_FIXTURE", dir.path().join("topology.star"))
+        .env("OSPECC_NAV_SPEC", dir.path().join("nav.ospec.yml"))
+        .env("OSPECC_NAV_TOPOLOGY", dir.path().join("nav.star"))
         .env("OSPECC_NVIM_OUT", &result_file)
         .env("XDG_CONFIG_HOME", dir.path().join("config"))
         .env("XDG_DATA_HOME", dir.path().join("data"))
@@ -362,7 +367,33 @@ fn neovim_plugin_detects_files_attaches_and_reports_diagnostics() {
     assert!(hover.contains("`web-app`"), "hover lists the values: {hover}");
     assert_eq!(result["topology_filetype"], "starlark", "{text}");
     assert_eq!(result["topology_attached"], true, "{text}");
+    assert_navigation_across_files(&result, &text);
     assert_eq!(result["stopped"], true, "{text}");
+}
+
+/// What Neovim got for references and rename across files (`navigate` in nvim_test.lua): a
+/// loaded topology name in its importer and its module; the spec's service `api` in the spec
+/// and in the topology's `service("api", ...)`; the rename of that service from the topology,
+/// applied by Neovim to both files; a refused rename with its reason.
+fn assert_navigation_across_files(result: &Value, text: &str) {
+    for entry in ["loaded_references", "service_references", "prepare_rename", "rename"] {
+        assert_eq!(result[entry]["sent"], true, "{entry}: {text}");
+        assert_eq!(result[entry].get("error"), None, "{entry} failed: {text}");
+        assert_ne!(result[entry]["timed_out"], true, "{entry} timed out: {text}");
+    }
+    assert_eq!(result["loaded_references"]["files"], json!({"nav.star": 2, "nav_lib.star": 1}), "{text}");
+    assert_eq!(result["service_references"]["files"], json!({"nav.ospec.yml": 2, "nav.star": 1}), "{text}");
+    let range = json!({"start": {"line": 4, "character": 5}, "end": {"line": 4, "character": 8}});
+    assert_eq!(result["prepare_rename"]["result"], range, "{text}");
+    let rename = &result["rename"];
+    assert_eq!(rename["files"], json!({"nav.ospec.yml": 2, "nav.star": 1}), "{text}");
+    let spec = rename["spec_text"].as_str().unwrap_or_default();
+    assert!(spec.contains("\n  gateway:\n") && spec.contains("- service: gateway\n"), "spec after the rename: {spec}");
+    assert!(!spec.contains("api:"), "spec after the rename: {spec}");
+    let topology = rename["topology_text"].as_str().unwrap_or_default();
+    assert!(topology.contains("api = service(\n    \"gateway\",\n"), "topology after the rename: {topology}");
+    let refused = result["refused_rename"]["error"]["message"].as_str().unwrap_or_default();
+    assert!(refused.contains("not a valid service name"), "{text}");
 }
 
 // --- Helix, CI docs, schema ---

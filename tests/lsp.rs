@@ -1372,3 +1372,98 @@ fn references_and_rename_follow_a_loaded_name_across_files() {
     }
     assert!(client.shutdown().success());
 }
+
+/// How many locations (or edits) each file got, by file name.
+fn count_per_file(locations: &[Value]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for location in locations {
+        let uri = location["uri"].as_str().unwrap_or_default();
+        *out.entry(uri.rsplit('/').next().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    out
+}
+
+fn per_file(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(f, n)| (f.to_string(), *n)).collect()
+}
+
+#[test]
+fn references_and_rename_follow_an_ospec_service_into_its_topology_and_every_spec() {
+    let topology = "db = service(\"db\", \"bin\", interface(\"pg\", \"postgres\", 5432))\napi = service(\"api\", \"bin\", interface(\"http\", \"http\", 8080), depends_on = [\"db\"])\n";
+    let a = "topology: t.star\nservices:\n  api:\n    dependencies: [db]\n  db: {}\ntasks:\n  - id: setup\n    title: Set up\n  - id: build\n    title: Build it\n    dependencies: [setup]\n";
+    let b = "topology: t.star\nacceptance:\n  service_health:\n    - service: db\n      endpoint: /h\n";
+    let project = common::project(&[
+        ("t.star", topology.as_bytes()),
+        ("a.ospec.yml", a.as_bytes()),
+        ("b.ospec.yml", b.as_bytes()),
+    ]);
+    let root = project.path().canonicalize().unwrap();
+    let (mut client, _) = Client::start(&[&root], fast(), json!({}));
+    let everywhere = per_file(&[("a.ospec.yml", 2), ("b.ospec.yml", 1), ("t.star", 2)]);
+    let with_declaration = json!({"context": {"includeDeclaration": true}});
+    // From the spec's `services:` key and from the topology's `service("db", …)`: the same places.
+    for (file, marked) in
+        [("a.ospec.yml", a.replacen("db: {}", "d|b: {}", 1)), ("t.star", topology.replacen("\"db\"", "\"d|b\"", 1))]
+    {
+        let refs = at_cursor(&mut client, &root, file, &marked, "textDocument/references", with_declaration.clone());
+        assert_eq!(count_per_file(refs.as_array().unwrap()), everywhere, "from {file}: {refs}");
+    }
+    let uses = at_cursor(
+        &mut client,
+        &root,
+        "b.ospec.yml",
+        &b.replacen("service: db", "service: d|b", 1),
+        "textDocument/references",
+        json!({"context": {"includeDeclaration": false}}),
+    );
+    let expected = per_file(&[("a.ospec.yml", 1), ("b.ospec.yml", 1), ("t.star", 1)]);
+    assert_eq!(count_per_file(uses.as_array().unwrap()), expected, "{uses}");
+
+    // Rename from a spec's use: prepareRename names the range, rename edits every file.
+    let uri = file_uri(&root.join("b.ospec.yml"));
+    let (text, position) = cursor(&b.replacen("service: db", "service: d|b", 1));
+    client.open(&uri, "yaml", 1, &text);
+    let at = json!({"textDocument": {"uri": uri}, "position": position});
+    let range = client.request("textDocument/prepareRename", at.clone());
+    assert_eq!(range, json!({"start": {"line": 3, "character": 15}, "end": {"line": 3, "character": 17}}), "{range}");
+    let mut params = at.clone();
+    params["newName"] = json!("postgres");
+    let edit = client.request("textDocument/rename", params);
+    let changes = edit["changes"].as_object().unwrap();
+    let edits: Vec<Value> = changes
+        .iter()
+        .flat_map(|(uri, list)| list.as_array().unwrap().iter().map(move |e| json!({"uri": uri, "edit": e})))
+        .collect();
+    assert_eq!(count_per_file(&edits), everywhere, "{edit}");
+    assert!(edits.iter().all(|e| e["edit"]["newText"] == "postgres"), "{edit}");
+    let topology_edits = &changes[&file_uri(&root.join("t.star"))];
+    assert_eq!(apply_edits(topology, topology_edits), topology.replace("\"db\"", "\"postgres\""), "{edit}");
+    // Refusals say why: a name another service has, a name that is not a service name.
+    for (new_name, why) in [("api", "already a service"), ("a b", "not a valid service name")] {
+        let mut params = at.clone();
+        params["newName"] = json!(new_name);
+        let response = client.request_raw("textDocument/rename", params);
+        let message = response["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{new_name}: {response}");
+    }
+
+    // A task id with its `dependencies` entries, in its spec; a taken id is refused.
+    let uri = file_uri(&root.join("a.ospec.yml"));
+    let (text, position) = cursor(&a.replacen("[setup]", "[se|tup]", 1));
+    client.open(&uri, "yaml", 1, &text);
+    let at = json!({"textDocument": {"uri": uri}, "position": position});
+    let mut params = at.clone();
+    params["newName"] = json!("prepare");
+    let edit = client.request("textDocument/rename", params);
+    assert_eq!(apply_edits(a, &edit["changes"][&uri]), a.replace("setup", "prepare"), "{edit}");
+    let mut params = at.clone();
+    params["newName"] = json!("build");
+    let response = client.request_raw("textDocument/rename", params);
+    assert!(response["error"]["message"].as_str().unwrap_or_default().contains("already a task"), "{response}");
+    // `topology:` names a file: prepareRename refuses with the reason.
+    let (_, position) = cursor(&a.replacen("t.star", "t.s|tar", 1));
+    let response =
+        client.request_raw("textDocument/prepareRename", json!({"textDocument": {"uri": uri}, "position": position}));
+    assert!(response["error"]["message"].as_str().unwrap_or_default().contains("names a file"), "{response}");
+    assert!(client.shutdown().success());
+}

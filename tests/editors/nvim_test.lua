@@ -1,7 +1,9 @@
 -- Run by tests/editors.rs: `nvim --headless -u NONE -i NONE -c "luafile tests/editors/nvim_test.lua"`
--- with OSPECC_NVIM_RTP (editors/nvim), OSPECC_BIN, OSPECC_FIXTURE (a spec to open) and
--- OSPECC_NVIM_OUT (where the JSON result goes). Every wait is bounded; the script always
--- writes its result and quits, even when something in it fails.
+-- with OSPECC_NVIM_RTP (editors/nvim), OSPECC_BIN, OSPECC_FIXTURE (a spec to open),
+-- OSPECC_TOPOLOGY_FIXTURE, OSPECC_NAV_SPEC and OSPECC_NAV_TOPOLOGY (a spec and the topology it
+-- names, for references and rename) and OSPECC_NVIM_OUT (where the JSON result goes). Every
+-- wait is bounded; the script always writes its result and quits, even when something in it
+-- fails.
 
 local out = os.getenv("OSPECC_NVIM_OUT")
 local result = { nvim = tostring(vim.version().major) .. "." .. tostring(vim.version().minor) }
@@ -46,6 +48,92 @@ local function request(client, bufnr, method, params, timeout)
     entry.result = response
   end
   return entry
+end
+
+-- One LSP request whose raw result is kept: { sent, timed_out | error | result }.
+local function call(client, bufnr, method, params, timeout)
+  local done, response, err = false, nil, nil
+  local ok = client.request(method, params, function(e, r)
+    err, response, done = e, r, true
+  end, bufnr)
+  if not ok then
+    return { sent = false }
+  end
+  if not vim.wait(timeout, function()
+    return done
+  end, 50) then
+    return { sent = true, timed_out = true }
+  end
+  if err then
+    return { sent = true, error = { code = err.code, message = err.message } }
+  end
+  return { sent = true, result = response }
+end
+
+-- The position (0-based line, UTF-16 character; the fixtures are ASCII) of the first
+-- occurrence of `needle` in the buffer, `inside` bytes into it.
+local function position_of(bufnr, needle, inside)
+  for i, line in ipairs(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)) do
+    local at = line:find(needle, 1, true)
+    if at then
+      return { line = i - 1, character = at - 1 + inside }
+    end
+  end
+  return { line = 0, character = 0 }
+end
+
+-- How many locations each file got, by file name.
+local function per_file(locations)
+  local counts = {}
+  for _, location in ipairs(locations or {}) do
+    local name = vim.fn.fnamemodify(vim.uri_to_fname(location.uri), ":t")
+    counts[name] = (counts[name] or 0) + 1
+  end
+  return counts
+end
+
+-- References and rename across files: a name `nav.star` loads from `nav_lib.star`, and the
+-- service `api` of `nav.ospec.yml` and its `service("api", ...)` in `nav.star`. The rename is
+-- applied as Neovim applies one, and the buffers' texts are recorded.
+local function navigate(client)
+  vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("OSPECC_NAV_TOPOLOGY")))
+  local topology = vim.api.nvim_get_current_buf()
+  local topology_uri = vim.uri_from_bufnr(topology)
+  local at = function(bufnr, uri, needle, inside)
+    return { textDocument = { uri = uri }, position = position_of(bufnr, needle, inside), context = { includeDeclaration = true } }
+  end
+  local loaded = call(client, topology, "textDocument/references", at(topology, topology_uri, "health_path()", 1), 30000)
+  loaded.files = per_file(loaded.result)
+  loaded.result = nil
+  result.loaded_references = loaded
+
+  vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("OSPECC_NAV_SPEC")))
+  local spec = vim.api.nvim_get_current_buf()
+  local spec_uri = vim.uri_from_bufnr(spec)
+  local service = call(client, spec, "textDocument/references", at(spec, spec_uri, "api:", 1), 30000)
+  service.files = per_file(service.result)
+  service.result = nil
+  result.service_references = service
+
+  local params = at(topology, topology_uri, '"api"', 2)
+  params.context = nil
+  result.prepare_rename = call(client, topology, "textDocument/prepareRename", params, 30000)
+  params.newName = "gateway"
+  local rename = call(client, topology, "textDocument/rename", params, 30000)
+  if rename.result and rename.result.changes then
+    local edits = {}
+    for uri, list in pairs(rename.result.changes) do
+      edits[vim.fn.fnamemodify(vim.uri_to_fname(uri), ":t")] = #list
+    end
+    rename.files = edits
+    vim.lsp.util.apply_workspace_edit(rename.result, client.offset_encoding or "utf-16")
+    rename.spec_text = table.concat(vim.api.nvim_buf_get_lines(spec, 0, -1, false), "\n")
+    rename.topology_text = table.concat(vim.api.nvim_buf_get_lines(topology, 0, -1, false), "\n")
+  end
+  rename.result = nil
+  result.rename = rename
+  params.newName = "not a name"
+  result.refused_rename = call(client, topology, "textDocument/rename", params, 30000)
 end
 
 local function run()
@@ -96,6 +184,8 @@ local function run()
   result.topology_attached = vim.wait(30000, function()
     return #vim.lsp.buf_get_clients(0) > 0
   end, 50)
+
+  navigate(client)
 
   client.stop()
   result.stopped = vim.wait(10000, function()

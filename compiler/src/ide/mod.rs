@@ -311,41 +311,70 @@ pub fn definition(file: &FileContext, offset: usize) -> Vec<Location> {
 }
 
 /// Every use of the entity at `offset` (its definition included when `include_declaration`).
-/// A topology's top-level name is followed into every workspace file that `load()`s it.
+/// A topology's top-level name is followed into every workspace file that `load()`s it; a
+/// service into the topology its spec names and every spec naming that topology (from a
+/// `service("NAME", …)` string, the other way round).
 pub fn references(file: &FileContext, offset: usize, include_declaration: bool) -> Vec<Location> {
     let offset = clamp(file.text, offset);
-    let mut found = match file.language {
-        Language::OSpec => ospec::navigation::references(file, offset, include_declaration),
-        Language::Topology => match topology::symbols_across::symbol_at(file, offset) {
-            Ok((symbol, _)) => {
-                let declaration = topology::symbols_across::declaration(file, &symbol);
-                let mut all = topology::symbols_across::occurrences(file, &symbol);
-                all.retain(|l| include_declaration || Some(l) != declaration.as_ref());
-                all
-            }
-            Err(_) => topology::navigation::references(file, offset, include_declaration),
-        },
+    let named = match file.language {
+        Language::OSpec => ospec::across::in_spec(file, offset).ok(),
+        Language::Topology => ospec::across::in_topology(file, offset),
+    };
+    if let Some((named, _)) = named {
+        let all = ospec::across::occurrences(file, &named);
+        return all.into_iter().filter(|o| include_declaration || !o.declaration).map(|o| o.location).collect();
+    }
+    if file.language == Language::OSpec {
+        return Vec::new();
+    }
+    let mut found = match topology::symbols_across::symbol_at(file, offset) {
+        Ok((symbol, _)) => {
+            let declaration = topology::symbols_across::declaration(file, &symbol);
+            let mut all = topology::symbols_across::occurrences(file, &symbol);
+            all.retain(|l| include_declaration || Some(l) != declaration.as_ref());
+            all
+        }
+        Err(_) => topology::navigation::references(file, offset, include_declaration),
     };
     found.sort();
     found.dedup();
     found
 }
 
+/// What a rename at `offset` changes: an OSpec name (service, task, phase, environment), a
+/// topology service's name string, or a topology's top-level name.
+enum Renamed {
+    OSpec,
+    Topology,
+}
+
+fn renamed_at(file: &FileContext, offset: usize) -> Result<(Renamed, Span), String> {
+    match file.language {
+        Language::OSpec => ospec::across::in_spec(file, offset).map(|(_, span)| (Renamed::OSpec, span)),
+        Language::Topology => match ospec::across::in_topology(file, offset) {
+            Some((_, span)) => Ok((Renamed::OSpec, span)),
+            None => topology::symbols_across::symbol_at(file, offset).map(|(_, span)| (Renamed::Topology, span)),
+        },
+    }
+}
+
 /// The name a rename at `offset` would change (its span here), or why nothing can be renamed
 /// there.
 pub fn prepare_rename(file: &FileContext, offset: usize) -> Result<Span, String> {
-    let offset = clamp(file.text, offset);
-    match file.language {
-        Language::Topology => topology::symbols_across::symbol_at(file, offset).map(|(_, span)| span),
-        Language::OSpec => Err("rename works on topology names (functions, bindings and loaded symbols)".into()),
-    }
+    renamed_at(file, clamp(file.text, offset)).map(|(_, span)| span)
 }
 
 /// The places (here and in other files) to replace with `new_name` to rename the name at
 /// `offset`, or why the rename is refused (the result would not check).
 pub fn rename(file: &FileContext, offset: usize, new_name: &str) -> Result<Vec<Location>, String> {
-    prepare_rename(file, offset)?;
-    topology::symbols_across::rename(file, clamp(file.text, offset), new_name)
+    let offset = clamp(file.text, offset);
+    let mut found = match renamed_at(file, offset)?.0 {
+        Renamed::OSpec => ospec::across::rename(file, offset, new_name)?,
+        Renamed::Topology => topology::symbols_across::rename(file, offset, new_name)?,
+    };
+    found.sort();
+    found.dedup();
+    Ok(found)
 }
 
 /// The document outline.
@@ -399,3 +428,5 @@ fn word_at(text: &str, offset: usize, extra: &[u8]) -> Span {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_across;

@@ -1,8 +1,10 @@
 //! `textDocument/definition`, `textDocument/references`, `textDocument/prepareRename` and
 //! `textDocument/rename`: ide locations (possibly in other files, whose text is read to place
 //! them) as LSP locations and edits. References and rename follow a topology name into the
-//! workspace files that `load()` it; a rename the result of which would not check is refused
-//! with the reason (a request error the editor shows).
+//! workspace files that `load()` it, and an OSpec service into the topology that declares it
+//! and every spec naming that topology (tasks, phases and environments stay in their spec); a
+//! rename the result of which would not check is refused with the reason (a request error the
+//! editor shows).
 
 use std::collections::HashMap;
 

@@ -36,6 +36,9 @@ pub struct Entities {
     pub references: Vec<Reference>,
     /// `topology:`'s value and its span.
     pub topology: Option<(String, Span)>,
+    /// Services named in step strings whose source is not the string verbatim (escapes, folded
+    /// lines): the name is there but cannot be placed, so a rename could not edit it.
+    pub unplaced_services: Vec<String>,
 }
 
 impl Entities {
@@ -162,13 +165,16 @@ impl Entities {
         let (Some(name), Some((start, end))) = (parsed.service, parsed.service_range) else { return };
         let written = text.get(item.span.start..item.span.end).unwrap_or_default();
         // Only when the source holds the step verbatim can the name be located in it.
-        if let Some(at) = written.find(step) {
-            let base = item.span.start + at;
-            self.references.push(Reference {
-                what: "service",
-                name: name.to_string(),
-                span: Span::new(base + start, base + end),
-            });
+        match written.find(step) {
+            Some(at) => {
+                let base = item.span.start + at;
+                self.references.push(Reference {
+                    what: "service",
+                    name: name.to_string(),
+                    span: Span::new(base + start, base + end),
+                });
+            }
+            None => self.unplaced_services.push(name.to_string()),
         }
     }
 }

@@ -1,6 +1,6 @@
-//! OSpec go-to-definition and references: a service, task, phase or environment reference
-//! to its definition (a service also to its `service(...)` in the topology), `topology:` to
-//! the topology file, and from any of them to every use in the spec.
+//! OSpec go-to-definition: a service, task, phase or environment reference to its definition
+//! (a service also to its `service(...)` in the topology), `topology:` to the topology file.
+//! References and rename are `across`'s: they follow a service into other files.
 
 use super::entities::{Entities, Topology};
 use crate::ide::{FileContext, Location};
@@ -26,22 +26,4 @@ fn topology_service(file: &FileContext, entities: &Entities, name: &str) -> Opti
     let topology = entities.topology.as_ref().and_then(|(v, _)| Topology::load(file, v))?;
     let service = topology.index.services(&topology.text).into_iter().rev().find(|s| s.name == name)?;
     Some(Location { path: Some(topology.path), span: service.name_span })
-}
-
-pub fn references(file: &FileContext, offset: usize, include_declaration: bool) -> Vec<Location> {
-    let entities = Entities::cached(file.text);
-    let Some((what, name, _)) = entities.at(offset) else { return Vec::new() };
-    let mut found: Vec<Location> = entities
-        .references
-        .iter()
-        .filter(|r| r.what == what && r.name == name)
-        .map(|r| Location::here(r.span))
-        .collect();
-    if include_declaration {
-        found.extend(entities.names(what).filter(|d| d.name == name).map(|d| Location::here(d.span)));
-        if what == "service" {
-            found.extend(topology_service(file, &entities, name));
-        }
-    }
-    found
 }
