@@ -92,8 +92,8 @@ pub fn in_topology(file: &FileContext, offset: usize) -> Option<(Named, Span)> {
 /// The entity at `offset` in either language (a topology file: a service's name string only).
 pub fn named_at(file: &FileContext, offset: usize) -> Result<(Named, Span), String> {
     match file.language {
-        crate::analysis::Language::OSpec => in_spec(file, offset),
-        crate::analysis::Language::Topology => {
+        crate::syntax::Language::OSpec => in_spec(file, offset),
+        crate::syntax::Language::Topology => {
             in_topology(file, offset).ok_or_else(|| "there is no service name here to rename".to_string())
         }
     }
