@@ -12,6 +12,7 @@
 //! ([`topology::on_analysis_stack`]) with its own database handle.
 
 mod files;
+mod ide;
 mod once;
 mod plans;
 mod queries;
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use salsa::{Durability, Setter};
 
 pub use files::{FileContent, FileError, PathProbe, SourceFile, TrackedFs};
+pub use ide::DocumentKey;
 pub use once::{check_file, check_untrusted, FileInput};
 pub use plans::PlanRequest;
 pub use queries::{check_target, Target};

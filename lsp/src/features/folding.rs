@@ -6,10 +6,11 @@ use tower_lsp_server::ls_types::{FoldingRange, FoldingRangeKind, FoldingRangePar
 
 use super::Snapshot;
 use crate::state::Shared;
+use ospecc_compiler::db::Database;
 
 pub fn folding_ranges(shared: &Shared, params: FoldingRangeParams) -> Option<Vec<FoldingRange>> {
     let snapshot = Snapshot::take(shared, &params.text_document.uri)?;
-    let found = snapshot.with_context(shared, ide::folding_ranges);
+    let found = snapshot.whole_file(shared, Database::folding, ide::folding_ranges);
     Some(found.iter().filter_map(convert).collect())
 }
 

@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ospecc_compiler::db::{Database, DocumentKey};
 use ospecc_compiler::ide::{self, FileContext};
 use ospecc_compiler::span::Span;
 use ospecc_compiler::vfs::FileSystem;
@@ -33,6 +34,7 @@ use ropey::Rope;
 use tower_lsp_server::ls_types::{Location, Position, Range, Uri};
 
 use crate::encoding::{offset_of, range_of, PositionEncoding};
+use crate::scheduler::salsa_retry;
 use crate::state::{Shared, WorkspaceFiles};
 use crate::workspace::{path_of, uri_of, OverlayFs};
 
@@ -109,6 +111,23 @@ impl Snapshot {
             profile,
         };
         f(&context)
+    }
+
+    /// A whole-file feature (outline, folds, tokens): the database's memo when it holds this
+    /// snapshot's text, else (another revision, or cancelled by an edit) computed here.
+    pub fn whole_file<T: Clone>(
+        &self,
+        shared: &Shared,
+        memo: impl FnOnce(&Database, &DocumentKey, &str) -> Option<Vec<T>>,
+        direct: impl FnOnce(&FileContext) -> Vec<T>,
+    ) -> Vec<T> {
+        let profile = shared.host.options(&self.path).map(|o| o.profile).unwrap_or_default();
+        let key = DocumentKey { path: self.path.clone(), language: self.language, profile };
+        let db = shared.analysis_db();
+        match salsa_retry(|| memo(&db, &key, &self.text)).flatten() {
+            Some(found) => found,
+            None => self.with_context(shared, direct),
+        }
     }
 
     /// An ide location as an LSP location (another file's text is read to place the range).

@@ -5,10 +5,11 @@ use tower_lsp_server::ls_types::{DocumentSymbol, DocumentSymbolParams, DocumentS
 
 use super::Snapshot;
 use crate::state::Shared;
+use ospecc_compiler::db::Database;
 
 pub fn symbols(shared: &Shared, params: DocumentSymbolParams) -> Option<DocumentSymbolResponse> {
     let snapshot = Snapshot::take(shared, &params.text_document.uri)?;
-    let found = snapshot.with_context(shared, ide::symbols);
+    let found = snapshot.whole_file(shared, Database::symbols, ide::symbols);
     Some(DocumentSymbolResponse::Nested(found.iter().map(|s| convert(&snapshot, s)).collect()))
 }
 

@@ -10,6 +10,7 @@ use tower_lsp_server::ls_types::{
 use super::Snapshot;
 use crate::encoding::position_of;
 use crate::state::Shared;
+use ospecc_compiler::db::Database;
 
 /// The legend announced at `initialize`: indices match [`TokenKind::ALL`] and [`TokenModifier::ALL`].
 pub fn legend() -> SemanticTokensLegend {
@@ -46,7 +47,7 @@ fn modifier(modifier: TokenModifier) -> SemanticTokenModifier {
 
 pub fn semantic_tokens(shared: &Shared, params: SemanticTokensParams) -> Option<SemanticTokensResult> {
     let snapshot = Snapshot::take(shared, &params.text_document.uri)?;
-    let found = snapshot.with_context(shared, ide::semantic_tokens);
+    let found = snapshot.whole_file(shared, Database::semantic_tokens, ide::semantic_tokens);
     let mut data = Vec::with_capacity(found.len());
     let (mut line, mut start) = (0u32, 0u32);
     for token in found {
