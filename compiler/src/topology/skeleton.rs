@@ -61,7 +61,7 @@ impl Skeleton {
             return whole();
         }
         let Ok(ast) = AstModule::parse(name, text.to_owned(), &DIALECT) else { return whole() };
-        let stubs = stubbed_bodies(ast.statement());
+        let stubs = stubbed_bodies(ast.statement(), text);
         if stubs.is_empty() {
             return whole();
         }
@@ -90,7 +90,7 @@ fn cut(text: &str, ranges: &[Span]) -> (String, SpanMap) {
 }
 
 /// The byte ranges of the bodies to stub, in order.
-fn stubbed_bodies(tree: &AstStmt) -> Vec<Span> {
+fn stubbed_bodies(tree: &AstStmt, text: &str) -> Vec<Span> {
     let top: Vec<&AstStmt> = match &tree.node {
         StmtP::Statements(list) => list.iter().collect(),
         _ => vec![tree],
@@ -109,7 +109,7 @@ fn stubbed_bodies(tree: &AstStmt) -> Vec<Span> {
     defs.iter()
         .filter(|def| !runs.contains(def.name.node.ident.as_str()))
         .filter(|def| resolver.body_resolves(def))
-        .filter_map(|def| body_range(&def.body))
+        .filter_map(|def| body_range(&def.body, text))
         .collect()
 }
 
@@ -203,17 +203,16 @@ fn records_only(callee: &AstExpr, module: &HashSet<String>) -> bool {
     }
 }
 
-/// Where a def's body is: from its first statement to the end of its last.
-fn body_range(body: &AstStmt) -> Option<Span> {
-    let whole = span(body.span);
-    match &body.node {
-        StmtP::Statements(list) => {
-            let (first, last) = (list.first()?, list.last()?);
-            let _ = whole;
-            Some(Span::new(span(first.span).start, span(last.span).end))
-        }
-        _ => Some(whole),
-    }
+/// Where a def's body is: from its first statement to the end of its last. A compound
+/// statement's span may run on to where the next statement starts (its block ends at the
+/// dedent), so the end is taken back over the blanks before it.
+fn body_range(body: &AstStmt, text: &str) -> Option<Span> {
+    let (start, end) = match &body.node {
+        StmtP::Statements(list) => (span(list.first()?.span).start, span(list.last()?.span).end),
+        _ => (span(body.span).start, span(body.span).end),
+    };
+    let trimmed = text.get(start..end)?.trim_end().len();
+    (trimmed > 0).then(|| Span::new(start, start + trimmed))
 }
 
 /// The names a function binds anywhere in its body (its locals, as starlark-rust scopes them),
@@ -583,6 +582,13 @@ def test_last(): return lambda y: y + len(names)
         let call = Span::new(at(&after.text, "scenario(scenario_a)"), at(&after.text, "scenario(scenario_a)") + 20);
         let real = after.map.span(call);
         assert_eq!(&edited[real.start..real.end], "scenario(scenario_a)");
+    }
+
+    #[test]
+    fn a_body_ending_in_a_block_keeps_the_statement_after_it() {
+        let s = skeleton("def test_x(e):\n    if e:\n        fail(\"x\")\n\n# next\nafter = 1\n");
+        // The comment before the next statement goes with the body (nothing reads it).
+        assert_eq!(s.text, "def test_x(e):\n    pass\nafter = 1\n");
     }
 
     #[test]
