@@ -190,7 +190,11 @@ pub fn check_here(input: &TopologyInput, loader: Option<&dyn ModuleLoader>) -> V
 /// [`check_here`] over an evaluation already made: the static checks of `evaluated`, whose file
 /// has the syntax tree `syntax` (the database evaluates a file's skeleton, whose tree is not
 /// the file's), with the evaluation's own diagnostics, in deterministic order.
-pub fn check_evaluated(evaluated: &Evaluated, syntax: Option<&syntax::Syntax>, input: &TopologyInput) -> Vec<Diagnostic> {
+pub fn check_evaluated(
+    evaluated: &Evaluated,
+    syntax: Option<&syntax::Syntax>,
+    input: &TopologyInput,
+) -> Vec<Diagnostic> {
     let mut diagnostics = run_checks(evaluated, syntax, input);
     diagnostics.extend(evaluated.diagnostics.iter().cloned());
     diagnostics::sort(&mut diagnostics);

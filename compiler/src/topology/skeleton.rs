@@ -464,7 +464,12 @@ impl Records<'_> {
                 ty: record.ty.clone(),
                 file: record.file.clone(),
                 span,
-                positional: record.positional.iter().zip(positional).map(|(a, m)| m.unwrap_or_else(|| a.clone())).collect(),
+                positional: record
+                    .positional
+                    .iter()
+                    .zip(positional)
+                    .map(|(a, m)| m.unwrap_or_else(|| a.clone()))
+                    .collect(),
                 named: record
                     .named
                     .iter()
@@ -602,7 +607,8 @@ def test_last(): return lambda y: y + len(names)
     fn a_name_bound_only_in_a_comprehension_is_not_a_local() {
         let s = skeleton("def test_x():\n    [i for i in [1]]\n    return i\n");
         assert!(s.syntax.is_none(), "{}", s.text);
-        let s = skeleton("def test_x(a, b = 1):\n    for k in [a]:\n        v = k\n    return [j * v for j in [b] if j]\n");
+        let s =
+            skeleton("def test_x(a, b = 1):\n    for k in [a]:\n        v = k\n    return [j * v for j in [b] if j]\n");
         assert!(s.syntax.is_some(), "{}", s.text);
     }
 }
