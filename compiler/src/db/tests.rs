@@ -325,3 +325,35 @@ fn every_topology_file_checks_as_the_one_shot_pipeline_before_and_after_body_edi
     }
     assert!(checked > 100, "only {checked} topology files found");
 }
+
+#[test]
+fn what_starlark_refuses_before_running_is_reported_from_a_body_as_before() {
+    // Each body holds something starlark-rust may refuse when it compiles the module (which it
+    // does before running anything): the database must report what the one-shot pipeline does.
+    let bodies = [
+        "print(a = 1, a = 2)",
+        "def g(x, x):\n        pass",
+        "return [x for x in y for y in [1]]",
+        "x = 1\n    x += undefined",
+        "for i in []:\n        pass\n    break",
+        "def g(*, a):\n        pass",
+        "def g(x: int):\n        pass",
+        "return lambda r = missing: r",
+        "return {\"a\": 1, \"a\": 2}",
+        "return f\"{x}\"",
+        "return 1 // 0",
+        "return \"%d\" % \"a\"",
+        "return [1, 2][5]",
+        "load(\"x.star\", \"y\")",
+        "return (1, 2) = (3, 4)",
+        "a, b = 1",
+        "return 9999999999999999999999999999",
+        "nonlocal_name = global_name",
+    ];
+    for body in bodies {
+        let text = format!("api = service(\"api\", interface(\"main\", \"http\", 80), binary = \"./api\")\n\ndef test_x():\n    {body}\n\nx = 1\n");
+        let fs = MemoryFs::default().with_file("/w/t.star", text.as_str());
+        let (db, _) = logging(fs.clone());
+        assert_eq!(db.check(&request("/w/t.star")), direct(&fs, "/w/t.star"), "{body}");
+    }
+}
