@@ -3,8 +3,15 @@
 //! ```text
 //! check_target ─┬─ decoded (text or OSP002/OSP003)
 //!               ├─ OSpec:    ospec_diagnostics (own + cross-file) ─ topology_model ─ loaded_module…
-//!               └─ topology: topology_diagnostics ─ loaded_module (per load()ed file) ─ module_imports
+//!               └─ topology: topology_diagnostics ─┬─ topology_skeleton (the file's tree, the span map)
+//!                                                   └─ topology_evaluation ─ skeleton_text ─ topology_skeleton
+//!                                                        └─ loaded_module (per load()ed file) ─ module_imports
 //! ```
+//!
+//! A topology file is evaluated as its skeleton (`topology::skeleton`: the bodies of the defs
+//! that cannot run at load stubbed out), whose text compares: an edit inside such a body
+//! changes the skeleton's span map but not its text, so the evaluation is not run again; the
+//! checks read the file's own tree and the evaluation with its spans mapped back.
 //!
 //! Diagnostics compare, so an unchanged result stops propagation (early cutoff). Evaluated
 //! modules do not (`no_eq`): what reads them re-runs when they are recomputed.
@@ -22,6 +29,7 @@ use crate::ospec::{self, CheckInput, CheckOptions};
 use crate::syntax::text::decode;
 use crate::syntax::yaml;
 use crate::syntax::Language;
+use crate::topology::skeleton::Skeleton;
 use crate::topology::{self, Addresses, Evaluated, Limits, LoadedModule, ModuleLoader, TopologyInput};
 use crate::vfs::Confinement;
 
@@ -162,16 +170,68 @@ pub fn topology_model<'db>(db: &'db dyn Db, key: Evaluation<'db>) -> Arc<Evaluat
     Arc::new(topology::evaluate_with(&input, Addresses::Values, Some(&loader)))
 }
 
-/// A topology file's diagnostics (evaluation and static checks), policy applied.
-#[salsa::tracked(returns(ref))]
-pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
-    let (path, root, limits) = (target.path(db), target.root(db), target.limits(db));
+/// A topology file's skeleton: the text evaluated, the map of its offsets back to the file's,
+/// the file's own tree.
+#[salsa::tracked(returns(ref), no_eq)]
+pub fn topology_skeleton<'db>(db: &'db dyn Db, target: Target<'db>) -> Arc<Skeleton> {
     let text = text_of(db, target);
+    Arc::new(Skeleton::of(&target.path(db).display().to_string(), text, &target.limits(db)))
+}
+
+/// What the evaluation of a topology file reads of its skeleton. It compares: an edit that
+/// leaves it unchanged stops here (early cutoff), and the evaluation is reused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkeletonText {
+    pub text: String,
+    /// Whether it differs from the file's text (then the evaluation's tree is not kept: the
+    /// checks read the file's).
+    pub stubbed: bool,
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn skeleton_text<'db>(db: &'db dyn Db, target: Target<'db>) -> SkeletonText {
+    let skeleton = topology_skeleton(db, target);
+    SkeletonText { text: skeleton.text.clone(), stubbed: skeleton.syntax.is_some() }
+}
+
+/// The evaluation of a topology file's skeleton (spans in the skeleton's offsets).
+#[salsa::tracked(returns(ref), no_eq)]
+pub fn topology_evaluation<'db>(db: &'db dyn Db, target: Target<'db>) -> Arc<Evaluated> {
+    let (path, root, limits) = (target.path(db), target.root(db), target.limits(db));
+    let skeleton = skeleton_text(db, target);
     let confinement = target.confinement(db).as_ref();
     let fs = TrackedFs::new(db, confinement);
     let loader = DbLoader::new(db, path, root, limits, confinement, Addresses::Values);
+    let input = TopologyInput { path, text: &skeleton.text, fs: &fs, root, limits };
+    let mut evaluated = topology::evaluate_with(&input, Addresses::Values, Some(&loader));
+    if skeleton.stubbed {
+        // One tree per file is kept: the skeleton query's, which is the file's.
+        evaluated.syntax = None;
+    }
+    Arc::new(evaluated)
+}
+
+/// A topology file's diagnostics (evaluation and static checks), policy applied: the
+/// evaluation of its skeleton taken back to the file's offsets, checked over the file's tree.
+#[salsa::tracked(returns(ref))]
+pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
+    let (path, root, limits) = (target.path(db), target.root(db), target.limits(db));
+    let skeleton = topology_skeleton(db, target);
+    let evaluated = topology_evaluation(db, target);
+    let text = text_of(db, target);
+    let confinement = target.confinement(db).as_ref();
+    let fs = TrackedFs::new(db, confinement);
     let input = TopologyInput { path, text, fs: &fs, root, limits };
-    target.options(db).policy.apply(topology::check_here(&input, Some(&loader)))
+    let found = match &skeleton.syntax {
+        Some(syntax) => {
+            let mapped = skeleton.map.evaluated(evaluated, text);
+            let found = topology::check_evaluated(&mapped, Some(syntax), &input);
+            topology::drop_later(mapped);
+            found
+        }
+        None => topology::check_evaluated(evaluated, evaluated.syntax.as_ref(), &input),
+    };
+    target.options(db).policy.apply(found)
 }
 
 /// A loaded module as one importer's run would evaluate it: the importing spec's directory

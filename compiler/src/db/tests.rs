@@ -164,3 +164,196 @@ fn a_newer_revision_cancels_a_running_check_and_the_retry_sees_it() {
     assert!(is_cancellation(payload.as_ref()));
     assert!(db.check(&request("/w/root.star")).is_empty(), "the retry on the new revision finishes");
 }
+
+/// A topology with services, a helper run at load, scenarios handed to builtins and tests.
+const TOPOLOGY: &str = "\
+def make(name, port):
+    return service(name, interface(\"main\", \"http\", port), binary = \"./\" + name)
+
+api = make(\"api\", 8080)
+db = service(\"db\", interface(\"pg\", \"postgres\", 5432), image = \"postgres:16\")
+
+def scenario_read():
+    return api.main.get(path = \"/items\")
+
+scenario(scenario_read)
+
+def test_create():
+    created = api.main.post(path = \"/items\", body = \"{}\")
+    assert_eq(created.status, 201)
+
+def test_query():
+    rows = db.pg.query(sql = \"select 1\")
+    assert_true(rows != None)
+
+fault_assumption(\"slow\", target = api, write = delay(\"1s\"))
+";
+
+fn set(db: &mut Database, path: &str, text: &str) {
+    db.set_content(Path::new(path), FileContent::Bytes(Arc::from(text.as_bytes())), true);
+}
+
+/// The one-shot pipeline's answer for `path` with the content `text`.
+fn direct_text(fs: &dyn crate::vfs::FileSystem, request: &Request, text: &str) -> Vec<Diagnostic> {
+    let input = FileInput {
+        path: &request.path,
+        text,
+        language: request.language,
+        fs,
+        root: &request.root,
+        options: &request.options,
+    };
+    check_file(&input)
+}
+
+#[test]
+fn an_edit_inside_a_test_body_evaluates_no_module_again() {
+    let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
+    let (mut db, log) = logging(fs.clone());
+    let request = request("/w/t.star");
+    // Opened in an editor: its content is volatile from then on (a value whose inputs became
+    // less durable is never reused as unchanged, so the first edit would not show it).
+    set(&mut db, "/w/t.star", TOPOLOGY);
+    assert_eq!(db.check(&request), direct(&fs, "/w/t.star"));
+    log.take();
+    // A keystroke inside a body: a later statement's offsets move, and the body now has a
+    // mistake its static reading reports.
+    let edited = TOPOLOGY.replace("assert_eq(created.status, 201)", "assert_eq(created.status, 2011)\n    api.mian");
+    set(&mut db, "/w/t.star", &edited);
+    let found = db.check(&request);
+    let events = log.take();
+    assert!(!events.iter().any(|e| e.starts_with("topology_evaluation(")), "{events:#?}");
+    assert!(events.iter().any(|e| e.starts_with("topology_skeleton(")), "{events:#?}");
+    assert_eq!(events.iter().filter(|e| e.starts_with("topology_diagnostics(")).count(), 1, "{events:#?}");
+    assert_eq!(found, direct_text(&fs, &request, &edited));
+    assert!(found.iter().any(|d| d.message.contains("mian")), "{found:#?}");
+}
+
+#[test]
+fn an_edit_at_top_level_evaluates_the_module_again() {
+    let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
+    let (mut db, log) = logging(fs.clone());
+    let request = request("/w/t.star");
+    db.check(&request);
+    log.take();
+    let edited = TOPOLOGY.replace("delay(\"1s\")", "delay(\"2s\")");
+    set(&mut db, "/w/t.star", &edited);
+    let found = db.check(&request);
+    assert_eq!(executed(&log, "topology_evaluation"), 1);
+    assert_eq!(found, direct_text(&fs, &request, &edited));
+}
+
+#[test]
+fn an_edit_inside_a_helper_run_at_load_evaluates_the_module_again() {
+    let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
+    let (mut db, log) = logging(fs.clone());
+    let request = request("/w/t.star");
+    db.check(&request);
+    log.take();
+    let edited = TOPOLOGY.replace("binary = \"./\" + name", "binary = \"./bin/\" + name");
+    set(&mut db, "/w/t.star", &edited);
+    let found = db.check(&request);
+    assert_eq!(executed(&log, "topology_evaluation"), 1);
+    assert_eq!(found, direct_text(&fs, &request, &edited));
+}
+
+/// `text` with a statement added at the start of every top-level def's body (all later
+/// offsets move), for the files that have one.
+fn with_bodies_edited(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut edited = false;
+    let mut after_def = false;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start().len();
+        if after_def && indent > 0 && !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+            out.push_str(&line[..indent]);
+            out.push_str("edited_ = 1\n");
+            edited = true;
+            after_def = false;
+        }
+        if line.starts_with("def ") && line.trim_end().ends_with(':') {
+            after_def = true;
+        }
+        out.push_str(line);
+    }
+    edited.then_some(out)
+}
+
+/// Every topology file under `dir`, sorted.
+fn star_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            star_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "star") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_topology_file_checks_as_the_one_shot_pipeline_before_and_after_body_edits() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let shared = std::env::var_os("OSPECC_SHARED_DIR").map_or_else(|| repo.join("../shared"), PathBuf::from);
+    let corpus = shared.join("data/faultbox-corpus");
+    let mut roots = vec![repo.clone()];
+    if corpus.is_dir() {
+        roots.push(corpus.clone());
+    } else {
+        eprintln!("SKIP (corpus part): {} is absent", corpus.display());
+    }
+    let fs = crate::vfs::RealFs;
+    let mut checked = 0;
+    for root in roots {
+        let mut files = Vec::new();
+        for dir in ["tests", "examples", "corpus", "poc"] {
+            star_files(&root.join(dir), &mut files);
+        }
+        for path in files {
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let (mut db, _) = (Database::new(Arc::new(crate::vfs::RealFs), topology::MAX_READ_BYTES), ());
+            let request = Request { root: root.clone(), ..request(&path.display().to_string()) };
+            assert_eq!(db.check(&request), direct_text(&fs, &request, &text), "{}", path.display());
+            if let Some(edited) = with_bodies_edited(&text) {
+                db.set_content(&path, FileContent::Bytes(Arc::from(edited.as_bytes())), true);
+                assert_eq!(db.check(&request), direct_text(&fs, &request, &edited), "{} (edited)", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} topology files found");
+}
+
+#[test]
+fn what_starlark_refuses_before_running_is_reported_from_a_body_as_before() {
+    // Each body holds something starlark-rust may refuse when it compiles the module (which it
+    // does before running anything): the database must report what the one-shot pipeline does.
+    let bodies = [
+        "print(a = 1, a = 2)",
+        "def g(x, x):\n        pass",
+        "return [x for x in y for y in [1]]",
+        "x = 1\n    x += undefined",
+        "for i in []:\n        pass\n    break",
+        "def g(*, a):\n        pass",
+        "def g(x: int):\n        pass",
+        "return lambda r = missing: r",
+        "return {\"a\": 1, \"a\": 2}",
+        "return f\"{x}\"",
+        "return 1 // 0",
+        "return \"%d\" % \"a\"",
+        "return [1, 2][5]",
+        "load(\"x.star\", \"y\")",
+        "return (1, 2) = (3, 4)",
+        "a, b = 1",
+        "return 9999999999999999999999999999",
+        "nonlocal_name = global_name",
+    ];
+    for body in bodies {
+        let text = format!("api = service(\"api\", interface(\"main\", \"http\", 80), binary = \"./api\")\n\ndef test_x():\n    {body}\n\nx = 1\n");
+        let fs = MemoryFs::default().with_file("/w/t.star", text.as_str());
+        let (db, _) = logging(fs.clone());
+        assert_eq!(db.check(&request("/w/t.star")), direct(&fs, "/w/t.star"), "{body}");
+    }
+}

@@ -71,7 +71,7 @@ pub fn analyse(syntax: &Syntax, globals: &[Global], root_file: &str) -> Bodies {
 
 /// Names the module binds (assignments, defs, loads), whether or not evaluation reached them:
 /// such a name is never the builtin of the same name.
-fn bound_at_top_level(stmt: &AstStmt, names: &mut HashSet<String>) {
+pub(crate) fn bound_at_top_level(stmt: &AstStmt, names: &mut HashSet<String>) {
     match &stmt.node {
         StmtP::Statements(list) => list.iter().for_each(|s| bound_at_top_level(s, names)),
         StmtP::Def(def) => {

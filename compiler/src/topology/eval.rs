@@ -12,7 +12,7 @@ use ospecc_schema::topology::catalog;
 use starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
 use starlark::eval::{BeforeStmtFunc, Evaluator, ReturnFileLoader};
 use starlark::syntax::{AstModule, Dialect, DialectTypes};
-use starlark::values::FrozenHeapName;
+use starlark::values::{FrozenHeapName, ValueLike};
 use starlark::ErrorKind;
 
 use super::attrs::Addresses;
@@ -118,6 +118,50 @@ static GLOBALS: LazyLock<Globals> = LazyLock::new(|| {
     }
     builder.build()
 });
+
+/// What a predeclared name is bound to, as far as the skeleton cares.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Predeclared {
+    /// A catalog builtin bound to the recorder: a call only records its arguments.
+    Recorder,
+    /// A namespace of recorders (`match`, `observe`, ...).
+    Namespace,
+    Other,
+}
+
+/// The names every module sees before its own (what starlark-rust resolves a name against
+/// after the module's bindings).
+static PREDECLARED: LazyLock<std::collections::HashMap<String, Predeclared>> = LazyLock::new(|| {
+    GLOBALS
+        .iter()
+        .map(|(name, value)| {
+            let value = value.to_value();
+            let kind = if value.downcast_ref::<BuiltinFn>().is_some() {
+                Predeclared::Recorder
+            } else if value.downcast_ref::<Namespace>().is_some() {
+                Predeclared::Namespace
+            } else {
+                Predeclared::Other
+            };
+            (name.to_owned(), kind)
+        })
+        .collect()
+});
+
+/// Whether `name` is predeclared (a builtin of Starlark's, the sandbox's or the catalog's).
+pub(crate) fn is_predeclared(name: &str) -> bool {
+    PREDECLARED.contains_key(name)
+}
+
+/// Whether `name` is bound to a catalog builtin that only records its call.
+pub(crate) fn records_only(name: &str) -> bool {
+    PREDECLARED.get(name) == Some(&Predeclared::Recorder)
+}
+
+/// Whether `name` is a namespace of recording builtins.
+pub(crate) fn is_namespace(name: &str) -> bool {
+    PREDECLARED.get(name) == Some(&Predeclared::Namespace)
+}
 
 /// `+`, `*`, `%` as the guarded functions that check the budget first.
 static GUARDED_OPERATORS: LazyLock<HashMap<String, String>> =
@@ -280,7 +324,7 @@ fn too_many_nodes(start: usize, at: usize, limits: &Limits) -> Diagnostic {
 
 /// Refuses text the parser should not see: too large, or nested deeply enough to exhaust
 /// the parser's stack.
-fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
+pub(crate) fn precheck(text: &str, limits: &Limits) -> Option<Diagnostic> {
     if let Some(too_large) = oversized(text, limits) {
         return Some(too_large);
     }

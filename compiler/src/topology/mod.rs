@@ -22,6 +22,7 @@ pub use native::is_native;
 pub(crate) mod quantities;
 pub mod run;
 mod session;
+pub mod skeleton;
 pub mod syntax;
 mod threads;
 pub mod values;
@@ -34,6 +35,7 @@ pub use eval::{evaluate_module, imports_of, Limits, LoadFailure, ModuleRequest};
 pub(crate) use eval::{syntax_error, DIALECT};
 pub use modules::{LoadedModule, ModuleLoader};
 pub use session::{normalize, MAX_READ_BYTES};
+pub(crate) use threads::drop_later;
 pub use values::{Arg, Recorded};
 
 use crate::diagnostics::{self, Diagnostic};
@@ -176,7 +178,7 @@ pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
 /// ([`on_analysis_stack`]), with loaded modules taken from `loader` when given.
 pub fn check_here(input: &TopologyInput, loader: Option<&dyn ModuleLoader>) -> Vec<Diagnostic> {
     let mut evaluated = evaluate_with(input, Addresses::Values, loader);
-    let mut diagnostics = run_checks(&evaluated, input);
+    let mut diagnostics = run_checks(&evaluated, evaluated.syntax.as_ref(), input);
     diagnostics.append(&mut evaluated.diagnostics);
     // Nothing reads the model any more; freeing it takes about a tenth of a big file's check.
     threads::drop_later(evaluated);
@@ -185,11 +187,26 @@ pub fn check_here(input: &TopologyInput, loader: Option<&dyn ModuleLoader>) -> V
     diagnostics
 }
 
+/// [`check_here`] over an evaluation already made: the static checks of `evaluated`, whose file
+/// has the syntax tree `syntax` (the database evaluates a file's skeleton, whose tree is not
+/// the file's), with the evaluation's own diagnostics, in deterministic order.
+pub fn check_evaluated(
+    evaluated: &Evaluated,
+    syntax: Option<&syntax::Syntax>,
+    input: &TopologyInput,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = run_checks(evaluated, syntax, input);
+    diagnostics.extend(evaluated.diagnostics.iter().cloned());
+    diagnostics::sort(&mut diagnostics);
+    diagnostics.dedup();
+    diagnostics
+}
+
 /// The static checks, contained: a defect in one check must not take the whole run down (or
 /// hide the evaluation's own diagnostics), so a panic becomes a finding that asks for a report.
-fn run_checks(evaluated: &Evaluated, input: &TopologyInput) -> Vec<Diagnostic> {
+fn run_checks(evaluated: &Evaluated, syntax: Option<&syntax::Syntax>, input: &TopologyInput) -> Vec<Diagnostic> {
     let files = input.path.parent().map(|spec_dir| checks::Files { fs: input.fs, spec_dir });
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(evaluated, files))) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(evaluated, syntax, files))) {
         Ok(found) => found,
         Err(payload) if payload.is::<salsa::Cancelled>() => std::panic::resume_unwind(payload),
         Err(panic) => {
@@ -225,7 +242,7 @@ pub fn evaluate_with(input: &TopologyInput, addresses: Addresses, loader: Option
 pub fn evaluate_for_plan(input: &TopologyInput) -> Evaluated {
     on_analysis_stack(|| {
         let mut evaluated = evaluate_here(input, Addresses::Markers);
-        let mut found = run_checks(&evaluated, input);
+        let mut found = run_checks(&evaluated, evaluated.syntax.as_ref(), input);
         found.append(&mut evaluated.diagnostics);
         diagnostics::sort(&mut found);
         found.dedup();

@@ -126,10 +126,11 @@ pub(crate) struct Files<'a> {
 impl<'a> Model<'a> {
     pub(crate) fn new(
         evaluated: &'a Evaluated,
+        syntax: &'a Syntax,
         body_calls: Vec<bodies::BodyCall>,
         files: Option<Files<'a>>,
     ) -> Model<'a> {
-        let syntax = evaluated.syntax.as_ref();
+        let syntax = Some(syntax);
         let mut calls: Vec<Call> = evaluated
             .calls
             .iter()
@@ -201,13 +202,14 @@ impl<'a> Model<'a> {
     }
 }
 
-/// Every static-check diagnostic for an evaluated file.
-pub(super) fn run(evaluated: &Evaluated, files: Option<Files>) -> Vec<Diagnostic> {
-    let Some(syntax) = evaluated.syntax.as_ref() else { return Vec::new() };
+/// Every static-check diagnostic for an evaluated file whose syntax tree is `syntax` (the
+/// evaluation's own, or the file's when the evaluation was of its skeleton).
+pub(super) fn run(evaluated: &Evaluated, syntax: Option<&Syntax>, files: Option<Files>) -> Vec<Diagnostic> {
+    let Some(syntax) = syntax else { return Vec::new() };
     let bodies = bodies::analyse(syntax, &evaluated.globals, &evaluated.root);
     let mut out = bodies.diagnostics;
     let body_calls = bodies.calls;
-    let model = Model::new(evaluated, body_calls, files);
+    let model = Model::new(evaluated, syntax, body_calls, files);
     let (mut first, mut second) = if model.calls.len() >= PARALLEL_CALLS {
         super::threads::join(|| first_half(&model), || second_half(&model))
     } else {
