@@ -39,20 +39,11 @@ fn executed(log: &EventLog, query: &str) -> usize {
     log.take().iter().filter(|e| e.starts_with(&format!("{query}("))).count()
 }
 
-/// A fresh database's answer for the same file, for comparison with one that lived through
-/// other checks and edits.
+/// The stages without the database (the whole module evaluated, no skeleton, no memo): the
+/// oracle the database is held to.
 fn direct(fs: &MemoryFs, path: &str) -> Vec<Diagnostic> {
-    let request = request(path);
     let text = fs.read_to_string(Path::new(path), u64::MAX).unwrap();
-    let input = FileInput {
-        path: &request.path,
-        text: &text,
-        language: request.language,
-        fs: Arc::new(fs.clone()),
-        root: &request.root,
-        options: &request.options,
-    };
-    check_file(&input)
+    direct_text(fs, &request(path), &text)
 }
 
 #[test]
@@ -193,17 +184,24 @@ fn set(db: &mut Database, path: &str, text: &str) {
     db.set_content(Path::new(path), FileContent::Bytes(Arc::from(text.as_bytes())), true);
 }
 
-/// The one-shot pipeline's answer for `path` with the content `text`.
+/// [`direct`] for `path` with the content `text`.
 fn direct_text(fs: &dyn crate::vfs::FileSystem, request: &Request, text: &str) -> Vec<Diagnostic> {
-    let input = FileInput {
-        path: &request.path,
-        text,
-        language: request.language,
-        fs,
-        root: &request.root,
-        options: &request.options,
-    };
-    check_file(&input)
+    let policy = &request.options.policy;
+    if let Err(diagnostic) = crate::syntax::text::decode(text.as_bytes()) {
+        return policy.apply(vec![diagnostic]);
+    }
+    let (path, root, limits) = (request.path.as_path(), request.root.as_path(), request.limits);
+    match request.language {
+        Language::OSpec => {
+            let own = crate::ospec::check(&crate::ospec::CheckInput { path, text, fs, options: &request.options });
+            if request.options.profile != ospecc_schema::Profile::Ext {
+                return own;
+            }
+            let cross = crate::crossfile::check(&crate::crossfile::CrossInput { path, text, fs, root, limits });
+            crate::crossfile::merge(own, policy.apply(cross))
+        }
+        Language::Topology => policy.apply(topology::check(&topology::TopologyInput { path, text, fs, root, limits })),
+    }
 }
 
 #[test]
