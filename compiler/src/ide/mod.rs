@@ -398,4 +398,6 @@ fn word_at(text: &str, offset: usize, extra: &[u8]) -> Span {
 }
 
 #[cfg(test)]
+mod completion_tests;
+#[cfg(test)]
 mod tests;
