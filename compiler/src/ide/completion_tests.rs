@@ -161,3 +161,12 @@ fn starlark_after_and_inside_multi_line_strings() {
     offers(&got, &["healthcheck="], &[]);
     assert!(star(&format!("{TOPOLOGY}def t():\n    \"\"\"Doc\n    ser‸\n    \"\"\"\n")).is_empty());
 }
+
+#[test]
+fn starlark_comments_complete_nothing() {
+    assert!(star(&format!("{TOPOLOGY}# ser‸")).is_empty());
+    assert!(star(&format!("{TOPOLOGY}x = 1  # see ser‸\ny = 2\n")).is_empty());
+    assert!(star(&format!("{TOPOLOGY}web = service(\"web\", # a ‸\n)")).is_empty());
+    // A `#` inside a string is not a comment.
+    offers(&star(&format!("{TOPOLOGY}x = \"#\" + ser‸")), &["service"], &[]);
+}

@@ -71,6 +71,10 @@ fn step(text: &str, open: Open, start: usize, line: &str) -> (Role, Open) {
 /// What a block line opens with its value: a block scalar, a flow collection or a quoted
 /// scalar that its own line does not close.
 fn opens(text: &str, start: usize, line: &str) -> Open {
+    // Most lines open nothing; only these characters can start what would.
+    if !line.bytes().any(|b| matches!(b, b'|' | b'>' | b'[' | b'{' | b'"' | b'\'')) {
+        return Open::Nothing;
+    }
     let parsed = parse_line(line);
     if parsed.blank {
         return Open::Nothing;

@@ -29,9 +29,9 @@ pub fn complete(file: &FileContext, offset: usize) -> Completions {
         if token.kind == Kind::Str && token.span.start < offset && inside {
             return Completions { items: in_string(file, &index, token, offset), incomplete: false };
         }
-        if token.kind == Kind::Comment {
-            return Completions::default();
-        }
+    }
+    if in_comment(&index, text, offset) {
+        return Completions::default();
     }
     let word = word_at(text, offset, b"");
     let word = Span::new(word.start, offset.max(word.start));
@@ -46,6 +46,14 @@ pub fn complete(file: &FileContext, offset: usize) -> Completions {
         label.starts_with(&prefix) || label.split(['_', '.']).any(|word| word.starts_with(&prefix))
     });
     found
+}
+
+/// Whether `offset` is inside a comment: a `#` on its line after the last token before it
+/// (the index keeps no comment tokens; a `#` inside a string is inside that string's token).
+fn in_comment(index: &Index, text: &str, offset: usize) -> bool {
+    let from = index.token_before(offset).map_or(0, |i| index.tokens[i].span.end.min(offset));
+    let gap = text.get(from..offset).unwrap_or_default();
+    gap.rsplit(['\n', '\r']).next().unwrap_or_default().contains('#')
 }
 
 /// `a.b.` before `at`: the receiver's dotted text (`a.b`).
