@@ -54,19 +54,19 @@ pub struct Cursor {
 
 /// One line split into YAML's block structure.
 #[derive(Debug, Default)]
-pub(super) struct Line {
+struct Line {
     /// Column of the first non-space character.
-    pub first: usize,
+    first: usize,
     /// Columns of the `- ` markers at the start.
-    pub dashes: Vec<usize>,
+    dashes: Vec<usize>,
     /// The key (`name:` with a space, or the line's end, after it) and its column.
-    pub key: Option<(String, usize)>,
+    key: Option<(String, usize)>,
     /// Column where the content after the dashes starts.
-    pub content: usize,
-    pub blank: bool,
+    content: usize,
+    blank: bool,
 }
 
-pub(super) fn parse_line(text: &str) -> Line {
+fn parse_line(text: &str) -> Line {
     let bytes = text.as_bytes();
     let first = bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
     if first == bytes.len() || bytes[first] == b'#' {
@@ -101,13 +101,24 @@ pub(crate) fn key_at(rest: &str) -> Option<String> {
 }
 
 /// The first `:` that ends a plain key (followed by a space or the end).
-fn colon_of(rest: &str) -> Option<usize> {
+pub(super) fn colon_of(rest: &str) -> Option<usize> {
     let bytes = rest.as_bytes();
     (0..bytes.len()).find(|&i| bytes[i] == b':' && matches!(bytes.get(i + 1), None | Some(b' ' | b'\t' | b'\r')))
 }
 
 /// The lines of `text` with their start offsets (line breaks excluded; `\r\n` and `\r` end lines).
 pub(crate) fn lines(text: &str) -> Vec<(usize, &str)> {
+    if !text.contains('\r') {
+        // The common case, found with `memchr` (`str::match_indices` on a byte).
+        let mut out = Vec::with_capacity(text.len() / 24 + 1);
+        let mut start = 0;
+        for (i, _) in text.match_indices('\n') {
+            out.push((start, &text[start..i]));
+            start = i + 1;
+        }
+        out.push((start, &text[start..]));
+        return out;
+    }
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     let mut start = 0;
@@ -153,9 +164,8 @@ pub fn cursor(text: &str, offset: usize) -> Cursor {
         Role::Flow { open } => return in_flow(text, &lines, &roles, open, offset).unwrap_or_else(|| in_text(offset)),
         _ => {}
     }
-    let parsed = parse_line(line);
-    let value = layout::value_column(line, &parsed);
-    if !parsed.blank && value < column && line[value..].starts_with(['[', '{']) {
+    let value = layout::value_place(line).value;
+    if value < column && line[value..].starts_with(['[', '{']) {
         if let Some(found) = in_flow(text, &lines, &roles, start + value, offset) {
             return found;
         }

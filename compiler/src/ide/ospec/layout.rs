@@ -9,7 +9,7 @@
 //! Tolerance: an opener never closed does not swallow the rest of the document; it ends at the
 //! first line indented no deeper than its own line (YAML wants continuation lines deeper).
 
-use super::context::{parse_line, Line, Segment, Slot};
+use super::context::{colon_of, Segment, Slot};
 use crate::span::Span;
 
 /// What a line belongs to.
@@ -75,55 +75,69 @@ fn opens(text: &str, start: usize, line: &str) -> Open {
     if !line.bytes().any(|b| matches!(b, b'|' | b'>' | b'[' | b'{' | b'"' | b'\'')) {
         return Open::Nothing;
     }
-    let parsed = parse_line(line);
-    if parsed.blank {
-        return Open::Nothing;
-    }
-    let value = value_column(line, &parsed);
-    let rest = &line[value..];
+    let place = value_place(line);
+    let rest = &line[place.value..];
     match rest.as_bytes().first() {
-        Some(b'|' | b'>') if is_scalar_header(rest) => {
-            let parent = parsed.key.as_ref().map(|(_, c)| *c).or(parsed.dashes.last().copied()).unwrap_or(parsed.first);
-            Open::Scalar { parent }
-        }
-        Some(b'[' | b'{') => match flow_depth(text, start + value, start + line.len(), 0) {
-            Some(depth) => Open::Flow { open: start + value, indent: parsed.first, depth },
+        Some(b'|' | b'>') if is_scalar_header(rest) => Open::Scalar { parent: place.parent },
+        Some(b'[' | b'{') => match flow_depth(text, start + place.value, start + line.len(), 0) {
+            Some(depth) => Open::Flow { open: start + place.value, indent: place.first, depth },
             None => Open::Nothing,
         },
-        Some(&quote @ (b'"' | b'\'')) if quote_end(line.as_bytes(), value + 1, line.len(), quote).is_none() => {
-            Open::Quoted { indent: parsed.first, quote }
+        Some(&quote @ (b'"' | b'\'')) if quote_end(line.as_bytes(), place.value + 1, line.len(), quote).is_none() => {
+            Open::Quoted { indent: place.first, quote }
         }
         _ => Open::Nothing,
     }
 }
 
-/// The column where a line's value starts: after `key:` and its spaces, or after the dashes;
-/// node properties (`&anchor`, `!tag`) are skipped.
-pub(super) fn value_column(line: &str, parsed: &Line) -> usize {
-    let mut at = match &parsed.key {
-        Some((key, col)) => key_colon(line, *col, key).map_or(line.len(), |c| c + 1),
-        None => parsed.content,
-    };
+/// Where a block line's value is.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Place {
+    /// The column of the first non-space character.
+    pub first: usize,
+    /// The column of the key, else of the last `- `: a block scalar's body is deeper.
+    pub parent: usize,
+    /// The column where the value starts: after `key:` and its spaces, else after the dashes;
+    /// node properties (`&anchor`, `!tag`) skipped. The line's length when there is none.
+    pub value: usize,
+}
+
+/// Reads a block line's key and value columns without allocating (the line pass runs over
+/// every line).
+pub(super) fn value_place(line: &str) -> Place {
     let bytes = line.as_bytes();
+    let first = bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
+    let (mut at, mut parent) = (first, first);
+    while bytes.get(at) == Some(&b'-') && matches!(bytes.get(at + 1), None | Some(b' ')) {
+        parent = at;
+        at += 1;
+        while bytes.get(at) == Some(&b' ') {
+            at += 1;
+        }
+    }
+    let colon = match bytes.get(at) {
+        Some(&quote @ (b'"' | b'\'')) => quote_end(bytes, at + 1, bytes.len(), quote).and_then(|end| {
+            let colon = end + bytes[end..].iter().take_while(|&&b| b == b' ').count();
+            (bytes.get(colon) == Some(&b':') && ends_plain(bytes, colon + 1)).then_some(colon)
+        }),
+        Some(b'[' | b'{' | b'#') | None => None,
+        Some(_) => colon_of(&line[at..]).map(|c| at + c),
+    };
+    if let Some(colon) = colon {
+        parent = at;
+        at = colon + 1;
+    }
     loop {
         while matches!(bytes.get(at), Some(b' ' | b'\t')) {
             at += 1;
         }
         if !matches!(bytes.get(at), Some(b'&' | b'!')) {
-            return at.min(line.len());
+            return Place { first, parent, value: at.min(line.len()) };
         }
         while bytes.get(at).is_some_and(|b| !matches!(b, b' ' | b'\t')) {
             at += 1;
         }
     }
-}
-
-/// The column of the `:` ending the key written at `col`.
-fn key_colon(line: &str, col: usize, key: &str) -> Option<usize> {
-    let rest = line.get(col..)?;
-    let quoted = rest.starts_with(['"', '\'']);
-    let skip = if quoted { key.len() + 2 } else { key.len() };
-    rest.get(skip..)?.find(':').map(|c| col + skip + c)
 }
 
 /// `|`, `>`, with optional indentation and chomping indicators, then only a comment.
@@ -168,55 +182,75 @@ struct Token {
 }
 
 /// The flow tokens of `text[from..to]` (comments skipped; a scalar's span is trimmed).
-fn tokens(text: &str, from: usize, to: usize) -> Vec<Token> {
-    let bytes = &text.as_bytes()[..to.min(text.len())];
-    let mut out = Vec::new();
-    let mut i = from;
-    while i < bytes.len() {
-        let start = i;
-        let kind = match bytes[i] {
+fn tokens(text: &str, from: usize, to: usize) -> Tokens<'_> {
+    Tokens { bytes: &text.as_bytes()[..to.min(text.len())], i: from }
+}
+
+/// An iterator over flow tokens (no allocation: the line pass runs over every line).
+struct Tokens<'t> {
+    bytes: &'t [u8],
+    i: usize,
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        let bytes = self.bytes;
+        let mut i = self.i;
+        let token = next_token(bytes, &mut i);
+        self.i = i;
+        token
+    }
+}
+
+/// The token at or after `*i`, advancing `*i` past it.
+fn next_token(bytes: &[u8], i: &mut usize) -> Option<Token> {
+    while *i < bytes.len() {
+        let start = *i;
+        let kind = match bytes[start] {
             b' ' | b'\t' | b'\r' | b'\n' => {
-                i += 1;
+                *i += 1;
                 continue;
             }
-            b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'\n' | b'\r') => {
-                i += bytes[i..].iter().position(|&b| b == b'\n' || b == b'\r').unwrap_or(bytes.len() - i);
+            b'#' if start == 0 || matches!(bytes[start - 1], b' ' | b'\t' | b'\n' | b'\r') => {
+                *i += bytes[*i..].iter().position(|&b| b == b'\n' || b == b'\r').unwrap_or(bytes.len() - *i);
                 continue;
             }
             b @ (b'{' | b'[') => {
-                i += 1;
+                *i += 1;
                 Kind::Open { map: b == b'{' }
             }
             b'}' | b']' => {
-                i += 1;
+                *i += 1;
                 Kind::Close
             }
             b',' => {
-                i += 1;
+                *i += 1;
                 Kind::Comma
             }
-            b':' if ends_plain(bytes, i + 1) => {
-                i += 1;
+            b':' if ends_plain(bytes, start + 1) => {
+                *i += 1;
                 Kind::Colon
             }
-            quote @ (b'"' | b'\'') => match quote_end(bytes, i + 1, bytes.len(), quote) {
+            quote @ (b'"' | b'\'') => match quote_end(bytes, start + 1, bytes.len(), quote) {
                 Some(end) => {
-                    i = end;
+                    *i = end;
                     Kind::Scalar { quoted: true, closed: true }
                 }
                 None => {
-                    i = bytes[i..].iter().position(|&b| b == b'\n' || b == b'\r').map_or(bytes.len(), |p| i + p);
+                    *i = bytes[*i..].iter().position(|&b| b == b'\n' || b == b'\r').map_or(bytes.len(), |p| start + p);
                     Kind::Scalar { quoted: true, closed: false }
                 }
             },
             _ => {
-                i = plain_end(bytes, i);
+                *i = plain_end(bytes, start);
                 Kind::Scalar { quoted: false, closed: true }
             }
         };
-        out.push(Token { kind, span: Span::new(start, i) });
+        return Some(Token { kind, span: Span::new(start, *i) });
     }
-    out
+    None
 }
 
 /// Whether a `:` whose next byte is at `at` ends a key (followed by a space, an indicator or
