@@ -137,14 +137,8 @@ fn measure(path: &Path, text: &str, language: Language, rounds: usize) {
     // The hand-written paths, over the edited text (what the editor asks after the edit).
     let fs = MemoryFs::default();
     let file_path = PathBuf::from(if language == Language::OSpec { "/w/big.ospec.yml" } else { "/w/big.star" });
-    let file = FileContext {
-        path: &file_path,
-        text: &edited,
-        language,
-        fs: &fs,
-        workspace_files: &[],
-        profile: Profile::Ext,
-    };
+    let file =
+        FileContext { path: &file_path, text: &edited, language, fs: &fs, workspace_files: &[], profile: Profile::Ext };
     // The syntax pass alone: the cursor where no answer is computed after it (inside a
     // block scalar's text for YAML: line roles over the whole file; inside a comment for
     // Starlark: the token stream and the file's index), on the edited text plus that tail.
