@@ -170,3 +170,35 @@ fn starlark_comments_complete_nothing() {
     // A `#` inside a string is not a comment.
     offers(&star(&format!("{TOPOLOGY}x = \"#\" + ser‸")), &["service"], &[]);
 }
+
+#[test]
+fn every_offset_of_odd_flows_and_scalars_answers_without_panicking() {
+    let texts = [
+        "a: {b: [1, {c: \"d\\\"é\", e: 'f''g'}], h: |\n  😀 x: [\n  y\ni: \"open\n  more é\nj: [\n  k, {l: m\n",
+        "- [a, {b: c}\n- {d: [e\n  , f]}\n- |-2\n    t\n- 'q\n",
+        "x: &a !t [1, 2\ny: *a\n\"k\": {\"z\":1,}\n{: }\n[: ]\n]]}}\n: |\n",
+        "s = [\n  \"\"\"é\n(\"\"\", # (\n  {\"k\": [1,\n}\n# x\n",
+    ];
+    let fs = MemoryFs::default();
+    for text in texts {
+        for path in ["/w/a.ospec.yml", "/w/t.star"] {
+            let language = if path.ends_with(".star") { Language::Topology } else { Language::OSpec };
+            let file = FileContext {
+                path: Path::new(path),
+                text,
+                language,
+                fs: &fs,
+                workspace_files: &[],
+                profile: Profile::Ext,
+            };
+            for offset in (0..=text.len()).filter(|&o| text.is_char_boundary(o)) {
+                for item in completions(&file, offset) {
+                    let span = item.replace;
+                    assert!(span.start <= span.end && span.end <= text.len(), "{item:?}");
+                    assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end), "{item:?}");
+                }
+                std::hint::black_box(hover(&file, offset));
+            }
+        }
+    }
+}
