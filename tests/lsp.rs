@@ -1467,3 +1467,39 @@ fn references_and_rename_follow_an_ospec_service_into_its_topology_and_every_spe
     assert!(response["error"]["message"].as_str().unwrap_or_default().contains("names a file"), "{response}");
     assert!(client.shutdown().success());
 }
+
+/// Completion inside YAML flow collections and around block scalars, and inside Starlark
+/// list literals, over the wire: the labels, and the edit of a flow mapping's key (in place,
+/// `key: `, not a block snippet). `>` scalars here, as `|` marks the cursor.
+#[test]
+fn completion_in_flow_collections_and_after_block_scalars() {
+    let (_project, root) = feature_project();
+    let (mut client, _) = Client::start(&[&root], fast(), json!({}));
+    let labels = |result: &Value| -> Vec<String> {
+        let items = result.get("items").unwrap_or(result);
+        let mut labels: Vec<String> =
+            items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap().to_string()).collect();
+        labels.sort();
+        labels
+    };
+    let mut complete =
+        |file: &str, marked: &str| at_cursor(&mut client, &root, file, marked, "textDocument/completion", json!({}));
+    let result = complete("f.ospec.yml", "metadata: {license: MIT, ver|}\n");
+    assert_eq!(labels(&result), ["version"], "{result}");
+    let item = &result.get("items").unwrap_or(&result)[0];
+    assert_eq!(item["textEdit"]["newText"], json!("version: "), "{item}");
+    assert_eq!(item["textEdit"]["range"]["start"], json!({"line": 0, "character": 25}), "{item}");
+    assert_ne!(item["insertTextFormat"], json!(2), "{item}");
+    let spec = "services:\n  web: {}\n  cache: {}\n  api:\n    depends_on: [web, |]\n";
+    assert_eq!(labels(&complete("f.ospec.yml", spec)), ["api", "cache", "web"]);
+    let result = complete("f.ospec.yml", "tasks: [{id: a, title: b}, {id: c, ti|}]\n");
+    assert_eq!(labels(&result), ["title"], "{result}");
+    let result = complete("f.ospec.yml", "description: >\n  some text\noutc|\n");
+    assert_eq!(labels(&result), ["outcome", "outcome_type"], "{result}");
+    let result = complete("f.ospec.yml", "description: >\n  some te|\n");
+    assert!(labels(&result).is_empty(), "{result}");
+    let star = "x = service(\"x\", \"bin\", depends_on = [|])\n";
+    let got = labels(&complete("f.star", &format!("{FEATURE_TOPOLOGY}{star}")));
+    assert!(got.contains(&"db".to_string()) && !got.iter().any(|l| l.ends_with('=')), "{got:?}");
+    assert!(client.shutdown().success());
+}

@@ -427,6 +427,8 @@ fn word_at(text: &str, offset: usize, extra: &[u8]) -> Span {
 }
 
 #[cfg(test)]
+mod completion_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_across;

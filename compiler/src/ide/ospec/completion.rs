@@ -22,7 +22,7 @@ pub fn complete(file: &FileContext, offset: usize) -> Vec<CompletionItem> {
     let mut items = match cursor.slot {
         Slot::Key if at.is_object() || at.is_empty() && cursor.path.is_empty() => keys(&at, &cursor),
         Slot::Key if cursor.after_dash || !cursor.path.is_empty() => values(file, &at, &cursor),
-        Slot::Key => Vec::new(),
+        Slot::Key | Slot::Text => Vec::new(),
         Slot::Value => values(file, &at, &cursor),
     };
     items.retain(|item| matches(&item.label, &cursor.prefix));
@@ -53,13 +53,17 @@ fn key_item(at: &At, property: &Property, cursor: &Cursor) -> CompletionItem {
     if property.required {
         detail = format!("{detail} (required)").trim_start().to_string();
     }
-    let snippet = format!("{}:{}", property.name, skeleton(&child, 1));
+    // In a flow mapping the value goes on the spot (`{max: |}`): no block skeleton.
+    let (insert, snippet) = match cursor.flow {
+        true => (format!("{}: ", property.name), false),
+        false => (format!("{}:{}", property.name, skeleton(&child, 1)), true),
+    };
     // Required keys first, then the rest, each alphabetically.
     let rank = if property.required { 0 } else { 1 };
     CompletionItem::new(&property.name, CompletionKind::Property, cursor.word)
         .detail(detail)
         .docs(super::hover::describe(&child))
-        .insert(snippet, true)
+        .insert(insert, snippet)
         .sort(format!("{rank}{}", property.name))
 }
 

@@ -4,9 +4,12 @@
 //! spanned tree cannot be asked. Block YAML (what specs are written in) nests by indentation
 //! and `- ` markers, which a backward scan over lines recovers: the chain of parent keys and
 //! sequence items down to the cursor, the sibling keys already present, and whether the
-//! cursor is on a key or a value. Flow collections are read only on the cursor's own line
-//! (`deps: [a, b|`).
+//! cursor is on a key or a value. Lines that are not block structure (a block scalar's body,
+//! the inside of a flow collection or quoted scalar opened above) are told apart first
+//! (`layout`); inside a flow collection (`retry: {max_|`, `kinds: [a, |`) the cursor is placed
+//! by its brackets, below the place of the collection itself.
 
+use super::layout::{self, Role};
 use crate::span::Span;
 
 /// One step of a path from the document root.
@@ -23,8 +26,11 @@ pub enum Slot {
     /// A key of the mapping at the path (or, when that is not a mapping, a scalar written on
     /// its own line: `- value`, or a value on the line after its key).
     Key,
-    /// The value of the last key of the path, on the key's line.
+    /// The value of the last key of the path, on the key's line (or an item of a flow
+    /// sequence, or a value in a flow mapping).
     Value,
+    /// Inside text: a block scalar's body or a quoted scalar's later lines. Nothing completes.
+    Text,
 }
 
 /// The cursor's place in the document.
@@ -41,6 +47,9 @@ pub struct Cursor {
     pub siblings: Vec<String>,
     /// Whether the cursor line starts a sequence item (`- |`).
     pub after_dash: bool,
+    /// Whether the cursor is inside a flow collection (a key is then written `key: value`
+    /// on the spot, never as a block).
+    pub flow: bool,
 }
 
 /// One line split into YAML's block structure.
@@ -92,13 +101,24 @@ pub(crate) fn key_at(rest: &str) -> Option<String> {
 }
 
 /// The first `:` that ends a plain key (followed by a space or the end).
-fn colon_of(rest: &str) -> Option<usize> {
+pub(super) fn colon_of(rest: &str) -> Option<usize> {
     let bytes = rest.as_bytes();
     (0..bytes.len()).find(|&i| bytes[i] == b':' && matches!(bytes.get(i + 1), None | Some(b' ' | b'\t' | b'\r')))
 }
 
 /// The lines of `text` with their start offsets (line breaks excluded; `\r\n` and `\r` end lines).
 pub(crate) fn lines(text: &str) -> Vec<(usize, &str)> {
+    if !text.contains('\r') {
+        // The common case, found with `memchr` (`str::match_indices` on a byte).
+        let mut out = Vec::with_capacity(text.len() / 24 + 1);
+        let mut start = 0;
+        for (i, _) in text.match_indices('\n') {
+            out.push((start, &text[start..i]));
+            start = i + 1;
+        }
+        out.push((start, &text[start..]));
+        return out;
+    }
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     let mut start = 0;
@@ -132,7 +152,65 @@ pub(crate) fn line_index(lines: &[(usize, &str)], offset: usize) -> usize {
 /// The cursor's place at `offset`.
 pub fn cursor(text: &str, offset: usize) -> Cursor {
     let lines = lines(text);
+    let roles = layout::roles(text, &lines);
     let index = line_index(&lines, offset);
+    let (start, line) = lines[index];
+    let column = (offset - start).min(line.len());
+    match roles[index] {
+        Role::Quoted => return in_text(offset),
+        // A blank line of a scalar's body is still a key's place left of the body's indentation.
+        Role::Scalar { parent } if !line.trim().is_empty() || column > parent => return in_text(offset),
+        // Past the collection's close on its last line there is nothing to complete.
+        Role::Flow { open } => return in_flow(text, &lines, &roles, open, offset).unwrap_or_else(|| in_text(offset)),
+        _ => {}
+    }
+    let value = layout::value_place(line).value;
+    if value < column && line[value..].starts_with(['[', '{']) {
+        if let Some(found) = in_flow(text, &lines, &roles, start + value, offset) {
+            return found;
+        }
+    }
+    in_block(text, &lines, &roles, index, offset)
+}
+
+/// Inside text: no place to complete.
+fn in_text(offset: usize) -> Cursor {
+    Cursor {
+        path: Vec::new(),
+        slot: Slot::Text,
+        word: Span::new(offset, offset),
+        prefix: String::new(),
+        siblings: Vec::new(),
+        after_dash: false,
+        flow: false,
+    }
+}
+
+/// Inside the flow collection opening at byte `open`: the collection's own place (read as a
+/// block value) and the place inside it; `None` when it closes before the cursor.
+fn in_flow(text: &str, lines: &[(usize, &str)], roles: &[Role], open: usize, offset: usize) -> Option<Cursor> {
+    let open_line = line_index(lines, open);
+    let last =
+        (open_line + 1..lines.len()).take_while(|&i| roles[i] == Role::Flow { open }).last().unwrap_or(open_line);
+    let end = lines[last].0 + lines[last].1.len();
+    let place = layout::flow_place(text, open, offset, end)?;
+    let mut path = in_block(text, lines, roles, open_line, open).path;
+    path.extend(place.path);
+    let (start, line) = lines[line_index(lines, offset)];
+    let word_end = (start + word_end_in(line, (offset - start).min(line.len()))).max(place.word_start);
+    Some(Cursor {
+        path,
+        slot: place.slot,
+        word: Span::new(place.word_start, word_end),
+        prefix: text[place.word_start..offset.max(place.word_start)].to_string(),
+        siblings: place.siblings,
+        after_dash: false,
+        flow: true,
+    })
+}
+
+/// The cursor's place in block structure, on line `index`.
+fn in_block(text: &str, lines: &[(usize, &str)], roles: &[Role], index: usize, offset: usize) -> Cursor {
     let (start, line) = lines[index];
     let column = (offset - start).min(line.len());
     let before = &line[..column];
@@ -142,18 +220,14 @@ pub fn cursor(text: &str, offset: usize) -> Cursor {
     let (slot, word, prefix, entry);
     match (&here.key, here.blank) {
         (Some((key, _)), false) => {
-            // `key: val|`: the value of `key` (a flow sequence item inside `[...]`).
-            let (value_start, in_flow) = value_start(before);
-            let word_start = start + value_start;
+            // `key: val|`: the value of `key`.
+            let word_start = start + value_start(before);
             let word_end = start + word_end_in(line, column);
             entry = here.key.as_ref().map_or(here.content, |(_, c)| *c);
             slot = Slot::Value;
             word = Span::new(word_start, word_end.max(word_start));
             prefix = text[word_start..offset.max(word_start)].to_string();
             path.push(Segment::Key(key.clone()));
-            if in_flow {
-                path.push(Segment::Item);
-            }
         }
         _ => {
             entry = if here.blank { column } else { here.content };
@@ -173,11 +247,21 @@ pub fn cursor(text: &str, offset: usize) -> Cursor {
     } else {
         State { col: entry, seq: false, collecting: true }
     };
-    walk_up(&lines[..index], &mut state, &mut ancestry, &mut siblings);
-    siblings.extend(keys_below(&lines[index + 1..], entry));
+    walk_up(block_lines(lines, roles, 0..index).rev(), &mut state, &mut ancestry, &mut siblings);
+    siblings.extend(keys_below(block_lines(lines, roles, index + 1..lines.len()), entry));
     ancestry.reverse();
     ancestry.extend(path);
-    Cursor { path: ancestry, slot, word, prefix, siblings, after_dash }
+    Cursor { path: ancestry, slot, word, prefix, siblings, after_dash, flow: false }
+}
+
+/// The texts of the block lines in `range` (a scalar's body, a flow's or a quote's inner
+/// lines are not structure).
+fn block_lines<'t>(
+    lines: &'t [(usize, &'t str)],
+    roles: &'t [Role],
+    range: std::ops::Range<usize>,
+) -> impl DoubleEndedIterator<Item = &'t str> + 't {
+    range.filter(|&i| roles[i] == Role::Block).map(|i| lines[i].1)
 }
 
 /// The column of the key we are a sibling of (or of our sequence's dashes), while walking up.
@@ -190,8 +274,13 @@ struct State {
 }
 
 /// Walks the lines above the cursor, pushing the ancestry innermost first.
-fn walk_up(above: &[(usize, &str)], state: &mut State, ancestry: &mut Vec<Segment>, siblings: &mut Vec<String>) {
-    for (_, text) in above.iter().rev() {
+fn walk_up<'t>(
+    above: impl Iterator<Item = &'t str>,
+    state: &mut State,
+    ancestry: &mut Vec<Segment>,
+    siblings: &mut Vec<String>,
+) {
+    for text in above {
         if is_document_marker(text) {
             break;
         }
@@ -269,9 +358,9 @@ fn enter_items(line: &Line, state: &mut State, ancestry: &mut Vec<Segment>) {
 }
 
 /// The keys at column `col` below the cursor, until the mapping ends.
-fn keys_below(below: &[(usize, &str)], col: usize) -> Vec<String> {
+fn keys_below<'t>(below: impl Iterator<Item = &'t str>, col: usize) -> Vec<String> {
     let mut keys = Vec::new();
-    for (_, text) in below {
+    for text in below {
         if is_document_marker(text) {
             break;
         }
@@ -291,26 +380,15 @@ fn is_document_marker(line: &str) -> bool {
     (line.starts_with("---") || line.starts_with("...")) && line[3..].trim().is_empty()
 }
 
-/// Where the value being typed starts on a `key: value` line (after an opening quote, or
-/// after the last `[`/`,` of a flow sequence), and whether it is in a flow sequence.
-fn value_start(before: &str) -> (usize, bool) {
-    let Some(colon) = colon_of(before.trim_start_matches([' ', '-'])) else { return (before.len(), false) };
+/// Where the value being typed starts on a `key: value` line (after an opening quote).
+fn value_start(before: &str) -> usize {
+    let Some(colon) = colon_of(before.trim_start_matches([' ', '-'])) else { return before.len() };
     let colon = colon + (before.len() - before.trim_start_matches([' ', '-']).len());
     let mut at = colon + 1;
-    let bytes = before.as_bytes();
-    while bytes.get(at) == Some(&b' ') {
+    while before.as_bytes().get(at) == Some(&b' ') {
         at += 1;
     }
-    let rest = &before[at.min(before.len())..];
-    if rest.starts_with('[') {
-        let last = rest.rfind(['[', ',']).unwrap_or(0) + 1;
-        let mut start = at + last;
-        while bytes.get(start) == Some(&b' ') {
-            start += 1;
-        }
-        return (skip_quote_in(before, start), true);
-    }
-    (skip_quote_in(before, at.min(before.len())), false)
+    skip_quote_in(before, at.min(before.len()))
 }
 
 fn skip_quote_in(text: &str, at: usize) -> usize {

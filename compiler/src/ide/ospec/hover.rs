@@ -59,6 +59,7 @@ fn place(text: &str, word: Span) -> Option<(Vec<Segment>, Span, Option<String>)>
             let value = text[word.start..word.end].to_string();
             Some((after_word.path, word, Some(value)))
         }
+        (Slot::Text, _) => None,
     }
 }
 

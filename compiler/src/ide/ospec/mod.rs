@@ -9,6 +9,7 @@ pub(crate) mod completion;
 pub(crate) mod context;
 pub(crate) mod entities;
 pub(crate) mod hover;
+mod layout;
 pub(crate) mod navigation;
 pub(crate) mod schema;
 pub(crate) mod symbols;

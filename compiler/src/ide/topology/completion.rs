@@ -29,9 +29,9 @@ pub fn complete(file: &FileContext, offset: usize) -> Completions {
         if token.kind == Kind::Str && token.span.start < offset && inside {
             return Completions { items: in_string(file, &index, token, offset), incomplete: false };
         }
-        if token.kind == Kind::Comment {
-            return Completions::default();
-        }
+    }
+    if in_comment(&index, text, offset) {
+        return Completions::default();
     }
     let word = word_at(text, offset, b"");
     let word = Span::new(word.start, offset.max(word.start));
@@ -46,6 +46,14 @@ pub fn complete(file: &FileContext, offset: usize) -> Completions {
         label.starts_with(&prefix) || label.split(['_', '.']).any(|word| word.starts_with(&prefix))
     });
     found
+}
+
+/// Whether `offset` is inside a comment: a `#` on its line after the last token before it
+/// (the index keeps no comment tokens; a `#` inside a string is inside that string's token).
+fn in_comment(index: &Index, text: &str, offset: usize) -> bool {
+    let from = index.token_before(offset).map_or(0, |i| index.tokens[i].span.end.min(offset));
+    let gap = text.get(from..offset).unwrap_or_default();
+    gap.rsplit(['\n', '\r']).next().unwrap_or_default().contains('#')
 }
 
 /// `a.b.` before `at`: the receiver's dotted text (`a.b`).
@@ -152,11 +160,21 @@ fn in_expression(file: &FileContext, index: &Index, offset: usize, word: Span) -
         if !matrix.is_empty() {
             return Completions { items: matrix, incomplete: false };
         }
-        if at_argument_start(index, text, word.start) {
-            if let Some(found) = argument_start(index, text, call, offset, word) {
-                return found;
+        match literal_at(index, text, call, offset) {
+            // Inside `[...]`, `{...}` or `(...)` no `name=` goes: an item, a key or a value does.
+            Some(("[", 1)) => {
+                if let Some(found) = list_items(index, text, call, offset, word) {
+                    return found;
+                }
             }
-            items.extend(keyword_arguments(index, text, call, word));
+            Some(_) => {}
+            None if at_argument_start(index, text, word.start) => {
+                if let Some(found) = argument_start(index, text, call, offset, word) {
+                    return found;
+                }
+                items.extend(keyword_arguments(index, text, call, word));
+            }
+            None => {}
         }
     }
     items.extend(names(file, index, word));
@@ -190,6 +208,53 @@ fn argument_start(index: &Index, text: &str, call: usize, offset: usize, word: S
     };
     items.extend(fitting_values(index, text, param.ty, word));
     Some(Completions { items, incomplete: true })
+}
+
+/// The innermost bracket open at `offset` inside `call`'s parentheses (a list, dict or tuple
+/// literal: a call open there would be the enclosing call) and how many are open.
+fn literal_at(index: &Index, text: &str, call: usize, offset: usize) -> Option<(&'static str, usize)> {
+    let mut stack: Vec<&'static str> = Vec::new();
+    for token in index.tokens.iter().skip(index.calls[call].open + 1) {
+        if token.span.start >= offset {
+            break;
+        }
+        if token.kind != Kind::Punct {
+            continue;
+        }
+        match token.text(text) {
+            "(" => stack.push("("),
+            "[" => stack.push("["),
+            "{" => stack.push("{"),
+            ")" | "]" | "}" => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    stack.last().map(|open| (*open, stack.len()))
+}
+
+/// At the start of an item of a list that is an argument's value (`depends_on = [db, |]`):
+/// the values that fit the list's element type, marked incomplete as at an argument's start;
+/// `None` once a prefix is typed or when the element type is unknown (every name then).
+fn list_items(index: &Index, text: &str, call: usize, offset: usize, word: Span) -> Option<Completions> {
+    if word.start < offset {
+        return None;
+    }
+    let site = &index.calls[call];
+    let arg = index.argument_at(call, offset);
+    let keyword = site.args.get(arg).and_then(|a| a.name.as_ref()).map(|(n, _)| n.as_str());
+    let n = site.args[..arg.min(site.args.len())].iter().filter(|a| a.name.is_none()).count();
+    let target = callable(index, text, &site.callee)?;
+    let (_, param) = target.param_for(keyword, n)?;
+    let elements: Vec<&str> = alternatives(param.ty)
+        .into_iter()
+        .filter_map(|a| a.strip_prefix("list[").and_then(|a| a.strip_suffix(']')))
+        .collect();
+    if elements.is_empty() {
+        return None;
+    }
+    Some(Completions { items: fitting_values(index, text, &elements.join("|"), word), incomplete: true })
 }
 
 /// The top-level alternatives of a type expression: `str|list[a|b]` gives `str`, `list[a|b]`.
