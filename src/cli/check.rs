@@ -178,7 +178,8 @@ struct Scope<'a> {
 
 /// One file as read: its bytes, the absolute path the analysis knows it by, its display name.
 struct ReadFile {
-    bytes: Vec<u8>,
+    /// Shared with the database's input (one copy of each file).
+    bytes: Arc<[u8]>,
     path: PathBuf,
     /// The path as given (OSpec findings name the spec's directory by it).
     written: PathBuf,
@@ -207,7 +208,7 @@ fn read_source(source: &Source, stdin_name: Option<&Path>, cwd: &Path) -> Result
     };
     // `load()` targets and references resolve and are confined against absolute paths.
     let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
-    Ok(ReadFile { bytes, path: absolute, written: path, display, language })
+    Ok(ReadFile { bytes: Arc::from(bytes), path: absolute, written: path, display, language })
 }
 
 /// Reads a regular file. Anything else (a FIFO, a device) is refused rather than read, since
@@ -226,7 +227,7 @@ fn database(files: &[ReadFile], scope: &Scope) -> Database {
     let max_read = topology::MAX_READ_BYTES.max(scope.limits.max_file_bytes as u64);
     let mut db = Database::new(Arc::new(RealFs), max_read);
     for file in files {
-        db.set_content(&file.path, FileContent::Bytes(Arc::from(file.bytes.as_slice())), false);
+        db.set_content(&file.path, FileContent::Bytes(Arc::clone(&file.bytes)), false);
     }
     db
 }
@@ -259,15 +260,15 @@ fn check_read(db: &Database, file: ReadFile, scope: &Scope, options: &CheckOptio
             }
         }
     }
-    FileResult { path: file.display, text: report_text(file.bytes), diagnostics }
+    FileResult { path: file.display, text: report_text(&file.bytes), diagnostics }
 }
 
 /// The text a report shows: the file's, or for undecodable bytes what decodes, so the
 /// snippet still points somewhere useful.
-fn report_text(bytes: Vec<u8>) -> String {
-    match decode(&bytes) {
-        Ok(_) => String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        Err(diagnostic) => ospecc_compiler::syntax::text::offset_preserving_prefix(&bytes, diagnostic.span.start),
+fn report_text(bytes: &[u8]) -> String {
+    match decode(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(diagnostic) => ospecc_compiler::syntax::text::offset_preserving_prefix(bytes, diagnostic.span.start),
     }
 }
 

@@ -210,11 +210,13 @@ impl Database {
     /// `ospecc check` reports for it. Runs on an analysis thread (this one when it is one,
     /// else a new one). A newer revision cancels it by unwinding with [`salsa::Cancelled`].
     pub fn check(&self, request: &Request) -> Vec<Diagnostic> {
+        // A handle is not shared across threads: another thread needs its own (a clone costs
+        // an allocation of salsa's per-handle state, which a bulk check would pay per file).
+        if topology::is_analysis_thread() {
+            return check_target(self, Target::of(self, request));
+        }
         let db = self.clone();
-        topology::on_analysis_stack(move || {
-            let target = Target::of(&db, request);
-            check_target(&db, target).clone()
-        })
+        topology::on_analysis_stack(move || check_target(&db, Target::of(&db, request)))
     }
 }
 

@@ -91,8 +91,8 @@ pub fn decoded(db: &dyn Db, file: SourceFile) -> Decoded {
     }
 }
 
-/// Every diagnostic of one file, policy applied, sorted.
-#[salsa::tracked(returns(ref))]
+/// Every diagnostic of one file, policy applied, sorted. Not a query itself: the queries it
+/// dispatches to are, and a memo here would keep every file's diagnostics twice.
 pub fn check_target<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
     let file = db.source(target.path(db));
     match decoded(db, file) {

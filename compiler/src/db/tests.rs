@@ -292,7 +292,7 @@ fn star_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn every_topology_file_checks_as_the_one_shot_pipeline_before_and_after_body_edits() {
+fn every_topology_file_checks_as_without_the_database_before_and_after_body_edits() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let shared = std::env::var_os("OSPECC_SHARED_DIR").map_or_else(|| repo.join("../shared"), PathBuf::from);
     let corpus = shared.join("data/faultbox-corpus");
@@ -327,7 +327,7 @@ fn every_topology_file_checks_as_the_one_shot_pipeline_before_and_after_body_edi
 #[test]
 fn what_starlark_refuses_before_running_is_reported_from_a_body_as_before() {
     // Each body holds something starlark-rust may refuse when it compiles the module (which it
-    // does before running anything): the database must report what the one-shot pipeline does.
+    // does before running anything): the database must report what the stages run without it do.
     let bodies = [
         "print(a = 1, a = 2)",
         "def g(x, x):\n        pass",

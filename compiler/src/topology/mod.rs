@@ -268,6 +268,11 @@ pub fn mark_analysis_thread() {
     ON_ANALYSIS_STACK.with(|on| on.set(true));
 }
 
+/// Whether this thread is an analysis thread (its stack is as deep as an evaluation needs).
+pub fn is_analysis_thread() -> bool {
+    ON_ANALYSIS_STACK.with(std::cell::Cell::get)
+}
+
 /// Runs `work` on an analysis thread: this one when it is one, else a new one.
 pub fn on_analysis_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     if ON_ANALYSIS_STACK.with(std::cell::Cell::get) {
