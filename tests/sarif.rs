@@ -58,7 +58,7 @@ fn samples() -> Vec<(String, Value)> {
         Diagnostic::error("OSP002", Span::new(6, 10), "m").with_label(Span::new(0, 2), "first").with_help("h"),
         Diagnostic::warning("OSP001", Span::new(0, 0), "empty span"),
     ];
-    let files = vec![FileResult { path: "./a\\b.ospec.yml".into(), text, diagnostics }];
+    let files = vec![FileResult { path: "./a\\b.ospec.yml".into(), text: text.into(), diagnostics }];
     let from_renderer = serde_json::from_str(&sarif::render(&files)).unwrap();
     vec![("binary".into(), from_binary), ("renderer".into(), from_renderer)]
 }

@@ -178,8 +178,8 @@ struct Scope<'a> {
 
 /// One file as read: its bytes, the absolute path the analysis knows it by, its display name.
 struct ReadFile {
-    /// Shared with the database's input (one copy of each file).
-    bytes: Arc<[u8]>,
+    /// Shared with the database's input and the report (one copy of each file).
+    content: Content,
     path: PathBuf,
     /// The path as given (OSpec findings name the spec's directory by it).
     written: PathBuf,
@@ -208,7 +208,7 @@ fn read_source(source: &Source, stdin_name: Option<&Path>, cwd: &Path) -> Result
     };
     // `load()` targets and references resolve and are confined against absolute paths.
     let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
-    Ok(ReadFile { bytes: Arc::from(bytes), path: absolute, written: path, display, language })
+    Ok(ReadFile { content: Content::of(bytes), path: absolute, written: path, display, language })
 }
 
 /// Reads a regular file. Anything else (a FIFO, a device) is refused rather than read, since
@@ -227,7 +227,11 @@ fn database(files: &[ReadFile], scope: &Scope) -> Database {
     let max_read = topology::MAX_READ_BYTES.max(scope.limits.max_file_bytes as u64);
     let mut db = Database::new(Arc::new(RealFs), max_read);
     for file in files {
-        db.set_content(&file.path, FileContent::Bytes(Arc::clone(&file.bytes)), false);
+        let content = match &file.content {
+            Content::Text(text) => FileContent::Text(Arc::clone(text)),
+            Content::Bytes(bytes) => FileContent::Bytes(Arc::clone(bytes)),
+        };
+        db.set_content(&file.path, content, false);
     }
     db
 }
@@ -260,15 +264,37 @@ fn check_read(db: &Database, file: ReadFile, scope: &Scope, options: &CheckOptio
             }
         }
     }
-    FileResult { path: file.display, text: report_text(&file.bytes), diagnostics }
+    FileResult { path: file.display, text: file.content.report_text(), diagnostics }
 }
 
-/// The text a report shows: the file's, or for undecodable bytes what decodes, so the
-/// snippet still points somewhere useful.
-fn report_text(bytes: &[u8]) -> String {
-    match decode(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(diagnostic) => ospecc_compiler::syntax::text::offset_preserving_prefix(bytes, diagnostic.span.start),
+/// A file's content as read: UTF-8 text, or other bytes (which the analysis reports).
+enum Content {
+    Text(Arc<str>),
+    Bytes(Arc<[u8]>),
+}
+
+impl Content {
+    fn of(bytes: Vec<u8>) -> Content {
+        match String::from_utf8(bytes) {
+            Ok(text) => Content::Text(Arc::from(text)),
+            Err(error) => Content::Bytes(Arc::from(error.into_bytes())),
+        }
+    }
+
+    /// The text a report shows: the file's, or for undecodable bytes what decodes, so the
+    /// snippet still points somewhere useful.
+    fn report_text(&self) -> Arc<str> {
+        let bytes = match self {
+            Content::Text(text) => text.as_bytes(),
+            Content::Bytes(bytes) => bytes,
+        };
+        match (self, decode(bytes)) {
+            (Content::Text(text), Ok(_)) => Arc::clone(text),
+            (_, Ok(text)) => Arc::from(text),
+            (_, Err(diagnostic)) => {
+                Arc::from(ospecc_compiler::syntax::text::offset_preserving_prefix(bytes, diagnostic.span.start))
+            }
+        }
     }
 }
 

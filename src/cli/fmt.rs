@@ -92,7 +92,11 @@ fn execute(args: &FmtArgs) -> Result<u8, String> {
     let results: Vec<FileResult> = done
         .iter()
         .filter(|o| !o.diagnostics.is_empty())
-        .map(|o| FileResult { path: o.display.clone(), text: o.text.clone(), diagnostics: o.diagnostics.clone() })
+        .map(|o| FileResult {
+            path: o.display.clone(),
+            text: o.text.as_str().into(),
+            diagnostics: o.diagnostics.clone(),
+        })
         .collect();
     if !results.is_empty() {
         let _ =

@@ -137,7 +137,7 @@ fn print_diagnostics(path: &str, text: &str, diagnostics: &[ospecc_compiler::Dia
     if diagnostics.is_empty() {
         return;
     }
-    let files = [FileResult { path: path.to_owned(), text: text.to_owned(), diagnostics: diagnostics.to_vec() }];
+    let files = [FileResult { path: path.to_owned(), text: text.into(), diagnostics: diagnostics.to_vec() }];
     let color = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), report::human::render(&files, color).as_bytes());
 }

@@ -236,12 +236,12 @@ pub(super) fn lower(args: &LowerArgs) -> Result<Plan, u8> {
 fn print_diagnostics(path: &Path, text: &str, built: &Built) {
     let mut files = vec![FileResult {
         path: path.display().to_string(),
-        text: text.to_owned(),
+        text: text.into(),
         diagnostics: built.diagnostics.clone(),
     }];
     files.extend(built.others.iter().map(|f| FileResult {
         path: f.path.display().to_string(),
-        text: f.text.clone(),
+        text: f.text.as_str().into(),
         diagnostics: f.diagnostics.clone(),
     }));
     files.retain(|f| !f.diagnostics.is_empty());

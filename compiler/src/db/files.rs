@@ -18,6 +18,9 @@ use crate::vfs::{too_large, Confinement, FileSystem, Outside};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileContent {
     Bytes(Arc<[u8]>),
+    /// Bytes known to be UTF-8 text, shared with whoever else keeps the text (`check`'s
+    /// report): one copy of each file.
+    Text(Arc<str>),
     Failed(FileError),
 }
 
@@ -35,6 +38,8 @@ impl FileContent {
         match self {
             FileContent::Bytes(bytes) if bytes.len() as u64 > max_bytes => Err(too_large(max_bytes)),
             FileContent::Bytes(bytes) => Ok(bytes),
+            FileContent::Text(text) if text.len() as u64 > max_bytes => Err(too_large(max_bytes)),
+            FileContent::Text(text) => Ok(text.as_bytes()),
             // A file refused as too large for the store is too large for any reader too.
             FileContent::Failed(error) if error.kind == io::ErrorKind::FileTooLarge => Err(too_large(max_bytes)),
             FileContent::Failed(error) => Err(error.to_io()),

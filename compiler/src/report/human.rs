@@ -21,7 +21,7 @@ pub fn render(files: &[FileResult], color: bool) -> String {
     let ids: Vec<usize> = files
         .iter()
         .map(|f| match !f.diagnostics.is_empty() || referenced.contains(f.path.as_str()) {
-            true => db.add(f.path.as_str(), f.text.as_str()),
+            true => db.add(f.path.as_str(), &*f.text),
             false => usize::MAX,
         })
         .collect();
@@ -38,8 +38,8 @@ pub fn render(files: &[FileResult], color: bool) -> String {
             let rendered = if line_too_long(&file.text, diagnostic.span.start) {
                 emit(&db, &config, &without_snippet(diagnostic, " (the line is too long to show)"), color)
             } else {
-                let converted = convert(diagnostic, (id, file.text.as_str()), |path| {
-                    files.iter().position(|f| f.path == path).map(|i| (ids[i], files[i].text.as_str()))
+                let converted = convert(diagnostic, (id, &*file.text), |path| {
+                    files.iter().position(|f| f.path == path).map(|i| (ids[i], &*files[i].text))
                 });
                 emit(&db, &config, &converted, color)
                     .or_else(|| emit(&db, &config, &without_snippet(diagnostic, ""), color))
@@ -149,7 +149,7 @@ mod tests {
             .with_note("a note")
             .with_help("did you mean `name`?")
             .with_replacement("rename to `name`", Span::new(6, 10), "name");
-        vec![FileResult { path: "dir/a.ospec.yml".into(), text, diagnostics: vec![d] }]
+        vec![FileResult { path: "dir/a.ospec.yml".into(), text: text.into(), diagnostics: vec![d] }]
     }
 
     #[test]
@@ -182,7 +182,7 @@ mod tests {
     fn very_long_lines_are_not_printed() {
         let text = format!("a: [{}]\n", "1, ".repeat(1000));
         let d = Diagnostic::error("OSP001", Span::new(1500, 1501), "deep in a long line");
-        let files = vec![FileResult { path: "long.ospec.yml".into(), text, diagnostics: vec![d] }];
+        let files = vec![FileResult { path: "long.ospec.yml".into(), text: text.into(), diagnostics: vec![d] }];
         let out = render(&files, false);
         assert!(out.contains("= at long.ospec.yml:1:1501 (the line is too long to show)"), "{out}");
         assert!(out.len() < 400, "{out}");

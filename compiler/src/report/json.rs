@@ -97,8 +97,8 @@ mod tests {
             .with_label(Span::new(0, 2), "here")
             .with_replacement("rename", Span::new(6, 10), "name");
         let files = vec![
-            FileResult { path: "a.ospec.yml".into(), text, diagnostics: vec![d] },
-            FileResult { path: "b.ospec.yml".into(), text: String::new(), diagnostics: vec![] },
+            FileResult { path: "a.ospec.yml".into(), text: text.into(), diagnostics: vec![d] },
+            FileResult { path: "b.ospec.yml".into(), text: "".into(), diagnostics: vec![] },
         ];
         let doc: Value = serde_json::from_str(&render(&files)).unwrap();
         assert_eq!(doc["version"], 1);

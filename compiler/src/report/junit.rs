@@ -97,7 +97,7 @@ mod tests {
                     Diagnostic::warning("OSP001", Span::new(0, 1), "w"),
                 ],
             },
-            FileResult { path: "ok.ospec.yml".into(), text: String::new(), diagnostics: vec![] },
+            FileResult { path: "ok.ospec.yml".into(), text: "".into(), diagnostics: vec![] },
         ];
         let xml = render(&files);
         assert!(xml.contains("<testsuites name=\"ospecc\" tests=\"2\" failures=\"1\""), "{xml}");

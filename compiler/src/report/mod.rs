@@ -23,7 +23,8 @@ pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct FileResult {
     /// The path as the user should read it (relative to the working directory when possible).
     pub path: String,
-    pub text: String,
+    /// Shared (`ospecc check` keeps one copy of each file, for the analysis and the report).
+    pub text: std::sync::Arc<str>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -112,7 +113,7 @@ mod tests {
                 Diagnostic::warning("OSP001", Span::new(0, 1), "w2"),
             ],
         };
-        let empty = FileResult { path: "b".into(), text: String::new(), diagnostics: vec![] };
+        let empty = FileResult { path: "b".into(), text: "".into(), diagnostics: vec![] };
         assert_eq!(Summary::of(&[file, empty]), Summary { files: 2, errors: 1, warnings: 2 });
         assert_eq!(plural(1, "file"), "1 file");
         assert_eq!(plural(0, "error"), "0 errors");
