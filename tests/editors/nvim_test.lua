@@ -16,40 +16,6 @@ local function write_result()
   end
 end
 
--- One LSP request straight to the client (whether or not the server announces the method),
--- waited for at most `timeout` ms: { supported, result | error }.
-local function request(client, bufnr, method, params, timeout)
-  local done, response, err = false, nil, nil
-  local ok = client.request(method, params, function(e, r)
-    err, response, done = e, r, true
-  end, bufnr)
-  if not ok then
-    return { sent = false }
-  end
-  if not vim.wait(timeout, function()
-    return done
-  end, 50) then
-    return { sent = true, timed_out = true }
-  end
-  local entry = { sent = true }
-  if err then
-    entry.error = { code = err.code, message = err.message }
-  elseif type(response) == "table" and response.items then
-    entry.items = vim.tbl_map(function(i)
-      return i.label
-    end, response.items)
-  elseif type(response) == "table" and vim.tbl_islist(response) then
-    entry.items = vim.tbl_map(function(i)
-      return i.label
-    end, response)
-  elseif response == nil then
-    entry.result_null = true
-  else
-    entry.result = response
-  end
-  return entry
-end
-
 -- One LSP request whose raw result is kept: { sent, timed_out | error | result }.
 local function call(client, bufnr, method, params, timeout)
   local done, response, err = false, nil, nil
@@ -68,6 +34,31 @@ local function call(client, bufnr, method, params, timeout)
     return { sent = true, error = { code = err.code, message = err.message } }
   end
   return { sent = true, result = response }
+end
+
+-- One LSP request straight to the client (whether or not the server announces the method),
+-- waited for at most `timeout` ms: { sent, timed_out | error | items | result_null | result },
+-- where items are the labels of a completion list.
+local function request(client, bufnr, method, params, timeout)
+  local entry = call(client, bufnr, method, params, timeout)
+  local response = entry.result
+  if not entry.sent or entry.timed_out or entry.error then
+    return entry
+  elseif type(response) == "table" and response.items then
+    entry.items = vim.tbl_map(function(i)
+      return i.label
+    end, response.items)
+  elseif type(response) == "table" and vim.tbl_islist(response) then
+    entry.items = vim.tbl_map(function(i)
+      return i.label
+    end, response)
+  elseif response == nil then
+    entry.result_null = true
+  else
+    return entry
+  end
+  entry.result = nil
+  return entry
 end
 
 -- The position (0-based line, UTF-16 character; the fixtures are ASCII) of the first
