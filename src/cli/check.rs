@@ -116,10 +116,16 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
         }
     }
     // Each worker takes its own handle on the one database (a handle is not shared).
-    let db = std::sync::Mutex::new(database(&files, &scope));
+    let max_read = topology::MAX_READ_BYTES.max(scope.limits.max_file_bytes as u64);
+    let db = std::sync::Mutex::new(Database::new(Arc::new(RealFs), max_read));
     let handle = || db.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    // Every file to check (standard input standing for the file it names) is an input before
+    // any query runs, so none is read from disk instead; the workers make them, in parallel.
+    pool.install(|| {
+        files.par_iter().for_each_init(&handle, |db, file| db.provide(&file.path, file.content.to_input()))
+    });
     let mut results: Vec<FileResult> = pool.install(|| {
-        files.into_par_iter().map_init(handle, |db, file| check_read(db, file, &scope, &settings.options)).collect()
+        files.into_par_iter().map_init(&handle, |db, file| check_read(db, file, &scope, &settings.options)).collect()
     });
     // The process ends after the report: freeing every memoised tree and model one by one
     // would only delay the exit (the operating system takes the memory back at once).
@@ -221,21 +227,6 @@ fn read_file(path: &Path) -> Result<Vec<u8>, PathError> {
     std::fs::read(path).map_err(|e| PathError::new(path, &e))
 }
 
-/// The analysis database over the disk, with every file to check set as read (standard
-/// input stands for the file it names).
-fn database(files: &[ReadFile], scope: &Scope) -> Database {
-    let max_read = topology::MAX_READ_BYTES.max(scope.limits.max_file_bytes as u64);
-    let mut db = Database::new(Arc::new(RealFs), max_read);
-    for file in files {
-        let content = match &file.content {
-            Content::Text(text) => FileContent::Text(Arc::clone(text)),
-            Content::Bytes(bytes) => FileContent::Bytes(Arc::clone(bytes)),
-        };
-        db.set_content(&file.path, content, false);
-    }
-    db
-}
-
 /// Checks one file through the database; the result carries its text for the report.
 fn check_read(db: &Database, file: ReadFile, scope: &Scope, options: &CheckOptions) -> FileResult {
     let root = workspace_root(&file.path);
@@ -274,6 +265,14 @@ enum Content {
 }
 
 impl Content {
+    /// The database input sharing this content.
+    fn to_input(&self) -> FileContent {
+        match self {
+            Content::Text(text) => FileContent::Text(Arc::clone(text)),
+            Content::Bytes(bytes) => FileContent::Bytes(Arc::clone(bytes)),
+        }
+    }
+
     fn of(bytes: Vec<u8>) -> Content {
         match String::from_utf8(bytes) {
             Ok(text) => Content::Text(Arc::from(text)),

@@ -166,6 +166,20 @@ impl Database {
         self.mark_existing(path, durability);
     }
 
+    /// Gives the content of a file no query has read yet, as read from the disk: what a
+    /// driver checking many files does from its workers (each with its own handle), so the
+    /// inputs are made in parallel. A file the database already holds keeps its content (the
+    /// disk's is changed with [`Database::refresh`]).
+    pub fn provide(&self, path: &Path, content: FileContent) {
+        if lock(&self.files).contains_key(path) {
+            return;
+        }
+        let mut files = lock(&self.files);
+        files.entry(path.to_path_buf()).or_insert_with(|| {
+            SourceFile::builder(path.to_path_buf(), content).content_durability(Durability::HIGH).new(self)
+        });
+    }
+
     /// Sets `path` and every directory above it as existing (an open document exists even
     /// before it is saved).
     fn mark_existing(&mut self, path: &Path, durability: Durability) {
