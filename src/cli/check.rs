@@ -121,9 +121,7 @@ fn execute(args: CheckArgs) -> Result<u8, String> {
     let handle = || db.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
     // Every file to check (standard input standing for the file it names) is an input before
     // any query runs, so none is read from disk instead; the workers make them, in parallel.
-    pool.install(|| {
-        files.par_iter().for_each_init(&handle, |db, file| db.provide(&file.path, file.content.to_input()))
-    });
+    pool.install(|| files.par_iter().for_each_init(handle, |db, file| db.provide(&file.path, file.content.to_input())));
     let mut results: Vec<FileResult> = pool.install(|| {
         files.into_par_iter().map_init(&handle, |db, file| check_read(db, file, &scope, &settings.options)).collect()
     });
