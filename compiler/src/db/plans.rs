@@ -66,3 +66,39 @@ impl Database {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::FileContent;
+    use crate::vfs::MemoryFs;
+
+    const TOPOLOGY: &str =
+        "api = service(\"api\", \"/bin/api\", interface(\"http\", \"http\", 8080))\n\ndef test_up():\n    pass\n";
+
+    #[test]
+    fn a_revision_is_lowered_once_and_an_edit_lowers_again() {
+        let (mut db, log) = Database::logging(std::sync::Arc::new(MemoryFs::default()), 1 << 20);
+        let path = Path::new("/w/t.star");
+        db.set_content(path, FileContent::Bytes(Arc::from(TOPOLOGY.as_bytes())), true);
+        let request = PlanRequest {
+            path: path.to_path_buf(),
+            root: PathBuf::from("/w"),
+            options: PlanOptions::default(),
+            confinement: None,
+        };
+        let first = db.plan(&request).expect("a clean topology has a plan");
+        assert_eq!(first.tests.len(), 1, "{first:#?}");
+        assert_eq!(db.plan(&request), Some(Arc::clone(&first)));
+        let lowered = |log: &crate::db::EventLog| log.take().iter().filter(|e| e.starts_with("plan_of(")).count();
+        assert_eq!(lowered(&log), 1, "the second ask is the memo's");
+
+        let edited = TOPOLOGY.replace("test_up", "test_down");
+        db.set_content(path, FileContent::Bytes(Arc::from(edited.as_bytes())), true);
+        let second = db.plan(&request).expect("still clean");
+        assert_ne!(second, first);
+        assert_eq!(lowered(&log), 1);
+        db.set_content(path, FileContent::Bytes(Arc::from(b"api = service(".as_slice())), true);
+        assert_eq!(db.plan(&request), None, "a file with errors has no plan");
+    }
+}

@@ -14,20 +14,8 @@ const TOPOLOGY: &str = "db = service(\"db\", \"bin\",\n    interface(\"pg\", \"p
     boom = fault_assumption(\"boom\", target = db, write = deny(\"EIO\"))\n";
 
 fn items(path: &str, marked: &str) -> Vec<CompletionItem> {
-    let offset = marked.find('‸').expect("a cursor mark");
-    let text = marked.replacen('‸', "", 1);
     let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
-    let files = [PathBuf::from("/w/t.star")];
-    let language = if path.ends_with(".star") { Language::Topology } else { Language::OSpec };
-    let file = FileContext {
-        path: Path::new(path),
-        text: &text,
-        language,
-        fs: &fs,
-        workspace_files: &files,
-        profile: Profile::Ext,
-    };
-    completions(&file, offset)
+    super::tests::at_cursor((path, marked, '‸'), &fs, &[PathBuf::from("/w/t.star")], completions)
 }
 
 fn labels(path: &str, marked: &str) -> Vec<String> {

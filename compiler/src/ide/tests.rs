@@ -12,19 +12,26 @@ fn with_cursor(marked: &str) -> (String, usize) {
     (marked.replacen('|', "", 1), offset)
 }
 
-fn run<T>(path: &str, marked: &str, fs: &MemoryFs, f: impl Fn(&FileContext, usize) -> T) -> T {
-    let (text, offset) = with_cursor(marked);
+/// Runs `f` on the file at `path` whose text is `marked` without its first `mark` (the
+/// cursor), with `fs` around it and `files` as the workspace's files: the ide tests' one way
+/// to make a `FileContext`.
+pub(super) fn at_cursor<T>(
+    (path, marked, mark): (&str, &str, char),
+    fs: &MemoryFs,
+    files: &[PathBuf],
+    f: impl FnOnce(&FileContext, usize) -> T,
+) -> T {
+    let offset = marked.find(mark).expect("a cursor mark");
+    let text = marked.replacen(mark, "", 1);
     let language = if path.ends_with(".star") { Language::Topology } else { Language::OSpec };
-    let files = [PathBuf::from("/w/t.star"), PathBuf::from("/w/lib/helpers.star")];
-    let file = FileContext {
-        path: Path::new(path),
-        text: &text,
-        language,
-        fs,
-        workspace_files: &files,
-        profile: Profile::Ext,
-    };
+    let file =
+        FileContext { path: Path::new(path), text: &text, language, fs, workspace_files: files, profile: Profile::Ext };
     f(&file, offset)
+}
+
+fn run<T>(path: &str, marked: &str, fs: &MemoryFs, f: impl Fn(&FileContext, usize) -> T) -> T {
+    let files = [PathBuf::from("/w/t.star"), PathBuf::from("/w/lib/helpers.star")];
+    at_cursor((path, marked, '|'), fs, &files, f)
 }
 
 fn labels(path: &str, marked: &str) -> Vec<String> {

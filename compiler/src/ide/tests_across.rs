@@ -35,20 +35,9 @@ fn workspace() -> BTreeMap<&'static str, String> {
 /// Runs `f` on `path` of `files`, the cursor at the first `|` of `marked` (the file's text
 /// with a cursor mark).
 fn at<T>(files: &BTreeMap<&str, String>, path: &str, marked: &str, f: impl Fn(&FileContext, usize) -> T) -> T {
-    let offset = marked.find('|').expect("a cursor mark");
-    let text = marked.replacen('|', "", 1);
     let fs = files.iter().fold(MemoryFs::default(), |fs, (p, t)| fs.with_file(*p, t.clone()));
     let list: Vec<PathBuf> = files.keys().map(PathBuf::from).collect();
-    let language = if path.ends_with(".star") { Language::Topology } else { Language::OSpec };
-    let file = FileContext {
-        path: Path::new(path),
-        text: &text,
-        language,
-        fs: &fs,
-        workspace_files: &list,
-        profile: Profile::Ext,
-    };
-    f(&file, offset)
+    super::tests::at_cursor((path, marked, '|'), &fs, &list, f)
 }
 
 fn marked(text: &str, needle: &str, nth: usize) -> String {
@@ -217,65 +206,6 @@ fn ide_topology_names_still_rename_through_their_loads() {
     assert_eq!(per_file("/w/t.star", &found), counts(&[("/w/lib.star", 1), ("/w/t.star", 1)]), "{found:?}");
     let span = at(&files, "/w/t.star", &marked(T, "\"db\"", 0), prepare_rename).expect("a service name");
     assert_eq!(&T[span.start..span.end], "db");
-}
-
-/// Latency harness (asserts nothing about time). Run with
-/// `cargo test -p ospecc-compiler --lib ide::tests_across::across_latency -- --ignored --nocapture`:
-/// references and rename of a service from a spec in a workspace of 200 specs (20 per
-/// topology) and 10 topologies of 100 services each, each topology loading a module.
-#[test]
-#[ignore]
-fn across_latency() {
-    use std::time::Instant;
-    let mut files: BTreeMap<String, String> = BTreeMap::new();
-    for t in 0..10 {
-        let mut star = format!("load(\"lib{t}.star\", \"helper\")\n");
-        for i in 0..100 {
-            star.push_str(&format!(
-                "s{i} = service(\"s{i}\", \"bin\", interface(\"http\", \"http\", {}), depends_on = [\"s{}\"])\n",
-                8000 + i,
-                (i + 1) % 100
-            ));
-        }
-        files.insert(format!("/w/t{t}.star"), star);
-        files.insert(format!("/w/lib{t}.star"), "def helper():\n    return 1\n".into());
-        for s in 0..20 {
-            let mut spec = format!("topology: t{t}.star\nservices:\n");
-            for i in 0..50 {
-                spec.push_str(&format!("  s{i}:\n    dependencies: [s{}]\n", (i + 1) % 50));
-            }
-            spec.push_str("acceptance:\n  service_health:\n    - service: s3\n      endpoint: /h\n");
-            files.insert(format!("/w/spec{t}_{s}.ospec.yml"), spec);
-        }
-    }
-    let fs = files.iter().fold(MemoryFs::default(), |fs, (p, t)| fs.with_file(p.as_str(), t.clone()));
-    let list: Vec<PathBuf> = files.keys().map(PathBuf::from).collect();
-    let text = &files["/w/spec0_0.ospec.yml"];
-    let file = FileContext {
-        path: Path::new("/w/spec0_0.ospec.yml"),
-        text,
-        language: Language::OSpec,
-        fs: &fs,
-        workspace_files: &list,
-        profile: Profile::Ext,
-    };
-    let offset = text.find("  s3:").expect("s3") + 3;
-    for (what, run) in [("references", 0), ("rename", 1)] {
-        let mut times: Vec<f64> = (0..20)
-            .map(|_| {
-                let started = Instant::now();
-                let count = if run == 0 {
-                    references(&file, offset, true).len()
-                } else {
-                    rename(&file, offset, "s3x").map(|l| l.len()).unwrap_or(0)
-                };
-                assert_eq!(count, 20 * 3 + 2, "{what}");
-                started.elapsed().as_secs_f64() * 1000.0
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        println!("{what} across {} files: p50 {:.1} ms, max {:.1} ms", files.len(), times[10], times[19]);
-    }
 }
 
 #[test]
