@@ -7,11 +7,6 @@ use crate::vfs::MemoryFs;
 
 const TOPOLOGY: &str = "db = service(\"db\", \"bin\",\n    interface(\"pg\", \"postgres\", 5432),\n)\napi = service(\"api\", \"bin\", interface(\"http\", \"http\", 8080), depends_on = [db])\ndef probe():\n    api.http.get(path = \"/\")\nscenario(probe)\nboom = fault_assumption(\"boom\", target = db, write = deny(\"EIO\"))\n";
 
-fn with_cursor(marked: &str) -> (String, usize) {
-    let offset = marked.find('|').expect("a cursor mark");
-    (marked.replacen('|', "", 1), offset)
-}
-
 /// Runs `f` on the file at `path` whose text is `marked` without its first `mark` (the
 /// cursor), with `fs` around it and `files` as the workspace's files: the ide tests' one way
 /// to make a `FileContext`.
