@@ -7,24 +7,26 @@
 use std::{env, fs, path::Path};
 
 fn main() {
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/diagnostics");
+    // Read at run time: a build script copied with its target directory still finds its crate.
+    let manifest = env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let docs = Path::new(&manifest).join("../docs/diagnostics");
     println!("cargo:rerun-if-changed={}", docs.display());
     let mut entries: Vec<(String, String, String)> = Vec::new();
-    if let Ok(dir) = fs::read_dir(&docs) {
-        for entry in dir.flatten() {
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("md") {
-                continue;
-            }
-            println!("cargo:rerun-if-changed={}", path.display());
-            let text = fs::read_to_string(&path).unwrap_or_default();
-            let first = text.lines().next().unwrap_or_default();
-            let Some((code, title)) = first.trim_start_matches("# ").split_once(": ") else {
-                panic!("{}: first line must be `# CODE: title`", path.display());
-            };
-            let canonical = path.canonicalize().unwrap_or(path.clone());
-            entries.push((code.to_string(), title.to_string(), canonical.display().to_string()));
+    // Without the docs every code would be undocumented: fail the build, not the binary.
+    let dir = fs::read_dir(&docs).unwrap_or_else(|e| panic!("{}: {e}", docs.display()));
+    for entry in dir.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("md") {
+            continue;
         }
+        println!("cargo:rerun-if-changed={}", path.display());
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        let first = text.lines().next().unwrap_or_default();
+        let Some((code, title)) = first.trim_start_matches("# ").split_once(": ") else {
+            panic!("{}: first line must be `# CODE: title`", path.display());
+        };
+        let canonical = path.canonicalize().unwrap_or(path.clone());
+        entries.push((code.to_string(), title.to_string(), canonical.display().to_string()));
     }
     entries.sort();
     let mut out =

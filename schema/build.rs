@@ -5,7 +5,9 @@
 use std::{env, fs, path::Path};
 
 fn main() {
-    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("topology/catalog.json");
+    // Read at run time: a build script copied with its target directory still finds its crate.
+    let manifest = env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let catalog = Path::new(&manifest).join("topology/catalog.json");
     println!("cargo:rerun-if-changed={}", catalog.display());
     let text = fs::read_to_string(&catalog).unwrap_or_else(|e| panic!("{}: {e}", catalog.display()));
     let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", catalog.display()));
