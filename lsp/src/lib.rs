@@ -9,6 +9,7 @@
 //! requests (completion, hover, definition, references, symbols, code actions, signature
 //! help, semantic tokens) through the compiler's `ide` layer.
 
+mod analysis_thread;
 mod config;
 mod coverage;
 mod diagnostics;

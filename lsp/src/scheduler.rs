@@ -34,6 +34,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tower_lsp_server::ls_types::{self as lsp, FileChangeType, MessageType, NumberOrString, Uri};
 use tower_lsp_server::{Bounded, NotCancellable, OngoingProgress};
 
+use crate::analysis_thread::AnalysisThread;
 use crate::coverage::Computed;
 use crate::diagnostics::{analyse, to_lsp};
 use crate::state::{Session, Shared};
@@ -77,6 +78,8 @@ pub struct Scheduler {
     coverage: HashMap<PathBuf, Computed>,
     /// Open topologies whose gaps are to be computed again for a version, and when.
     hints_due: HashMap<PathBuf, (Option<i32>, tokio::time::Instant)>,
+    /// Where files are analysed.
+    analysis: AnalysisThread,
 }
 
 /// What woke the scheduler when it had nothing to do.
@@ -141,6 +144,7 @@ impl Scheduler {
             config_errors: HashSet::new(),
             coverage: HashMap::new(),
             hints_due: HashMap::new(),
+            analysis: AnalysisThread::start("analysis"),
         }
     }
 
@@ -270,29 +274,23 @@ impl Scheduler {
         let known: Vec<(PathBuf, Vec<Diagnostic>)> =
             self.analysed.iter().map(|(path, found)| (path.clone(), found.clone())).collect();
         let work = move || {
-            ospecc_compiler::topology::on_analysis_stack(move || {
-                let db = shared.analysis_db();
-                salsa_retry(|| {
-                    known
-                        .into_iter()
-                        .filter(|(path, before)| {
-                            let language = shared
-                                .host
-                                .language_of(&path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
-                                .unwrap_or(Language::OSpec);
-                            analyse(&*shared.host, &db, path, language).diagnostics != *before
-                        })
-                        .map(|(path, _)| path)
-                        .collect::<Vec<PathBuf>>()
-                })
+            let db = shared.analysis_db();
+            salsa_retry(|| {
+                known
+                    .into_iter()
+                    .filter(|(path, before)| {
+                        let language = shared
+                            .host
+                            .language_of(&path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
+                            .unwrap_or(Language::OSpec);
+                        analyse(&*shared.host, &db, path, language).diagnostics != *before
+                    })
+                    .map(|(path, _)| path)
+                    .collect::<Vec<PathBuf>>()
             })
             .unwrap_or_default()
         };
-        tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default()
+        self.analysis.run(work).await.unwrap_or_default()
     }
 
     fn session(&self) -> Session {
@@ -535,16 +533,15 @@ impl Scheduler {
             published.extend(shared.runs.diagnostics(&path_buf, source.version));
             Some(Outcome::Done { published, found, config_error, hints })
         };
-        match tokio::task::spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))).await {
-            Ok(Ok(Some(outcome))) => outcome,
-            Ok(Ok(None)) => Outcome::Cancelled,
-            Ok(Err(panic)) => {
+        match self.analysis.run(work).await {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => Outcome::Cancelled,
+            Err(panic) => {
                 let message = crate::panic::message(panic.as_ref());
                 let text = format!("internal error while checking {}: {message}", path.display());
                 self.shared.client.log_message(MessageType::ERROR, text).await;
                 Outcome::Failed
             }
-            Err(_) => Outcome::Failed,
         }
     }
 
