@@ -26,15 +26,13 @@ pub struct AnalysisThread {
 impl AnalysisThread {
     pub fn start(name: &str) -> AnalysisThread {
         let (jobs, inbox) = channel::<Job>();
-        let thread = std::thread::Builder::new().name(name.into()).stack_size(ANALYSIS_STACK_BYTES).spawn(
-            move || {
-                mark_analysis_thread();
-                // Ends when the scheduler (the only sender) is gone.
-                for job in inbox {
-                    job();
-                }
-            },
-        );
+        let thread = std::thread::Builder::new().name(name.into()).stack_size(ANALYSIS_STACK_BYTES).spawn(move || {
+            mark_analysis_thread();
+            // Ends when the scheduler (the only sender) is gone.
+            for job in inbox {
+                job();
+            }
+        });
         AnalysisThread { jobs: thread.ok().map(|_| jobs) }
     }
 

@@ -15,10 +15,10 @@
 use std::sync::Arc;
 
 use starlark::syntax::AstModule;
-use starlark_syntax::syntax::module::AstModuleFields;
 use starlark_syntax::syntax::ast::{
     ArgumentP, AstExpr, AstNoPayload, AstParameter, AstStmt, Clause, ClauseP, DefP, ExprP, ForClause, StmtP,
 };
+use starlark_syntax::syntax::module::AstModuleFields;
 use starlark_syntax::syntax::uniplate::Visit;
 
 use super::eval::{self, Limits, DIALECT};
