@@ -120,3 +120,43 @@ fn a_name_not_in_the_catalog_is_caught() {
     assert_eq!(bad, ["fault_strat", "parition"]);
     assert!(builtins::is_builtin(builtins::FAULT_START));
 }
+
+/// A constant list of string literals, every one the name of a builtin the catalog keeps (a
+/// removed builtin's name, `stdout`, is also an ordinary word): a per-builtin fact written as
+/// a Rust table instead of a catalog field.
+static TABLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)const\s+([A-Z_]+)\s*:\s*&\[[^=]*=\s*&\[(.*?)\];").unwrap());
+static LITERAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""([^"]*)""#).unwrap());
+
+/// The constant tables of `text` (outside its test module) that list only live builtins.
+fn builtin_tables(text: &str) -> Vec<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let live = |name: &str| ospecc_schema::topology::catalog().builtin(name).is_some_and(|b| b.removed.is_none());
+    TABLE
+        .captures_iter(code)
+        .filter(|table| {
+            let names: Vec<&str> = LITERAL.captures_iter(&table[2]).map(|l| l.get(1).map_or("", |m| m.as_str())).collect();
+            names.len() >= 2 && names.iter().all(|name| live(name))
+        })
+        .map(|table| table[1].to_owned())
+        .collect()
+}
+
+#[test]
+fn no_rust_table_lists_builtins() {
+    let files = files_under(&["compiler/src", "runtime/src", "lsp/src", "src"]);
+    let mut bad = Vec::new();
+    for file in &files {
+        let tables = builtin_tables(&std::fs::read_to_string(file).unwrap());
+        bad.extend(tables.into_iter().map(|table| format!("{}: `{table}`", shown(file))));
+    }
+    assert!(bad.is_empty(), "make these facts catalog fields (schema/topology/catalog.json):\n{}", bad.join("\n"));
+}
+
+#[test]
+fn a_table_of_builtins_is_caught() {
+    let source = "const SERVICE_BUILTINS: &[&str] = &[\"service\", \"mock_service\"];\n\
+                  const STREAMS: &[&str] = &[\"stdout\", \"stderr\"];\n\
+                  const MIXED: &[(&str, &str)] = &[(\"drop\", \"drop()\")];\n\
+                  #[cfg(test)]\nconst IN_TESTS: &[&str] = &[\"service\", \"test\"];\n";
+    assert_eq!(builtin_tables(source), ["SERVICE_BUILTINS"]);
+}

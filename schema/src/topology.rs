@@ -72,6 +72,10 @@ pub struct Builtin {
     /// For protocol rules: the `proxy_action` the rule installs on an interface's proxy.
     #[serde(default)]
     pub proxy_action: Option<String>,
+    /// A top-level call of it registers a test or monitor that the file's readers list (the
+    /// editor's outline).
+    #[serde(default)]
+    pub registers: bool,
     /// A call counts as an assertion of the test that makes it (Faultbox counts these for
     /// `TEST_NO_ASSERTIONS`).
     #[serde(default)]

@@ -370,7 +370,8 @@ pub struct Hint {
 /// The gaps of `coverage` as hints on the service declarations of `text` (the topology
 /// file the plan came from); a service declared elsewhere gets none.
 pub fn hints(coverage: &Coverage, text: &str) -> Vec<Hint> {
-    let index = crate::ide::topology::index::Index::new(text);
+    // Only names and their spans are placed: the variables bound to services are not needed.
+    let index = crate::ide::topology::index::Index::calls_only(text);
     let declared = index.services(text);
     let mut hints = Vec::new();
     for service in &declared {

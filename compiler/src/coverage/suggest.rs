@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use ospecc_schema::plan::topology::{Service, TestKind};
 use ospecc_schema::plan::Plan;
+use ospecc_schema::topology::catalog;
 use serde::Serialize;
 
 use super::{Coverage, Edge};
@@ -212,7 +213,7 @@ fn protocol_faults(
         return builtin_faults(protocol);
     };
     let implemented =
-        ospecc_schema::topology::catalog().protocol(protocol).map(|p| p.actions.clone()).unwrap_or_default();
+        catalog().protocol(protocol).map(|p| p.actions.clone()).unwrap_or_default();
     let module = ospecc_schema::stdlib::module(&path).unwrap_or_default();
     let members: Vec<&&str> = members
         .iter()
@@ -236,17 +237,16 @@ fn protocol_faults(
 /// its `def _member(...)` returns. A protocol's proxy ignores the actions it does not
 /// implement (TOP209), so only members it implements are suggested.
 fn recipe_action(module: &str, member: &str) -> Option<&'static str> {
-    const ACTIONS: &[(&str, &str)] = &[
-        ("error(", "error"),
-        ("delay(", "delay"),
-        ("drop(", "drop"),
-        ("response(", "respond"),
-        ("duplicate(", "duplicate"),
-    ];
     let body = &module[module.find(&format!("def _{member}("))?..];
     let body = body[1..].find("\ndef ").map_or(body, |end| &body[..end + 1]);
     let returned = body.split("return ").nth(1)?.trim_start();
-    ACTIONS.iter().find(|(call, _)| returned.starts_with(call)).map(|(_, action)| *action)
+    // The builtin it returns a call of, and the proxy action the catalog gives that builtin.
+    let callee = &returned[..returned.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?];
+    let after = &returned[callee.len()..];
+    if !after.starts_with('(') {
+        return None;
+    }
+    catalog().builtin(callee)?.proxy_action.as_deref()
 }
 
 /// The builtins' own faults for a protocol without recipes, those its proxy implements.

@@ -6,6 +6,8 @@
 //! Read from tokens (not the starlark-rust tree) so that it works on text being typed, where
 //! the last statement is incomplete; nothing is evaluated.
 
+use ospecc_schema::topology::catalog;
+
 use super::lex::{self, Kind, Token};
 use crate::span::Span;
 
@@ -84,17 +86,24 @@ pub struct Index {
     pub loads: Vec<Load>,
 }
 
-/// The builtins that declare a service.
-const SERVICE_BUILTINS: &[&str] = &["service", "mock_service"];
+/// Whether `callee` is a builtin that declares a service (it returns one, in the catalog).
+fn declares_service(callee: &str) -> bool {
+    catalog().builtin(callee).is_some_and(|b| b.returns == "service")
+}
 
 impl Index {
     pub fn new(text: &str) -> Index {
-        let tokens: Vec<Token> = lex::tokens(text).into_iter().filter(|t| t.kind != Kind::Comment).collect();
-        let mut index = Index { calls: calls(text, &tokens), ..Index::default() };
-        index.tokens = tokens;
+        let mut index = Index::calls_only(text);
         index.statements(text);
         index.loads = index.find_loads(text);
         index
+    }
+
+    /// The tokens and calls only (no bindings, defs or loads): enough for the services'
+    /// names and interfaces, at about half the cost of the whole index.
+    pub fn calls_only(text: &str) -> Index {
+        let tokens: Vec<Token> = lex::tokens(text).into_iter().filter(|t| t.kind != Kind::Comment).collect();
+        Index { calls: calls(text, &tokens), tokens, ..Index::default() }
     }
 
     /// The token index at or just before `offset` (the token the cursor is in or after).
@@ -152,7 +161,7 @@ impl Index {
     pub fn services(&self, text: &str) -> Vec<Service> {
         let mut out = Vec::new();
         for (i, call) in self.calls.iter().enumerate() {
-            if !SERVICE_BUILTINS.contains(&call.callee.as_str()) {
+            if !declares_service(&call.callee) {
                 continue;
             }
             let Some((name, name_span)) = self.positional_string(text, i, 0) else { continue };

@@ -1,12 +1,16 @@
 //! The topology outline: services (with their interfaces), the other top-level bindings,
 //! `def`s, loads, and registration calls (`scenario`, `test`, `fault_scenario`, …).
 
+use ospecc_schema::topology::catalog;
+
 use super::index::Index;
 use crate::ide::{Symbol, SymbolKind};
 use crate::span::Span;
 
-/// Top-level calls that register something worth listing, by the builtin's name.
-const REGISTRATIONS: &[&str] = &["scenario", "test", "fault_scenario", "fault_matrix", "monitor"];
+/// Whether a top-level call of `callee` registers something worth listing (the catalog says).
+fn registers(callee: &str) -> bool {
+    catalog().builtin(callee).is_some_and(|b| b.registers)
+}
 
 pub fn symbols(text: &str) -> Vec<Symbol> {
     let index = Index::new(text);
@@ -49,7 +53,7 @@ pub fn symbols(text: &str) -> Vec<Symbol> {
         out.push(symbol(&def.name, Some("def"), SymbolKind::Function, def.extent, def.span, Vec::new()));
     }
     for (i, call) in
-        index.calls.iter().enumerate().filter(|(_, c)| c.parent.is_none() && REGISTRATIONS.contains(&c.callee.as_str()))
+        index.calls.iter().enumerate().filter(|(_, c)| c.parent.is_none() && registers(&c.callee))
     {
         if index.bindings.iter().any(|b| b.call == Some(i)) {
             continue;
