@@ -124,7 +124,8 @@ fn a_name_not_in_the_catalog_is_caught() {
 /// A constant list of string literals, every one the name of a builtin the catalog keeps (a
 /// removed builtin's name, `stdout`, is also an ordinary word): a per-builtin fact written as
 /// a Rust table instead of a catalog field.
-static TABLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)const\s+([A-Z_]+)\s*:\s*&\[[^=]*=\s*&\[(.*?)\];").unwrap());
+static TABLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)const\s+([A-Z_]+)\s*:\s*&\[[^=]*=\s*&\[(.*?)\];").unwrap());
 static LITERAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""([^"]*)""#).unwrap());
 
 /// The constant tables of `text` (outside its test module) that list only live builtins.
@@ -134,7 +135,8 @@ fn builtin_tables(text: &str) -> Vec<String> {
     TABLE
         .captures_iter(code)
         .filter(|table| {
-            let names: Vec<&str> = LITERAL.captures_iter(&table[2]).map(|l| l.get(1).map_or("", |m| m.as_str())).collect();
+            let names: Vec<&str> =
+                LITERAL.captures_iter(&table[2]).map(|l| l.get(1).map_or("", |m| m.as_str())).collect();
             names.len() >= 2 && names.iter().all(|name| live(name))
         })
         .map(|table| table[1].to_owned())

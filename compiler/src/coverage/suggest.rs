@@ -212,8 +212,7 @@ fn protocol_faults(
     let (Some((_, members)), Some(api)) = (recipe, api) else {
         return builtin_faults(protocol);
     };
-    let implemented =
-        catalog().protocol(protocol).map(|p| p.actions.clone()).unwrap_or_default();
+    let implemented = catalog().protocol(protocol).map(|p| p.actions.clone()).unwrap_or_default();
     let module = ospecc_schema::stdlib::module(&path).unwrap_or_default();
     let members: Vec<&&str> = members
         .iter()

@@ -52,9 +52,7 @@ pub fn symbols(text: &str) -> Vec<Symbol> {
     for def in &index.defs {
         out.push(symbol(&def.name, Some("def"), SymbolKind::Function, def.extent, def.span, Vec::new()));
     }
-    for (i, call) in
-        index.calls.iter().enumerate().filter(|(_, c)| c.parent.is_none() && registers(&c.callee))
-    {
+    for (i, call) in index.calls.iter().enumerate().filter(|(_, c)| c.parent.is_none() && registers(&c.callee)) {
         if index.bindings.iter().any(|b| b.call == Some(i)) {
             continue;
         }
