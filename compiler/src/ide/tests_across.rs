@@ -227,3 +227,27 @@ fn ide_references_and_rename_at_every_offset_never_panic() {
         }
     }
 }
+
+/// A topology whose `cache` is declared by a stdlib mock helper (`mock_service` underneath),
+/// by position and by keyword.
+const MOCKED: &str = "load(\"@faultbox/mocks/redis.star\", \"redis\")\nload(\"@faultbox/mocks/mongodb.star\", db_mock = \"mongo\")\ncache = redis.server(\"cache\", interface(\"main\", \"redis\", 6379))\nstore = db_mock.server(name = \"store\", interface = interface(\"main\", \"mongodb\", 27017))\n";
+const MOCKED_SPEC: &str = "topology: mocked.star\nservices:\n  cache: {}\n  store: {}\n";
+
+#[test]
+fn ide_a_service_declared_by_a_stdlib_mock_helper_is_renamed_with_its_specs() {
+    let files: BTreeMap<&str, String> =
+        [("/w/mocked.star", MOCKED), ("/w/m.ospec.yml", MOCKED_SPEC)].into_iter().map(|(p, t)| (p, t.to_string())).collect();
+    assert_eq!(cross_codes(&files, "/w/m.ospec.yml"), Vec::<String>::new());
+    for (name, new_name) in [("cache", "sessions"), ("store", "documents")] {
+        let cursor = marked(MOCKED_SPEC, &format!("{name}: {{}}"), 0);
+        let found = at(&files, "/w/m.ospec.yml", &cursor, |f, o| rename(f, o, new_name)).expect("renamed");
+        assert_eq!(
+            per_file("/w/m.ospec.yml", &found),
+            counts(&[("/w/m.ospec.yml", 1), ("/w/mocked.star", 1)]),
+            "{found:?}"
+        );
+        let renamed = apply(&files, "/w/m.ospec.yml", &found, new_name);
+        assert!(renamed["/w/mocked.star"].contains(&format!("\"{new_name}\"")), "{}", renamed["/w/mocked.star"]);
+        assert_eq!(cross_codes(&renamed, "/w/m.ospec.yml"), Vec::<String>::new(), "{new_name}");
+    }
+}

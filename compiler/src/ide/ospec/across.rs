@@ -332,8 +332,8 @@ impl<'a> Files<'a> {
             .collect();
         let unfollowable = self.text(topology).is_some().then(|| {
             format!(
-                "service `{name}` is not declared by a `service(\"{name}\", …)` in {} or the modules it loads, so \
-                 the topology could not follow the rename",
+                "service `{name}` is not declared by a `service(\"{name}\", …)` (or a stdlib mock's \
+                 `server(\"{name}\", …)`) in {} or the modules it loads, so the topology could not follow the rename",
                 topology.display()
             )
         });
@@ -389,7 +389,8 @@ impl<'a> Files<'a> {
             .collect()
     }
 
-    /// The service's `service("NAME", …)` name strings and the `depends_on` strings naming it.
+    /// The service's `service("NAME", …)` (or stdlib mock `server("NAME", …)`) name strings and
+    /// the `depends_on` strings naming it.
     fn topology_occurrences(&mut self, path: &Path, name: &str) -> Vec<Occurrence> {
         let (Some(text), Some(index)) = (self.text(path), self.index(path)) else { return Vec::new() };
         let declarations = index.services(&text).into_iter().filter(|s| s.name == name).map(|s| (s.name_span, true));

@@ -87,7 +87,7 @@ pub struct Index {
 }
 
 /// Whether `callee` is a builtin that declares a service (it returns one, in the catalog).
-fn declares_service(callee: &str) -> bool {
+pub(crate) fn declares_service(callee: &str) -> bool {
     catalog().builtin(callee).is_some_and(|b| b.returns == "service")
 }
 
@@ -161,10 +161,11 @@ impl Index {
     pub fn services(&self, text: &str) -> Vec<Service> {
         let mut out = Vec::new();
         for (i, call) in self.calls.iter().enumerate() {
-            if !declares_service(&call.callee) {
-                continue;
-            }
-            let Some((name, name_span)) = self.positional_string(text, i, 0) else { continue };
+            let named = match declares_service(&call.callee) {
+                true => self.positional_string(text, i, 0),
+                false => self.helper_service_name(text, i),
+            };
+            let Some((name, name_span)) = named else { continue };
             let variable = self.bindings.iter().find(|b| b.call == Some(i)).map(|b| b.name.clone());
             let interfaces = self
                 .nested_calls(i)
@@ -178,6 +179,26 @@ impl Index {
             out.push(Service { variable, name, name_span, interfaces });
         }
         out
+    }
+
+    /// The service name a stdlib helper call declares (`redis.server("cache", …)`, with
+    /// `redis` loaded from `@faultbox/mocks/redis.star`): the argument its export passes on
+    /// as a service's name. None without the file's loads (an index of calls only).
+    fn helper_service_name(&self, text: &str, call: usize) -> Option<(String, Span)> {
+        let (alias, member) = self.calls[call].callee.split_once('.')?;
+        let (load, exported) = self.loads.iter().find_map(|load| {
+            let (_, _, exported) = load.symbols.iter().find(|(local, _, _)| local == alias)?;
+            Some((load, exported))
+        })?;
+        let api = super::modules::stdlib_api(&load.path).filter(|api| api.name == exported)?;
+        let export = api.export(member)?;
+        let parameter = export.names_service.as_deref()?;
+        let position = export.params.iter().position(|p| p.name == parameter)?;
+        let named = self.calls[call].args.iter().find(|a| a.name.as_ref().is_some_and(|(n, _)| n == parameter));
+        match named {
+            Some(arg) => self.string_arg(text, &Arg { name: None, start: arg.start + 2, end: arg.end }),
+            None => self.positional_string(text, call, position),
+        }
     }
 
     /// Variables bound to calls of `builtin` at the top level.

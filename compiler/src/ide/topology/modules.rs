@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use ospecc_schema::stdlib;
 use ospecc_schema::topology::ParamKind;
 
-use super::index::{Index, Load};
+use super::index::{declares_service, Def, Index, Load};
 use super::lex::{self, Kind};
 
 /// One embedded module's API.
@@ -28,6 +28,9 @@ pub struct Export {
     pub params: Vec<ExportParam>,
     /// The member's docstring, whitespace collapsed.
     pub doc: String,
+    /// The parameter that names the service the member declares: a mock's `server(name, …)`
+    /// passes it on as the name of the `mock_service` it returns.
+    pub names_service: Option<String>,
 }
 
 /// One parameter of an export, as written in its `def`.
@@ -139,7 +142,23 @@ fn export(index: &Index, text: &str, member: &str, function: &str) -> Export {
     let call = def.and_then(|d| index.calls.iter().find(|c| c.callee_span == d.span));
     let params = call.map(|c| c.args.iter().filter_map(|a| param(index, text, a.start, a.end)).collect());
     let doc = call.and_then(|c| docstring(index, text, c.close?)).unwrap_or_default();
-    Export { name: member.to_string(), params: params.unwrap_or_default(), doc }
+    let names_service = def.and_then(|d| service_name_parameter(index, text, d));
+    Export { name: member.to_string(), params: params.unwrap_or_default(), doc, names_service }
+}
+
+/// The parameter of `def` that a service-declaring builtin called in its body takes as the
+/// service's name (its first argument, the parameter itself).
+fn service_name_parameter(index: &Index, text: &str, def: &Def) -> Option<String> {
+    index
+        .calls
+        .iter()
+        .filter(|c| def.extent.start <= c.callee_span.start && c.callee_span.end <= def.extent.end)
+        .filter(|c| declares_service(&c.callee))
+        .find_map(|c| {
+            let first = c.args.first().filter(|a| a.name.is_none() && a.end == a.start + 1)?;
+            let token = index.tokens.get(first.start).filter(|t| t.kind == Kind::Ident)?;
+            def.params.iter().find(|(name, _)| name == token.text(text)).map(|(name, _)| name.clone())
+        })
 }
 
 /// One `def` parameter from its tokens: `name`, `name = default`, `*name`, `**name`.
