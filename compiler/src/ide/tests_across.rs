@@ -235,8 +235,10 @@ const MOCKED_SPEC: &str = "topology: mocked.star\nservices:\n  cache: {}\n  stor
 
 #[test]
 fn ide_a_service_declared_by_a_stdlib_mock_helper_is_renamed_with_its_specs() {
-    let files: BTreeMap<&str, String> =
-        [("/w/mocked.star", MOCKED), ("/w/m.ospec.yml", MOCKED_SPEC)].into_iter().map(|(p, t)| (p, t.to_string())).collect();
+    let files: BTreeMap<&str, String> = [("/w/mocked.star", MOCKED), ("/w/m.ospec.yml", MOCKED_SPEC)]
+        .into_iter()
+        .map(|(p, t)| (p, t.to_string()))
+        .collect();
     assert_eq!(cross_codes(&files, "/w/m.ospec.yml"), Vec::<String>::new());
     for (name, new_name) in [("cache", "sessions"), ("store", "documents")] {
         let cursor = marked(MOCKED_SPEC, &format!("{name}: {{}}"), 0);
