@@ -1,8 +1,11 @@
 //! Steps inside `parallel(f1, f2, ...)` run concurrently, as Faultbox's hold-and-release
-//! scheduler runs them: each branch's step is sent on its own thread and the branch gets a
-//! [`PendingResponse`] at once, so every branch sends before any reply is awaited. A branch
-//! that reads its reply (`r.ok`) waits for that one step; `parallel` waits for all of them
-//! before it returns, so every `step` (reply) event is in the log when the test goes on.
+//! scheduler runs them: each branch's step goes to its own thread and the branch gets a
+//! [`PendingResponse`] at once; the threads are held until every branch has sent, then
+//! released together, so every branch sends before any reply comes (without the hold, a fast
+//! reply to the first branch could be logged before the second branch sent, and the trace
+//! would depend on the machine's load). A branch that reads its reply (`r.ok`) releases the
+//! held steps and waits for its own; `parallel` releases and waits for all of them before it
+//! returns, so every `step` (reply) event is in the log when the test goes on.
 //!
 //! Starlark values belong to the evaluator's heap and cannot cross threads, so a step's
 //! arguments travel as JSON and are rebuilt on the step's own heap; a step whose arguments do
@@ -76,17 +79,46 @@ impl Slot {
     }
 }
 
+/// Where the step threads of a `parallel` wait until every branch has sent.
+#[derive(Default)]
+struct Gate {
+    held: Mutex<bool>,
+    released: Condvar,
+}
+
+impl Gate {
+    fn hold(&self) {
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    }
+
+    fn release(&self) {
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.released.notify_all();
+    }
+
+    /// Returns once the gate is not held.
+    fn pass(&self) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        while *held {
+            held = self.released.wait(held).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
 /// A step sent on its own thread: reading it waits for the reply.
 #[derive(Clone, ProvidesStaticType, NoSerialize, Allocative, StarlarkPagablePanic)]
 pub struct PendingResponse {
     #[allocative(skip)]
     slot: Arc<Slot>,
+    #[allocative(skip)]
+    gate: Arc<Gate>,
 }
 starlark_simple_value!(PendingResponse);
 
 impl PendingResponse {
-    /// The reply (waits for it).
+    /// The reply (releases the held steps, then waits for this one's).
     pub fn wait(&self) -> Response {
+        self.gate.release();
         self.slot.wait()
     }
 }
@@ -126,14 +158,28 @@ impl<'v> StarlarkValue<'v> for PendingResponse {
 #[derive(Default)]
 pub struct InFlight {
     threads: Mutex<Vec<JoinHandle<()>>>,
+    gate: Arc<Gate>,
 }
 
 impl InFlight {
-    /// Runs `step` on its own thread; the returned value is its reply once it comes.
+    /// Holds the steps sent from now on until [`InFlight::release`].
+    pub fn hold(&self) {
+        self.gate.hold();
+    }
+
+    /// Lets the held steps go.
+    pub fn release(&self) {
+        self.gate.release();
+    }
+
+    /// Runs `step` on its own thread once the steps are released; the returned value is its
+    /// reply once it comes.
     pub fn send(&self, step: impl FnOnce() -> Response + Send + 'static) -> PendingResponse {
         let slot = Arc::new(Slot::default());
         let filled = Arc::clone(&slot);
+        let gate = Arc::clone(&self.gate);
         let thread = std::thread::Builder::new().name("ospecc-step".into()).spawn(move || {
+            gate.pass();
             // A panicking client must still fill the slot, or a reader would wait forever.
             let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step))
                 .unwrap_or_else(|_| Response::failed("the step's client panicked".to_owned(), 0));
@@ -143,15 +189,23 @@ impl InFlight {
             Ok(handle) => self.threads.lock().unwrap_or_else(|p| p.into_inner()).push(handle),
             Err(e) => slot.fill(Response::failed(format!("cannot start a step thread: {e}"), 0)),
         }
-        PendingResponse { slot }
+        PendingResponse { slot, gate: Arc::clone(&self.gate) }
     }
 
-    /// Waits for every step sent so far.
+    /// Releases and waits for every step sent so far.
     pub fn join_all(&self) {
+        self.release();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for thread in threads {
             // A panicking step thread never filled its slot; nothing else can be done here.
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for InFlight {
+    /// A test that stops in the middle of a `parallel` does not leave its steps held.
+    fn drop(&mut self) {
+        self.release();
     }
 }

@@ -387,6 +387,10 @@ impl TestContext<'_> {
     /// `interleavings=` asks for are noted as not explored.
     fn parallel<'v>(&self, args: &Args<'v>, eval: &mut Evaluator<'v, '_, '_>) -> anyhow::Result<Value<'v>> {
         self.leaf.note_interleavings(interleavings(args));
+        if self.parallel_depth.get() == 0 {
+            // Every branch sends before any step goes out (released by `join_all` below).
+            self.in_flight.hold();
+        }
         self.parallel_depth.set(self.parallel_depth.get() + 1);
         let mut results = Vec::new();
         let mut failed = None;
