@@ -227,32 +227,31 @@ fn an_edit_inside_a_test_body_evaluates_no_module_again() {
     assert!(found.iter().any(|d| d.message.contains("mian")), "{found:#?}");
 }
 
-#[test]
-fn an_edit_at_top_level_evaluates_the_module_again() {
+/// Replaces `from` with `to` in the topology after a first check: how many times the module
+/// was evaluated again, and whether the diagnostics are those of the stages run without the
+/// database.
+fn evaluations_after_edit(from: &str, to: &str) -> usize {
     let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
     let (mut db, log) = logging(fs.clone());
     let request = request("/w/t.star");
     db.check(&request);
     log.take();
-    let edited = TOPOLOGY.replace("delay(\"1s\")", "delay(\"2s\")");
+    assert!(TOPOLOGY.contains(from), "the edit's text `{from}`");
+    let edited = TOPOLOGY.replace(from, to);
     set(&mut db, "/w/t.star", &edited);
     let found = db.check(&request);
-    assert_eq!(executed(&log, "topology_evaluation"), 1);
     assert_eq!(found, direct_text(&fs, &request, &edited));
+    executed(&log, "topology_evaluation")
+}
+
+#[test]
+fn an_edit_at_top_level_evaluates_the_module_again() {
+    assert_eq!(evaluations_after_edit("delay(\"1s\")", "delay(\"2s\")"), 1);
 }
 
 #[test]
 fn an_edit_inside_a_helper_run_at_load_evaluates_the_module_again() {
-    let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
-    let (mut db, log) = logging(fs.clone());
-    let request = request("/w/t.star");
-    db.check(&request);
-    log.take();
-    let edited = TOPOLOGY.replace("binary = \"./\" + name", "binary = \"./bin/\" + name");
-    set(&mut db, "/w/t.star", &edited);
-    let found = db.check(&request);
-    assert_eq!(executed(&log, "topology_evaluation"), 1);
-    assert_eq!(found, direct_text(&fs, &request, &edited));
+    assert_eq!(evaluations_after_edit("binary = \"./\" + name", "binary = \"./bin/\" + name"), 1);
 }
 
 /// `text` with a statement added at the start of every top-level def's body (all later
