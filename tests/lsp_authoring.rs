@@ -100,12 +100,22 @@ impl Client {
 
     /// The next publication for `uri` whose diagnostics satisfy `wanted`.
     fn published(&mut self, uri: &str, wanted: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        self.published_where(uri, |_, diagnostics| wanted(diagnostics))
+    }
+
+    /// The diagnostics published for `uri` at the document's `version`: a publication for an
+    /// earlier version can still be on its way when an edit is sent.
+    fn published_at(&mut self, uri: &str, version: i64) -> Vec<Value> {
+        self.published_where(uri, |params, _| params["version"] == version)
+    }
+
+    fn published_where(&mut self, uri: &str, wanted: impl Fn(&Value, &[Value]) -> bool) -> Vec<Value> {
         loop {
             let message = self.wait_for(&format!("diagnostics of {uri}"), |m| {
                 m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri
             });
             let diagnostics = message["params"]["diagnostics"].as_array().cloned().unwrap_or_default();
-            if wanted(&diagnostics) {
+            if wanted(&message["params"], &diagnostics) {
                 return diagnostics;
             }
         }
@@ -338,7 +348,7 @@ fn an_edit_keeps_the_hints_on_their_services_until_the_gaps_are_computed_again()
     let moved = format!("# one\n# two\n# three\n{text}");
     let change = json!({"textDocument": {"uri": doc, "version": 2}, "contentChanges": [{"text": moved}]});
     client.notify("textDocument/didChange", change);
-    let published = client.published(&doc, |_| true);
+    let published = client.published_at(&doc, 2);
     let db = published.iter().find(|h| h["data"]["service"] == "db").unwrap_or_else(|| panic!("{published:#?}"));
     assert_eq!(db["range"]["start"]["line"], json!(line_of(&moved, "db = service(")), "{db}");
     client.shutdown();
