@@ -194,9 +194,16 @@ pub fn skeleton_text<'db>(db: &'db dyn Db, target: Target<'db>) -> SkeletonText 
     SkeletonText { text: skeleton.text.clone(), stubbed: skeleton.syntax.is_some() }
 }
 
-/// The evaluation of a topology file's skeleton (spans in the skeleton's offsets).
+/// The evaluation of a topology file's skeleton and the load-time part of its checks, both
+/// in the skeleton's offsets: an edit inside a stubbed body changes neither.
+#[derive(Debug)]
+pub struct LoadTime {
+    pub evaluated: Evaluated,
+    pub findings: Vec<Diagnostic>,
+}
+
 #[salsa::tracked(returns(ref), no_eq)]
-pub fn topology_evaluation<'db>(db: &'db dyn Db, target: Target<'db>) -> Arc<Evaluated> {
+pub fn topology_evaluation<'db>(db: &'db dyn Db, target: Target<'db>) -> Arc<LoadTime> {
     let (path, root, limits) = (target.path(db), target.root(db), target.limits(db));
     let skeleton = skeleton_text(db, target);
     let confinement = target.confinement(db).as_ref();
@@ -204,32 +211,38 @@ pub fn topology_evaluation<'db>(db: &'db dyn Db, target: Target<'db>) -> Arc<Eva
     let loader = DbLoader::new(db, path, root, limits, confinement, Addresses::Values);
     let input = TopologyInput { path, text: &skeleton.text, fs: &fs, root, limits };
     let mut evaluated = topology::evaluate_with(&input, Addresses::Values, Some(&loader));
+    let findings = topology::check_load_time(&evaluated, &input);
     if skeleton.stubbed {
         // One tree per file is kept: the skeleton query's, which is the file's.
         evaluated.syntax = None;
     }
-    Arc::new(evaluated)
+    Arc::new(LoadTime { evaluated, findings })
 }
 
 /// A topology file's diagnostics (evaluation and static checks), policy applied: the
-/// evaluation of its skeleton taken back to the file's offsets, checked over the file's tree.
+/// evaluation of its skeleton and the load-time findings taken back to the file's offsets,
+/// with the checks of the stubbed bodies and the cross checks over the file's tree.
 #[salsa::tracked(returns(ref))]
 pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Diagnostic> {
     let (path, root, limits) = (target.path(db), target.root(db), target.limits(db));
     let skeleton = topology_skeleton(db, target);
-    let evaluated = topology_evaluation(db, target);
+    let load = topology_evaluation(db, target);
     let text = text_of(db, target);
     let confinement = target.confinement(db).as_ref();
     let fs = TrackedFs::new(db, confinement);
     let input = TopologyInput { path, text, fs: &fs, root, limits };
     let found = match &skeleton.syntax {
         Some(syntax) => {
-            let mapped = skeleton.map.evaluated(evaluated, text);
-            let found = topology::check_evaluated(&mapped, Some(syntax), &input);
+            let mapped = skeleton.map.evaluated(&load.evaluated, text);
+            let load_time = load.findings.iter().map(|d| skeleton.map.diagnostic(d));
+            let found = topology::check_bodies(&mapped, Some(syntax), &input, &skeleton.map.bodies(), load_time);
             topology::drop_later(mapped);
             found
         }
-        None => topology::check_evaluated(evaluated, evaluated.syntax.as_ref(), &input),
+        None => {
+            let evaluated = &load.evaluated;
+            topology::check_bodies(evaluated, evaluated.syntax.as_ref(), &input, &[], load.findings.iter().cloned())
+        }
     };
     target.options(db).policy.apply(found)
 }

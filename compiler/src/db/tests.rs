@@ -227,6 +227,28 @@ fn an_edit_inside_a_test_body_evaluates_no_module_again() {
     assert!(found.iter().any(|d| d.message.contains("mian")), "{found:#?}");
 }
 
+#[test]
+fn the_load_time_findings_are_kept_through_a_body_edit_and_move_with_their_calls() {
+    // An assumption that does nothing (TOP224) is a finding of the load-time part: it comes
+    // from the evaluation's query, which a body edit above it does not run again.
+    let text = format!("{TOPOLOGY}fault_assumption(\"inert\", target = api)\n");
+    let fs = MemoryFs::default().with_file("/w/t.star", text.as_str());
+    let (mut db, log) = logging(fs.clone());
+    let request = request("/w/t.star");
+    set(&mut db, "/w/t.star", &text);
+    let before = db.check(&request);
+    let at = |text: &str| text.find("fault_assumption(\"inert\"").unwrap_or(0);
+    assert!(before.iter().any(|d| d.code == "TOP224" && d.span.start == at(&text)), "{before:#?}");
+    log.take();
+    let edited =
+        text.replace("assert_eq(created.status, 201)", "assert_eq(created.status, 201)\n    assert_true(True)");
+    set(&mut db, "/w/t.star", &edited);
+    let after = db.check(&request);
+    assert_eq!(executed(&log, "topology_evaluation"), 0);
+    assert!(after.iter().any(|d| d.code == "TOP224" && d.span.start == at(&edited)), "{after:#?}");
+    assert_eq!(after, direct_text(&fs, &request, &edited));
+}
+
 /// Replaces `from` with `to` in the topology after a first check: how many times the module
 /// was evaluated again, and whether the diagnostics are those of the stages run without the
 /// database.

@@ -178,7 +178,7 @@ pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
 /// ([`on_analysis_stack`]), with loaded modules taken from `loader` when given.
 pub fn check_here(input: &TopologyInput, loader: Option<&dyn ModuleLoader>) -> Vec<Diagnostic> {
     let mut evaluated = evaluate_with(input, Addresses::Values, loader);
-    let mut diagnostics = run_checks(&evaluated, evaluated.syntax.as_ref(), input);
+    let mut diagnostics = run_checks(&evaluated, evaluated.syntax.as_ref(), input, checks::Part::Whole);
     diagnostics.append(&mut evaluated.diagnostics);
     // Nothing reads the model any more; freeing it takes about a tenth of a big file's check.
     threads::drop_later(evaluated);
@@ -187,15 +187,26 @@ pub fn check_here(input: &TopologyInput, loader: Option<&dyn ModuleLoader>) -> V
     diagnostics
 }
 
-/// [`check_here`] over an evaluation already made: the static checks of `evaluated`, whose file
-/// has the syntax tree `syntax` (the database evaluates a file's skeleton, whose tree is not
-/// the file's), with the evaluation's own diagnostics, in deterministic order.
-pub fn check_evaluated(
+/// The load-time part of a file's static checks (see [`checks::Part`]): over an evaluation
+/// with its own tree (in the database, the skeleton's), in the evaluation's offsets.
+pub fn check_load_time(evaluated: &Evaluated, input: &TopologyInput) -> Vec<Diagnostic> {
+    run_checks(evaluated, evaluated.syntax.as_ref(), input, checks::Part::LoadTime)
+}
+
+/// The rest of [`check_here`] once the load-time part is done: the static checks of the
+/// calls inside `bodies` (the stubbed bodies, file offsets, in order) and the checks that
+/// follow functions across the file, over `evaluated` with the file's tree `syntax`; with the
+/// evaluation's own diagnostics and the load-time part's findings (file offsets), in
+/// deterministic order.
+pub fn check_bodies(
     evaluated: &Evaluated,
     syntax: Option<&syntax::Syntax>,
     input: &TopologyInput,
+    bodies: &[crate::span::Span],
+    load_time: impl IntoIterator<Item = Diagnostic>,
 ) -> Vec<Diagnostic> {
-    let mut diagnostics = run_checks(evaluated, syntax, input);
+    let mut diagnostics = run_checks(evaluated, syntax, input, checks::Part::Bodies(bodies));
+    diagnostics.extend(load_time);
     diagnostics.extend(evaluated.diagnostics.iter().cloned());
     diagnostics::sort(&mut diagnostics);
     diagnostics.dedup();
@@ -204,9 +215,14 @@ pub fn check_evaluated(
 
 /// The static checks, contained: a defect in one check must not take the whole run down (or
 /// hide the evaluation's own diagnostics), so a panic becomes a finding that asks for a report.
-fn run_checks(evaluated: &Evaluated, syntax: Option<&syntax::Syntax>, input: &TopologyInput) -> Vec<Diagnostic> {
+fn run_checks(
+    evaluated: &Evaluated,
+    syntax: Option<&syntax::Syntax>,
+    input: &TopologyInput,
+    part: checks::Part,
+) -> Vec<Diagnostic> {
     let files = input.path.parent().map(|spec_dir| checks::Files { fs: input.fs, spec_dir });
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(evaluated, syntax, files))) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(evaluated, syntax, files, part))) {
         Ok(found) => found,
         Err(payload) if payload.is::<salsa::Cancelled>() => std::panic::resume_unwind(payload),
         Err(panic) => {
@@ -242,7 +258,7 @@ pub fn evaluate_with(input: &TopologyInput, addresses: Addresses, loader: Option
 pub fn evaluate_for_plan(input: &TopologyInput) -> Evaluated {
     on_analysis_stack(|| {
         let mut evaluated = evaluate_here(input, Addresses::Markers);
-        let mut found = run_checks(&evaluated, evaluated.syntax.as_ref(), input);
+        let mut found = run_checks(&evaluated, evaluated.syntax.as_ref(), input, checks::Part::Whole);
         found.append(&mut evaluated.diagnostics);
         diagnostics::sort(&mut found);
         found.dedup();

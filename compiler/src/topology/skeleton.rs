@@ -398,6 +398,11 @@ impl SpanMap {
         }
     }
 
+    /// The stubbed bodies, in the file's offsets and in order.
+    pub fn bodies(&self) -> Vec<Span> {
+        self.stubs.iter().map(|s| s.real).collect()
+    }
+
     pub fn span(&self, s: Span) -> Span {
         Span::new(self.offset(s.start, false), self.offset(s.end, true))
     }
@@ -430,7 +435,8 @@ impl SpanMap {
         }
     }
 
-    fn diagnostic(&self, d: &Diagnostic) -> Diagnostic {
+    /// A diagnostic about the skeleton as one about the file.
+    pub fn diagnostic(&self, d: &Diagnostic) -> Diagnostic {
         let mut d = d.clone();
         d.span = self.span(d.span);
         for label in d.labels.iter_mut().filter(|l| l.file.is_none()) {

@@ -24,8 +24,9 @@ struct Loaded {
     at: Span,
 }
 
+/// A cross check: it reads every call expression of the file, bodies included.
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let Some(syntax) = model.syntax else { return };
+    let Some(syntax) = model.syntax.filter(|_| model.part.cross()) else { return };
     let mut loaded = Vec::new();
     loads(&syntax.tree, &mut loaded);
     let shadowing: Vec<&Loaded> =

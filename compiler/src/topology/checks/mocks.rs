@@ -24,15 +24,18 @@ use crate::topology::session::{normalize, MAX_READ_BYTES};
 use crate::topology::values::{Arg, Recorded};
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let literals = OnceLock::new();
-    for call in model.calls_of(builtins::MOCK_SERVICE).filter(|c| c.origin == Origin::Load) {
-        seeds(model, call, &literals, out);
-        if let Some(files) = model.files {
-            descriptors(model, call, files, out);
-            openapi(model, call, files, out);
+    // Load-time checks: the mocks the file declared.
+    if model.part.load_time() {
+        let literals = OnceLock::new();
+        for call in model.calls_of(builtins::MOCK_SERVICE).filter(|c| c.origin == Origin::Load) {
+            seeds(model, call, &literals, out);
+            if let Some(files) = model.files {
+                descriptors(model, call, files, out);
+                openapi(model, call, files, out);
+            }
         }
+        unserved_mocks(model, out);
     }
-    unserved_mocks(model, out);
     unrun_steps(model, out);
 }
 
@@ -335,7 +338,7 @@ fn unserved_mocks(model: &Model, out: &mut Vec<Diagnostic>) {
 /// Steps in test bodies over a protocol `ospecc run` has no client for.
 fn unrun_steps(model: &Model, out: &mut Vec<Diagnostic>) {
     let run: Vec<&str> = catalog().protocols.iter().filter(|p| p.steps_run).map(|p| p.name.as_str()).collect();
-    for call in &model.calls {
+    for call in model.calls() {
         let Target::Step { interface, method } = &call.target else { continue };
         let Some(proto) = attrs::protocol_of(interface) else { continue };
         if !catalog().protocol(proto).is_some_and(|p| !p.methods.is_empty() && !p.steps_run) {

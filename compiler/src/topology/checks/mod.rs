@@ -102,13 +102,61 @@ pub(crate) fn fault_layer(record: &Recorded) -> Option<FaultLayer> {
     }
 }
 
+/// Which of a file's findings one run of the checks makes. The database checks a topology in
+/// two parts whose findings together are the whole run's: the load-time part (memoised with
+/// the evaluation of the file's skeleton, so an edit inside a stubbed body does not redo it)
+/// and the stubbed bodies' part (redone on every edit).
+///
+/// Each check is one of three kinds: a *call* check's findings about a call depend on that
+/// call, its function and load-time state; a *load-time* check reads only load-time state and
+/// top-level syntax; a *cross* check follows functions or calls across the file (reachability,
+/// recursion, a rule applied in several places), so it runs where every body is at hand.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Part<'a> {
+    /// Everything (a run outside the database).
+    Whole,
+    /// Over the skeleton: call checks of the calls outside the stubbed bodies (all of the
+    /// skeleton's), and the load-time checks.
+    LoadTime,
+    /// Over the file: call checks of the calls inside these stubbed bodies (file offsets),
+    /// and the cross checks.
+    Bodies(&'a [Span]),
+}
+
+impl Part<'_> {
+    /// Whether the load-time checks run.
+    pub(crate) fn load_time(self) -> bool {
+        !matches!(self, Part::Bodies(_))
+    }
+
+    /// Whether the cross checks run.
+    pub(crate) fn cross(self) -> bool {
+        !matches!(self, Part::LoadTime)
+    }
+
+    /// Whether this part makes the call checks' findings at `at` (a call's span, or a span
+    /// inside a body).
+    pub(crate) fn owns(self, at: Span) -> bool {
+        match self {
+            Part::Whole | Part::LoadTime => true,
+            Part::Bodies(bodies) => {
+                let i = bodies.partition_point(|b| b.start <= at.start);
+                i.checked_sub(1).and_then(|i| bodies.get(i)).is_some_and(|b| at.end <= b.end)
+            }
+        }
+    }
+}
+
 /// What every check sees.
 pub struct Model<'a> {
     pub evaluated: &'a Evaluated,
     pub syntax: Option<&'a Syntax>,
     /// Builtin and step calls of the root file: recorded ones first (evaluation order), then
-    /// body calls (source order).
-    pub calls: Vec<Call>,
+    /// body calls (source order). The call checks read [`Model::calls`], this part's share.
+    every: Vec<Call>,
+    /// Where `every` holds this part's calls (the call checks').
+    own: Vec<usize>,
+    pub(crate) part: Part<'a>,
     /// The data files a check may read (none when checking without a file system).
     pub files: Option<Files<'a>>,
     /// The root file's functions, indexed once for every check that follows them.
@@ -129,6 +177,7 @@ impl<'a> Model<'a> {
         syntax: &'a Syntax,
         body_calls: Vec<bodies::BodyCall>,
         files: Option<Files<'a>>,
+        part: Part<'a>,
     ) -> Model<'a> {
         let syntax = Some(syntax);
         let mut calls: Vec<Call> = evaluated
@@ -153,7 +202,18 @@ impl<'a> Model<'a> {
             };
             calls.push(Call { target, record: body.record, origin: Origin::Body(body.function) });
         }
-        Model { evaluated, syntax, calls, files, functions: Default::default() }
+        let own = (0..calls.len()).filter(|&i| part.owns(calls[i].record.span)).collect();
+        Model { evaluated, syntax, every: calls, own, part, files, functions: Default::default() }
+    }
+
+    /// The calls this part checks one by one (every call outside the database).
+    pub fn calls(&self) -> impl Iterator<Item = &Call> + '_ {
+        self.own.iter().filter_map(|&i| self.every.get(i))
+    }
+
+    /// Every call of the root file, for the cross checks.
+    pub fn every_call(&self) -> &[Call] {
+        &self.every
     }
 
     /// The root file's functions (none without a syntax tree).
@@ -191,9 +251,14 @@ impl<'a> Model<'a> {
         self.site(call).is_some_and(|s| s.splat)
     }
 
-    /// Calls of the builtin `name`.
+    /// This part's calls of the builtin `name`.
     pub fn calls_of<'m>(&'m self, name: &'m str) -> impl Iterator<Item = &'m Call> + 'm {
-        self.calls.iter().filter(move |c| c.is(name))
+        self.calls().filter(move |c| c.is(name))
+    }
+
+    /// Every call of the builtin `name`, for the cross checks.
+    pub fn every_call_of<'m>(&'m self, name: &'m str) -> impl Iterator<Item = &'m Call> + 'm {
+        self.every.iter().filter(move |c| c.is(name))
     }
 
     /// A global of the root module by name.
@@ -204,13 +269,13 @@ impl<'a> Model<'a> {
 
 /// Every static-check diagnostic for an evaluated file whose syntax tree is `syntax` (the
 /// evaluation's own, or the file's when the evaluation was of its skeleton).
-pub(super) fn run(evaluated: &Evaluated, syntax: Option<&Syntax>, files: Option<Files>) -> Vec<Diagnostic> {
+pub(crate) fn run(evaluated: &Evaluated, syntax: Option<&Syntax>, files: Option<Files>, part: Part) -> Vec<Diagnostic> {
     let Some(syntax) = syntax else { return Vec::new() };
     let bodies = bodies::analyse(syntax, &evaluated.globals, &evaluated.root);
-    let mut out = bodies.diagnostics;
-    let body_calls = bodies.calls;
-    let model = Model::new(evaluated, syntax, body_calls, files);
-    let (mut first, mut second) = if model.calls.len() >= PARALLEL_CALLS {
+    // What reading a body finds lies in that body: its part's.
+    let mut out: Vec<Diagnostic> = bodies.diagnostics.into_iter().filter(|d| part.owns(d.span)).collect();
+    let model = Model::new(evaluated, syntax, bodies.calls, files, part);
+    let (mut first, mut second) = if model.every.len() >= PARALLEL_CALLS {
         super::threads::join(|| first_half(&model), || second_half(&model))
     } else {
         (first_half(&model), second_half(&model))

@@ -12,18 +12,25 @@ use crate::diagnostics::Diagnostic;
 use crate::topology::functions::{Function, Functions};
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let functions = model.functions();
-    for call in &model.calls {
-        match (&call.origin, &call.target) {
-            (Origin::Load, Target::Builtin(b)) if b.context == CallContext::TestBody => {
+    for call in model.calls() {
+        if let (Origin::Load, Target::Builtin(b)) = (&call.origin, &call.target) {
+            if b.context == CallContext::TestBody {
                 out.push(body_only_at_load(model, call));
             }
-            (Origin::Body(_), Target::Builtin(b)) if b.context == CallContext::TopLevel => {
+        }
+    }
+    // Whether a body that registers runs in a test follows the file's functions: cross.
+    if !model.part.cross() {
+        return;
+    }
+    let functions = model.functions();
+    for call in model.every_call() {
+        if let (Origin::Body(_), Target::Builtin(b)) = (&call.origin, &call.target) {
+            if b.context == CallContext::TopLevel {
                 if let Some(d) = top_level_in_body(model, functions, call) {
                     out.push(d);
                 }
             }
-            _ => {}
         }
     }
 }
@@ -46,7 +53,7 @@ fn body_only_at_load(model: &Model, call: &Call) -> Diagnostic {
 fn top_level_in_body(model: &Model, functions: Option<&Functions>, call: &Call) -> Option<Diagnostic> {
     let functions = functions?;
     let enclosing = functions.enclosing(call.record.span)?;
-    let ran_at_load = model.calls.iter().any(|c| {
+    let ran_at_load = model.every_call().iter().any(|c| {
         c.origin == Origin::Load
             && enclosing.span.start <= c.record.span.start
             && c.record.span.end <= enclosing.span.end
@@ -90,7 +97,7 @@ fn handed_to_a_builtin(model: &Model, name: &str) -> bool {
             _ => false,
         }
     }
-    model.calls.iter().any(|c| {
+    model.every_call().iter().any(|c| {
         c.record.positional.iter().any(|a| mentions(a, name)) || c.record.named.iter().any(|(_, a)| mentions(a, name))
     })
 }

@@ -8,7 +8,7 @@ use crate::diagnostics::Diagnostic;
 use crate::suggest::did_you_mean;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    for call in &model.calls {
+    for call in model.calls() {
         if !model.has_splat(call) {
             shape(model, call, out);
         }

@@ -8,7 +8,9 @@ use crate::topology::checks::{Model, Origin};
 use ospecc_schema::topology::builtins;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    once(model, out);
+    if model.part.load_time() {
+        once(model, out);
+    }
     for call in model.calls_of(builtins::DETERMINISM) {
         let level = call.record.named("level").and_then(|l| l.as_str()).unwrap_or("L1");
         if level == "L0" && call.record.named("strict").is_some() {

@@ -24,7 +24,7 @@ use shapes::Shapes;
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     let shapes = Shapes::new(model.syntax);
     let mut found = Vec::new();
-    for call in &model.calls {
+    for call in model.calls() {
         let bound = bind(model, call);
         let cx = Cx { call, shapes: &shapes, name: std::cell::OnceCell::new(), model };
         for arg in &bound {

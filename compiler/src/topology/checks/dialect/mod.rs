@@ -18,9 +18,14 @@ use crate::topology::syntax::span;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     let (Some(syntax), Some(functions)) = (model.syntax, model.functions()) else { return };
-    recursion(functions, out);
-    top_level_control(&syntax.tree, out);
-    reassignment(&syntax.tree, out);
+    if model.part.cross() {
+        recursion(functions, out);
+    }
+    // Module-level statements only: load-time.
+    if model.part.load_time() {
+        top_level_control(&syntax.tree, out);
+        reassignment(&syntax.tree, out);
+    }
 }
 
 /// TOP330: a def that calls itself, directly or through others.

@@ -229,6 +229,6 @@ impl Functions {
 
     /// The calls whose innermost function is `index`.
     fn calls_in<'m>(&'m self, model: &'m Model, index: usize) -> impl Iterator<Item = &'m Call> + 'm {
-        model.calls.iter().filter(move |c| self.enclosing(c.record.span) == Some(index))
+        model.every_call().iter().filter(move |c| self.enclosing(c.record.span) == Some(index))
     }
 }

@@ -22,9 +22,10 @@ use crate::topology::values::{Arg, Recorded};
 const TRIGGERS: &[&str] = &["nth", "after", "every"];
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    gvisor(model, out);
-    let functions = Functions::new(model);
-    for call in &model.calls {
+    if model.part.cross() {
+        gvisor(model, out);
+    }
+    for call in model.calls() {
         if model.has_splat(call) {
             continue;
         }
@@ -39,7 +40,9 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
             watch(model, call, out);
         }
     }
-    balance(model, &functions, out);
+    if model.part.cross() {
+        balance(model, &Functions::new(model), out);
+    }
 }
 
 fn is_packet_rule(call: &Call) -> bool {
@@ -49,7 +52,7 @@ fn is_packet_rule(call: &Call) -> bool {
 /// TOP214: packet-layer builtins without `determinism(runtime="gvisor")`.
 fn gvisor(model: &Model, out: &mut Vec<Diagnostic>) {
     let uses: Vec<&Call> =
-        model.calls.iter().filter(|c| is_packet_rule(c) || c.builtin().is_some_and(|b| b.gateway)).collect();
+        model.every_call().iter().filter(|c| is_packet_rule(c) || c.builtin().is_some_and(|b| b.gateway)).collect();
     let Some(first) = uses.first() else { return };
     let mut declared = None;
     for d in model.evaluated.calls_of(builtins::DETERMINISM) {
@@ -239,10 +242,11 @@ fn balance(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
     };
     // A pair started or stopped in another body may be a helper's half of the pairing.
     let elsewhere = |name: &str, body: Option<usize>| -> Vec<[String; 2]> {
-        model.calls_of(name).filter(|c| functions.enclosing(c.record.span) != body).filter_map(pair_of).collect()
+        model.every_call_of(name).filter(|c| functions.enclosing(c.record.span) != body).filter_map(pair_of).collect()
     };
     let mut by_body: HashMap<Option<usize>, Vec<&Call>> = HashMap::default();
-    for call in model.calls.iter().filter(|c| c.is(builtins::PARTITION_START) || c.is(builtins::PARTITION_STOP)) {
+    for call in model.every_call().iter().filter(|c| c.is(builtins::PARTITION_START) || c.is(builtins::PARTITION_STOP))
+    {
         by_body.entry(functions.enclosing(call.record.span)).or_default().push(call);
     }
     for (body, calls) in &by_body {

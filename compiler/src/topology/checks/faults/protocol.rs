@@ -18,17 +18,33 @@ use crate::topology::values::{Arg, Recorded};
 const MATCHER_ALIASES: &[(&str, &str)] = &[("op", "method"), ("collection", "key"), ("subject", "topic")];
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    for call in &model.calls {
+    // A protocol rule's findings are reported once, at the rule, for its first use in the
+    // file: they are cross findings, made where every call is at hand; the rest are the call's.
+    let calls: Box<dyn Iterator<Item = &Call>> =
+        if model.part.cross() { Box::new(model.every_call().iter()) } else { Box::new(model.calls()) };
+    for call in calls {
         if model.has_splat(call) {
             continue;
         }
-        clients(model, call, out);
+        let emit = Emit { call: model.part.owns(call.record.span), rules: model.part.cross() };
+        if emit.call {
+            clients(model, call, out);
+        }
         if call.is(builtins::FAULT) {
-            fault(model, call, out);
+            fault(model, call, emit, out);
         } else if call.is(builtins::FAULT_ASSUMPTION) {
-            assumption_rules(model, call, out);
+            assumption_rules(model, call, emit, out);
         }
     }
+}
+
+/// Which findings about one call are made (see [`Part`](super::super::Part)).
+#[derive(Clone, Copy)]
+struct Emit {
+    /// The call's own.
+    call: bool,
+    /// Its protocol rules' (reported once for the file).
+    rules: bool,
 }
 
 /// A `client` value.
@@ -88,11 +104,11 @@ fn clients(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn fault(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
+fn fault(model: &Model, call: &Call, emit: Emit, out: &mut Vec<Diagnostic>) {
     let Some(target) = call.record.positional.first().and_then(Arg::record) else { return };
     let rules = call.record.positional.get(1..).unwrap_or_default();
     match target.ty.as_str() {
-        "service" if !rules.is_empty() => {
+        "service" if !rules.is_empty() && emit.call => {
             out.push(
                 Diagnostic::error(
                     "TOP205",
@@ -106,9 +122,9 @@ fn fault(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
             );
         }
         "interface_ref" => {
-            interface_form(model, call, target, rules, out);
+            interface_form(model, call, target, rules, emit, out);
         }
-        "fault_assumption" => {
+        "fault_assumption" if emit.call => {
             ignored(model, call, "`fault(assumption, run=...)` applies the assumption as declared", out);
         }
         _ => {}
@@ -116,8 +132,15 @@ fn fault(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
 }
 
 /// `fault(svc.iface, rule..., run=..., source=...)`.
-fn interface_form(model: &Model, call: &Call, iface_ref: &Recorded, rules: &[Arg], out: &mut Vec<Diagnostic>) {
-    if rules.is_empty() {
+fn interface_form(
+    model: &Model,
+    call: &Call,
+    iface_ref: &Recorded,
+    rules: &[Arg],
+    emit: Emit,
+    out: &mut Vec<Diagnostic>,
+) {
+    if rules.is_empty() && emit.call {
         out.push(
             Diagnostic::error(
                 "TOP211",
@@ -130,7 +153,10 @@ fn interface_form(model: &Model, call: &Call, iface_ref: &Recorded, rules: &[Arg
     }
     for (i, rule) in rules.iter().enumerate() {
         let at = model.positional_span(call, i + 1);
-        applied_rule(model, rule, iface_ref, at, out);
+        applied_rule(model, rule, iface_ref, at, emit, out);
+    }
+    if !emit.call {
+        return;
     }
     ignored(model, call, "syscall faults need the service form: `fault(svc, write=deny(\"EIO\"), run=...)`", out);
     if let Some(source) = call.record.named("source").and_then(Arg::record) {
@@ -183,7 +209,7 @@ fn interface_hint(service: &Recorded) -> String {
 }
 
 /// `fault_assumption(target=..., rules=[...])`.
-fn assumption_rules(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
+fn assumption_rules(model: &Model, call: &Call, emit: Emit, out: &mut Vec<Diagnostic>) {
     let Some(Arg::List(rules)) = call.record.named("rules") else { return };
     if rules.is_empty() {
         return;
@@ -192,9 +218,10 @@ fn assumption_rules(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     match call.record.named("target") {
         Some(Arg::Record(t)) if t.ty == "interface_ref" => {
             for (i, rule) in rules.iter().enumerate() {
-                applied_rule(model, rule, t, list_item(model, list, i), out);
+                applied_rule(model, rule, t, list_item(model, list, i), emit, out);
             }
         }
+        _ if !emit.call => {}
         Some(Arg::Record(t)) if t.ty == "service" => out.push(
             Diagnostic::error(
                 "TOP205",
@@ -213,11 +240,11 @@ fn assumption_rules(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
 }
 
 /// One rule applied to an interface: its layer, then (protocol rules) the proxy's support.
-fn applied_rule(model: &Model, rule: &Arg, iface_ref: &Recorded, usage: Span, out: &mut Vec<Diagnostic>) {
+fn applied_rule(model: &Model, rule: &Arg, iface_ref: &Recorded, usage: Span, emit: Emit, out: &mut Vec<Diagnostic>) {
     let Some(found) = layer(rule) else { return };
     let Some(record) = rule.record() else { return };
     match found {
-        Layer::Syscall => {
+        Layer::Syscall if emit.call => {
             if !already_reported(out, usage) {
                 out.push(
                     Diagnostic::error(
@@ -231,8 +258,8 @@ fn applied_rule(model: &Model, rule: &Arg, iface_ref: &Recorded, usage: Span, ou
                 );
             }
         }
-        Layer::Proxy => proxy_rule(model, record, iface_ref, usage, out),
-        Layer::Packet => {}
+        Layer::Proxy if emit.rules => proxy_rule(model, record, iface_ref, usage, out),
+        Layer::Syscall | Layer::Proxy | Layer::Packet => {}
     }
 }
 

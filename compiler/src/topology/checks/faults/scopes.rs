@@ -16,11 +16,15 @@ use crate::topology::values::{Arg, Recorded};
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     let functions = Functions::new(model);
-    for call in &model.calls {
-        match fault_scope(call) {
-            Some(ScopeForm::Run) => nested(model, &functions, call, out),
-            Some(ScopeForm::Start) => overlapping(model, &functions, call, out),
-            _ => {}
+    // A scope's run function may be any def of the file: nesting is a cross finding.
+    if model.part.cross() {
+        for call in model.every_call().iter().filter(|c| fault_scope(c) == Some(ScopeForm::Run)) {
+            nested(model, &functions, call, out);
+        }
+    }
+    for call in model.calls() {
+        if fault_scope(call) == Some(ScopeForm::Start) {
+            overlapping(model, &functions, call, out);
         }
         if call.is(builtins::FAULT_SCENARIO) {
             scenario(model, call, out);

@@ -17,7 +17,7 @@ use crate::topology::checks::{Call, Model};
 use crate::topology::values::{Arg, Recorded};
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    for call in &model.calls {
+    for call in model.calls() {
         if model.has_splat(call) {
             continue;
         }

@@ -25,8 +25,9 @@ use crate::topology::syntax::CallSite;
 use crate::topology::values::{Arg, Recorded};
 use literal::Literals;
 
+/// Load-time checks: they read the services the file declared.
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let Some(syntax) = model.syntax else { return };
+    let Some(syntax) = model.syntax.filter(|_| model.part.load_time()) else { return };
     let cx = Cx { model, literals: Literals::index(&syntax.tree) };
     sources::check(&cx, out);
     tls::check(&cx, out);

@@ -25,8 +25,9 @@ enum Slot<'p> {
     AllPositional,
 }
 
+/// A cross check: a callable named by a call may be any def of the file.
 pub(super) fn check(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
-    for call in &model.calls {
+    for call in model.every_call() {
         let Some(builtin) = call.builtin() else { continue };
         for (index, param) in builtin.params.iter().enumerate() {
             let Some(Callback { arity, why }) = &param.callback else { continue };

@@ -19,12 +19,20 @@ use crate::topology::values::Arg;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
     let Some(functions) = model.functions() else { return };
-    let entries = names::entries(model, functions);
-    names::check(&entries, out);
-    matrix::check(model, out);
-    arity::check(model, functions, out);
+    // Test names and matrices are load-time state; whether a test asserts, and whether a
+    // callable fits, follow functions across the file.
+    if model.part.load_time() {
+        let entries = names::entries(model, functions, names::Cells::Listed);
+        names::check(&entries, out);
+        matrix::check(model, out);
+        vacuity::no_tests(model, &entries, out);
+    }
     choose::check(model, functions, out);
-    vacuity::check(model, functions, &entries, out);
+    if model.part.cross() {
+        arity::check(model, functions, out);
+        let entries = names::entries(model, functions, names::Cells::Skipped);
+        vacuity::check(model, functions, &entries, out);
+    }
 }
 
 /// The expression at exactly `at` in the root file: the first in pre-order with that span.

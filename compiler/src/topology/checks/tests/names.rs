@@ -58,8 +58,16 @@ pub(super) struct Entry<'m> {
     pub cell: Option<(String, String)>,
 }
 
+/// Whether [`entries`] lists the cells of `fault_matrix` calls (the vacuity checks do not
+/// read them, and a big matrix's cells cost the most to list).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cells {
+    Listed,
+    Skipped,
+}
+
 /// Every test of the file, in registration order.
-pub(super) fn entries<'m>(model: &'m Model, functions: &Functions) -> Vec<Entry<'m>> {
+pub(super) fn entries<'m>(model: &'m Model, functions: &Functions, cells_too: Cells) -> Vec<Entry<'m>> {
     let mut out = Vec::new();
     // A set, not a list: a big file has a thousand test functions.
     let mut seen_defs: HashSet<&str> = HashSet::default();
@@ -73,13 +81,15 @@ pub(super) fn entries<'m>(model: &'m Model, functions: &Functions) -> Vec<Entry<
             out.push(Entry { name: g.name.clone(), source: Source::Def, at: Span::at(0), call: None, cell: None });
         }
     }
-    for call in model.calls.iter().filter(|c| c.origin == Origin::Load) {
+    for call in model.every_call().iter().filter(|c| c.origin == Origin::Load) {
         let source = match call.builtin().map(|b| b.name.as_str()) {
             Some("scenario") => Source::Scenario,
             Some("fault_scenario") => Source::FaultScenario,
             Some("test") => Source::Test,
             Some("fault_matrix") => {
-                out.extend(cells(model, call));
+                if cells_too == Cells::Listed {
+                    out.extend(cells(model, call));
+                }
                 continue;
             }
             _ => continue,

@@ -19,8 +19,8 @@ use ospecc_schema::topology::{builtins, CallContext};
 /// Whether something asserts: `Some(true)`, `Some(false)`, or `None` when it cannot be told.
 type Checks = Option<bool>;
 
+/// The cross part: whether each test asserts (TOP312). [`no_tests`] is load-time.
 pub(super) fn check(model: &Model, functions: &Functions, entries: &[Entry], out: &mut Vec<Diagnostic>) {
-    no_tests(model, entries, out);
     for e in entries {
         let finding = match e.source {
             Source::Def => def_test(functions, e),
@@ -33,15 +33,15 @@ pub(super) fn check(model: &Model, functions: &Functions, entries: &[Entry], out
             out.push(vacuous(&e.name, e.at, severity));
         }
     }
-    for call in model.calls_of(builtins::FAULT_MATRIX).filter(|c| c.origin == Origin::Load) {
+    for call in model.every_call_of(builtins::FAULT_MATRIX).filter(|c| c.origin == Origin::Load) {
         smoke_cells(model, functions, call, out);
     }
 }
 
 /// TOP311: a file that declares topology (it is a spec, not a library) but no test.
-fn no_tests(model: &Model, entries: &[Entry], out: &mut Vec<Diagnostic>) {
+pub(super) fn no_tests(model: &Model, entries: &[Entry], out: &mut Vec<Diagnostic>) {
     let declares = model
-        .calls
+        .every_call()
         .iter()
         .any(|c| c.origin == Origin::Load && c.builtin().is_some_and(|b| b.context == CallContext::TopLevel));
     if model.evaluated.complete && entries.is_empty() && declares {
@@ -123,8 +123,8 @@ fn standalone_scenario(model: &Model, functions: &Functions, call: &Call) -> Opt
 
 fn used_as_probe(model: &Model, name: &str) -> bool {
     let is = |a: &Arg| matches!(a, Arg::Function(f) if f == name);
-    model.calls_of(builtins::FAULT_SCENARIO).any(|c| c.record.named("scenario").is_some_and(is))
-        || model.calls_of(builtins::FAULT_MATRIX).any(|c| match c.record.named("scenarios") {
+    model.every_call_of(builtins::FAULT_SCENARIO).any(|c| c.record.named("scenario").is_some_and(is))
+        || model.every_call_of(builtins::FAULT_MATRIX).any(|c| match c.record.named("scenarios") {
             Some(Arg::List(items)) => items.iter().any(is),
             _ => false,
         })
