@@ -42,10 +42,15 @@ impl Computed {
     }
 }
 
-/// The hints of one topology document, placed on `text`.
-pub fn hints(computed: &Computed, text: &str, rope: &Rope, encoding: PositionEncoding) -> Vec<lsp::Diagnostic> {
+/// The hints of one topology document, placed on the services it declares (`rope`'s offsets).
+pub fn hints(
+    computed: &Computed,
+    declared: &[coverage::Declared],
+    rope: &Rope,
+    encoding: PositionEncoding,
+) -> Vec<lsp::Diagnostic> {
     let Some((coverage, file)) = &computed.coverage else { return Vec::new() };
-    coverage::hints(coverage, text)
+    coverage::hints(coverage, declared)
         .into_iter()
         .map(|hint| lsp::Diagnostic {
             range: range_of(rope, hint.span.start, hint.span.end, encoding),

@@ -33,6 +33,8 @@ pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
     /// Why the file's `ospecc.toml` could not be used (the defaults were).
     pub config_error: Option<String>,
+    /// What was asked of the database (asking it again reuses the analysis).
+    pub request: Request,
 }
 
 /// Analyses the file at `path` as `ospecc check` would, from the database's content of it
@@ -52,7 +54,7 @@ pub fn analyse(host: &dyn Host, db: &Database, path: &Path, language: Language) 
         limits: Limits::default(),
         confinement: Some(host.confinement(path)),
     };
-    Analysis { diagnostics: db.check(&request), config_error }
+    Analysis { diagnostics: db.check(&request), config_error, request }
 }
 
 /// Converts one file's diagnostics; `rope` holds the text they were computed on.

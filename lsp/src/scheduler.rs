@@ -504,12 +504,12 @@ impl Scheduler {
         let path_buf = path.to_path_buf();
         let last_coverage = self.coverage.get(path).cloned();
         let work = move || {
-            let (found, config_error) = match source.undecodable {
-                Some(diagnostic) => (policy_only(&shared, &path_buf, diagnostic), None),
+            let (found, config_error, request) = match source.undecodable {
+                Some(diagnostic) => (policy_only(&shared, &path_buf, diagnostic), None, None),
                 None => {
                     let db = shared.analysis_db();
                     let analysis = salsa_retry(|| analyse(&*shared.host, &db, &path_buf, source.language))?;
-                    (analysis.diagnostics, analysis.config_error)
+                    (analysis.diagnostics, analysis.config_error, Some(analysis.request))
                 }
             };
             let fs = OverlayFs::new(&shared.documents);
@@ -517,7 +517,9 @@ impl Scheduler {
             // An open topology without errors also shows its fault-coverage gaps; every open
             // file shows the results of the tests last run from the editor on its text.
             let clean = !found.iter().any(|d| d.severity == ospecc_compiler::Severity::Error);
-            let hints = if source.version.is_some() && source.language == Language::Topology && clean {
+            let request =
+                request.filter(|_| source.version.is_some() && source.language == Language::Topology && clean);
+            let hints = if let Some(request) = request {
                 let (computed, hints) = match last_coverage {
                     Some(last) => (last, Hints::Reused),
                     None => {
@@ -525,7 +527,10 @@ impl Scheduler {
                         (computed.clone(), Hints::Computed(computed))
                     }
                 };
-                published.extend(crate::coverage::hints(&computed, &source.text, &source.rope, encoding));
+                // Where the services are: the analysis's skeleton knows (no second reading of the text).
+                let db = shared.analysis_db();
+                let declared = salsa_retry(|| db.declared_services(&request))?;
+                published.extend(crate::coverage::hints(&computed, &declared, &source.rope, encoding));
                 hints
             } else {
                 Hints::None

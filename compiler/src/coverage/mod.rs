@@ -367,16 +367,31 @@ pub struct Hint {
     pub message: String,
 }
 
-/// The gaps of `coverage` as hints on the service declarations of `text` (the topology
-/// file the plan came from); a service declared elsewhere gets none.
-pub fn hints(coverage: &Coverage, text: &str) -> Vec<Hint> {
+/// A service a topology file declares: its name, and where the name is written (the
+/// string in its `service("name", ...)` call).
+pub type Declared = (String, crate::span::Span);
+
+/// The services `text` declares by a call of a builtin that returns one (the database keeps
+/// them per skeleton: [`crate::db::Database::declared_services`]).
+pub fn declared_services(text: &str) -> Vec<Declared> {
     // Only names and their spans are placed: the variables bound to services are not needed.
     let index = crate::ide::topology::index::Index::calls_only(text);
-    let declared = index.services(text);
+    index.services(text).into_iter().map(|s| (s.name, s.name_span)).collect()
+}
+
+/// Whether `text` may hold a call that [`declared_services`] counts (it names a builtin that
+/// returns a service).
+pub fn may_declare_services(text: &str) -> bool {
+    ospecc_schema::topology::catalog().builtins.iter().any(|b| b.returns == "service" && text.contains(b.name.as_str()))
+}
+
+/// The gaps of `coverage` as hints on the services `declared` in the topology file the plan
+/// came from; a service declared elsewhere gets none.
+pub fn hints(coverage: &Coverage, declared: &[Declared]) -> Vec<Hint> {
     let mut hints = Vec::new();
-    for service in &declared {
+    for (name, name_span) in declared {
         let gaps: Vec<String> =
-            coverage.edges.iter().filter(|e| !e.is_covered() && e.service == service.name).map(Edge::label).collect();
+            coverage.edges.iter().filter(|e| !e.is_covered() && e.service == *name).map(Edge::label).collect();
         if gaps.is_empty() {
             continue;
         }
@@ -384,7 +399,7 @@ pub fn hints(coverage: &Coverage, text: &str) -> Vec<Hint> {
             "no test faults {}: add fault tests with the quick fix, or see `ospecc plan --coverage --suggest`",
             gaps.join(", ")
         );
-        hints.push(Hint { service: service.name.clone(), span: service.name_span, message });
+        hints.push(Hint { service: name.clone(), span: *name_span, message });
     }
     hints
 }

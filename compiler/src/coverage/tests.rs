@@ -184,10 +184,11 @@ fn globs_and_percentages() {
 #[test]
 fn hints_sit_on_the_declarations_of_unfaulted_services() {
     let coverage = coverage(&plan_of(UNTESTED));
+    let declared = declared_services(UNTESTED);
     let found: Vec<(String, &str)> =
-        hints(&coverage, UNTESTED).into_iter().map(|h| (h.service, &UNTESTED[h.span.start..h.span.end])).collect();
+        hints(&coverage, &declared).into_iter().map(|h| (h.service, &UNTESTED[h.span.start..h.span.end])).collect();
     assert_eq!(found, [("db".into(), "db"), ("cache".into(), "cache"), ("queue".into(), "queue")]);
-    assert!(hints(&coverage, UNTESTED)[0].message.starts_with("no test faults api → db.pg: "));
+    assert!(hints(&coverage, &declared)[0].message.starts_with("no test faults api → db.pg: "));
 }
 
 #[test]

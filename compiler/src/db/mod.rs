@@ -224,13 +224,29 @@ impl Database {
     /// `ospecc check` reports for it. Runs on an analysis thread (this one when it is one,
     /// else a new one). A newer revision cancels it by unwinding with [`salsa::Cancelled`].
     pub fn check(&self, request: &Request) -> Vec<Diagnostic> {
+        self.on_analysis_thread(request, check_target)
+    }
+
+    /// The services the topology file `request` names declares, where their names are
+    /// written: what its coverage hints are placed on. Cancelled as [`Database::check`] is.
+    pub fn declared_services(&self, request: &Request) -> Vec<crate::coverage::Declared> {
+        self.on_analysis_thread(request, queries::declared_services)
+    }
+
+    /// Runs `query` for `request`'s target on an analysis thread (this one when it is one,
+    /// else a new one).
+    fn on_analysis_thread<T: Send>(
+        &self,
+        request: &Request,
+        query: impl for<'db> Fn(&'db dyn Db, Target<'db>) -> T + Send,
+    ) -> T {
         // A handle is not shared across threads: another thread needs its own (a clone costs
         // an allocation of salsa's per-handle state, which a bulk check would pay per file).
         if topology::is_analysis_thread() {
-            return check_target(self, Target::of(self, request));
+            return query(self, Target::of(self, request));
         }
         let db = self.clone();
-        topology::on_analysis_stack(move || check_target(&db, Target::of(&db, request)))
+        topology::on_analysis_stack(move || query(&db, Target::of(&db, request)))
     }
 }
 

@@ -249,6 +249,33 @@ fn the_load_time_findings_are_kept_through_a_body_edit_and_move_with_their_calls
     assert_eq!(after, direct_text(&fs, &request, &edited));
 }
 
+#[test]
+fn the_declared_services_follow_a_body_edit_without_reading_the_file_again() {
+    // A test before every declaration: an edit in its body moves them all.
+    let text = format!("def test_first():\n    assert_true(True)\n\n{TOPOLOGY}");
+    let fs = MemoryFs::default().with_file("/w/t.star", text.as_str());
+    let (mut db, log) = logging(fs.clone());
+    let request = request("/w/t.star");
+    set(&mut db, "/w/t.star", &text);
+    db.check(&request);
+    assert_eq!(db.declared_services(&request), crate::coverage::declared_services(&text));
+    assert_eq!(executed(&log, "skeleton_services"), 1);
+    let edited = text.replace("assert_true(True)", "assert_true(True and True)");
+    set(&mut db, "/w/t.star", &edited);
+    db.check(&request);
+    let declared = db.declared_services(&request);
+    assert_eq!(executed(&log, "skeleton_services"), 0);
+    assert_eq!(declared, crate::coverage::declared_services(&edited));
+    assert!(declared.iter().any(|(name, _)| name == "db"), "{declared:#?}");
+    // A declaration inside a stubbed body is not in the skeleton: the file is read instead.
+    let inside = edited.replace("True and True)", "True)\n    service(\"late\", binary = \"./late\")");
+    set(&mut db, "/w/t.star", &inside);
+    db.check(&request);
+    let declared = db.declared_services(&request);
+    assert_eq!(declared, crate::coverage::declared_services(&inside));
+    assert!(declared.iter().any(|(name, _)| name == "late"), "{declared:#?}");
+}
+
 /// Replaces `from` with `to` in the topology after a first check: how many times the module
 /// was evaluated again, and whether the diagnostics are those of the stages run without the
 /// database.
@@ -335,9 +362,13 @@ fn every_topology_file_checks_as_without_the_database_before_and_after_body_edit
             let (mut db, _) = (Database::new(Arc::new(crate::vfs::RealFs), topology::MAX_READ_BYTES), ());
             let request = Request { root: root.clone(), ..request(&path.display().to_string()) };
             assert_eq!(db.check(&request), direct_text(&fs, &request, &text), "{}", path.display());
+            let declared = crate::coverage::declared_services(&text);
+            assert_eq!(db.declared_services(&request), declared, "{}", path.display());
             if let Some(edited) = with_bodies_edited(&text) {
                 db.set_content(&path, FileContent::Bytes(Arc::from(edited.as_bytes())), true);
                 assert_eq!(db.check(&request), direct_text(&fs, &request, &edited), "{} (edited)", path.display());
+                let declared = crate::coverage::declared_services(&edited);
+                assert_eq!(db.declared_services(&request), declared, "{} (edited)", path.display());
             }
             checked += 1;
         }

@@ -134,6 +134,17 @@ impl Part<'_> {
         !matches!(self, Part::LoadTime)
     }
 
+    /// Whether a statement at `at` may hold calls this part checks.
+    pub(crate) fn reaches(self, at: Span) -> bool {
+        match self {
+            Part::Whole | Part::LoadTime => true,
+            Part::Bodies(bodies) => {
+                let i = bodies.partition_point(|b| b.end <= at.start);
+                bodies.get(i).is_some_and(|b| b.start < at.end)
+            }
+        }
+    }
+
     /// Whether this part makes the call checks' findings at `at` (a call's span, or a span
     /// inside a body).
     pub(crate) fn owns(self, at: Span) -> bool {

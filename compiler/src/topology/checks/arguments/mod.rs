@@ -22,7 +22,7 @@ use crate::topology::values::Arg;
 use shapes::Shapes;
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let shapes = Shapes::new(model.syntax);
+    let shapes = Shapes::new(model.syntax, model.part);
     let mut found = Vec::new();
     for call in model.calls() {
         let bound = bind(model, call);

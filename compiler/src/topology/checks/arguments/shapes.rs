@@ -5,10 +5,11 @@
 
 use crate::topology::hash::HashMap;
 
-use starlark::syntax::ast::{AstExpr, AstStmt, ExprP};
+use starlark::syntax::ast::{AstExpr, AstStmt, ExprP, StmtP};
 use starlark_syntax::syntax::uniplate::Visit;
 
 use crate::span::Span;
+use crate::topology::checks::Part;
 use crate::topology::syntax::{span, Syntax};
 
 /// The syntactic form of one expression.
@@ -29,10 +30,13 @@ pub(super) struct Shapes {
 }
 
 impl Shapes {
-    pub(super) fn new(syntax: Option<&Syntax>) -> Shapes {
+    /// The shapes in the top-level statements that hold calls `part` checks.
+    pub(super) fn new(syntax: Option<&Syntax>, part: Part) -> Shapes {
         let mut shapes = Shapes::default();
-        if let Some(syntax) = syntax {
-            shapes.stmt(&syntax.tree);
+        let Some(syntax) = syntax else { return shapes };
+        match &syntax.tree.node {
+            StmtP::Statements(top) => top.iter().filter(|s| part.reaches(span(s.span))).for_each(|s| shapes.stmt(s)),
+            _ => shapes.stmt(&syntax.tree),
         }
         shapes
     }

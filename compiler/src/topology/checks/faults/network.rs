@@ -40,7 +40,7 @@ pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
             watch(model, call, out);
         }
     }
-    if model.part.cross() {
+    if model.part.cross() && model.every_call().iter().any(starts_or_stops_partition) {
         balance(model, &Functions::new(model), out);
     }
 }
@@ -231,6 +231,10 @@ fn watch(model: &Model, call: &Call, out: &mut Vec<Diagnostic>) {
     );
 }
 
+fn starts_or_stops_partition(call: &Call) -> bool {
+    call.is(builtins::PARTITION_START) || call.is(builtins::PARTITION_STOP)
+}
+
 /// TOP219: `partition_start`/`partition_stop` balanced within each body.
 fn balance(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
     let pair_of = |call: &Call| {
@@ -245,8 +249,7 @@ fn balance(model: &Model, functions: &Functions, out: &mut Vec<Diagnostic>) {
         model.every_call_of(name).filter(|c| functions.enclosing(c.record.span) != body).filter_map(pair_of).collect()
     };
     let mut by_body: HashMap<Option<usize>, Vec<&Call>> = HashMap::default();
-    for call in model.every_call().iter().filter(|c| c.is(builtins::PARTITION_START) || c.is(builtins::PARTITION_STOP))
-    {
+    for call in model.every_call().iter().filter(|c| starts_or_stops_partition(c)) {
         by_body.entry(functions.enclosing(call.record.span)).or_default().push(call);
     }
     for (body, calls) in &by_body {

@@ -15,16 +15,18 @@ use crate::topology::checks::{Call, Model};
 use crate::topology::values::{Arg, Recorded};
 
 pub(super) fn check(model: &Model, out: &mut Vec<Diagnostic>) {
-    let functions = Functions::new(model);
+    // Indexed only for a file with scopes (most have none, and a big file's index costs).
+    let functions = std::cell::OnceCell::new();
+    let functions = || functions.get_or_init(|| Functions::new(model));
     // A scope's run function may be any def of the file: nesting is a cross finding.
     if model.part.cross() {
         for call in model.every_call().iter().filter(|c| fault_scope(c) == Some(ScopeForm::Run)) {
-            nested(model, &functions, call, out);
+            nested(model, functions(), call, out);
         }
     }
     for call in model.calls() {
         if fault_scope(call) == Some(ScopeForm::Start) {
-            overlapping(model, &functions, call, out);
+            overlapping(model, functions(), call, out);
         }
         if call.is(builtins::FAULT_SCENARIO) {
             scenario(model, call, out);
