@@ -286,7 +286,10 @@ pub(crate) fn run(evaluated: &Evaluated, syntax: Option<&Syntax>, files: Option<
     // What reading a body finds lies in that body: its part's.
     let mut out: Vec<Diagnostic> = bodies.diagnostics.into_iter().filter(|d| part.owns(d.span)).collect();
     let model = Model::new(evaluated, syntax, bodies.calls, files, part);
-    let (mut first, mut second) = if model.every.len() >= PARALLEL_CALLS {
+    // The bodies' part runs on every keystroke in an editor, and is small: starting a thread
+    // for it costs more than the thread saves.
+    let parallel = model.every.len() >= PARALLEL_CALLS && !matches!(part, Part::Bodies(_));
+    let (mut first, mut second) = if parallel {
         super::threads::join(|| first_half(&model), || second_half(&model))
     } else {
         (first_half(&model), second_half(&model))
