@@ -276,6 +276,45 @@ fn the_declared_services_follow_a_body_edit_without_reading_the_file_again() {
     assert!(declared.iter().any(|(name, _)| name == "late"), "{declared:#?}");
 }
 
+/// Findings of every kind, made in both parts: a rule value applied at load and in a stubbed
+/// body (reported once, at its first use), a scope left open in a body (a call check), a
+/// callable handed over in a body (a cross check), a test that asserts nothing.
+const MIXED_PARTS: &str = "\
+api = service(\"api\", interface(\"http\", \"http\", 8080), image = \"api:1\")
+slow = delay(query = \"search*\", delay = \"2s\")
+slow_search = fault_assumption(\"slow_search\", target = api.http, rules = [slow])
+
+def test_open():
+    fault_start(api, write = deny(\"EIO\"))
+    fault(api.http, slow, run = probe)
+
+def probe(extra):
+    return api.http.get(path = \"/\")
+
+def test_quiet():
+    api.http.get(path = \"/\")
+";
+
+#[test]
+fn the_two_parts_report_what_one_whole_run_reports_through_body_edits() {
+    let fs = MemoryFs::default().with_file("/w/t.star", MIXED_PARTS);
+    let (mut db, _) = logging(fs.clone());
+    let request = request("/w/t.star");
+    set(&mut db, "/w/t.star", MIXED_PARTS);
+    let found = db.check(&request);
+    assert_eq!(found, direct(&fs, "/w/t.star"));
+    let codes: Vec<&str> = found.iter().map(|d| d.code).collect();
+    for code in ["TOP210", "TOP223", "TOP312"] {
+        assert!(codes.contains(&code), "{code} in {found:#?}");
+    }
+    // Each body edited in turn, by a line that moves everything after it.
+    for body in ["    fault_start(api", "    return api.http", "    api.http.get(path = \"/\")\n"] {
+        let edited = MIXED_PARTS.replacen(body, &format!("    edited_ = 1\n{body}"), 1);
+        set(&mut db, "/w/t.star", &edited);
+        assert_eq!(db.check(&request), direct_text(&fs, &request, &edited), "{body}");
+    }
+}
+
 /// Replaces `from` with `to` in the topology after a first check: how many times the module
 /// was evaluated again, and whether the diagnostics are those of the stages run without the
 /// database.
