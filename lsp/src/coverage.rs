@@ -45,7 +45,7 @@ impl Computed {
 /// The hints of one topology document, placed on the services it declares (`rope`'s offsets).
 pub fn hints(
     computed: &Computed,
-    declared: &[coverage::Declared],
+    declared: &[ospecc_compiler::ide::DeclaredService],
     rope: &Rope,
     encoding: PositionEncoding,
 ) -> Vec<lsp::Diagnostic> {

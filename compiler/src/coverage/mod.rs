@@ -17,6 +17,8 @@ use std::collections::BTreeSet;
 
 use ospecc_schema::plan::topology::{EnvPart, Launch, ProxyAction, ScopedFault, Service, SyscallAction, Test};
 use ospecc_schema::plan::Plan;
+
+use crate::ide::DeclaredService;
 use serde::Serialize;
 
 /// Syscalls a consumer talks to its dependencies with.
@@ -367,27 +369,9 @@ pub struct Hint {
     pub message: String,
 }
 
-/// A service a topology file declares: its name, and where the name is written (the
-/// string in its `service("name", ...)` call).
-pub type Declared = (String, crate::span::Span);
-
-/// The services `text` declares by a call of a builtin that returns one (the database keeps
-/// them per skeleton: [`crate::db::Database::declared_services`]).
-pub fn declared_services(text: &str) -> Vec<Declared> {
-    // Only names and their spans are placed: the variables bound to services are not needed.
-    let index = crate::ide::topology::index::Index::calls_only(text);
-    index.services(text).into_iter().map(|s| (s.name, s.name_span)).collect()
-}
-
-/// Whether `text` may hold a call that [`declared_services`] counts (it names a builtin that
-/// returns a service).
-pub fn may_declare_services(text: &str) -> bool {
-    ospecc_schema::topology::catalog().builtins.iter().any(|b| b.returns == "service" && text.contains(b.name.as_str()))
-}
-
 /// The gaps of `coverage` as hints on the services `declared` in the topology file the plan
-/// came from; a service declared elsewhere gets none.
-pub fn hints(coverage: &Coverage, declared: &[Declared]) -> Vec<Hint> {
+/// came from ([`crate::ide::declared_services`]); a service declared elsewhere gets none.
+pub fn hints(coverage: &Coverage, declared: &[DeclaredService]) -> Vec<Hint> {
     let mut hints = Vec::new();
     for (name, name_span) in declared {
         let gaps: Vec<String> =

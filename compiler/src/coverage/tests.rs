@@ -184,7 +184,7 @@ fn globs_and_percentages() {
 #[test]
 fn hints_sit_on_the_declarations_of_unfaulted_services() {
     let coverage = coverage(&plan_of(UNTESTED));
-    let declared = declared_services(UNTESTED);
+    let declared = crate::ide::declared_services(UNTESTED);
     let found: Vec<(String, &str)> =
         hints(&coverage, &declared).into_iter().map(|h| (h.service, &UNTESTED[h.span.start..h.span.end])).collect();
     assert_eq!(found, [("db".into(), "db"), ("cache".into(), "cache"), ("queue".into(), "queue")]);

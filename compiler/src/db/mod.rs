@@ -229,7 +229,7 @@ impl Database {
 
     /// The services the topology file `request` names declares, where their names are
     /// written: what its coverage hints are placed on. Cancelled as [`Database::check`] is.
-    pub fn declared_services(&self, request: &Request) -> Vec<crate::coverage::Declared> {
+    pub fn declared_services(&self, request: &Request) -> Vec<crate::ide::DeclaredService> {
         self.on_analysis_thread(request, queries::declared_services)
     }
 

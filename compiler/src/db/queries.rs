@@ -250,18 +250,18 @@ pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Di
 /// The services a topology file's skeleton declares (skeleton offsets). The skeleton's text
 /// compares, so an edit inside a stubbed body reuses them.
 #[salsa::tracked(returns(ref))]
-fn skeleton_services<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<crate::coverage::Declared> {
-    crate::coverage::declared_services(&skeleton_text(db, target).text)
+fn skeleton_services<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<crate::ide::DeclaredService> {
+    crate::ide::declared_services(&skeleton_text(db, target).text)
 }
 
 /// The services a topology file declares, where their names are written (file offsets): the
 /// skeleton's, taken back to the file; the file's own when a stubbed body may declare one.
-pub fn declared_services<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<crate::coverage::Declared> {
+pub fn declared_services<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<crate::ide::DeclaredService> {
     let skeleton = topology_skeleton(db, target);
     let text = text_of(db, target);
     let bodies = skeleton.map.bodies();
-    if bodies.iter().any(|b| text.get(b.start..b.end).is_none_or(crate::coverage::may_declare_services)) {
-        return crate::coverage::declared_services(text);
+    if bodies.iter().any(|b| text.get(b.start..b.end).is_none_or(crate::ide::may_declare_services)) {
+        return crate::ide::declared_services(text);
     }
     skeleton_services(db, target).iter().map(|(name, at)| (name.clone(), skeleton.map.span(*at))).collect()
 }

@@ -258,21 +258,21 @@ fn the_declared_services_follow_a_body_edit_without_reading_the_file_again() {
     let request = request("/w/t.star");
     set(&mut db, "/w/t.star", &text);
     db.check(&request);
-    assert_eq!(db.declared_services(&request), crate::coverage::declared_services(&text));
+    assert_eq!(db.declared_services(&request), crate::ide::declared_services(&text));
     assert_eq!(executed(&log, "skeleton_services"), 1);
     let edited = text.replace("assert_true(True)", "assert_true(True and True)");
     set(&mut db, "/w/t.star", &edited);
     db.check(&request);
     let declared = db.declared_services(&request);
     assert_eq!(executed(&log, "skeleton_services"), 0);
-    assert_eq!(declared, crate::coverage::declared_services(&edited));
+    assert_eq!(declared, crate::ide::declared_services(&edited));
     assert!(declared.iter().any(|(name, _)| name == "db"), "{declared:#?}");
     // A declaration inside a stubbed body is not in the skeleton: the file is read instead.
     let inside = edited.replace("True and True)", "True)\n    service(\"late\", binary = \"./late\")");
     set(&mut db, "/w/t.star", &inside);
     db.check(&request);
     let declared = db.declared_services(&request);
-    assert_eq!(declared, crate::coverage::declared_services(&inside));
+    assert_eq!(declared, crate::ide::declared_services(&inside));
     assert!(declared.iter().any(|(name, _)| name == "late"), "{declared:#?}");
 }
 
@@ -401,12 +401,12 @@ fn every_topology_file_checks_as_without_the_database_before_and_after_body_edit
             let (mut db, _) = (Database::new(Arc::new(crate::vfs::RealFs), topology::MAX_READ_BYTES), ());
             let request = Request { root: root.clone(), ..request(&path.display().to_string()) };
             assert_eq!(db.check(&request), direct_text(&fs, &request, &text), "{}", path.display());
-            let declared = crate::coverage::declared_services(&text);
+            let declared = crate::ide::declared_services(&text);
             assert_eq!(db.declared_services(&request), declared, "{}", path.display());
             if let Some(edited) = with_bodies_edited(&text) {
                 db.set_content(&path, FileContent::Bytes(Arc::from(edited.as_bytes())), true);
                 assert_eq!(db.check(&request), direct_text(&fs, &request, &edited), "{} (edited)", path.display());
-                let declared = crate::coverage::declared_services(&edited);
+                let declared = crate::ide::declared_services(&edited);
                 assert_eq!(db.declared_services(&request), declared, "{} (edited)", path.display());
             }
             checked += 1;

@@ -27,6 +27,7 @@ use ospecc_schema::Profile;
 pub use fixes::{code_actions, CodeAction};
 pub use folding::{folding_ranges, Fold, FoldKind};
 pub use search::{entity_symbols, match_rank, NamedSymbol};
+pub use topology::index::{declared_services, may_declare_services, DeclaredService};
 pub use topology::modules as stdlib_modules;
 
 /// The largest related file (a topology named by `topology:`, a `load()`ed module) read for

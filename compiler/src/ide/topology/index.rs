@@ -91,6 +91,24 @@ pub(crate) fn declares_service(callee: &str) -> bool {
     catalog().builtin(callee).is_some_and(|b| b.returns == "service")
 }
 
+/// A service a topology file declares: its name, and where the name is written (the string
+/// in its `service("name", ...)` call).
+pub type DeclaredService = (String, Span);
+
+/// The services `text` declares by a call of a builtin that returns one, read from its calls
+/// alone (the database keeps them per skeleton: `Database::declared_services`).
+pub fn declared_services(text: &str) -> Vec<DeclaredService> {
+    // Only names and their spans: the variables bound to services are not needed.
+    let index = Index::calls_only(text);
+    index.services(text).into_iter().map(|s| (s.name, s.name_span)).collect()
+}
+
+/// Whether `text` may hold a call that [`declared_services`] counts (it names a builtin that
+/// returns a service).
+pub fn may_declare_services(text: &str) -> bool {
+    catalog().builtins.iter().any(|b| b.returns == "service" && text.contains(b.name.as_str()))
+}
+
 impl Index {
     pub fn new(text: &str) -> Index {
         let mut index = Index::calls_only(text);
