@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ospecc_schema::{stdlib, Profile};
+use starlark::syntax::ast::StmtP;
 
 use super::files::TrackedFs;
 use super::{Db, Request, SourceFile};
@@ -29,7 +30,10 @@ use crate::ospec::{self, CheckInput, CheckOptions};
 use crate::syntax::text::decode;
 use crate::syntax::yaml;
 use crate::syntax::Language;
-use crate::topology::skeleton::Skeleton;
+use crate::span::Span;
+use crate::topology::hash::HashSet;
+use crate::topology::skeleton::{Skeleton, SpanMap};
+use crate::topology::syntax::{span, Syntax};
 use crate::topology::{self, Addresses, Evaluated, Limits, LoadedModule, ModuleLoader, TopologyInput};
 use crate::vfs::Confinement;
 
@@ -200,6 +204,8 @@ pub fn skeleton_text<'db>(db: &'db dyn Db, target: Target<'db>) -> SkeletonText 
 pub struct LoadTime {
     pub evaluated: Evaluated,
     pub findings: Vec<Diagnostic>,
+    /// The names the module binds at top level (what a `def` read alone cannot see).
+    pub module_names: HashSet<String>,
 }
 
 #[salsa::tracked(returns(ref), no_eq)]
@@ -212,11 +218,72 @@ pub fn topology_evaluation<'db>(db: &'db dyn Db, target: Target<'db>) -> Arc<Loa
     let input = TopologyInput { path, text: &skeleton.text, fs: &fs, root, limits };
     let mut evaluated = topology::evaluate_with(&input, Addresses::Values, Some(&loader));
     let findings = topology::check_load_time(&evaluated, &input);
+    let mut module_names = HashSet::default();
+    if let Some(syntax) = &evaluated.syntax {
+        topology::bodies::bound_at_top_level(&syntax.tree, &mut module_names);
+    }
     if skeleton.stubbed {
         // One tree per file is kept: the skeleton query's, which is the file's.
         evaluated.syntax = None;
     }
-    Arc::new(LoadTime { evaluated, findings })
+    Arc::new(LoadTime { evaluated, findings, module_names })
+}
+
+/// How far [`moved_evaluation`] moves the load-time values: past every offset of a `def`
+/// read alone, so that a finding's spans tell which of the two they are in.
+const MOVED: usize = usize::MAX / 2;
+
+/// The load-time evaluation, its spans moved by [`MOVED`] (what a `def` read alone is
+/// checked against).
+#[salsa::tracked(returns(ref), no_eq)]
+fn moved_evaluation<'db>(db: &'db dyn Db, target: Target<'db>) -> Arc<Evaluated> {
+    let load = topology_evaluation(db, target);
+    Arc::new(SpanMap::moved_by(MOVED).evaluated(&load.evaluated, &skeleton_text(db, target).text))
+}
+
+/// A stubbed top-level `def` of a topology file, by its text.
+#[salsa::interned(debug)]
+pub struct StubbedDef<'db> {
+    target: Target<'db>,
+    #[returns(ref)]
+    text: String,
+}
+
+/// The call checks of one stubbed `def`'s body, read alone and memoised by its text: an edit
+/// inside one body re-checks that body only. Spans are the def's own offsets, or a load-time
+/// value's moved by [`MOVED`]. `None` when the `def` does not parse alone.
+#[salsa::tracked(returns(ref))]
+fn stubbed_def_findings<'db>(db: &'db dyn Db, def: StubbedDef<'db>) -> Option<Vec<Diagnostic>> {
+    let target = *def.target(db);
+    let (path, root, limits) = (target.path(db), target.root(db), target.limits(db));
+    let load = topology_evaluation(db, target);
+    let moved = moved_evaluation(db, target);
+    let fs = TrackedFs::new(db, target.confinement(db).as_ref());
+    let input = TopologyInput { path, text: def.text(db), fs: &fs, root, limits };
+    topology::check_stubbed_def(moved, &load.module_names, def.text(db), &input)
+}
+
+/// The top-level `def`s whose bodies the skeleton stubbed: each statement's span and its
+/// body's (file offsets).
+fn stubbed_defs(syntax: &Syntax, bodies: &[Span]) -> Vec<(Span, Span)> {
+    let StmtP::Statements(top) = &syntax.tree.node else { return Vec::new() };
+    top.iter()
+        .filter(|stmt| matches!(stmt.node, StmtP::Def(_)))
+        .filter_map(|stmt| {
+            let def = span(stmt.span);
+            let i = bodies.partition_point(|b| b.start < def.start);
+            bodies.get(i).filter(|b| b.end <= def.end).map(|body| (def, *body))
+        })
+        .collect()
+}
+
+/// A span of a `def`'s findings (see [`stubbed_def_findings`]) in the file's offsets.
+fn from_def(at: Span, def_start: usize, map: &SpanMap) -> Span {
+    if at.start >= MOVED {
+        map.span(Span::new(at.start - MOVED, at.end - MOVED))
+    } else {
+        Span::new(at.start + def_start, at.end + def_start)
+    }
 }
 
 /// A topology file's diagnostics (evaluation and static checks), policy applied: the
@@ -234,8 +301,20 @@ pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Di
     let found = match &skeleton.syntax {
         Some(syntax) => {
             let mapped = skeleton.map.evaluated(&load.evaluated, text);
-            let load_time = load.findings.iter().map(|d| skeleton.map.diagnostic(d));
-            let found = topology::check_bodies(&mapped, Some(syntax), &input, &skeleton.map.bodies(), load_time);
+            let mut found: Vec<Diagnostic> = load.findings.iter().map(|d| skeleton.map.diagnostic(d)).collect();
+            // Each stubbed body's call checks come from its own query; a body whose `def` does
+            // not parse alone is checked here, with the file's tree.
+            let mut here = Vec::new();
+            for (def, body) in stubbed_defs(syntax, &skeleton.map.bodies()) {
+                let key = StubbedDef::new(db, target, text[def.start..def.end].to_owned());
+                match stubbed_def_findings(db, key) {
+                    Some(own) => found.extend(
+                        own.iter().map(|d| d.with_spans_mapped(|at| from_def(at, def.start, &skeleton.map))),
+                    ),
+                    None => here.push(body),
+                }
+            }
+            let found = topology::check_bodies(&mapped, Some(syntax), &input, &here, found);
             topology::drop_later(mapped);
             found
         }

@@ -213,7 +213,7 @@ fn an_edit_inside_a_test_body_evaluates_no_module_again() {
     // less durable is never reused as unchanged, so the first edit would not show it).
     set(&mut db, "/w/t.star", TOPOLOGY);
     assert_eq!(db.check(&request), direct(&fs, "/w/t.star"));
-    log.take();
+    assert_eq!(executed(&log, "stubbed_def_findings"), 3);
     // A keystroke inside a body: a later statement's offsets move, and the body now has a
     // mistake its static reading reports.
     let edited = TOPOLOGY.replace("assert_eq(created.status, 201)", "assert_eq(created.status, 2011)\n    api.mian");
@@ -223,6 +223,8 @@ fn an_edit_inside_a_test_body_evaluates_no_module_again() {
     assert!(!events.iter().any(|e| e.starts_with("topology_evaluation(")), "{events:#?}");
     assert!(events.iter().any(|e| e.starts_with("topology_skeleton(")), "{events:#?}");
     assert_eq!(events.iter().filter(|e| e.starts_with("topology_diagnostics(")).count(), 1, "{events:#?}");
+    // Three bodies are stubbed; only the edited one is checked again.
+    assert_eq!(events.iter().filter(|e| e.starts_with("stubbed_def_findings(")).count(), 1, "{events:#?}");
     assert_eq!(found, direct_text(&fs, &request, &edited));
     assert!(found.iter().any(|d| d.message.contains("mian")), "{found:#?}");
 }

@@ -70,6 +70,20 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// The same finding with every span in its own file passed through `map` (the primary
+    /// span, the labels without a file, the fixes' edits).
+    pub fn with_spans_mapped(&self, map: impl Fn(Span) -> Span) -> Diagnostic {
+        let mut d = self.clone();
+        d.span = map(d.span);
+        for label in d.labels.iter_mut().filter(|l| l.file.is_none()) {
+            label.span = map(label.span);
+        }
+        for edit in d.fixes.iter_mut().flat_map(|f| f.edits.iter_mut()) {
+            edit.span = map(edit.span);
+        }
+        d
+    }
+
     pub fn new(code: &'static str, severity: Severity, span: Span, message: impl Into<String>) -> Diagnostic {
         debug_assert!(codes::lookup(code).is_some(), "diagnostic code {code} is not documented in docs/diagnostics/");
         Diagnostic {

@@ -59,6 +59,12 @@ pub struct Bodies {
 pub fn analyse(syntax: &Syntax, globals: &[Global], root_file: &str) -> Bodies {
     let mut module_names = HashSet::default();
     bound_at_top_level(&syntax.tree, &mut module_names);
+    analyse_with(syntax, globals, root_file, &module_names)
+}
+
+/// [`analyse`] with the names the module binds given ([`bound_at_top_level`] of the whole
+/// module: a `def` read alone does not hold them).
+pub fn analyse_with(syntax: &Syntax, globals: &[Global], root_file: &str, module_names: &HashSet<String>) -> Bodies {
     let reader = Reader {
         globals: globals.iter().map(|g| (g.name.as_str(), &g.value)).collect(),
         module_names,
@@ -122,7 +128,7 @@ impl Scope {
 
 struct Reader<'a> {
     globals: HashMap<&'a str, &'a Arg>,
-    module_names: HashSet<String>,
+    module_names: &'a HashSet<String>,
     root_file: &'a str,
     out: std::cell::RefCell<Bodies>,
 }

@@ -178,7 +178,7 @@ pub fn check(input: &TopologyInput) -> Vec<Diagnostic> {
 /// ([`on_analysis_stack`]), with loaded modules taken from `loader` when given.
 pub fn check_here(input: &TopologyInput, loader: Option<&dyn ModuleLoader>) -> Vec<Diagnostic> {
     let mut evaluated = evaluate_with(input, Addresses::Values, loader);
-    let mut diagnostics = run_checks(&evaluated, evaluated.syntax.as_ref(), input, checks::Part::Whole);
+    let mut diagnostics = run_checks(&evaluated, evaluated.syntax.as_ref(), input, checks::Part::Whole, None);
     diagnostics.append(&mut evaluated.diagnostics);
     // Nothing reads the model any more; freeing it takes about a tenth of a big file's check.
     threads::drop_later(evaluated);
@@ -190,7 +190,32 @@ pub fn check_here(input: &TopologyInput, loader: Option<&dyn ModuleLoader>) -> V
 /// The load-time part of a file's static checks (see [`checks::Part`]): over an evaluation
 /// with its own tree (in the database, the skeleton's), in the evaluation's offsets.
 pub fn check_load_time(evaluated: &Evaluated, input: &TopologyInput) -> Vec<Diagnostic> {
-    run_checks(evaluated, evaluated.syntax.as_ref(), input, checks::Part::LoadTime)
+    run_checks(evaluated, evaluated.syntax.as_ref(), input, checks::Part::LoadTime, None)
+}
+
+/// The call checks of one stubbed `def` read alone (`text`: the `def` statement, at offset 0),
+/// with the load-time state of `evaluated` and the names the module binds: its findings in
+/// the def's own offsets, and spans of load-time values in `evaluated`'s (the caller moves
+/// `evaluated` past every offset of the def, to tell the two apart). `None` when the `def`
+/// does not parse alone (the caller checks it with the file's tree).
+pub(crate) fn check_stubbed_def(
+    evaluated: &Evaluated,
+    module_names: &hash::HashSet<String>,
+    text: &str,
+    input: &TopologyInput,
+) -> Option<Vec<Diagnostic>> {
+    if eval::precheck(text, &input.limits).is_some() {
+        return None;
+    }
+    let ast = starlark::syntax::AstModule::parse(&evaluated.root, text.to_owned(), &eval::DIALECT).ok()?;
+    let (_, tree, _, _) = starlark_syntax::syntax::module::AstModuleFields::into_parts(ast);
+    let body = match &tree.node {
+        starlark::syntax::ast::StmtP::Def(def) => syntax::span(def.body.span),
+        _ => return None,
+    };
+    let syntax = syntax::Syntax::new(tree);
+    let bodies = [body];
+    Some(run_checks(evaluated, Some(&syntax), input, checks::Part::Calls(&bodies), Some(module_names)))
 }
 
 /// The rest of [`check_here`] once the load-time part is done: the static checks of the
@@ -205,7 +230,7 @@ pub fn check_bodies(
     bodies: &[crate::span::Span],
     load_time: impl IntoIterator<Item = Diagnostic>,
 ) -> Vec<Diagnostic> {
-    let mut diagnostics = run_checks(evaluated, syntax, input, checks::Part::Bodies(bodies));
+    let mut diagnostics = run_checks(evaluated, syntax, input, checks::Part::Bodies(bodies), None);
     diagnostics.extend(load_time);
     diagnostics.extend(evaluated.diagnostics.iter().cloned());
     diagnostics::sort(&mut diagnostics);
@@ -220,9 +245,11 @@ fn run_checks(
     syntax: Option<&syntax::Syntax>,
     input: &TopologyInput,
     part: checks::Part,
+    module_names: Option<&hash::HashSet<String>>,
 ) -> Vec<Diagnostic> {
     let files = input.path.parent().map(|spec_dir| checks::Files { fs: input.fs, spec_dir });
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(evaluated, syntax, files, part))) {
+    let run = || checks::run(evaluated, syntax, files, part, module_names);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(found) => found,
         Err(payload) if payload.is::<salsa::Cancelled>() => std::panic::resume_unwind(payload),
         Err(panic) => {
@@ -258,7 +285,7 @@ pub fn evaluate_with(input: &TopologyInput, addresses: Addresses, loader: Option
 pub fn evaluate_for_plan(input: &TopologyInput) -> Evaluated {
     on_analysis_stack(|| {
         let mut evaluated = evaluate_here(input, Addresses::Markers);
-        let mut found = run_checks(&evaluated, evaluated.syntax.as_ref(), input, checks::Part::Whole);
+        let mut found = run_checks(&evaluated, evaluated.syntax.as_ref(), input, checks::Part::Whole, None);
         found.append(&mut evaluated.diagnostics);
         diagnostics::sort(&mut found);
         found.dedup();

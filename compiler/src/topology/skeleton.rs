@@ -408,6 +408,12 @@ impl SpanMap {
         }
     }
 
+    /// Offsets moved `by` (a skeleton with one empty stub at its start, standing for `by`
+    /// bytes).
+    pub fn moved_by(by: usize) -> SpanMap {
+        SpanMap { stubs: vec![Stub { skeleton: Span::at(0), real: Span::new(0, by) }] }
+    }
+
     /// The stubbed bodies, in the file's offsets and in order.
     pub fn bodies(&self) -> Vec<Span> {
         self.stubs.iter().map(|s| s.real).collect()
@@ -447,15 +453,7 @@ impl SpanMap {
 
     /// A diagnostic about the skeleton as one about the file.
     pub fn diagnostic(&self, d: &Diagnostic) -> Diagnostic {
-        let mut d = d.clone();
-        d.span = self.span(d.span);
-        for label in d.labels.iter_mut().filter(|l| l.file.is_none()) {
-            label.span = self.span(label.span);
-        }
-        for edit in d.fixes.iter_mut().flat_map(|f| f.edits.iter_mut()) {
-            edit.span = self.span(edit.span);
-        }
-        d
+        d.with_spans_mapped(|s| self.span(s))
     }
 }
 

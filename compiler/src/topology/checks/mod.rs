@@ -20,6 +20,7 @@ use std::sync::Arc;
 use ospecc_schema::topology::{builtins, catalog, type_names, Builtin, FaultLayer, Method, Param};
 
 use super::bodies::{self, Callee};
+use super::hash::HashSet;
 use super::syntax::{CallSite, Syntax};
 use super::values::{Arg, Recorded};
 use super::Evaluated;
@@ -121,24 +122,27 @@ pub(crate) enum Part<'a> {
     /// Over the file: call checks of the calls inside these stubbed bodies (file offsets),
     /// and the cross checks.
     Bodies(&'a [Span]),
+    /// Over one stubbed `def` read alone: the call checks of the calls inside these spans
+    /// (its body), and nothing else (the database memoises them per `def`).
+    Calls(&'a [Span]),
 }
 
 impl Part<'_> {
     /// Whether the load-time checks run.
     pub(crate) fn load_time(self) -> bool {
-        !matches!(self, Part::Bodies(_))
+        matches!(self, Part::Whole | Part::LoadTime)
     }
 
     /// Whether the cross checks run.
     pub(crate) fn cross(self) -> bool {
-        !matches!(self, Part::LoadTime)
+        matches!(self, Part::Whole | Part::Bodies(_))
     }
 
     /// Whether a statement at `at` may hold calls this part checks.
     pub(crate) fn reaches(self, at: Span) -> bool {
         match self {
             Part::Whole | Part::LoadTime => true,
-            Part::Bodies(bodies) => {
+            Part::Bodies(bodies) | Part::Calls(bodies) => {
                 let i = bodies.partition_point(|b| b.end <= at.start);
                 bodies.get(i).is_some_and(|b| b.start < at.end)
             }
@@ -150,7 +154,7 @@ impl Part<'_> {
     pub(crate) fn owns(self, at: Span) -> bool {
         match self {
             Part::Whole | Part::LoadTime => true,
-            Part::Bodies(bodies) => {
+            Part::Bodies(bodies) | Part::Calls(bodies) => {
                 let i = bodies.partition_point(|b| b.start <= at.start);
                 i.checked_sub(1).and_then(|i| bodies.get(i)).is_some_and(|b| at.end <= b.end)
             }
@@ -191,8 +195,9 @@ impl<'a> Model<'a> {
         part: Part<'a>,
     ) -> Model<'a> {
         let syntax = Some(syntax);
-        let mut calls: Vec<Call> = evaluated
-            .calls
+        // A `def` read alone holds no call that ran at load.
+        let ran_at_load = if matches!(part, Part::Calls(_)) { &[][..] } else { &evaluated.calls[..] };
+        let mut calls: Vec<Call> = ran_at_load
             .iter()
             .filter(|r| r.file == evaluated.root)
             .filter_map(|r| {
@@ -202,7 +207,7 @@ impl<'a> Model<'a> {
             .collect();
         // A body call site that also ran at load (a helper called from top level) is checked from
         // its recorded arguments, which are complete.
-        let ran: super::hash::HashSet<Span> = calls.iter().map(|c| c.record.span).collect();
+        let ran: HashSet<Span> = calls.iter().map(|c| c.record.span).collect();
         for body in body_calls {
             if ran.contains(&body.record.span) {
                 continue;
@@ -280,15 +285,26 @@ impl<'a> Model<'a> {
 
 /// Every static-check diagnostic for an evaluated file whose syntax tree is `syntax` (the
 /// evaluation's own, or the file's when the evaluation was of its skeleton).
-pub(crate) fn run(evaluated: &Evaluated, syntax: Option<&Syntax>, files: Option<Files>, part: Part) -> Vec<Diagnostic> {
+/// `module_names`: the names the module binds at top level, when `syntax` is not the whole
+/// module's (a `def` read alone).
+pub(crate) fn run(
+    evaluated: &Evaluated,
+    syntax: Option<&Syntax>,
+    files: Option<Files>,
+    part: Part,
+    module_names: Option<&HashSet<String>>,
+) -> Vec<Diagnostic> {
     let Some(syntax) = syntax else { return Vec::new() };
-    let bodies = bodies::analyse(syntax, &evaluated.globals, &evaluated.root);
+    let bodies = match module_names {
+        Some(names) => bodies::analyse_with(syntax, &evaluated.globals, &evaluated.root, names),
+        None => bodies::analyse(syntax, &evaluated.globals, &evaluated.root),
+    };
     // What reading a body finds lies in that body: its part's.
     let mut out: Vec<Diagnostic> = bodies.diagnostics.into_iter().filter(|d| part.owns(d.span)).collect();
     let model = Model::new(evaluated, syntax, bodies.calls, files, part);
     // The bodies' part runs on every keystroke in an editor, and is small: starting a thread
     // for it costs more than the thread saves.
-    let parallel = model.every.len() >= PARALLEL_CALLS && !matches!(part, Part::Bodies(_));
+    let parallel = model.every.len() >= PARALLEL_CALLS && part.load_time();
     let (mut first, mut second) = if parallel {
         super::threads::join(|| first_half(&model), || second_half(&model))
     } else {
