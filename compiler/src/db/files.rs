@@ -76,6 +76,12 @@ pub struct SourceFile {
     pub path: PathBuf,
     #[returns(ref)]
     pub content: FileContent,
+    /// Whether an editor holds it (its content changes by keystrokes): a topology's bodies
+    /// are then checked one `def` at a time, so that a keystroke re-checks one body; a file
+    /// read once is checked whole (reading each `def` again would cost more than it saves).
+    #[returns(copy)]
+    #[default]
+    pub edited: bool,
 }
 
 /// Whether a path exists (a file or a directory): what the checks of referenced files ask.

@@ -154,12 +154,20 @@ impl Database {
         let durability = if volatile { Durability::LOW } else { Durability::HIGH };
         let known = lock(&self.files).get(path).copied();
         match known {
-            Some(file) if *file.content(self) == content => {}
             Some(file) => {
-                file.set_content(self).with_durability(durability).to(content);
+                if *file.content(self) != content {
+                    file.set_content(self).with_durability(durability).to(content);
+                }
+                if file.edited(self) != volatile {
+                    file.set_edited(self).with_durability(durability).to(volatile);
+                }
             }
             None => {
-                let file = SourceFile::builder(path.to_path_buf(), content).content_durability(durability).new(self);
+                let file = SourceFile::builder(path.to_path_buf(), content)
+                    .content_durability(durability)
+                    .edited(volatile)
+                    .edited_durability(durability)
+                    .new(self);
                 lock(&self.files).insert(path.to_path_buf(), file);
             }
         }
@@ -200,6 +208,9 @@ impl Database {
             let content = FileContent::read(self.disk.as_ref(), path, self.max_read_bytes);
             if *file.content(self) != content {
                 file.set_content(self).with_durability(Durability::HIGH).to(content);
+            }
+            if file.edited(self) {
+                file.set_edited(self).with_durability(Durability::HIGH).to(false);
             }
         }
         let probes: Vec<PathProbe> = lock(&self.probes)

@@ -27,10 +27,10 @@ use super::{Db, Request, SourceFile};
 use crate::crossfile::{self, CrossInput};
 use crate::diagnostics::Diagnostic;
 use crate::ospec::{self, CheckInput, CheckOptions};
+use crate::span::Span;
 use crate::syntax::text::decode;
 use crate::syntax::yaml;
 use crate::syntax::Language;
-use crate::span::Span;
 use crate::topology::hash::HashSet;
 use crate::topology::skeleton::{Skeleton, SpanMap};
 use crate::topology::syntax::{span, Syntax};
@@ -305,12 +305,16 @@ pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Di
             // Each stubbed body's call checks come from its own query; a body whose `def` does
             // not parse alone is checked here, with the file's tree.
             let mut here = Vec::new();
+            let one_at_a_time = db.source(path).edited(db);
             for (def, body) in stubbed_defs(syntax, &skeleton.map.bodies()) {
+                if !one_at_a_time {
+                    here.push(body);
+                    continue;
+                }
                 let key = StubbedDef::new(db, target, text[def.start..def.end].to_owned());
                 match stubbed_def_findings(db, key) {
-                    Some(own) => found.extend(
-                        own.iter().map(|d| d.with_spans_mapped(|at| from_def(at, def.start, &skeleton.map))),
-                    ),
+                    Some(own) => found
+                        .extend(own.iter().map(|d| d.with_spans_mapped(|at| from_def(at, def.start, &skeleton.map)))),
                     None => here.push(body),
                 }
             }
