@@ -31,7 +31,6 @@ use crate::span::Span;
 use crate::syntax::text::decode;
 use crate::syntax::yaml;
 use crate::syntax::Language;
-use crate::topology::hash::HashSet;
 use crate::topology::skeleton::{Skeleton, SpanMap};
 use crate::topology::syntax::{span, Syntax};
 use crate::topology::{self, Addresses, Evaluated, Limits, LoadedModule, ModuleLoader, TopologyInput};
@@ -204,8 +203,8 @@ pub fn skeleton_text<'db>(db: &'db dyn Db, target: Target<'db>) -> SkeletonText 
 pub struct LoadTime {
     pub evaluated: Evaluated,
     pub findings: Vec<Diagnostic>,
-    /// The names the module binds at top level (what a `def` read alone cannot see).
-    pub module_names: HashSet<String>,
+    /// What a `def` read alone cannot see of its module.
+    pub scope: topology::bodies::ModuleScope,
 }
 
 #[salsa::tracked(returns(ref), no_eq)]
@@ -218,15 +217,15 @@ pub fn topology_evaluation<'db>(db: &'db dyn Db, target: Target<'db>) -> Arc<Loa
     let input = TopologyInput { path, text: &skeleton.text, fs: &fs, root, limits };
     let mut evaluated = topology::evaluate_with(&input, Addresses::Values, Some(&loader));
     let findings = topology::check_load_time(&evaluated, &input);
-    let mut module_names = HashSet::default();
-    if let Some(syntax) = &evaluated.syntax {
-        topology::bodies::bound_at_top_level(&syntax.tree, &mut module_names);
-    }
+    let scope = match &evaluated.syntax {
+        Some(syntax) => topology::bodies::ModuleScope::new(&syntax.tree, &evaluated.globals),
+        None => topology::bodies::ModuleScope::default(),
+    };
     if skeleton.stubbed {
         // One tree per file is kept: the skeleton query's, which is the file's.
         evaluated.syntax = None;
     }
-    Arc::new(LoadTime { evaluated, findings, module_names })
+    Arc::new(LoadTime { evaluated, findings, scope })
 }
 
 /// How far [`moved_evaluation`] moves the load-time values: past every offset of a `def`
@@ -260,7 +259,7 @@ fn stubbed_def_findings<'db>(db: &'db dyn Db, def: StubbedDef<'db>) -> Option<Ve
     let moved = moved_evaluation(db, target);
     let fs = TrackedFs::new(db, target.confinement(db).as_ref());
     let input = TopologyInput { path, text: def.text(db), fs: &fs, root, limits };
-    topology::check_stubbed_def(moved, &load.module_names, def.text(db), &input)
+    topology::check_stubbed_def(moved, &load.scope, def.text(db), &input)
 }
 
 /// The top-level `def`s whose bodies the skeleton stubbed: each statement's span and its
@@ -302,22 +301,25 @@ pub fn topology_diagnostics<'db>(db: &'db dyn Db, target: Target<'db>) -> Vec<Di
         Some(syntax) => {
             let mapped = skeleton.map.evaluated(&load.evaluated, text);
             let mut found: Vec<Diagnostic> = load.findings.iter().map(|d| skeleton.map.diagnostic(d)).collect();
-            // Each stubbed body's call checks come from its own query; a body whose `def` does
-            // not parse alone is checked here, with the file's tree.
-            let mut here = Vec::new();
-            let one_at_a_time = db.source(path).edited(db);
-            for (def, body) in stubbed_defs(syntax, &skeleton.map.bodies()) {
-                if !one_at_a_time {
-                    here.push(body);
-                    continue;
-                }
-                let key = StubbedDef::new(db, target, text[def.start..def.end].to_owned());
-                match stubbed_def_findings(db, key) {
-                    Some(own) => found
-                        .extend(own.iter().map(|d| d.with_spans_mapped(|at| from_def(at, def.start, &skeleton.map)))),
-                    None => here.push(body),
+            // In an edited file each stubbed body's call checks come from its own query; the
+            // other bodies (all of them in a file read once, or a `def` that does not parse
+            // alone) are checked here, with the file's tree.
+            let bodies = skeleton.map.bodies();
+            let mut own = Vec::new();
+            if db.source(path).edited(db) {
+                for (def, body) in stubbed_defs(syntax, &bodies) {
+                    let Some(def_text) = text.get(def.start..def.end) else { continue };
+                    let Some(findings) = stubbed_def_findings(db, StubbedDef::new(db, target, def_text.to_owned()))
+                    else {
+                        continue;
+                    };
+                    found.extend(
+                        findings.iter().map(|d| d.with_spans_mapped(|at| from_def(at, def.start, &skeleton.map))),
+                    );
+                    own.push(body);
                 }
             }
+            let here: Vec<Span> = bodies.into_iter().filter(|b| !own.contains(b)).collect();
             let found = topology::check_bodies(&mapped, Some(syntax), &input, &here, found);
             topology::drop_later(mapped);
             found

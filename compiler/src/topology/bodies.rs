@@ -57,17 +57,35 @@ pub struct Bodies {
 
 /// Reads every `def` and `lambda` of the root file.
 pub fn analyse(syntax: &Syntax, globals: &[Global], root_file: &str) -> Bodies {
-    let mut module_names = HashSet::default();
-    bound_at_top_level(&syntax.tree, &mut module_names);
-    analyse_with(syntax, globals, root_file, &module_names)
+    analyse_with(syntax, globals, &ModuleScope::new(&syntax.tree, globals), root_file)
 }
 
-/// [`analyse`] with the names the module binds given ([`bound_at_top_level`] of the whole
-/// module: a `def` read alone does not hold them).
-pub fn analyse_with(syntax: &Syntax, globals: &[Global], root_file: &str, module_names: &HashSet<String>) -> Bodies {
+/// What reading a body needs of its module besides the body: the names the module binds at
+/// top level, and where each global is (the last binding of a name). Made once per
+/// evaluation, for the many `def`s read alone against it.
+#[derive(Debug, Default)]
+pub struct ModuleScope {
+    names: HashSet<String>,
+    globals: HashMap<String, usize>,
+}
+
+impl ModuleScope {
+    /// The scope of the module whose whole tree is `tree` and whose globals are `globals`.
+    pub fn new(tree: &AstStmt, globals: &[Global]) -> ModuleScope {
+        let mut names = HashSet::default();
+        bound_at_top_level(tree, &mut names);
+        let globals = globals.iter().enumerate().map(|(i, g)| (g.name.clone(), i)).collect();
+        ModuleScope { names, globals }
+    }
+}
+
+/// [`analyse`] in the module `scope` (`globals` its evaluation's): `syntax` may be one `def`
+/// read alone.
+pub fn analyse_with(syntax: &Syntax, globals: &[Global], scope: &ModuleScope, root_file: &str) -> Bodies {
     let reader = Reader {
-        globals: globals.iter().map(|g| (g.name.as_str(), &g.value)).collect(),
-        module_names,
+        globals,
+        index: &scope.globals,
+        module_names: &scope.names,
         root_file,
         out: std::cell::RefCell::new(Bodies::default()),
     };
@@ -127,7 +145,8 @@ impl Scope {
 }
 
 struct Reader<'a> {
-    globals: HashMap<&'a str, &'a Arg>,
+    globals: &'a [Global],
+    index: &'a HashMap<String, usize>,
     module_names: &'a HashSet<String>,
     root_file: &'a str,
     out: std::cell::RefCell<Bodies>,
@@ -297,8 +316,8 @@ impl Reader<'_> {
         if let Some(value) = scope.locals.get(name) {
             return value.clone();
         }
-        if let Some(value) = self.globals.get(name) {
-            return (*value).clone();
+        if let Some(value) = self.index.get(name).and_then(|&i| self.globals.get(i)).map(|g| &g.value) {
+            return value.clone();
         }
         if self.module_names.contains(name) {
             return Arg::Unknown;

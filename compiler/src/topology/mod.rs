@@ -200,13 +200,12 @@ pub fn check_load_time(evaluated: &Evaluated, input: &TopologyInput) -> Vec<Diag
 /// does not parse alone (the caller checks it with the file's tree).
 pub(crate) fn check_stubbed_def(
     evaluated: &Evaluated,
-    module_names: &hash::HashSet<String>,
+    scope: &bodies::ModuleScope,
     text: &str,
     input: &TopologyInput,
 ) -> Option<Vec<Diagnostic>> {
-    if eval::precheck(text, &input.limits).is_some() {
-        return None;
-    }
+    // No precheck: a `def` is stubbed only in a file that passed it, and a part of a text
+    // nests no deeper, and has no longer word or statement, than the text.
     let ast = starlark::syntax::AstModule::parse(&evaluated.root, text.to_owned(), &eval::DIALECT).ok()?;
     let (_, tree, _, _) = starlark_syntax::syntax::module::AstModuleFields::into_parts(ast);
     let body = match &tree.node {
@@ -215,7 +214,7 @@ pub(crate) fn check_stubbed_def(
     };
     let syntax = syntax::Syntax::new(tree);
     let bodies = [body];
-    Some(run_checks(evaluated, Some(&syntax), input, checks::Part::Calls(&bodies), Some(module_names)))
+    Some(run_checks(evaluated, Some(&syntax), input, checks::Part::Calls(&bodies), Some(scope)))
 }
 
 /// The rest of [`check_here`] once the load-time part is done: the static checks of the
@@ -245,10 +244,10 @@ fn run_checks(
     syntax: Option<&syntax::Syntax>,
     input: &TopologyInput,
     part: checks::Part,
-    module_names: Option<&hash::HashSet<String>>,
+    scope: Option<&bodies::ModuleScope>,
 ) -> Vec<Diagnostic> {
     let files = input.path.parent().map(|spec_dir| checks::Files { fs: input.fs, spec_dir });
-    let run = || checks::run(evaluated, syntax, files, part, module_names);
+    let run = || checks::run(evaluated, syntax, files, part, scope);
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(found) => found,
         Err(payload) if payload.is::<salsa::Cancelled>() => std::panic::resume_unwind(payload),

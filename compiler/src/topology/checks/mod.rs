@@ -285,18 +285,17 @@ impl<'a> Model<'a> {
 
 /// Every static-check diagnostic for an evaluated file whose syntax tree is `syntax` (the
 /// evaluation's own, or the file's when the evaluation was of its skeleton).
-/// `module_names`: the names the module binds at top level, when `syntax` is not the whole
-/// module's (a `def` read alone).
+/// `scope`: the module's, when `syntax` is not the whole module's (a `def` read alone).
 pub(crate) fn run(
     evaluated: &Evaluated,
     syntax: Option<&Syntax>,
     files: Option<Files>,
     part: Part,
-    module_names: Option<&HashSet<String>>,
+    scope: Option<&bodies::ModuleScope>,
 ) -> Vec<Diagnostic> {
     let Some(syntax) = syntax else { return Vec::new() };
-    let bodies = match module_names {
-        Some(names) => bodies::analyse_with(syntax, &evaluated.globals, &evaluated.root, names),
+    let bodies = match scope {
+        Some(scope) => bodies::analyse_with(syntax, &evaluated.globals, scope, &evaluated.root),
         None => bodies::analyse(syntax, &evaluated.globals, &evaluated.root),
     };
     // What reading a body finds lies in that body: its part's.
