@@ -204,14 +204,19 @@ fn direct_text(fs: &dyn crate::vfs::FileSystem, request: &Request, text: &str) -
     }
 }
 
+/// A topology at `/w/t.star` with the text `text` on disk, opened in an editor with the same
+/// text (volatile from then on: a value whose inputs became less durable is never reused as
+/// unchanged, so a first edit would not show it), with the database's event log.
+fn opened(text: &str) -> (MemoryFs, Database, EventLog, Request) {
+    let fs = MemoryFs::default().with_file("/w/t.star", text);
+    let (mut db, log) = logging(fs.clone());
+    set(&mut db, "/w/t.star", text);
+    (fs, db, log, request("/w/t.star"))
+}
+
 #[test]
 fn an_edit_inside_a_test_body_evaluates_no_module_again() {
-    let fs = MemoryFs::default().with_file("/w/t.star", TOPOLOGY);
-    let (mut db, log) = logging(fs.clone());
-    let request = request("/w/t.star");
-    // Opened in an editor: its content is volatile from then on (a value whose inputs became
-    // less durable is never reused as unchanged, so the first edit would not show it).
-    set(&mut db, "/w/t.star", TOPOLOGY);
+    let (fs, mut db, log, request) = opened(TOPOLOGY);
     assert_eq!(db.check(&request), direct(&fs, "/w/t.star"));
     assert_eq!(executed(&log, "stubbed_def_findings"), 3);
     // A keystroke inside a body: a later statement's offsets move, and the body now has a
@@ -230,14 +235,24 @@ fn an_edit_inside_a_test_body_evaluates_no_module_again() {
 }
 
 #[test]
+fn a_closed_file_checks_its_bodies_together_again() {
+    let (fs, mut db, log, request) = opened(TOPOLOGY);
+    let edited = TOPOLOGY.replace("assert_eq(created.status, 201)", "assert_eq(created.status, 2011)");
+    set(&mut db, "/w/t.star", &edited);
+    db.check(&request);
+    assert_eq!(executed(&log, "stubbed_def_findings"), 3);
+    // Closed: the disk's text again, and no def is read alone any more.
+    db.refresh(Path::new("/w/t.star"));
+    assert_eq!(db.check(&request), direct(&fs, "/w/t.star"));
+    assert_eq!(executed(&log, "stubbed_def_findings"), 0);
+}
+
+#[test]
 fn the_load_time_findings_are_kept_through_a_body_edit_and_move_with_their_calls() {
     // An assumption that does nothing (TOP224) is a finding of the load-time part: it comes
     // from the evaluation's query, which a body edit above it does not run again.
     let text = format!("{TOPOLOGY}fault_assumption(\"inert\", target = api)\n");
-    let fs = MemoryFs::default().with_file("/w/t.star", text.as_str());
-    let (mut db, log) = logging(fs.clone());
-    let request = request("/w/t.star");
-    set(&mut db, "/w/t.star", &text);
+    let (fs, mut db, log, request) = opened(&text);
     let before = db.check(&request);
     let at = |text: &str| text.find("fault_assumption(\"inert\"").unwrap_or(0);
     assert!(before.iter().any(|d| d.code == "TOP224" && d.span.start == at(&text)), "{before:#?}");
@@ -255,10 +270,7 @@ fn the_load_time_findings_are_kept_through_a_body_edit_and_move_with_their_calls
 fn the_declared_services_follow_a_body_edit_without_reading_the_file_again() {
     // A test before every declaration: an edit in its body moves them all.
     let text = format!("def test_first():\n    assert_true(True)\n\n{TOPOLOGY}");
-    let fs = MemoryFs::default().with_file("/w/t.star", text.as_str());
-    let (mut db, log) = logging(fs.clone());
-    let request = request("/w/t.star");
-    set(&mut db, "/w/t.star", &text);
+    let (_, mut db, log, request) = opened(&text);
     db.check(&request);
     assert_eq!(db.declared_services(&request), crate::ide::declared_services(&text));
     assert_eq!(executed(&log, "skeleton_services"), 1);
@@ -299,10 +311,7 @@ def test_quiet():
 
 #[test]
 fn the_two_parts_report_what_one_whole_run_reports_through_body_edits() {
-    let fs = MemoryFs::default().with_file("/w/t.star", MIXED_PARTS);
-    let (mut db, _) = logging(fs.clone());
-    let request = request("/w/t.star");
-    set(&mut db, "/w/t.star", MIXED_PARTS);
+    let (fs, mut db, _, request) = opened(MIXED_PARTS);
     let found = db.check(&request);
     assert_eq!(found, direct(&fs, "/w/t.star"));
     let codes: Vec<&str> = found.iter().map(|d| d.code).collect();
