@@ -64,9 +64,25 @@ fn listening_inodes(port: u16) -> Vec<String> {
     inodes
 }
 
+/// How long a taken port is watched before it counts as held: the service a previous test
+/// (or run) stopped may still be exiting, and its listener goes with it.
+const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Whether `port` stays taken through [`RELEASE_GRACE`] (checked every 10 ms).
+fn held(port: u16) -> bool {
+    let until = std::time::Instant::now() + RELEASE_GRACE;
+    while in_use(port) {
+        if std::time::Instant::now() >= until {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
 /// The error for a service whose interface port is taken, or `None` when every one is free.
 pub fn check(service: &ospecc_schema::plan::topology::Service) -> Option<String> {
-    service.interfaces.iter().filter_map(|i| Some((i, i.port?))).find(|(_, port)| in_use(*port)).map(|(iface, port)| {
+    service.interfaces.iter().filter_map(|i| Some((i, i.port?))).find(|(_, port)| held(*port)).map(|(iface, port)| {
         let held = holder(port).map(|h| format!(" by {h}")).unwrap_or_default();
         format!(
             "service `{}` cannot start: port {port} (interface `{}`) is already in use{held}; \
@@ -89,5 +105,19 @@ mod tests {
         assert!(holder.starts_with(&format!("pid {} (", std::process::id())), "{holder}");
         drop(listener);
         assert!(!in_use(port));
+    }
+
+    #[test]
+    fn a_port_released_within_the_grace_is_not_held_and_one_kept_is() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(listener);
+        });
+        assert!(!held(port), "a listener closed after 100 ms is a service still exiting");
+        releaser.join().unwrap();
+        let kept = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(held(kept.local_addr().unwrap().port()));
     }
 }
